@@ -1,0 +1,3 @@
+from runbridge.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""Configuration: named profiles from `runbridge.toml`, plus the backends' own environment variables as shortcuts.
+
+```toml
+[server]                       # all optional
+default_profile = "local"
+toolsets = ["profiles", "targets", "runs", "gates"]
+read_only = false
+wait_seconds = 20              # how long run tools follow a run before handing back a handle
+max_wait_seconds = 120
+result_budget_chars = 20000
+gate_ttl_seconds = 3600        # how long a 2026-era gate question stays answerable
+state_path = "~/.local/state/runbridge/state.db"
+
+[profiles.local]
+family = "openwop"
+base_url = "http://127.0.0.1:8787"
+api_key_env = "OPENWOP_API_KEY"  # or token_file = "~/.config/runbridge/openwop.token" (mode 0600)
+workflows = ["approval-demo"]
+```
+
+Secrets are named, never written here: `api_key_env` names an environment variable, `token_file` a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError, UnknownProfileError
+
+__all__ = [
+    "ALL_TOOLSETS",
+    "DEFAULT_TOOLSETS",
+    "Family",
+    "Profile",
+    "Settings",
+    "default_state_path",
+    "load_settings",
+]
+
+Family = Literal["openwop", "orchagent", "platform", "orchestrations", "orq"]
+
+ALL_TOOLSETS = frozenset({"profiles", "targets", "runs", "gates", "threads", "approvals", "usage", "agents", "admin"})
+DEFAULT_TOOLSETS = ALL_TOOLSETS - {"admin"}
+
+
+def default_state_path() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "runbridge" / "state.db"
+
+
+class Profile(BaseModel):
+    """One backend instance and how to reach it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    family: Family
+    base_url: str
+    api_key_env: str | None = None
+    token_file: Path | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    stream_read_timeout: float | None = 90.0
+    max_retries: int = Field(default=4, ge=0, le=10)
+    workflows: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("token_file")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+
+class Settings(BaseModel):
+    """Everything `build_server` needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+    default_profile: str | None = None
+    toolsets: frozenset[str] = DEFAULT_TOOLSETS
+    read_only: bool = False
+    wait_seconds: float = Field(default=20.0, ge=0)
+    max_wait_seconds: float = Field(default=120.0, ge=0)
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    result_budget_chars: int = Field(default=20_000, ge=1_000)
+    gate_ttl_seconds: float = Field(default=3600.0, ge=60)
+    state_path: str = Field(default_factory=lambda: str(default_state_path()))
+
+    @field_validator("toolsets")
+    @classmethod
+    def _known_toolsets(cls, value: frozenset[str]) -> frozenset[str]:
+        unknown = sorted(value - ALL_TOOLSETS)
+        if unknown:
+            raise ValueError(f"unknown toolsets {unknown}; choose from {sorted(ALL_TOOLSETS)}")
+        return value
+
+    def profile(self, name: str | None) -> Profile:
+        """The named profile, or the default (the configured one, else the first)."""
+        if not self.profiles:
+            raise UnknownProfileError(
+                "No profile is configured. Add a [profiles.NAME] table to runbridge.toml, or run `runbridge demo`."
+            )
+        chosen = name or self.default_profile or next(iter(self.profiles))
+        try:
+            return self.profiles[chosen]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles))
+            raise UnknownProfileError(f"Unknown profile {chosen!r}. Configured profiles: {known}.") from None
+
+
+def _env_profiles(env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Profiles implied by the backends' own environment variables (used when the file does not name them)."""
+    found: dict[str, dict[str, Any]] = {}
+    if env.get("OPENWOP_BASE_URL"):
+        found["openwop"] = {
+            "family": "openwop",
+            "base_url": env["OPENWOP_BASE_URL"],
+            "api_key_env": "OPENWOP_API_KEY",
+            "workflows": [w.strip() for w in env.get("OPENWOP_WORKFLOWS", "").split(",") if w.strip()],
+        }
+    return found
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, *, env: dict[str, str] | None = None) -> Settings:
+    """Read settings from `path`, else `$RUNBRIDGE_CONFIG`, else `./runbridge.toml` if present, else the env.
+
+    A named file that is missing or invalid is an error that says what to fix; no file at all is fine.
+    """
+    env = dict(os.environ) if env is None else env
+    explicit = path or env.get("RUNBRIDGE_CONFIG")
+    file = Path(explicit).expanduser() if explicit else Path("runbridge.toml")
+    raw: dict[str, Any] = {}
+    if file.is_file():
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Cannot read the configuration file {file}: {exc.__class__.__name__}.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file} is not valid TOML: {exc}. Fix the syntax and start runbridge again.") from None
+    elif explicit:
+        raise ConfigError(
+            f"The configuration file {file} does not exist. Create it (see README.md, 'Configuration'), "
+            "or point --config / RUNBRIDGE_CONFIG at an existing file."
+        )
+    return _settings_from(raw, env, file)
+
+
+def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Settings:
+    unknown = sorted(set(raw) - {"server", "profiles"})
+    if unknown:
+        raise ConfigError(f"{file}: unknown top-level table(s) {unknown}; only [server] and [profiles.NAME] exist.")
+    server = dict(raw.get("server", {}))
+    profiles_raw: dict[str, Any] = {**_env_profiles(env), **raw.get("profiles", {})}
+    try:
+        profiles = {name: Profile(name=name, **body) for name, body in profiles_raw.items()}
+        if "toolsets" in server:
+            server["toolsets"] = frozenset(server["toolsets"])
+        settings = Settings(profiles=profiles, **server)
+    except ValidationError as exc:
+        raise ConfigError(f"{file}: {_describe(exc)}") from None
+    except TypeError as exc:
+        raise ConfigError(f"{file}: every [profiles.NAME] must be a table ({exc}).") from None
+    if settings.default_profile and settings.default_profile not in settings.profiles:
+        raise ConfigError(f"{file}: default_profile {settings.default_profile!r} is not a configured profile.")
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"])
+        lines.append(f"{where}: {err['msg']}")
+    return "; ".join(lines)

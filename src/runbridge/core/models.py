@@ -1,0 +1,254 @@
+"""The domain model every backend is translated into (reference §6).
+
+Adapters speak only these types to the rest of runbridge; the bridge and the tools never see a backend's wire
+shapes. Everything here is plain pydantic: no MCP, no HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "EventKind",
+    "Gate",
+    "GateAnswer",
+    "GateField",
+    "GateKind",
+    "Page",
+    "Run",
+    "RunEvent",
+    "RunStatus",
+    "StartRequest",
+    "StepRef",
+    "Target",
+    "Usage",
+    "utc_now",
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class RunStatus(StrEnum):
+    """Normalised run status (reference §6.2). `waiting` is blocked on a gate; `paused` is an operator pause."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class EventKind(StrEnum):
+    """Normalised event kinds (reference §6.3)."""
+
+    RUN_STARTED = "run.started"
+    STEP_STARTED = "step.started"
+    STEP_COMPLETED = "step.completed"
+    STEP_FAILED = "step.failed"
+    MESSAGE_DELTA = "message.delta"
+    MESSAGE = "message"
+    REASONING = "reasoning"
+    TOOL_CALLED = "tool.called"
+    TOOL_RESULT = "tool.result"
+    DECISION = "decision"
+    GATE_OPENED = "gate.opened"
+    GATE_RESOLVED = "gate.resolved"
+    USAGE = "usage"
+    ARTIFACT = "artifact"
+    LOG = "log"
+    RUN_PAUSED = "run.paused"
+    RUN_RESUMED = "run.resumed"
+    RUN_COMPLETED = "run.completed"
+    RUN_FAILED = "run.failed"
+    RUN_CANCELLED = "run.cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (EventKind.RUN_COMPLETED, EventKind.RUN_FAILED, EventKind.RUN_CANCELLED)
+
+    @property
+    def terminal_status(self) -> RunStatus | None:
+        return {
+            EventKind.RUN_COMPLETED: RunStatus.COMPLETED,
+            EventKind.RUN_FAILED: RunStatus.FAILED,
+            EventKind.RUN_CANCELLED: RunStatus.CANCELLED,
+        }.get(self)
+
+
+class StepRef(_Model):
+    """Which step of a run an event belongs to; `index`/`total` are 1-based where the backend knows them."""
+
+    id: str | None = None
+    name: str | None = None
+    index: int | None = None
+    total: int | None = None
+
+
+class Usage(_Model):
+    """Tokens and cost, summed where several reports arrive."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float | None = None
+    turns: int | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None if self.cost_usd is None and other.cost_usd is None else (self.cost_usd or 0) + (other.cost_usd or 0)
+        turns = None if self.turns is None and other.turns is None else (self.turns or 0) + (other.turns or 0)
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            cost_usd=cost,
+            turns=turns,
+        )
+
+
+GateKind = Literal["approval", "input", "clarification", "auth", "tool_approval", "tool_result", "external", "custom"]
+FieldType = Literal["select", "multiselect", "text", "boolean", "number", "integer", "json"]
+
+
+class GateField(_Model):
+    """One thing the human is asked for; rendered as an elicitation property."""
+
+    name: str
+    type: FieldType = "text"
+    label: str | None = None
+    description: str | None = None
+    options: list[str] | None = None
+    option_labels: list[str] | None = None
+    required: bool = False
+    default: Any = None
+
+
+class Gate(_Model):
+    """A point where a run waits for a human (reference §6.4).
+
+    `resume` is the adapter's own note of how to answer (ids, paths, the original payload); it is opaque to the
+    bridge and is never shown to the model.
+    """
+
+    gate_id: str
+    profile: str = ""
+    run_id: str
+    kind: GateKind
+    prompt: str
+    fields: list[GateField] = Field(default_factory=list)
+    context: dict[str, Any] = Field(default_factory=dict)
+    step: StepRef | None = None
+    redirect_url: str | None = None
+    expires_at: datetime | None = None
+    resolvable: bool = True
+    opened_at: datetime = Field(default_factory=utc_now)
+    resume: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+
+class GateAnswer(_Model):
+    """The human's answer: accept with values, or decline (the adapter maps decline to the backend's reject)."""
+
+    decision: Literal["accept", "decline"]
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunEvent(_Model):
+    """The normalised envelope of one backend event (reference §6.3).
+
+    `seq` is the resumable cursor (the backend's sequence or SSE id, else a local counter); `text` is a short
+    human-readable summary; `data` is the raw payload, kept for `runs_events`.
+    """
+
+    kind: EventKind
+    raw_type: str
+    seq: str
+    run_id: str
+    ts: datetime = Field(default_factory=utc_now)
+    step: StepRef | None = None
+    text: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    gate: Gate | None = None
+    usage: Usage | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind.terminal
+
+
+class Target(_Model):
+    """Something that can be run: a workflow, orchestration or agent."""
+
+    id: str
+    name: str | None = None
+    kind: Literal["workflow", "orchestration", "agent", "thread"] = "workflow"
+    description: str | None = None
+    steps: list[StepRef] | None = None
+    step_count: int | None = None
+    input_schema: dict[str, Any] | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class StartRequest(_Model):
+    """What a caller asks of `RunsAPI.start_run`. The idempotency key is minted by the bridge, once per call."""
+
+    target_id: str
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    message: str | None = None
+    idempotency_key: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Run(_Model):
+    """A run as the backend (or runbridge's registry) last saw it."""
+
+    run_id: str
+    target_id: str | None = None
+    status: RunStatus = RunStatus.UNKNOWN
+    raw_status: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    outputs: Any = None
+    error: str | None = None
+    error_code: str | None = None
+    usage: Usage | None = None
+    current_step: StepRef | None = None
+    open_gate: Gate | None = None
+    parent_run_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; `next_cursor` is opaque and absent on the last page."""
+
+    items: list[T]
+    next_cursor: str | None = None
+    total: int | None = None
+
+    @classmethod
+    def of(cls, items: Sequence[T], next_cursor: str | None = None, total: int | None = None) -> Page[T]:
+        return cls(items=list(items), next_cursor=next_cursor, total=total)

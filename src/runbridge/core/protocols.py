@@ -1,0 +1,96 @@
+"""Capability protocols: what a backend adapter can do, in domain terms.
+
+An adapter implements the protocols it can; the server shows a tool only where the profile's adapter implements
+the capability the tool needs (`capabilities_of`). Every method raises from the error tree in `errors.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, runtime_checkable
+
+from .models import Gate, GateAnswer, Page, Run, RunEvent, StartRequest, Target
+
+__all__ = [
+    "Backend",
+    "ForkAPI",
+    "GatesAPI",
+    "RunListAPI",
+    "RunsAPI",
+    "TargetsAPI",
+    "capabilities_of",
+]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Every adapter: a family name, and a close for its connections."""
+
+    family: str
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class TargetsAPI(Protocol):
+    """Find what can be run."""
+
+    async def list_targets(self, *, cursor: str | None = None, limit: int = 50) -> Page[Target]: ...
+
+    async def describe_target(self, target_id: str) -> Target: ...
+
+
+@runtime_checkable
+class RunsAPI(Protocol):
+    """Start, inspect, follow and cancel runs."""
+
+    async def start_run(self, request: StartRequest) -> Run: ...
+
+    async def get_run(self, run_id: str) -> Run: ...
+
+    def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
+        """Every event after `cursor`, exactly once and in order, until the run's terminal event.
+
+        Reconnects by itself after a dropped stream (resuming from the last event delivered) and ends after the
+        terminal event. While the run waits on a gate the iterator simply waits too: the caller decides how long.
+        """
+        ...
+
+    async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run: ...
+
+
+@runtime_checkable
+class GatesAPI(Protocol):
+    """Answer the human gates a run opens."""
+
+    async def resolve_gate(self, gate: Gate, answer: GateAnswer) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class ForkAPI(Protocol):
+    """Start a new run from a point in an existing run's history."""
+
+    async def fork_run(self, run_id: str, *, from_seq: int | None = None, mode: str = "branch") -> Run: ...
+
+
+@runtime_checkable
+class RunListAPI(Protocol):
+    """List runs known to the backend."""
+
+    async def list_runs(
+        self, *, cursor: str | None = None, limit: int = 50, target_id: str | None = None
+    ) -> Page[Run]: ...
+
+
+_CAPABILITIES: dict[str, type] = {
+    "targets": TargetsAPI,
+    "runs": RunsAPI,
+    "gates": GatesAPI,
+    "fork": ForkAPI,
+    "run_list": RunListAPI,
+}
+
+
+def capabilities_of(backend: object) -> frozenset[str]:
+    """The capability names an adapter implements (checked structurally, so an adapter declares nothing twice)."""
+    return frozenset(name for name, proto in _CAPABILITIES.items() if isinstance(backend, proto))
