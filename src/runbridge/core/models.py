@@ -116,7 +116,9 @@ class Usage(_Model):
     turns: int | None = None
 
     def __add__(self, other: Usage) -> Usage:
-        cost = None if self.cost_usd is None and other.cost_usd is None else (self.cost_usd or 0) + (other.cost_usd or 0)
+        cost = (
+            None if self.cost_usd is None and other.cost_usd is None else (self.cost_usd or 0) + (other.cost_usd or 0)
+        )
         turns = None if self.turns is None and other.turns is None else (self.turns or 0) + (other.turns or 0)
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,

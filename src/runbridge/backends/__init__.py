@@ -1,0 +1,33 @@
+"""One adapter package per backend API family; `create_backend` picks it from the profile.
+
+Adapters are imported on first use so that a server with one profile does not load the others.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import cast
+
+from ..core.config import Profile
+from ..core.errors import ConfigError
+from ..core.protocols import Backend
+
+__all__ = ["FAMILIES", "create_backend"]
+
+# family -> (module, class)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "openwop": ("runbridge.backends.openwop", "OpenWopBackend"),
+}
+
+
+def create_backend(profile: Profile) -> Backend:
+    """The adapter for a profile's family, with its own HTTP client."""
+    try:
+        module_name, class_name = FAMILIES[profile.family]
+    except KeyError:
+        supported = ", ".join(sorted(FAMILIES))
+        raise ConfigError(
+            f"Profile {profile.name!r}: the {profile.family!r} family is not available yet (available: {supported})."
+        ) from None
+    cls = getattr(import_module(module_name), class_name)
+    return cast(Backend, cls(profile))

@@ -1,0 +1,5 @@
+"""OpenWOP (reference §5): workflows by id, runs with sequenced SSE events, interrupts, cancel and fork."""
+
+from .adapter import OpenWopBackend
+
+__all__ = ["OpenWopBackend"]

@@ -1,0 +1,209 @@
+"""The one HTTP client: pooled connections per profile, auth, timeouts, retries, and error mapping.
+
+Reads are retried on 429/502/503/504 and on transport failures; writes only when the caller marks them safe
+(the backend honours an `Idempotency-Key`), except that a connection that was never established is always safe to
+try again because nothing was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx2
+
+from .. import __version__
+from ..core.config import Profile
+from ..core.errors import BackendError, BackendTimeoutError, TransportError
+from .credentials import Secret, load_secret
+from .errors import error_for_response
+from .retry import RETRY_STATUSES, RetryPolicy
+
+__all__ = ["HttpClient"]
+
+log = logging.getLogger("runbridge.http")
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_NOTHING_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class HttpClient:
+    """An `httpx2.AsyncClient` for one profile, with the project's retry, timeout and error rules.
+
+    `request` and `stream` raise only from the error tree; the credential never appears in what they raise.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        secret: Secret | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.secret = load_secret(profile) if secret is None else secret
+        self.retry = retry or RetryPolicy(attempts=profile.max_retries + 1)
+        base_headers = {"User-Agent": f"runbridge/{__version__}", "Accept": "application/json"}
+        if self.secret:
+            base_headers["Authorization"] = f"Bearer {self.secret.value}"
+        base_headers.update(headers or {})
+        self._timeout = httpx2.Timeout(profile.read_timeout, connect=profile.connect_timeout)
+        self._stream_timeout = httpx2.Timeout(profile.stream_read_timeout, connect=profile.connect_timeout)
+        self._client = httpx2.AsyncClient(
+            base_url=profile.base_url,
+            headers=base_headers,
+            timeout=self._timeout,
+            transport=transport,
+            limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
+            follow_redirects=False,
+        )
+
+    @property
+    def backend(self) -> str:
+        return self.profile.family
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def url(self, path: str) -> str:
+        """An absolute URL for `path` (which may already be absolute, as some hosts' `eventsUrl` is)."""
+        return str(self._client.base_url.join(path))
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool | None = None,
+    ) -> httpx2.Response:
+        """Send a request and return the 2xx response; `action` names the attempt in errors ("get the run")."""
+        async with self._send(method, path, action=action, json=json, params=params, headers=headers, retry=retry) as r:
+            await r.aread()
+            return r
+
+    async def json(self, method: str, path: str, *, action: str, **kwargs: Any) -> Any:
+        """`request`, then the decoded JSON body (None for an empty body)."""
+        response = await self.request(method, path, action=action, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise BackendError(
+                f"Could not {action}: the backend answered with a body that is not JSON",
+                backend=self.backend,
+                status=response.status_code,
+            ) from None
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool | None = None,
+    ) -> AsyncGenerator[httpx2.Response]:
+        """Open a streaming response (2xx only); the body is read by the caller, under the stream read timeout."""
+        async with self._send(
+            method, path, action=action, json=json, params=params, headers=headers, retry=retry, streaming=True
+        ) as response:
+            yield response
+
+    @asynccontextmanager
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        retry: bool | None,
+        streaming: bool = False,
+    ) -> AsyncGenerator[httpx2.Response]:
+        method = method.upper()
+        may_retry = retry if retry is not None else method in _READ_METHODS
+        request = self._client.build_request(
+            method,
+            path,
+            json=json,
+            params=params,
+            headers=headers,
+            timeout=self._stream_timeout if streaming else self._timeout,
+        )
+        waited = 0.0
+        for attempt in range(self.retry.attempts):
+            last = attempt == self.retry.attempts - 1
+            try:
+                response = await self._client.send(request, stream=True)
+            except httpx2.TimeoutException as exc:
+                if not last and (may_retry or isinstance(exc, _NOTHING_SENT)):
+                    waited += await self._pause(attempt, None, waited, f"{action}: timeout")
+                    continue
+                raise BackendTimeoutError(f"Could not {action}: the backend did not answer in time.") from None
+            except httpx2.TransportError as exc:
+                if not last and (may_retry or isinstance(exc, _NOTHING_SENT)):
+                    waited += await self._pause(attempt, None, waited, f"{action}: {type(exc).__name__}")
+                    continue
+                raise TransportError(f"Could not {action}: {self._describe(exc)}.") from None
+            try:
+                if response.status_code >= 400:
+                    content = await self._read_bounded(response)
+                    error = error_for_response(
+                        response.status_code, response.headers, content, backend=self.backend, action=action
+                    )
+                    error.message = self.secret.redact(error.message)
+                    delay = self.retry.delay(attempt, error.retry_after)
+                    retryable = may_retry and not last and response.status_code in RETRY_STATUSES
+                    if retryable and waited + delay <= self.retry.budget:
+                        log.info("retrying in %.2fs (%s)", delay, error)
+                        await anyio.sleep(delay)
+                        waited += delay
+                        continue
+                    raise error
+                yield response
+                return
+            finally:
+                await response.aclose()
+        raise AssertionError("unreachable: the last attempt always returns or raises")  # pragma: no cover
+
+    async def _pause(self, attempt: int, hint: float | None, waited: float, why: str) -> float:
+        delay = self.retry.delay(attempt, hint)
+        delay = max(0.0, min(delay, self.retry.budget - waited))
+        log.info("retrying in %.2fs (%s)", delay, why)
+        await anyio.sleep(delay)
+        return delay
+
+    async def _read_bounded(self, response: httpx2.Response) -> bytes:
+        """Read an error body, but never more than a small bound (a hostile server could send gigabytes)."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.aiter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= _MAX_ERROR_BODY:
+                    break
+        except httpx2.TransportError:
+            pass
+        return b"".join(chunks)[:_MAX_ERROR_BODY]
+
+    def _describe(self, exc: httpx2.TransportError) -> str:
+        if isinstance(exc, httpx2.ConnectError):
+            return f"cannot connect to {self.profile.base_url} (is the backend running?)"
+        return f"the connection failed ({type(exc).__name__})"

@@ -1,0 +1,83 @@
+"""Where a profile's secret comes from: an environment variable or a token file, never a tool argument.
+
+The secret is read when a client is built and held only inside the HTTP layer; `Secret.redact` scrubs it from any
+text that could reach a person (error messages, logs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.config import Profile
+from ..core.errors import ConfigError
+
+__all__ = ["Secret", "load_secret", "write_token_file"]
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A credential value that never prints itself."""
+
+    value: str = field(repr=False)
+    source: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __str__(self) -> str:
+        return "***"
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.value, "***") if self.value else text
+
+
+def _read_token_file(path: Path) -> str:
+    """A token file holds the bare token, or JSON with `access_token` (orchagent's format) or `api_key`."""
+    try:
+        mode = path.stat().st_mode
+        raw = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError(f"The token file {path} does not exist. Create it (mode 0600) or fix token_file.") from None
+    except OSError as exc:
+        raise ConfigError(f"The token file {path} cannot be read ({exc.__class__.__name__}).") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"The token file {path} is readable by others; run `chmod 600 {path}`.")
+    if raw.startswith("{"):
+        try:
+            doc = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError(f"The token file {path} starts with '{{' but is not valid JSON.") from None
+        if not isinstance(doc, dict):
+            return ""
+        return str(doc.get("access_token") or doc.get("api_key") or "")
+    return raw
+
+
+def load_secret(profile: Profile, env: dict[str, str] | None = None) -> Secret:
+    """The profile's credential; an empty `Secret` when the profile names none."""
+    env = dict(os.environ) if env is None else env
+    if profile.api_key_env:
+        value = env.get(profile.api_key_env, "")
+        if value:
+            return Secret(value, f"${profile.api_key_env}")
+        if profile.token_file is None:
+            raise ConfigError(
+                f"Profile {profile.name!r} reads its key from ${profile.api_key_env}, which is not set. "
+                "Export it in the environment that starts runbridge."
+            )
+    if profile.token_file is not None:
+        return Secret(_read_token_file(profile.token_file), str(profile.token_file))
+    return Secret("")
+
+
+def write_token_file(path: Path, token: str) -> None:
+    """Write `{"access_token": token}` with mode 0600 from the first byte (no window where others can read it)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"access_token": token}, fh)
+    os.chmod(path, 0o600)

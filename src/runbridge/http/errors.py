@@ -1,0 +1,149 @@
+"""Turn an HTTP error response into the error tree, reading whichever envelope the backend uses.
+
+Known envelopes: OpenWOP `{error, message, details}`; orchagent.io `{error: {code, message, is_retryable,
+suggested_wait_time}, metadata: {request_id}}`; FastAPI `{detail}`; orq `{message, code}`. Only the backend's own
+short message, code and request id are kept, never the body or headers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+
+from ..core.errors import (
+    AuthError,
+    BackendError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    RateLimitedError,
+    UnavailableError,
+)
+from .retry import parse_retry_after
+
+__all__ = ["ErrorInfo", "error_for_response", "parse_error_body"]
+
+_MAX_MESSAGE = 300
+
+_FALLBACK = {
+    400: "The backend rejected the request as invalid",
+    401: "The backend rejected the credentials; check the profile's key or token file",
+    403: "The credentials are valid but not allowed to do this (missing scope or permission)",
+    404: "Not found on the backend",
+    405: "The backend does not support this operation",
+    406: "The backend refused the request's content negotiation",
+    409: "The request conflicts with the run's current state",
+    410: "Gone: it expired on the backend",
+    422: "The backend could not process the request's content",
+    429: "The backend is rate limiting requests",
+    501: "The backend does not implement this operation",
+}
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    message: str | None = None
+    code: str | None = None
+    request_id: str | None = None
+    retry_after: float | None = None
+    retryable: bool | None = None
+
+
+def _short(text: object) -> str | None:
+    if not isinstance(text, str) or not text.strip():
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def parse_error_body(body: Any) -> ErrorInfo:
+    """Read the message, code, request id and retry hint out of any known error envelope."""
+    if not isinstance(body, dict):
+        return ErrorInfo()
+    error = body.get("error")
+    details = _mapping(body.get("details"))
+    metadata = _mapping(body.get("metadata"))
+    if isinstance(error, dict):  # orchagent.io
+        return ErrorInfo(
+            message=_short(error.get("message")),
+            code=_short(error.get("code")),
+            request_id=_short(metadata.get("request_id")),
+            retry_after=_number(error.get("suggested_wait_time")),
+            retryable=error.get("is_retryable") if isinstance(error.get("is_retryable"), bool) else None,
+        )
+    if isinstance(error, str):  # OpenWOP closed envelope
+        retry_ms = _number(details.get("retryAfterMs"))
+        return ErrorInfo(
+            message=_short(body.get("message")),
+            code=_short(error),
+            request_id=_short(details.get("correlationId")),
+            retry_after=retry_ms / 1000 if retry_ms is not None else _number(details.get("retryAfter")),
+        )
+    detail = body.get("detail")
+    if isinstance(detail, list) and detail:  # FastAPI validation errors
+        first = detail[0] if isinstance(detail[0], dict) else {}
+        where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
+        return ErrorInfo(message=_short(f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg")))
+    if detail is not None:
+        return ErrorInfo(message=_short(detail))
+    code = body.get("code")
+    return ErrorInfo(message=_short(body.get("message")), code=_short(code) if isinstance(code, str) else None)
+
+
+def _trace_id(headers: httpx2.Headers) -> str | None:
+    explicit = headers.get("x-request-id") or headers.get("x-run-id")
+    if explicit:
+        return _short(explicit)
+    parts = headers.get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
+def error_for_response(
+    status: int, headers: httpx2.Headers, content: bytes, *, backend: str, action: str
+) -> BackendError:
+    """The error-tree exception for a non-2xx response. `action` says what was attempted ("start the run")."""
+    try:
+        body: Any = json.loads(content) if content else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    info = parse_error_body(body)
+    reason = (
+        info.message
+        or _FALLBACK.get(status)
+        or ("The backend failed" if status >= 500 else f"The backend answered HTTP {status}")
+    )
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    if info.retry_after is not None:
+        retry_after = info.retry_after
+    cls: type[BackendError]
+    if status in (401, 403):
+        cls = AuthError
+    elif status in (404, 410):
+        cls = NotFoundError
+    elif status == 409:
+        cls = ConflictError
+    elif status == 429:
+        cls = RateLimitedError
+    elif status >= 500:
+        cls = UnavailableError
+    else:
+        cls = BadRequestError
+    return cls(
+        f"Could not {action}: {reason}",
+        backend=backend,
+        status=status,
+        code=info.code,
+        request_id=info.request_id or _trace_id(headers),
+        retry_after=retry_after,
+    )

@@ -1,0 +1,135 @@
+"""One Server-Sent Events reader for every backend.
+
+Line parsing is httpx2's `EventSource` (spec line endings `\\n`, `\\r\\n`, `\\r`; multi-line `data`; comments and
+keep-alives; `id` and `retry`; a maximum event size). On top of it, `follow` keeps a run's events flowing across
+dropped connections: it reconnects with `Last-Event-ID`, backs off, and drops what it already delivered (by
+sequence, or by position for servers that replay from the start), so the consumer sees every event exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import anyio
+import httpx2
+
+from ..core.errors import RunbridgeError, StreamError
+from .retry import RetryPolicy
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEMessage", "follow", "iter_messages"]
+
+log = logging.getLogger("runbridge.sse")
+
+DEFAULT_MAX_EVENT_BYTES = 1_048_576
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SSEMessage:
+    """One dispatched event: `event` defaults to "message"; `id` is the last event id seen on the stream."""
+
+    event: str
+    data: str
+    id: str
+    retry: int | None = None
+
+
+async def iter_messages(
+    response: httpx2.Response, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> AsyncIterator[SSEMessage]:
+    """The events of one open `text/event-stream` response.
+
+    Events with no data are not dispatched (per the spec). An event larger than `max_event_bytes`, or a response
+    that is not an event stream, raises `StreamError`.
+    """
+    source = httpx2.EventSource(response, max_event_size=max_event_bytes)
+    try:
+        async for sse in source:
+            if not sse.data:
+                continue
+            yield SSEMessage(event=sse.event, data=sse.data, id=sse.id, retry=sse.retry)
+    except httpx2.SSEError as exc:
+        raise StreamError(f"The backend's event stream is unusable: {exc}") from None
+
+
+Opener = Callable[[str | None], AbstractAsyncContextManager[httpx2.Response]]
+
+
+@dataclass
+class _Cursor:
+    last_id: str | None
+    last_seq: int | None
+    delivered: int = 0
+
+
+async def follow(
+    open_stream: Opener,
+    *,
+    decode: Callable[[SSEMessage], Iterable[T]],
+    is_end: Callable[[T], bool],
+    seq_of: Callable[[T], int | None] = lambda _item: None,
+    dedupe: Literal["sequence", "position"] = "sequence",
+    last_event_id: str | None = None,
+    last_seq: int | None = None,
+    skip: int = 0,
+    policy: RetryPolicy | None = None,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+) -> AsyncIterator[T]:
+    """Every item of a logical stream exactly once, across reconnects, until an item for which `is_end` is true.
+
+    `open_stream(last_event_id)` opens one connection. `decode` turns a message into items (none for a frame to
+    ignore, several for a batch). With `dedupe="sequence"` items at or below the highest sequence already delivered
+    are dropped; with `dedupe="position"` (servers that replay everything on each connection) the first `skip` +
+    delivered items of each connection are dropped. A connection that ends or breaks before the end is reopened
+    after a backoff; `policy.attempts` consecutive connections that deliver nothing new raise `StreamError`.
+    """
+    policy = policy or RetryPolicy(attempts=8, base_delay=0.05, max_delay=5.0)
+    cursor = _Cursor(last_event_id, last_seq, skip)
+    failures = 0
+    server_retry: float | None = None
+    while True:
+        progressed = False
+        reason = "the stream ended before the run did"
+        try:
+            async with open_stream(cursor.last_id) as response:
+                position = 0
+                async for message in iter_messages(response, max_event_bytes=max_event_bytes):
+                    if message.retry is not None:
+                        server_retry = message.retry / 1000
+                    for item in decode(message):
+                        position += 1
+                        if dedupe == "position":
+                            if position <= cursor.delivered:
+                                continue
+                            cursor.delivered = position
+                        else:
+                            seq = seq_of(item)
+                            if seq is not None:
+                                if cursor.last_seq is not None and seq <= cursor.last_seq:
+                                    continue
+                                cursor.last_seq = seq
+                        progressed = True
+                        yield item
+                        if is_end(item):
+                            return
+                    if message.id:
+                        cursor.last_id = message.id
+        except StreamError:
+            raise
+        except RunbridgeError:
+            raise
+        except httpx2.TimeoutException:
+            reason = "no data arrived within the stream read timeout"
+        except httpx2.TransportError as exc:
+            reason = f"the connection broke ({type(exc).__name__})"
+        failures = 0 if progressed else failures + 1
+        if failures >= policy.attempts:
+            raise StreamError(f"The event stream kept failing ({reason}); gave up after {failures} reconnects.")
+        delay = 0.0 if progressed else policy.delay(failures - 1, server_retry)
+        log.info("event stream interrupted (%s); reconnecting in %.2fs", reason, delay)
+        await anyio.sleep(delay)
