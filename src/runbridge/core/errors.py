@@ -73,7 +73,11 @@ class UnsupportedError(RunbridgeError):
 
 
 class GateError(RunbridgeError):
-    """The gate cannot be answered as asked."""
+    """The gate cannot be answered as asked. `closed` means it never can be again (answered elsewhere, run gone)."""
+
+    def __init__(self, message: str, *, closed: bool = False) -> None:
+        super().__init__(message)
+        self.closed = closed
 
 
 class BackendError(RunbridgeError):

@@ -291,12 +291,15 @@ class OpenWopBackend:
         except NotFoundError as exc:
             if exc.code in ("run_not_found",):
                 raise
-            raise GateError("This gate is no longer open: it was already answered, or the run was cancelled.") from None
+            raise GateError(
+                "This gate is no longer open: it was already answered, or the run was cancelled.", closed=True
+            ) from None
         except ConflictError:
-            raise GateError("This gate was already answered.") from None
+            raise GateError("This gate was already answered.", closed=True) from None
         except BackendError as exc:
-            if exc.status == 422 and exc.code == "interrupt_cancelled":
-                raise GateError("The run was cancelled; its gate can no longer be answered.") from None
+            if exc.status in (410, 422) and exc.code in ("interrupt_cancelled", "interrupt_expired"):
+                raise GateError("The run was cancelled or the gate expired; it can no longer be answered.",
+                                closed=True) from None
             if exc.status in (400, 422):
                 raise GateError(f"The host rejected the answer: {exc.message}") from None
             raise

@@ -1,0 +1,54 @@
+"""Answering a gate: at most once, checked against its schema, and only while its run still waits on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.errors import GateError
+from ..core.models import GateAnswer
+from ..core.protocols import GatesAPI
+from ..state import Registry
+from .gates import validate_values
+
+__all__ = ["AnswerOutcome", "answer_gate"]
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """`resumed`: the backend took the answer and the run continues; False for a decline that left the gate open."""
+
+    resumed: bool
+    decision: str
+
+
+async def answer_gate(
+    registry: Registry, backend: GatesAPI, profile: str, gate_id: str, answer: GateAnswer
+) -> AnswerOutcome:
+    """Claim the gate in the registry, resume the backend, and record the outcome.
+
+    The claim is what makes "answered at most once" hold whatever the backend does (some resume a run twice). A
+    backend saying the gate is gone closes it; any other failure puts it back to open so it can be answered again.
+    """
+    record = registry.get_gate(profile, gate_id)
+    if record is not None and answer.decision == "accept":
+        answer = GateAnswer(decision="accept", values=validate_values(record.gate, answer.values))
+    gate = registry.claim_gate(profile, gate_id)
+    if not gate.resolvable:
+        registry.finish_gate(profile, gate_id, "open")
+        raise GateError("This gate can only be decided in the backend's own interface; runbridge cannot answer it.")
+    try:
+        response = await backend.resolve_gate(gate, answer)
+    except GateError as exc:
+        registry.finish_gate(profile, gate_id, "closed" if exc.closed else "open")
+        raise
+    except BaseException:
+        # A failure that may pass (timeout, 5xx, 429, bad credentials) or a cancel mid-answer: we cannot tell
+        # whether the backend took it, so the gate stays answerable; the backend refuses a true duplicate.
+        registry.finish_gate(profile, gate_id, "open")
+        raise
+    resumed = bool(response.get("resolved", True))
+    decision = "accepted" if answer.decision == "accept" else "declined"
+    registry.finish_gate(
+        profile, gate_id, ("answered" if answer.decision == "accept" else "declined") if resumed else "open", decision
+    )
+    return AnswerOutcome(resumed=resumed, decision=decision)

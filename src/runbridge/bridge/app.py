@@ -1,0 +1,51 @@
+"""The server's long-lived state: settings, the run registry, and one backend adapter per profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from ..backends import create_backend
+from ..core.config import Profile, Settings
+from ..core.errors import UnsupportedError
+from ..core.protocols import Backend, capabilities_of
+from ..state import Registry
+
+__all__ = ["App"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class App:
+    """Created once per server lifespan; tools reach it through the MCP context."""
+
+    settings: Settings
+    registry: Registry
+    _backends: dict[str, Backend] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings) -> App:
+        return cls(settings=settings, registry=Registry(settings.state_path))
+
+    def backend(self, profile: str | None) -> tuple[Profile, Backend]:
+        """The profile (by name, or the default) and its adapter, created on first use."""
+        chosen = self.settings.profile(profile)
+        if chosen.name not in self._backends:
+            self._backends[chosen.name] = create_backend(chosen)
+        return chosen, self._backends[chosen.name]
+
+    def require(self, profile: str | None, capability: str, api: type[T]) -> tuple[Profile, T]:
+        """The profile's adapter as `api`, or a clear error naming what this backend cannot do."""
+        chosen, backend = self.backend(profile)
+        if capability not in capabilities_of(backend):
+            raise UnsupportedError(
+                f"Profile {chosen.name!r} ({chosen.family}) does not support {capability.replace('_', ' ')}."
+            )
+        return chosen, backend  # type: ignore[return-value]  (checked structurally just above)
+
+    async def aclose(self) -> None:
+        for backend in self._backends.values():
+            await backend.aclose()
+        self._backends.clear()
+        self.registry.close()

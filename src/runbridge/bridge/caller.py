@@ -1,0 +1,109 @@
+"""What the calling client can do, by protocol era (DESIGN.md §4), behind one small interface.
+
+Up to 2025-11-25 a gate is a live `elicitation/create` request sent mid-call, if the client declared elicitation
+and the connection has a back-channel. From 2026-07-28 there are no server→client requests: the tool returns an
+`InputRequiredResult` whose (SDK-sealed) `requestState` lets the retried call continue the same run. A client
+with no elicitation at all gets a structured "waiting for a human" result instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult, InputRequiredResult
+
+from ..core.errors import GateError
+from ..core.models import Gate
+from .gates import elicitation_message, elicitation_schema
+
+__all__ = ["GATE_KEY", "Caller", "Channel"]
+
+MODERN = "2026-07-28"
+GATE_KEY = "gate"  # the one input request a run tool ever has outstanding
+STATE_VERSION = 1
+
+Channel = Literal["live", "input_required", "none"]
+
+
+class Caller:
+    """The MCP request a tool is serving."""
+
+    def __init__(self, ctx: Context[Any, Any]) -> None:
+        self.ctx = ctx
+        self.protocol_version = ctx.protocol_version or ""
+
+    @property
+    def modern(self) -> bool:
+        return self.protocol_version >= MODERN
+
+    def _modes(self) -> set[str]:
+        caps = self.ctx.client_capabilities
+        elicitation = caps.elicitation if caps is not None else None
+        if elicitation is None:
+            return set()
+        modes = {m for m in ("form", "url") if getattr(elicitation, m) is not None}
+        return modes or {"form"}  # a bare `elicitation: {}` means form
+
+    def channel(self) -> Channel:
+        """How a gate can reach the human during this call."""
+        if not self._modes():
+            return "none"
+        if self.modern:
+            return "input_required"
+        return "live" if self.ctx.session.can_send_request else "none"
+
+    def _uses_url(self, gate: Gate) -> bool:
+        return gate.redirect_url is not None and "url" in self._modes()
+
+    async def progress(self, value: float, total: float | None, message: str) -> None:
+        await self.ctx.report_progress(value, total, message)
+
+    async def ask_live(self, gate: Gate) -> ElicitResult:
+        """Ask now (2025 era), in URL mode for a sign-in gate when the client can, else with a form."""
+        session = self.ctx.session
+        if self._uses_url(gate):
+            assert gate.redirect_url is not None
+            return await session.elicit_url(
+                elicitation_message(gate),
+                gate.redirect_url,
+                _elicitation_id(gate),
+                related_request_id=self.ctx.request_id,
+            )
+        schema = elicitation_schema(gate, titled_enums=self.protocol_version >= "2025-11-25")
+        return await session.elicit_form(elicitation_message(gate), schema, related_request_id=self.ctx.request_id)
+
+    def input_required(self, gate: Gate, state: dict[str, Any]) -> InputRequiredResult:
+        """End this round (2026 era): ask the question and carry what is needed to continue the same run."""
+        params: ElicitRequestFormParams | ElicitRequestURLParams
+        if self._uses_url(gate):
+            assert gate.redirect_url is not None
+            params = ElicitRequestURLParams(message=elicitation_message(gate), url=gate.redirect_url)
+        else:
+            params = ElicitRequestFormParams(
+                message=elicitation_message(gate), requested_schema=elicitation_schema(gate)
+            )
+        payload = json.dumps({"v": STATE_VERSION, **state}, separators=(",", ":"))
+        return InputRequiredResult(input_requests={GATE_KEY: ElicitRequest(params=params)}, request_state=payload)
+
+    def continuation(self) -> tuple[dict[str, Any], ElicitResult] | None:
+        """On a 2026 retry: the state this server minted and the human's answer. None on a first call."""
+        raw = self.ctx.request_state
+        if not raw:
+            return None
+        try:
+            state = json.loads(raw)
+        except json.JSONDecodeError:
+            state = None
+        if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
+            raise GateError("This continuation is not one runbridge can read; call the tool again without it.")
+        responses = self.ctx.input_responses or {}
+        answer = responses.get(GATE_KEY)
+        if not isinstance(answer, ElicitResult):
+            raise GateError("The retried call did not carry the answer to the gate; answer the question and retry.")
+        return state, answer
+
+
+def _elicitation_id(gate: Gate) -> str:
+    return f"runbridge:{gate.profile}:{gate.gate_id}"

@@ -1,0 +1,134 @@
+"""A gate as an elicitation form, and a human's answer checked against the gate before anything is resumed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..core.errors import GateError
+from ..core.models import Gate, GateAnswer, GateField
+
+__all__ = ["CONFIRM_FIELD", "answer_from_content", "elicitation_message", "elicitation_schema", "validate_values"]
+
+CONFIRM_FIELD = "done"  # the one field of a confirmation form (an auth gate shown to a form-only client)
+_MAX_CONTEXT = 1500
+
+
+def _property(field: GateField, *, titled_enums: bool) -> dict[str, Any]:
+    prop: dict[str, Any] = {"title": field.label or field.name}
+    if field.description:
+        prop["description"] = field.description
+    match field.type:
+        case "select" if field.options:
+            labels = field.option_labels or field.options
+            prop["type"] = "string"
+            if titled_enums:
+                prop["oneOf"] = [{"const": o, "title": t} for o, t in zip(field.options, labels, strict=False)]
+            else:
+                prop["enum"] = list(field.options)
+                if field.option_labels:
+                    prop["enumNames"] = list(labels)
+        case "multiselect" if field.options:
+            prop["type"] = "array"
+            prop["items"] = {"type": "string", "enum": list(field.options)}
+        case "boolean":
+            prop["type"] = "boolean"
+        case "number" | "integer":
+            prop["type"] = field.type
+        case "json":
+            prop["type"] = "string"
+            prop["description"] = (field.description or "") + " (JSON)"
+        case _:
+            prop["type"] = "string"
+    if field.default is not None:
+        prop["default"] = field.default
+    return prop
+
+
+def elicitation_schema(gate: Gate, *, titled_enums: bool = True) -> dict[str, Any]:
+    """The flat JSON Schema an elicitation form needs; a gate with no fields becomes a confirmation."""
+    fields = gate.fields or [GateField(name=CONFIRM_FIELD, type="boolean", label="Done", required=True)]
+    return {
+        "type": "object",
+        "properties": {f.name: _property(f, titled_enums=titled_enums) for f in fields},
+        "required": [f.name for f in fields if f.required],
+    }
+
+
+def elicitation_message(gate: Gate) -> str:
+    """The question, with what the human needs to decide it (the draft, the artifact, the link)."""
+    parts = [gate.prompt]
+    if gate.step and (gate.step.name or gate.step.id):
+        parts[0] = f"{gate.prompt}\n(run {gate.run_id}, step {gate.step.name or gate.step.id})"
+    if gate.redirect_url:
+        parts.append(f"Open this link to continue: {gate.redirect_url}")
+    if gate.context:
+        rendered = json.dumps(gate.context, ensure_ascii=False, indent=1, default=str)
+        if len(rendered) > _MAX_CONTEXT:
+            rendered = rendered[: _MAX_CONTEXT - 1] + "…"
+        parts.append(f"Context:\n{rendered}")
+    return "\n\n".join(parts)
+
+
+def _coerce(field: GateField, value: Any) -> Any:
+    match field.type:
+        case "select":
+            if field.options and value not in field.options:
+                raise GateError(f"{field.name} must be one of {field.options}, not {value!r}.")
+        case "multiselect":
+            if not isinstance(value, list) or not all(v in (field.options or []) for v in value):
+                raise GateError(f"{field.name} must be a list drawn from {field.options}.")
+        case "boolean":
+            if not isinstance(value, bool):
+                raise GateError(f"{field.name} must be true or false.")
+        case "integer":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise GateError(f"{field.name} must be a whole number.")
+        case "number":
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise GateError(f"{field.name} must be a number.")
+        case "json":
+            if isinstance(value, str):
+                try:
+                    return json.loads(value)
+                except json.JSONDecodeError:
+                    raise GateError(f'{field.name} must be JSON text, e.g. {{"ok": true}}.') from None
+        case _:
+            if not isinstance(value, str):
+                raise GateError(f"{field.name} must be text.")
+            if len(value) > 20_000:
+                raise GateError(f"{field.name} is too long (at most 20,000 characters).")
+    return value
+
+
+def validate_values(gate: Gate, values: dict[str, Any]) -> dict[str, Any]:
+    """Values checked against the gate's fields: unknown names, missing required fields and wrong types refused."""
+    fields = {f.name: f for f in gate.fields}
+    if not fields:
+        return {}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise GateError(f"Unknown field(s) {unknown}; this gate asks for {sorted(fields)}.")
+    clean: dict[str, Any] = {}
+    for name, field in fields.items():
+        value = values.get(name, field.default)
+        if value is None or value == "":
+            if field.required:
+                raise GateError(f"{name} is required ({field.label or name}).")
+            continue
+        clean[name] = _coerce(field, value)
+    return clean
+
+
+def answer_from_content(gate: Gate, action: str, content: dict[str, Any] | None) -> GateAnswer | None:
+    """An elicitation result as an answer: None for `cancel` (the human made no choice; the gate stays open)."""
+    if action == "cancel":
+        return None
+    if action == "decline":
+        return GateAnswer(decision="decline", values={})
+    values = dict(content or {})
+    if not gate.fields:
+        if values.get(CONFIRM_FIELD) is False:
+            return GateAnswer(decision="decline", values={})
+        return GateAnswer(decision="accept", values={})
+    return GateAnswer(decision="accept", values=validate_values(gate, values))

@@ -1,0 +1,100 @@
+"""What the run and gate tools return: typed models (their JSON Schemas are the tools' output schemas), kept
+under a size budget so a result never floods the model's context."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ..core.models import Gate, GateField, RunStatus, Usage
+
+__all__ = ["GateView", "RunReport", "fit_budget", "gate_view"]
+
+
+class GateView(BaseModel):
+    """A gate as shown to the model: what the human is asked, and how to answer."""
+
+    profile: str
+    gate_id: str
+    run_id: str
+    kind: str
+    prompt: str
+    fields: list[GateField]
+    context: dict[str, Any] = Field(default_factory=dict)
+    redirect_url: str | None = None
+    step: str | None = None
+    opened_at: str | None = None
+    expires_at: str | None = None
+    state: str = "open"
+    how_to_answer: str = ""
+
+
+def gate_view(gate: Gate, profile: str, *, state: str = "open") -> GateView:
+    step = gate.step.name or gate.step.id if gate.step else None
+    return GateView(
+        profile=profile,
+        gate_id=gate.gate_id,
+        run_id=gate.run_id,
+        kind=gate.kind,
+        prompt=gate.prompt,
+        fields=gate.fields,
+        context=gate.context,
+        redirect_url=gate.redirect_url,
+        step=step,
+        opened_at=gate.opened_at.isoformat(timespec="seconds"),
+        expires_at=gate.expires_at.isoformat(timespec="seconds") if gate.expires_at else None,
+        state=state,
+        how_to_answer=(
+            "A human must decide this, not you: show the user the prompt, context and fields in your own words, "
+            f"ask for their decision, then call gates_respond with gate_id={gate.gate_id!r} and their values "
+            "(decision 'accept' with values, or 'decline')."
+            if gate.resolvable
+            else "This gate is decided in the backend's own UI; runbridge cannot answer it. Watch the run."
+        ),
+    )
+
+
+class RunReport(BaseModel):
+    """A run as runbridge last saw it, with what to do next."""
+
+    profile: str
+    run_id: str
+    target_id: str | None = None
+    status: RunStatus
+    done: bool = Field(description="True once the run completed, failed or was cancelled.")
+    decision: Literal["accepted", "declined", "cancelled"] | None = Field(
+        default=None, description="What the human did at a gate during this call, if asked."
+    )
+    waiting_for: GateView | None = Field(default=None, description="An open gate that needs a human.")
+    outputs: Any = None
+    error: str | None = None
+    error_code: str | None = None
+    usage: Usage | None = None
+    events_seen: int = Field(default=0, description="Events followed during this call.")
+    cursor: str | None = Field(default=None, description="Pass to runs_watch or runs_events to continue here.")
+    note: str | None = None
+    truncated: bool = False
+    next: str = Field(description="What to do next.")
+
+
+def fit_budget(report: RunReport, budget: int) -> RunReport:
+    """Keep a report under `budget` characters of JSON by trimming outputs, then gate context."""
+    if len(report.model_dump_json()) <= budget:
+        return report
+    resource = f"runbridge://{report.profile}/runs/{report.run_id}"
+    text = json.dumps(report.outputs, ensure_ascii=False, default=str)
+    keep = max(200, budget // 2)
+    trimmed = report.model_copy(
+        update={
+            "outputs": {"preview": text[:keep] + "…", "full": resource},
+            "truncated": True,
+            "note": (report.note + " " if report.note else "") + f"Outputs trimmed; read {resource} for all of it.",
+        }
+    )
+    if len(trimmed.model_dump_json()) > budget and trimmed.waiting_for is not None:
+        context = json.dumps(trimmed.waiting_for.context, ensure_ascii=False, default=str)[: budget // 4]
+        gate = trimmed.waiting_for.model_copy(update={"context": {"preview": context + "…"}})
+        trimmed = trimmed.model_copy(update={"waiting_for": gate})
+    return trimmed

@@ -1,0 +1,245 @@
+"""The hybrid wait: follow a run for a bounded time, as progress, through its gates, then report.
+
+A run tool follows the backend's event stream for up to `wait` seconds. Every event becomes progress; a gate is
+put to the human the way the client allows (see `caller.py`); the terminal event ends the call with the result.
+If the run is still going when the time is up, the call returns a durable handle (`runs_watch` continues from
+the cursor, so no event is lost or repeated). Cancelling the tool call stops the watching only: the backend run
+is never cancelled here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from mcp_types import InputRequiredResult
+
+from ..core.errors import RunbridgeError
+from ..core.models import EventKind, Gate, RunEvent, RunStatus, Usage
+from ..core.protocols import GatesAPI, RunsAPI
+from .answers import answer_gate
+from .app import App
+from .caller import Caller
+from .gates import answer_from_content
+from .progress import ProgressReporter
+from .results import RunReport, fit_budget, gate_view
+
+__all__ = ["Follow", "follow_run"]
+
+_BUFFER = 1024  # events read ahead of the bridge; the stream reader waits (backpressure) beyond this
+
+
+@dataclass
+class Follow:
+    """One call's watch over one run."""
+
+    app: App
+    caller: Caller
+    profile: str
+    run_id: str
+    backend: RunsAPI
+    wait: float
+    cursor: str | None = None
+    target_id: str | None = None
+    events: int = 0
+    decision: str | None = None
+    status: RunStatus = RunStatus.RUNNING
+    usage: Usage | None = None
+    outputs: Any = None
+    error: str | None = None
+    error_code: str | None = None
+    note: str | None = None
+    step_total: int | None = None
+    _waiting: Gate | None = field(default=None, repr=False)
+
+
+async def _pump(events: Any, send: ObjectSendStream[RunEvent | Exception]) -> None:
+    """Read the backend stream into the buffer; a failure travels as an item so the reader can report it."""
+    async with send:
+        try:
+            async for event in events:
+                await send.send(event)
+        except RunbridgeError as exc:
+            await send.send(exc)
+
+
+async def _next(receive: ObjectReceiveStream[RunEvent | Exception], within: float) -> RunEvent | Exception | None:
+    """The next buffered item, or None when `within` seconds pass first."""
+    with anyio.move_on_after(max(within, 0.0)):
+        return await receive.receive()
+    return None
+
+
+async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
+    """Follow until the run ends, a gate needs a human who cannot be asked now, or `f.wait` runs out."""
+    settings = f.app.settings
+    reporter = ProgressReporter(f.caller.progress, step_total=f.step_total, interval=settings.progress_interval_seconds)
+    try:
+        for record in f.app.registry.gates(f.profile, run_id=f.run_id):
+            # A gate seen by an earlier call is still open: put it to the human before following on.
+            f.status = RunStatus.WAITING
+            outcome = await _on_gate(f, record.gate, reporter)
+            if outcome is not None:
+                return outcome
+        return await _follow_stream(f, reporter) or _report(f)
+    finally:
+        f.app.registry.update_run(f.profile, f.run_id, status=f.status, cursor=f.cursor, error=f.error)
+
+
+async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
+    heartbeat = f.app.settings.heartbeat_seconds
+    deadline = anyio.current_time() + f.wait
+    last_activity = anyio.current_time()
+    async with anyio.create_task_group() as tg:
+        send, receive = anyio.create_memory_object_stream[RunEvent | Exception](_BUFFER)
+        tg.start_soon(_pump, f.backend.watch(f.run_id, cursor=f.cursor), send)
+        try:
+            async with receive:
+                while (now := anyio.current_time()) < deadline:
+                    timeout = min(deadline, last_activity + heartbeat) - now
+                    due = reporter.flush_due_in()
+                    try:
+                        item = await _next(receive, timeout if due is None else min(timeout, due))
+                    except anyio.EndOfStream:
+                        f.note = "The event stream ended without a final event; runs_get shows the run's status."
+                        break
+                    now = anyio.current_time()
+                    if item is None:
+                        if reporter.pending:
+                            await reporter.flush()
+                        elif now - last_activity >= heartbeat:
+                            await reporter.heartbeat(now - last_activity)
+                            last_activity = now
+                        continue
+                    if isinstance(item, Exception):
+                        f.note = f"Lost the event stream ({item}). Call runs_watch to pick up from the cursor."
+                        break
+                    last_activity = now
+                    answered_before = f.decision
+                    outcome = await _on_event(f, item, reporter)
+                    if outcome is not None:
+                        return outcome
+                    if f.decision != answered_before:
+                        deadline = anyio.current_time() + f.wait  # a human answered: follow afresh from here
+                if reporter.pending:
+                    await reporter.flush()
+        finally:
+            tg.cancel_scope.cancel()
+    return None
+
+
+async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
+    f.events += 1
+    if event.seq:
+        f.cursor = event.seq
+    if event.usage is not None:
+        f.usage = event.usage if f.usage is None else f.usage + event.usage
+    await reporter.on_event(event)
+    kind = event.kind
+    if kind.terminal:
+        f.status = kind.terminal_status or RunStatus.UNKNOWN
+        data = event.data
+        if kind is EventKind.RUN_COMPLETED:
+            f.outputs = data.get("outputs", data.get("output"))
+        else:
+            err = data.get("error")
+            f.error = (err.get("message") if isinstance(err, dict) else err) or event.text
+            f.error_code = err.get("code") if isinstance(err, dict) else None
+        f.app.registry.close_gates(f.profile, f.run_id)
+        return _report(f)
+    if kind is EventKind.GATE_RESOLVED:
+        f.status = RunStatus.RUNNING
+        return None
+    if kind is EventKind.GATE_OPENED and event.gate is not None:
+        f.status = RunStatus.WAITING
+        gate = event.gate.model_copy(update={"profile": f.profile})
+        f.app.registry.record_gate(f.profile, gate)
+        return await _on_gate(f, gate, reporter)
+    if kind in (EventKind.RUN_STARTED, EventKind.STEP_STARTED, EventKind.RUN_RESUMED):
+        f.status = RunStatus.RUNNING
+    elif kind is EventKind.RUN_PAUSED:
+        f.status = RunStatus.PAUSED
+    return None
+
+
+async def _on_gate(f: Follow, gate: Gate, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
+    """Put the gate to the human as the client allows; None means it was answered and following goes on."""
+    if not gate.resolvable:
+        await reporter.note(f"waiting for a decision in the backend's own UI: {gate.prompt}")
+        return None
+    channel = f.caller.channel()
+    if channel == "input_required":
+        f._waiting = gate
+        state = {
+            "profile": f.profile,
+            "run_id": f.run_id,
+            "gate_id": gate.gate_id,
+            "cursor": f.cursor,
+            "events": f.events,
+            "wait": f.wait,
+            "target_id": f.target_id,
+        }
+        return f.caller.input_required(gate, state)
+    if channel == "none":
+        f._waiting = gate
+        return _report(f)
+    result = await f.caller.ask_live(gate)
+    return await apply_answer(f, gate, result.action, result.content, reporter)
+
+
+async def apply_answer(
+    f: Follow, gate: Gate, action: str, content: dict[str, Any] | None, reporter: ProgressReporter | None
+) -> RunReport | None:
+    """Act on the human's elicitation answer. None: resumed, keep following. A report: stop here."""
+    answer = answer_from_content(gate, action, content)
+    if answer is None:
+        f.decision, f._waiting = "cancelled", gate
+        f.note = "The question was dismissed without a decision; the gate stays open for gates_respond."
+        return _report(f)
+    backend = f.backend
+    assert isinstance(backend, GatesAPI)
+    outcome = await answer_gate(f.app.registry, backend, f.profile, gate.gate_id, answer)
+    f.decision = outcome.decision
+    if not outcome.resumed:
+        f._waiting = gate
+        f.note = "The human declined; this gate has no reject action, so the run still waits on it."
+        return _report(f)
+    f._waiting = None
+    f.status = RunStatus.RUNNING
+    if reporter is not None:
+        await reporter.note(f"{outcome.decision}: resuming the run")
+    return None
+
+
+def _report(f: Follow) -> RunReport:
+    done = f.status.terminal
+    waiting = gate_view(f._waiting, f.profile) if f._waiting is not None else None
+    if done:
+        nxt = "The run is over. runs_events lists its events; runs_fork can start a new run from a point in it."
+    elif waiting is not None:
+        nxt = waiting.how_to_answer
+    else:
+        nxt = (
+            f"Still running. Call runs_watch with run_id={f.run_id!r} to keep following it (it resumes from the "
+            "cursor), runs_get for a snapshot, or runs_cancel to stop it."
+        )
+    report = RunReport(
+        profile=f.profile,
+        run_id=f.run_id,
+        target_id=f.target_id,
+        status=f.status,
+        done=done,
+        decision=f.decision,  # type: ignore[arg-type]
+        waiting_for=waiting,
+        outputs=f.outputs,
+        error=f.error,
+        error_code=f.error_code,
+        usage=f.usage,
+        events_seen=f.events,
+        cursor=f.cursor,
+        note=f.note,
+        next=nxt,
+    )
+    return fit_budget(report, f.app.settings.result_budget_chars)
