@@ -12,7 +12,7 @@ from ..core.config import Profile
 from ..core.errors import ConfigError
 from ..core.protocols import Backend
 
-__all__ = ["FAMILIES", "create_backend"]
+__all__ = ["FAMILIES", "adapter_class", "create_backend"]
 
 # family -> (module, class)
 FAMILIES: dict[str, tuple[str, str]] = {
@@ -20,8 +20,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
 }
 
 
-def create_backend(profile: Profile) -> Backend:
-    """The adapter for a profile's family, with its own HTTP client."""
+def adapter_class(profile: Profile) -> type:
+    """The adapter class for a profile's family (imported now)."""
     try:
         module_name, class_name = FAMILIES[profile.family]
     except KeyError:
@@ -29,5 +29,9 @@ def create_backend(profile: Profile) -> Backend:
         raise ConfigError(
             f"Profile {profile.name!r}: the {profile.family!r} family is not available yet (available: {supported})."
         ) from None
-    cls = getattr(import_module(module_name), class_name)
-    return cast(Backend, cls(profile))
+    return cast(type, getattr(import_module(module_name), class_name))
+
+
+def create_backend(profile: Profile) -> Backend:
+    """The adapter for a profile's family, with its own HTTP client."""
+    return cast(Backend, adapter_class(profile)(profile))

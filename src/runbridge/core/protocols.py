@@ -92,5 +92,8 @@ _CAPABILITIES: dict[str, type] = {
 
 
 def capabilities_of(backend: object) -> frozenset[str]:
-    """The capability names an adapter implements (checked structurally, so an adapter declares nothing twice)."""
+    """The capability names an adapter (instance or class) implements, checked structurally: nothing is declared
+    twice."""
+    if isinstance(backend, type):
+        return frozenset(name for name, proto in _CAPABILITIES.items() if issubclass(backend, proto))
     return frozenset(name for name, proto in _CAPABILITIES.items() if isinstance(backend, proto))

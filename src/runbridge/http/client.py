@@ -88,7 +88,12 @@ class HttpClient:
     ) -> httpx2.Response:
         """Send a request and return the 2xx response; `action` names the attempt in errors ("get the run")."""
         async with self._send(method, path, action=action, json=json, params=params, headers=headers, retry=retry) as r:
-            await r.aread()
+            try:
+                await r.aread()
+            except httpx2.TimeoutException:
+                raise BackendTimeoutError(f"Could not {action}: the backend stopped sending its answer.") from None
+            except httpx2.TransportError as exc:
+                raise TransportError(f"Could not {action}: {self._describe(exc)} while reading the answer.") from None
             return r
 
     async def json(self, method: str, path: str, *, action: str, **kwargs: Any) -> Any:
@@ -165,11 +170,15 @@ class HttpClient:
                 if response.status_code >= 400:
                     content = await self._read_bounded(response)
                     error = error_for_response(
-                        response.status_code, response.headers, content, backend=self.backend, action=action
+                        response.status_code,
+                        response.headers,
+                        content,
+                        backend=self.backend,
+                        action=action,
+                        redact=self.secret.redact,
                     )
-                    error.message = self.secret.redact(error.message)
                     delay = self.retry.delay(attempt, error.retry_after)
-                    retryable = may_retry and not last and response.status_code in RETRY_STATUSES
+                    retryable = may_retry and not last and response.status_code in RETRY_STATUSES and error.retryable
                     if retryable and waited + delay <= self.retry.budget:
                         log.info("retrying in %.2fs (%s)", delay, error)
                         await anyio.sleep(delay)

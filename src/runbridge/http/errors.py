@@ -8,6 +8,7 @@ short message, code and request id are kept, never the body or headers.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,14 +110,37 @@ def _trace_id(headers: httpx2.Headers) -> str | None:
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
+def _scrub(value: object, redact: Callable[[str], str]) -> Any:
+    """`value` with `redact` applied to every string in it (before any truncation could cut a secret in two)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, redact) for v in value]
+    return value
+
+
 def error_for_response(
-    status: int, headers: httpx2.Headers, content: bytes, *, backend: str, action: str
+    status: int,
+    headers: httpx2.Headers,
+    content: bytes,
+    *,
+    backend: str,
+    action: str,
+    redact: Callable[[str], str] | None = None,
 ) -> BackendError:
-    """The error-tree exception for a non-2xx response. `action` says what was attempted ("start the run")."""
+    """The error-tree exception for a non-2xx response. `action` says what was attempted ("start the run").
+
+    `redact` scrubs a credential from every string taken from the body or headers, before they are shortened.
+    """
     try:
         body: Any = json.loads(content) if content else None
     except (json.JSONDecodeError, UnicodeDecodeError):
         body = None
+    if redact is not None:
+        body = _scrub(body, redact)
+        headers = httpx2.Headers({k: redact(v) for k, v in headers.items()})
     info = parse_error_body(body)
     reason = (
         info.message
@@ -139,7 +163,7 @@ def error_for_response(
         cls = UnavailableError
     else:
         cls = BadRequestError
-    return cls(
+    error = cls(
         f"Could not {action}: {reason}",
         backend=backend,
         status=status,
@@ -147,3 +171,6 @@ def error_for_response(
         request_id=info.request_id or _trace_id(headers),
         retry_after=retry_after,
     )
+    if info.retryable is not None:  # the backend's own verdict (orchagent.io `is_retryable`) beats the status
+        error.retryable = info.retryable
+    return error

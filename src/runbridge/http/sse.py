@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 import anyio
 import httpx2
@@ -31,7 +31,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class SSEMessage:
-    """One dispatched event: `event` defaults to "message"; `id` is the last event id seen on the stream."""
+    """One dispatched event: `event` defaults to "message"; `id` is the last event id seen on the stream, and
+    `retry` the last reconnection time (ms) the stream set, even in a frame of its own."""
 
     event: str
     data: str
@@ -47,14 +48,46 @@ async def iter_messages(
     Events with no data are not dispatched (per the spec). An event larger than `max_event_bytes`, or a response
     that is not an event stream, raises `StreamError`.
     """
-    source = httpx2.EventSource(response, max_event_size=max_event_bytes)
+    source = httpx2.EventSource(cast(httpx2.Response, _EndOfStreamSafe(response)), max_event_size=max_event_bytes)
+    retry: int | None = None
     try:
         async for sse in source:
+            if sse.retry is not None:
+                retry = sse.retry  # `retry:` sets the stream's reconnection time; it often comes in a frame alone
             if not sse.data:
                 continue
-            yield SSEMessage(event=sse.event, data=sse.data, id=sse.id, retry=sse.retry)
+            yield SSEMessage(event=sse.event, data=sse.data, id=sse.id, retry=retry)
     except httpx2.SSEError as exc:
         raise StreamError(f"The backend's event stream is unusable: {exc}") from None
+
+
+class _EndOfStreamSafe:
+    """The response as `EventSource` reads it, with a trailing `\r` at end of stream completed to `\r\n`.
+
+    httpx2's line decoder turns a final `\r` into an extra blank line when it flushes, so a stream cut off right
+    after a CR-terminated line dispatched the unfinished event (with `\n` endings it is rightly dropped). Adding
+    `\n` after a final `\r` cannot change the lines: `\r\n` is one line ending.
+    """
+
+    def __init__(self, response: httpx2.Response) -> None:
+        self._response = response
+
+    @property
+    def headers(self) -> httpx2.Headers:
+        return self._response.headers
+
+    @property
+    def request(self) -> httpx2.Request:
+        return self._response.request
+
+    async def aiter_text(self) -> AsyncIterator[str]:
+        last = ""
+        async for text in self._response.aiter_text():
+            if text:
+                last = text
+            yield text
+        if last.endswith("\r"):
+            yield "\n"
 
 
 Opener = Callable[[str | None], AbstractAsyncContextManager[httpx2.Response]]

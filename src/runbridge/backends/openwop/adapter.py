@@ -298,8 +298,9 @@ class OpenWopBackend:
             raise GateError("This gate was already answered.", closed=True) from None
         except BackendError as exc:
             if exc.status in (410, 422) and exc.code in ("interrupt_cancelled", "interrupt_expired"):
-                raise GateError("The run was cancelled or the gate expired; it can no longer be answered.",
-                                closed=True) from None
+                raise GateError(
+                    "The run was cancelled or the gate expired; it can no longer be answered.", closed=True
+                ) from None
             if exc.status in (400, 422):
                 raise GateError(f"The host rejected the answer: {exc.message}") from None
             raise

@@ -1,0 +1,100 @@
+"""`build_server(settings)`: the MCP server, its lifespan and its registrations. No logic of its own."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from mcp.server.mcpserver import MCPServer, RequestStateSecurity
+
+from .. import __version__
+from ..backends import adapter_class
+from ..bridge.app import App
+from ..core.config import Settings
+from ..core.errors import ConfigError
+from ..core.protocols import capabilities_of
+from ..tools import SURFACE, ToolSpec
+from .resources import register_prompts, register_resources
+
+__all__ = ["INSTRUCTIONS", "build_server", "visible_tools"]
+
+INSTRUCTIONS = """\
+runbridge runs work on agent-orchestration platforms for the user: find targets (targets_list), start runs \
+(runs_start), follow them (runs_watch), read them (runs_get, runs_events, runs_list), cancel or fork them.
+
+Runs can be long. A run tool follows the run for a bounded time while sending progress, then returns either the \
+result or a handle; call runs_watch with the run_id to keep following. Stopping a call never stops the run; only \
+runs_cancel does.
+
+Some runs stop at a human gate (an approval, a question, a sign-in). When the client can, the user is asked \
+directly. Otherwise the result's `waiting_for` holds the question: show it to the user and pass THEIR decision to \
+gates_respond. Never answer a gate on the user's behalf. gates_list shows every gate still waiting.
+
+Every tool takes an optional `profile` (profiles_list shows them); omit it for the default profile."""
+
+
+def _request_state_security(settings: Settings) -> RequestStateSecurity:
+    """Seal 2026-era gate continuations with a key that outlives a restart (kept beside the run registry, 0600),
+    so a human who answers after runbridge restarted is not turned away. `RUNBRIDGE_STATE_KEY` shares one key
+    across replicas."""
+    ttl = settings.gate_ttl_seconds
+    shared = os.environ.get("RUNBRIDGE_STATE_KEY")
+    if shared:
+        return RequestStateSecurity(keys=[shared], ttl=ttl)
+    if settings.state_path == ":memory:":
+        return RequestStateSecurity.ephemeral(ttl=ttl)
+    key_file = Path(settings.state_path).expanduser().with_name("request-state.key")
+    try:
+        key = key_file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(key)
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {key_file} ({exc.__class__.__name__}); check its permissions.") from None
+    return RequestStateSecurity(keys=[key], ttl=ttl)
+
+
+def visible_tools(settings: Settings) -> list[ToolSpec]:
+    """The tools this configuration shows: enabled toolsets, read-only mode, and what some profile can do."""
+    capabilities: set[str] = set()
+    for profile in settings.profiles.values():
+        capabilities |= capabilities_of(adapter_class(profile))
+    return [
+        spec
+        for spec in SURFACE
+        if spec.toolset in settings.toolsets
+        and (spec.read_only or not settings.read_only)
+        and (spec.capability is None or spec.capability in capabilities)
+    ]
+
+
+def build_server(settings: Settings) -> MCPServer[App]:
+    """The runbridge MCP server for `settings`. Backends connect lazily, on first use."""
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[App]) -> AsyncGenerator[App]:
+        app = App.open(settings)
+        try:
+            yield app
+        finally:
+            await app.aclose()
+
+    mcp: MCPServer[App] = MCPServer(
+        "runbridge",
+        title="runbridge",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        request_state_security=_request_state_security(settings),
+    )
+    for spec in visible_tools(settings):
+        mcp.add_tool(spec.bound(), name=spec.name, title=spec.title, annotations=spec.annotations)
+    register_resources(mcp, settings)
+    register_prompts(mcp)
+    return mcp

@@ -1,0 +1,111 @@
+"""Resources (`runbridge://` templates) and prompts: read-only views a host can attach as context."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError
+
+from ..bridge.events import read_events
+from ..bridge.results import gate_view
+from ..core.config import Settings
+from ..core.errors import RunbridgeError
+from ..core.protocols import RunsAPI, TargetsAPI
+from ..tools._spec import app_of
+
+__all__ = ["register_prompts", "register_resources"]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=1, default=str)
+
+
+def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
+    @mcp.resource("runbridge://profiles", name="profiles", mime_type="application/json")
+    def profiles() -> str:
+        """The configured profiles (names, families, addresses; never credentials)."""
+        return _json([{"name": p.name, "family": p.family, "base_url": p.base_url} for p in settings.profiles.values()])
+
+    @mcp.resource("runbridge://{profile}/runs/{run_id}", name="run", mime_type="application/json")
+    async def run_snapshot(profile: str, run_id: str, ctx: Context[Any, Any]) -> str:
+        """A run's current snapshot from its backend, with runbridge's record (cursor, open gates)."""
+        app = app_of(ctx)
+        try:
+            chosen, backend = app.require(profile, "runs", RunsAPI)
+            run = await backend.get_run(run_id)
+        except RunbridgeError as exc:
+            raise ResourceError(str(exc)) from None
+        record = app.registry.get_run(chosen.name, run_id)
+        gates = [g.gate.gate_id for g in app.registry.gates(chosen.name, run_id=run_id)]
+        return _json(
+            {
+                "profile": chosen.name,
+                "run": run.model_dump(mode="json"),
+                "cursor": record.cursor if record else None,
+                "open_gates": gates,
+            }
+        )
+
+    @mcp.resource(
+        "runbridge://{profile}/runs/{run_id}/events{?cursor}", name="run-events", mime_type="application/json"
+    )
+    async def run_events(profile: str, run_id: str, ctx: Context[Any, Any], cursor: str | None = None) -> str:
+        """A page of a run's events after `cursor`; the page's next_cursor continues it."""
+        app = app_of(ctx)
+        try:
+            chosen, backend = app.require(profile, "runs", RunsAPI)
+            page = await read_events(
+                backend, chosen.name, run_id, cursor=cursor, limit=100, budget=app.settings.result_budget_chars
+            )
+        except RunbridgeError as exc:
+            raise ResourceError(str(exc)) from None
+        return page.model_dump_json(indent=1)
+
+    @mcp.resource("runbridge://{profile}/gates", name="gates", mime_type="application/json")
+    def open_gates(profile: str, ctx: Context[Any, Any]) -> str:
+        """The gates waiting for a human on a profile."""
+        app = app_of(ctx)
+        try:
+            name = app.settings.profile(profile).name
+        except RunbridgeError as exc:
+            raise ResourceError(str(exc)) from None
+        return _json([gate_view(r.gate, name).model_dump(mode="json") for r in app.registry.gates(name)])
+
+    @mcp.resource("runbridge://{profile}/targets/{target_id}", name="target", mime_type="application/json")
+    async def target(profile: str, target_id: str, ctx: Context[Any, Any]) -> str:
+        """One runnable target: its steps and expected inputs."""
+        app = app_of(ctx)
+        try:
+            _, backend = app.require(profile, "targets", TargetsAPI)
+            found = await backend.describe_target(target_id)
+        except RunbridgeError as exc:
+            raise ResourceError(str(exc)) from None
+        return found.model_dump_json(indent=1)
+
+    _ = (profiles, run_snapshot, run_events, open_gates, target)
+
+
+def register_prompts(mcp: MCPServer[Any]) -> None:
+    @mcp.prompt(name="start_and_supervise_run", title="Start and supervise a run")
+    def start_and_supervise_run(target_id: str, goal: str = "") -> str:
+        """Start a run and see it through: progress, human gates and the result."""
+        why = f" The goal: {goal}." if goal else ""
+        return (
+            f"Start the target {target_id!r} with runs_start.{why} Follow it until it is done: when the result says "
+            "it is still running, call runs_watch with its run_id. If it waits for a human (waiting_for), show me "
+            "the question, the context and the options, wait for MY decision and pass it to gates_respond; never "
+            "decide a gate yourself. When it ends, summarise the outputs, any error, and the usage."
+        )
+
+    @mcp.prompt(name="review_pending_gates", title="Review pending gates")
+    def review_pending_gates() -> str:
+        """Walk through every run that waits for a human decision."""
+        return (
+            "Call gates_list. For each open gate, show me its prompt, context and fields, one at a time, and ask "
+            "for my decision. Answer each with gates_respond using exactly what I decide; if I say to skip one, "
+            "leave it open. Finish with a short list of what was answered and what still waits."
+        )
+
+    _ = (start_and_supervise_run, review_pending_gates)

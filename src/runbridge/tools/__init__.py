@@ -1,0 +1,18 @@
+"""The whole MCP tool surface on one screen: every tool, its toolset, and what it needs.
+
+| toolset  | tools                                                                  |
+|----------|------------------------------------------------------------------------|
+| profiles | profiles_list                                                          |
+| targets  | targets_list, targets_describe                                         |
+| runs     | runs_start, runs_watch, runs_get, runs_events, runs_cancel, runs_fork, runs_list |
+| gates    | gates_list, gates_respond                                              |
+"""
+
+from __future__ import annotations
+
+from . import gates, profiles, runs, targets
+from ._spec import ToolSpec
+
+__all__ = ["SURFACE", "ToolSpec"]
+
+SURFACE: list[ToolSpec] = [*profiles.SPECS, *targets.SPECS, *runs.SPECS, *gates.SPECS]

@@ -1,0 +1,86 @@
+"""Shared by every tool that follows a run: the wait bound, and the 2026-era continuation of a gated call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp_types import InputRequiredResult
+
+from ..bridge.app import App
+from ..bridge.caller import Caller
+from ..bridge.results import RunReport
+from ..bridge.watch import Follow, apply_answer, follow_run
+from ..core.errors import GateError
+from ..core.protocols import RunsAPI
+
+__all__ = ["FollowResult", "continue_or_none", "follow", "wait_for"]
+
+FollowResult = RunReport | InputRequiredResult
+
+
+def wait_for(app: App, requested: float | None) -> float:
+    """The requested wait, defaulted and capped by the settings."""
+    settings = app.settings
+    value = settings.wait_seconds if requested is None else requested
+    return max(0.0, min(float(value), settings.max_wait_seconds))
+
+
+async def follow(
+    app: App,
+    ctx: Context[Any, Any],
+    profile: str,
+    run_id: str,
+    *,
+    wait: float,
+    cursor: str | None = None,
+    target_id: str | None = None,
+    events: int = 0,
+    decision: str | None = None,
+) -> FollowResult:
+    chosen, backend = app.require(profile, "runs", RunsAPI)
+    f = Follow(
+        app=app,
+        caller=Caller(ctx),
+        profile=chosen.name,
+        run_id=run_id,
+        backend=backend,
+        wait=wait,
+        cursor=cursor,
+        target_id=target_id,
+        events=events,
+        decision=decision,
+    )
+    return await follow_run(f)
+
+
+async def continue_or_none(app: App, ctx: Context[Any, Any]) -> FollowResult | None:
+    """On a retried 2026-era call, answer the gate it carried and follow the same run on; else None.
+
+    The retry re-runs the tool from the top with the same arguments, so this must come before anything that
+    would start work: it is what guarantees that answering a gate never starts a second run.
+    """
+    caller = Caller(ctx)
+    carried = caller.continuation()
+    if carried is None:
+        return None
+    state, result = carried
+    chosen, backend = app.require(str(state.get("profile")), "runs", RunsAPI)
+    record = app.registry.get_gate(chosen.name, str(state.get("gate_id")))
+    if record is None:
+        raise GateError("The gate this answer belongs to is unknown here; list open gates with gates_list.")
+    f = Follow(
+        app=app,
+        caller=caller,
+        profile=chosen.name,
+        run_id=str(state["run_id"]),
+        backend=backend,
+        wait=float(state.get("wait") or app.settings.wait_seconds),
+        cursor=state.get("cursor"),
+        target_id=state.get("target_id"),
+        events=int(state.get("events") or 0),
+    )
+    stopped = await apply_answer(f, record.gate, result.action, result.content, None)
+    if stopped is not None:
+        return stopped
+    return await follow_run(f)

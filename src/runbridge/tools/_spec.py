@@ -1,0 +1,72 @@
+"""A tool as data: its function, toolset, the capability it needs, and honest annotations.
+
+`ToolSpec.bound()` wraps the function at the one point where runbridge's errors become MCP tool errors: the
+curated message reaches the model, never a stack trace, a response body or a secret.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+
+from ..bridge.app import App
+from ..core.errors import RunbridgeError
+
+__all__ = ["ToolSpec", "app_of"]
+
+log = logging.getLogger("runbridge.tools")
+
+
+def app_of(ctx: Context[Any, Any]) -> App:
+    app = ctx.request_context.lifespan_context
+    assert isinstance(app, App), "the server lifespan provides the App"
+    return app
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One MCP tool. `capability` names what the profile's backend must implement (None: always available)."""
+
+    fn: Callable[..., Any]
+    toolset: str
+    title: str
+    read_only: bool
+    destructive: bool = False
+    idempotent: bool = False
+    open_world: bool = True
+    capability: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    @property
+    def annotations(self) -> ToolAnnotations:
+        return ToolAnnotations(
+            title=self.title,
+            read_only_hint=self.read_only,
+            destructive_hint=None if self.read_only else self.destructive,
+            idempotent_hint=None if self.read_only else self.idempotent,
+            open_world_hint=self.open_world,
+        )
+
+    def bound(self) -> Callable[..., Any]:
+        """The function with runbridge errors translated to tool errors (the model can read and act on them)."""
+        fn = self.fn
+
+        @functools.wraps(fn)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except RunbridgeError as exc:
+                log.info("tool %s refused: %s", fn.__name__, exc)
+                raise ToolError(str(exc)) from None
+
+        return call

@@ -1,0 +1,85 @@
+"""The gates toolset: see which runs wait for a human, and answer them with the human's decision."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from ..bridge.answers import answer_gate
+from ..bridge.results import GateView, gate_view
+from ..core.errors import InputError
+from ..core.models import GateAnswer
+from ..core.protocols import GatesAPI
+from ._follow import FollowResult, continue_or_none, follow, wait_for
+from ._spec import ToolSpec, app_of
+
+__all__ = ["SPECS"]
+
+
+class GatesPage(BaseModel):
+    gates: list[GateView]
+    note: str = ""
+
+
+async def gates_list(
+    ctx: Context[Any, Any],
+    run_id: Annotated[str | None, Field(description="Only this run's gates.")] = None,
+    include_closed: Annotated[bool, Field(description="Also list answered and closed gates.")] = False,
+    profile: Annotated[str | None, Field(description="Only this profile; omit for all profiles.")] = None,
+) -> GatesPage:
+    """Gates waiting for a human, across runs (including ones seen before a restart). Each lists its question,
+    fields and how to answer. Relay them to the user; answer only with the user's own decision (gates_respond)."""
+    app = app_of(ctx)
+    name = app.settings.profile(profile).name if profile else None
+    states: tuple[Any, ...] = ("open", "answering", "answered", "declined", "closed") if include_closed else ("open",)
+    records = app.registry.gates(name, run_id=run_id, states=states)
+    views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in records]
+    return GatesPage(gates=views, note="" if views else "No gate is waiting for a human.")
+
+
+async def gates_respond(
+    gate_id: Annotated[str, Field(min_length=1, max_length=1024, description="The gate to answer (from gates_list).")],
+    decision: Annotated[Literal["accept", "decline"], Field(description="The human's decision.")],
+    ctx: Context[Any, Any],
+    values: Annotated[
+        dict[str, Any] | None, Field(description="The human's answers, by field name (for decision=accept).")
+    ] = None,
+    wait_seconds: Annotated[float | None, Field(description="Seconds to follow the run after answering.")] = None,
+    profile: Annotated[str | None, Field(description="The gate's profile; omit for the default.")] = None,
+) -> FollowResult:
+    """Answer a gate with the decision the user gave you, then follow the run on like runs_watch.
+
+    Only call this with the user's explicit answer: a gate is a human decision. A gate is answered at most once;
+    values are checked against its fields. Declining an approval rejects it.
+    """
+    app = app_of(ctx)
+    resumed = await continue_or_none(app, ctx)
+    if resumed is not None:
+        return resumed
+    chosen, backend = app.require(profile, "gates", GatesAPI)
+    record = app.registry.get_gate(chosen.name, gate_id)
+    if record is None:
+        known = ", ".join(r.gate.gate_id for r in app.registry.gates(chosen.name)) or "none are open"
+        raise InputError(f"Unknown gate {gate_id!r} on profile {chosen.name!r}. Open gates: {known}.")
+    outcome = await answer_gate(
+        app.registry, backend, chosen.name, gate_id, GateAnswer(decision=decision, values=values or {})
+    )
+    run = app.registry.get_run(chosen.name, record.gate.run_id)
+    return await follow(
+        app,
+        ctx,
+        chosen.name,
+        record.gate.run_id,
+        wait=wait_for(app, wait_seconds),
+        cursor=run.cursor if run else None,
+        target_id=run.target_id if run else None,
+        decision=outcome.decision,
+    )
+
+
+SPECS = [
+    ToolSpec(gates_list, "gates", "List open gates", read_only=True, open_world=False),
+    ToolSpec(gates_respond, "gates", "Answer a gate", read_only=False, destructive=True, capability="gates"),
+]

@@ -1,0 +1,228 @@
+"""The runs toolset: start, follow, inspect, list, cancel and fork runs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from ..bridge.events import EventsPage, read_events
+from ..bridge.results import RunReport
+from ..core.models import Run, RunStatus, StartRequest
+from ..core.protocols import ForkAPI, RunsAPI
+from ._follow import FollowResult, continue_or_none, follow, wait_for
+from ._spec import ToolSpec, app_of
+
+__all__ = ["SPECS"]
+
+Profile = Annotated[str | None, Field(description="Profile name; omit for the default profile.")]
+Wait = Annotated[
+    float | None,
+    Field(description="Seconds to follow the run before returning a handle (default 20; capped by the server)."),
+]
+RunId = Annotated[str, Field(min_length=1, max_length=512, description="The run id.")]
+
+
+async def runs_start(
+    target_id: Annotated[str, Field(min_length=1, max_length=512, description="What to run (from targets_list).")],
+    ctx: Context[Any, Any],
+    inputs: Annotated[dict[str, Any] | None, Field(description="Inputs for the run, per targets_describe.")] = None,
+    message: Annotated[
+        str | None, Field(max_length=100_000, description="A text prompt, if the target takes one.")
+    ] = None,
+    wait_seconds: Wait = None,
+    profile: Profile = None,
+) -> FollowResult:
+    """Start a run and follow it live.
+
+    Use when the user wants something run. Progress arrives as notifications. If the run reaches a human gate
+    the user is asked directly where the client supports it; otherwise the result's `waiting_for` holds the
+    question: relay it to the user and call gates_respond with their answer (never answer it yourself). If the
+    run is still going after `wait_seconds`, you get a handle: call runs_watch to keep following it. Returns the
+    run's status, outputs when done, errors, usage and the next step.
+    """
+    app = app_of(ctx)
+    resumed = await continue_or_none(app, ctx)
+    if resumed is not None:
+        return resumed
+    chosen, backend = app.require(profile, "runs", RunsAPI)
+    request = StartRequest(target_id=target_id, inputs=inputs or {}, message=message, idempotency_key=str(uuid.uuid4()))
+    run = await backend.start_run(request)
+    run = run.model_copy(update={"target_id": run.target_id or target_id})
+    app.registry.record_run(chosen.name, run)
+    return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds), target_id=target_id)
+
+
+async def runs_watch(
+    run_id: RunId,
+    ctx: Context[Any, Any],
+    wait_seconds: Wait = None,
+    cursor: Annotated[
+        str | None, Field(description="Follow from after this event; default: where runbridge left off.")
+    ] = None,
+    profile: Profile = None,
+) -> FollowResult:
+    """Keep following a run started earlier (or elsewhere), with live progress and gates, like runs_start.
+
+    Use after runs_start returned a still-running handle, or to supervise any run by id. It continues from
+    the last event runbridge saw, so nothing is repeated or lost. Stopping this call never stops the run.
+    """
+    app = app_of(ctx)
+    resumed = await continue_or_none(app, ctx)
+    if resumed is not None:
+        return resumed
+    chosen, _ = app.require(profile, "runs", RunsAPI)
+    record = app.registry.get_run(chosen.name, run_id)
+    start = cursor if cursor is not None else (record.cursor if record else None)
+    return await follow(
+        app,
+        ctx,
+        chosen.name,
+        run_id,
+        wait=wait_for(app, wait_seconds),
+        cursor=start,
+        target_id=record.target_id if record else None,
+    )
+
+
+class RunSnapshot(BaseModel):
+    """A run's current state from the backend, with runbridge's own record of it."""
+
+    profile: str
+    run: Run
+    cursor: str | None = Field(default=None, description="The last event runbridge delivered for this run.")
+    open_gates: list[str] = Field(default_factory=list, description="Gate ids waiting for a human.")
+
+
+async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = None) -> RunSnapshot:
+    """A snapshot of a run: status, outputs or error, current step, and any open gate. Does not wait."""
+    app = app_of(ctx)
+    chosen, backend = app.require(profile, "runs", RunsAPI)
+    run = await backend.get_run(run_id)
+    app.registry.update_run(chosen.name, run_id, status=run.status, error=run.error)
+    if run.open_gate is not None:
+        app.registry.record_gate(chosen.name, run.open_gate.model_copy(update={"profile": chosen.name}))
+    record = app.registry.get_run(chosen.name, run_id)
+    gates = [g.gate.gate_id for g in app.registry.gates(chosen.name, run_id=run_id)]
+    return RunSnapshot(profile=chosen.name, run=run, cursor=record.cursor if record else None, open_gates=gates)
+
+
+async def runs_events(
+    run_id: RunId,
+    ctx: Context[Any, Any],
+    cursor: Annotated[
+        str | None, Field(description="Return events after this cursor; omit to start at the beginning.")
+    ] = None,
+    limit: Annotated[int, Field(ge=1, le=500, description="At most this many events.")] = 50,
+    profile: Profile = None,
+) -> EventsPage:
+    """A page of a run's events (oldest first) without waiting for new ones; pass next_cursor for more."""
+    app = app_of(ctx)
+    chosen, backend = app.require(profile, "runs", RunsAPI)
+    return await read_events(
+        backend, chosen.name, run_id, cursor=cursor, limit=limit, budget=app.settings.result_budget_chars
+    )
+
+
+class CancelResult(BaseModel):
+    profile: str
+    run_id: str
+    status: RunStatus
+    note: str
+
+
+async def runs_cancel(
+    run_id: RunId,
+    ctx: Context[Any, Any],
+    reason: Annotated[str | None, Field(max_length=1000, description="Why; recorded by the backend.")] = None,
+    profile: Profile = None,
+) -> CancelResult:
+    """Cancel a run on the backend. Only when the user asks to stop it: this cannot be undone."""
+    app = app_of(ctx)
+    chosen, backend = app.require(profile, "runs", RunsAPI)
+    run = await backend.cancel_run(run_id, reason=reason)
+    app.registry.update_run(chosen.name, run_id, status=run.status)
+    app.registry.close_gates(chosen.name, run_id)
+    return CancelResult(
+        profile=chosen.name,
+        run_id=run_id,
+        status=run.status,
+        note="Cancellation requested; runs_get shows when it has taken effect.",
+    )
+
+
+async def runs_fork(
+    run_id: RunId,
+    ctx: Context[Any, Any],
+    from_seq: Annotated[int | None, Field(ge=0, description="Event sequence to fork from (default: the end).")] = None,
+    mode: Annotated[
+        Literal["branch", "replay"], Field(description="branch: continue anew; replay: re-run.")
+    ] = "branch",
+    wait_seconds: Wait = None,
+    profile: Profile = None,
+) -> FollowResult:
+    """Start a new run from a point in an existing run's history, then follow it like runs_start."""
+    app = app_of(ctx)
+    resumed = await continue_or_none(app, ctx)
+    if resumed is not None:
+        return resumed
+    chosen, backend = app.require(profile, "fork", ForkAPI)
+    run = await backend.fork_run(run_id, from_seq=from_seq, mode=mode)
+    source = app.registry.get_run(chosen.name, run_id)
+    app.registry.record_run(chosen.name, run.model_copy(update={"target_id": source.target_id if source else None}))
+    return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds))
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    target_id: str | None
+    status: RunStatus
+    updated_at: str
+    error: str | None = None
+
+
+class RunsPage(BaseModel):
+    profile: str
+    runs: list[RunSummary]
+    next_cursor: str | None = None
+
+
+async def runs_list(
+    ctx: Context[Any, Any],
+    status: Annotated[RunStatus | None, Field(description="Only runs in this status.")] = None,
+    cursor: Annotated[str | None, Field(description="next_cursor from a previous page.")] = None,
+    limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    profile: Profile = None,
+) -> RunsPage:
+    """Runs started or watched through runbridge on this profile, newest first (works on every backend)."""
+    app = app_of(ctx)
+    chosen = app.settings.profile(profile)
+    page = app.registry.list_runs(chosen.name, cursor=cursor, limit=limit, status=status)
+    runs = [
+        RunSummary(
+            run_id=r.run_id,
+            target_id=r.target_id,
+            status=r.status,
+            error=r.error,
+            updated_at=r.updated_at.isoformat(timespec="seconds"),
+        )
+        for r in page.items
+    ]
+    return RunsPage(profile=chosen.name, runs=runs, next_cursor=page.next_cursor)
+
+
+SPECS = [
+    ToolSpec(runs_start, "runs", "Start a run", read_only=False, capability="runs"),
+    ToolSpec(runs_watch, "runs", "Follow a run", read_only=False, idempotent=True, capability="runs"),
+    ToolSpec(runs_get, "runs", "Get a run", read_only=True, capability="runs"),
+    ToolSpec(runs_events, "runs", "List a run's events", read_only=True, capability="runs"),
+    ToolSpec(
+        runs_cancel, "runs", "Cancel a run", read_only=False, destructive=True, idempotent=True, capability="runs"
+    ),
+    ToolSpec(runs_fork, "runs", "Fork a run", read_only=False, capability="fork"),
+    ToolSpec(runs_list, "runs", "List runs", read_only=True, open_world=False),
+]
+
+_ = RunReport  # the output schema of the follow tools (through FollowResult)
