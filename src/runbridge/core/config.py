@@ -163,19 +163,34 @@ def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Sett
     unknown = sorted(set(raw) - {"server", "profiles"})
     if unknown:
         raise ConfigError(f"{file}: unknown top-level table(s) {unknown}; only [server] and [profiles.NAME] exist.")
-    server = dict(raw.get("server", {}))
-    profiles_raw: dict[str, Any] = {**_env_profiles(env), **raw.get("profiles", {})}
+    server_raw, file_profiles = raw.get("server", {}), raw.get("profiles", {})
+    if not isinstance(server_raw, dict):
+        raise ConfigError(f"{file}: `server` must be a table: write [server] on a line of its own, then its keys.")
+    if not isinstance(file_profiles, dict):
+        raise ConfigError(f"{file}: `profiles` must hold tables: write one [profiles.NAME] table per profile.")
+    server: dict[str, Any] = dict(server_raw)
+    env_profiles = _env_profiles(env)
+    profiles: dict[str, Profile] = {}
+    for name, body in {**env_profiles, **file_profiles}.items():
+        where = f"{file}: [profiles.{name}]" if name in file_profiles else f"the {name.upper()}_* variables:"
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where} must be a table of keys (family, base_url, ...), not a single value.")
+        try:
+            profiles[name] = Profile.model_validate({**body, "name": name})
+        except ValidationError as exc:
+            raise ConfigError(f"{where} {_describe(exc)}") from None
+    if isinstance(server.get("toolsets"), str):
+        raise ConfigError(f'{file}: [server] toolsets must be a list of names, e.g. toolsets = ["runs", "gates"].')
     try:
-        profiles = {name: Profile(name=name, **body) for name, body in profiles_raw.items()}
-        if "toolsets" in server:
-            server["toolsets"] = frozenset(server["toolsets"])
-        settings = Settings(profiles=profiles, **server)
+        settings = Settings.model_validate({**server, "profiles": profiles})
     except ValidationError as exc:
-        raise ConfigError(f"{file}: {_describe(exc)}") from None
-    except TypeError as exc:
-        raise ConfigError(f"{file}: every [profiles.NAME] must be a table ({exc}).") from None
+        raise ConfigError(f"{file}: [server] {_describe(exc)}") from None
     if settings.default_profile and settings.default_profile not in settings.profiles:
-        raise ConfigError(f"{file}: default_profile {settings.default_profile!r} is not a configured profile.")
+        known = ", ".join(sorted(settings.profiles)) or "none"
+        raise ConfigError(
+            f"{file}: default_profile {settings.default_profile!r} is not a configured profile "
+            f"(configured: {known}). Add [profiles.{settings.default_profile}] or change default_profile."
+        )
     return settings
 
 

@@ -51,10 +51,14 @@ def _read_token_file(path: Path) -> str:
             doc = json.loads(raw)
         except json.JSONDecodeError:
             raise ConfigError(f"The token file {path} starts with '{{' but is not valid JSON.") from None
-        if not isinstance(doc, dict):
-            return ""
-        return str(doc.get("access_token") or doc.get("api_key") or "")
-    return raw
+        token = str(doc.get("access_token") or doc.get("api_key") or "") if isinstance(doc, dict) else ""
+    else:
+        token = raw
+    if not token:
+        raise ConfigError(
+            f"The token file {path} holds no token: write the bare token, or JSON with access_token, into it."
+        )
+    return token
 
 
 def load_secret(profile: Profile, env: dict[str, str] | None = None) -> Secret:
@@ -78,6 +82,7 @@ def write_token_file(path: Path, token: str) -> None:
     """Write `{"access_token": token}` with mode 0600 from the first byte (no window where others can read it)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT: tighten it before writing
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump({"access_token": token}, fh)
     os.chmod(path, 0o600)
