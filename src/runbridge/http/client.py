@@ -157,17 +157,17 @@ class HttpClient:
             try:
                 response = await self._client.send(request, stream=True)
             except httpx2.TimeoutException as exc:
-                if not last and (may_retry or isinstance(exc, _NOTHING_SENT)):
+                if not last and waited < self.retry.budget and (may_retry or isinstance(exc, _NOTHING_SENT)):
                     waited += await self._pause(attempt, None, waited, f"{action}: timeout")
                     continue
                 raise BackendTimeoutError(f"Could not {action}: the backend did not answer in time.") from None
             except httpx2.TransportError as exc:
-                if not last and (may_retry or isinstance(exc, _NOTHING_SENT)):
+                if not last and waited < self.retry.budget and (may_retry or isinstance(exc, _NOTHING_SENT)):
                     waited += await self._pause(attempt, None, waited, f"{action}: {type(exc).__name__}")
                     continue
                 raise TransportError(f"Could not {action}: {self._describe(exc)}.") from None
             try:
-                if response.status_code >= 400:
+                if response.status_code >= 300:  # redirects are not followed: a 3xx is not the answer asked for
                     content = await self._read_bounded(response)
                     error = error_for_response(
                         response.status_code,
@@ -179,7 +179,9 @@ class HttpClient:
                     )
                     delay = self.retry.delay(attempt, error.retry_after)
                     retryable = may_retry and not last and response.status_code in RETRY_STATUSES and error.retryable
-                    if retryable and waited + delay <= self.retry.budget:
+                    # A server that asks for a longer pause than we allow gets a clear error now, not early retries.
+                    asked_too_long = error.retry_after is not None and error.retry_after > self.retry.max_delay
+                    if retryable and not asked_too_long and waited + delay <= self.retry.budget:
                         log.info("retrying in %.2fs (%s)", delay, error)
                         await anyio.sleep(delay)
                         waited += delay

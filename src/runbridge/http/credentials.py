@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..core.config import Profile
 from ..core.errors import ConfigError
+from ..core.logs import register_secret
 
 __all__ = ["Secret", "load_secret", "write_token_file"]
 
@@ -24,6 +25,9 @@ class Secret:
 
     value: str = field(repr=False)
     source: str = ""
+
+    def __post_init__(self) -> None:
+        register_secret(self.value)
 
     def __bool__(self) -> bool:
         return bool(self.value)

@@ -173,4 +173,6 @@ def error_for_response(
     )
     if info.retryable is not None:  # the backend's own verdict (orchagent.io `is_retryable`) beats the status
         error.retryable = info.retryable
+    elif status in (500, 501, 505):  # "not implemented" and plain crashes do not heal by asking again
+        error.retryable = False
     return error

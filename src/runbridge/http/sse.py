@@ -17,7 +17,7 @@ from typing import Literal, TypeVar, cast
 import anyio
 import httpx2
 
-from ..core.errors import RunbridgeError, StreamError
+from ..core.errors import RunbridgeError, StreamError, TransportError
 from .retry import RetryPolicy
 
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEMessage", "follow", "iter_messages"]
@@ -154,6 +154,8 @@ async def follow(
                         cursor.last_id = message.id
         except StreamError:
             raise
+        except TransportError as exc:  # reopening failed even after the client's own retries
+            reason = str(exc)
         except RunbridgeError:
             raise
         except httpx2.TimeoutException:

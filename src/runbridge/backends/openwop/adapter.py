@@ -83,8 +83,8 @@ class OpenWopBackend:
         for workflow_id in chosen:
             try:
                 targets.append(await self.describe_target(workflow_id))
-            except BackendError:
-                targets.append(Target(id=workflow_id, description="(the host could not describe this workflow)"))
+            except NotFoundError:
+                targets.append(Target(id=workflow_id, description="(the host does not know this workflow id)"))
         more = start + limit < len(ids)
         return Page[Target].of(targets, str(start + limit) if more else None, total=len(ids))
 

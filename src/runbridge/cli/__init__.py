@@ -1,0 +1,100 @@
+"""The `runbridge` command: serve, demo, sandbox, doctor, tools.
+
+Every failure a user can fix is printed as one clear line on stderr with exit status 2; no stack traces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..core.config import load_settings
+from ..core.errors import RunbridgeError
+from ..core.logs import configure_logging
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="runbridge", description="An MCP server for agent-orchestration platforms.")
+    parser.add_argument("--version", action="version", version=f"runbridge {__version__}")
+    parser.add_argument("--config", help="runbridge.toml to read (default: $RUNBRIDGE_CONFIG, then ./runbridge.toml)")
+    parser.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve MCP over stdio (default) or streamable HTTP")
+    serve.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    serve.add_argument("--token-env", help="env var holding the bearer token HTTP clients must send")
+    serve.add_argument("--allow-origin", action="append", default=[], help="an allowed browser Origin (repeatable)")
+
+    demo = sub.add_parser("demo", help="walk a gated run on the embedded sandbox, end to end")
+    demo.add_argument("--workflow", default="approval-demo", help="sandbox workflow to run (default approval-demo)")
+    demo.add_argument("--non-interactive", action="store_true", help="answer gates without asking a person")
+    demo.add_argument("--answer", choices=["approve", "reject"], default="approve", help="answer used with it")
+    demo.add_argument("--speed", type=float, default=4.0, help="sandbox speed factor (higher is faster)")
+
+    sandbox = sub.add_parser("sandbox", help="run the sandbox backend on 127.0.0.1 (prints its address)")
+    sandbox.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    sandbox.add_argument("--family", default="openwop", help="wire protocol to speak (default openwop)")
+    sandbox.add_argument("--variant", default="reference", help="OpenWOP host variant (default reference)")
+    sandbox.add_argument("--speed", type=float, default=1.0, help="speed factor (higher is faster)")
+
+    sub.add_parser("doctor", help="check the configuration and reach every profile")
+    sub.add_parser("tools", help="list the tools this configuration exposes")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        return _run(args)
+    except RunbridgeError as exc:
+        print(f"runbridge: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    command: str = args.command
+    if command == "sandbox":
+        from ..sandbox import run_sandbox
+
+        run_sandbox(port=args.port, family=args.family, variant=args.variant, speed=args.speed)
+        return 0
+    if command == "demo":
+        from .demo import run_demo
+
+        return run_demo(
+            workflow=args.workflow, interactive=not args.non_interactive, answer=args.answer, speed=args.speed
+        )
+    settings = load_settings(args.config)
+    if command == "serve":
+        from .serve import serve_http, serve_stdio
+
+        if args.http:
+            serve_http(
+                settings,
+                host=args.host,
+                port=args.port,
+                token_env=args.token_env,
+                allowed_origins=args.allow_origin or None,
+            )
+        else:
+            serve_stdio(settings)
+        return 0
+    if command == "tools":
+        from ..server import visible_tools
+
+        for spec in visible_tools(settings):
+            mode = "read-only" if spec.read_only else "destructive" if spec.destructive else "writes"
+            print(f"{spec.name:<18} {spec.toolset:<9} {mode:<11} {spec.title}")
+        return 0
+    from .doctor import run_doctor
+
+    return run_doctor(settings)

@@ -1,0 +1,47 @@
+"""`runbridge doctor`: is each profile configured, credentialed and reachable?"""
+
+from __future__ import annotations
+
+import anyio
+
+from ..backends import create_backend
+from ..core.config import Settings
+from ..core.errors import RunbridgeError
+from ..core.protocols import TargetsAPI, capabilities_of
+
+__all__ = ["run_doctor"]
+
+
+async def _check(settings: Settings) -> int:
+    if not settings.profiles:
+        print(
+            "No profiles are configured. Add [profiles.NAME] to runbridge.toml (see README), or try `runbridge demo`."
+        )
+        return 1
+    failures = 0
+    for name, profile in settings.profiles.items():
+        try:
+            backend = create_backend(profile)
+        except RunbridgeError as exc:
+            print(f"✗ {name} ({profile.family}): {exc}")
+            failures += 1
+            continue
+        try:
+            caps = ", ".join(sorted(capabilities_of(backend)))
+            if isinstance(backend, TargetsAPI):
+                with anyio.fail_after(profile.read_timeout + profile.connect_timeout + 5):
+                    page = await backend.list_targets(limit=5)
+                print(f"✓ {name} ({profile.family}) at {profile.base_url}: {page.total or len(page.items)} target(s)")
+            else:
+                print(f"✓ {name} ({profile.family}) at {profile.base_url}")
+            print(f"  capabilities: {caps}")
+        except (RunbridgeError, TimeoutError) as exc:
+            print(f"✗ {name} ({profile.family}) at {profile.base_url}: {exc or 'timed out'}")
+            failures += 1
+        finally:
+            await backend.aclose()
+    return 1 if failures else 0
+
+
+def run_doctor(settings: Settings) -> int:
+    return anyio.run(_check, settings)

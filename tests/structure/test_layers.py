@@ -1,0 +1,85 @@
+"""The layering of DESIGN.md §2, enforced: imports point one way, and no module grows past its budget."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "runbridge"
+MAX_LINES = 400
+
+# package -> runbridge packages it may import (besides itself)
+ALLOWED: dict[str, set[str]] = {
+    "core": set(),
+    "http": {"core"},
+    "state": {"core"},
+    "backends": {"core", "http"},
+    "bridge": {"core", "state", "backends"},
+    "tools": {"core", "state", "bridge"},
+    "server": {"core", "state", "backends", "bridge", "tools"},
+    "cli": {"core", "http", "state", "backends", "bridge", "tools", "server", "sandbox"},
+    "sandbox": set(),
+}
+# third-party packages a layer must not touch
+FORBIDDEN: dict[str, set[str]] = {
+    "core": {"mcp", "mcp_types", "httpx2", "starlette", "uvicorn"},
+    "state": {"mcp", "mcp_types", "httpx2"},
+    "http": {"mcp", "mcp_types"},
+    "backends": {"mcp", "mcp_types"},
+    "bridge": {"httpx2"},
+    "tools": {"httpx2"},
+    "server": {"httpx2"},
+    "sandbox": {"mcp", "mcp_types"},
+}
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in SRC.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _layer(path: Path) -> str | None:
+    rel = path.relative_to(SRC).parts
+    return rel[0] if len(rel) > 1 else None
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of everything a module imports, with relative imports resolved."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ["runbridge", *path.relative_to(SRC).parts[:-1]]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                found.add(".".join([*base, node.module] if node.module else base))
+            elif node.module:
+                found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_each_module_imports_only_the_layers_below_it(path: Path) -> None:
+    layer = _layer(path)
+    if layer is None:
+        return
+    for name in _imports(path):
+        parts = name.split(".")
+        if parts[0] == "runbridge" and len(parts) > 1 and parts[1] in ALLOWED and parts[1] != layer:
+            assert parts[1] in ALLOWED[layer], f"{layer} must not import runbridge.{parts[1]} ({name})"
+        assert parts[0] not in FORBIDDEN.get(layer, set()), f"{layer} must not import {parts[0]}"
+        assert parts[0] != "asyncio", "runbridge is anyio-only"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_exceeds_the_size_budget(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{path.name} has {lines} lines; split it (budget {MAX_LINES})"
+
+
+def test_the_layer_table_covers_every_package() -> None:
+    packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages <= set(ALLOWED), f"add {sorted(packages - set(ALLOWED))} to the layer table"
