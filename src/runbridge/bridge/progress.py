@@ -50,8 +50,10 @@ class ProgressReporter:
         *,
         step_total: int | None = None,
         interval: float = 0.015,
+        start: float = 0.0,
         clock: Callable[[], float] = anyio.current_time,
     ) -> None:
+        """`start`: the last value an earlier round of the same call sent (a 2026-era retry carries it on)."""
         self._send = send
         self.step_total = step_total
         self.interval = interval
@@ -61,10 +63,14 @@ class ProgressReporter:
         self._steps_done = 0
         self._ticks = 0
         self._extra = 0
-        self._last_value = 0.0
+        self._last_value = start
         self._last_sent_at = float("-inf")
         self._last_message = ""
         self._pending: str | None = None
+
+    @property
+    def last_value(self) -> float:
+        return self._last_value
 
     @property
     def pending(self) -> bool:

@@ -9,6 +9,7 @@ is never cancelled here.
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,14 +53,15 @@ class Follow:
     error_code: str | None = None
     note: str | None = None
     step_total: int | None = None
+    progress_floor: float = 0.0
     _waiting: Gate | None = field(default=None, repr=False)
 
 
 async def _pump(events: Any, send: ObjectSendStream[RunEvent | Exception]) -> None:
     """Read the backend stream into the buffer; a failure travels as an item so the reader can report it."""
-    async with send:
+    async with send, aclosing(events) as stream:
         try:
-            async for event in events:
+            async for event in stream:
                 await send.send(event)
         except RunbridgeError as exc:
             await send.send(exc)
@@ -75,7 +77,9 @@ async def _next(receive: ObjectReceiveStream[RunEvent | Exception], within: floa
 async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
     """Follow until the run ends, a gate needs a human who cannot be asked now, or `f.wait` runs out."""
     settings = f.app.settings
-    reporter = ProgressReporter(f.caller.progress, step_total=f.step_total, interval=settings.progress_interval_seconds)
+    reporter = ProgressReporter(
+        f.caller.progress, step_total=f.step_total, interval=settings.progress_interval_seconds, start=f.progress_floor
+    )
     try:
         for record in f.app.registry.gates(f.profile, run_id=f.run_id):
             # A gate seen by an earlier call is still open: put it to the human before following on.
@@ -155,7 +159,10 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
     if kind is EventKind.GATE_OPENED and event.gate is not None:
         f.status = RunStatus.WAITING
         gate = event.gate.model_copy(update={"profile": f.profile})
-        f.app.registry.record_gate(f.profile, gate)
+        if not f.app.registry.record_gate(f.profile, gate):
+            known = f.app.registry.get_gate(f.profile, gate.gate_id)
+            if known is not None and known.state != "open":
+                return None  # the same gate announced again (a replay, or a second event type): already settled
         return await _on_gate(f, gate, reporter)
     if kind in (EventKind.RUN_STARTED, EventKind.STEP_STARTED, EventKind.RUN_RESUMED):
         f.status = RunStatus.RUNNING
@@ -180,6 +187,8 @@ async def _on_gate(f: Follow, gate: Gate, reporter: ProgressReporter) -> RunRepo
             "events": f.events,
             "wait": f.wait,
             "target_id": f.target_id,
+            "progress": reporter.last_value,
+            "step_total": reporter.step_total,
         }
         return f.caller.input_required(gate, state)
     if channel == "none":
@@ -195,7 +204,7 @@ async def apply_answer(
     """Act on the human's elicitation answer. None: resumed, keep following. A report: stop here."""
     answer = answer_from_content(gate, action, content)
     if answer is None:
-        f.decision, f._waiting = "cancelled", gate
+        f.decision, f._waiting, f.status = "cancelled", gate, RunStatus.WAITING
         f.note = "The question was dismissed without a decision; the gate stays open for gates_respond."
         return _report(f)
     backend = f.backend
@@ -203,7 +212,7 @@ async def apply_answer(
     outcome = await answer_gate(f.app.registry, backend, f.profile, gate.gate_id, answer)
     f.decision = outcome.decision
     if not outcome.resumed:
-        f._waiting = gate
+        f._waiting, f.status = gate, RunStatus.WAITING
         f.note = "The human declined; this gate has no reject action, so the run still waits on it."
         return _report(f)
     f._waiting = None

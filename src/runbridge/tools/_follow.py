@@ -79,6 +79,8 @@ async def continue_or_none(app: App, ctx: Context[Any, Any]) -> FollowResult | N
         cursor=state.get("cursor"),
         target_id=state.get("target_id"),
         events=int(state.get("events") or 0),
+        progress_floor=float(state.get("progress") or 0.0),
+        step_total=state.get("step_total"),
     )
     stopped = await apply_answer(f, record.gate, result.action, result.content, None)
     if stopped is not None:

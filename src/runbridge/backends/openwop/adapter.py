@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, aclosing
 from typing import Any
 
 import httpx2
@@ -211,11 +211,7 @@ class OpenWopBackend:
 
     async def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
         target = await self._target_for(run_id)
-        mapper = EventMapper(
-            run_id,
-            step_total=target.step_count if target else None,
-            step_names={s.id: s.name for s in target.steps or [] if s.id and s.name} if target else None,
-        )
+        mapper = EventMapper(run_id, steps=target.steps if target else None)
         path = self._events_url.get(run_id) or self._path(f"/runs/{run_id}/events")
         opened = 0
 
@@ -228,16 +224,18 @@ class OpenWopBackend:
             return parse_frame(message.event, message.data, message.id, run_id=run_id)
 
         last = int(cursor) if cursor and cursor.lstrip("-").isdigit() else None
+        stream = follow(
+            open_stream,
+            decode=decode,
+            is_end=lambda e: e.type in ("run.completed", "run.failed", "run.cancelled"),
+            seq_of=lambda e: e.seq,
+            last_event_id=cursor,
+            last_seq=last,
+        )
         try:
-            async for raw in follow(
-                open_stream,
-                decode=decode,
-                is_end=lambda e: e.type in ("run.completed", "run.failed", "run.cancelled"),
-                seq_of=lambda e: e.seq,
-                last_event_id=cursor,
-                last_seq=last,
-            ):
-                yield mapper.map(raw)
+            async with aclosing(stream):
+                async for raw in stream:
+                    yield mapper.map(raw)
         except _Ended as ended:
             yield self._closing_event(ended.run, cursor)
 

@@ -58,12 +58,15 @@ def _short(value: object, limit: int = 80) -> str:
 class EventMapper:
     """Stateful translation of one run's events."""
 
-    def __init__(self, run_id: str, *, step_total: int | None = None, step_names: dict[str, str] | None = None):
+    def __init__(self, run_id: str, *, steps: list[StepRef] | None = None):
+        """`steps`: the workflow's nodes in order, when the host describes them (names, positions, total)."""
         self.run_id = run_id
-        self.step_total = step_total
-        self.step_names = dict(step_names or {})
-        self._step_index: dict[str, int] = {}
+        known = [s for s in steps or [] if s.id]
+        self.step_total = len(known) or None
+        self.step_names = {s.id: s.name or s.id for s in known if s.id}
+        self._step_index: dict[str, int] = {s.id: i + 1 for i, s in enumerate(known) if s.id}
         self._announced: set[str] = set()
+        self._current: StepRef | None = None
 
     def step(self, node_id: str | None, payload: dict[str, Any]) -> StepRef | None:
         if not node_id:
@@ -83,7 +86,13 @@ class EventMapper:
     def map(self, raw: RawEvent) -> RunEvent:
         kind = _KINDS.get(raw.type, EventKind.LOG)
         payload = raw.payload
-        step = self.step(raw.node_id, payload) if raw.type.startswith(("node.", "interrupt.")) else None
+        if raw.type.startswith(("node.", "interrupt.")):
+            step = self.step(raw.node_id, payload)
+            self._current = step
+        elif raw.type.startswith(("run.", "state.")):
+            step = None
+        else:  # tool calls, usage, chunks: attribute them to their node, else to the step under way
+            step = self.step(raw.node_id, {}) if raw.node_id else self._current
         gate = None
         text = self._text(raw.type, payload, step)
         if kind is EventKind.GATE_OPENED:
