@@ -9,7 +9,7 @@ sequence, or by position for servers that replay from the start), so the consume
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Literal, TypeVar, cast
@@ -112,7 +112,7 @@ async def follow(
     skip: int = 0,
     policy: RetryPolicy | None = None,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T]:
     """Every item of a logical stream exactly once, across reconnects, until an item for which `is_end` is true.
 
     `open_stream(last_event_id)` opens one connection. `decode` turns a message into items (none for a frame to
