@@ -47,7 +47,7 @@ class Follow:
     events: int = 0
     decision: str | None = None
     status: RunStatus = RunStatus.RUNNING
-    usage: Usage | None = None
+    usage: Usage | None = None  # the run's total: what earlier calls recorded, plus what this one sees
     outputs: Any = None
     error: str | None = None
     error_code: str | None = None
@@ -80,6 +80,9 @@ async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
     reporter = ProgressReporter(
         f.caller.progress, step_total=f.step_total, interval=settings.progress_interval_seconds, start=f.progress_floor
     )
+    known = f.app.registry.get_run(f.profile, f.run_id)
+    if known is not None and known.usage is not None:
+        f.usage = known.usage
     try:
         for record in f.app.registry.gates(f.profile, run_id=f.run_id):
             # A gate seen by an earlier call is still open: put it to the human before following on.
@@ -89,7 +92,7 @@ async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
                 return outcome
         return await _follow_stream(f, reporter) or _report(f)
     finally:
-        f.app.registry.update_run(f.profile, f.run_id, status=f.status, cursor=f.cursor, error=f.error)
+        f.app.registry.update_run(f.profile, f.run_id, status=f.status, cursor=f.cursor, error=f.error, usage=f.usage)
 
 
 async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
@@ -140,8 +143,10 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
         f.cursor = event.seq
     if event.usage is not None:
         f.usage = event.usage if f.usage is None else f.usage + event.usage
-    await reporter.on_event(event)
     kind = event.kind
+    if kind is EventKind.GATE_OPENED and event.gate is not None and _settled(f, event.gate):
+        return None  # the same gate announced again (a replay, or a second event type): already settled
+    await reporter.on_event(event)
     if kind.terminal:
         f.status = kind.terminal_status or RunStatus.UNKNOWN
         data = event.data
@@ -159,16 +164,18 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
     if kind is EventKind.GATE_OPENED and event.gate is not None:
         f.status = RunStatus.WAITING
         gate = event.gate.model_copy(update={"profile": f.profile})
-        if not f.app.registry.record_gate(f.profile, gate):
-            known = f.app.registry.get_gate(f.profile, gate.gate_id)
-            if known is not None and known.state != "open":
-                return None  # the same gate announced again (a replay, or a second event type): already settled
+        f.app.registry.record_gate(f.profile, gate)
         return await _on_gate(f, gate, reporter)
     if kind in (EventKind.RUN_STARTED, EventKind.STEP_STARTED, EventKind.RUN_RESUMED):
         f.status = RunStatus.RUNNING
     elif kind is EventKind.RUN_PAUSED:
         f.status = RunStatus.PAUSED
     return None
+
+
+def _settled(f: Follow, gate: Gate) -> bool:
+    known = f.app.registry.get_gate(f.profile, gate.gate_id)
+    return known is not None and known.state != "open"
 
 
 async def _on_gate(f: Follow, gate: Gate, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:

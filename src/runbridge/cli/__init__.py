@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--workflow", default="approval-demo", help="sandbox workflow to run (default approval-demo)")
     demo.add_argument("--non-interactive", action="store_true", help="answer gates without asking a person")
     demo.add_argument("--answer", choices=["approve", "reject"], default="approve", help="answer used with it")
-    demo.add_argument("--speed", type=float, default=4.0, help="sandbox speed factor (higher is faster)")
+    demo.add_argument("--speed", type=float, default=1.0, help="sandbox speed (1: watchable; 0: no delays)")
 
     sandbox = sub.add_parser("sandbox", help="run the sandbox backend on 127.0.0.1 (prints its address)")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: any free port)")

@@ -19,16 +19,17 @@ from pathlib import Path
 from typing import Literal
 
 from ..core.errors import GateError, InputError
-from ..core.models import Gate, Page, Run, RunStatus, utc_now
+from ..core.models import Gate, Page, Run, RunStatus, Usage, utc_now
 
 __all__ = ["GateRecord", "GateState", "Registry", "RunRecord"]
 
 GateState = Literal["open", "answering", "answered", "declined", "closed"]
 
+_RUN_COLUMNS = "profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     profile TEXT NOT NULL, run_id TEXT NOT NULL, target_id TEXT, status TEXT NOT NULL,
-    cursor TEXT, error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    cursor TEXT, error TEXT, usage TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (profile, run_id));
 CREATE INDEX IF NOT EXISTS runs_by_update ON runs (profile, updated_at DESC);
 CREATE TABLE IF NOT EXISTS gates (
@@ -49,6 +50,7 @@ class RunRecord:
     error: str | None
     created_at: datetime
     updated_at: datetime
+    usage: Usage | None = None
 
 
 @dataclass(frozen=True)
@@ -104,35 +106,36 @@ class Registry:
         status: RunStatus | None = None,
         cursor: str | None = None,
         error: str | None = None,
+        usage: Usage | None = None,
     ) -> None:
+        """Record what a watch learned; `usage` is the run's total so far (the caller adds what it saw)."""
         now = utc_now().isoformat()
+        used = usage.model_dump_json() if usage is not None else None
+        new_status = status.value if status else None
         with self._lock:
             self._db.execute(
-                """INSERT INTO runs (profile, run_id, status, cursor, error, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO runs (profile, run_id, status, cursor, error, usage, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (profile, run_id) DO UPDATE SET
                      status = COALESCE(?, runs.status), cursor = COALESCE(?, runs.cursor),
-                     error = COALESCE(?, runs.error), updated_at = ?""",
+                     error = COALESCE(?, runs.error), usage = COALESCE(?, runs.usage), updated_at = ?""",
                 (
                     profile,
                     run_id,
-                    (status or RunStatus.UNKNOWN).value,
+                    new_status or "unknown",
                     cursor,
                     error,
+                    used,
                     now,
                     now,
-                    status.value if status else None,
-                    cursor,
-                    error,
-                    now,
+                    *(new_status, cursor, error, used, now),
                 ),
             )
 
     def get_run(self, profile: str, run_id: str) -> RunRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT profile, run_id, target_id, status, cursor, error, created_at, updated_at FROM runs "
-                "WHERE profile = ? AND run_id = ?",
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE profile = ? AND run_id = ?",  # noqa: S608  (constant columns)
                 (profile, run_id),
             ).fetchone()
         return self._run(row) if row else None
@@ -142,10 +145,7 @@ class Registry:
     ) -> Page[RunRecord]:
         """Newest first; the cursor is an offset into that order."""
         offset = _offset(cursor)
-        sql = (
-            "SELECT profile, run_id, target_id, status, cursor, error, created_at, updated_at FROM runs "
-            "WHERE profile = ?"
-        )
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE profile = ?"  # noqa: S608  (a constant column list)
         args: list[object] = [profile]
         if status is not None:
             sql += " AND status = ?"
@@ -166,8 +166,9 @@ class Registry:
             RunStatus(row[3]),
             row[4],
             row[5],
-            datetime.fromisoformat(row[6]),
             datetime.fromisoformat(row[7]),
+            datetime.fromisoformat(row[8]),
+            Usage.model_validate_json(row[6]) if row[6] else None,
         )
 
     # -- gates --------------------------------------------------------------------------------------------------

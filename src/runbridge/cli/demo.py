@@ -1,0 +1,180 @@
+"""`runbridge demo`: a gated run, end to end, in the terminal.
+
+It starts the sandbox in-process, builds runbridge on it, and connects the official MCP client the way a host
+would: targets are listed, the gated workflow starts, progress draws a bar, the gate asks *you* (through the
+client's elicitation callback), and the result and its usage are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+import anyio
+from mcp import Client
+from mcp.client.context import ClientRequestContext
+from mcp_types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
+
+from ..core.config import Profile, Settings
+from ..server import build_server
+
+__all__ = ["run_demo"]
+
+_KEY_ENV = "RUNBRIDGE_DEMO_SANDBOX_KEY"
+_BAR = 28
+
+
+class Terminal:
+    """Output for the demo: a redrawn progress bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.live = out.isatty()
+        self._bar_shown = False
+
+    def line(self, text: str = "") -> None:
+        self._end_bar()
+        print(text, file=self.out, flush=True)
+
+    def progress(self, value: float, total: float | None, message: str | None) -> None:
+        text = message or ""
+        if total:
+            filled = min(_BAR, int(_BAR * value / total))
+            text = f"[{'#' * filled}{'.' * (_BAR - filled)}] {min(value, total):4.1f}/{total:g}  {text}"
+        if self.live:
+            width = 110
+            print("\r" + text[:width].ljust(width), end="", file=self.out, flush=True)
+            self._bar_shown = True
+        else:
+            print(f"  {text}", file=self.out, flush=True)
+
+    def _end_bar(self) -> None:
+        if self._bar_shown:
+            print(file=self.out, flush=True)
+            self._bar_shown = False
+
+
+class TerminalHuman:
+    """The elicitation callback: asks the person at the terminal, or answers as told (`--non-interactive`)."""
+
+    def __init__(self, term: Terminal, *, interactive: bool, answer: str) -> None:
+        self.term = term
+        self.interactive = interactive
+        self.answer = answer
+
+    async def __call__(self, _ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        self.term.line()
+        self.term.line("── The run needs a human decision ──")
+        self.term.line(params.message)
+        if not isinstance(params, ElicitRequestFormParams):
+            self.term.line(f"(open {getattr(params, 'url', '')} and finish there)")
+            return ElicitResult(action="accept")
+        props: dict[str, Any] = params.requested_schema.get("properties", {})
+        if not self.interactive:
+            return self._scripted(props)
+        content: dict[str, Any] = {}
+        for name, prop in props.items():
+            value = await self._ask(name, prop, required=name in params.requested_schema.get("required", []))
+            if value is None:
+                return ElicitResult(action="decline")
+            if value != "":
+                content[name] = value
+        return ElicitResult(action="accept", content=content)
+
+    def _scripted(self, props: dict[str, Any]) -> ElicitResult:
+        if self.answer == "reject":
+            self.term.line("→ answering: decline (--answer reject)")
+            return ElicitResult(action="decline")
+        content: dict[str, Any] = {}
+        for name, prop in props.items():
+            choices = _choices(prop)
+            if choices:
+                content[name] = "accept" if "accept" in choices else choices[0]
+            elif prop.get("type") == "boolean":
+                content[name] = True
+            elif prop.get("type") == "string" and name != "feedback":
+                content[name] = "demo answer"
+        self.term.line(f"→ answering: accept {json.dumps(content)} (--answer approve)")
+        return ElicitResult(action="accept", content=content)
+
+    async def _ask(self, name: str, prop: dict[str, Any], *, required: bool) -> Any:
+        title = prop.get("title", name)
+        choices = _choices(prop)
+        hint = f" [{'/'.join(choices)}]" if choices else " [y/n]" if prop.get("type") == "boolean" else ""
+        optional = "" if required else " (optional, Enter to skip)"
+        while True:
+            raw = await anyio.to_thread.run_sync(input, f"{title}{hint}{optional} (or 'decline'): ")
+            raw = raw.strip()
+            if raw == "decline":
+                return None
+            if not raw and not required:
+                return ""
+            if choices and raw not in choices:
+                self.term.line(f"  please type one of: {', '.join(choices)}")
+                continue
+            if prop.get("type") == "boolean":
+                return raw.lower() in ("y", "yes", "true", "1")
+            if raw:
+                return raw
+
+
+def _choices(prop: dict[str, Any]) -> list[str]:
+    if "oneOf" in prop:
+        return [str(o["const"]) for o in prop["oneOf"]]
+    return [str(o) for o in prop.get("enum", [])]
+
+
+async def _demo(workflow: str, interactive: bool, answer: str, speed: float, out: TextIO) -> int:
+    from ..sandbox import SandboxServer
+
+    term = Terminal(out)
+    with SandboxServer("openwop", speed=speed) as sandbox:
+        term.line(f"Sandbox OpenWOP backend listening on {sandbox.base_url}")
+        os.environ[_KEY_ENV] = sandbox.api_key
+        profile = Profile(
+            name="sandbox",
+            family="openwop",
+            base_url=sandbox.base_url,
+            api_key_env=_KEY_ENV,
+            workflows=["approval-demo", "clarify-demo", "quick-demo", "long-demo", "failing-demo"],
+        )
+        settings = Settings(profiles={"sandbox": profile}, state_path=":memory:", wait_seconds=60)
+        human = TerminalHuman(term, interactive=interactive, answer=answer)
+        async with Client(build_server(settings), elicitation_callback=human) as client:
+            term.line(f"Connected an MCP client to runbridge (protocol {client.protocol_version}).\n")
+            targets = (await client.call_tool("targets_list", {})).structured_content or {}
+            term.line("What can be run:")
+            for target in targets.get("targets", []):
+                term.line(f"  {target['id']:<15} {target.get('name') or ''} — {target.get('description') or ''}")
+            term.line(f"\nStarting {workflow!r} …")
+
+            async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                term.progress(value, total, message)
+
+            result = await client.call_tool("runs_start", {"target_id": workflow}, progress_callback=on_progress)
+        report = result.structured_content or {}
+        term.line()
+        if result.is_error:
+            term.line(f"The call failed: {result.content[0].text if result.content else 'unknown error'}")  # type: ignore[union-attr]
+            return 1
+        term.line(
+            f"Run {report.get('run_id')}: {report.get('status')}"
+            + (f" (you {report['decision']})" if report.get("decision") else "")
+        )
+        if report.get("outputs") is not None:
+            term.line(f"Outputs: {json.dumps(report['outputs'], indent=1)}")
+        if report.get("error"):
+            term.line(f"Error: {report['error']}")
+        usage = report.get("usage") or {}
+        if usage:
+            cost = f", ${usage['cost_usd']:.4f}" if usage.get("cost_usd") is not None else ""
+            term.line(f"Usage: {usage.get('total_tokens', 0)} tokens{cost}")
+        if report.get("waiting_for"):
+            term.line(f"Still waiting: {report['waiting_for']['prompt']}")
+        return 0 if report.get("done") else 3
+
+
+def run_demo(*, workflow: str, interactive: bool, answer: str, speed: float, out: TextIO | None = None) -> int:
+    return anyio.run(_demo, workflow, interactive, answer, speed, out or sys.stdout)
