@@ -64,7 +64,7 @@ class TerminalHuman:
         self.interactive = interactive
         self.answer = answer
 
-    async def __call__(self, _ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+    async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
         self.term.line()
         self.term.line("── The run needs a human decision ──")
         self.term.line(params.message)
@@ -150,8 +150,8 @@ async def _demo(workflow: str, interactive: bool, answer: str, speed: float, out
                 term.line(f"  {target['id']:<15} {target.get('name') or ''} — {target.get('description') or ''}")
             term.line(f"\nStarting {workflow!r} …")
 
-            async def on_progress(value: float, total: float | None, message: str | None) -> None:
-                term.progress(value, total, message)
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                term.progress(progress, total, message)
 
             result = await client.call_tool("runs_start", {"target_id": workflow}, progress_callback=on_progress)
         report = result.structured_content or {}
