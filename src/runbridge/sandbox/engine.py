@@ -12,34 +12,35 @@ import math
 import secrets
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, Self, cast
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from .answers import check_answer
-from .errors import ForkInvalid, ForkUnsupported, GateAlreadyResolved, GateCancelled, GateNotFound
-from .errors import RunNotFound, RunTerminal, WorkflowNotFound
+from .errors import (
+    ForkInvalid,
+    ForkUnsupported,
+    GateAlreadyResolved,
+    GateCancelled,
+    GateNotFound,
+    RunNotFound,
+    RunTerminal,
+    WorkflowNotFound,
+)
 from .events import EngineEvent, RunStatus, iso_now
-from .model import GateKind, GateSpec, Step, Workflow
-from .runs import OpenGate, RunRecord
+from .execution import drive
+from .forks import replay_prefix
+from .model import Workflow
+from .runs import RunRecord
 from .stats import Stats
 from .workflows import EXAMPLE_WORKFLOWS
 
-__all__ = ["WAITING_STATUS", "AnswerResult", "Engine", "ForkMode"]
+__all__ = ["AnswerResult", "Engine", "ForkMode"]
 
 ForkMode = Literal["branch", "replay"]
-
-WAITING_STATUS: dict[GateKind, RunStatus] = {
-    "approval": "waiting-approval",
-    "tool_approval": "waiting-approval",
-    "clarification": "waiting-input",
-    "input": "waiting-input",
-    "custom": "waiting-input",
-    "auth": "waiting-input",
-    "external": "waiting-external",
-}
 
 
 @dataclass(frozen=True)
@@ -52,43 +53,6 @@ class AnswerResult:
     status_before: RunStatus
     outcome: str
     value: Any
-
-
-def _money(amount: float) -> str:
-    whole, _, decimals = f"{amount:.4f}".rstrip("0").partition(".")
-    return f"{whole}.{decimals.ljust(2, '0')}"
-
-
-def gate_payload(gate: OpenGate) -> dict[str, Any]:
-    """The neutral `gate.opened` payload: everything any family needs to render the gate."""
-    spec = gate.spec
-    payload: dict[str, Any] = {
-        "interrupt_id": gate.interrupt_id,
-        "kind": spec.kind,
-        "key": gate.key,
-        "round": gate.round,
-        "prompt": spec.prompt,
-        "title": spec.title or spec.prompt,
-        "description": spec.description,
-        "requested_at": gate.requested_at,
-    }
-    if spec.kind in ("approval", "tool_approval"):
-        payload["actions"] = list(spec.actions)
-        payload["artifact_type"] = spec.artifact_type
-        payload["artifact"] = dict(spec.artifact or {})
-    if spec.questions:
-        payload["questions"] = [{"id": q.id, "question": q.question} for q in spec.questions]
-    if spec.fields:
-        payload["fields"] = [
-            {"name": f.name, "type": f.type, "label": f.label or f.name, "options": list(f.options), "required": f.required}
-            for f in spec.fields
-        ]
-    if spec.kind == "external":
-        payload["event_type"] = spec.event_type
-        payload["correlation"] = dict(spec.correlation)
-    if spec.timeout_ms is not None:
-        payload["timeout_ms"] = spec.timeout_ms
-    return payload
 
 
 class Engine:
@@ -124,7 +88,8 @@ class Engine:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        assert self._tg is not None and self._stack is not None
+        assert self._tg is not None
+        assert self._stack is not None
         self._tg.cancel_scope.cancel()
         tg_stack, self._stack, self._tg = self._stack, None, None
         await tg_stack.aclose()
@@ -187,7 +152,7 @@ class Engine:
     def _spawn(self, run: RunRecord, start_at: int) -> None:
         if self._tg is None:
             raise RuntimeError("The engine is not running: use `async with engine:` (or a SandboxServer).")
-        self._tg.start_soon(self._drive, run, start_at, name=f"sandbox run {run.id}")
+        self._tg.start_soon(drive, run, start_at, self._pause, name=f"sandbox run {run.id}")
 
     # -- subscribers -------------------------------------------------------------------------------------------
 
@@ -204,138 +169,16 @@ class Engine:
                     return
             if run.events and run.events[-1].terminal:
                 return
-            await run.wait_beyond(index - 1)
+            await run.wait_beyond(index)
 
     # -- execution ---------------------------------------------------------------------------------------------
 
     async def _pause(self, seconds: float) -> None:
         if seconds <= 0 or self.speed <= 0 or math.isinf(self.speed):
             # Still a checkpoint: a 55-step run must not hog the loop, and cancellation must land here.
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             return
         await anyio.sleep(seconds / self.speed)
-
-    async def _drive(self, run: RunRecord, start_at: int) -> None:
-        with run.scope:
-            if run.finished:
-                return
-            if not run.events:
-                run.append(
-                    "run.started",
-                    {
-                        "workflow_id": run.workflow.id,
-                        "workflow_name": run.workflow.name,
-                        "inputs": run.inputs,
-                        "step_total": run.step_total,
-                    },
-                )
-            run.status = "running"
-            run.started_at = run.started_at or run.events[0].timestamp
-            for step in run.workflow.steps[start_at:]:
-                await self._step(run, step)
-                if run.finished:
-                    return
-            self._complete(run)
-
-    async def _step(self, run: RunRecord, step: Step) -> None:
-        run.current_step = step.id
-        run.node_states[step.id] = "running"
-        run.append("step.started", {"kind": step.kind, "gate_kind": step.gate.kind if step.gate else None}, step)
-        await self._pause(step.delay)
-        if step.tool:
-            call_id = f"call_{step.id}_{len(run.events)}"
-            run.append("tool.called", {"tool": step.tool, "args": dict(step.tool_args), "call_id": call_id}, step)
-            run.append("tool.result", {"tool": step.tool, "call_id": call_id, "result": step.tool_result}, step)
-        if step.usage is not None:
-            self._usage(run, step)
-            if run.finished:
-                return
-        if step.kind == "gate":
-            await self._gate(run, step)
-            return
-        if step.kind == "fail":
-            error = {"code": step.error_code, "message": step.error_message}
-            run.node_states[step.id] = "failed"
-            run.append("step.failed", {"error": error}, step)
-            self._fail(run, error, step)
-            return
-        run.node_states[step.id] = "completed"
-        output = step.output if step.output is not None else f"{step.name} done."
-        run.append("step.completed", {"output": output}, step)
-
-    def _usage(self, run: RunRecord, step: Step) -> None:
-        usage = step.usage
-        assert usage is not None
-        run.cost_usd += usage.cost_usd
-        run.append(
-            "usage",
-            {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "total_tokens": usage.input_tokens + usage.output_tokens,
-                "cost_usd": usage.cost_usd,
-                "total_cost_usd": round(run.cost_usd, 10),
-                "model": usage.model,
-                "provider": usage.provider,
-            },
-            step,
-        )
-        limit = run.max_cost_usd
-        if limit is not None and run.cost_usd > limit + 1e-12:
-            run.node_states[step.id] = "failed"
-            message = f"Cost limit exceeded: ${_money(run.cost_usd)} > max ${_money(limit)}"
-            self._fail(run, {"code": "cost_limit_exceeded", "message": message}, step)
-
-    async def _gate(self, run: RunRecord, step: Step) -> None:
-        spec: GateSpec | None = step.gate
-        assert spec is not None  # Step.__post_init__ guarantees a spec on gate steps
-        round_ = 0
-        while True:
-            round_ += 1
-            run.gate_count += 1
-            gate = OpenGate(
-                node_id=step.id,
-                interrupt_id=f"int_{run.gate_count}",
-                key=f"{run.id}:{step.id}:{round_ - 1}",
-                spec=spec,
-                round=round_,
-                requested_at=iso_now(),
-            )
-            run.gate = gate
-            run.status = WAITING_STATUS[spec.kind]
-            run.node_states[step.id] = "suspended"
-            run.resolved_nodes.discard(step.id)
-            run.append("gate.opened", gate_payload(gate), step)
-            await gate.answered.wait()
-            if gate.outcome == "reject":
-                run.node_states[step.id] = "failed"
-                feedback = gate.value.get("feedback") if isinstance(gate.value, dict) else None
-                detail = f": {feedback}" if feedback else "."
-                self._fail(run, {"code": "interrupt_rejected", "message": f"{step.name} was rejected{detail}"}, step)
-                return
-            if gate.outcome == "refine":
-                run.node_states[step.id] = "running"
-                run.append("log", {"level": "info", "message": f"Refining {step.name} after feedback."}, step)
-                await self._pause(step.delay)
-                continue
-            run.variables[step.id] = gate.value
-            run.node_states[step.id] = "completed"
-            run.append("step.completed", {"output": gate.value}, step)
-            return
-
-    def _fail(self, run: RunRecord, error: dict[str, Any], step: Step | None) -> None:
-        run.status = "failed"
-        run.error = error
-        run.completed_at = iso_now()
-        payload = {"error": error, "step_id": step.id if step else None, "duration_ms": run.duration_ms()}
-        run.append("run.failed", payload)
-
-    def _complete(self, run: RunRecord) -> None:
-        run.status = "completed"
-        run.current_step = None
-        run.outputs = {"result": run.workflow.result or f"{run.workflow.name} finished.", **run.variables}
-        run.completed_at = iso_now()
-        run.append("run.completed", {"outputs": run.outputs, "duration_ms": run.duration_ms()})
 
     # -- steering ----------------------------------------------------------------------------------------------
 
@@ -395,7 +238,12 @@ class Engine:
         return "cancelled"
 
     def fork(
-        self, run_id: str, *, from_seq: int | None = None, mode: ForkMode = "branch", meta: Mapping[str, Any] | None = None
+        self,
+        run_id: str,
+        *,
+        from_seq: int | None = None,
+        mode: ForkMode = "branch",
+        meta: Mapping[str, Any] | None = None,
     ) -> RunRecord:
         """A new run from another one's log.
 
@@ -423,7 +271,7 @@ class Engine:
             raise ForkInvalid(f"fromSeq must be between 0 and {last}, not {from_seq}.")
         run = self._new_run(source.workflow, source.inputs, options=source.options, meta=meta)
         self._mark_fork(run, source, mode, from_seq)
-        done = self._replay_prefix(run, prefix[: from_seq + 1])
+        done = replay_prefix(run, prefix[: from_seq + 1])
         start_at = next((i for i, s in enumerate(run.workflow.steps) if s.id not in done), run.step_total)
         self._spawn(run, start_at)
         return run
@@ -431,28 +279,3 @@ class Engine:
     def _mark_fork(self, run: RunRecord, source: RunRecord, mode: ForkMode, from_seq: int) -> None:
         run.source_run_id, run.fork_mode, run.fork_from_seq = source.id, mode, from_seq
         self.stats.incr("forks")
-
-    @staticmethod
-    def _replay_prefix(run: RunRecord, events: list[EngineEvent]) -> set[str]:
-        """Copy events into a fork and rebuild its state from them; the ids of the steps they completed."""
-        done: set[str] = set()
-        for event in events:
-            run.adopt(replace(event, run_id=run.id))
-            step_id = event.step_id
-            match event.type:
-                case "step.started" if step_id:
-                    run.current_step, run.node_states[step_id] = step_id, "running"
-                case "step.completed" if step_id:
-                    run.node_states[step_id] = "completed"
-                    done.add(step_id)
-                case "usage":
-                    run.cost_usd += float(event.payload.get("cost_usd", 0.0))
-                case "gate.opened":
-                    run.gate_count += 1
-                case "gate.resolved" if step_id and event.payload.get("outcome") not in ("reject", "refine"):
-                    run.variables[step_id] = event.payload.get("value")
-                case _:
-                    pass
-        run.started_at = events[0].timestamp
-        run.status = "running"
-        return done

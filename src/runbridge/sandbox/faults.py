@@ -23,6 +23,7 @@ from typing import Any, cast
 
 __all__ = ["Burst", "FaultPlan", "StreamFaultState", "StreamFaults"]
 
+
 @dataclass
 class StreamFaults:
     """Stream faults for a run; sequences (`*_at`) are the wire sequence numbers the client sees in `id:`."""

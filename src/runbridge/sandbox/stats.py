@@ -13,7 +13,7 @@ __all__ = ["Stats"]
 
 
 class Stats:
-    """Thread-safe counters: plain names (`runs_created`, `resolves`, `cancels`, `forks`, ...) and per-route requests."""
+    """Thread-safe counters: named ones (`runs_created`, `resolves`, `cancels`, `forks`, ...) and requests by route."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

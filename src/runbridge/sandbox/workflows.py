@@ -101,9 +101,7 @@ _LONG_DEMO = Workflow(
     name="Long batch",
     description="55 small steps with usage and no gates: for progress and pagination.",
     result="All 55 items processed.",
-    steps=tuple(
-        Step(f"step-{i:02d}", f"Item {i}", delay=0.2, usage=StepUsage(50, 20, 0.0001)) for i in range(1, 56)
-    ),
+    steps=tuple(Step(f"step-{i:02d}", f"Item {i}", delay=0.2, usage=StepUsage(50, 20, 0.0001)) for i in range(1, 56)),
 )
 
 _QUICK_DEMO = Workflow(

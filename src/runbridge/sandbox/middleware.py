@@ -1,0 +1,70 @@
+"""The family-neutral outer layer of every sandbox app: count requests by route, answer injected 429/503 bursts.
+
+Paths under `/_sandbox/` (the admin endpoints) are neither counted nor faulted, so a test can always steer and read
+the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .context import SandboxContext
+from .faults import Burst
+
+__all__ = ["ADMIN_PREFIX", "SandboxMiddleware"]
+
+ADMIN_PREFIX = "/_sandbox"
+
+
+def route_name(routes: Sequence[BaseRoute], scope: Scope) -> str:
+    """`"METHOD /path/{template}"` of the route a request hits, or its raw path when none matches."""
+    method = str(scope.get("method", "GET"))
+    fallback = str(scope["path"])
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL and isinstance(route, Route):
+            return f"{method} {route.path}"
+        if match is Match.PARTIAL and isinstance(route, Route):
+            fallback = route.path
+    return f"{method} {fallback}"
+
+
+class SandboxMiddleware:
+    """Pure ASGI middleware (no buffering, so event streams pass straight through)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        ctx: SandboxContext,
+        routes: Sequence[BaseRoute],
+        burst_response: Callable[[Burst], Response],
+    ) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.routes = routes
+        self.burst_response = burst_response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or path.startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        stats = self.ctx.stats
+        stats.request(route_name(self.routes, scope))
+        burst = self.ctx.faults.take_burst(str(scope["method"]), path)
+        if burst is not None:
+            stats.response(burst.status)
+            await self.burst_response(burst)(scope, receive, send)
+            return
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                stats.response(int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, counting_send)

@@ -1,0 +1,7 @@
+"""The OpenWOP v1 wire family of the sandbox (reference §5, §7.1)."""
+
+from .app import build_app
+from .tokens import TokenSigner
+from .variants import VARIANTS, HostVariant, resolve_variant
+
+__all__ = ["VARIANTS", "HostVariant", "TokenSigner", "build_app", "resolve_variant"]

@@ -1,0 +1,70 @@
+"""The OpenWOP v1 wire app: routes, error handling and the middleware stack, over a sandbox's shared context.
+
+Stack, outermost first: Starlette's crash handler (a 500 in the closed envelope), `SandboxMiddleware` (counts
+requests, answers injected 429/503 bursts), `OpenWopGuard` (400 on unversioned paths, 401 without the key),
+Starlette's HTTP error handling (404/405 in the envelope), the router.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ..admin import admin_routes
+from ..context import SandboxContext
+from ..middleware import SandboxMiddleware
+from .envelope import burst_response, error
+from .guard import OpenWopGuard
+from .interrupts import InterruptRoutes
+from .runs import RunRoutes
+from .state import OpenWopState
+from .stream import StreamRoutes
+from .variants import HostVariant, resolve_variant
+
+__all__ = ["build_app"]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    return error(500, "internal_error", "The sandbox failed to handle the request.")
+
+
+def build_app(ctx: SandboxContext, variant: str | HostVariant | dict[str, Any] | None = None) -> Starlette:
+    """An OpenWOP host of the given variant (a preset name, a `HostVariant`, or a dict of overrides)."""
+    state = OpenWopState(ctx, resolve_variant(variant))
+    runs, stream, interrupts = RunRoutes(state), StreamRoutes(state), InterruptRoutes(state)
+    routes: list[BaseRoute] = [
+        Route("/.well-known/openwop", runs.discovery, methods=["GET"]),
+        Route("/v1/openapi.json", runs.openapi, methods=["GET"]),
+        Route("/v1/workflows/{workflow_id}", runs.workflow, methods=["GET"]),
+        Route("/v1/runs", runs.create, methods=["POST"]),
+        Route("/v1/runs/{run_id}:fork", runs.fork, methods=["POST"]),
+        Route("/v1/runs/{run_id}", runs.get, methods=["GET"]),
+        Route("/v1/runs/{run_id}/cancel", runs.cancel, methods=["POST"]),
+        Route("/v1/runs/{run_id}/events", stream.events, methods=["GET"]),
+        Route("/v1/runs/{run_id}/events/poll", stream.poll, methods=["GET"]),
+        Route("/v1/runs/{run_id}/interrupts/{node_id}", interrupts.resolve, methods=["POST"]),
+        Route("/v1/interrupts/{token}", interrupts.inspect_token, methods=["GET"]),
+        Route("/v1/interrupts/{token}", interrupts.resolve_token, methods=["POST"]),
+        *admin_routes(ctx),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(OpenWopGuard, api_key=ctx.api_key)],
+        exception_handlers={HTTPException: _http_error, Exception: _crash},
+    )
+    app.state.openwop = state
+    # Outermost: counting and bursts see every request, even ones the guard refuses.
+    app.add_middleware(SandboxMiddleware, ctx=ctx, routes=routes, burst_response=burst_response)
+    return app

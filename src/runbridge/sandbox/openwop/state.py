@@ -1,0 +1,48 @@
+"""What the OpenWOP handlers of one app share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from ..context import SandboxContext
+from .docs import Projector
+from .idempotency import IdempotencyStore
+from .tokens import TokenSigner
+from .variants import HostVariant
+
+__all__ = ["OpenWopState"]
+
+
+@dataclass
+class OpenWopState:
+    """The app's variant, token signer, wire projection and idempotency store, over the sandbox's shared context."""
+
+    ctx: SandboxContext
+    variant: HostVariant
+    signer: TokenSigner = field(init=False)
+    projector: Projector = field(init=False)
+    idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
+
+    def __post_init__(self) -> None:
+        self.signer = TokenSigner(self.ctx.token_secret)
+        self.projector = Projector(self.variant, self.mint)
+
+    @property
+    def keepalive_seconds(self) -> float:
+        override = self.ctx.keepalive_seconds
+        return override if override is not None else self.variant.keepalive_seconds
+
+    def mint(self, run_id: str, node_id: str, interrupt_id: str, timeout_ms: int | None = None) -> str:
+        """A resolve token for one interrupt; its lifetime is the default, capped by the interrupt's timeout."""
+        ttl = self.ctx.token_ttl_seconds
+        if timeout_ms is not None:
+            ttl = min(ttl, timeout_ms / 1000)
+        return self.signer.mint(run_id=run_id, node_id=node_id, interrupt_id=interrupt_id, ttl_seconds=ttl)
+
+    def url(self, request: Request, path: str) -> str:
+        """`path` as this host writes links: absolute (from the request's own base URL) or relative."""
+        if self.variant.events_url == "relative":
+            return path
+        return str(request.base_url).rstrip("/") + path

@@ -1,0 +1,101 @@
+"""The ways real OpenWOP hosts disagree on the wire (reference §7.1), as one settings record per host.
+
+A bridge must accept all of them, so the sandbox can speak each. `VARIANTS` holds named presets that together use
+every value of every knob; `resolve_variant` turns a name, a preset or a dict of overrides into a `HostVariant`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+__all__ = ["VARIANTS", "HostVariant", "resolve_variant"]
+
+
+@dataclass(frozen=True)
+class HostVariant:
+    """One host's wire habits.
+
+    * `seq_field`: the event's sequence key, `sequence` or `seq`; `payload_field`: `payload` or `data`.
+    * `first_seq`: the first event's sequence, 0 or 1 (the `id:` line and Last-Event-ID use the same numbers).
+    * `events_url`: `eventsUrl`/`statusUrl` absolute (`http://host/v1/...`) or relative (`/v1/...`).
+    * `require_accept`: the events endpoint answers 406 unless the request says `Accept: text/event-stream`.
+    * `resolve_response`: `run_node_status` → `{runId, nodeId, status}` with the status *before* the resume;
+      `interrupt_outcome` → `{runId, status, interrupt: {nodeId, interruptId, outcome, votes}}`.
+    * `already_resolved_status`: a second resolve answers 404 `interrupt_not_found` or 409
+      `interrupt_already_resolved`; `cancelled_gate_status`: resolving after a cancel answers 404
+      `interrupt_not_found` or 422 `interrupt_cancelled`.
+    * `emit_node_suspended`: follow `interrupt.requested` with `node.suspended`.
+    * `discovery_says_fork`: what discovery claims about fork (fork works either way, as on the real host).
+    * `keepalive_seconds`: interval of `:keepalive` comments while nothing happens.
+    * `node_started_in_updates`: `node.started` in the default `updates` stream mode (True: a client can show
+      "step 2/5" from the default stream) or only with `?streamMode=debug`, as the spec says.
+    * `expose_interrupt_token`: put a signed `interruptToken` (and `callbackUrl`) on interrupts.
+    """
+
+    name: str = "reference"
+    seq_field: Literal["sequence", "seq"] = "sequence"
+    payload_field: Literal["payload", "data"] = "payload"
+    first_seq: Literal[0, 1] = 0
+    events_url: Literal["absolute", "relative"] = "absolute"
+    require_accept: bool = False
+    resolve_response: Literal["run_node_status", "interrupt_outcome"] = "run_node_status"
+    already_resolved_status: Literal[404, 409] = 409
+    cancelled_gate_status: Literal[404, 422] = 404
+    emit_node_suspended: bool = True
+    discovery_says_fork: bool = False
+    keepalive_seconds: float = 15.0
+    node_started_in_updates: bool = True
+    expose_interrupt_token: bool = True
+
+
+VARIANTS: dict[str, HostVariant] = {
+    "reference": HostVariant(),
+    "python-host": HostVariant(
+        name="python-host",
+        seq_field="seq",
+        payload_field="data",
+        first_seq=1,
+        events_url="relative",
+        require_accept=True,
+        resolve_response="interrupt_outcome",
+        already_resolved_status=404,
+        emit_node_suspended=False,
+        expose_interrupt_token=False,
+    ),
+    "sqlite-host": HostVariant(
+        name="sqlite-host",
+        first_seq=1,
+        resolve_response="interrupt_outcome",
+        already_resolved_status=404,
+        discovery_says_fork=True,
+    ),
+    "strict-spec": HostVariant(
+        name="strict-spec",
+        require_accept=True,
+        cancelled_gate_status=422,
+        node_started_in_updates=False,
+    ),
+}
+
+
+def resolve_variant(variant: str | HostVariant | Mapping[str, Any] | None = None, **overrides: Any) -> HostVariant:
+    """A preset by name, a `HostVariant`, or a dict (optionally with `"base": "<preset>"`), plus overrides."""
+    if variant is None:
+        base = VARIANTS["reference"]
+    elif isinstance(variant, HostVariant):
+        base = variant
+    elif isinstance(variant, str):
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown OpenWOP variant {variant!r}; known: {', '.join(VARIANTS)}")
+        base = VARIANTS[variant]
+    else:
+        values = dict(variant)
+        base = resolve_variant(values.pop("base", None))
+        overrides = {**values, **overrides}
+    known = {f.name for f in fields(HostVariant)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ValueError(f"unknown variant settings: {sorted(unknown)}")
+    return replace(base, **overrides) if overrides else base
