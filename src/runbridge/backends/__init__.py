@@ -5,8 +5,11 @@ Adapters are imported on first use so that a server with one profile does not lo
 
 from __future__ import annotations
 
+import inspect
 from importlib import import_module
 from typing import cast
+
+from anyio.abc import TaskGroup
 
 from ..core.config import Profile
 from ..core.errors import ConfigError
@@ -32,6 +35,13 @@ def adapter_class(profile: Profile) -> type:
     return cast(type, getattr(import_module(module_name), class_name))
 
 
-def create_backend(profile: Profile) -> Backend:
-    """The adapter for a profile's family, with its own HTTP client."""
-    return cast(Backend, adapter_class(profile)(profile))
+def create_backend(profile: Profile, *, tasks: TaskGroup | None = None) -> Backend:
+    """The adapter for a profile's family, with its own HTTP client.
+
+    Adapters whose run streams must outlive one tool call (a stream opened by a POST that cannot be re-attached)
+    take `tasks`, the server's task group, to read them in the background.
+    """
+    cls = adapter_class(profile)
+    if "tasks" in inspect.signature(cls).parameters:
+        return cast(Backend, cls(profile, tasks=tasks))
+    return cast(Backend, cls(profile))

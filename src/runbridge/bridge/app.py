@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from anyio.abc import TaskGroup
+
 from ..backends import create_backend
 from ..core.config import Profile, Settings
 from ..core.errors import UnsupportedError
@@ -22,17 +24,19 @@ class App:
 
     settings: Settings
     registry: Registry
+    tasks: TaskGroup | None = None
     _backends: dict[str, Backend] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, settings: Settings) -> App:
-        return cls(settings=settings, registry=Registry(settings.state_path))
+    def open(cls, settings: Settings, tasks: TaskGroup | None = None) -> App:
+        """`tasks`: the server's task group, for adapters whose streams must outlive one tool call."""
+        return cls(settings=settings, registry=Registry(settings.state_path), tasks=tasks)
 
     def backend(self, profile: str | None) -> tuple[Profile, Backend]:
         """The profile (by name, or the default) and its adapter, created on first use."""
         chosen = self.settings.profile(profile)
         if chosen.name not in self._backends:
-            self._backends[chosen.name] = create_backend(chosen)
+            self._backends[chosen.name] = create_backend(chosen, tasks=self.tasks)
         return chosen, self._backends[chosen.name]
 
     def require(self, profile: str | None, capability: str, api: type[T]) -> tuple[Profile, T]:

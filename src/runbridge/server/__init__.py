@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 
 from .. import __version__
@@ -79,11 +80,13 @@ def build_server(settings: Settings) -> MCPServer[App]:
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[App]) -> AsyncGenerator[App]:
-        app = App.open(settings)
-        try:
-            yield app
-        finally:
-            await app.aclose()
+        async with anyio.create_task_group() as tasks:
+            app = App.open(settings, tasks)
+            try:
+                yield app
+            finally:
+                tasks.cancel_scope.cancel()
+                await app.aclose()
 
     mcp: MCPServer[App] = MCPServer(
         "runbridge",
