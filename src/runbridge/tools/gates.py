@@ -20,6 +20,7 @@ __all__ = ["SPECS"]
 
 class GatesPage(BaseModel):
     gates: list[GateView]
+    next_cursor: str | None = None
     note: str = ""
 
 
@@ -27,6 +28,8 @@ async def gates_list(
     ctx: Context[Any, Any],
     run_id: Annotated[str | None, Field(description="Only this run's gates.")] = None,
     include_closed: Annotated[bool, Field(description="Also list answered and closed gates.")] = False,
+    cursor: Annotated[str | None, Field(description="next_cursor from a previous page.")] = None,
+    limit: Annotated[int, Field(ge=1, le=100)] = 20,
     profile: Annotated[str | None, Field(description="Only this profile; omit for all profiles.")] = None,
 ) -> GatesPage:
     """Gates waiting for a human, across runs (including ones seen before a restart). Each lists its question,
@@ -35,8 +38,19 @@ async def gates_list(
     name = app.settings.profile(profile).name if profile else None
     states: tuple[Any, ...] = ("open", "answering", "answered", "declined", "closed") if include_closed else ("open",)
     records = app.registry.gates(name, run_id=run_id, states=states)
-    views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in records]
-    return GatesPage(gates=views, note="" if views else "No gate is waiting for a human.")
+    start = _offset(cursor)
+    page = records[start : start + limit]
+    views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in page]
+    more = str(start + limit) if start + limit < len(records) else None
+    return GatesPage(gates=views, next_cursor=more, note="" if records else "No gate is waiting for a human.")
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise InputError(f"Invalid cursor {cursor!r}: pass back the next_cursor of a previous page unchanged.")
+    return int(cursor)
 
 
 async def gates_respond(
