@@ -21,7 +21,7 @@ from typing import Literal
 from ..core.errors import GateError, InputError
 from ..core.models import Gate, Page, Run, RunStatus, Usage, utc_now
 
-__all__ = ["GateRecord", "GateState", "Registry", "RunRecord"]
+__all__ = ["GateRecord", "GateState", "Registry", "RunRecord", "offset_cursor"]
 
 GateState = Literal["open", "answering", "answered", "declined", "closed"]
 
@@ -144,7 +144,7 @@ class Registry:
         self, profile: str, *, cursor: str | None = None, limit: int = 20, status: RunStatus | None = None
     ) -> Page[RunRecord]:
         """Newest first; the cursor is an offset into that order."""
-        offset = _offset(cursor)
+        offset = offset_cursor(cursor)
         sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE profile = ?"  # noqa: S608  (a constant column list)
         args: list[object] = [profile]
         if status is not None:
@@ -266,7 +266,8 @@ def _closed_reason(gate_id: str, record: GateRecord) -> str:
             return f"Gate {gate_id} is closed: its run has moved on or ended."
 
 
-def _offset(cursor: str | None) -> int:
+def offset_cursor(cursor: str | None) -> int:
+    """The offset an opaque page cursor stands for (cursors are offsets into a stable order)."""
     if cursor is None:
         return 0
     if not cursor.isdigit():

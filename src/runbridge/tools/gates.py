@@ -12,6 +12,7 @@ from ..bridge.results import GateView, gate_view
 from ..core.errors import InputError
 from ..core.models import GateAnswer
 from ..core.protocols import GatesAPI
+from ..state import offset_cursor
 from ._follow import FollowResult, continue_or_none, follow, wait_for
 from ._spec import ToolSpec, app_of
 
@@ -38,19 +39,11 @@ async def gates_list(
     name = app.settings.profile(profile).name if profile else None
     states: tuple[Any, ...] = ("open", "answering", "answered", "declined", "closed") if include_closed else ("open",)
     records = app.registry.gates(name, run_id=run_id, states=states)
-    start = _offset(cursor)
+    start = offset_cursor(cursor)
     page = records[start : start + limit]
     views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in page]
     more = str(start + limit) if start + limit < len(records) else None
     return GatesPage(gates=views, next_cursor=more, note="" if records else "No gate is waiting for a human.")
-
-
-def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise InputError(f"Invalid cursor {cursor!r}: pass back the next_cursor of a previous page unchanged.")
-    return int(cursor)
 
 
 async def gates_respond(
