@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from .context import SandboxContext
 from .openwop import build_app as build_openwop
+from .orchestrations import build_app as build_orchestrations
 
 __all__ = ["FAMILIES", "AppFactory", "build_family"]
 
@@ -20,6 +21,7 @@ AppFactory = Callable[[SandboxContext, Any], ASGIApp]
 
 FAMILIES: dict[str, AppFactory] = {
     "openwop": build_openwop,
+    "orchestrations": build_orchestrations,
 }
 
 

@@ -183,6 +183,155 @@ _BUDGET_DEMO = Workflow(
     ),
 )
 
+# -- orchestrations (the Synapse family, reference §4): step ids and names as the seed's orchestrations have them.
+# A human step is an `input` gate whose fields are the form; a step whose `output` names `switch_on` is shown by
+# that family as a switch step deciding on an earlier human answer.
+
+_ORCH_RESEARCH_REPORT = Workflow(
+    id="orch-research-report",
+    name="Research \u2192 Report",
+    description="Research a topic and generate a report",
+    result="Research and report generation complete.",
+    steps=(
+        Step("step-plan", "Plan", delay=0.5, usage=StepUsage(400, 120, 0.004), output="Search, summarise, draft."),
+        Step(
+            "step-research",
+            "Research",
+            kind="tool",
+            delay=1.2,
+            tool="web_search",
+            tool_args={"query": "Synapse AI platform"},
+            tool_result="Synapse AI is a multi-agent orchestration platform with typed steps and human gates.",
+            usage=StepUsage(2600, 700, 0.015),
+            output="Synapse AI is a multi-agent orchestration platform ...",
+        ),
+        Step(
+            "step-draft",
+            "Draft",
+            delay=1.2,
+            usage=StepUsage(3000, 1200, 0.021),
+            output="Draft article: # Synapse AI Platform\n\nSynapse AI runs multi-agent orchestrations ...",
+        ),
+        Step(
+            "step-approve",
+            "Approval",
+            kind="gate",
+            gate=GateSpec(
+                kind="input",
+                prompt="Please review the draft article and decide whether to publish.",
+                fields=(
+                    GateField("decision", "select", "Decision", options=("approve", "reject")),
+                    GateField("notes", "text", "Editor notes", required=False),
+                ),
+            ),
+        ),
+        Step(
+            "step-report",
+            "Report",
+            delay=0.8,
+            usage=StepUsage(1500, 900, 0.012),
+            output="# Synapse AI Platform\n\nSynapse AI runs multi-agent orchestrations with human gates.",
+        ),
+    ),
+)
+
+_ORCH_COST_LIMIT = Workflow(
+    id="orch-cost-limit",
+    name="Deep research (capped)",
+    description="Expensive research passes under a $0.50 limit: the second pass trips the cost limit.",
+    max_cost_usd=0.50,
+    steps=(
+        Step(
+            "step-scan",
+            "Scan sources",
+            kind="tool",
+            delay=0.6,
+            tool="web_search",
+            tool_args={"query": "every paper on the topic"},
+            tool_result="412 sources",
+            usage=StepUsage(60000, 9000, 0.26),
+        ),
+        Step("step-analyse", "Analyse", delay=0.8, usage=StepUsage(60000, 9000, 0.26)),
+        Step("step-report", "Report", delay=0.5, usage=StepUsage(3000, 900, 0.02)),
+    ),
+)
+
+_ORCH_TWO_GATES = Workflow(
+    id="orch-two-gates",
+    name="Editorial review",
+    description="An outline review gate, a switch on its decision, writing, then a one-field headline gate.",
+    result="Article published.",
+    steps=(
+        Step("step-outline", "Outline", delay=0.5, usage=StepUsage(800, 300, 0.006), output="1. Intro 2. Findings"),
+        Step(
+            "step-review",
+            "Outline review",
+            kind="gate",
+            gate=GateSpec(
+                kind="input",
+                prompt="Review the outline: approve it or ask for a revision.",
+                fields=(
+                    GateField("decision", "select", "Decision", options=("approve", "revise")),
+                    GateField("notes", "text", "Notes for the writer", required=False),
+                ),
+            ),
+        ),
+        Step("step-route", "Route", delay=0.2, output={"switch_on": "decision", "from_step": "step-review"}),
+        Step(
+            "step-write",
+            "Write",
+            kind="tool",
+            delay=1.0,
+            tool="web_search",
+            tool_args={"query": "supporting facts"},
+            tool_result="3 sources",
+            usage=StepUsage(3000, 1500, 0.024),
+            output="# Article\n\nThree findings ...",
+        ),
+        Step(
+            "step-headline",
+            "Headline",
+            kind="gate",
+            gate=GateSpec(
+                kind="input",
+                prompt="Write the headline for the article.",
+                fields=(GateField("headline", "text", "Headline"),),
+            ),
+        ),
+        Step(
+            "step-publish",
+            "Publish",
+            kind="tool",
+            delay=0.5,
+            tool="publish_post",
+            tool_args={"channel": "blog"},
+            tool_result={"url": "https://example.invalid/blog/article"},
+            usage=StepUsage(200, 60, 0.001),
+        ),
+    ),
+)
+
+_ORCH_QUICK = Workflow(
+    id="orch-quick-summary",
+    name="Quick summary",
+    description="Fetch a page and summarise it: three steps, no gate.",
+    result="Summary ready.",
+    steps=(
+        Step(
+            "step-fetch",
+            "Fetch",
+            kind="tool",
+            delay=0.3,
+            tool="fetch_url",
+            tool_args={"url": "https://example.invalid/post"},
+            tool_result="<html>...</html>",
+            usage=StepUsage(300, 50, 0.001),
+        ),
+        Step("step-summarise", "Summarise", delay=0.5, usage=StepUsage(1200, 300, 0.004), output="A short summary."),
+        Step("step-format", "Format", delay=0.2, output="- point one\n- point two"),
+    ),
+)
+
 EXAMPLE_WORKFLOWS: dict[str, Workflow] = {
     w.id: w
     for w in (
@@ -194,5 +343,9 @@ EXAMPLE_WORKFLOWS: dict[str, Workflow] = {
         _EXTERNAL_DEMO,
         _INPUT_DEMO,
         _BUDGET_DEMO,
+        _ORCH_RESEARCH_REPORT,
+        _ORCH_COST_LIMIT,
+        _ORCH_TWO_GATES,
+        _ORCH_QUICK,
     )
 }

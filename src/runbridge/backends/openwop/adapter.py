@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, aclosing
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -214,11 +215,12 @@ class OpenWopBackend:
         mapper = EventMapper(run_id, steps=target.steps if target else None)
         path = self._events_url.get(run_id) or self._path(f"/runs/{run_id}/events")
         opened = 0
+        progress = _WatchProgress()
 
         def open_stream(last_id: str | None) -> AbstractAsyncContextManager[httpx2.Response]:
             nonlocal opened
             opened += 1
-            return self._open_events(run_id, path, last_id, check_ended=opened > 1)
+            return self._open_events(run_id, path, last_id, check_ended=opened > 1, progress=progress)
 
         def decode(message: SSEMessage) -> list[RawEvent]:
             return parse_frame(message.event, message.data, message.id, run_id=run_id)
@@ -235,6 +237,7 @@ class OpenWopBackend:
         try:
             async with aclosing(stream):
                 async for raw in stream:
+                    progress.delivered += 1
                     yield mapper.map(raw)
         except _Ended as ended:
             yield self._closing_event(ended.run, cursor)
@@ -250,12 +253,12 @@ class OpenWopBackend:
             return None
 
     def _open_events(
-        self, run_id: str, path: str, last_id: str | None, *, check_ended: bool
+        self, run_id: str, path: str, last_id: str | None, *, check_ended: bool, progress: _WatchProgress
     ) -> AbstractAsyncContextManager[httpx2.Response]:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **self._version_headers}
         if last_id:
             headers["Last-Event-ID"] = last_id
-        return _EventsConnection(self, run_id, path, headers, check_ended)
+        return _EventsConnection(self, run_id, path, headers, check_ended, progress)
 
     def _closing_event(self, run: Run, cursor: str | None) -> RunEvent:
         kind = {
@@ -305,28 +308,51 @@ class OpenWopBackend:
         return {"resolved": True, "response": doc if isinstance(doc, dict) else {}}
 
 
+@dataclass
+class _WatchProgress:
+    """What the connections of one watch share: events delivered, and the run's snapshot once it was seen ended."""
+
+    delivered: int = 0
+    ended: Run | None = None
+    delivered_when_ended_seen: int = 0
+
+
 class _EventsConnection:
     """An events connection that, on a reconnect, first checks whether the run already ended.
 
-    A host closes the stream after the terminal event; reconnecting past it yields nothing, forever. So before a
-    reconnect the snapshot is read, and a finished run ends the watch with its final status.
+    A run that ended while the stream was down still has its remaining events, terminal one included, in the log:
+    reconnecting (with `Last-Event-ID`) reads them, so none is lost. Only when a connection opened after the end
+    brings nothing new (a host that serves nothing past a finished run) does the watch end with the snapshot's
+    final status, instead of reconnecting forever.
     """
 
     def __init__(
-        self, backend: OpenWopBackend, run_id: str, path: str, headers: dict[str, str], check_ended: bool
+        self,
+        backend: OpenWopBackend,
+        run_id: str,
+        path: str,
+        headers: dict[str, str],
+        check_ended: bool,
+        progress: _WatchProgress,
     ) -> None:
         self._backend = backend
         self._run_id = run_id
         self._path = path
         self._headers = headers
         self._check_ended = check_ended
+        self._progress = progress
         self._cm: AbstractAsyncContextManager[httpx2.Response] | None = None
 
     async def __aenter__(self) -> httpx2.Response:
-        if self._check_ended:
+        progress = self._progress
+        if progress.ended is not None:
+            if progress.delivered == progress.delivered_when_ended_seen:
+                raise _Ended(progress.ended)  # the last try after the end brought nothing new: nothing more will come
+        elif self._check_ended:
             run = await self._backend.get_run(self._run_id)
             if run.status.terminal:
-                raise _Ended(run)
+                progress.ended = run
+        progress.delivered_when_ended_seen = progress.delivered
         self._cm = self._backend.http.stream("GET", self._path, action="follow the run's events", headers=self._headers)
         return await self._cm.__aenter__()
 
