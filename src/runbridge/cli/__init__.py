@@ -22,29 +22,38 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"runbridge {__version__}")
     parser.add_argument("--config", help="runbridge.toml to read (default: $RUNBRIDGE_CONFIG, then ./runbridge.toml)")
     parser.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
+    # The same two options after the command (`runbridge serve --config x.toml`); SUPPRESS keeps the values above.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help="runbridge.toml to read")
+    common.add_argument("--log-level", default=argparse.SUPPRESS, help="stderr log level (default WARNING)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="serve MCP over stdio (default) or streamable HTTP")
+    serve = sub.add_parser("serve", parents=[common], help="serve MCP over stdio (default) or streamable HTTP")
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
     serve.add_argument("--token-env", help="env var holding the bearer token HTTP clients must send")
     serve.add_argument("--allow-origin", action="append", default=[], help="an allowed browser Origin (repeatable)")
+    serve.add_argument(
+        "--allow-host", action="append", default=[], help="an allowed Host header, e.g. example.lan:* (repeatable)"
+    )
 
-    demo = sub.add_parser("demo", help="walk a gated run on the embedded sandbox, end to end")
+    demo = sub.add_parser("demo", parents=[common], help="walk a gated run on the embedded sandbox, end to end")
     demo.add_argument("--workflow", default="approval-demo", help="sandbox workflow to run (default approval-demo)")
     demo.add_argument("--non-interactive", action="store_true", help="answer gates without asking a person")
     demo.add_argument("--answer", choices=["approve", "reject"], default="approve", help="answer used with it")
     demo.add_argument("--speed", type=float, default=1.0, help="sandbox speed (1: watchable; 0: no delays)")
 
-    sandbox = sub.add_parser("sandbox", help="run the sandbox backend on 127.0.0.1 (prints its address)")
+    sandbox = sub.add_parser(
+        "sandbox", parents=[common], help="run the sandbox backend on 127.0.0.1 (prints its address)"
+    )
     sandbox.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     sandbox.add_argument("--family", default="openwop", help="wire protocol to speak (default openwop)")
     sandbox.add_argument("--variant", default="reference", help="OpenWOP host variant (default reference)")
     sandbox.add_argument("--speed", type=float, default=1.0, help="speed factor (higher is faster)")
 
-    sub.add_parser("doctor", help="check the configuration and reach every profile")
-    sub.add_parser("tools", help="list the tools this configuration exposes")
+    sub.add_parser("doctor", parents=[common], help="check the configuration and reach every profile")
+    sub.add_parser("tools", parents=[common], help="list the tools this configuration exposes")
     return parser
 
 
@@ -65,7 +74,14 @@ def _run(args: argparse.Namespace) -> int:
     if command == "sandbox":
         from ..sandbox import run_sandbox
 
-        run_sandbox(port=args.port, family=args.family, variant=args.variant, speed=args.speed)
+        # Flushed line by line: whoever started it reads the address from a pipe while it serves.
+        run_sandbox(
+            port=args.port,
+            family=args.family,
+            variant=args.variant,
+            speed=args.speed,
+            print_fn=lambda line: print(line, flush=True),
+        )
         return 0
     if command == "demo":
         from .demo import run_demo
@@ -83,6 +99,7 @@ def _run(args: argparse.Namespace) -> int:
                 host=args.host,
                 port=args.port,
                 token_env=args.token_env,
+                allowed_hosts=args.allow_host or None,
                 allowed_origins=args.allow_origin or None,
             )
         else:

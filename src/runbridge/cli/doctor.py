@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import anyio
 
 from ..backends import create_backend
-from ..core.config import Settings
+from ..core.config import Profile, Settings
 from ..core.errors import RunbridgeError
 from ..core.protocols import TargetsAPI, capabilities_of
 
 __all__ = ["run_doctor"]
+
+
+async def _unreachable(profile: Profile) -> str | None:
+    """Why the profile's host takes no connection, or None. Listing targets alone proves nothing: a backend may
+    answer it from the configuration without a request."""
+    url = urlsplit(profile.base_url)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with anyio.fail_after(profile.connect_timeout):
+            stream = await anyio.connect_tcp(host, port)
+        await stream.aclose()
+    except (OSError, TimeoutError):
+        return f"cannot connect to {host}:{port} (is the backend running?)"
+    return None
 
 
 async def _check(settings: Settings) -> int:
@@ -27,6 +43,11 @@ async def _check(settings: Settings) -> int:
             failures += 1
             continue
         try:
+            problem = await _unreachable(profile)
+            if problem:
+                print(f"✗ {name} ({profile.family}) at {profile.base_url}: {problem}")
+                failures += 1
+                continue
             caps = ", ".join(sorted(capabilities_of(backend)))
             if isinstance(backend, TargetsAPI):
                 with anyio.fail_after(profile.read_timeout + profile.connect_timeout + 5):

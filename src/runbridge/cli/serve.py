@@ -12,10 +12,18 @@ from typing import Any
 from ..core.config import Settings
 from ..core.errors import ConfigError
 
-__all__ = ["BearerGate", "http_app", "is_loopback", "serve_http", "serve_stdio"]
+__all__ = ["BearerGate", "http_app", "is_loopback", "is_unspecified", "serve_http", "serve_stdio"]
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+def is_unspecified(host: str) -> bool:
+    """`0.0.0.0`, `::` and the like: every interface of the machine."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return host == ""
 
 
 def is_loopback(host: str) -> bool:
@@ -88,10 +96,19 @@ def http_app(
 
     token = _token(token_env, host)
     security = None
-    if not is_loopback(host) or allowed_hosts or allowed_origins:
+    if is_unspecified(host) and not allowed_hosts:
+        # A wildcard bind is reached by names and addresses it cannot know, so a Host allow-list would refuse every
+        # remote client (421). The bearer token, always required here, is what keeps a rebinding page out.
+        if allowed_origins:
+            raise ConfigError(
+                f"Checking Origin on {host} also checks Host: add --allow-host NAME:* for each name clients use."
+            )
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    elif not is_loopback(host) or allowed_hosts or allowed_origins:
+        shown = f"[{host}]" if ":" in host else host
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
-            allowed_hosts=allowed_hosts or [f"{host}:*", "127.0.0.1:*", "localhost:*"],
+            allowed_hosts=allowed_hosts or [f"{shown}:*", "127.0.0.1:*", "localhost:*", "[::1]:*"],
             allowed_origins=allowed_origins or [],
         )
     mcp = build_server(settings)

@@ -1,0 +1,95 @@
+// Drives runbridge over stdio with the official TypeScript MCP client, the way a Node-based host would.
+//
+//   node tests/interop/drive.mjs [--target approval-demo] [--answer accept] -- COMMAND [ARGS...]
+//
+// COMMAND ARGS start the server (e.g. `python -m runbridge serve`); it inherits this process's environment, so
+// RUNBRIDGE_CONFIG and the backend key pass through. The client declares elicitation and answers every question
+// with {decision: <answer>}, lists the tools, starts the target with a progress handler, and prints one JSON
+// summary on stdout: {protocolVersion, server, tools, progress, elicitations, isError, status, decision, stderr}.
+// Exit status 1 (message on stderr) if anything fails on the way.
+
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { CallToolResultSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+
+function parseArgs(argv) {
+  const options = { target: "approval-demo", answer: "accept" };
+  const split = argv.indexOf("--");
+  const own = split === -1 ? argv : argv.slice(0, split);
+  const command = split === -1 ? [] : argv.slice(split + 1);
+  for (let i = 0; i < own.length; i += 2) {
+    const key = own[i].replace(/^--/, "");
+    if (!(key in options) || own[i + 1] === undefined) {
+      throw new Error(`unknown or incomplete option ${own[i]}`);
+    }
+    options[key] = own[i + 1];
+  }
+  if (command.length === 0) {
+    throw new Error("usage: node drive.mjs [--target ID] [--answer VALUE] -- COMMAND [ARGS...]");
+  }
+  return { ...options, command: command[0], args: command.slice(1) };
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const transport = new StdioClientTransport({
+    command: options.command,
+    args: options.args,
+    env: { ...process.env },
+    stderr: "pipe",
+  });
+  // The client hands HTTP transports the negotiated version; stdio has no use for it, so it is recorded here.
+  let protocolVersion = null;
+  transport.setProtocolVersion = (version) => {
+    protocolVersion = version;
+  };
+  let stderr = "";
+  transport.stderr?.on("data", (chunk) => {
+    stderr += chunk.toString();
+  });
+
+  const client = new Client({ name: "runbridge-interop", version: "0.0.0" }, { capabilities: { elicitation: {} } });
+  const elicitations = [];
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    elicitations.push(request.params.message);
+    return { action: "accept", content: { decision: options.answer } };
+  });
+
+  await client.connect(transport);
+  try {
+    const { tools } = await client.listTools();
+    let progress = 0;
+    const result = await client.callTool(
+      { name: "runs_start", arguments: { target_id: options.target } },
+      CallToolResultSchema,
+      {
+        onprogress: () => {
+          progress += 1;
+        },
+        timeout: 60_000,
+        resetTimeoutOnProgress: true,
+      },
+    );
+    const report = result.structuredContent ?? {};
+    const summary = {
+      protocolVersion,
+      server: client.getServerVersion()?.name ?? null,
+      tools: tools.map((tool) => tool.name),
+      progress,
+      elicitations,
+      isError: result.isError ?? false,
+      status: report.status ?? null,
+      decision: report.decision ?? null,
+    };
+    await client.close();
+    process.stdout.write(`${JSON.stringify({ ...summary, stderr })}\n`);
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw error;
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`drive.mjs: ${error?.stack ?? error}\n`);
+  process.exit(1);
+});
