@@ -20,6 +20,7 @@ __all__ = ["FAMILIES", "adapter_class", "create_backend"]
 # family -> (module, class)
 FAMILIES: dict[str, tuple[str, str]] = {
     "openwop": ("runbridge.backends.openwop", "OpenWopBackend"),
+    "orchagent": ("runbridge.backends.orchagent", "OrchagentBackend"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The `runbridge` command: serve, demo, sandbox, doctor, tools.
+"""The `runbridge` command: serve, demo, sandbox, doctor, tools, login, logout.
 
 Every failure a user can fix is printed as one clear line on stderr with exit status 2; no stack traces.
 """
@@ -54,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", parents=[common], help="check the configuration and reach every profile")
     sub.add_parser("tools", parents=[common], help="list the tools this configuration exposes")
+
+    login = sub.add_parser("login", parents=[common], help="sign in to a backend and save its token (mode 0600)")
+    login.add_argument("family", choices=["orchagent"], help="the backend family")
+    login.add_argument("--register", action="store_true", help="create the account first")
+    login.add_argument("--email", help="the account's email (asked for when omitted)")
+    login.add_argument("--profile", help="the profile whose server and token file to use (default: the first)")
+    logout = sub.add_parser("logout", parents=[common], help="forget a backend's saved token")
+    logout.add_argument("family", choices=["orchagent"], help="the backend family")
+    logout.add_argument("--profile", help="the profile whose token file to empty (default: the first)")
     return parser
 
 
@@ -105,6 +114,13 @@ def _run(args: argparse.Namespace) -> int:
         else:
             serve_stdio(settings)
         return 0
+    if command in ("login", "logout"):
+        from .login import orchagent_profile, run_login, run_logout
+
+        profile = orchagent_profile(settings, args.profile)
+        if command == "logout":
+            return run_logout(profile)
+        return run_login(profile, register=args.register, email=args.email)
     if command == "tools":
         from ..server import visible_tools
 

@@ -19,6 +19,11 @@ workflows = ["approval-demo"]
 ```
 
 Secrets are named, never written here: `api_key_env` names an environment variable, `token_file` a file.
+
+Environment shortcuts (used when the file has no profile of that name): `OPENWOP_BASE_URL` (+ `OPENWOP_API_KEY`,
+`OPENWOP_WORKFLOWS`) defines an `openwop` profile; any of `ORCHAGENT_BASE_URL` (default http://localhost:8080),
+`ORCHAGENT_TOKEN_FILE` (default ~/.orchagent/token.json) or `ORCHAGENT_TIMEOUT` (seconds, default 30) defines an
+`orchagent` profile.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from .errors import ConfigError, UnknownProfileError
 __all__ = [
     "ALL_TOOLSETS",
     "DEFAULT_TOOLSETS",
+    "ORCHAGENT_DEFAULT_TOKEN_FILE",
+    "ORCHAGENT_DEFAULT_URL",
     "Family",
     "Profile",
     "Settings",
@@ -122,6 +129,11 @@ class Settings(BaseModel):
             raise UnknownProfileError(f"Unknown profile {chosen!r}. Configured profiles: {known}.") from None
 
 
+ORCHAGENT_DEFAULT_URL = "http://localhost:8080"
+ORCHAGENT_DEFAULT_TOKEN_FILE = "~/.orchagent/token.json"  # noqa: S105  (a path, not a password)
+_ORCHAGENT_VARS = ("ORCHAGENT_BASE_URL", "ORCHAGENT_TOKEN_FILE", "ORCHAGENT_TIMEOUT")
+
+
 def _env_profiles(env: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Profiles implied by the backends' own environment variables (used when the file does not name them)."""
     found: dict[str, dict[str, Any]] = {}
@@ -131,6 +143,18 @@ def _env_profiles(env: dict[str, str]) -> dict[str, dict[str, Any]]:
             "base_url": env["OPENWOP_BASE_URL"],
             "api_key_env": "OPENWOP_API_KEY",
             "workflows": [w.strip() for w in env.get("OPENWOP_WORKFLOWS", "").split(",") if w.strip()],
+        }
+    if any(env.get(name) for name in _ORCHAGENT_VARS):
+        # The orchagent SDK's own variables (seed 000), with its defaults; its timeout is for every call but the
+        # event stream, which waits on humans and has no keep-alives, so it gets no read timeout at all.
+        timeout = env.get("ORCHAGENT_TIMEOUT") or "30"
+        found["orchagent"] = {
+            "family": "orchagent",
+            "base_url": env.get("ORCHAGENT_BASE_URL") or ORCHAGENT_DEFAULT_URL,
+            "token_file": env.get("ORCHAGENT_TOKEN_FILE") or ORCHAGENT_DEFAULT_TOKEN_FILE,
+            "read_timeout": timeout,
+            "connect_timeout": timeout,
+            "stream_read_timeout": None,
         }
     return found
 

@@ -6,18 +6,21 @@ the capability the tool needs (`capabilities_of`). Every method raises from the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from .models import Gate, GateAnswer, Page, Run, RunEvent, StartRequest, Target
+from .threads import HistoryItem, SecretRefs, Thread
 
 __all__ = [
+    "ApprovalsAPI",
     "Backend",
     "ForkAPI",
     "GatesAPI",
     "RunListAPI",
     "RunsAPI",
     "TargetsAPI",
+    "ThreadsAPI",
     "capabilities_of",
 ]
 
@@ -82,12 +85,53 @@ class RunListAPI(Protocol):
     ) -> Page[Run]: ...
 
 
+@runtime_checkable
+class ThreadsAPI(Protocol):
+    """Conversations the backend keeps: each message on a thread starts a run (followed with `RunsAPI.watch`).
+
+    Secrets travel as references (`SecretRefs`): the adapter reads the values right before sending them, and no
+    method returns a value.
+    """
+
+    async def create_thread(self, spec: Mapping[str, Any]) -> Thread: ...
+
+    async def set_thread_secrets(self, thread_id: str, secrets: SecretRefs) -> list[str]:
+        """Store secrets on the thread; returns the key paths sent (never the values)."""
+        ...
+
+    async def thread_history(self, thread_id: str, *, limit: int = 20) -> list[HistoryItem]:
+        """The latest `limit` messages, oldest first."""
+        ...
+
+    async def send_message(
+        self,
+        thread_id: str,
+        message: str,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        secrets: SecretRefs | None = None,
+    ) -> Run: ...
+
+
+@runtime_checkable
+class ApprovalsAPI(Protocol):
+    """Pre-approve the tools a run may call without asking, and drop stored approvals."""
+
+    async def approve_tool(
+        self, run_id: str, tool: str, *, server: str = "mcp", args_keys: Sequence[str] = ()
+    ) -> dict[str, Any]: ...
+
+    async def clear_approvals(self, *, all: bool = False, user_id: str | None = None) -> dict[str, Any]: ...
+
+
 _CAPABILITIES: dict[str, type] = {
     "targets": TargetsAPI,
     "runs": RunsAPI,
     "gates": GatesAPI,
     "fork": ForkAPI,
     "run_list": RunListAPI,
+    "threads": ThreadsAPI,
+    "approvals": ApprovalsAPI,
 }
 
 

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 
 from .context import SandboxContext
 from .openwop import build_app as build_openwop
+from .orchagent import build_app as build_orchagent
 from .orchestrations import build_app as build_orchestrations
 
 __all__ = ["FAMILIES", "AppFactory", "build_family"]
@@ -21,6 +22,7 @@ AppFactory = Callable[[SandboxContext, Any], ASGIApp]
 
 FAMILIES: dict[str, AppFactory] = {
     "openwop": build_openwop,
+    "orchagent": build_orchagent,
     "orchestrations": build_orchestrations,
 }
 

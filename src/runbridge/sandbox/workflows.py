@@ -5,6 +5,7 @@ Delays are seconds at speed 1 (the demo); tests run at speed 0, where every dela
 
 from __future__ import annotations
 
+from .chat_workflows import CHAT_WORKFLOWS
 from .model import GateField, GateSpec, Question, Step, StepUsage, Workflow
 
 __all__ = ["EXAMPLE_WORKFLOWS"]
@@ -347,5 +348,6 @@ EXAMPLE_WORKFLOWS: dict[str, Workflow] = {
         _ORCH_COST_LIMIT,
         _ORCH_TWO_GATES,
         _ORCH_QUICK,
+        *CHAT_WORKFLOWS,
     )
 }

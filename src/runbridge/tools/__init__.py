@@ -6,13 +6,22 @@
 | targets  | targets_list, targets_describe                                         |
 | runs     | runs_start, runs_watch, runs_get, runs_events, runs_cancel, runs_fork, runs_list |
 | gates    | gates_list, gates_respond                                              |
+| threads  | threads_create, threads_send, threads_ask, threads_history, threads_set_secrets |
+| approvals| approvals_approve, approvals_clear                                     |
 """
 
 from __future__ import annotations
 
-from . import gates, profiles, runs, targets
+from . import approvals, gates, profiles, runs, targets, threads
 from ._spec import ToolSpec
 
 __all__ = ["SURFACE", "ToolSpec"]
 
-SURFACE: list[ToolSpec] = [*profiles.SPECS, *targets.SPECS, *runs.SPECS, *gates.SPECS]
+SURFACE: list[ToolSpec] = [
+    *profiles.SPECS,
+    *targets.SPECS,
+    *runs.SPECS,
+    *gates.SPECS,
+    *threads.SPECS,
+    *approvals.SPECS,
+]

@@ -1,0 +1,99 @@
+"""Secrets by reference: read the values named by `SecretRefs` right before sending, and keep them out of
+everything that comes back.
+
+A value is read from an environment variable or a file (mode 0600) named in the call or in the profile's
+`options.secrets_from_env` / `options.secrets_from_file`; it is registered with the log redactor at once, and
+`scrub` removes every registered value from what the backend sends back (events, history, errors), in case the
+server echoes one.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from ...core.config import Profile
+from ...core.errors import ConfigError, InputError
+from ...core.logs import redact, register_secret
+from ...core.threads import SecretRefs
+
+__all__ = ["profile_refs", "resolve", "scrub"]
+
+_MAX_FILE = 64 * 1024
+
+
+def profile_refs(profile: Profile) -> SecretRefs:
+    """The secret references a profile sends with every message (`options.secrets_from_env/_file`)."""
+    env, files = profile.options.get("secrets_from_env", {}), profile.options.get("secrets_from_file", {})
+    try:
+        return SecretRefs.model_validate({"from_env": env, "from_file": files})
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]) for e in exc.errors(include_url=False, include_input=False))
+        raise ConfigError(
+            f"Profile {profile.name!r}: options.secrets_from_env / secrets_from_file must map key paths to "
+            f"variable names / file paths ({problems})."
+        ) from None
+
+
+def _put(tree: dict[str, Any], path: str, value: str) -> None:
+    *parents, leaf = path.split(".")
+    node = tree
+    for part in parents:
+        node = cast(dict[str, Any], node.setdefault(part, {}))
+    node[leaf] = value
+
+
+def _read_file(path: Path, key: str) -> str:
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"The secret file for {key} ({path}) is not a regular file.")
+        if info.st_size > _MAX_FILE:
+            raise InputError(f"The secret file for {key} ({path}) is too large for one value.")
+        raw = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise InputError(f"The secret file for {key} ({path}) does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"The secret file for {key} ({path}) cannot be read ({exc.__class__.__name__}).") from None
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InputError(f"The secret file for {key} ({path}) is readable by others; run `chmod 600 {path}`.")
+    if not raw:
+        raise InputError(f"The secret file for {key} ({path}) is empty.")
+    return raw
+
+
+def resolve(refs: SecretRefs, env: Mapping[str, str]) -> dict[str, Any]:
+    """The nested secrets object for `refs`, e.g. `{"providers": {"openai": {"api_key": ...}}}`.
+
+    Errors name the variable or file that is missing, never a value.
+    """
+    values: dict[str, Any] = {}
+    for key, var in sorted(refs.from_env.items()):
+        value = env.get(var, "")
+        if not value:
+            raise InputError(
+                f"The environment variable {var} (for {key}) is not set in the environment runbridge runs in. "
+                "Export it where runbridge is started (e.g. the MCP host's server config), then try again."
+            )
+        register_secret(value)
+        _put(values, key, value)
+    for key, file in sorted(refs.from_file.items()):
+        value = _read_file(Path(file).expanduser(), key)
+        register_secret(value)
+        _put(values, key, value)
+    return values
+
+
+def scrub(value: Any) -> Any:
+    """`value` with every registered secret replaced by `***`, in every string at any depth (keys included)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {redact(str(k)): scrub(v) for k, v in cast(Mapping[Any, Any], value).items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in cast(list[Any], value)]
+    return value
