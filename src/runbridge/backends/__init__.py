@@ -21,6 +21,7 @@ __all__ = ["FAMILIES", "adapter_class", "create_backend"]
 FAMILIES: dict[str, tuple[str, str]] = {
     "openwop": ("runbridge.backends.openwop", "OpenWopBackend"),
     "orchagent": ("runbridge.backends.orchagent", "OrchagentBackend"),
+    "orchestrations": ("runbridge.backends.orchestrations", "OrchestrationsBackend"),
 }
 
 

@@ -1,0 +1,263 @@
+"""The Synapse orchestrations adapter: catalogue, runs (streamed, synchronous, or queued on v2), gates, usage
+(reference §4, §7.2).
+
+Profile options (`[profiles.NAME.options]`):
+
+* `api_versions` (default `["v1"]`): `["v1", "v2"]` when the server runs in scale mode; runs are then queued on
+  v2, followed on its re-attachable stream, read with its status endpoint, and can be cancelled.
+* `stream` (default true): on v1, start and resume runs with `/run/stream` and `/resume/stream`, read in the
+  background by the server's task group. `false`, or an adapter built without a task group (a script, a test),
+  uses the synchronous `/run` and `/resume`: each call then returns only once the run pauses at a gate or ends.
+
+v1 has neither a run status nor a cancel (§7.2), so for v1 runs `get_run` answers from what this adapter saw,
+and a cancel is possible only for a run waiting at a gate (runbridge then never resumes it). v1 does not check a
+run's status when it is resumed either: this adapter refuses to resume a gate twice, a run that has moved on, or a
+run that ended or was cancelled, on top of the registry's own answer-once rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from anyio.abc import TaskGroup
+
+from ...core.config import Profile
+from ...core.errors import BackendTimeoutError, GateError, NotFoundError, RunbridgeError, UnsupportedError
+from ...core.models import Gate, GateAnswer, Page, Run, RunEvent, RunStatus, StartRequest, StepRef, Target
+from ...http import HttpClient
+from .events import EventMapper
+from .gates import resume_body
+from .runlog import RunLog, follow_log
+from .v1 import V1Runs
+from .v2 import V2Runs
+from .wire import api_path, as_dict, target_of_run_id
+
+__all__ = ["OrchestrationsBackend"]
+
+_NOT_ATTACHABLE = (
+    "runbridge has no event stream for run {run_id}: it was started before runbridge restarted, or elsewhere, and "
+    "Synapse v1 cannot re-attach to a run's events. If the run waits at a human gate, answer it with gates_respond: "
+    "the resume streams the rest of the run."
+)
+
+
+class OrchestrationsBackend:
+    """Implements `TargetsAPI`, `RunsAPI` and `GatesAPI` for one Synapse server."""
+
+    family = "orchestrations"
+
+    def __init__(self, profile: Profile, http: HttpClient | None = None, *, tasks: TaskGroup | None = None) -> None:
+        self.profile = profile
+        self.http = http or HttpClient(profile)
+        versions = profile.options.get("api_versions", ["v1"])
+        self.v2 = isinstance(versions, list) and "v2" in versions
+        self.streamed = bool(profile.options.get("stream", True)) and tasks is not None
+        self._v1 = V1Runs(self.http, tasks)
+        self._v2 = V2Runs(self.http)
+        self._logs: dict[str, RunLog] = {}
+        self._targets: dict[str, Target] = {}
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # -- targets ------------------------------------------------------------------------------------------------
+
+    async def list_targets(self, *, cursor: str | None = None, limit: int = 50) -> Page[Target]:
+        """`GET /orchestrations`: a bare array in which `steps` is a count; paged here by offset."""
+        docs = await self.http.json("GET", api_path("v1", "/orchestrations"), action="list the orchestrations")
+        items = [as_dict(d) for d in docs if as_dict(d).get("id")] if isinstance(docs, list) else []
+        start = int(cursor) if cursor and cursor.isdigit() else 0
+        targets = [
+            Target(
+                id=str(d["id"]),
+                name=str(d["name"]) if d.get("name") else None,
+                kind="orchestration",
+                description=str(d["description"]) if d.get("description") else None,
+                step_count=d["steps"] if isinstance(d.get("steps"), int) else None,
+            )
+            for d in items[start : start + limit]
+        ]
+        more = start + limit < len(items)
+        return Page[Target].of(targets, str(start + limit) if more else None, total=len(items))
+
+    async def describe_target(self, target_id: str) -> Target:
+        """`GET /orchestrations/{id}`: the steps in order, with their labels and types."""
+        if target_id in self._targets:
+            return self._targets[target_id]
+        doc = as_dict(
+            await self.http.json(
+                "GET", api_path("v1", f"/orchestrations/{target_id}"), action=f"describe orchestration {target_id!r}"
+            )
+        )
+        raw_steps = [as_dict(s) for s in doc.get("steps") or [] if as_dict(s).get("id")]
+        steps = [
+            StepRef(id=str(s["id"]), name=str(s.get("label") or s.get("name") or s["id"]), index=i + 1)
+            for i, s in enumerate(raw_steps)
+        ]
+        types = {str(s["id"]): s.get("type") for s in raw_steps}
+        target = Target(
+            id=str(doc.get("id") or target_id),
+            name=str(doc["name"]) if doc.get("name") else None,
+            kind="orchestration",
+            description=str(doc["description"]) if doc.get("description") else None,
+            steps=steps or None,
+            step_count=len(steps) or None,
+            input_schema={"type": "object", "properties": {"message": {"type": "string"}}},
+            details={"step_types": types, "edges": doc.get("edges") or []},
+        )
+        self._targets[target_id] = target
+        return target
+
+    async def _steps(self, target_id: str | None) -> list[StepRef] | None:
+        """The orchestration's steps, for step names and "step 2/5" (best effort: a run goes on without them)."""
+        if not target_id:
+            return None
+        try:
+            return (await self.describe_target(target_id)).steps
+        except RunbridgeError:
+            return None
+
+    def _new_log(self, target_id: str | None, steps: list[StepRef] | None, *, base: int = 0) -> Callable[[str], RunLog]:
+        """A maker of run logs for runs of `target_id`, registered under their run ids as they are named."""
+
+        def make(run_id: str) -> RunLog:
+            mapper = EventMapper(run_id, steps=steps, target_id=target_id)
+            log = self._logs[run_id] = RunLog(run_id, mapper, target_id=target_id, base=base)
+            return log
+
+        return make
+
+    # -- runs ---------------------------------------------------------------------------------------------------
+
+    async def start_run(self, request: StartRequest) -> Run:
+        """Start a run: `message` (or `inputs["message"]`) is the run's input; other inputs are not sent."""
+        message = request.message if request.message is not None else request.inputs.get("message", "")
+        body: dict[str, Any] = {"message": message if isinstance(message, str) else str(message)}
+        target = request.target_id
+        if self.v2:
+            run = await self._v2.start(target, body)
+            self._new_log(target, None)(run.run_id)  # the guard and the last gate seen, for resume and cancel
+            return run
+        steps = await self._steps(target)
+        if self.streamed:
+            log = await self._v1.start_streamed(target, body, self._new_log(target, steps))
+        else:
+            log = await self._v1.start_sync(target, body, self._new_log(target, steps))
+        return self._run_of(log)
+
+    async def get_run(self, run_id: str) -> Run:
+        log = self._logs.get(run_id)
+        if self.v2:
+            run = await self._v2.get(run_id, gate=log.open_gate if log else None)
+            if log is not None and log.cancelled and not run.status.terminal:
+                run = run.model_copy(update={"status": RunStatus.CANCELLED})
+            return run
+        if log is None:
+            return Run(
+                run_id=run_id,
+                target_id=target_of_run_id(run_id),
+                status=RunStatus.UNKNOWN,
+                details={"source": "none: Synapse v1 has no run status and runbridge has not followed this run"},
+            )
+        return self._run_of(log)
+
+    def _run_of(self, log: RunLog) -> Run:
+        """A v1 run as this adapter saw it (Synapse v1 has no run status to ask)."""
+        return Run(
+            run_id=log.run_id,
+            target_id=log.target_id,
+            status=RunStatus.CANCELLED if log.cancelled else log.status,
+            raw_status="paused" if log.open_gate is not None else None,
+            outputs=log.outputs,
+            error=log.error,
+            usage=log.usage,
+            current_step=log.current_step,
+            open_gate=None if log.cancelled else log.open_gate,
+            details={
+                "source": "runbridge's own record of the run's events (Synapse v1 has no run status)",
+                "step_history": log.step_history,
+                "events": len(log.events),
+                "stream": "lost" if log.broken else "open" if log.streaming else "closed",
+            },
+        )
+
+    async def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
+        log = self._logs.get(run_id)
+        if self.v2:
+            target = log.target_id if log else target_of_run_id(run_id)
+            mapper = EventMapper(run_id, steps=await self._steps(target), target_id=target)
+            async for event in self._v2.watch(run_id, mapper, cursor=cursor):
+                if log is not None:
+                    log.observe(event)
+                yield event
+            return
+        if log is None:
+            raise UnsupportedError(_NOT_ATTACHABLE.format(run_id=run_id))
+        async for event in follow_log(log, cursor):
+            yield event
+
+    async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run:
+        """v2: cancel on the server. v1 has no cancel: a run waiting at a gate is abandoned (never resumed)."""
+        log = self._logs.get(run_id)
+        if self.v2:
+            run = await self._v2.cancel(run_id)
+            if log is not None:
+                log.cancelled = True
+            return run
+        if log is None or log.open_gate is None or log.ended:
+            raise UnsupportedError(
+                "Synapse v1 cannot cancel a run; runbridge can only abandon one that waits at a human gate it saw. "
+                'Enable the v2 API (profile option api_versions = ["v1", "v2"]) to cancel running orchestrations.'
+            )
+        log.cancelled = True
+        run = self._run_of(log)
+        run.details["note"] = (
+            "Synapse v1 has no cancel: the run stays paused on the server, and runbridge will never resume it."
+        )
+        return run
+
+    # -- gates --------------------------------------------------------------------------------------------------
+
+    async def resolve_gate(self, gate: Gate, answer: GateAnswer) -> dict[str, Any]:
+        body = resume_body(gate, answer)
+        if body is None:
+            return {"resolved": False}
+        log = self._logs.get(gate.run_id)
+        if log is None:  # answered after a restart: the resume's stream goes into a new log
+            target = gate.resume.get("target_id") or target_of_run_id(gate.run_id)
+            seq = gate.resume.get("seq")
+            base = int(seq) if isinstance(seq, str) and seq.isdigit() else 0
+            log = self._new_log(target, await self._steps(target), base=base)(gate.run_id)
+            log.open_gate = gate
+        self._guard(log, gate)
+        log.answered.add(gate.gate_id)
+        try:
+            if self.v2:
+                await self._v2.resume(gate.run_id, body)
+                log.open_gate = None
+            elif self.streamed:
+                await self._v1.resume_streamed(log, gate, body)
+            else:
+                await self._v1.resume_sync(log, gate, body)
+        except BackendTimeoutError:
+            raise  # the server may have taken it: the guard stays, so it is never sent twice
+        except NotFoundError:
+            raise GateError("The run no longer exists on the server.", closed=True) from None
+        except BaseException:
+            log.answered.discard(gate.gate_id)  # refused or never sent: it may be answered again
+            raise
+        return {"resolved": True}
+
+    def _guard(self, log: RunLog, gate: Gate) -> None:
+        """Refuse what the server would wrongly accept (reference §7.2: resume does not check the run)."""
+        if log.cancelled:
+            raise GateError("The run was cancelled; its gate can no longer be answered.", closed=True)
+        if log.ended:
+            raise GateError(f"The run already {log.status.value}; its gate can no longer be answered.", closed=True)
+        if gate.gate_id in log.answered:
+            raise GateError("This gate was already answered; runbridge never resumes a run twice.", closed=True)
+        if log.open_gate is not None and log.open_gate.gate_id != gate.gate_id:
+            raise GateError("The run has moved past this gate; it waits at another one now.", closed=True)
+        if log.open_gate is None and not self.v2:
+            raise GateError("The run is not waiting at this gate (it has not reached it yet).")

@@ -1,0 +1,216 @@
+"""Synapse events → the normalised `RunEvent` (reference §4c, §6.3).
+
+One `EventMapper` per run. It places steps by the orchestration's definition (so progress reads "step 2/5
+Research: tool web_search"), counts a human step that asks again, and folds the end of a run into one terminal
+event: `orchestration_complete` (status and final state) and the run-level `final` that follows it (response,
+`step_history`, `shared_state`) become one `run.completed`/`run.failed`/`run.cancelled` carrying outputs and
+usage, emitted at `done` (or at the end of the stream). `orchestration_error` is a failed run with its reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.models import EventKind, RunEvent, StepRef, Usage
+from .gates import gate_from_payload
+from .wire import as_dict, run_status, short, step_id_of, usage_of
+
+__all__ = ["EventMapper"]
+
+_KINDS: dict[str, EventKind] = {
+    "orchestration_start": EventKind.RUN_STARTED,
+    "step_start": EventKind.STEP_STARTED,
+    "loop_iteration": EventKind.STEP_STARTED,
+    "branch_start": EventKind.STEP_STARTED,
+    "parallel_start": EventKind.STEP_STARTED,
+    "step_complete": EventKind.STEP_COMPLETED,
+    "loop_complete": EventKind.STEP_COMPLETED,
+    "parallel_complete": EventKind.STEP_COMPLETED,
+    "merge_complete": EventKind.STEP_COMPLETED,
+    "step_error": EventKind.STEP_FAILED,
+    "final": EventKind.MESSAGE,
+    "thinking": EventKind.REASONING,
+    "llm_thought": EventKind.REASONING,
+    "llm_reasoning": EventKind.REASONING,
+    "agent_turn": EventKind.REASONING,
+    "tool_execution": EventKind.TOOL_CALLED,
+    "tool_result": EventKind.TOOL_RESULT,
+    "tool_cache_hit": EventKind.TOOL_RESULT,
+    "routing_decision": EventKind.DECISION,
+    "if_decision": EventKind.DECISION,
+    "switch_decision": EventKind.DECISION,
+    "human_input_required": EventKind.GATE_OPENED,
+    "transform_result": EventKind.ARTIFACT,
+}
+_ENDINGS = ("orchestration_complete", "orchestration_error")
+IGNORED = frozenset({"done", "paused", "stream_complete"})  # stream markers, handled by whoever reads the stream
+
+
+def _decision(payload: dict[str, Any]) -> str:
+    if payload.get("tool_name"):  # an evaluator routing by calling `route_<label>`
+        return str(payload["tool_name"]).removeprefix("route_")
+    for key in ("matched_case", "decision", "value", "result", "target_step_id"):
+        if payload.get(key) not in (None, ""):
+            return short(payload[key], 40)
+    return "?"
+
+
+class EventMapper:
+    """Stateful translation of one run's events; `seq` comes from the caller (an SSE id, or a local counter)."""
+
+    def __init__(self, run_id: str, *, steps: list[StepRef] | None = None, target_id: str | None = None) -> None:
+        self.run_id = run_id
+        self.target_id = target_id
+        known = [s for s in steps or [] if s.id]
+        self.step_total = len(known) or None
+        self._names = {s.id: s.name or s.id for s in known if s.id}
+        self._index = {s.id: i + 1 for i, s in enumerate(known) if s.id}
+        self._rounds: dict[str, int] = {}
+        self._current: StepRef | None = None
+        self._ending: dict[str, Any] | None = None
+        self._ending_seq = ""
+
+    def step(self, step_id: str | None, name: object = None) -> StepRef | None:
+        if not step_id:
+            return None
+        if name:
+            self._names[step_id] = str(name)
+        return StepRef(
+            id=step_id,
+            name=self._names.get(step_id, step_id),
+            index=self._index.get(step_id),
+            total=self.step_total if step_id in self._index else None,
+        )
+
+    def feed(self, raw: dict[str, Any], seq: str) -> list[RunEvent]:
+        """The events one wire event makes: usually one; none for markers and folded endings."""
+        type_ = str(raw.get("type"))
+        if type_ in IGNORED:
+            return self.finish() if type_ == "done" else []
+        if type_ in _ENDINGS or (type_ == "final" and raw.get("intent") == "orchestration"):
+            self._fold_ending(type_, raw, seq)
+            return []
+        out = self.finish()  # an ending followed by something else: the ending stands as it is
+        out.append(self._map(type_, raw, seq))
+        return out
+
+    def finish(self) -> list[RunEvent]:
+        """The folded terminal event, if an ending is pending (at `done`, or when the stream ends)."""
+        if self._ending is None:
+            return []
+        ending, self._ending = self._ending, None
+        return [self._terminal(ending, self._ending_seq)]
+
+    @property
+    def ending_pending(self) -> bool:
+        return self._ending is not None
+
+    # -- mapping ---------------------------------------------------------------------------------------------
+
+    def _map(self, type_: str, raw: dict[str, Any], seq: str) -> RunEvent:
+        kind = _KINDS.get(type_, EventKind.LOG)
+        step = self.step(step_id_of(raw), raw.get("step_name"))
+        if kind is EventKind.STEP_STARTED and step is not None:
+            self._current = step
+        elif step is None and type_ not in ("orchestration_start", "orchestration_end", "status"):
+            step = self._current  # tool calls and thoughts without a step id belong to the step under way
+        gate = None
+        text = self._text(type_, raw, step)
+        if kind is EventKind.GATE_OPENED:
+            step_id = (step.id if step else None) or "human"
+            round_ = self._rounds[step_id] = self._rounds.get(step_id, 0) + 1
+            gate = gate_from_payload(
+                raw, run_id=self.run_id, step=step, round_=round_, seq=seq, target_id=self.target_id
+            )
+            text = f"waiting for a human: {gate.prompt}"
+        return RunEvent(
+            kind=kind, raw_type=type_, seq=seq, run_id=self.run_id, step=step, text=text, data=raw, gate=gate
+        )
+
+    def _text(self, type_: str, raw: dict[str, Any], step: StepRef | None) -> str:
+        name = step.name if step and step.name else "step"
+        match type_:
+            case "orchestration_start":
+                return f"run started: {raw.get('orchestration_name') or raw.get('orchestration_id') or ''}".strip()
+            case "step_start":
+                return f"{name} started"
+            case "step_complete":
+                return f"{name} done"
+            case "step_error":
+                return f"{name} failed: {short(raw.get('error', 'unknown error'))}"
+            case "tool_execution":
+                return f"tool {raw.get('tool_name', '?')}"
+            case "tool_result":
+                return f"{raw.get('tool_name', 'tool')} returned"
+            case "tool_cache_hit":
+                return f"{raw.get('tool_name', 'tool')} (cached)"
+            case "routing_decision" | "if_decision" | "switch_decision":
+                return f"decision: {_decision(raw)}"
+            case "final":
+                return f"{name} answered: {short(raw.get('response', ''), 60)}"
+            case "thinking" | "status" | "step_warning":
+                return short(raw.get("message", type_))
+            case "llm_thought" | "agent_turn":
+                return f"thinking: {short(raw.get('thought') or raw.get('message') or '', 60)}"
+            case "llm_reasoning":
+                return f"reasoning: {short(raw.get('reasoning', ''), 60)}"
+            case "loop_iteration":
+                return f"{name}: iteration {raw.get('iteration', '?')}"
+            case "orchestration_end":
+                return "reached the end"
+            case _:
+                return type_
+
+    # -- the end of a run ------------------------------------------------------------------------------------
+
+    def _fold_ending(self, type_: str, raw: dict[str, Any], seq: str) -> None:
+        ending = self._ending or {"type": type_}
+        if self._ending is None:
+            self._ending_seq = seq
+        if type_ == "orchestration_error":
+            ending.update(type=type_, status="failed", error=raw.get("error"))
+        elif type_ == "orchestration_complete":
+            ending.update(status=raw.get("status"), shared_state=raw.get("final_state"))
+        else:  # the run-level `final`: its response, and data with status, step_history and shared_state
+            data = as_dict(raw.get("data"))
+            ending.setdefault("status", data.get("status"))
+            ending["response"] = raw.get("response")
+            for key in ("step_history", "shared_state"):
+                if key in data:
+                    ending[key] = data[key]
+        self._ending = ending
+
+    def _terminal(self, ending: dict[str, Any], seq: str) -> RunEvent:
+        return terminal_event(self.run_id, ending, seq=seq, raw_type=str(ending.get("type", "final")))
+
+
+def terminal_event(
+    run_id: str, ending: dict[str, Any], *, seq: str, raw_type: str, usage: Usage | None = None
+) -> RunEvent:
+    """The run's last event from what its ending said: status, response or error, shared state and history."""
+    status = run_status(ending.get("status"))
+    error = ending.get("error")
+    if raw_type == "orchestration_error" and str(error).strip().lower() == "cancelled":
+        status = run_status("cancelled")  # the runner reports a cancelled run as this error
+    response = ending.get("response")
+    kind = {
+        "completed": EventKind.RUN_COMPLETED,
+        "cancelled": EventKind.RUN_CANCELLED,
+    }.get(status.value, EventKind.RUN_FAILED)
+    reason = None
+    if kind is EventKind.RUN_FAILED:
+        reason = str(error or response or f"the run ended with status {ending.get('status')!r}")
+        reason = reason.removeprefix("Orchestration error: ")
+    data: dict[str, Any] = {
+        "status": ending.get("status") or status.value,
+        "outputs": {"response": response, "shared_state": ending.get("shared_state") or {}},
+        "step_history": ending.get("step_history") or [],
+    }
+    if reason is not None:
+        data["error"] = reason
+    text = {
+        EventKind.RUN_COMPLETED: "run completed",
+        EventKind.RUN_CANCELLED: "run cancelled",
+    }.get(kind, f"run failed: {short(reason or '')}")
+    used = usage or usage_of(ending.get("step_history"))
+    return RunEvent(kind=kind, raw_type=raw_type, seq=seq, run_id=run_id, text=text, data=data, usage=used)

@@ -1,0 +1,151 @@
+"""One run as runbridge received it: its events in order, and what they say about the run now.
+
+Synapse v1 streams a run's events on the answer to the POST that starts (or resumes) it, and has no way to read
+them again, nor the run's status (reference §4f, §7.2). So the adapter reads each such stream into the run's log
+in the background, and `watch` reads the log: every event after a cursor exactly once, waiting (without polling)
+while the run waits at a gate. The log also holds the guard the real server lacks: a gate is resumed at most once,
+and never after the run ended or was cancelled.
+
+Sequence numbers are a local counter. A log made for a run runbridge had not seen in this process (its gate
+answered after a restart) starts counting after the gate's own sequence, so that the cursor the bridge saved
+before the restart still points before the new events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+
+from ...core.errors import StreamError
+from ...core.models import EventKind, Gate, RunEvent, RunStatus, StepRef, Usage
+from .events import EventMapper
+
+__all__ = ["RunLog", "follow_log"]
+
+
+class RunLog:
+    """Events and state of one run. Mutated only on the event loop, between awaits."""
+
+    def __init__(self, run_id: str, mapper: EventMapper, *, target_id: str | None = None, base: int = 0) -> None:
+        self.run_id = run_id
+        self.target_id = target_id
+        self.mapper = mapper
+        self.base = base
+        self.events: list[RunEvent] = []
+        self.status = RunStatus.RUNNING
+        self.current_step: StepRef | None = None
+        self.open_gate: Gate | None = None
+        self.answered: set[str] = set()
+        self.cancelled = False
+        self.ended = False
+        self.streaming = False
+        self.broken: str | None = None
+        self.outputs: Any = None
+        self.error: str | None = None
+        self.usage: Usage | None = None
+        self.step_history: list[Any] = []
+        self._changed = anyio.Event()
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def take(self, raw: dict[str, Any]) -> bool:
+        """Add what one wire event says; False once it was the stream's `done`."""
+        for event in self.mapper.feed(raw, ""):
+            self.append(event)
+        return raw.get("type") != "done"
+
+    def append(self, event: RunEvent) -> None:
+        if self.ended:
+            return  # nothing follows the end (a late stream of a run that is over)
+        event.seq = str(self.base + len(self.events) + 1)
+        if event.gate is not None:
+            event.gate.resume["seq"] = event.seq
+        self.events.append(event)
+        self.observe(event)
+        self._wake()
+
+    def observe(self, event: RunEvent) -> None:
+        """Update the run's state from one of its events (also for events read elsewhere, as v2 watches are)."""
+        kind = event.kind
+        if kind is EventKind.STEP_STARTED and event.step is not None:
+            self.current_step, self.status = event.step, RunStatus.RUNNING
+        elif kind in (EventKind.RUN_STARTED, EventKind.GATE_RESOLVED):
+            self.status = RunStatus.RUNNING
+        elif kind is EventKind.GATE_OPENED and event.gate is not None:
+            self.open_gate, self.current_step, self.status = event.gate, event.gate.step, RunStatus.WAITING
+        elif kind.terminal:
+            self.ended, self.open_gate, self.current_step = True, None, None
+            self.status = kind.terminal_status or RunStatus.UNKNOWN
+            self.outputs = event.data.get("outputs")
+            self.error = event.data.get("error")
+            self.step_history = list(event.data.get("step_history") or [])
+            self.usage = event.usage
+
+    def begin_stream(self) -> None:
+        self.streaming, self.broken = True, None
+
+    def resumed(self, gate: Gate) -> None:
+        """The server took the answer: the gate is behind the run, whose next events follow."""
+        self.open_gate = None
+        self.append(
+            RunEvent(
+                kind=EventKind.GATE_RESOLVED,
+                raw_type="resume",
+                seq="",
+                run_id=self.run_id,
+                step=gate.step,
+                text="gate answered; resuming",
+                data={"gate_id": gate.gate_id},
+            )
+        )
+
+    def stream_ended(self, problem: str | None = None) -> None:
+        """A stream into this log is over. Unless the run now waits at a gate or has ended, it was cut short:
+        v1 cannot re-attach, so the log is broken and a watch says so."""
+        self.streaming = False
+        for event in self.mapper.finish():
+            self.append(event)
+        if not self.ended and self.open_gate is None:
+            what = problem or "the stream ended before the run reached a gate or its end"
+            self.broken = (
+                f"Lost the event stream of run {self.run_id} ({what}). Synapse v1 cannot re-attach to a run's events: "
+                "the run goes on on the server, but runbridge can no longer see it. If it stops at a human gate, the "
+                "gate cannot be shown here; enable the v2 API (profile option api_versions) to follow runs that way."
+            )
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def index_after(self, cursor: str | None) -> int:
+        """The position of the first event after `cursor` (a sequence this log gave out, or none)."""
+        if cursor is None or not cursor.isdigit():
+            return 0
+        return min(max(int(cursor) - self.base, 0), len(self.events))
+
+    async def wait_beyond(self, count: int) -> None:
+        """Until the log holds more than `count` events, or nothing more can come (ended, or broken)."""
+        while len(self.events) <= count and not self.ended and not (self.broken and not self.streaming):
+            await self._changed.wait()
+
+
+async def follow_log(log: RunLog, cursor: str | None) -> AsyncIterator[RunEvent]:
+    """Every event of the log after `cursor` exactly once, until the terminal one; waits while the run waits."""
+    index = log.index_after(cursor)
+    while True:
+        while index < len(log.events):
+            event = log.events[index]
+            index += 1
+            yield event
+            if event.terminal:
+                return
+        if log.ended:
+            return
+        if log.broken is not None and not log.streaming:
+            raise StreamError(log.broken)
+        await log.wait_beyond(index)
