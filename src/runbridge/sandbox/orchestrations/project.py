@@ -239,13 +239,13 @@ class Projector:
         current = next((s for s in run.workflow.steps if s.id == run.current_step), None)
         if current is not None and not any(h["step_id"] == current.id for h in wire.history):
             wire.history.append(self._entry(wire, current, "failed", ev.timestamp))
-        wire.outcome = {"status": "failed", "response": message}
+        wire.outcome, wire.gate = {"status": "failed", "response": message}, None
         wire.end_at = len(wire.events)
         self._add(wire, {"type": "orchestration_error", "error": message}, stop="end")
         self._marker(wire, "done")
 
     def _end(self, wire: RunWire, status: str, response: str) -> None:
-        wire.outcome = {"status": status, "response": response}
+        wire.outcome, wire.gate = {"status": status, "response": response}, None
         wire.end_at = len(wire.events)
         state = dict(wire.shared_state)
         self._add(
