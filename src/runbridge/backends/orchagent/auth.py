@@ -76,7 +76,7 @@ class TokenSource:
         except json.JSONDecodeError:
             raise ConfigError(f"The token file {self.path} is not valid JSON. {LOGIN_HINT}") from None
         token = doc.get("access_token") if isinstance(doc, dict) else None
-        return token if isinstance(token, str) else ""
+        return token.strip() if isinstance(token, str) else ""
 
 
 async def obtain_token(
