@@ -112,6 +112,8 @@ class EventMapper:
         step = self.step(step_id_of(raw), raw.get("step_name"))
         if kind is EventKind.STEP_STARTED and step is not None:
             self._current = step
+        elif kind is EventKind.RUN_STARTED and self.step_total:
+            step = StepRef(total=self.step_total)  # no step yet, but progress can count toward the total at once
         elif step is None and type_ not in ("orchestration_start", "orchestration_end", "status"):
             step = self._current  # tool calls and thoughts without a step id belong to the step under way
         gate = None
