@@ -39,7 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", parents=[common], help="walk a gated run on the embedded sandbox, end to end")
-    demo.add_argument("--workflow", default="approval-demo", help="sandbox workflow to run (default approval-demo)")
+    demo.add_argument(
+        "--family", choices=["openwop", "orchestrations"], default="openwop", help="sandbox API (default openwop)"
+    )
+    demo.add_argument(
+        "--workflow", help="sandbox workflow to run (default approval-demo; orch-research-report for orchestrations)"
+    )
     demo.add_argument("--non-interactive", action="store_true", help="answer gates without asking a person")
     demo.add_argument("--answer", choices=["approve", "reject"], default="approve", help="answer used with it")
     demo.add_argument("--speed", type=float, default=1.0, help="sandbox speed (1: watchable; 0: no delays)")
@@ -49,7 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     sandbox.add_argument("--family", default="openwop", help="wire protocol to speak (default openwop)")
-    sandbox.add_argument("--variant", default="reference", help="OpenWOP host variant (default reference)")
+    sandbox.add_argument(
+        "--variant",
+        default="reference",
+        help="host variant (default reference; orchestrations: reference, scale (with the v2 API), seed)",
+    )
     sandbox.add_argument("--speed", type=float, default=1.0, help="speed factor (higher is faster)")
 
     sub.add_parser("doctor", parents=[common], help="check the configuration and reach every profile")
@@ -96,7 +105,11 @@ def _run(args: argparse.Namespace) -> int:
         from .demo import run_demo
 
         return run_demo(
-            workflow=args.workflow, interactive=not args.non_interactive, answer=args.answer, speed=args.speed
+            workflow=args.workflow,
+            interactive=not args.non_interactive,
+            answer=args.answer,
+            speed=args.speed,
+            family=args.family,
         )
     settings = load_settings(args.config)
     if command == "serve":

@@ -126,19 +126,38 @@ def _choices(prop: dict[str, Any]) -> list[str]:
     return [str(o) for o in prop.get("enum", [])]
 
 
-async def _demo(workflow: str, interactive: bool, answer: str, speed: float, out: TextIO) -> int:
+# family -> (its name for people, the workflow run by default, the target ids listed)
+DEMO_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "openwop": (
+        "OpenWOP",
+        "approval-demo",
+        ("approval-demo", "clarify-demo", "quick-demo", "long-demo", "failing-demo"),
+    ),
+    "orchestrations": (
+        "Synapse orchestrations",
+        "orch-research-report",
+        ("orch-research-report", "orch-two-gates", "orch-quick-summary", "orch-cost-limit"),
+    ),
+}
+
+
+async def _demo(workflow: str | None, interactive: bool, answer: str, speed: float, out: TextIO, family: str) -> int:
     from ..sandbox import SandboxServer
 
     term = Terminal(out)
-    with SandboxServer("openwop", speed=speed) as sandbox:
-        term.line(f"Sandbox OpenWOP backend listening on {sandbox.base_url}")
+    label, default_workflow, shown = DEMO_FAMILIES[family]
+    workflow = workflow or default_workflow
+    with SandboxServer(family, speed=speed) as sandbox:
+        term.line(f"Sandbox {label} backend listening on {sandbox.base_url}")
         os.environ[_KEY_ENV] = sandbox.api_key
-        profile = Profile(
-            name="sandbox",
-            family="openwop",
-            base_url=sandbox.base_url,
-            api_key_env=_KEY_ENV,
-            workflows=["approval-demo", "clarify-demo", "quick-demo", "long-demo", "failing-demo"],
+        profile = Profile.model_validate(
+            {
+                "name": "sandbox",
+                "family": family,
+                "base_url": sandbox.base_url,
+                "api_key_env": _KEY_ENV,
+                "workflows": list(shown) if family == "openwop" else [],
+            }
         )
         settings = Settings(profiles={"sandbox": profile}, state_path=":memory:", wait_seconds=60)
         human = TerminalHuman(term, interactive=interactive, answer=answer)
@@ -147,6 +166,8 @@ async def _demo(workflow: str, interactive: bool, answer: str, speed: float, out
             targets = (await client.call_tool("targets_list", {})).structured_content or {}
             term.line("What can be run:")
             for target in targets.get("targets", []):
+                if target["id"] not in shown:
+                    continue  # the sandbox serves every family's examples; show this family's own
                 term.line(f"  {target['id']:<15} {target.get('name') or ''} — {target.get('description') or ''}")
             term.line(f"\nStarting {workflow!r} …")
 
@@ -176,5 +197,14 @@ async def _demo(workflow: str, interactive: bool, answer: str, speed: float, out
         return 0 if report.get("done") else 3
 
 
-def run_demo(*, workflow: str, interactive: bool, answer: str, speed: float, out: TextIO | None = None) -> int:
-    return anyio.run(_demo, workflow, interactive, answer, speed, out or sys.stdout)
+def run_demo(
+    *,
+    workflow: str | None = None,
+    interactive: bool,
+    answer: str,
+    speed: float,
+    out: TextIO | None = None,
+    family: str = "openwop",
+) -> int:
+    """Run the demo on the sandbox of `family` (`openwop` or `orchestrations`); `workflow` defaults per family."""
+    return anyio.run(_demo, workflow, interactive, answer, speed, out or sys.stdout, family)
