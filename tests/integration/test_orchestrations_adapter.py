@@ -472,3 +472,11 @@ async def test_reads_are_retried_through_a_429_burst(synapse: SandboxServer, con
     page = await connect(synapse).list_targets()
     assert page.items
     assert synapse.stats()["statuses"]["429"] == 2
+
+
+async def test_pings_in_a_quiet_stream_change_nothing(synapse: SandboxServer, connect: Connect) -> None:
+    backend = connect(synapse)
+    clean = await _until(backend.watch(await _start(backend, "orch-quick-summary")), _terminal)
+    synapse.faults.set_stream(quiet_at=2, quiet_seconds=0.15)  # `: ping` comments only, before the third event
+    events = await _until(backend.watch(await _start(backend, "orch-quick-summary")), _terminal)
+    assert [(e.kind, e.text) for e in events] == [(e.kind, e.text) for e in clean]
