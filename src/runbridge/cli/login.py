@@ -42,11 +42,13 @@ def run_login(
     *,
     register: bool = False,
     email: str | None = None,
-    ask: Prompt = input,
-    ask_secret: Prompt = getpass.getpass,
+    ask: Prompt | None = None,
+    ask_secret: Prompt | None = None,
     say: Callable[[str], object] = print,
 ) -> int:
     """Ask for the credentials, log in (or register), and save the token. Returns the exit status."""
+    ask = ask or input  # looked up now, not at import: tests (and wrappers) replace them
+    ask_secret = ask_secret or getpass.getpass
     try:
         email = (email or ask("Email: ")).strip()
         if not email:

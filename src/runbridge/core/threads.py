@@ -46,7 +46,11 @@ def _check_paths(value: dict[str, str], what: str) -> dict[str, str]:
                 f"{path!r} is not a secret key path: use dotted names like providers.openai.api_key or TAVILY_API_KEY"
             )
         if what == "env" and not _ENV_NAME.match(source):
-            raise ValueError(f"{source!r} is not an environment variable name (letters, digits, underscores)")
+            # The offending text is not repeated: it may be a secret pasted where its variable's name belongs.
+            raise ValueError(
+                f"the value for {path!r} is not an environment variable name (letters, digits, underscores); "
+                "name the variable that holds the secret, never the secret itself"
+            )
         if what == "file" and not source.strip():
             raise ValueError(f"the file for {path!r} is empty")
     paths = sorted(value)

@@ -9,6 +9,7 @@ server echoes one.
 
 from __future__ import annotations
 
+import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from ...core.threads import SecretRefs
 __all__ = ["profile_refs", "resolve", "scrub"]
 
 _MAX_FILE = 64 * 1024
+_CONVENTIONAL = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
 
 def profile_refs(profile: Profile) -> SecretRefs:
@@ -75,9 +77,11 @@ def resolve(refs: SecretRefs, env: Mapping[str, str]) -> dict[str, Any]:
     for key, var in sorted(refs.from_env.items()):
         value = env.get(var, "")
         if not value:
+            # Named only when it looks like a variable name: a secret pasted in its place must not come back.
+            named = f"The environment variable {var}" if _CONVENTIONAL.match(var) else "The environment variable named"
             raise InputError(
-                f"The environment variable {var} (for {key}) is not set in the environment runbridge runs in. "
-                "Export it where runbridge is started (e.g. the MCP host's server config), then try again."
+                f"{named} (for {key}) is not set in the environment runbridge runs in. Export it where runbridge "
+                "is started (e.g. the MCP host's server config), then try again."
             )
         register_secret(value)
         _put(values, key, value)
