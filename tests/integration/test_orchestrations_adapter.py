@@ -357,10 +357,13 @@ async def test_a_waiting_v1_run_can_be_abandoned_and_is_never_resumed_after(
 ) -> None:
     backend = connect(synapse)
     run_id = await _start(backend, "orch-research-report")
-    gate = _gate(await _until(backend.watch(run_id), _gate_opened))
+    watch = backend.watch(run_id)
+    gate = _gate(await _until(watch, _gate_opened))
     cancelled = await backend.cancel_run(run_id)
     assert cancelled.status is RunStatus.CANCELLED
     assert "never resume" in cancelled.details["note"]
+    assert (await _until(watch, _terminal))[-1].kind is EventKind.RUN_CANCELLED  # a waiting watch ends too
+    assert (await backend.get_run(run_id)).status is RunStatus.CANCELLED
     with pytest.raises(GateError) as refused:
         await backend.resolve_gate(gate, APPROVE)
     assert refused.value.closed

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from runbridge.backends.orchestrations.events import EventMapper
 from runbridge.backends.orchestrations.gates import gate_from_payload, resume_body
+from runbridge.backends.orchestrations.runlog import RunLog, follow_log
 from runbridge.backends.orchestrations.wire import frame_number, target_of_run_id, usage_of
+from runbridge.core.errors import StreamError
 from runbridge.core.models import EventKind, GateAnswer, StepRef
 
 RUN = "run_orch-research-report_1734567890123"
@@ -245,3 +248,53 @@ def test_wire_helpers_read_run_ids_frame_ids_and_history() -> None:
     assert frame_number(None) is None
     assert usage_of([{"duration_seconds": 1}]) is None
     assert usage_of("nope") is None
+
+
+GATE = {"type": "human_input_required", "orch_step_id": "step-approve", "run_id": RUN, "prompt": "Go?", "fields": []}
+
+
+async def _drain(log: RunLog, cursor: str | None = None) -> list[str]:
+    seen: list[str] = []
+    with anyio.fail_after(5):
+        async for event in follow_log(log, cursor):
+            seen.append(event.raw_type)
+    return seen
+
+
+@pytest.mark.anyio
+async def test_a_resume_stream_that_starts_before_the_run_stream_ended_is_not_taken_for_a_lost_stream() -> None:
+    log = RunLog(RUN, EventMapper(RUN))
+    log.begin_stream()  # the run stream
+    log.take({"type": "orchestration_start", "run_id": RUN})
+    log.take(GATE)
+    gate = log.open_gate
+    assert gate is not None
+    log.resumed(gate)
+    log.begin_stream()  # the resume stream, accepted before the run stream read its `done`
+    assert not log.take({"type": "done"})
+    log.stream_ended()  # the run stream's end
+    assert log.broken is None
+    log.take({"type": "step_start", "orch_step_id": "step-report"})
+    log.take({"type": "orchestration_complete", "run_id": RUN, "status": "completed", "final_state": {}})
+    log.stream_ended()  # the resume stream ends without `done`: the ending still stands
+    assert await _drain(log) == [
+        "orchestration_start",
+        "human_input_required",
+        "resume",
+        "step_start",
+        "orchestration_complete",
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_stream_that_ends_before_a_gate_or_the_end_breaks_the_log_for_every_watch() -> None:
+    log = RunLog(RUN, EventMapper(RUN), base=7)
+    log.begin_stream()
+    log.take({"type": "orchestration_start", "run_id": RUN})
+    log.stream_ended("the connection broke (ReadError)")
+    assert [e.seq for e in log.events] == ["8"]
+    with pytest.raises(StreamError) as lost:
+        await _drain(log, "8")
+    assert "the connection broke (ReadError)" in str(lost.value)
+    assert log.index_after("3") == 0
+    assert log.index_after("99") == 1

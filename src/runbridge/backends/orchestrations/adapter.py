@@ -17,6 +17,7 @@ run that ended or was cancelled, on top of the registry's own answer-once rule.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -131,9 +132,13 @@ class OrchestrationsBackend:
     # -- runs ---------------------------------------------------------------------------------------------------
 
     async def start_run(self, request: StartRequest) -> Run:
-        """Start a run: `message` (or `inputs["message"]`) is the run's input; other inputs are not sent."""
-        message = request.message if request.message is not None else request.inputs.get("message", "")
-        body: dict[str, Any] = {"message": message if isinstance(message, str) else str(message)}
+        """Start a run. Synapse takes one text, `message`: the request's message, else `inputs["message"]`, else
+        the inputs as JSON (the orchestration's first step reads it as its input)."""
+        inputs = request.inputs
+        message: Any = request.message
+        if message is None:
+            message = inputs.get("message", json.dumps(inputs) if inputs else "")
+        body: dict[str, Any] = {"message": message if isinstance(message, str) else json.dumps(message)}
         target = request.target_id
         if self.v2:
             run = await self._v2.start(target, body)
@@ -210,11 +215,10 @@ class OrchestrationsBackend:
                 "Synapse v1 cannot cancel a run; runbridge can only abandon one that waits at a human gate it saw. "
                 'Enable the v2 API (profile option api_versions = ["v1", "v2"]) to cancel running orchestrations.'
             )
-        log.cancelled = True
+        note = "Synapse v1 has no cancel: the run stays paused on the server, and runbridge will never resume it."
+        log.abandon(note)
         run = self._run_of(log)
-        run.details["note"] = (
-            "Synapse v1 has no cancel: the run stays paused on the server, and runbridge will never resume it."
-        )
+        run.details["note"] = note
         return run
 
     # -- gates --------------------------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ class RunLog:
         self.answered: set[str] = set()
         self.cancelled = False
         self.ended = False
-        self.streaming = False
         self.broken: str | None = None
+        self._streams = 0  # streams being read into the log: a resume's may start before the last one ended
         self.outputs: Any = None
         self.error: str | None = None
         self.usage: Usage | None = None
@@ -83,8 +83,13 @@ class RunLog:
             self.step_history = list(event.data.get("step_history") or [])
             self.usage = event.usage
 
+    @property
+    def streaming(self) -> bool:
+        return self._streams > 0
+
     def begin_stream(self) -> None:
-        self.streaming, self.broken = True, None
+        self._streams += 1
+        self.broken = None
 
     def resumed(self, gate: Gate) -> None:
         """The server took the answer: the gate is behind the run, whose next events follow."""
@@ -104,7 +109,9 @@ class RunLog:
     def stream_ended(self, problem: str | None = None) -> None:
         """A stream into this log is over. Unless the run now waits at a gate or has ended, it was cut short:
         v1 cannot re-attach, so the log is broken and a watch says so."""
-        self.streaming = False
+        self._streams -= 1
+        if self._streams > 0:
+            return  # the run stream's tail (its `done`) after the resume's stream began: that one carries on
         for event in self.mapper.finish():
             self.append(event)
         if not self.ended and self.open_gate is None:
@@ -115,6 +122,20 @@ class RunLog:
                 "gate cannot be shown here; enable the v2 API (profile option api_versions) to follow runs that way."
             )
         self._wake()
+
+    def abandon(self, note: str) -> None:
+        """End the log without the server's say (v1 has no cancel): watchers stop, the gate is never answered."""
+        self.cancelled = True
+        self.append(
+            RunEvent(
+                kind=EventKind.RUN_CANCELLED,
+                raw_type="abandoned",
+                seq="",
+                run_id=self.run_id,
+                text="run abandoned at its gate (Synapse v1 has no cancel)",
+                data={"status": "cancelled", "note": note},
+            )
+        )
 
     def _wake(self) -> None:
         self._changed.set()

@@ -159,6 +159,7 @@ class V1Runs:
         Failures arrive as HTTP 200 with `status: failed` and the reason in `response`.
         """
         status = str(doc.get("status", ""))
+        log.begin_stream()  # one answer, read like a stream that brought these events
         if status == "paused":
             log.take({"type": "human_input_required", "run_id": log.run_id, **as_dict(doc.get("human_input_required"))})
             log.take({"type": "done"})
