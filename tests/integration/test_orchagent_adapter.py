@@ -317,7 +317,10 @@ async def test_secrets_come_from_the_environment_and_no_value_comes_back(
 async def test_the_token_file_is_read_as_it_changes_and_a_missing_or_empty_one_says_to_log_in(
     sandbox: SandboxServer, make: Make
 ) -> None:
-    backend = make(sandbox, token="")
+    with pytest.raises(ConfigError, match="runbridge login orchagent"):
+        make(sandbox, token="")  # logged out: the adapter says so at once
+    backend = make(sandbox)
+    write_token_file(backend._tokens.path, "")
     with pytest.raises(ConfigError, match="runbridge login orchagent"):
         await backend.create_thread({})
     write_token_file(backend._tokens.path, "oa_wrong")

@@ -82,6 +82,8 @@ class OrchagentBackend:
         self._env = os.environ if env is None else env
         self.http = http or HttpClient(_stream_profile(profile), secret=Secret(""))
         self._tokens = TokenSource(profile, self._env)
+        if not self.http.secret:
+            self._tokens.get()  # not signed in: say so now (profiles_list, doctor), not at the first call
         self._profile_secrets = profile_refs(profile)
         self._status_idle = float(profile.options.get("status_idle_seconds", 0.3))
         self._status_budget = float(profile.options.get("status_budget_seconds", 10.0))
