@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -116,11 +117,12 @@ async def test_a_second_gate_after_a_resume_is_asked_the_same_way(mode: str, con
     assert state["headline_output"] == {"headline": "Three findings that matter"}
 
 
+@pytest.mark.parametrize("mode", ERAS)
 async def test_without_elicitation_the_waiting_result_and_gates_respond_finish_the_run(
-    connect: Any, synapse: SandboxServer
+    mode: str, connect: Any, synapse: SandboxServer
 ) -> None:
     with anyio.fail_after(30):
-        async with connect(mode="legacy", human=None) as client:
+        async with connect(mode=mode, human=None) as client:
             first = _structured(await client.call_tool("runs_start", {"target_id": "orch-two-gates"}))
             assert first["status"] == "waiting"
             gate = first["waiting_for"]
@@ -141,6 +143,30 @@ async def test_without_elicitation_the_waiting_result_and_gates_respond_finish_t
     assert again.is_error
     assert "already answered" in again.content[0].text  # type: ignore[union-attr]
     assert synapse.stats().get("resumes_without_gate", 0) == 0
+
+
+async def test_after_a_restart_the_open_gate_is_answered_and_the_resume_streams_the_rest(
+    connect: Any, settings: Settings, tmp_path: Path
+) -> None:
+    durable = settings.model_copy(update={"state_path": str(tmp_path / "state.db")})
+    with anyio.fail_after(30):
+        async with connect(mode="legacy", human=None, server_settings=durable) as client:
+            first = _structured(await client.call_tool("runs_start", {"target_id": "orch-research-report"}))
+        assert first["status"] == "waiting"
+        run_id, gate_id = first["run_id"], first["waiting_for"]["gate_id"]
+        async with connect(mode="legacy", human=None, server_settings=durable) as client:  # runbridge restarted
+            watched = _structured(await client.call_tool("runs_watch", {"run_id": run_id}))
+            history = await client.call_tool("runs_events", {"run_id": run_id})
+            listed = _structured(await client.call_tool("gates_list", {}))
+            answer = {"gate_id": gate_id, "decision": "accept", "values": {"decision": "approve"}}
+            done = _structured(await client.call_tool("gates_respond", answer))
+    # the gate runbridge recorded is put again; the events before the restart are gone (v1 cannot replay them)
+    assert (watched["status"], watched["waiting_for"]["gate_id"]) == ("waiting", gate_id)
+    assert history.is_error
+    assert "cannot re-attach" in history.content[0].text  # type: ignore[union-attr]
+    assert [g["gate_id"] for g in listed["gates"]] == [gate_id]
+    assert done["status"] == "completed", _brief(done)
+    assert done["outputs"]["shared_state"]["human_response"] == {"decision": "approve"}
 
 
 @pytest.mark.parametrize("mode", ERAS)
