@@ -15,7 +15,7 @@ from anyio.abc import TaskGroup
 from runbridge.backends import create_backend
 from runbridge.backends.orchestrations import OrchestrationsBackend
 from runbridge.core.config import Profile
-from runbridge.core.errors import AuthError, GateError, NotFoundError, StreamError, UnsupportedError
+from runbridge.core.errors import AuthError, ConfigError, GateError, NotFoundError, StreamError, UnsupportedError
 from runbridge.core.models import EventKind, Gate, GateAnswer, RunEvent, RunStatus, StartRequest
 from runbridge.core.protocols import capabilities_of
 from runbridge.http import HttpClient, RetryPolicy, Secret
@@ -483,3 +483,10 @@ async def test_pings_in_a_quiet_stream_change_nothing(synapse: SandboxServer, co
     synapse.faults.set_stream(quiet_at=2, quiet_seconds=0.15)  # `: ping` comments only, before the third event
     events = await _until(backend.watch(await _start(backend, "orch-quick-summary")), _terminal)
     assert [(e.kind, e.text) for e in events] == [(e.kind, e.text) for e in clean]
+
+
+@pytest.mark.parametrize("options", [{"api_versions": ["v3"]}, {"api_versions": "v2"}, {"stream": "yes"}])
+def test_wrong_family_options_are_configuration_errors(options: dict[str, Any]) -> None:
+    profile = Profile(name="bad", family="orchestrations", base_url="http://127.0.0.1:9", options=options)
+    with pytest.raises(ConfigError, match="Profile 'bad': options"):
+        OrchestrationsBackend(profile)

@@ -24,7 +24,7 @@ from typing import Any
 from anyio.abc import TaskGroup
 
 from ...core.config import Profile
-from ...core.errors import BackendTimeoutError, GateError, NotFoundError, RunbridgeError, UnsupportedError
+from ...core.errors import BackendTimeoutError, ConfigError, GateError, NotFoundError, RunbridgeError, UnsupportedError
 from ...core.models import Gate, GateAnswer, Page, Run, RunEvent, RunStatus, StartRequest, StepRef, Target
 from ...http import HttpClient
 from .events import EventMapper
@@ -50,10 +50,17 @@ class OrchestrationsBackend:
 
     def __init__(self, profile: Profile, http: HttpClient | None = None, *, tasks: TaskGroup | None = None) -> None:
         self.profile = profile
-        self.http = http or HttpClient(profile)
         versions = profile.options.get("api_versions", ["v1"])
-        self.v2 = isinstance(versions, list) and "v2" in versions
-        self.streamed = bool(profile.options.get("stream", True)) and tasks is not None
+        stream = profile.options.get("stream", True)
+        if not isinstance(versions, list) or not versions or not set(versions) <= {"v1", "v2"}:
+            raise ConfigError(
+                f'Profile {profile.name!r}: options.api_versions must be ["v1"] or ["v1", "v2"], not {versions!r}.'
+            )
+        if not isinstance(stream, bool):
+            raise ConfigError(f"Profile {profile.name!r}: options.stream must be true or false, not {stream!r}.")
+        self.v2 = "v2" in versions
+        self.http = http or HttpClient(profile)
+        self.streamed = stream and tasks is not None
         self._v1 = V1Runs(self.http, tasks)
         self._v2 = V2Runs(self.http)
         self._logs: dict[str, RunLog] = {}
