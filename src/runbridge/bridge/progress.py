@@ -128,13 +128,15 @@ class ProgressReporter:
 
     def _value(self, final: bool) -> float:
         total = self.step_total
-        if total:
-            if final:
-                value = float(max(total, self._last_value))
-            else:
-                # Within a step, creep toward the next whole step without reaching it.
-                value = min(self._steps_done, total) + 0.99 * (1 - 1 / (1 + self._ticks / 5))
-                value = min(value, total - 1e-6) if self._steps_done < total else float(total)
+        if total and final and self._last_value < total:
+            value = float(total)  # the terminal notification lands exactly on the total
+        elif total and self._last_value < total:
+            # Within a step, creep toward the next whole step without reaching it; and never reach the total
+            # before the run has ended (the last step's completion is not the run's end).
+            value = min(self._steps_done, total) + 0.99 * (1 - 1 / (1 + self._ticks / 5))
+            value = min(value, total - 1e-3)
+            if value <= self._last_value:
+                value = self._last_value + min(1e-6, (total - self._last_value) / 2)
         else:
             value = float(self.events + self._extra)
         if value <= self._last_value:

@@ -9,15 +9,17 @@ is never cancelled here.
 
 from __future__ import annotations
 
+from collections import deque
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 from mcp_types import InputRequiredResult
 
-from ..core.errors import RunbridgeError
+from ..core.errors import GateError, RunbridgeError
 from ..core.models import EventKind, Gate, RunEvent, RunStatus, Usage
 from ..core.protocols import GatesAPI, RunsAPI
 from .answers import answer_gate
@@ -55,6 +57,8 @@ class Follow:
     step_total: int | None = None
     progress_floor: float = 0.0
     _waiting: Gate | None = field(default=None, repr=False)
+    _ahead: deque[RunEvent | Exception] = field(default_factory=deque[RunEvent | Exception], repr=False)
+    _receive: MemoryObjectReceiveStream[RunEvent | Exception] | None = field(default=None, repr=False)
 
 
 async def _pump(events: Any, send: ObjectSendStream[RunEvent | Exception]) -> None:
@@ -99,16 +103,21 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
     heartbeat = f.app.settings.heartbeat_seconds
     deadline = anyio.current_time() + f.wait
     last_activity = anyio.current_time()
+    failure: RunbridgeError | None = None
     async with anyio.create_task_group() as tg:
         send, receive = anyio.create_memory_object_stream[RunEvent | Exception](_BUFFER)
         tg.start_soon(_pump, f.backend.watch(f.run_id, cursor=f.cursor), send)
+        f._receive = receive
         try:
             async with receive:
                 while (now := anyio.current_time()) < deadline:
                     timeout = min(deadline, last_activity + heartbeat) - now
                     due = reporter.flush_due_in()
                     try:
-                        item = await _next(receive, timeout if due is None else min(timeout, due))
+                        if f._ahead:
+                            item = f._ahead.popleft()
+                        else:
+                            item = await _next(receive, timeout if due is None else min(timeout, due))
                     except anyio.EndOfStream:
                         f.note = "The event stream ended without a final event; runs_get shows the run's status."
                         break
@@ -132,8 +141,13 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
                         deadline = anyio.current_time() + f.wait  # a human answered: follow afresh from here
                 if reporter.pending:
                     await reporter.flush()
+        except RunbridgeError as exc:
+            failure = exc  # raised below, outside the task group, so it reaches the tool as itself
         finally:
+            f._receive = None
             tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
     return None
 
 
@@ -162,6 +176,8 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
         f.status = RunStatus.RUNNING
         return None
     if kind is EventKind.GATE_OPENED and event.gate is not None:
+        if not await _still_waiting_on(f, event.gate):
+            return None  # history: the run went past this gate before we saw it (a fork's copied events)
         f.status = RunStatus.WAITING
         gate = event.gate.model_copy(update={"profile": f.profile})
         f.app.registry.record_gate(f.profile, gate)
@@ -171,6 +187,28 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
     elif kind is EventKind.RUN_PAUSED:
         f.status = RunStatus.PAUSED
     return None
+
+
+async def _still_waiting_on(f: Follow, gate: Gate) -> bool:
+    """False when the run has visibly moved past `gate`: the events already received resolve it or end the run,
+    or the run's snapshot shows it ended. A human is never asked about history."""
+    try:
+        run = await f.backend.get_run(f.run_id)  # also gives the stream time to deliver what follows the gate
+    except RunbridgeError:
+        run = None
+    if f._receive is not None:
+        while True:
+            try:
+                f._ahead.append(f._receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                break
+    step = gate.step.id if gate.step else None
+    for item in f._ahead:
+        if isinstance(item, RunEvent) and (
+            item.kind.terminal or (item.kind is EventKind.GATE_RESOLVED and step and item.step and item.step.id == step)
+        ):
+            return False
+    return run is None or not run.status.terminal
 
 
 def _settled(f: Follow, gate: Gate) -> bool:
@@ -209,7 +247,12 @@ async def apply_answer(
     f: Follow, gate: Gate, action: str, content: dict[str, Any] | None, reporter: ProgressReporter | None
 ) -> RunReport | None:
     """Act on the human's elicitation answer. None: resumed, keep following. A report: stop here."""
-    answer = answer_from_content(gate, action, content)
+    try:
+        answer = answer_from_content(gate, action, content)
+    except GateError as exc:  # the form came back with values the gate cannot take: nothing was sent
+        f._waiting, f.status = gate, RunStatus.WAITING
+        f.note = f"The answer did not fit the question ({exc}); the gate stays open for gates_respond."
+        return _report(f)
     if answer is None:
         f.decision, f._waiting, f.status = "cancelled", gate, RunStatus.WAITING
         f.note = "The question was dismissed without a decision; the gate stays open for gates_respond."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import secrets
 from collections.abc import AsyncGenerator
@@ -97,7 +98,10 @@ def build_server(settings: Settings) -> MCPServer[App]:
         request_state_security=_request_state_security(settings),
     )
     for spec in visible_tools(settings):
-        mcp.add_tool(spec.bound(), name=spec.name, title=spec.title, annotations=spec.annotations)
+        description = inspect.cleandoc(spec.fn.__doc__ or "")  # without the docstring's indentation
+        mcp.add_tool(
+            spec.bound(), name=spec.name, title=spec.title, description=description, annotations=spec.annotations
+        )
     register_resources(mcp, settings)
     register_prompts(mcp)
     return mcp

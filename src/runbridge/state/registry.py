@@ -143,14 +143,15 @@ class Registry:
     def list_runs(
         self, profile: str, *, cursor: str | None = None, limit: int = 20, status: RunStatus | None = None
     ) -> Page[RunRecord]:
-        """Newest first; the cursor is an offset into that order."""
+        """Newest first (by when runbridge first recorded the run, so reading a run does not reorder the list); the
+        cursor is an offset into that order."""
         offset = offset_cursor(cursor)
         sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE profile = ?"  # noqa: S608  (a constant column list)
         args: list[object] = [profile]
         if status is not None:
             sql += " AND status = ?"
             args.append(status.value)
-        sql += " ORDER BY updated_at DESC, run_id LIMIT ? OFFSET ?"
+        sql += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
         args += [limit + 1, offset]
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()

@@ -73,8 +73,10 @@ async def runs_watch(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, _ = app.require(profile, "runs", RunsAPI)
+    chosen, backend = app.require(profile, "runs", RunsAPI)
     record = app.registry.get_run(chosen.name, run_id)
+    # A run runbridge has not seen: make sure it exists (a clear "not found"), and learn what it runs.
+    target_id = record.target_id if record else (await backend.get_run(run_id)).target_id
     start = cursor if cursor is not None else (record.cursor if record else None)
     return await follow(
         app,
@@ -83,7 +85,7 @@ async def runs_watch(
         run_id,
         wait=wait_for(app, wait_seconds),
         cursor=start,
-        target_id=record.target_id if record else None,
+        target_id=target_id,
     )
 
 
@@ -103,7 +105,8 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
     run = await backend.get_run(run_id)
     app.registry.update_run(chosen.name, run_id, status=run.status, error=run.error)
     if run.open_gate is not None:
-        app.registry.record_gate(chosen.name, run.open_gate.model_copy(update={"profile": chosen.name}))
+        run.open_gate = run.open_gate.model_copy(update={"profile": chosen.name})
+        app.registry.record_gate(chosen.name, run.open_gate)
     record = app.registry.get_run(chosen.name, run_id)
     gates = [g.gate.gate_id for g in app.registry.gates(chosen.name, run_id=run_id)]
     return RunSnapshot(profile=chosen.name, run=run, cursor=record.cursor if record else None, open_gates=gates)
@@ -171,8 +174,9 @@ async def runs_fork(
     chosen, backend = app.require(profile, "fork", ForkAPI)
     run = await backend.fork_run(run_id, from_seq=from_seq, mode=mode)
     source = app.registry.get_run(chosen.name, run_id)
-    app.registry.record_run(chosen.name, run.model_copy(update={"target_id": source.target_id if source else None}))
-    return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds))
+    target_id = run.target_id or (source.target_id if source else None)
+    app.registry.record_run(chosen.name, run.model_copy(update={"target_id": target_id}))
+    return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds), target_id=target_id)
 
 
 class RunSummary(BaseModel):

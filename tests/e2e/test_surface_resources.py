@@ -1,0 +1,118 @@
+"""Resources (`runbridge://` templates) and prompts through the official client, for a real run on the sandbox."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from runbridge.sandbox import SandboxServer
+
+pytestmark = pytest.mark.anyio
+
+TEMPLATES = {
+    "runbridge://{profile}/runs/{run_id}",
+    "runbridge://{profile}/runs/{run_id}/events{?cursor}",
+    "runbridge://{profile}/gates",
+    "runbridge://{profile}/targets/{target_id}",
+}
+
+
+async def _read(transcript: Any, client: Any, uri: str) -> Any:
+    result = await client.read_resource(uri)
+    transcript.record(result)
+    (content,) = result.contents
+    assert content.mime_type == "application/json"
+    return json.loads(content.text)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_every_resource_template_reads_a_real_run(
+    mode: str, connect: Any, transcript: Any, sandbox: SandboxServer
+) -> None:
+    with anyio.fail_after(20):
+        async with connect(mode=mode) as client:
+            templates = (await client.list_resource_templates()).resource_templates
+            resources = (await client.list_resources()).resources
+            waiting = await transcript.ok(client, "runs_start", {"target_id": "approval-demo"})
+            run_id, gate_id = waiting["run_id"], waiting["waiting_for"]["gate_id"]
+            profiles = await _read(transcript, client, "runbridge://profiles")
+            snapshot = await _read(transcript, client, f"runbridge://sandbox/runs/{run_id}")
+            finished = await transcript.ok(client, "runs_start", {"target_id": "quick-demo"})
+            done_id = finished["run_id"]
+            events = await _read(transcript, client, f"runbridge://sandbox/runs/{done_id}/events")
+            later = await _read(transcript, client, f"runbridge://sandbox/runs/{done_id}/events?cursor=5")
+            gates = await _read(transcript, client, "runbridge://sandbox/gates")
+            target = await _read(transcript, client, "runbridge://sandbox/targets/approval-demo")
+    assert {t.uri_template for t in templates} == TEMPLATES
+    assert all(t.description for t in templates)
+    assert [r.uri for r in resources] == ["runbridge://profiles"]
+    assert profiles == [{"name": "sandbox", "family": "openwop", "base_url": sandbox.base_url}]
+    assert snapshot["profile"] == "sandbox"
+    assert snapshot["run"]["run_id"] == run_id
+    assert snapshot["run"]["status"] == "waiting"
+    assert snapshot["open_gates"] == [gate_id]
+    assert snapshot["cursor"] == waiting["cursor"]
+    seqs = [int(e["seq"]) for e in events["events"]]
+    assert seqs == list(range(finished["events_seen"])), "every event, in order"
+    assert events["ended"] is True
+    assert events["next_cursor"] is None
+    assert events["events"][-1]["kind"] == "run.completed"
+    assert [int(e["seq"]) for e in later["events"]] == seqs[6:]
+    assert later["ended"] is True
+    assert [g["gate_id"] for g in gates] == [gate_id]
+    assert gates[0]["kind"] == "approval"
+    assert "gates_respond" in gates[0]["how_to_answer"]
+    assert target["id"] == "approval-demo"
+    assert target["step_count"] == 5
+    assert [s["id"] for s in target["steps"]] == ["plan", "research", "draft", "approve", "publish"]
+
+
+async def test_a_resource_for_an_unknown_profile_or_run_is_a_clear_error(connect: Any, transcript: Any) -> None:
+    with anyio.fail_after(20):
+        async with connect(mode="legacy") as client:
+            with pytest.raises(MCPError) as profile:
+                await client.read_resource("runbridge://staging/gates")
+            with pytest.raises(MCPError) as run:
+                await client.read_resource("runbridge://sandbox/runs/run_does_not_exist")
+            still = await _read(transcript, client, "runbridge://profiles")
+    transcript.record(str(profile.value), str(run.value))
+    assert "Unknown profile 'staging'" in str(profile.value)
+    assert "Configured profiles: sandbox" in str(profile.value)
+    assert "run_does_not_exist" in str(run.value)
+    assert "not found" in str(run.value).lower()
+    assert "Traceback" not in str(run.value)
+    assert [p["name"] for p in still] == ["sandbox"]
+
+
+async def test_both_prompts_take_their_arguments_and_point_at_the_right_tools(connect: Any, transcript: Any) -> None:
+    with anyio.fail_after(20):
+        async with connect(mode="legacy") as client:
+            prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+            supervise = await client.get_prompt(
+                "start_and_supervise_run", {"target_id": "approval-demo", "goal": "publish the launch post"}
+            )
+            bare = await client.get_prompt("start_and_supervise_run", {"target_id": "quick-demo"})
+            review = await client.get_prompt("review_pending_gates", {})
+    transcript.record(supervise, bare, review)
+    assert set(prompts) == {"start_and_supervise_run", "review_pending_gates"}
+    arguments = {a.name: a.required for a in prompts["start_and_supervise_run"].arguments or []}
+    assert arguments == {"target_id": True, "goal": False}
+    assert prompts["review_pending_gates"].arguments in (None, [])
+    (message,) = supervise.messages
+    text = message.content.text  # type: ignore[union-attr]
+    assert message.role == "user"
+    assert "'approval-demo'" in text
+    assert "publish the launch post" in text
+    for tool in ("runs_start", "runs_watch", "gates_respond"):
+        assert tool in text
+    assert "never decide a gate yourself" in text
+    bare_text = bare.messages[0].content.text  # type: ignore[union-attr]
+    assert "'quick-demo'" in bare_text
+    assert "The goal" not in bare_text
+    review_text = review.messages[0].content.text  # type: ignore[union-attr]
+    assert "gates_list" in review_text
+    assert "gates_respond" in review_text
