@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 import runbridge.server
-from runbridge.core import Settings
+from runbridge.core import Profile, Settings
 from runbridge.core.models import Run, RunEvent, StartRequest
 from runbridge.server import visible_tools
 
@@ -29,6 +29,8 @@ READ_ONLY = {"profiles_list", "targets_list", "targets_describe", "runs_get", "r
 DESTRUCTIVE = {"runs_cancel", "gates_respond"}
 RUNS = {"runs_start", "runs_watch", "runs_get", "runs_events", "runs_cancel", "runs_fork", "runs_list"}
 EVERY_TOOL = READ_ONLY | RUNS | {"gates_respond"}
+THREADS = {"threads_create", "threads_send", "threads_ask", "threads_history", "threads_set_secrets"}
+APPROVALS = {"approvals_approve", "approvals_clear"}
 
 
 async def _listed(connect: Any, settings: Settings | None = None) -> list[dict[str, Any]]:
@@ -50,8 +52,19 @@ async def _listed(connect: Any, settings: Settings | None = None) -> list[dict[s
     ]
 
 
-async def test_the_tool_schemas_match_the_snapshot(connect: Any) -> None:
-    current = json.dumps(await _listed(connect), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def _every_family(settings: Settings) -> Settings:
+    """The settings plus a profile of every other family, so every toolset is listed (backends connect lazily)."""
+    extra = {
+        "synapse": Profile(name="synapse", family="orchestrations", base_url="http://127.0.0.1:9"),
+        "chat": Profile(name="chat", family="orchagent", base_url="http://127.0.0.1:9"),
+    }
+    return settings.model_copy(update={"profiles": {**settings.profiles, **extra}})
+
+
+async def test_the_tool_schemas_match_the_snapshot(connect: Any, settings: Settings) -> None:
+    listed = await _listed(connect, _every_family(settings))
+    assert {t["name"] for t in listed} >= EVERY_TOOL | THREADS | APPROVALS, "the snapshot covers every toolset"
+    current = json.dumps(listed, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if os.environ.get(UPDATE_ENV) == "1":
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(current, encoding="utf-8")
@@ -91,6 +104,25 @@ async def test_every_tool_has_a_description_an_output_schema_and_honest_annotati
         assert {"run_id", "status", "done", "next", "cursor"} <= set(tools[follow]["outputSchema"]["properties"])
     assert "profile" in tools["runs_start"]["inputSchema"]["properties"]
     assert not any("key" in p for t in tools.values() for p in t["inputSchema"]["properties"]), "no secret inputs"
+
+
+async def test_the_threads_and_approvals_tools_are_described_and_annotated_honestly(
+    connect: Any, settings: Settings
+) -> None:
+    tools = {t["name"]: t for t in await _listed(connect, _every_family(settings))}
+    for name in THREADS | APPROVALS:
+        assert len(tools[name]["description"] or "") > 40, name
+        assert (tools[name]["outputSchema"] or {}).get("type") == "object", name
+    hints = {name: tools[name]["annotations"] for name in THREADS | APPROVALS}
+    assert hints["threads_history"]["readOnlyHint"] is True
+    assert hints["approvals_clear"]["destructiveHint"] is True
+    assert hints["threads_send"]["readOnlyHint"] is False
+    assert not any("secret" in p and "from" not in p for p in tools["threads_send"]["inputSchema"]["properties"]), (
+        "secrets go by reference (secrets_from_env / secrets_from_file), never as values"
+    )
+    server = runbridge.server.build_server(_every_family(settings))
+    assert "threads_send" in (server.instructions or "")
+    assert "threads_send" not in (runbridge.server.build_server(settings).instructions or "")
 
 
 async def test_read_only_mode_hides_every_tool_that_changes_something(connect: Any, settings: Settings) -> None:

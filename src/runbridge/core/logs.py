@@ -47,5 +47,5 @@ def configure_logging(level: str = "WARNING") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx2", "httpcore", "uvicorn.access", "mcp"):
+    for noisy in ("httpx2", "httpcore2", "httpcore", "uvicorn.access", "mcp"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

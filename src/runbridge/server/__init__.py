@@ -21,7 +21,7 @@ from ..core.protocols import capabilities_of
 from ..tools import SURFACE, ToolSpec
 from .resources import register_prompts, register_resources
 
-__all__ = ["INSTRUCTIONS", "build_server", "visible_tools"]
+__all__ = ["INSTRUCTIONS", "build_server", "instructions_for", "visible_tools"]
 
 INSTRUCTIONS = """\
 runbridge runs work on agent-orchestration platforms for the user: find targets (targets_list), start runs \
@@ -36,6 +36,19 @@ directly. Otherwise the result's `waiting_for` holds the question: show it to th
 gates_respond. Never answer a gate on the user's behalf. gates_list shows every gate still waiting.
 
 Every tool takes an optional `profile` (profiles_list shows them); omit it for the default profile."""
+
+THREADS_INSTRUCTIONS = """\
+Thread-based backends keep a conversation: threads_create makes a thread, threads_send posts a message (a run, \
+followed like runs_start), threads_ask posts one and returns the assistant's reply, threads_history reads it. \
+Provider keys are passed by reference only (secrets_from_env names environment variables); never put a key in an \
+argument."""
+
+
+def instructions_for(tools: list[ToolSpec]) -> str:
+    """The server instructions, naming only toolsets this configuration shows."""
+    if any(spec.toolset == "threads" for spec in tools):
+        return f"{INSTRUCTIONS}\n\n{THREADS_INSTRUCTIONS}"
+    return INSTRUCTIONS
 
 
 def _request_state_security(settings: Settings) -> RequestStateSecurity:
@@ -89,15 +102,16 @@ def build_server(settings: Settings) -> MCPServer[App]:
                 tasks.cancel_scope.cancel()
                 await app.aclose()
 
+    tools = visible_tools(settings)
     mcp: MCPServer[App] = MCPServer(
         "runbridge",
         title="runbridge",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=instructions_for(tools),
         lifespan=lifespan,
         request_state_security=_request_state_security(settings),
     )
-    for spec in visible_tools(settings):
+    for spec in tools:
         description = inspect.cleandoc(spec.fn.__doc__ or "")  # without the docstring's indentation
         mcp.add_tool(
             spec.bound(), name=spec.name, title=spec.title, description=description, annotations=spec.annotations
