@@ -1,13 +1,22 @@
 """Walking a run through its steps: the body of every run task.
 
 Each step appends its events synchronously between awaits, so a subscriber never sees half a step; `pause`
-(the engine's speed-scaled sleep) is the only place a run yields, besides waiting on a gate.
+(the engine's speed-scaled sleep) is the only place a run yields, besides waiting on a gate, or a burst.
+
+A burst (run option `emit = {"count": N, "rate": R}`, i.e. `inputs["_sandbox"]["emit"]`) adds N `tool.called`
+events of a `tick` tool right after `run.started`, R per second on a steady schedule (no rate: as fast as the loop
+allows). Each carries its emit time (`args.emittedAt`, Unix seconds) and its position (`args.n`, from 1): load for
+benchmarks of a client's event pipeline.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
+
+import anyio
+import anyio.lowlevel
 
 from .events import iso_now
 from .gates import WAITING_STATUS, gate_payload
@@ -40,6 +49,7 @@ async def drive(run: RunRecord, start_at: int, pause: Pause) -> None:
                     "step_total": run.step_total,
                 },
             )
+            await _burst(run)
         run.status = "running"
         run.started_at = run.started_at or run.events[0].timestamp
         for step in run.workflow.steps[start_at:]:
@@ -47,6 +57,23 @@ async def drive(run: RunRecord, start_at: int, pause: Pause) -> None:
             if run.finished:
                 return
         _complete(run)
+
+
+async def _burst(run: RunRecord) -> None:
+    raw = run.options.get("emit")
+    if not isinstance(raw, dict):
+        return
+    spec = cast(dict[str, Any], raw)
+    count, rate = int(spec.get("count", 0)), float(spec.get("rate") or 0)
+    run.status = "running"
+    start = anyio.current_time()
+    for n in range(1, count + 1):
+        if rate > 0 and (wait := start + (n - 1) / rate - anyio.current_time()) > 0:
+            await anyio.sleep(wait)
+        elif n % 64 == 0:
+            await anyio.lowlevel.checkpoint()  # a burst never starves the streams that serve it
+        args = {"n": n, "emittedAt": time.time()}
+        run.append("tool.called", {"tool": "tick", "args": args, "call_id": f"tick_{n}"})
 
 
 async def _step(run: RunRecord, step: Step, pause: Pause) -> None:

@@ -184,6 +184,16 @@ _BUDGET_DEMO = Workflow(
     ),
 )
 
+_BENCH_STREAM = Workflow(
+    id="bench-stream",
+    name="Event burst",
+    description=(
+        "No steps: only the burst its run options ask for (inputs `_sandbox.emit = {count, rate}`), each event "
+        "stamped with its emit time. Load for benchmarks."
+    ),
+    result="Burst delivered.",
+)
+
 # -- orchestrations (the Synapse family, reference §4): step ids and names as the seed's orchestrations have them.
 # A human step is an `input` gate whose fields are the form; a step whose `output` names `switch_on` is shown by
 # that family as a switch step deciding on an earlier human answer.
@@ -344,6 +354,7 @@ EXAMPLE_WORKFLOWS: dict[str, Workflow] = {
         _EXTERNAL_DEMO,
         _INPUT_DEMO,
         _BUDGET_DEMO,
+        _BENCH_STREAM,
         _ORCH_RESEARCH_REPORT,
         _ORCH_COST_LIMIT,
         _ORCH_TWO_GATES,

@@ -30,6 +30,7 @@ __all__ = ["StreamRoutes"]
 
 KEEPALIVE = b":keepalive\n\n"
 _SUPPORTED = ("updates", "debug")
+_BATCH = 256  # frames per write at most, when a backlog is ready
 
 
 def _modes(raw: str | None) -> frozenset[str] | None:
@@ -101,30 +102,41 @@ class StreamRoutes:
             return
         while True:
             log = self.s.projector.sync(run)
+            batch: list[bytes] = []  # the frames ready now go out as one write; a fault first flushes them
             while cursor < len(log.docs):
                 doc = log.docs[cursor]
                 cursor += 1
                 if not self._visible(doc, modes):
                     continue
                 sequence = doc.sequence + self.s.variant.first_seq
-                quiet = faults.quiet(sequence)
+                quiet, broken, size = faults.quiet(sequence), faults.malformed(sequence), faults.oversized(sequence)
+                if batch and (quiet > 0 or slow > 0 or broken or size is not None):
+                    yield b"".join(batch)
+                    batch = []
                 if quiet > 0:
                     async for chunk in self._quiet(quiet, keepalive):
                         yield chunk
                 if slow > 0:
                     await anyio.sleep(slow)
-                if faults.malformed(sequence):
+                if broken:
                     yield f'event: {doc.type}\ndata: {{"eventId":"broken","type":"{doc.type}",\n\n'.encode()
-                size = faults.oversized(sequence)
                 if size is not None:
                     yield self._oversized(size)
-                yield self._frame(run, doc, modes)
+                batch.append(self._frame(run, doc, modes))
                 sent += 1
+                if len(batch) >= _BATCH:
+                    yield b"".join(batch)
+                    batch = []
                 if doc.terminal:
+                    yield b"".join(batch)
                     return
                 if drop_after is not None and sent >= drop_after:
+                    if batch:
+                        yield b"".join(batch)
                     yield DROP
                     return
+            if batch:
+                yield b"".join(batch)
             if log.ended:
                 return  # resumed at or past the terminal event: nothing more will come
             with anyio.move_on_after(keepalive) as waited:
