@@ -1,4 +1,5 @@
-"""The family-neutral outer layer of every sandbox app: count requests by route, answer injected 429/503 bursts.
+"""The family-neutral outer layer of every sandbox app: count and log requests by route, answer injected 429/503
+bursts, and keep the count of event streams open right now.
 
 Paths under `/_sandbox/` (the admin endpoints) are neither counted nor faulted, so a test can always steer and read
 the server.
@@ -6,6 +7,7 @@ the server.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from starlette.responses import Response
@@ -55,16 +57,28 @@ class SandboxMiddleware:
             await self.app(scope, receive, send)
             return
         stats = self.ctx.stats
-        stats.request(route_name(self.routes, scope))
+        arrived = time.monotonic()
+        route = route_name(self.routes, scope)
+        stats.request(route)
         burst = self.ctx.faults.take_burst(str(scope["method"]), path)
         if burst is not None:
-            stats.response(burst.status)
+            stats.response(burst.status, route=route, arrived=arrived)
             await self.burst_response(burst)(scope, receive, send)
             return
+        streaming = False
 
         async def counting_send(message: Message) -> None:
+            nonlocal streaming
             if message["type"] == "http.response.start":
-                stats.response(int(message["status"]))
+                stats.response(int(message["status"]), route=route, arrived=arrived)
+                headers = dict(message.get("headers") or [])
+                if headers.get(b"content-type", b"").startswith(b"text/event-stream"):
+                    streaming = True
+                    stats.incr("open_streams")
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            if streaming:  # the response is over: finished, dropped, or the client went away
+                stats.incr("open_streams", -1)

@@ -84,6 +84,7 @@ class StreamRoutes:
 
     def _frame(self, run: RunRecord, doc: WireDoc, modes: frozenset[str]) -> bytes:
         sequence = doc.sequence + self.s.variant.first_seq
+        self.s.ctx.stats.emitted(run.id, sequence, doc.type)
         name = doc.type
         if len(modes) > 1:
             name = "debug" if doc.debug_only else "updates"

@@ -102,6 +102,7 @@ class StreamRoutes:
                 size = faults.oversized(sequence)
                 if size is not None:
                     yield frame({"type": "sandbox.padding", "padding": "x" * size})
+                self.s.ctx.stats.emitted(run.id, sequence + 1, str(doc["type"]))  # 1-based, as clients count
                 yield frame(doc)
                 sent += 1
                 if event.terminal:

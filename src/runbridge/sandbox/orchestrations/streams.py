@@ -7,7 +7,7 @@ quiet, open across a gate (a `paused` marker, then more events once the run is r
 over; a reconnect past the end gets `stream_complete`.
 
 The run's stream faults apply to every connection (the run stream, each resume stream, each v2 connection): drop
-after N frames, slow frames, a malformed frame or only pings before a given wire index.
+after N frames, slow frames, a malformed or oversized frame, or only pings before a given wire index.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def data_frame(body: dict[str, Any], frame_id: str | None = None) -> bytes:
 
 
 async def _faulted(faults: StreamFaultState, index: int, quiet_frame: bytes) -> AsyncGenerator[bytes, None]:
-    """What the faults put before the frame at wire index `index`: pings only, a pause, a broken frame."""
+    """What the faults put before the frame at wire index `index`: pings only, a pause, a broken or huge frame."""
     quiet = faults.quiet(index)
     while quiet > 0:
         step = min(quiet, 0.05)
@@ -47,6 +47,9 @@ async def _faulted(faults: StreamFaultState, index: int, quiet_frame: bytes) -> 
         await anyio.sleep(faults.faults.slow_frame_seconds)
     if faults.malformed(index):
         yield b'data: {"type": "step_start", "orch_step_id": \n\n'
+    size = faults.oversized(index)
+    if size is not None:
+        yield data_frame({"type": "sandbox_padding", "padding": "x" * size})
 
 
 async def v1_stream(
@@ -68,6 +71,7 @@ async def v1_stream(
                 continue
             async for chunk in _faulted(faults, event.index, PING):
                 yield chunk
+            state.ctx.stats.emitted(wire_id, event.index, str(event.body["type"]))
             yield data_frame(event.body)
             sent += 1
             if drop_after is not None and sent >= drop_after:
@@ -119,6 +123,7 @@ async def v2_stream(
             index += 1
             async for chunk in _faulted(faults, event.index, KEEPALIVE):
                 yield chunk
+            state.ctx.stats.emitted(wire_id, event.index, str(event.body["type"]))
             yield data_frame(event.body, f"{wire.epoch_ms}-{event.index}")
             sent += 1
             if event.body["type"] == "done":
