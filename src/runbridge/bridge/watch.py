@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
-from anyio.streams.memory import MemoryObjectReceiveStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp_types import InputRequiredResult
 
 from ..core.errors import GateError, RunbridgeError
@@ -61,18 +60,25 @@ class Follow:
     _receive: MemoryObjectReceiveStream[RunEvent | Exception] | None = field(default=None, repr=False)
 
 
-async def _pump(events: Any, send: ObjectSendStream[RunEvent | Exception]) -> None:
+async def _pump(events: Any, send: MemoryObjectSendStream[RunEvent | Exception]) -> None:
     """Read the backend stream into the buffer; a failure travels as an item so the reader can report it."""
     async with send, aclosing(events) as stream:
         try:
             async for event in stream:
-                await send.send(event)
+                try:
+                    send.send_nowait(event)  # no loop round-trip per event while the buffer has room
+                except anyio.WouldBlock:
+                    await send.send(event)
         except RunbridgeError as exc:
             await send.send(exc)
 
 
-async def _next(receive: ObjectReceiveStream[RunEvent | Exception], within: float) -> RunEvent | Exception | None:
-    """The next buffered item, or None when `within` seconds pass first."""
+async def _next(receive: MemoryObjectReceiveStream[RunEvent | Exception], within: float) -> RunEvent | Exception | None:
+    """The next buffered item (at once when one is there), or None when `within` seconds pass first."""
+    try:
+        return receive.receive_nowait()
+    except anyio.WouldBlock:
+        pass
     with anyio.move_on_after(max(within, 0.0)):
         return await receive.receive()
     return None
