@@ -294,7 +294,7 @@ async def test_str_of_an_error_names_status_code_and_request_id_but_never_header
     with pytest.raises(BadRequestError) as caught:
         await call(make_client(backend), "POST", "/v1/runs", json={})
     text = str(caught.value)
-    assert text == "Could not get the run: workflowId is required (HTTP 400, validation_error) [request corr-42]"
+    assert text == "Could not get the run: workflowId is required (HTTP 400, validation_error) [request corr-42]."
     for forbidden in ("route-header-value", "Bearer", SECRET, "runbridge/", "Authorization"):
         assert forbidden not in text
 

@@ -232,7 +232,7 @@ def test_str_of_an_error_shows_status_code_and_request_id_but_no_headers() -> No
         {"error": "run_already_active", "message": "A run is active", "details": {"correlationId": "corr-9"}},
         headers={"Retry-After": "4", "Set-Cookie": "session=cookie-value", "X-Internal": "header-value"},
     )
-    assert str(error) == "Could not get the run: A run is active (HTTP 409, run_already_active) [request corr-9]"
+    assert str(error) == "Could not get the run: A run is active (HTTP 409, run_already_active) [request corr-9]."
     assert "cookie-value" not in str(error)
     assert "header-value" not in str(error)
 

@@ -100,7 +100,7 @@ def test_a_wrong_password_is_one_clear_line_and_leaves_the_token_file_alone(
     Keyboard(monkeypatch, visible=["cy@example.com"], hidden=["wrong-pw"])
     assert main(["login", "orchagent"]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == "runbridge: Wrong email or password. (HTTP 401)"
+    assert err.strip() == "runbridge: Wrong email or password (HTTP 401)."
     assert token_file.read_text(encoding="utf-8") == before
 
 

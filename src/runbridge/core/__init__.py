@@ -8,6 +8,7 @@ from .errors import (
     BadRequestError,
     ConfigError,
     ConflictError,
+    CursorError,
     GateError,
     InputError,
     NotFoundError,
@@ -26,6 +27,7 @@ from .models import (
     GateAnswer,
     GateField,
     GateKind,
+    HostInfo,
     Page,
     Run,
     RunEvent,
@@ -36,7 +38,7 @@ from .models import (
     Usage,
     utc_now,
 )
-from .protocols import Backend, ForkAPI, GatesAPI, RunListAPI, RunsAPI, TargetsAPI, capabilities_of
+from .protocols import Backend, ForkAPI, GatesAPI, HostInfoAPI, RunListAPI, RunsAPI, TargetsAPI, capabilities_of
 
 __all__ = [
     "ALL_TOOLSETS",
@@ -49,6 +51,7 @@ __all__ = [
     "BadRequestError",
     "ConfigError",
     "ConflictError",
+    "CursorError",
     "EventKind",
     "Family",
     "ForkAPI",
@@ -58,6 +61,8 @@ __all__ = [
     "GateField",
     "GateKind",
     "GatesAPI",
+    "HostInfo",
+    "HostInfoAPI",
     "InputError",
     "NotFoundError",
     "Page",

@@ -4,7 +4,8 @@
 RunbridgeError                 base; `str(err)` is safe to show to a person or a model
 ├── ConfigError                the configuration file or environment is wrong; the message says what to fix
 ├── InputError                 the caller's arguments are wrong (bad cursor, unknown target, wrong shape)
-│   └── UnknownProfileError    no profile by that name
+│   ├── UnknownProfileError    no profile by that name
+│   └── CursorError            a cursor runbridge did not give out
 ├── UnsupportedError           this profile's backend cannot do that (missing capability, 404/501 on an option)
 ├── GateError                  a gate cannot be answered: answered already, closed, or values outside its schema
 ├── BackendError               the backend answered with an error status
@@ -20,7 +21,9 @@ RunbridgeError                 base; `str(err)` is safe to show to a person or a
 ```
 
 Errors carry the HTTP status, the backend's error code and request id: never a response body, a header or a
-credential. The tools layer is the one place that turns them into MCP tool errors.
+credential. The tools layer is the one place that turns them into MCP tool errors. `str(err)` is one or more
+sentences ending in exactly one full stop, however the parts it was built from (often a backend's own message) end:
+compose messages with `sentence` and `sentences`, never by adding ". " to a message that may already end with one.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "BadRequestError",
     "ConfigError",
     "ConflictError",
+    "CursorError",
     "GateError",
     "InputError",
     "NotFoundError",
@@ -42,7 +46,26 @@ __all__ = [
     "UnavailableError",
     "UnknownProfileError",
     "UnsupportedError",
+    "sentence",
+    "sentences",
 ]
+
+_ENDINGS = ("?", "!", "…")
+
+
+def sentence(text: str) -> str:
+    """`text` ending in exactly one full stop (a question, an exclamation or a cut-off "…" keeps its own mark)."""
+    body = text.rstrip()
+    while body.endswith("."):
+        body = body[:-1].rstrip()
+    if not body:
+        return ""
+    return body if body.endswith(_ENDINGS) else body + "."
+
+
+def sentences(*parts: str) -> str:
+    """The non-empty parts as sentences, one space apart (so no part's own full stop is ever doubled)."""
+    return " ".join(s for s in (sentence(p) for p in parts) if s)
 
 
 class RunbridgeError(Exception):
@@ -53,7 +76,7 @@ class RunbridgeError(Exception):
         self.message = message
 
     def __str__(self) -> str:
-        return self.message
+        return sentence(self.message)
 
 
 class ConfigError(RunbridgeError):
@@ -66,6 +89,30 @@ class InputError(RunbridgeError):
 
 class UnknownProfileError(InputError):
     """No configured profile has that name."""
+
+
+class CursorError(InputError):
+    """A cursor that is not one runbridge gave out (garbled, from another list, or past the end).
+
+    Pages and event streams silently restarting from the beginning would repeat (or skip) what the caller already
+    saw; refusing lets the model start over on purpose. `call` names the tool to call without a cursor; the tools
+    layer fills it in, since adapters do not know which tool asked.
+    """
+
+    def __init__(self, cursor: str, *, call: str | None = None) -> None:
+        shown = cursor if len(cursor) <= 40 else cursor[:39] + "…"
+        super().__init__(
+            sentences(
+                f"Invalid cursor {shown!r}: it is not one runbridge gave out",
+                f"Call {call or 'the same tool'} without a cursor to start from the beginning",
+            )
+        )
+        self.cursor = cursor
+        self.call = call
+
+    def for_call(self, call: str) -> CursorError:
+        """The same error, naming the tool to call again."""
+        return CursorError(self.cursor, call=call)
 
 
 class UnsupportedError(RunbridgeError):
@@ -107,13 +154,14 @@ class BackendError(RunbridgeError):
         self.retry_after = retry_after
 
     def __str__(self) -> str:
-        parts = [self.message]
+        # The tags go before the final full stop: "Could not get the run: Run x not found (HTTP 404, not_found)."
+        parts = [sentence(self.message).removesuffix(".")]
         tags = [t for t in (f"HTTP {self.status}" if self.status else "", self.code or "") if t]
         if tags:
             parts.append(f"({', '.join(tags)})")
         if self.request_id:
             parts.append(f"[request {self.request_id}]")
-        return " ".join(parts)
+        return sentence(" ".join(parts))
 
 
 class AuthError(BackendError):

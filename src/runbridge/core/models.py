@@ -13,6 +13,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .errors import CursorError
+
 __all__ = [
     "TERMINAL_STATUSES",
     "EventKind",
@@ -241,6 +243,20 @@ class Run(_Model):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class HostInfo(_Model):
+    """What a backend says about itself (OpenWOP: its discovery document), for `runbridge doctor`.
+
+    `available` is False when the host publishes nothing (or could not be asked); `note` says why. `capabilities`
+    are the features the host advertises, which an adapter may use as hints but never as the last word.
+    """
+
+    available: bool = False
+    protocol_version: str | None = None
+    capabilities: list[str] = Field(default_factory=list)
+    limits: dict[str, int] = Field(default_factory=dict)
+    note: str | None = None
+
+
 T = TypeVar("T")
 
 
@@ -254,3 +270,13 @@ class Page(BaseModel, Generic[T]):
     @classmethod
     def of(cls, items: Sequence[T], next_cursor: str | None = None, total: int | None = None) -> Page[T]:
         return cls(items=list(items), next_cursor=next_cursor, total=total)
+
+    @staticmethod
+    def start_of(cursor: str | None, *, size: int | None = None) -> int:
+        """The offset an offset cursor stands for (none or empty: 0). A cursor that is not an offset, or one past
+        the end of a list of known `size`, raises `CursorError`: starting over silently would repeat the list."""
+        if not cursor:
+            return 0
+        if not cursor.isdigit() or (size is not None and int(cursor) > size):
+            raise CursorError(cursor)
+        return int(cursor)

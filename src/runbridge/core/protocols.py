@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from .models import Gate, GateAnswer, Page, Run, RunEvent, StartRequest, Target
+from .models import Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, Target
 from .threads import HistoryItem, SecretRefs, Thread
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Backend",
     "ForkAPI",
     "GatesAPI",
+    "HostInfoAPI",
     "RunListAPI",
     "RunsAPI",
     "TargetsAPI",
@@ -122,6 +123,13 @@ class ApprovalsAPI(Protocol):
     ) -> dict[str, Any]: ...
 
     async def clear_approvals(self, *, all: bool = False, user_id: str | None = None) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class HostInfoAPI(Protocol):
+    """Describe the backend host (protocol version, advertised features); for diagnostics, not a tool capability."""
+
+    async def host_info(self) -> HostInfo: ...
 
 
 _CAPABILITIES: dict[str, type] = {

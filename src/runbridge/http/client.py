@@ -85,9 +85,16 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         retry: bool | None = None,
+        anonymous: bool = False,
     ) -> httpx2.Response:
-        """Send a request and return the 2xx response; `action` names the attempt in errors ("get the run")."""
-        async with self._send(method, path, action=action, json=json, params=params, headers=headers, retry=retry) as r:
+        """Send a request and return the 2xx response; `action` names the attempt in errors ("get the run").
+
+        `anonymous` leaves the credential out, for public endpoints (discovery documents, signed-token links) that
+        must not receive it.
+        """
+        async with self._send(
+            method, path, action=action, json=json, params=params, headers=headers, retry=retry, anonymous=anonymous
+        ) as r:
             try:
                 await r.aread()
             except httpx2.TimeoutException:
@@ -140,6 +147,7 @@ class HttpClient:
         headers: Mapping[str, str] | None,
         retry: bool | None,
         streaming: bool = False,
+        anonymous: bool = False,
     ) -> AsyncGenerator[httpx2.Response]:
         method = method.upper()
         may_retry = retry if retry is not None else method in _READ_METHODS
@@ -151,6 +159,8 @@ class HttpClient:
             headers=headers,
             timeout=self._stream_timeout if streaming else self._timeout,
         )
+        if anonymous and "authorization" in request.headers:
+            del request.headers["authorization"]
         waited = 0.0
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .context import SandboxContext
 from .faults import Burst
 
-__all__ = ["ADMIN_PREFIX", "SandboxMiddleware"]
+__all__ = ["ADMIN_PREFIX", "PathPrefix", "SandboxMiddleware"]
 
 ADMIN_PREFIX = "/_sandbox"
 
@@ -82,3 +82,29 @@ class SandboxMiddleware:
         finally:
             if streaming:  # the response is over: finished, dropped, or the client went away
                 stats.incr("open_streams", -1)
+
+
+class PathPrefix:
+    """Serve an app under a path prefix, the way a reverse proxy mounts a host at `https://gateway/openwop/...`.
+
+    The prefix is stripped from `path` and added to `root_path`, so the app routes as usual and writes its links
+    (`request.base_url`) with the prefix; anything outside the prefix is 404, as on such a gateway.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = "/" + prefix.strip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope["path"])
+        if path != self.prefix and not path.startswith(self.prefix + "/"):
+            await Response("Not Found", status_code=404, media_type="text/plain")(scope, receive, send)
+            return
+        inner = path[len(self.prefix) :] or "/"
+        child = dict(
+            scope, path=inner, raw_path=inner.encode(), root_path=str(scope.get("root_path", "")) + self.prefix
+        )
+        await self.app(child, receive, send)

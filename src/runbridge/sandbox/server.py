@@ -27,6 +27,7 @@ from .context import DEFAULT_API_KEY, SandboxContext
 from .engine import Engine
 from .families import build_family
 from .faults import FaultPlan
+from .middleware import PathPrefix
 from .model import Workflow
 from .stats import Stats
 
@@ -87,7 +88,8 @@ class SandboxServer:
     Use it as a context manager, sync (`with SandboxServer() as sb:`) or async (`async with ...`). `family` is one
     wire family or several (one port each, same engine); `variant` is the family's host variant (OpenWOP: a name
     from `openwop.VARIANTS`, a `HostVariant` or a dict), `variants` sets one per family. `speed` scales step delays
-    (0, the default, skips them). The engine lives on the server's loop: call its methods through `call()`.
+    (0, the default, skips them). `root_path` serves every family under a path prefix (e.g. `/openwop`), as behind
+    a gateway; `base_url` then includes it. The engine lives on the server's loop: call its methods through `call()`.
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class SandboxServer:
         token_ttl_seconds: float = 1800.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        root_path: str = "",
     ) -> None:
         self.families = [family] if isinstance(family, str) else list(family)
         if not self.families or len(set(self.families)) != len(self.families):
@@ -122,6 +125,7 @@ class SandboxServer:
         )
         self._variants = {f: (variants or {}).get(f, variant) for f in self.families}
         self._host, self._port = host, port
+        self._root_path = "/" + root_path.strip("/") if root_path.strip("/") else ""
         self.base_urls: dict[str, str] = {}
         self.apps: dict[str, ASGIApp] = {}
         self._servers: list[_Uvicorn] = []
@@ -137,7 +141,7 @@ class SandboxServer:
 
     @property
     def base_url(self) -> str:
-        """The first family's base URL, e.g. `http://127.0.0.1:54321`."""
+        """The first family's base URL, e.g. `http://127.0.0.1:54321` (plus the `root_path`, if any)."""
         return self.base_urls[self.families[0]]
 
     @property
@@ -163,14 +167,15 @@ class SandboxServer:
         try:
             for i, family in enumerate(self.families):
                 app = build_family(family, self.context, self._variants[family])
+                served: ASGIApp = PathPrefix(app, self._root_path) if self._root_path else app
                 sock = _bind(self._host, self._port if i == 0 else 0)  # later families take ephemeral ports
                 sockets.append(sock)
                 host, port = sock.getsockname()[:2]
                 shown = f"[{host}]" if ":" in host else host
-                self.base_urls[family] = f"http://{shown}:{port}"
+                self.base_urls[family] = f"http://{shown}:{port}{self._root_path}"
                 self.apps[family] = app
                 config = uvicorn.Config(
-                    app,
+                    served,
                     log_level="warning",
                     access_log=False,
                     log_config=None,

@@ -268,9 +268,6 @@ def _closed_reason(gate_id: str, record: GateRecord) -> str:
 
 
 def offset_cursor(cursor: str | None) -> int:
-    """The offset an opaque page cursor stands for (cursors are offsets into a stable order)."""
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise InputError(f"Invalid cursor {cursor!r}: pass back the next_cursor of a previous page unchanged.")
-    return int(cursor)
+    """The offset an opaque page cursor stands for (cursors are offsets into a stable order); an empty cursor is
+    none. Anything else raises `CursorError`: restarting silently would show the caller the same items again."""
+    return Page[object].start_of(cursor)

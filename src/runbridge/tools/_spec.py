@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from ..bridge.app import App
-from ..core.errors import RunbridgeError
+from ..core.errors import CursorError, RunbridgeError
 
 __all__ = ["ToolSpec", "app_of"]
 
@@ -65,6 +65,10 @@ class ToolSpec:
         async def call(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await fn(*args, **kwargs)
+            except CursorError as exc:  # adapters cannot know which tool to call again without the cursor
+                named = exc.for_call(fn.__name__)
+                log.info("tool %s refused: %s", fn.__name__, named)
+                raise ToolError(str(named)) from None
             except RunbridgeError as exc:
                 log.info("tool %s refused: %s", fn.__name__, exc)
                 raise ToolError(str(exc)) from None

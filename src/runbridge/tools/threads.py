@@ -20,6 +20,7 @@ from ..bridge.results import RunReport
 from ..core.errors import InputError
 from ..core.protocols import ThreadsAPI
 from ..core.threads import HistoryItem, SecretRefs
+from ..state import offset_cursor
 from ._follow import FollowResult, continue_or_none, follow, wait_for
 from ._spec import ToolSpec, app_of
 
@@ -169,9 +170,7 @@ async def threads_history(
     """A thread's messages: the latest `limit` first (oldest first within the page); next_cursor pages back."""
     app = app_of(ctx)
     chosen, backend = app.require(profile, "threads", ThreadsAPI)
-    if cursor is not None and not cursor.isdigit():
-        raise InputError("cursor must be the next_cursor of a previous page.")
-    offset = int(cursor or 0)
+    offset = offset_cursor(cursor)
     if offset + limit > _MAX_HISTORY_FETCH:
         raise InputError(f"The server returns at most the latest {_MAX_HISTORY_FETCH} messages of a thread.")
     # The API has only `limit` (the latest N): ask for offset + limit and keep the oldest `limit` of them.

@@ -7,13 +7,14 @@ Starlette's HTTP error handling (404/405 in the envelope), the router.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..admin import admin_routes
@@ -29,6 +30,8 @@ from .variants import HostVariant, resolve_variant
 
 __all__ = ["build_app"]
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
@@ -38,6 +41,29 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _crash(request: Request, exc: Exception) -> Response:
     return error(500, "internal_error", "The sandbox failed to handle the request.")
+
+
+_REFUSALS = {
+    "404": (404, "not_found", "Not Found"),
+    "405": (405, "method_not_allowed", "Method Not Allowed"),
+    "406": (406, "not_acceptable", "This endpoint does not serve text/event-stream here."),
+}
+_NOT_A_STREAM = "<html><body><h1>Gateway</h1><p>Streaming responses are not supported.</p></body></html>"
+
+
+def _streamed(state: OpenWopState, events: Endpoint) -> Endpoint:
+    """The events endpoint as the variant serves it: the stream, or the refusal of a host or proxy without SSE."""
+
+    async def handler(request: Request) -> Response:
+        refusal = state.variant.events_stream
+        if refusal == "html":
+            return HTMLResponse(_NOT_A_STREAM)
+        if refusal in _REFUSALS:
+            status, code, message = _REFUSALS[refusal]
+            return error(status, code, message)
+        return await events(request)
+
+    return handler
 
 
 def build_app(ctx: SandboxContext, variant: str | HostVariant | dict[str, Any] | None = None) -> Starlette:
@@ -52,7 +78,7 @@ def build_app(ctx: SandboxContext, variant: str | HostVariant | dict[str, Any] |
         Route("/v1/runs/{run_id}:fork", runs.fork, methods=["POST"]),
         Route("/v1/runs/{run_id}", runs.get, methods=["GET"]),
         Route("/v1/runs/{run_id}/cancel", runs.cancel, methods=["POST"]),
-        Route("/v1/runs/{run_id}/events", stream.events, methods=["GET"]),
+        Route("/v1/runs/{run_id}/events", _streamed(state, stream.events), methods=["GET"]),
         Route("/v1/runs/{run_id}/events/poll", stream.poll, methods=["GET"]),
         Route("/v1/runs/{run_id}/interrupts/{node_id}", interrupts.resolve, methods=["POST"]),
         Route("/v1/interrupts/{token}", interrupts.inspect_token, methods=["GET"]),

@@ -219,8 +219,12 @@ class Projector:
         if self.variant.expose_interrupt_token:
             token_timeout = timeout_ms if isinstance(timeout_ms, int) else None
             requested["interruptToken"] = self.mint_token(run.id, node, str(p.get("interrupt_id")), token_timeout)
+        if not self.variant.interrupt_event_data:
+            del requested["data"]
         out: list[tuple[str, str | None, dict[str, Any], bool]] = [("interrupt.requested", node, requested, False)]
         if self.variant.emit_node_suspended:
             suspended = {"nodeId": node, "interruptId": p.get("interrupt_id"), "kind": kind, "key": p.get("key")}
-            out.append(("node.suspended", node, suspended | {"data": data}, False))
+            if self.variant.interrupt_event_data:
+                suspended["data"] = data
+            out.append(("node.suspended", node, suspended, False))
         return out

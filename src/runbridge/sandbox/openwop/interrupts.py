@@ -116,6 +116,13 @@ class InterruptRoutes:
         return cast(dict[str, Any], body)["resumeValue"]
 
     async def resolve(self, request: Request) -> Response:
+        if not self.s.variant.key_can_respond:
+            return error(
+                403,
+                "forbidden",
+                "The API key lacks the scope approvals:respond.",
+                {"scopeRequired": "approvals:respond"},
+            )
         return await self.s.idempotency.run(request, partial(self._resolve, request))
 
     async def _resolve(self, request: Request, raw: bytes) -> Response:

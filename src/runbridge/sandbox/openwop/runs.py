@@ -34,7 +34,13 @@ class RunRoutes:
 
     async def discovery(self, request: Request) -> Response:
         v = self.s.variant
-        doc = {
+        if v.discovery == "missing":
+            return error(404, "not_found", "Not Found")
+        if v.discovery == "unavailable":
+            return error(503, "service_unavailable", "Capabilities are not available.", headers={"Retry-After": "1"})
+        if v.discovery == "partial":
+            return JSONResponse({"protocolVersion": "1.0"}, headers={"Cache-Control": "public, max-age=300"})
+        doc: dict[str, Any] = {
             "protocolVersion": "1.0",
             "supportedEnvelopes": ["clarification.request"],
             "schemaVersions": {"clarification.request": 1},
@@ -52,6 +58,8 @@ class RunRoutes:
             "idempotency": {"supported": True},
             "eventPoll": True,
         }
+        if v.max_event_bytes is not None:
+            doc["limits"]["maxEventBytes"] = v.max_event_bytes
         return JSONResponse(doc, headers={"Cache-Control": "public, max-age=300"})
 
     async def openapi(self, request: Request) -> Response:

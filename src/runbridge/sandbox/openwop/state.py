@@ -42,7 +42,11 @@ class OpenWopState:
         return self.signer.mint(run_id=run_id, node_id=node_id, interrupt_id=interrupt_id, ttl_seconds=ttl)
 
     def url(self, request: Request, path: str) -> str:
-        """`path` as this host writes links: absolute (from the request's own base URL) or relative."""
+        """`path` as this host writes links: absolute (from the request's own base URL) or relative to the origin.
+
+        A relative link carries the path prefix the host is mounted under (its `root_path`), as a client resolving
+        it by RFC 3986 needs; without a prefix it is the plain `/v1/...` path.
+        """
         if self.variant.events_url == "relative":
-            return path
+            return str(request.scope.get("root_path", "")) + path
         return str(request.base_url).rstrip("/") + path

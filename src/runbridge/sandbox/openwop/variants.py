@@ -32,6 +32,14 @@ class HostVariant:
     * `node_started_in_updates`: `node.started` in the default `updates` stream mode (True: a client can show
       "step 2/5" from the default stream) or only with `?streamMode=debug`, as the spec says.
     * `expose_interrupt_token`: put a signed `interruptToken` (and `callbackUrl`) on interrupts.
+    * `discovery`: `/.well-known/openwop` answers the `full` document, a `partial` one (a protocol version only),
+      404 (`missing`) or 503 (`unavailable`); `max_event_bytes` adds `limits.maxEventBytes` to the full document.
+    * `events_stream`: `sse`; or the events endpoint cannot be streamed, as behind some proxies and on hosts without
+      SSE: 404, 405 or 406 always, or `html` (200 with a page that is not an event stream). The poll still works.
+    * `key_can_respond`: False when the sandbox key lacks the `approvals:respond` scope (403 on run-scoped resolves;
+      the token surface still works).
+    * `interrupt_event_data`: False when interrupt events carry ids and the token but no `data` (inspect the token
+      to learn the question).
     """
 
     name: str = "reference"
@@ -48,6 +56,11 @@ class HostVariant:
     keepalive_seconds: float = 15.0
     node_started_in_updates: bool = True
     expose_interrupt_token: bool = True
+    discovery: Literal["full", "partial", "missing", "unavailable"] = "full"
+    max_event_bytes: int | None = None
+    events_stream: Literal["sse", "404", "405", "406", "html"] = "sse"
+    key_can_respond: bool = True
+    interrupt_event_data: bool = True
 
 
 VARIANTS: dict[str, HostVariant] = {
@@ -76,6 +89,7 @@ VARIANTS: dict[str, HostVariant] = {
         require_accept=True,
         cancelled_gate_status=422,
         node_started_in_updates=False,
+        discovery="partial",
     ),
 }
 
