@@ -29,13 +29,15 @@ async def answer_gate(
     The claim is what makes "answered at most once" hold whatever the backend does (some resume a run twice). A
     backend saying the gate is gone closes it; any other failure puts it back to open so it can be answered again.
     """
-    record = registry.get_gate(profile, gate_id)
-    if record is not None and answer.decision == "accept":
-        answer = GateAnswer(decision="accept", values=validate_values(record.gate, answer.values))
-    gate = registry.claim_gate(profile, gate_id)
-    if not gate.resolvable:
+    gate = registry.claim_gate(profile, gate_id)  # first: a gate that is no longer open says so, whatever the values
+    try:
+        if not gate.resolvable:
+            raise GateError("This gate can only be decided in the backend's own interface; runbridge cannot answer it.")
+        if answer.decision == "accept":
+            answer = GateAnswer(decision="accept", values=validate_values(gate, answer.values))
+    except GateError:
         registry.finish_gate(profile, gate_id, "open")
-        raise GateError("This gate can only be decided in the backend's own interface; runbridge cannot answer it.")
+        raise
     try:
         response = await backend.resolve_gate(gate, answer)
     except GateError as exc:

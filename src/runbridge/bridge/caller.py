@@ -11,20 +11,28 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
+from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult, InputRequiredResult
 
 from ..core.errors import GateError
 from ..core.models import Gate
 from .gates import elicitation_message, elicitation_schema
 
-__all__ = ["GATE_KEY", "Caller", "Channel"]
+__all__ = ["GATE_KEY", "Caller", "Channel", "explain_refused_state"]
 
 MODERN = "2026-07-28"
 GATE_KEY = "gate"  # the one input request a run tool ever has outstanding
 STATE_VERSION = 1
 
 Channel = Literal["live", "input_required", "none"]
+
+REFUSED_STATE = (
+    "Invalid or expired requestState: this answer belongs to a gate question that expired or was altered, so it "
+    "was not applied and the run was not resumed. The gate is still open: gates_list shows it, and gates_respond "
+    "answers it with the person's decision (or call the tool again without requestState to be asked afresh)."
+)
 
 
 class Caller:
@@ -107,3 +115,14 @@ class Caller:
 
 def _elicitation_id(gate: Gate) -> str:
     return f"runbridge:{gate.profile}:{gate.gate_id}"
+
+
+async def explain_refused_state(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Server middleware, outside the SDK's `requestState` check: its refusal (deliberately silent on why) also says
+    what the client can do, since a person's answer is otherwise lost without a next step."""
+    try:
+        return await call_next(ctx)
+    except MCPError as exc:
+        if exc.data != {"reason": "invalid_request_state"}:
+            raise
+        raise MCPError(code=exc.code, message=REFUSED_STATE, data=exc.data) from None

@@ -101,6 +101,25 @@ def _coerce(field: GateField, value: Any) -> Any:
     return value
 
 
+def _allowed(field: GateField) -> str:
+    """What a field accepts, in words (a refusal says what would be taken)."""
+    match field.type:
+        case "select" if field.options:
+            return f"one of {field.options}"
+        case "multiselect" if field.options:
+            return f"a list drawn from {field.options}"
+        case "boolean":
+            return "true or false"
+        case "integer":
+            return "a whole number"
+        case "number":
+            return "a number"
+        case "json":
+            return "JSON text"
+        case _:
+            return "text"
+
+
 def validate_values(gate: Gate, values: dict[str, Any]) -> dict[str, Any]:
     """Values checked against the gate's fields: unknown names, missing required fields and wrong types refused."""
     fields = {f.name: f for f in gate.fields}
@@ -114,7 +133,7 @@ def validate_values(gate: Gate, values: dict[str, Any]) -> dict[str, Any]:
         value = values.get(name, field.default)
         if value is None or value == "":
             if field.required:
-                raise GateError(f"{name} is required ({field.label or name}).")
+                raise GateError(f"{name} is required ({field.label or name}): {_allowed(field)}.")
             continue
         clean[name] = _coerce(field, value)
     return clean

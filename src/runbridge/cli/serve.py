@@ -126,6 +126,9 @@ def serve_http(settings: Settings, *, host: str, port: int, token_env: str | Non
 
 
 def serve_stdio(settings: Settings) -> None:
-    from ..server import build_server
+    import anyio
 
-    build_server(settings).run("stdio")
+    from ..server import build_server
+    from ..server.stdio import run_stdio
+
+    anyio.run(run_stdio, build_server(settings))

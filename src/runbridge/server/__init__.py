@@ -15,6 +15,7 @@ from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from .. import __version__
 from ..backends import adapter_class
 from ..bridge.app import App
+from ..bridge.caller import explain_refused_state
 from ..core.config import Settings
 from ..core.errors import ConfigError
 from ..core.protocols import capabilities_of
@@ -111,6 +112,7 @@ def build_server(settings: Settings) -> MCPServer[App]:
         lifespan=lifespan,
         request_state_security=_request_state_security(settings),
     )
+    mcp.middleware.insert(0, explain_refused_state)  # outermost: it rewords the SDK's requestState refusal
     for spec in tools:
         description = inspect.cleandoc(spec.fn.__doc__ or "")  # without the docstring's indentation
         mcp.add_tool(

@@ -21,7 +21,7 @@ from ...core.errors import (
     UnsupportedError,
 )
 from ...core.models import EventKind, Gate, GateAnswer, Page, Run, RunEvent, StartRequest, StepRef, Target
-from ...http import HttpClient, SSEMessage, follow
+from ...http import HttpClient, SSEMessage, follow, segment
 from .events import EventMapper
 from .gates import gate_from_interrupt, resume_value
 from .wire import RawEvent, parse_frame, parse_time, run_status
@@ -93,7 +93,7 @@ class OpenWopBackend:
         if target_id in self._workflows:
             return self._workflows[target_id]
         try:
-            doc = await self._call("GET", f"/workflows/{target_id}", action=f"describe workflow {target_id!r}")
+            doc = await self._call("GET", f"/workflows/{segment(target_id)}", action=f"describe workflow {target_id!r}")
         except NotFoundError as exc:
             raise _not_found_hint(exc, "workflow") from None
         doc = doc if isinstance(doc, dict) else {}
@@ -148,7 +148,7 @@ class OpenWopBackend:
 
     async def get_run(self, run_id: str) -> Run:
         try:
-            doc = await self._call("GET", f"/runs/{run_id}", action="get the run")
+            doc = await self._call("GET", f"/runs/{segment(run_id)}", action="get the run")
         except NotFoundError as exc:
             raise _not_found_hint(exc, "run") from None
         return self._run_from_snapshot(doc if isinstance(doc, dict) else {}, run_id)
@@ -179,7 +179,9 @@ class OpenWopBackend:
     async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run:
         body = {"reason": reason} if reason else {}
         try:
-            doc = await self._call("POST", f"/runs/{run_id}/cancel", action="cancel the run", mutation=True, json=body)
+            doc = await self._call(
+                "POST", f"/runs/{segment(run_id)}/cancel", action="cancel the run", mutation=True, json=body
+            )
         except NotFoundError as exc:
             raise _not_found_hint(exc, "run") from None
         return Run(
@@ -194,7 +196,9 @@ class OpenWopBackend:
         if from_seq is not None:
             body["fromSeq"] = from_seq
         try:
-            doc = await self._call("POST", f"/runs/{run_id}:fork", action="fork the run", mutation=True, json=body)
+            doc = await self._call(
+                "POST", f"/runs/{segment(run_id)}:fork", action="fork the run", mutation=True, json=body
+            )
         except BackendError as exc:
             if exc.status in (404, 405, 501) and exc.code not in ("run_not_found",):
                 if exc.code == "fork_from_seq_unsupported":
@@ -213,7 +217,7 @@ class OpenWopBackend:
     async def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
         target = await self._target_for(run_id)
         mapper = EventMapper(run_id, steps=target.steps if target else None)
-        path = self._events_url.get(run_id) or self._path(f"/runs/{run_id}/events")
+        path = self._events_url.get(run_id) or self._path(f"/runs/{segment(run_id)}/events")
         opened = 0
         progress = _WatchProgress()
 
@@ -284,7 +288,7 @@ class OpenWopBackend:
         try:
             doc = await self._call(
                 "POST",
-                f"/runs/{gate.run_id}/interrupts/{node}",
+                f"/runs/{segment(gate.run_id)}/interrupts/{segment(str(node))}",
                 action="answer the gate",
                 mutation=True,
                 json={"resumeValue": value},

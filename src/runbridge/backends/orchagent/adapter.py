@@ -39,7 +39,7 @@ from ...core.errors import (
 from ...core.logs import redact
 from ...core.models import EventKind, Gate, GateAnswer, Run, RunEvent, RunStatus, StartRequest, StepRef, Usage
 from ...core.threads import HistoryItem, SecretRefs, Thread
-from ...http import HttpClient, Secret, SSEMessage, follow
+from ...http import HttpClient, Secret, SSEMessage, follow, segment
 from .auth import TokenSource
 from .events import END_TYPES, Decoder, RawEvent, map_event
 from .secrets import profile_refs, resolve, scrub
@@ -126,7 +126,7 @@ class OrchagentBackend:
         values = resolve(secrets, self._env)
         await self._call(
             "POST",
-            f"/threads/{thread_id}/secrets",
+            f"/threads/{segment(thread_id)}/secrets",
             action="set the thread's secrets",
             what="thread",
             json={"secrets": values},
@@ -136,7 +136,11 @@ class OrchagentBackend:
 
     async def thread_history(self, thread_id: str, *, limit: int = 20) -> list[HistoryItem]:
         doc = await self._call(
-            "GET", f"/threads/{thread_id}/history", action="read the thread", what="thread", params={"limit": limit}
+            "GET",
+            f"/threads/{segment(thread_id)}/history",
+            action="read the thread",
+            what="thread",
+            params={"limit": limit},
         )
         raw_items = doc.get("items") if isinstance(doc, dict) else None
         items: list[HistoryItem] = []
@@ -161,7 +165,7 @@ class OrchagentBackend:
             body["secrets"] = resolve(refs, self._env)
         # Never retried: a second POST would start a second run (the server has no idempotency keys).
         doc = await self._call(
-            "POST", f"/threads/{thread_id}/messages", action="send the message", what="thread", json=body
+            "POST", f"/threads/{segment(thread_id)}/messages", action="send the message", what="thread", json=body
         )
         run_id = doc.get("run_id") if isinstance(doc, dict) else None
         if not isinstance(run_id, str) or not run_id:
@@ -212,7 +216,7 @@ class OrchagentBackend:
             decoder.reset()
             seen = 0
             return self.http.stream(
-                "GET", f"/runs/{run_id}/events", action="follow the run's events", headers=self._auth()
+                "GET", f"/runs/{segment(run_id)}/events", action="follow the run's events", headers=self._auth()
             )
 
         def decode(message: SSEMessage) -> list[RawEvent]:
@@ -256,7 +260,7 @@ class OrchagentBackend:
 
     async def _resume(self, gate: Gate) -> dict[str, Any]:
         try:
-            await self._call("POST", f"/runs/{gate.run_id}/resume", action="resume the run", json={})
+            await self._call("POST", f"/runs/{segment(gate.run_id)}/resume", action="resume the run", json={})
         except (ConflictError, NotFoundError) as exc:
             raise GateError(
                 f"The run no longer waits on this gate (answered elsewhere, or it moved on): {exc}", closed=True
@@ -268,7 +272,12 @@ class OrchagentBackend:
     ) -> dict[str, Any]:
         body = {"server": server, "tool": tool, "args_keys": list(args_keys)}
         doc = await self._call(
-            "POST", f"/approvals/{run_id}/approve", action="approve the tool", what="run", json=body, retry=True
+            "POST",
+            f"/approvals/{segment(run_id)}/approve",
+            action="approve the tool",
+            what="run",
+            json=body,
+            retry=True,
         )
         return scrub(doc) if isinstance(doc, dict) else {}
 

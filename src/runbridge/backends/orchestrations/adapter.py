@@ -26,7 +26,7 @@ from anyio.abc import TaskGroup
 from ...core.config import Profile
 from ...core.errors import BackendTimeoutError, ConfigError, GateError, NotFoundError, RunbridgeError, UnsupportedError
 from ...core.models import Gate, GateAnswer, Page, Run, RunEvent, RunStatus, StartRequest, StepRef, Target
-from ...http import HttpClient
+from ...http import HttpClient, segment
 from .events import EventMapper
 from .gates import resume_body
 from .runlog import RunLog, follow_log
@@ -95,7 +95,9 @@ class OrchestrationsBackend:
             return self._targets[target_id]
         doc = as_dict(
             await self.http.json(
-                "GET", api_path("v1", f"/orchestrations/{target_id}"), action=f"describe orchestration {target_id!r}"
+                "GET",
+                api_path("v1", f"/orchestrations/{segment(target_id)}"),
+                action=f"describe orchestration {target_id!r}",
             )
         )
         raw_steps = [as_dict(s) for s in doc.get("steps") or [] if as_dict(s).get("id")]

@@ -18,7 +18,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from ...core.errors import BackendError, BackendTimeoutError, RunbridgeError, StreamError, TransportError
 from ...core.models import Gate
-from ...http import HttpClient, iter_messages
+from ...http import HttpClient, iter_messages, segment
 from .runlog import RunLog
 from .wire import api_path, as_dict, parse_data
 
@@ -56,7 +56,7 @@ class V1Runs:
     async def _run_stream(
         self, target_id: str, body: dict[str, Any], new_log: NewLog, *, task_status: TaskStatus[RunLog]
     ) -> None:
-        path = api_path("v1", f"/orchestrations/{target_id}/run/stream")
+        path = api_path("v1", f"/orchestrations/{segment(target_id)}/run/stream")
         log: RunLog | None = None
         try:
             async with self.http.stream(
@@ -101,7 +101,7 @@ class V1Runs:
     async def _resume_stream(
         self, log: RunLog, gate: Gate, body: dict[str, Any], *, task_status: TaskStatus[None]
     ) -> None:
-        path = api_path("v1", f"/orchestrations/runs/{log.run_id}/resume/stream")
+        path = api_path("v1", f"/orchestrations/runs/{segment(log.run_id)}/resume/stream")
         accepted = False
         try:
             async with self.http.stream("POST", path, action="resume the run", json=body, headers=_SSE) as response:
@@ -123,7 +123,7 @@ class V1Runs:
 
     async def start_sync(self, target_id: str, body: dict[str, Any], new_log: NewLog) -> RunLog:
         """POST `/run`: the run's first stretch (to a gate or the end) in one answer."""
-        path = api_path("v1", f"/orchestrations/{target_id}/run")
+        path = api_path("v1", f"/orchestrations/{segment(target_id)}/run")
         doc = await self._post(path, body, action=f"run orchestration {target_id!r}")
         run_id = doc.get("run_id")
         if not isinstance(run_id, str) or not run_id:
@@ -134,7 +134,7 @@ class V1Runs:
         return log
 
     async def resume_sync(self, log: RunLog, gate: Gate, body: dict[str, Any]) -> None:
-        path = api_path("v1", f"/orchestrations/runs/{log.run_id}/resume")
+        path = api_path("v1", f"/orchestrations/runs/{segment(log.run_id)}/resume")
         doc = await self._post(path, body, action="resume the run")
         log.resumed(gate)
         self._take_result(log, doc)

@@ -18,7 +18,7 @@ import httpx2
 
 from ...core.errors import BackendError, ConflictError, GateError, NotFoundError
 from ...core.models import Gate, Run, RunEvent, RunStatus, StepRef, Usage
-from ...http import HttpClient, SSEMessage, follow
+from ...http import HttpClient, SSEMessage, follow, segment
 from .events import EventMapper, terminal_event
 from .wire import api_path, as_dict, frame_number, parse_data, run_status, target_of_run_id
 
@@ -49,7 +49,7 @@ class V2Runs:
     async def start(self, target_id: str, body: dict[str, Any]) -> Run:
         doc = as_dict(
             await self.http.json(
-                "POST", self._path(f"/{target_id}/run"), action=f"queue orchestration {target_id!r}", json=body
+                "POST", self._path(f"/{segment(target_id)}/run"), action=f"queue orchestration {target_id!r}", json=body
             )
         )
         run_id = doc.get("run_id")
@@ -60,7 +60,7 @@ class V2Runs:
 
     async def get(self, run_id: str, *, gate: Gate | None = None) -> Run:
         """The run from its v2 status; `gate`, the one this adapter saw it open, is added while it waits."""
-        doc = as_dict(await self.http.json("GET", self._path(f"/runs/{run_id}/status"), action="get the run"))
+        doc = as_dict(await self.http.json("GET", self._path(f"/runs/{segment(run_id)}/status"), action="get the run"))
         status = run_status(doc.get("status"))
         waiting = bool(doc.get("waiting_for_human")) and not status.terminal
         if waiting:
@@ -86,12 +86,16 @@ class V2Runs:
 
     async def cancel(self, run_id: str) -> Run:
         with contextlib.suppress(ConflictError):  # already over: the status below says how it ended
-            await self.http.json("POST", self._path(f"/runs/{run_id}/cancel"), action="cancel the run", json={})
+            await self.http.json(
+                "POST", self._path(f"/runs/{segment(run_id)}/cancel"), action="cancel the run", json={}
+            )
         return await self.get(run_id)
 
     async def resume(self, run_id: str, body: dict[str, Any]) -> None:
         try:
-            await self.http.json("POST", self._path(f"/runs/{run_id}/resume"), action="resume the run", json=body)
+            await self.http.json(
+                "POST", self._path(f"/runs/{segment(run_id)}/resume"), action="resume the run", json=body
+            )
         except ConflictError:
             raise GateError(
                 "The run is no longer waiting for this answer: it ended or was cancelled.", closed=True
@@ -101,7 +105,7 @@ class V2Runs:
 
     async def watch(self, run_id: str, mapper: EventMapper, *, cursor: str | None) -> AsyncIterator[RunEvent]:
         """Every event after `cursor` (a frame id), once, until the run's end."""
-        path = self._path(f"/runs/{run_id}/stream")
+        path = self._path(f"/runs/{segment(run_id)}/stream")
 
         def open_stream(last_id: str | None) -> AbstractAsyncContextManager[httpx2.Response]:
             headers = {**_SSE, "Last-Event-ID": last_id} if last_id else dict(_SSE)
