@@ -11,7 +11,7 @@ import anyio
 import pytest
 from openwop_harness import DEADLINE, Connect, MakeSandbox, collect, is_gate, logged_seqs, start, strictly_increasing
 
-from runbridge.core.errors import GateError, InputError, NotFoundError
+from runbridge.core.errors import CursorError, GateError, InputError, NotFoundError
 from runbridge.core.models import EventKind, GateAnswer, RunEvent, RunStatus
 from runbridge.sandbox import VARIANTS, SandboxServer
 
@@ -386,3 +386,20 @@ async def test_describing_an_unknown_workflow_is_not_found(sandbox: SandboxServe
     assert target.id == "clarify-demo"
     assert target.kind == "workflow"
     assert "clarifying questions" in (target.description or "")
+
+
+async def test_cursors_runbridge_did_not_give_out_are_refused_instead_of_starting_over(
+    sandbox: SandboxServer, connect: Connect
+) -> None:
+    backend = connect(sandbox)
+    count = len(backend.profile.workflows)
+    with anyio.fail_after(DEADLINE):
+        last_page = await backend.list_targets(cursor=str(count), limit=2)
+    assert last_page.items == []
+    for cursor in ("page-two", "-1", str(count + 1)):
+        with pytest.raises(CursorError, match="not one runbridge gave out"):
+            await backend.list_targets(cursor=cursor, limit=2)
+    run = await start(backend, "quick-demo")
+    with pytest.raises(CursorError, match="Invalid cursor 'seven'"):
+        await collect(backend, run.run_id, cursor="seven")
+    assert sandbox.stats()["stream_connections"] == 0, "nothing was read from the beginning"

@@ -16,7 +16,7 @@ import pytest
 from runbridge.backends.orchagent import OrchagentBackend, obtain_token
 from runbridge.core import ConfigError, EventKind, GateAnswer, NotFoundError, RunEvent, RunStatus
 from runbridge.core.config import Profile
-from runbridge.core.errors import AuthError, GateError, InputError, UnsupportedError
+from runbridge.core.errors import AuthError, CursorError, GateError, InputError, UnsupportedError
 from runbridge.core.threads import SecretRefs
 from runbridge.http import RetryPolicy, write_token_file
 from runbridge.sandbox import SandboxServer
@@ -347,3 +347,13 @@ async def test_unknown_threads_and_runs_are_not_found_and_cancel_is_unsupported(
 
 def _profile(sb: SandboxServer) -> Profile:
     return Profile(name="oa", family="orchagent", base_url=sb.base_url)
+
+
+async def test_a_garbled_event_cursor_is_refused_instead_of_replaying_from_the_start(
+    sandbox: SandboxServer, make: Make
+) -> None:
+    backend = make(sandbox)
+    thread = await backend.create_thread({"workflow": "chat"})
+    run = await backend.send_message(thread.thread_id, "hi")
+    with pytest.raises(CursorError, match="Invalid cursor 'abc'"):
+        await follow_answering(backend, run.run_id, {}, cursor="abc")

@@ -15,7 +15,15 @@ from anyio.abc import TaskGroup
 from runbridge.backends import create_backend
 from runbridge.backends.orchestrations import OrchestrationsBackend
 from runbridge.core.config import Profile
-from runbridge.core.errors import AuthError, ConfigError, GateError, NotFoundError, StreamError, UnsupportedError
+from runbridge.core.errors import (
+    AuthError,
+    ConfigError,
+    CursorError,
+    GateError,
+    NotFoundError,
+    StreamError,
+    UnsupportedError,
+)
 from runbridge.core.models import EventKind, Gate, GateAnswer, RunEvent, RunStatus, StartRequest
 from runbridge.core.protocols import capabilities_of
 from runbridge.http import HttpClient, RetryPolicy, Secret
@@ -490,3 +498,32 @@ def test_wrong_family_options_are_configuration_errors(options: dict[str, Any]) 
     profile = Profile(name="bad", family="orchestrations", base_url="http://127.0.0.1:9", options=options)
     with pytest.raises(ConfigError, match="Profile 'bad': options"):
         OrchestrationsBackend(profile)
+
+
+# -- cursors runbridge did not give out ------------------------------------------------------------------------------
+
+
+async def test_a_garbled_targets_cursor_is_refused_instead_of_restarting_the_list(
+    synapse: SandboxServer, connect: Connect
+) -> None:
+    backend = connect(synapse)
+    with anyio.fail_after(DEADLINE):
+        first = await backend.list_targets(limit=1)
+        second = await backend.list_targets(cursor=first.next_cursor, limit=1)
+    assert second.items[0].id != first.items[0].id
+    with pytest.raises(CursorError, match="Invalid cursor 'page-2'"):
+        await backend.list_targets(cursor="page-2", limit=1)
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+async def test_a_garbled_event_cursor_is_refused_instead_of_replaying_from_the_start(
+    api: str, make_synapse: Callable[..., SandboxServer], connect: Connect
+) -> None:
+    sandbox = make_synapse("scale")
+    backend = connect(sandbox, api_versions=["v1", "v2"] if api == "v2" else ["v1"])
+    run_id = await _start(backend, "orch-research-report")
+    events = await _until(backend.watch(run_id), _gate_opened)
+    with pytest.raises(CursorError):
+        await _until(backend.watch(run_id, cursor="not-a-cursor"), _terminal)
+    later = await _until(backend.watch(run_id, cursor=events[1].seq), _gate_opened)
+    assert later[0].seq == events[2].seq, "a cursor runbridge gave out still resumes right after its event"

@@ -60,6 +60,10 @@ def test_doctor_reports_a_reachable_sandbox_profile_with_a_tick(child_env: dict[
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("✓ sandbox (openwop) at http://127.0.0.1:")
     assert "2 target(s)" in done.stdout
+    host = [line for line in done.stdout.splitlines() if line.startswith("  host: ")]
+    assert host, done.stdout
+    assert host[0].startswith("  host: protocol 1.0; advertises "), "the discovery document's version is shown"
+    assert "eventPoll" in host[0]
 
 
 def test_doctor_reports_a_closed_port_with_a_cross_and_exits_1(child_env: dict[str, str], tmp_path: Path) -> None:

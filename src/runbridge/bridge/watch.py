@@ -18,7 +18,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp_types import InputRequiredResult
 
-from ..core.errors import GateError, RunbridgeError
+from ..core.errors import CursorError, GateError, RunbridgeError
 from ..core.models import EventKind, Gate, RunEvent, RunStatus, Usage
 from ..core.protocols import GatesAPI, RunsAPI
 from .answers import answer_gate
@@ -135,6 +135,8 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
                             await reporter.heartbeat(now - last_activity)
                             last_activity = now
                         continue
+                    if isinstance(item, CursorError):
+                        raise item  # the caller's cursor is wrong: say so, do not report a lost stream
                     if isinstance(item, Exception):
                         f.note = f"Lost the event stream ({item}). Call runs_watch to pick up from the cursor."
                         break

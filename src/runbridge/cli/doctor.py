@@ -9,7 +9,8 @@ import anyio
 from ..backends import create_backend
 from ..core.config import Profile, Settings
 from ..core.errors import RunbridgeError
-from ..core.protocols import TargetsAPI, capabilities_of
+from ..core.models import HostInfo
+from ..core.protocols import HostInfoAPI, TargetsAPI, capabilities_of
 
 __all__ = ["run_doctor"]
 
@@ -26,6 +27,14 @@ async def _unreachable(profile: Profile) -> str | None:
     except (OSError, TimeoutError):
         return f"cannot connect to {host}:{port} (is the backend running?)"
     return None
+
+
+def _host_line(info: HostInfo) -> str:
+    """What the host says about itself, in one line (its protocol version, then what it advertises)."""
+    if not info.available:
+        return f"  host: {info.note or 'says nothing about itself'}"
+    advertised = ", ".join(info.capabilities) or "no optional features"
+    return f"  host: protocol {info.protocol_version or 'version not stated'}; advertises {advertised}"
 
 
 async def _check(settings: Settings) -> int:
@@ -56,6 +65,9 @@ async def _check(settings: Settings) -> int:
             else:
                 print(f"✓ {name} ({profile.family}) at {profile.base_url}")
             print(f"  capabilities: {caps}")
+            if isinstance(backend, HostInfoAPI):
+                with anyio.fail_after(profile.read_timeout + profile.connect_timeout + 5):
+                    print(_host_line(await backend.host_info()))
         except (RunbridgeError, TimeoutError) as exc:
             print(f"✗ {name} ({profile.family}) at {profile.base_url}: {exc or 'timed out'}")
             failures += 1

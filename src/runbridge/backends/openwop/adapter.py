@@ -1,11 +1,12 @@
-"""The OpenWOP adapter: workflows, runs, the event stream, interrupts and forks (reference §5, §7.1)."""
+"""The OpenWOP adapter: discovery, workflows, runs, the event stream (or poll), interrupts and forks (reference §5,
+§7.1)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, aclosing
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx2
@@ -13,34 +14,43 @@ import httpx2
 from ...core.config import Profile
 from ...core.errors import (
     BackendError,
-    ConflictError,
-    GateError,
+    CursorError,
     InputError,
     NotFoundError,
     RunbridgeError,
+    TransportError,
     UnsupportedError,
+    sentences,
 )
-from ...core.models import EventKind, Gate, GateAnswer, Page, Run, RunEvent, StartRequest, StepRef, Target
-from ...http import HttpClient, SSEMessage, follow, segment
+from ...core.models import EventKind, Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, StepRef, Target
+from ...http import DEFAULT_MAX_EVENT_BYTES, HttpClient, SSEMessage, follow, segment
+from .discovery import Discovery, read_discovery
 from .events import EventMapper
-from .gates import gate_from_interrupt, resume_value
-from .wire import RawEvent, parse_frame, parse_time, run_status
+from .gates import gate_from_interrupt, has_question, resume_value
+from .interrupts import Resolver
+from .stream import Ended, EventsConnection, StreamUnavailable, WatchState, is_end, poll_events
+from .wire import RawEvent, parse_frame, parse_time, resolve_link, run_status
 
 __all__ = ["OpenWopBackend"]
 
-
-class _Ended(RunbridgeError):
-    """Raised inside a reconnect when the run turned out to be over already; carries its snapshot."""
-
-    def __init__(self, run: Run) -> None:
-        super().__init__("run already ended")
-        self.run = run
+log = logging.getLogger("runbridge.openwop")
 
 
 def _not_found_hint(exc: NotFoundError, what: str) -> NotFoundError:
     # One real host answers a wrong bearer with an anonymous session, so a 404 may hide bad credentials (§7.1).
-    exc.message = f"{exc.message}. No {what} with that id; if it was just created, the credentials may be wrong"
+    exc.message = sentences(
+        exc.message, f"No {what} with that id; if it was just created, the credentials may be wrong"
+    )
     return exc
+
+
+def _event_cursor(cursor: str | None) -> int | None:
+    """The sequence an event cursor names: runbridge's OpenWOP cursors are the host's event sequences."""
+    if not cursor:
+        return None
+    if not cursor.isdigit():
+        raise CursorError(cursor)
+    return int(cursor)
 
 
 class OpenWopBackend:
@@ -57,9 +67,32 @@ class OpenWopBackend:
         self._events_url: dict[str, str] = {}
         self._run_targets: dict[str, str] = {}
         self._workflows: dict[str, Target] = {}
+        self._discovery: Discovery | None = None
+        self._no_stream: str | None = None  # why this host serves no event stream, once a poll proved the way round
+        self._resolver = Resolver(self._call, self.get_run)
+        # A long poll must answer within the read timeout; the protocol allows 1..60 s.
+        self._poll_wait = int(max(1, min(30, profile.read_timeout // 2)))
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def discovery(self) -> Discovery:
+        """The host's discovery document, read once (an unreachable host is asked again next time)."""
+        if self._discovery is None:
+            try:
+                self._discovery = await read_discovery(self.http, self._version_headers)
+            except TransportError as exc:
+                return Discovery(note=f"the host could not be asked ({exc})")
+        return self._discovery
+
+    async def host_info(self) -> HostInfo:
+        return (await self.discovery()).host_info()
+
+    def _link(self, run_id: str, doc: dict[str, Any]) -> None:
+        """Remember the run's `eventsUrl`, when it is one to follow (see `resolve_link`)."""
+        link = resolve_link(self.profile.base_url, doc.get("eventsUrl"))
+        if link is not None:
+            self._events_url[run_id] = link
 
     def _path(self, path: str) -> str:
         return f"{self._prefix}{path}"
@@ -78,7 +111,7 @@ class OpenWopBackend:
     async def list_targets(self, *, cursor: str | None = None, limit: int = 50) -> Page[Target]:
         """OpenWOP has no workflow list: the profile names its workflow ids, described when the host knows them."""
         ids = self.profile.workflows
-        start = int(cursor) if cursor and cursor.isdigit() else 0
+        start = Page[Target].start_of(cursor, size=len(ids))
         chosen = ids[start : start + limit]
         targets: list[Target] = []
         for workflow_id in chosen:
@@ -135,9 +168,7 @@ class OpenWopBackend:
         run_id = str(doc.get("runId", ""))
         if not run_id:
             raise BackendError("The host accepted the run but returned no runId", backend=self.family)
-        events_url = doc.get("eventsUrl")
-        if isinstance(events_url, str) and events_url:
-            self._events_url[run_id] = events_url
+        self._link(run_id, doc)
         self._run_targets[run_id] = request.target_id
         return Run(
             run_id=run_id,
@@ -203,11 +234,12 @@ class OpenWopBackend:
             if exc.status in (404, 405, 501) and exc.code not in ("run_not_found",):
                 if exc.code == "fork_from_seq_unsupported":
                     raise InputError(f"This host can {mode} a run only from sequence 0.") from None
-                raise UnsupportedError("This OpenWOP host does not support forking runs.") from None
+                denied = (await self.discovery()).says("replay", "fork") is False
+                also = "its discovery document says so too" if denied else ""
+                raise UnsupportedError(sentences("This OpenWOP host does not support forking runs", also)) from None
             raise
         new_id = str(doc.get("runId", ""))
-        if isinstance(doc.get("eventsUrl"), str):
-            self._events_url[new_id] = doc["eventsUrl"]
+        self._link(new_id, doc)
         return Run(
             run_id=new_id, status=run_status(doc.get("status")), parent_run_id=run_id, raw_status=str(doc.get("status"))
         )
@@ -215,36 +247,69 @@ class OpenWopBackend:
     # -- events -------------------------------------------------------------------------------------------------
 
     async def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
+        """The run's events from the SSE stream; from the poll endpoint when the host (or a proxy in front of it)
+        will not stream them. Either way every event once, in order, continuing from the same sequence."""
+        state = WatchState(last_seq=_event_cursor(cursor))
         target = await self._target_for(run_id)
         mapper = EventMapper(run_id, steps=target.steps if target else None)
+        found = await self.discovery()
+        try:
+            if self._no_stream is None:
+                try:
+                    async for raw in self._stream(run_id, state, found):
+                        yield await self._mapped(mapper, raw)
+                    return
+                except StreamUnavailable as exc:
+                    log.info("cannot stream events (%s); polling instead", exc.reason)
+            try:
+                async for raw in poll_events(
+                    self._call, self.get_run, segment(run_id), state, v2=not self._prefix, wait_seconds=self._poll_wait
+                ):
+                    yield await self._mapped(mapper, raw)
+            finally:
+                if state.polled and self._no_stream is None:
+                    self._no_stream = "the host did not stream events; the poll works"
+        except Ended as ended:
+            yield self._closing_event(ended.run, str(state.last_seq) if state.last_seq is not None else cursor)
+        except NotFoundError as exc:
+            raise _not_found_hint(exc, "run") from None
+
+    def _stream(self, run_id: str, state: WatchState, found: Discovery) -> AsyncIterator[RawEvent]:
         path = self._events_url.get(run_id) or self._path(f"/runs/{segment(run_id)}/events")
         opened = 0
-        progress = _WatchProgress()
 
         def open_stream(last_id: str | None) -> AbstractAsyncContextManager[httpx2.Response]:
             nonlocal opened
             opened += 1
-            return self._open_events(run_id, path, last_id, check_ended=opened > 1, progress=progress)
+            headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **self._version_headers}
+            if last_id:
+                headers["Last-Event-ID"] = last_id
+            return EventsConnection(self.http, self.get_run, run_id, path, headers, check_ended=opened > 1, state=state)
 
         def decode(message: SSEMessage) -> list[RawEvent]:
-            return parse_frame(message.event, message.data, message.id, run_id=run_id)
+            return [e for e in parse_frame(message.event, message.data, message.id, run_id=run_id) if state.fresh(e)]
 
-        last = int(cursor) if cursor and cursor.lstrip("-").isdigit() else None
-        stream = follow(
+        return follow(
             open_stream,
             decode=decode,
-            is_end=lambda e: e.type in ("run.completed", "run.failed", "run.cancelled"),
-            seq_of=lambda e: e.seq,
-            last_event_id=cursor,
-            last_seq=last,
+            is_end=is_end,
+            last_event_id=str(state.last_seq) if state.last_seq is not None else None,
+            max_event_bytes=found.max_event_bytes or DEFAULT_MAX_EVENT_BYTES,
         )
-        try:
-            async with aclosing(stream):
-                async for raw in stream:
-                    progress.delivered += 1
-                    yield mapper.map(raw)
-        except _Ended as ended:
-            yield self._closing_event(ended.run, cursor)
+
+    async def _mapped(self, mapper: EventMapper, raw: RawEvent) -> RunEvent:
+        """`raw` as a RunEvent; a gate whose event does not say what it asks is filled in by inspecting its token."""
+        event = mapper.map(raw)
+        gate = event.gate
+        token = gate.resume.get("token") if gate is not None else None
+        if gate is None or not token or has_question(raw.payload):
+            return event
+        found = await self._resolver.inspect(str(token))
+        if found is None:
+            return event
+        filled = gate_from_interrupt({**found, **raw.payload}, run_id=gate.run_id, node_id=raw.node_id, step=gate.step)
+        filled = filled.model_copy(update={"gate_id": gate.gate_id})
+        return event.model_copy(update={"gate": filled, "text": f"waiting for a human: {filled.prompt}"})
 
     async def _target_for(self, run_id: str) -> Target | None:
         """The run's workflow, for step names and the step total in progress messages (best effort)."""
@@ -255,14 +320,6 @@ class OpenWopBackend:
             return await self.describe_target(workflow_id)
         except RunbridgeError:
             return None
-
-    def _open_events(
-        self, run_id: str, path: str, last_id: str | None, *, check_ended: bool, progress: _WatchProgress
-    ) -> AbstractAsyncContextManager[httpx2.Response]:
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **self._version_headers}
-        if last_id:
-            headers["Last-Event-ID"] = last_id
-        return _EventsConnection(self, run_id, path, headers, check_ended, progress)
 
     def _closing_event(self, run: Run, cursor: str | None) -> RunEvent:
         kind = {
@@ -281,85 +338,8 @@ class OpenWopBackend:
     # -- gates --------------------------------------------------------------------------------------------------
 
     async def resolve_gate(self, gate: Gate, answer: GateAnswer) -> dict[str, Any]:
+        """Run-scoped by node id; with the interrupt's token when the key may not (403) or there is no node id."""
         value = resume_value(gate, answer)
         if value is None:
             return {"resolved": False}
-        node = gate.resume.get("node_id") or (gate.step.id if gate.step else "")
-        try:
-            doc = await self._call(
-                "POST",
-                f"/runs/{segment(gate.run_id)}/interrupts/{segment(str(node))}",
-                action="answer the gate",
-                mutation=True,
-                json={"resumeValue": value},
-            )
-        except NotFoundError as exc:
-            if exc.code in ("run_not_found",):
-                raise
-            raise GateError(
-                "This gate is no longer open: it was already answered, or the run was cancelled.", closed=True
-            ) from None
-        except ConflictError:
-            raise GateError("This gate was already answered.", closed=True) from None
-        except BackendError as exc:
-            if exc.status in (410, 422) and exc.code in ("interrupt_cancelled", "interrupt_expired"):
-                raise GateError(
-                    "The run was cancelled or the gate expired; it can no longer be answered.", closed=True
-                ) from None
-            if exc.status in (400, 422):
-                raise GateError(f"The host rejected the answer: {exc.message}") from None
-            raise
-        return {"resolved": True, "response": doc if isinstance(doc, dict) else {}}
-
-
-@dataclass
-class _WatchProgress:
-    """What the connections of one watch share: events delivered, and the run's snapshot once it was seen ended."""
-
-    delivered: int = 0
-    ended: Run | None = None
-    delivered_when_ended_seen: int = 0
-
-
-class _EventsConnection:
-    """An events connection that, on a reconnect, first checks whether the run already ended.
-
-    A run that ended while the stream was down still has its remaining events, terminal one included, in the log:
-    reconnecting (with `Last-Event-ID`) reads them, so none is lost. Only when a connection opened after the end
-    brings nothing new (a host that serves nothing past a finished run) does the watch end with the snapshot's
-    final status, instead of reconnecting forever.
-    """
-
-    def __init__(
-        self,
-        backend: OpenWopBackend,
-        run_id: str,
-        path: str,
-        headers: dict[str, str],
-        check_ended: bool,
-        progress: _WatchProgress,
-    ) -> None:
-        self._backend = backend
-        self._run_id = run_id
-        self._path = path
-        self._headers = headers
-        self._check_ended = check_ended
-        self._progress = progress
-        self._cm: AbstractAsyncContextManager[httpx2.Response] | None = None
-
-    async def __aenter__(self) -> httpx2.Response:
-        progress = self._progress
-        if progress.ended is not None:
-            if progress.delivered == progress.delivered_when_ended_seen:
-                raise _Ended(progress.ended)  # the last try after the end brought nothing new: nothing more will come
-        elif self._check_ended:
-            run = await self._backend.get_run(self._run_id)
-            if run.status.terminal:
-                progress.ended = run
-        progress.delivered_when_ended_seen = progress.delivered
-        self._cm = self._backend.http.stream("GET", self._path, action="follow the run's events", headers=self._headers)
-        return await self._cm.__aenter__()
-
-    async def __aexit__(self, *exc: object) -> bool | None:
-        assert self._cm is not None
-        return await self._cm.__aexit__(*exc)  # type: ignore[arg-type]
+        return await self._resolver.resolve(gate, value)

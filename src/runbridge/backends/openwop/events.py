@@ -50,6 +50,17 @@ _KINDS: dict[str, EventKind] = {
 }
 
 
+# An interrupt's token answers its gate without any credential: it stays in the gate's private notes, and out of
+# the event data that `runs_events` shows.
+_PRIVATE = ("interruptToken", "callbackUrl")
+
+
+def _public(payload: dict[str, Any]) -> dict[str, Any]:
+    if not any(k in payload for k in _PRIVATE):
+        return payload
+    return {k: v for k, v in payload.items() if k not in _PRIVATE}
+
+
 def _short(value: object, limit: int = 80) -> str:
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -117,7 +128,7 @@ class EventMapper:
             ts=raw.timestamp or utc_now(),
             step=step,
             text=text,
-            data=payload,
+            data=_public(payload),
             gate=gate,
             usage=usage_of(payload) if kind in (EventKind.USAGE, EventKind.MESSAGE_DELTA) else None,
         )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 
 from ...core.errors import GateError
 from ...core.models import Gate, GateAnswer, GateField, GateKind, StepRef, utc_now
 from .wire import parse_time
 
-__all__ = ["gate_from_interrupt", "resume_value"]
+__all__ = ["gate_from_interrupt", "has_question", "interrupt_token", "resume_value"]
 
 _ACTION_LABELS = {
     "accept": "Accept",
@@ -23,6 +24,25 @@ _KINDS: dict[str, GateKind] = {
     "external-event": "external",
     "credential": "auth",
 }
+
+
+def interrupt_token(payload: dict[str, Any]) -> str | None:
+    """The signed token of an interrupt: `interruptToken`, else the last segment of its `callbackUrl`."""
+    token = payload.get("interruptToken") or payload.get("token")
+    if isinstance(token, str) and token:
+        return token
+    url = payload.get("callbackUrl")
+    if not isinstance(url, str):
+        return None
+    segments = [s for s in urlsplit(url).path.split("/") if s]
+    if len(segments) >= 2 and segments[-2] == "interrupts":
+        return unquote(segments[-1])
+    return None
+
+
+def has_question(payload: dict[str, Any]) -> bool:
+    """Whether an interrupt payload says what it asks (some hosts' events carry only ids and the token)."""
+    return isinstance(payload.get("data"), dict) or isinstance(payload.get("payload"), dict)
 
 
 def gate_from_interrupt(
@@ -91,8 +111,21 @@ def gate_from_interrupt(
         step=step,
         expires_at=expires,
         opened_at=requested or utc_now(),
-        resume={"node_id": node, "interrupt_kind": raw_kind, "token": payload.get("interruptToken")},
+        resume=_resume_notes(payload, node=node, interrupt_id=interrupt_id, kind=raw_kind, data=data),
     )
+
+
+def _resume_notes(payload: dict[str, Any], *, node: str, interrupt_id: str, kind: str, data: Any) -> dict[str, Any]:
+    """What answering needs later, possibly after a restart: the node (run-scoped resolve), and the token with the
+    correlation keys a token resolve must repeat. Kept out of everything shown to the model: the token is a key."""
+    notes: dict[str, Any] = {"node_id": node, "interrupt_kind": kind, "interrupt_id": interrupt_id}
+    token = interrupt_token(payload)
+    if token:
+        notes["token"] = token
+    correlation = cast(dict[str, Any], data).get("correlation") if isinstance(data, dict) else None
+    if isinstance(correlation, dict) and correlation:
+        notes["correlation"] = dict(cast(dict[str, Any], correlation))
+    return notes
 
 
 def _json_value(raw: object, field: str) -> Any:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ...core.models import RunStatus, Usage
 
-__all__ = ["RawEvent", "parse_frame", "parse_time", "run_status", "usage_of"]
+__all__ = ["RawEvent", "parse_docs", "parse_frame", "parse_time", "resolve_link", "run_status", "usage_of"]
 
 log = logging.getLogger("runbridge.openwop")
 
@@ -97,6 +99,31 @@ def parse_frame(event: str, data: str, frame_id: str, *, run_id: str) -> list[Ra
             doc = {"type": "output.chunk", "payload": doc, "runId": doc.get("runId", run_id)}
         events.append(RawEvent(doc, fallback_type=event, fallback_seq=fallback_seq, run_id=run_id))
     return events
+
+
+def parse_docs(docs: Iterable[object], *, run_id: str) -> list[RawEvent]:
+    """The RunEventDocs of a poll answer (anything that is not an object is skipped)."""
+    return [RawEvent(d, fallback_type="", fallback_seq=None, run_id=run_id) for d in docs if isinstance(d, dict)]
+
+
+def resolve_link(base_url: str, link: object) -> str | None:
+    """A link the host gave (`eventsUrl`) as a path or URL to request, or None when it must not be followed.
+
+    Absolute links are followed only on the profile's own origin: every request carries the credential. Hosts
+    mounted under a path prefix (`https://gateway/openwop`) write relative links two ways: origin-relative with the
+    prefix (`/openwop/v1/runs/r/events`, RFC 3986), made absolute here; or relative to their own root
+    (`/v1/runs/r/events`, a host unaware of its mount), left to be joined to the base URL, prefix included.
+    """
+    if not isinstance(link, str) or not link:
+        return None
+    base, target = urlsplit(base_url), urlsplit(link)
+    if target.scheme or target.netloc:
+        same = (target.scheme.lower(), target.netloc.lower()) == (base.scheme.lower(), base.netloc.lower())
+        return link if same else None
+    prefix = base.path.rstrip("/")
+    if prefix and (target.path == prefix or target.path.startswith(prefix + "/")):
+        return urlunsplit((base.scheme, base.netloc, target.path, target.query, ""))
+    return link
 
 
 def usage_of(payload: dict[str, Any]) -> Usage | None:

@@ -30,11 +30,13 @@ from ...core.config import Profile
 from ...core.errors import (
     BackendError,
     ConflictError,
+    CursorError,
     GateError,
     InputError,
     NotFoundError,
     RunbridgeError,
     UnsupportedError,
+    sentences,
 )
 from ...core.logs import redact
 from ...core.models import EventKind, Gate, GateAnswer, Run, RunEvent, RunStatus, StartRequest, StepRef, Usage
@@ -65,10 +67,10 @@ def _stream_profile(profile: Profile) -> Profile:
 
 
 def _position(cursor: str | None) -> int:
-    if cursor is None or cursor == "":
+    if not cursor:
         return 0
     if not cursor.isdigit():
-        raise InputError(f"{cursor!r} is not an orchagent event cursor (a position such as '12').")
+        raise CursorError(cursor)
     return int(cursor)
 
 
@@ -103,7 +105,9 @@ class OrchagentBackend:
             return await self.http.json(method, path, action=action, headers=self._auth(), **kwargs)
         except NotFoundError as exc:
             if what:
-                exc.message = f"{exc.message}. No {what} with that id on {self.profile.base_url} for this account"
+                exc.message = sentences(
+                    exc.message, f"No {what} with that id on {self.profile.base_url} for this account"
+                )
             exc.message = redact(exc.message)
             raise
         except RunbridgeError as exc:
@@ -238,7 +242,7 @@ class OrchagentBackend:
             event = map_event(run_id, ended.raw, ended.position)
             yield event.model_copy(update={"data": {**event.data, "replayed": True}})
         except NotFoundError as exc:
-            exc.message = f"{exc.message}. No run {run_id!r} on {self.profile.base_url} for this account"
+            exc.message = sentences(exc.message, f"No run {run_id!r} on {self.profile.base_url} for this account")
             raise
 
     # -- gates and approvals ---------------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ class OrchestrationsBackend:
         """`GET /orchestrations`: a bare array in which `steps` is a count; paged here by offset."""
         docs = await self.http.json("GET", api_path("v1", "/orchestrations"), action="list the orchestrations")
         items = [as_dict(d) for d in docs if as_dict(d).get("id")] if isinstance(docs, list) else []
-        start = int(cursor) if cursor and cursor.isdigit() else 0
+        start = Page[Target].start_of(cursor)
         targets = [
             Target(
                 id=str(d["id"]),

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from ...core.errors import StreamError
+from ...core.errors import CursorError, StreamError
 from ...core.models import EventKind, Gate, RunEvent, RunStatus, StepRef, Usage
 from .events import EventMapper
 
@@ -145,8 +145,10 @@ class RunLog:
 
     def index_after(self, cursor: str | None) -> int:
         """The position of the first event after `cursor` (a sequence this log gave out, or none)."""
-        if cursor is None or not cursor.isdigit():
+        if not cursor:
             return 0
+        if not cursor.isdigit():
+            raise CursorError(cursor)
         return min(max(int(cursor) - self.base, 0), len(self.events))
 
     async def wait_beyond(self, count: int) -> None:

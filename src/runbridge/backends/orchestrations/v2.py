@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx2
 
-from ...core.errors import BackendError, ConflictError, GateError, NotFoundError
+from ...core.errors import BackendError, ConflictError, CursorError, GateError, NotFoundError
 from ...core.models import Gate, Run, RunEvent, RunStatus, StepRef, Usage
 from ...http import HttpClient, SSEMessage, follow, segment
 from .events import EventMapper, terminal_event
@@ -105,6 +105,8 @@ class V2Runs:
 
     async def watch(self, run_id: str, mapper: EventMapper, *, cursor: str | None) -> AsyncIterator[RunEvent]:
         """Every event after `cursor` (a frame id), once, until the run's end."""
+        if cursor and frame_number(cursor) is None:
+            raise CursorError(cursor)  # sent on as Last-Event-ID, the server would replay from the start
         path = self._path(f"/runs/{segment(run_id)}/stream")
 
         def open_stream(last_id: str | None) -> AbstractAsyncContextManager[httpx2.Response]:

@@ -1,0 +1,192 @@
+"""Reading a run's events: the SSE stream, and the poll endpoint when the stream cannot be opened (reference §5a, §5c).
+
+Some hosts have no SSE, and some proxies refuse `text/event-stream` or answer the stream with a page of their own.
+Both readers share one `WatchState` (the last sequence delivered), so a watch that starts on the stream and ends on
+the poll still delivers every event exactly once, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import anyio
+import httpx2
+
+from ...core.errors import BackendError, RunbridgeError, StreamError, TransportError, UnavailableError
+from ...core.models import Run
+from ...http import HttpClient, RetryPolicy
+from .wire import RawEvent, parse_docs
+
+__all__ = ["TERMINAL_TYPES", "Ended", "EventsConnection", "StreamUnavailable", "WatchState", "poll_events"]
+
+log = logging.getLogger("runbridge.openwop")
+
+TERMINAL_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled"})
+
+# Statuses with which a host or a proxy says "no event stream here" (rather than "no such run"): the poll may work.
+_NO_STREAM = frozenset({404, 405, 406, 415, 501})
+_POLL_POLICY = RetryPolicy(attempts=8, base_delay=0.05, max_delay=5.0)
+_MIN_POLL_INTERVAL = 0.2  # a host that ignores `timeout` and answers empty at once is not asked in a tight loop
+_MAX_POLL_INTERVAL = 2.0
+
+
+class Ended(RunbridgeError):
+    """Raised inside a reconnect when the run turned out to be over already; carries its snapshot."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__("run already ended")
+        self.run = run
+
+
+class StreamUnavailable(RunbridgeError):
+    """The events endpoint cannot be streamed on this host (or through its proxy); `reason` says how it refused."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class WatchState:
+    """What the connections and polls of one watch share."""
+
+    last_seq: int | None = None
+    delivered: int = 0
+    ended: Run | None = None
+    delivered_when_ended_seen: int = 0
+    polled: bool = False
+
+    def fresh(self, raw: RawEvent) -> bool:
+        """Whether `raw` is new (and if so, take it as delivered)."""
+        if raw.seq is not None:
+            if self.last_seq is not None and raw.seq <= self.last_seq:
+                return False
+            self.last_seq = raw.seq
+        self.delivered += 1
+        return True
+
+
+def is_end(raw: RawEvent) -> bool:
+    if raw.type in TERMINAL_TYPES:
+        return True
+    return raw.type == "state.snapshot" and raw.payload.get("status") in ("completed", "failed", "cancelled")
+
+
+GetRun = Callable[[str], Awaitable[Run]]
+
+
+class EventsConnection:
+    """An events connection that, on a reconnect, first checks whether the run already ended.
+
+    A run that ended while the stream was down still has its remaining events, terminal one included, in the log:
+    reconnecting (with `Last-Event-ID`) reads them, so none is lost. Only when a connection opened after the end
+    brings nothing new (a host that serves nothing past a finished run) does the watch end with the snapshot's
+    final status, instead of reconnecting forever. An answer that is not an event stream raises `StreamUnavailable`.
+    """
+
+    def __init__(
+        self,
+        http: HttpClient,
+        get_run: GetRun,
+        run_id: str,
+        path: str,
+        headers: dict[str, str],
+        *,
+        check_ended: bool,
+        state: WatchState,
+    ) -> None:
+        self._http = http
+        self._get_run = get_run
+        self._run_id = run_id
+        self._path = path
+        self._headers = headers
+        self._check_ended = check_ended
+        self._state = state
+        self._cm: AbstractAsyncContextManager[httpx2.Response] | None = None
+
+    async def __aenter__(self) -> httpx2.Response:
+        state = self._state
+        if state.ended is not None:
+            if state.delivered == state.delivered_when_ended_seen:
+                raise Ended(state.ended)  # the last try after the end brought nothing new: nothing more will come
+        elif self._check_ended:
+            run = await self._get_run(self._run_id)
+            if run.status.terminal:
+                state.ended = run
+        state.delivered_when_ended_seen = state.delivered
+        self._cm = self._http.stream("GET", self._path, action="follow the run's events", headers=self._headers)
+        try:
+            response = await self._cm.__aenter__()
+        except BackendError as exc:
+            if exc.status in _NO_STREAM and exc.code != "run_not_found":
+                raise StreamUnavailable(f"the events endpoint answered HTTP {exc.status}") from None
+            raise
+        media = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media != "text/event-stream":
+            await self._cm.__aexit__(None, None, None)
+            self._cm = None
+            raise StreamUnavailable(f"the events endpoint answered {media or 'no content type'}, not an event stream")
+        return response
+
+    async def __aexit__(self, *exc: object) -> bool | None:
+        if self._cm is None:
+            return None
+        return await self._cm.__aexit__(*exc)  # type: ignore[arg-type]
+
+
+Call = Callable[..., Awaitable[Any]]
+
+
+async def poll_events(
+    call: Call, get_run: GetRun, run_id: str, state: WatchState, *, v2: bool, wait_seconds: int
+) -> AsyncIterator[RawEvent]:
+    """Every event after `state.last_seq` from `GET /runs/{id}/events/poll`, until the terminal one.
+
+    `call(method, path, action=..., params=...)` is the adapter's request. v1 asks `lastSequence` and reads
+    `{events, isComplete}`; v2 asks `afterSequence` and reads `{events, lastSequence, status, isTerminal}`. Both
+    are taken as exclusive; a host that repeats the event at the cursor has it dropped here. Failures are retried
+    with backoff until several polls in a row brought nothing, like the stream's reconnects.
+    """
+    failures = 0
+    quiet = 0
+    while True:
+        params: dict[str, Any] = {"timeout": wait_seconds}
+        if state.last_seq is not None:
+            params["afterSequence" if v2 else "lastSequence"] = state.last_seq
+        started = anyio.current_time()
+        try:
+            doc = await call("GET", f"/runs/{run_id}/events/poll", action="poll the run's events", params=params)
+        except (TransportError, UnavailableError) as exc:
+            failures += 1
+            if failures >= _POLL_POLICY.attempts:
+                raise StreamError(
+                    f"Polling the run's events kept failing ({exc}); gave up after {failures} tries."
+                ) from None
+            await anyio.sleep(_POLL_POLICY.delay(failures - 1, getattr(exc, "retry_after", None)))
+            continue
+        failures = 0
+        state.polled = True
+        body = cast(dict[str, Any], doc) if isinstance(doc, dict) else {}
+        raw_events = body.get("events")
+        events = parse_docs(cast(list[Any], raw_events), run_id=run_id) if isinstance(raw_events, list) else []
+        delivered = state.delivered
+        for raw in events:
+            if not state.fresh(raw):
+                continue
+            yield raw
+            if is_end(raw):
+                return
+        after = body.get("lastSequence")
+        if v2 and isinstance(after, int) and not isinstance(after, bool):
+            state.last_seq = max(after, state.last_seq if state.last_seq is not None else after)
+        if body.get("isComplete") is True or body.get("isTerminal") is True:
+            # The log is complete but its terminal event was not among those read (it was before the cursor).
+            raise Ended(await get_run(run_id))
+        quiet = 0 if state.delivered > delivered else quiet + 1
+        elapsed = anyio.current_time() - started
+        if quiet and elapsed < _MIN_POLL_INTERVAL:
+            await anyio.sleep(min(_MIN_POLL_INTERVAL * quiet, _MAX_POLL_INTERVAL))
