@@ -26,6 +26,7 @@ class App:
     registry: Registry
     tasks: TaskGroup | None = None
     _backends: dict[str, Backend] = field(default_factory=dict)
+    _capabilities: dict[str, frozenset[str]] = field(default_factory=dict)  # per profile: checked once, not per call
 
     @classmethod
     def open(cls, settings: Settings, tasks: TaskGroup | None = None) -> App:
@@ -42,7 +43,10 @@ class App:
     def require(self, profile: str | None, capability: str, api: type[T]) -> tuple[Profile, T]:
         """The profile's adapter as `api`, or a clear error naming what this backend cannot do."""
         chosen, backend = self.backend(profile)
-        if capability not in capabilities_of(backend):
+        capabilities = self._capabilities.get(chosen.name)
+        if capabilities is None:
+            capabilities = self._capabilities[chosen.name] = capabilities_of(backend)
+        if capability not in capabilities:
             raise UnsupportedError(
                 f"Profile {chosen.name!r} ({chosen.family}) does not support {capability.replace('_', ' ')}."
             )
@@ -52,4 +56,5 @@ class App:
         for backend in self._backends.values():
             await backend.aclose()
         self._backends.clear()
+        self._capabilities.clear()
         self.registry.close()

@@ -29,6 +29,8 @@ log = logging.getLogger("runbridge.http")
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NOTHING_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 _MAX_ERROR_BODY = 64 * 1024
+# Every watched run holds one connection for its event stream: the pool must not cap how many runs are watched.
+_MAX_CONNECTIONS = 2048
 
 
 class HttpClient:
@@ -60,7 +62,7 @@ class HttpClient:
             headers=base_headers,
             timeout=self._timeout,
             transport=transport,
-            limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=httpx2.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=100),
             follow_redirects=False,
         )
 
