@@ -31,6 +31,7 @@ from .results import RunReport, fit_budget, gate_view
 __all__ = ["Follow", "follow_run"]
 
 _BUFFER = 1024  # events read ahead of the bridge; the stream reader waits (backpressure) beyond this
+_GATE_CHECK_SECONDS = 0.05  # how long a gate waits for the run's snapshot before the human is asked
 
 
 @dataclass
@@ -199,11 +200,16 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
 
 async def _still_waiting_on(f: Follow, gate: Gate) -> bool:
     """False when the run has visibly moved past `gate`: the events already received resolve it or end the run,
-    or the run's snapshot shows it ended. A human is never asked about history."""
-    try:
-        run = await f.backend.get_run(f.run_id)  # also gives the stream time to deliver what follows the gate
-    except RunbridgeError:
-        run = None
+    or the run's snapshot shows it ended. A human is never asked about history.
+
+    The snapshot is awaited for `_GATE_CHECK_SECONDS` at most: where reading a run's status is slow (a backend
+    without a status endpoint replays the stream), the events the stream delivered meanwhile decide alone."""
+    run = None
+    with anyio.move_on_after(_GATE_CHECK_SECONDS):
+        try:
+            run = await f.backend.get_run(f.run_id)  # also gives the stream time to deliver what follows the gate
+        except RunbridgeError:
+            run = None
     if f._receive is not None:
         while True:
             try:
