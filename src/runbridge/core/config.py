@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError, UnknownProfileError
+from .errors import ConfigError, UnknownProfileError, sentences
 
 __all__ = [
     "ALL_TOOLSETS",
@@ -174,7 +174,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, env: dict[str, 
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"Cannot read the configuration file {file}: {exc.__class__.__name__}.") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file} is not valid TOML: {exc}. Fix the syntax and start runbridge again.") from None
+            raise ConfigError(
+                sentences(f"{file} is not valid TOML: {exc}", "Fix the syntax and start runbridge again")
+            ) from None
     elif explicit:
         raise ConfigError(
             f"The configuration file {file} does not exist. Create it (see README.md, 'Configuration'), "

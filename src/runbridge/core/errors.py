@@ -104,7 +104,9 @@ class CursorError(InputError):
         super().__init__(
             sentences(
                 f"Invalid cursor {shown!r}: it is not one runbridge gave out",
-                f"Call {call or 'the same tool'} without a cursor to start from the beginning",
+                f"Call {call} without a cursor to start from the beginning"
+                if call
+                else "Ask again without a cursor to start from the beginning",
             )
         )
         self.cursor = cursor

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import anyio
 import httpx2
 
 from ...core.config import Profile
@@ -38,9 +39,9 @@ log = logging.getLogger("runbridge.openwop")
 
 def _not_found_hint(exc: NotFoundError, what: str) -> NotFoundError:
     # One real host answers a wrong bearer with an anonymous session, so a 404 may hide bad credentials (§7.1).
-    exc.message = sentences(
-        exc.message, f"No {what} with that id; if it was just created, the credentials may be wrong"
-    )
+    hint = f"No {what} with that id; if it was just created, the credentials may be wrong"
+    if hint not in exc.message:
+        exc.message = sentences(exc.message, hint)
     return exc
 
 
@@ -250,9 +251,8 @@ class OpenWopBackend:
         """The run's events from the SSE stream; from the poll endpoint when the host (or a proxy in front of it)
         will not stream them. Either way every event once, in order, continuing from the same sequence."""
         state = WatchState(last_seq=_event_cursor(cursor))
-        target = await self._target_for(run_id)
+        target, found = await self._prepare(run_id)
         mapper = EventMapper(run_id, steps=target.steps if target else None)
-        found = await self.discovery()
         try:
             if self._no_stream is None:
                 try:
@@ -310,6 +310,23 @@ class OpenWopBackend:
         filled = gate_from_interrupt({**found, **raw.payload}, run_id=gate.run_id, node_id=raw.node_id, step=gate.step)
         filled = filled.model_copy(update={"gate_id": gate.gate_id})
         return event.model_copy(update={"gate": filled, "text": f"waiting for a human: {filled.prompt}"})
+
+    async def _prepare(self, run_id: str) -> tuple[Target | None, Discovery]:
+        """The run's workflow and the host's discovery document, asked side by side: both are cached after the first
+        watch, and a first page of `runs_events` should not wait for two round trips before its first event."""
+        found: list[Discovery] = []
+        targets: list[Target | None] = []
+
+        async def read_discovery() -> None:
+            found.append(await self.discovery())
+
+        async def read_target() -> None:
+            targets.append(await self._target_for(run_id))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_discovery)
+            tg.start_soon(read_target)
+        return targets[0], found[0]
 
     async def _target_for(self, run_id: str) -> Target | None:
         """The run's workflow, for step names and the step total in progress messages (best effort)."""
