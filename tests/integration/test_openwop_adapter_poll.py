@@ -19,7 +19,7 @@ from openwop_harness import (
 )
 
 from runbridge.backends.openwop import OpenWopBackend
-from runbridge.core.errors import NotFoundError
+from runbridge.core.errors import NotFoundError, UnsupportedError
 from runbridge.core.models import EventKind, GateAnswer, RunEvent
 from runbridge.sandbox import SandboxServer
 
@@ -149,3 +149,17 @@ async def test_a_stream_that_breaks_and_cannot_be_reopened_continues_on_the_poll
     assert stats["stream_connections"] == 1
     assert stats["requests"][EVENTS] == 2, "the first stream, then one reconnect that was refused"
     assert stats["requests"][POLL] >= 1
+
+
+async def test_a_host_with_neither_a_stream_nor_a_poll_says_it_cannot_be_followed(
+    make_sandbox: MakeSandbox, connect: Connect
+) -> None:
+    sandbox = make_sandbox(variant={"events_stream": "404", "event_poll": False})
+    backend = connect(sandbox)
+    run = await start(backend, "quick-demo")
+    with pytest.raises(UnsupportedError) as caught:
+        await collect(backend, run.run_id)
+    assert "neither as a stream nor through the poll endpoint" in str(caught.value)
+    assert "runs_get" in str(caught.value)
+    with pytest.raises(NotFoundError):
+        await collect(backend, "run_does_not_exist")

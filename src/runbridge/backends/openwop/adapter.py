@@ -272,7 +272,20 @@ class OpenWopBackend:
         except Ended as ended:
             yield self._closing_event(ended.run, str(state.last_seq) if state.last_seq is not None else cursor)
         except NotFoundError as exc:
-            raise _not_found_hint(exc, "run") from None
+            if state.polled or exc.code == "run_not_found" or not await self._exists(run_id):
+                raise _not_found_hint(exc, "run") from None
+            raise UnsupportedError(
+                "This host serves the run's events neither as a stream nor through the poll endpoint, so runbridge "
+                "cannot follow it. runs_get shows its status."
+            ) from None
+
+    async def _exists(self, run_id: str) -> bool:
+        """Whether the host knows the run (a 404 from an events endpoint may mean the endpoint, not the run)."""
+        try:
+            await self.get_run(run_id)
+        except NotFoundError:
+            return False
+        return True
 
     def _stream(self, run_id: str, state: WatchState, found: Discovery) -> AsyncIterator[RawEvent]:
         path = self._events_url.get(run_id) or self._path(f"/runs/{segment(run_id)}/events")

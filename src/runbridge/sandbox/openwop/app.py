@@ -66,6 +66,17 @@ def _streamed(state: OpenWopState, events: Endpoint) -> Endpoint:
     return handler
 
 
+def _polled(state: OpenWopState, poll: Endpoint) -> Endpoint:
+    """The poll endpoint, or the 404 of a host that has none."""
+
+    async def handler(request: Request) -> Response:
+        if not state.variant.event_poll:
+            return error(404, "not_found", "Not Found")
+        return await poll(request)
+
+    return handler
+
+
 def build_app(ctx: SandboxContext, variant: str | HostVariant | dict[str, Any] | None = None) -> Starlette:
     """An OpenWOP host of the given variant (a preset name, a `HostVariant`, or a dict of overrides)."""
     state = OpenWopState(ctx, resolve_variant(variant))
@@ -79,7 +90,7 @@ def build_app(ctx: SandboxContext, variant: str | HostVariant | dict[str, Any] |
         Route("/v1/runs/{run_id}", runs.get, methods=["GET"]),
         Route("/v1/runs/{run_id}/cancel", runs.cancel, methods=["POST"]),
         Route("/v1/runs/{run_id}/events", _streamed(state, stream.events), methods=["GET"]),
-        Route("/v1/runs/{run_id}/events/poll", stream.poll, methods=["GET"]),
+        Route("/v1/runs/{run_id}/events/poll", _polled(state, stream.poll), methods=["GET"]),
         Route("/v1/runs/{run_id}/interrupts/{node_id}", interrupts.resolve, methods=["POST"]),
         Route("/v1/interrupts/{token}", interrupts.inspect_token, methods=["GET"]),
         Route("/v1/interrupts/{token}", interrupts.resolve_token, methods=["POST"]),

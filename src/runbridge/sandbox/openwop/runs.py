@@ -56,7 +56,7 @@ class RunRoutes:
                 "tokens": v.expose_interrupt_token,
             },
             "idempotency": {"supported": True},
-            "eventPoll": True,
+            "eventPoll": v.event_poll,
         }
         if v.max_event_bytes is not None:
             doc["limits"]["maxEventBytes"] = v.max_event_bytes

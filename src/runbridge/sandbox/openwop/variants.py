@@ -36,6 +36,7 @@ class HostVariant:
       404 (`missing`) or 503 (`unavailable`); `max_event_bytes` adds `limits.maxEventBytes` to the full document.
     * `events_stream`: `sse`; or the events endpoint cannot be streamed, as behind some proxies and on hosts without
       SSE: 404, 405 or 406 always, or `html` (200 with a page that is not an event stream). The poll still works.
+    * `event_poll`: False when the host has no poll endpoint (404; discovery says `eventPoll: false`).
     * `key_can_respond`: False when the sandbox key lacks the `approvals:respond` scope (403 on run-scoped resolves;
       the token surface still works).
     * `interrupt_event_data`: False when interrupt events carry ids and the token but no `data` (inspect the token
@@ -59,6 +60,7 @@ class HostVariant:
     discovery: Literal["full", "partial", "missing", "unavailable"] = "full"
     max_event_bytes: int | None = None
     events_stream: Literal["sse", "404", "405", "406", "html"] = "sse"
+    event_poll: bool = True
     key_can_respond: bool = True
     interrupt_event_data: bool = True
 
