@@ -155,16 +155,24 @@ def serving(app: Any) -> Iterator[str]:
         assert not thread.is_alive(), "the HTTP server did not stop"
 
 
+def _toml(value: Any) -> str:
+    """A TOML value (inline tables for mappings; JSON spells the rest the same way)."""
+    if isinstance(value, Mapping):
+        items: Mapping[str, Any] = value  # type: ignore[assignment]
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml(v)}" for k, v in items.items()) + "}"
+    return json.dumps(value)
+
+
 def write_config(path: Path, profiles: Mapping[str, Profile], **server: Any) -> Path:
     """A runbridge.toml for `profiles` (secrets by reference only, as a user writes it)."""
-    lines = ["[server]", *(f"{k} = {json.dumps(v)}" for k, v in server.items()), ""]
+    lines = ["[server]", *(f"{k} = {_toml(v)}" for k, v in server.items()), ""]
     for name, profile in profiles.items():
         body = profile.model_dump(mode="json", exclude={"name", "options"}, exclude_none=True)
         lines.append(f"[profiles.{name}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in body.items()]
+        lines += [f"{k} = {_toml(v)}" for k, v in body.items()]
         if profile.options:
             lines.append(f"[profiles.{name}.options]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in profile.options.items()]
+            lines += [f"{k} = {_toml(v)}" for k, v in profile.options.items()]
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.config import Settings
 from ..core.errors import ConfigError
+from ..core.logs import register_secret
 
 __all__ = ["BearerGate", "http_app", "is_loopback", "is_unspecified", "serve_http", "serve_stdio"]
 
@@ -71,6 +72,7 @@ def _token(token_env: str | None, host: str) -> str | None:
         token = os.environ.get(token_env, "")
         if len(token) < 16:
             raise ConfigError(f"${token_env} must hold a bearer token of at least 16 characters.")
+        register_secret(token)  # scrubbed from every log line, like the backends' keys
         return token
     if not is_loopback(host):
         raise ConfigError(

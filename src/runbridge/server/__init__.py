@@ -18,6 +18,7 @@ from ..bridge.app import App
 from ..bridge.caller import explain_refused_state
 from ..core.config import Settings
 from ..core.errors import ConfigError
+from ..core.logs import register_secret
 from ..core.protocols import capabilities_of
 from ..tools import SURFACE, ToolSpec
 from .resources import register_prompts, register_resources
@@ -59,6 +60,7 @@ def _request_state_security(settings: Settings) -> RequestStateSecurity:
     ttl = settings.gate_ttl_seconds
     shared = os.environ.get("RUNBRIDGE_STATE_KEY")
     if shared:
+        register_secret(shared)
         return RequestStateSecurity(keys=[shared], ttl=ttl)
     if settings.state_path == ":memory:":
         return RequestStateSecurity.ephemeral(ttl=ttl)
@@ -73,6 +75,7 @@ def _request_state_security(settings: Settings) -> RequestStateSecurity:
             fh.write(key)
     except OSError as exc:
         raise ConfigError(f"Cannot read {key_file} ({exc.__class__.__name__}); check its permissions.") from None
+    register_secret(key)
     return RequestStateSecurity(keys=[key], ttl=ttl)
 
 

@@ -147,7 +147,9 @@ class Resolver:
         except RunbridgeError:
             return None
         current = run.open_gate
-        if current is None or current.gate_id != gate.gate_id:
+        # Interrupts are addressed by node (reference §5f): the same node still waiting is the same gate, even on a
+        # host whose snapshot names the interrupt differently from its events.
+        if current is None or current.resume.get("node_id") != gate.resume.get("node_id"):
             return None
         token = current.resume.get("token")
         return str(token) if token else None
