@@ -8,9 +8,8 @@ visibly alive (and resets client timeouts that honour progress).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-
-import anyio
 
 from ..core.models import EventKind, RunEvent
 
@@ -49,9 +48,9 @@ class ProgressReporter:
         send: SendProgress,
         *,
         step_total: int | None = None,
-        interval: float = 0.015,
+        interval: float = 0.010,
         start: float = 0.0,
-        clock: Callable[[], float] = anyio.current_time,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`start`: the last value an earlier round of the same call sent (a 2026-era retry carries it on)."""
         self._send = send

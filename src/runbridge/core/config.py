@@ -102,7 +102,7 @@ class Settings(BaseModel):
     wait_seconds: float = Field(default=20.0, ge=0)
     max_wait_seconds: float = Field(default=120.0, ge=0)
     heartbeat_seconds: float = Field(default=10.0, gt=0)
-    progress_interval_seconds: float = Field(default=0.015, ge=0)
+    progress_interval_seconds: float = Field(default=0.010, ge=0)
     result_budget_chars: int = Field(default=20_000, ge=1_000)
     gate_ttl_seconds: float = Field(default=3600.0, ge=60)
     state_path: str = Field(default_factory=lambda: str(default_state_path()))
