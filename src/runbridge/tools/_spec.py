@@ -23,6 +23,16 @@ __all__ = ["ToolSpec", "app_of"]
 
 log = logging.getLogger("runbridge.tools")
 
+_MAX_ERROR_CHARS = 2_000  # an error is read by a model: an argument echoed back must not flood its context
+
+
+def _shown(message: str) -> str:
+    """The message within the budget, cut in the middle: its start says what failed, its end what to do."""
+    if len(message) <= _MAX_ERROR_CHARS:
+        return message
+    half = _MAX_ERROR_CHARS // 2
+    return f"{message[:half]} … {message[-half:]}"
+
 
 def app_of(ctx: Context[Any, Any]) -> App:
     app = ctx.request_context.lifespan_context
@@ -68,9 +78,9 @@ class ToolSpec:
             except CursorError as exc:  # adapters cannot know which tool to call again without the cursor
                 named = exc.for_call(fn.__name__)
                 log.info("tool %s refused: %s", fn.__name__, named)
-                raise ToolError(str(named)) from None
+                raise ToolError(_shown(str(named))) from None
             except RunbridgeError as exc:
                 log.info("tool %s refused: %s", fn.__name__, exc)
-                raise ToolError(str(exc)) from None
+                raise ToolError(_shown(str(exc))) from None
 
         return call
