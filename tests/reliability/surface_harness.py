@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,40 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 30) -> subprocess.
     return subprocess.run(
         [*RUNBRIDGE, *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
     )
+
+
+class Served:
+    """A `runbridge serve --http` subprocess: its URL, pid, and the file its stderr goes to."""
+
+    def __init__(self, url: str, pid: int, stderr: Path) -> None:
+        self.url, self.pid, self.stderr = url, pid, stderr
+
+    def rss_kib(self) -> int:
+        """Resident memory of the server process, from /proc (KiB)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS in /proc status")
+
+    def open_fds(self) -> int:
+        return len(list(Path(f"/proc/{self.pid}/fd").iterdir()))
+
+    def log(self) -> str:
+        return self.stderr.read_text(encoding="utf-8", errors="replace")
+
+
+@asynccontextmanager
+async def runbridge_http(config: Path, *, env: dict[str, str], args: tuple[str, ...] = ()) -> AsyncIterator[Served]:
+    """`runbridge serve --http` on a free loopback port until the block ends (then SIGTERM, and it must stop)."""
+    port = free_port()
+    stderr = config.with_name(f"serve-{port}.log")
+    command = [*RUNBRIDGE, "--config", str(config), "serve", "--http", "--port", str(port), *args]
+    with stderr.open("wb") as sink:
+        process = await anyio.open_process(command, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink)
+        try:
+            await wait_for_port(port)
+            yield Served(f"http://127.0.0.1:{port}/mcp", process.pid, stderr)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(10):
+                await process.wait()
