@@ -30,7 +30,7 @@ KEYS = {
     "orchagent": "sk-fuzz-orchagent-7be44d0219",
 }
 NAMES = {"openwop": "wop", "orchestrations": "syn", "orchagent": "oa"}
-EXAMPLES = 120  # about 15 s on a 2-core machine; derandomized, so every run sends the same calls
+EXAMPLES = 160  # about 13 s on a 2-core machine; derandomized, so every run sends the same calls
 MAX_ERROR_CHARS = 4_000  # a refusal is read by a model: it must not echo a huge argument back at it
 
 # Placeholders replaced, at call time, by ids of real runs, gates and threads, so generated calls reach real state.
