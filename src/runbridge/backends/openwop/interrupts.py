@@ -24,6 +24,7 @@ from ...core.errors import (
     sentences,
 )
 from ...core.models import Gate, Run
+from ...http import segment
 
 __all__ = ["Resolver"]
 
@@ -79,7 +80,7 @@ class Resolver:
         try:
             doc = await self._call(
                 "POST",
-                f"/runs/{gate.run_id}/interrupts/{node}",
+                f"/runs/{segment(gate.run_id)}/interrupts/{segment(node)}",
                 action="answer the gate",
                 mutation=True,
                 json={"resumeValue": value},
