@@ -110,7 +110,8 @@ async def test_a_host_that_serves_nothing_after_the_run_ended_ends_the_watch_fro
     assert closing.kind is EventKind.RUN_COMPLETED
     assert closing.raw_type == "state.snapshot"
     assert closing.data["outputs"]["result"] == "The answer is 42."
-    assert sandbox.stats()["stream_connections"] == 2, "one try past the end, then the snapshot decides"
+    # A connection cut off may just be the network: three tries past the end, then the snapshot decides.
+    assert sandbox.stats()["stream_connections"] == 4
 
 
 async def test_watching_a_finished_run_from_its_last_event_ends_at_once_with_its_final_status(

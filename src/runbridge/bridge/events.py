@@ -13,6 +13,9 @@ from ..core.protocols import RunsAPI
 __all__ = ["EventView", "EventsPage", "read_events"]
 
 _IDLE = 0.5  # seconds of silence that mean "no more past events for now"
+# The first event may take longer: opening the stream (and reconnecting when it breaks at once) is not silence, and
+# an empty page would read as "no events" for a run that has some.
+_FIRST = 5.0
 _MAX_DATA = 2_000
 
 
@@ -45,7 +48,7 @@ async def read_events(
     stream = backend.watch(run_id, cursor=cursor)
     try:
         while len(views) < limit:
-            with anyio.move_on_after(_IDLE):
+            with anyio.move_on_after(_IDLE if views else _FIRST):
                 event = await anext(stream, None)
                 if event is None:
                     break

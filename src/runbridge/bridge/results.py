@@ -74,6 +74,14 @@ class RunReport(BaseModel):
     usage: Usage | None = None
     events_seen: int = Field(default=0, description="Events followed during this call.")
     cursor: str | None = Field(default=None, description="Pass to runs_watch or runs_events to continue here.")
+    source: Literal["stream", "status", "lost"] = Field(
+        default="stream",
+        description=(
+            "How runbridge knows the run's state: `stream`, from its events; `status`, from the backend's run status, "
+            "read because the event stream stopped before the run's end; `lost`, the stream broke and this backend "
+            "can neither re-attach to it nor report the run's status, so the state is unknown (the note says why)."
+        ),
+    )
     note: str | None = None
     truncated: bool = False
     next: str = Field(description="What to do next.")

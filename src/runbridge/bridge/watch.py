@@ -13,7 +13,7 @@ from collections import deque
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from time import monotonic  # the loop's deadlines reach anyio only as durations; anyio's clock costs more per call
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -57,6 +57,7 @@ class Follow:
     note: str | None = None
     step_total: int | None = None
     progress_floor: float = 0.0
+    source: Literal["stream", "status", "lost"] = "stream"
     _waiting: Gate | None = field(default=None, repr=False)
     _ahead: deque[RunEvent | Exception] = field(default_factory=deque[RunEvent | Exception], repr=False)
     _receive: MemoryObjectReceiveStream[RunEvent | Exception] | None = field(default=None, repr=False)
@@ -127,7 +128,7 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
                         else:
                             item = await _next(receive, timeout if due is None else min(timeout, due))
                     except anyio.EndOfStream:
-                        f.note = "The event stream ended without a final event; runs_get shows the run's status."
+                        await _recover(f, "the event stream ended without a final event")
                         break
                     now = monotonic()
                     if item is None:
@@ -140,7 +141,7 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
                     if isinstance(item, CursorError):
                         raise item  # the caller's cursor is wrong: say so, do not report a lost stream
                     if isinstance(item, Exception):
-                        f.note = f"Lost the event stream ({item}). Call runs_watch to pick up from the cursor."
+                        await _recover(f, str(item))
                         break
                     last_activity = now
                     answered_before = f.decision
@@ -159,6 +160,28 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
     if failure is not None:
         raise failure
     return None
+
+
+async def _recover(f: Follow, problem: str) -> None:
+    """The stream stopped before the run's end: ask the backend where the run is, and say how it is known."""
+    try:
+        run = await f.backend.get_run(f.run_id)
+    except RunbridgeError:
+        run = None
+    problem = problem.rstrip(".")
+    if run is not None and run.status.terminal:
+        f.status, f.source, f.outputs, f.error = run.status, "status", run.outputs, run.error
+        f.usage = run.usage or f.usage
+        f.app.registry.close_gates(f.profile, f.run_id)
+        f.note = (
+            f"The event stream stopped ({problem}); the run's end was read from its status. runs_events lists its "
+            "events from the cursor on."
+        )
+    elif run is not None and run.status is RunStatus.UNKNOWN:
+        f.status, f.source = RunStatus.UNKNOWN, "lost"
+        f.note = f"{problem}. The backend cannot report this run's status either, so its state is unknown here."
+    else:
+        f.note = f"Lost the event stream ({problem}). Call runs_watch to pick up from the cursor."
 
 
 async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
@@ -294,6 +317,9 @@ def _report(f: Follow) -> RunReport:
         nxt = "The run is over. runs_events lists its events; runs_fork can start a new run from a point in it."
     elif waiting is not None:
         nxt = waiting.how_to_answer
+    elif f.source == "lost":
+        nxt = "runbridge cannot follow this run any more. runs_events lists the events it saw; check the run in the "
+        nxt += "backend's own UI."
     else:
         nxt = (
             f"Still running. Call runs_watch with run_id={f.run_id!r} to keep following it (it resumes from the "
@@ -313,6 +339,7 @@ def _report(f: Follow) -> RunReport:
         usage=f.usage,
         events_seen=f.events,
         cursor=f.cursor,
+        source=f.source,
         note=f.note,
         next=nxt,
     )

@@ -32,6 +32,7 @@ _NO_STREAM = frozenset({404, 405, 406, 415, 501})
 _POLL_POLICY = RetryPolicy(attempts=8, base_delay=0.05, max_delay=5.0)
 _MIN_POLL_INTERVAL = 0.2  # a host that ignores `timeout` and answers empty at once is not asked in a tight loop
 _MAX_POLL_INTERVAL = 2.0
+_CUTS_AFTER_END = 3  # connections cut off before their first frame, once the run is known to be over
 
 
 class Ended(RunbridgeError):
@@ -58,6 +59,8 @@ class WatchState:
     delivered: int = 0
     ended: Run | None = None
     delivered_when_ended_seen: int = 0
+    cut: bool = False  # the last connection broke (rather than closed)
+    cuts_after_end: int = 0
     polled: bool = False
 
     def fresh(self, raw: RawEvent) -> bool:
@@ -85,7 +88,9 @@ class EventsConnection:
     A run that ended while the stream was down still has its remaining events, terminal one included, in the log:
     reconnecting (with `Last-Event-ID`) reads them, so none is lost. Only when a connection opened after the end
     brings nothing new (a host that serves nothing past a finished run) does the watch end with the snapshot's
-    final status, instead of reconnecting forever. An answer that is not an event stream raises `StreamUnavailable`.
+    final status, instead of reconnecting forever. A connection cut off before it brought anything is not such an
+    answer, so it is tried again (a few times) first. An answer that is not an event stream raises
+    `StreamUnavailable`.
     """
 
     def __init__(
@@ -111,7 +116,9 @@ class EventsConnection:
     async def __aenter__(self) -> httpx2.Response:
         state = self._state
         if state.ended is not None:
-            if state.delivered == state.delivered_when_ended_seen:
+            if state.delivered == state.delivered_when_ended_seen and (
+                not state.cut or state.cuts_after_end >= _CUTS_AFTER_END
+            ):
                 raise Ended(state.ended)  # the last try after the end brought nothing new: nothing more will come
         elif self._check_ended:
             run = await self._get_run(self._run_id)
@@ -133,6 +140,9 @@ class EventsConnection:
         return response
 
     async def __aexit__(self, *exc: object) -> bool | None:
+        self._state.cut = exc[0] is not None
+        if self._state.cut and self._state.ended is not None:
+            self._state.cuts_after_end += 1
         if self._cm is None:
             return None
         return await self._cm.__aexit__(*exc)  # type: ignore[arg-type]

@@ -177,11 +177,14 @@ class OrchestrationsBackend:
         return self._run_of(log)
 
     def _run_of(self, log: RunLog) -> Run:
-        """A v1 run as this adapter saw it (Synapse v1 has no run status to ask)."""
+        """A v1 run as this adapter saw it (Synapse v1 has no run status to ask): unknown once its stream is lost."""
+        status = RunStatus.CANCELLED if log.cancelled else log.status
+        if log.broken and not log.streaming and not status.terminal:
+            status = RunStatus.UNKNOWN
         return Run(
             run_id=log.run_id,
             target_id=log.target_id,
-            status=RunStatus.CANCELLED if log.cancelled else log.status,
+            status=status,
             raw_status="paused" if log.open_gate is not None else None,
             outputs=log.outputs,
             error=log.error,

@@ -78,9 +78,16 @@ class V1Runs:
                 raise StreamError("The orchestration's event stream ended before it named the run.")
             log.stream_ended()
         except Exception as exc:
-            if log is None:
-                raise  # before the run exists: the caller of start_run gets the error itself
-            log.stream_ended(_problem(exc))
+            if log is not None:
+                log.stream_ended(_problem(exc))
+            elif isinstance(exc, RunbridgeError) and not isinstance(exc, StreamError):
+                raise  # the server refused the run (401, 404, ...): the caller of start_run gets the error itself
+            else:  # the run may exist, but its id was never seen: say so, so that nobody starts it twice unawares
+                raise StreamError(
+                    f"Could not start orchestration {target_id!r}: its event stream broke before it named the run "
+                    f"({_problem(exc)}). The run may have started on the server anyway: check there before starting "
+                    "it again."
+                ) from None
 
     def _announced(self, raw: dict[str, Any], new_log: NewLog) -> RunLog | None:
         """The log of the run a stream's first events name (`orchestration_start`, or a gate's `run_id`)."""

@@ -1,0 +1,52 @@
+"""Fixtures any reliability module may use: sandboxes kept for the session (one per configuration, each handed out
+with its counters reset and its faults cleared) and the environment variable runbridge profiles read their key from.
+
+Modules that want their own sandboxes or profiles build them; nothing here is autouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
+
+KEY_ENV = "RUNBRIDGE_RELIABILITY_KEY"
+
+
+@pytest.fixture(scope="session")
+def sandbox_pool() -> Iterator[dict[str, SandboxServer]]:
+    """Started sandboxes by configuration, stopped at the end of the session."""
+    pool: dict[str, SandboxServer] = {}
+    yield pool
+    for server in pool.values():
+        server.stop()
+
+
+@pytest.fixture
+def make_sandbox(sandbox_pool: dict[str, SandboxServer]) -> Callable[..., SandboxServer]:
+    """`make_sandbox(family, **SandboxServer options)`: a running sandbox with fresh counters and no faults.
+
+    Keep-alives come every 20 ms unless asked otherwise, so quiet stretches are short and still full of them.
+    """
+
+    def make(family: str = "openwop", **options: Any) -> SandboxServer:
+        settings: dict[str, Any] = {"keepalive_seconds": 0.02, **options}
+        key = f"{family}:{sorted(settings.items())!r}"
+        server = sandbox_pool.get(key)
+        if server is None:
+            server = sandbox_pool[key] = SandboxServer(family, **settings).start()
+        server.faults.clear()
+        server.context.stats.reset()
+        return server
+
+    return make
+
+
+@pytest.fixture
+def sandbox_key_env(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The name of the environment variable holding the sandboxes' key (the default key of `SandboxServer`)."""
+    monkeypatch.setenv(KEY_ENV, DEFAULT_API_KEY)
+    return KEY_ENV

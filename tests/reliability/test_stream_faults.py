@@ -1,0 +1,238 @@
+"""Stream faults as a system: the official MCP client → runbridge → a sandbox on 127.0.0.1 that cuts each run's
+event stream at random points (seeded), slows its frames, sends only keep-alives for stretches longer than a
+second's worth of frames, and slips malformed and oversized frames in.
+
+For every family with a stream, 100 runs (concurrently, in batches): every event reaches the client exactly once
+and in order — live, as progress notifications, compared with an undisturbed run of the same workflow — and
+`runs_events` lists exactly what the sandbox recorded it emitted; every run ends as its workflow does. An oversized
+frame ends the live watch, and the run's end is then read from its status (the result says so). Synapse v1 cannot
+re-attach to a run's events: a run whose v1 stream is cut ends its call saying that, and how much of it was seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import pytest
+from faults_harness import (
+    Followed,
+    MakeSandbox,
+    connect,
+    follow_to_end,
+    listed_events,
+    profile_for,
+    settings_for,
+    structured,
+)
+from mcp import Client
+
+from runbridge.sandbox import SandboxServer
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+SEED = 20261123
+RUNS = 100
+BATCH = 25
+QUIET_SECONDS = 0.3  # a keep-alive-only stretch: 15 keep-alives and no event
+OVERSIZED_BYTES = 1_100_000  # over the 1 MiB event limit
+EXPECTED = {"quick-demo": "completed", "failing-demo": "failed"}
+V1_NOTE = "Synapse v1 cannot re-attach"
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    variant: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+FAMILIES = {
+    "openwop": Family("openwop"),
+    "orchestrations-v2": Family("orchestrations", "scale", (("api_versions", ["v1", "v2"]),)),
+    "orchagent": Family("orchagent"),
+}
+
+
+@dataclass
+class Reference:
+    """An undisturbed run of a workflow, as the client saw it and as the sandbox emitted it."""
+
+    messages: list[str]
+    types: list[str]
+    emitted: list[str]
+
+
+async def _start_args(client: Client, family: str, workflow: str) -> dict[str, Any]:
+    if family != "orchagent":
+        return {"target_id": workflow, "message": "go"}
+    thread = structured(await client.call_tool("threads_create", {"spec": {"workflow": workflow}}))
+    return {"target_id": thread["thread_id"], "message": "go"}
+
+
+def _emitted(sandbox: SandboxServer, run_id: str) -> list[tuple[str, str]]:
+    return sandbox.context.stats.emitted_events(run_id)
+
+
+def _plan(rng: random.Random, events: int, *, oversized: bool = True) -> dict[str, Any]:
+    """Stream faults for one run: one to three cuts (0 = before the first frame), sometimes slow frames, a
+    keep-alive-only stretch, a malformed frame, an oversized frame."""
+    plan: dict[str, Any] = {"drop_after": [rng.randint(0, events) for _ in range(rng.randint(1, 3))]}
+    if rng.random() < 0.3:
+        plan["slow_frame_seconds"] = 0.002
+    if rng.random() < 0.2:
+        plan["quiet_at"], plan["quiet_seconds"] = rng.randrange(events), QUIET_SECONDS
+    if rng.random() < 0.3:
+        plan["malformed_at"] = rng.randrange(events)
+    if oversized and rng.random() < 0.1:
+        plan["oversized_at"], plan["oversized_bytes"] = rng.randrange(1, events), OVERSIZED_BYTES
+    return plan
+
+
+async def _reference(client: Client, sandbox: SandboxServer, family: str, workflow: str) -> Reference:
+    followed = await follow_to_end(client, await _start_args(client, family, workflow))
+    assert (len(followed.calls), followed.final["status"]) == (1, EXPECTED[workflow]), followed.final
+    listed = await listed_events(client, followed.run_id)
+    emitted = _emitted(sandbox, followed.run_id)
+    return Reference(followed.messages, [t for _, t in listed], [t for _, t in emitted])
+
+
+def _key(family: str, seq: str) -> str:
+    """The sandbox's key for an event cursor: Synapse v2 cursors are `<epoch ms>-<wire index>`."""
+    return seq.rsplit("-", 1)[-1] if family == "orchestrations" else seq
+
+
+def _check(
+    family: str,
+    followed: Followed,
+    tail: list[tuple[str, str]],
+    listed: list[tuple[str, str]],
+    emitted: list[tuple[str, str]],
+    ref: Reference,
+    expected: str,
+) -> None:
+    final = followed.final
+    assert (final["done"], final["status"]) == (True, expected), final
+    assert followed.progress_increases_in_every_call()
+    seen = followed.events_seen
+    assert followed.messages == ref.messages[:seen], "live progress repeated, lost or reordered an event"
+    if final["source"] == "stream":
+        assert seen == len(ref.messages), "the run ended before every event was delivered"
+        assert tail == []
+    else:
+        assert final["source"] == "status", final
+        assert "read from its status" in final["note"]
+        assert [t for _, t in tail] == ref.types[seen:], "the events after the cursor are not the rest of the run"
+    assert [t for _, t in emitted] == ref.emitted, "the sandbox did not emit the whole run"
+    assert [t for _, t in listed] == ref.types
+    record = dict(emitted)
+    keys = [int(_key(family, seq)) for seq, _ in listed]
+    assert keys == sorted(set(keys)), "runs_events repeated or reordered an event"
+    assert all(record.get(_key(family, seq)) == kind for seq, kind in listed), "listed an event never emitted"
+    if family != "orchestrations":
+        assert listed == emitted, "runs_events and the sandbox's record differ"
+
+
+async def _one(
+    client: Client, sandbox: SandboxServer, family: str, workflow: str, ref: Reference, failures: list[str]
+) -> Followed:
+    followed = await follow_to_end(client, await _start_args(client, family, workflow))
+    final = followed.final
+    tail = await listed_events(client, followed.run_id, cursor=final["cursor"]) if final["source"] == "status" else []
+    listed = await listed_events(client, followed.run_id)
+    try:
+        _check(family, followed, tail, listed, _emitted(sandbox, followed.run_id), ref, EXPECTED[workflow])
+    except AssertionError as exc:
+        plan = sandbox.faults.describe()["runs"].get(followed.run_id)
+        failures.append(f"{followed.run_id} ({workflow}, faults {plan}): {exc}")
+    return followed
+
+
+@pytest.mark.parametrize("case", sorted(FAMILIES))
+async def test_a_hundred_runs_with_cut_slow_quiet_malformed_and_oversized_streams_deliver_every_event_once(
+    case: str, make_sandbox: MakeSandbox, sandbox_key_env: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = FAMILIES[case]
+    sandbox = make_sandbox(spec.name, variant=spec.variant)
+    profile = profile_for(spec.name, sandbox, sandbox_key_env, stream_read_timeout=1.0, options=dict(spec.options))
+    rng = random.Random(f"{SEED}-{case}")
+    workflows = [rng.choice(sorted(EXPECTED)) for _ in range(RUNS)]
+    failures: list[str] = []
+    done: list[Followed] = []
+    async with connect(settings_for(profile)) as client:
+        refs = {w: await _reference(client, sandbox, spec.name, w) for w in sorted(EXPECTED)}
+        sandbox.context.stats.reset()
+        sandbox.faults.queue(*(_plan(rng, len(refs[w].emitted)) for w in workflows))
+        with caplog.at_level(logging.INFO, logger="runbridge"):
+            for first in range(0, RUNS, BATCH):
+                async with anyio.create_task_group() as tg:
+                    for workflow in workflows[first : first + BATCH]:
+
+                        async def run(workflow: str = workflow) -> None:
+                            done.append(await _one(client, sandbox, spec.name, workflow, refs[workflow], failures))
+
+                        tg.start_soon(run)
+    assert not failures, f"{len(failures)} of {RUNS} runs went wrong; first: {failures[0]}"
+    stats = sandbox.stats()
+    assert stats["runs_created"] == RUNS, "one backend run per start, whatever happened to its stream"
+    assert stats["stream_drops"] >= RUNS, "the streams were not cut as planned"
+    assert stats["open_streams"] == 0
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("malformed event frame" in m or "not JSON" in m for m in logged), "no malformed frame was skipped"
+    assert not any("read timeout" in m for m in logged), "a keep-alive-only stretch was taken for a dead stream"
+    recovered = [f for f in done if f.final["source"] == "status"]
+    assert recovered, "no oversized frame ended a live watch"
+    assert all("byte limit" in f.final["note"] for f in recovered)
+
+
+async def test_cut_synapse_v1_streams_say_the_run_cannot_be_followed_and_show_what_was_seen(
+    make_sandbox: MakeSandbox, sandbox_key_env: str
+) -> None:
+    sandbox = make_sandbox("orchestrations")
+    profile = profile_for("orchestrations", sandbox, sandbox_key_env, stream_read_timeout=1.0)
+    rng = random.Random(f"{SEED}-v1")
+    workflows = [rng.choice(sorted(EXPECTED)) for _ in range(30)]
+    async with connect(settings_for(profile)) as client:
+        refs = {w: await _reference(client, sandbox, "orchestrations", w) for w in sorted(EXPECTED)}
+        sandbox.context.stats.reset()
+        # Cut after at least one frame: a stream cut before it names the run is another test's case.
+        plans = [_plan(rng, len(refs[w].emitted), oversized=False) for w in workflows]
+        for plan in plans:
+            plan["drop_after"] = [max(1, plan["drop_after"][0])]
+        sandbox.faults.queue(*plans)
+        results: list[tuple[str, Followed, dict[str, Any], dict[str, Any]]] = []
+        async with anyio.create_task_group() as tg:
+            for workflow in workflows:
+
+                async def run(workflow: str = workflow) -> None:
+                    followed = await follow_to_end(client, await _start_args(client, "orchestrations", workflow))
+                    page = structured(await client.call_tool("runs_events", {"run_id": followed.run_id}))
+                    snapshot = structured(await client.call_tool("runs_get", {"run_id": followed.run_id}))
+                    results.append((workflow, followed, page, snapshot))
+
+                tg.start_soon(run)
+    lost = 0
+    for workflow, followed, page, snapshot in results:
+        ref, final = refs[workflow], followed.final
+        seen = followed.events_seen
+        assert len(followed.calls) == 1, "a v1 run cannot be watched again once its stream is gone"
+        assert [e["type"] for e in page["events"]] == ref.types[:seen]
+        ended = ref.types[-1] in [t for _, t in _emitted(sandbox, followed.run_id)]
+        if ended:
+            assert (final["done"], final["status"], final["source"]) == (True, EXPECTED[workflow], "stream"), final
+            # Cut between the run's end and the `final` after it, the failure's reason is missing; nothing else is.
+            assert followed.messages[:-1] == ref.messages[:-1]
+            assert followed.messages[-1].split(":")[0] == ref.messages[-1].split(":")[0]
+            continue
+        assert followed.messages == ref.messages[:seen]
+        lost += 1
+        assert (final["done"], final["status"], final["source"]) == (False, "unknown", "lost"), final
+        assert V1_NOTE in final["note"], final
+        assert "runs_watch" not in final["next"], final
+        assert snapshot["run"]["status"] == "unknown"
+        assert snapshot["run"]["details"]["stream"] == "lost"
+    assert lost >= 10, "too few streams were cut before their run's end to test anything"
+    assert sandbox.stats()["runs_created"] == len(workflows)
