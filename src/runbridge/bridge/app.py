@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import anyio
 from anyio.abc import TaskGroup
 
 from ..backends import create_backend
@@ -26,6 +29,8 @@ class App:
     registry: Registry
     tasks: TaskGroup | None = None
     _backends: dict[str, Backend] = field(default_factory=dict)
+    _calls: int = 0
+    _idle: anyio.Event = field(default_factory=anyio.Event)
     _capabilities: dict[str, frozenset[str]] = field(default_factory=dict)  # per profile: checked once, not per call
 
     @classmethod
@@ -51,6 +56,28 @@ class App:
                 f"Profile {chosen.name!r} ({chosen.family}) does not support {capability.replace('_', ' ')}."
             )
         return chosen, backend  # type: ignore[return-value]  (checked structurally just above)
+
+    @contextmanager
+    def serving(self) -> Generator[None]:
+        """Count one tool call in progress, so that shutdown can let it finish before the state is closed."""
+        self._calls += 1
+        try:
+            yield
+        finally:
+            self._calls -= 1
+            if not self._calls:
+                self._idle.set()
+                self._idle = anyio.Event()
+
+    async def drain(self, within: float) -> None:
+        """Wait up to `within` seconds, even while being cancelled, for the tool calls in progress to end.
+
+        A server that stops cancels its calls without waiting for them (uvicorn does so on the HTTP path); a call
+        saves its cursor on the way out, which must happen before the registry closes.
+        """
+        with anyio.move_on_after(within, shield=True):
+            while self._calls:
+                await self._idle.wait()
 
     async def aclose(self) -> None:
         for backend in self._backends.values():

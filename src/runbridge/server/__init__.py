@@ -53,6 +53,10 @@ def instructions_for(tools: list[ToolSpec]) -> str:
     return INSTRUCTIONS
 
 
+_DRAIN_SECONDS = 0.5  # for the calls being cancelled to save their cursors
+_CLOSE_SECONDS = 1.0  # for every backend connection to close
+
+
 def _request_state_security(settings: Settings) -> RequestStateSecurity:
     """Seal 2026-era gate continuations with a key that outlives a restart (kept beside the run registry, 0600),
     so a human who answers after runbridge restarted is not turned away. `RUNBRIDGE_STATE_KEY` shares one key
@@ -103,8 +107,10 @@ def build_server(settings: Settings) -> MCPServer[App]:
             try:
                 yield app
             finally:
+                await app.drain(_DRAIN_SECONDS)
                 tasks.cancel_scope.cancel()
-                await app.aclose()
+                with anyio.move_on_after(_CLOSE_SECONDS, shield=True):  # the task group's scope is cancelled now
+                    await app.aclose()
 
     tools = visible_tools(settings)
     mcp: MCPServer[App] = MCPServer(

@@ -73,8 +73,12 @@ class ToolSpec:
 
         @functools.wraps(fn)
         async def call(*args: Any, **kwargs: Any) -> Any:
+            ctx = next((a for a in (*args, *kwargs.values()) if isinstance(a, Context)), None)
             try:
-                return await fn(*args, **kwargs)
+                if ctx is None:
+                    return await fn(*args, **kwargs)
+                with app_of(ctx).serving():
+                    return await fn(*args, **kwargs)
             except CursorError as exc:  # adapters cannot know which tool to call again without the cursor
                 named = exc.for_call(fn.__name__)
                 log.info("tool %s refused: %s", fn.__name__, named)
