@@ -40,8 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate", type=float, default=1_000.0, help="pipeline: the steady rate, events/s")
     parser.add_argument("--repeat", type=int, default=3, help="pipeline bursts, cold-start spawns/3, gated runs")
     parser.add_argument("--runs", type=int, default=500, help="concurrency: runs watched at once")
-    parser.add_argument("--run-events", type=int, default=40, help="concurrency: events per run")
-    parser.add_argument("--run-rate", type=float, default=2.0, help="concurrency: events per second per run")
+    parser.add_argument("--run-events", type=int, default=30, help="concurrency: events per run")
+    parser.add_argument("--run-rate", type=float, default=1.0, help="concurrency: events per second per run")
     parser.add_argument(
         "--output", type=Path, default=HERE / "RESULTS.md", help="the report (default bench/RESULTS.md)"
     )

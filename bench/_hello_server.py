@@ -1,15 +1,18 @@
-"""The smallest MCPServer: one tool, stdio. The cold-start yardstick."""
+"""The smallest MCPServer: one tool, stdio. The yardstick for cold start and for the SDK's own call latency."""
 
 from mcp.server.mcpserver import MCPServer
 
-mcp = MCPServer("hello")
 
+def build() -> MCPServer:
+    server = MCPServer("hello")
 
-@mcp.tool()
-def hello(name: str) -> str:
-    """Say hello."""
-    return f"hello {name}"
+    @server.tool()
+    def hello(name: str) -> str:
+        """Say hello."""
+        return f"hello {name}"
+
+    return server
 
 
 if __name__ == "__main__":
-    mcp.run("stdio")
+    build().run("stdio")

@@ -92,6 +92,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def serving_child() -> int:
+    """The pid of this process's `runbridge serve` child (Linux /proc)."""
+    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        for pid in children.read_text(encoding="utf-8").split():
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"serve" in command:
+                return int(pid)
+    raise RuntimeError("no runbridge serve child process found")
+
+
 def memory_mb(pid: int) -> tuple[float, float]:
     """(resident now, peak resident) of a process in MB (Linux /proc)."""
     values: dict[str, float] = {}

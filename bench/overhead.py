@@ -21,6 +21,7 @@ from runbridge.core import Profile, Settings
 from runbridge.core.logs import configure_logging
 from runbridge.server import build_server
 
+from ._hello_server import build as hello_server
 from ._support import (
     KEY_ENV,
     RUNBRIDGE,
@@ -33,6 +34,7 @@ from ._support import (
     write_config,
 )
 
+HELLO = Path(__file__).with_name("_hello_server.py")
 TARGET_MEMORY_MS = 1.0
 TARGET_STDIO_MS = 3.0
 
@@ -54,7 +56,7 @@ async def _timed(call: Callable[[], Awaitable[Any]]) -> float:
 
 async def measure(samples: int, warmup: int = 30) -> Outcome:
     outcome = Outcome("overhead", f"python -m bench --only overhead --samples {samples}")
-    timings: dict[str, list[float]] = {"bare": [], "memory": [], "stdio": []}
+    timings: dict[str, list[float]] = {"bare": [], "memory": [], "stdio": [], "sdk memory": [], "sdk stdio": []}
     with sandbox_process() as sandbox, tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp) / "runbridge.toml", sandbox, workflows=["quick-demo"], server={})
         params = StdioServerParameters(
@@ -62,11 +64,14 @@ async def measure(samples: int, warmup: int = 30) -> Outcome:
             args=[*RUNBRIDGE[1:], "serve", "--config", str(config)],
             env=child_env(sandbox, config),
         )
+        hello = StdioServerParameters(command=RUNBRIDGE[0], args=[str(HELLO)])
         with open(os.devnull, "w", encoding="utf-8") as devnull:
             async with (
                 httpx2.AsyncClient(base_url=sandbox.base_url, headers=sandbox.headers) as http,
                 Client(build_server(settings_for(sandbox, ["quick-demo"], Path(tmp) / "memory.db"))) as memory,
                 Client(stdio_client(params, errlog=devnull)) as stdio,
+                Client(hello_server()) as sdk_memory,
+                Client(stdio_client(hello, errlog=devnull)) as sdk_stdio,
             ):
                 started = await http.post("/v1/runs", json={"workflowId": "quick-demo", "inputs": {}})
                 run_id = started.json()["runId"]
@@ -83,7 +88,19 @@ async def measure(samples: int, warmup: int = 30) -> Outcome:
 
                     return call
 
-                calls = {"bare": bare, "memory": through(memory), "stdio": through(stdio)}
+                def trivial(client: Client) -> Callable[[], Awaitable[None]]:
+                    async def call() -> None:
+                        await client.call_tool("hello", {"name": "bench"})
+
+                    return call
+
+                calls = {
+                    "bare": bare,
+                    "memory": through(memory),
+                    "stdio": through(stdio),
+                    "sdk memory": trivial(sdk_memory),
+                    "sdk stdio": trivial(sdk_stdio),
+                }
                 for i in range(warmup + samples):
                     for name, call in calls.items():
                         elapsed = await _timed(call)
@@ -103,6 +120,7 @@ def _figures(outcome: Outcome, timings: dict[str, list[float]]) -> None:
         p50, p99 = percentile(timings[name], 50), percentile(timings[name], 99)
         added50, added99 = (p50 - bare50) * 1000, (p99 - bare99) * 1000
         where = "in memory" if name == "memory" else "over stdio"
+        floor = percentile(timings[f"sdk {name}"], 50)
         outcome.figures.append(
             Figure(
                 "overhead",
@@ -112,7 +130,8 @@ def _figures(outcome: Outcome, timings: dict[str, list[float]]) -> None:
                 target=f"≤ {target:g} ms",
                 met=added50 <= target,
                 absolute=f"runbridge p50 {p50 * 1000:.2f} ms vs bare GET {bare50 * 1000:.2f} ms "
-                f"(ratio {p50 / bare50:.2f}x)",
+                f"(ratio {p50 / bare50:.2f}x); a hello-world tool call {where}, same SDK path, no HTTP: "
+                f"{floor * 1000:.2f} ms",
             )
         )
         outcome.figures.append(
