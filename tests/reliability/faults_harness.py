@@ -7,6 +7,7 @@ Imported explicitly by the fault modules; the fixtures they share are in `confte
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,9 +29,10 @@ DEADLINE = 30.0
 OPENWOP_WORKFLOWS = ["quick-demo", "failing-demo", "long-demo", "approval-demo"]
 
 
-def profile_for(family: str, sandbox: SandboxServer, key_env: str, *, name: str = "rel", **fields: Any) -> Profile:
-    """A profile on `sandbox` whose key is read from `key_env` (orchagent reads it as its token)."""
-    data: dict[str, Any] = {"name": name, "family": family, "base_url": sandbox.base_url, "api_key_env": key_env}
+def profile_for(family: str, where: SandboxServer | str, key_env: str, *, name: str = "rel", **fields: Any) -> Profile:
+    """A profile on a sandbox (or a base URL) whose key is read from `key_env` (orchagent reads it as its token)."""
+    base_url = where if isinstance(where, str) else where.base_url
+    data: dict[str, Any] = {"name": name, "family": family, "base_url": base_url, "api_key_env": key_env}
     if family == "openwop":
         data["workflows"] = OPENWOP_WORKFLOWS
     if family == "orchagent":
@@ -145,6 +147,13 @@ async def listed_events(client: Client, run_id: str, *, cursor: str | None = Non
             cursor = page["next_cursor"]
             if page["ended"] or cursor is None or not page["events"]:
                 return events
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def request_times(sandbox: SandboxServer, route: str) -> list[tuple[float, int]]:

@@ -161,7 +161,7 @@ async def test_attempts_are_bounded_by_the_policy_and_the_last_error_is_the_mapp
     assert len(backend.requests) == 4
     assert caught.value.status == 503
     assert caught.value.code == "service_unavailable"
-    assert caught.value.message == "Could not get the run: Engine restarting"
+    assert caught.value.message == "Could not get the run: Engine restarting. Gave up after 4 tries. Try again later."
 
 
 async def test_the_retry_budget_stops_a_retry_whose_retry_after_would_exceed_it() -> None:

@@ -33,6 +33,21 @@ _MAX_ERROR_BODY = 64 * 1024
 _MAX_CONNECTIONS = 2048
 
 
+def _gave_up(message: str, attempt: int, *, unsure: bool = False, wait: float | None = None) -> str:
+    """`message`, plus what a person (or a model) needs to decide what to do next: how often it was tried, whether
+    the request may have taken effect anyway, and when the backend wants to be asked again."""
+    parts = [message.rstrip(". ")]
+    if attempt:
+        parts.append(f"Gave up after {attempt + 1} tries")
+    if unsure:
+        parts.append("The backend may have done it anyway: check before trying again")
+    elif wait is not None:
+        parts.append(f"The backend asks to wait {wait:g} s before trying again")
+    else:
+        parts.append("Try again later")
+    return ". ".join(parts) + "."
+
+
 class HttpClient:
     """An `httpx2.AsyncClient` for one profile, with the project's retry, timeout and error rules.
 
@@ -172,12 +187,16 @@ class HttpClient:
                 if not last and waited < self.retry.budget and (may_retry or isinstance(exc, _NOTHING_SENT)):
                     waited += await self._pause(attempt, None, waited, f"{action}: timeout")
                     continue
-                raise BackendTimeoutError(f"Could not {action}: the backend did not answer in time.") from None
+                unsure = method not in _READ_METHODS and not isinstance(exc, _NOTHING_SENT)
+                message = _gave_up(f"Could not {action}: the backend did not answer in time", attempt, unsure=unsure)
+                raise BackendTimeoutError(message) from None
             except httpx2.TransportError as exc:
                 if not last and waited < self.retry.budget and (may_retry or isinstance(exc, _NOTHING_SENT)):
                     waited += await self._pause(attempt, None, waited, f"{action}: {type(exc).__name__}")
                     continue
-                raise TransportError(f"Could not {action}: {self._describe(exc)}.") from None
+                unsure = method not in _READ_METHODS and not isinstance(exc, _NOTHING_SENT)
+                message = _gave_up(f"Could not {action}: {self._describe(exc)}", attempt, unsure=unsure)
+                raise TransportError(message) from None
             try:
                 if response.status_code >= 300:  # redirects are not followed: a 3xx is not the answer asked for
                     content = await self._read_bounded(response)
@@ -198,6 +217,8 @@ class HttpClient:
                         await anyio.sleep(delay)
                         waited += delay
                         continue
+                    if response.status_code in RETRY_STATUSES and error.retryable:
+                        error.message = _gave_up(error.message, attempt, wait=error.retry_after)
                     raise error
                 yield response
                 return

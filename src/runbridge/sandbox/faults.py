@@ -3,7 +3,8 @@
 Two kinds of faults:
 
 * **HTTP bursts**: the next N matching requests answer 429 or 503 with `Retry-After` (optionally only for one
-  method and/or path prefix).
+  method and/or path prefix); **slow answers**: the next N matching requests are handled at once, but their
+  answers wait a while (a client that times out meanwhile never sees what the server did).
 * **Stream faults** (`StreamFaults`), per server (the default for every run) or per run (`FaultPlan.for_run`, or
   `inputs["_sandbox"]` at creation): drop the connection abruptly after N event frames (a list: the first
   connection to a run drops after `drop_after[0]` frames, the second after `drop_after[1]`, ...), sleep before
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, cast
 
-__all__ = ["Burst", "FaultPlan", "StreamFaultState", "StreamFaults"]
+__all__ = ["Burst", "FaultPlan", "Slow", "StreamFaultState", "StreamFaults"]
 
 
 @dataclass
@@ -111,6 +112,21 @@ class Burst:
         )
 
 
+@dataclass
+class Slow:
+    """The answers to the next `remaining` matching requests wait `seconds` before they are sent."""
+
+    seconds: float
+    remaining: int
+    method: str | None = None
+    path_prefix: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        return self.path_prefix is None or path.startswith(self.path_prefix)
+
+
 class StreamFaultState:
     """The faults of one run as they are used up by its successive stream connections."""
 
@@ -151,6 +167,7 @@ class FaultPlan:
         self._lock = threading.Lock()
         self._stream = StreamFaults()
         self._bursts: list[Burst] = []
+        self._slow: list[Slow] = []
         self._runs: dict[str, StreamFaults] = {}
         self._states: dict[str, StreamFaultState] = {}
         self._queued: list[StreamFaults] = []
@@ -194,10 +211,20 @@ class FaultPlan:
         with self._lock:
             self._bursts.append(burst)
 
+    def slow(
+        self, seconds: float, count: int = 1, *, method: str | None = None, path_prefix: str | None = None
+    ) -> None:
+        """Make the answers to the next `count` matching requests wait `seconds` before they are sent."""
+        if seconds < 0 or count < 0:
+            raise ValueError("a slow answer needs non-negative seconds and count")
+        with self._lock:
+            self._slow.append(Slow(seconds, count, method, path_prefix))
+
     def clear(self) -> None:
         with self._lock:
             self._stream = StreamFaults()
             self._bursts.clear()
+            self._slow.clear()
             self._runs.clear()
             self._states.clear()
             self._queued.clear()
@@ -235,6 +262,7 @@ class FaultPlan:
             return {
                 "stream": self._stream.to_dict(),
                 "bursts": [asdict(b) for b in self._bursts if b.remaining > 0],
+                "slow": [asdict(w) for w in self._slow if w.remaining > 0],
                 "runs": {k: v.to_dict() for k, v in self._runs.items()},
             }
 
@@ -249,6 +277,15 @@ class FaultPlan:
                     return burst
             self._bursts = [b for b in self._bursts if b.remaining > 0]
             return None
+
+    def take_slow(self, method: str, path: str) -> float:
+        """Seconds this request's answer waits before it is sent (using up one of a slow fault's requests)."""
+        with self._lock:
+            for slow in self._slow:
+                if slow.remaining > 0 and slow.matches(method, path):
+                    slow.remaining -= 1
+                    return slow.seconds
+            return 0.0
 
     def stream_state(self, run_id: str, run_options: Mapping[str, Any] | None = None) -> StreamFaultState:
         """The run's fault state, created on its first stream connection from the most specific setting."""

@@ -1,5 +1,5 @@
 """The family-neutral outer layer of every sandbox app: count and log requests by route, answer injected 429/503
-bursts, and keep the count of event streams open right now.
+bursts, slow down the requests a slow fault names, and keep the count of event streams open right now.
 
 Paths under `/_sandbox/` (the admin endpoints) are neither counted nor faulted, so a test can always steer and read
 the server.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+import anyio
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,6 +61,7 @@ class SandboxMiddleware:
         arrived = time.monotonic()
         route = route_name(self.routes, scope)
         stats.request(route)
+        delay = self.ctx.faults.take_slow(str(scope["method"]), path)
         burst = self.ctx.faults.take_burst(str(scope["method"]), path)
         if burst is not None:
             stats.response(burst.status, route=route, arrived=arrived)
@@ -70,6 +72,8 @@ class SandboxMiddleware:
         async def counting_send(message: Message) -> None:
             nonlocal streaming
             if message["type"] == "http.response.start":
+                if delay > 0:  # the request was handled; only its answer is late (and may find the client gone)
+                    await anyio.sleep(delay)
                 stats.response(int(message["status"]), route=route, arrived=arrived)
                 headers = dict(message.get("headers") or [])
                 if headers.get(b"content-type", b"").startswith(b"text/event-stream"):
