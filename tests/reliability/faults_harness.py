@@ -7,11 +7,14 @@ Imported explicitly by the fault modules; the fixtures they share are in `confte
 
 from __future__ import annotations
 
+import json
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -163,3 +166,55 @@ def request_times(sandbox: SandboxServer, route: str) -> list[tuple[float, int]]
 
 def gaps(times: list[tuple[float, int]]) -> list[float]:
     return [b - a for (a, _), (b, _) in pairwise(times)]
+
+
+async def until(condition: Callable[[], bool], *, within: float) -> float:
+    """Seconds until `condition()` holds (it is polled: the sandbox runs in another thread), failing after `within`."""
+    started = anyio.current_time()
+    with anyio.fail_after(within):
+        while not condition():
+            await anyio.sleep(0.01)  # polls a condition, bounded by fail_after
+    return anyio.current_time() - started
+
+
+def write_config(path: Path, profile: Profile, **server: Any) -> Path:
+    """A runbridge.toml with one profile (its key by reference, as a user writes it) and `[server]` settings."""
+    lines = ["[server]", *(f"{k} = {json.dumps(v)}" for k, v in server.items()), "", f"[profiles.{profile.name}]"]
+    body = profile.model_dump(mode="json", exclude={"name", "options"}, exclude_none=True)
+    lines += [f"{k} = {json.dumps(v)}" for k, v in body.items()]
+    if profile.options:
+        lines += [f"[profiles.{profile.name}.options]", *(f"{k} = {json.dumps(v)}" for k, v in profile.options.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def serve_command(pid_file: Path, *args: str) -> list[str]:
+    """`python -m runbridge serve ARGS`, started through a one-line shim that writes its pid to `pid_file` and then
+    becomes runbridge (exec keeps the pid): so a test can signal the very process the MCP client talks to."""
+    shim = (
+        "import os, sys; open(sys.argv[1], 'w').write(str(os.getpid())); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'runbridge', 'serve', *sys.argv[2:]])"
+    )
+    return [sys.executable, "-c", shim, str(pid_file), *args]
+
+
+def is_running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie, exited and not yet reaped, is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+async def wait_for_port(port: int, *, within: float = 20) -> None:
+    """Return once 127.0.0.1:port accepts connections (a server in a subprocess has started)."""
+    with anyio.fail_after(within):
+        while True:
+            try:
+                stream = await anyio.connect_tcp("127.0.0.1", port)
+            except OSError:
+                await anyio.sleep(0.05)  # polls a condition, bounded by fail_after
+                continue
+            await stream.aclose()
+            return
