@@ -1,6 +1,6 @@
 """Stream faults as a system: the official MCP client → runbridge → a sandbox on 127.0.0.1 that cuts each run's
-event stream at random points (seeded), slows its frames, sends only keep-alives for stretches longer than a
-second's worth of frames, and slips malformed and oversized frames in.
+event stream at random points (seeded), slows its frames, sends only keep-alives for stretches longer than the
+stream's read timeout, and slips malformed and oversized frames in.
 
 For every family with a stream, 100 runs (concurrently, in batches): every event reaches the client exactly once
 and in order — live, as progress notifications, compared with an undisturbed run of the same workflow — and
@@ -37,7 +37,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 SEED = 20261123
 RUNS = 100
 BATCH = 25
-QUIET_SECONDS = 0.3  # a keep-alive-only stretch: 15 keep-alives and no event
+READ_TIMEOUT = 0.5
+QUIET_SECONDS = 0.7  # keep-alives only (every 20 ms), for longer than the stream's read timeout
 OVERSIZED_BYTES = 1_100_000  # over the 1 MiB event limit
 EXPECTED = {"quick-demo": "completed", "failing-demo": "failed"}
 V1_NOTE = "Synapse v1 cannot re-attach"
@@ -66,11 +67,14 @@ class Reference:
     emitted: list[str]
 
 
-async def _start_args(client: Client, family: str, workflow: str) -> dict[str, Any]:
+async def _start_args(client: Client, family: str, workflow: str, plan: dict[str, Any] | None) -> dict[str, Any]:
+    """`runs_start` arguments for a run of `workflow` whose streams suffer `plan` (the sandbox reads its knobs from
+    `inputs["_sandbox"]`; Synapse gets the inputs as its message)."""
+    inputs = {"_sandbox": plan} if plan else {}
     if family != "orchagent":
-        return {"target_id": workflow, "message": "go"}
+        return {"target_id": workflow, "inputs": inputs}
     thread = structured(await client.call_tool("threads_create", {"spec": {"workflow": workflow}}))
-    return {"target_id": thread["thread_id"], "message": "go"}
+    return {"target_id": thread["thread_id"], "message": "go", "inputs": inputs}
 
 
 def _emitted(sandbox: SandboxServer, run_id: str) -> list[tuple[str, str]]:
@@ -93,7 +97,7 @@ def _plan(rng: random.Random, events: int, *, oversized: bool = True) -> dict[st
 
 
 async def _reference(client: Client, sandbox: SandboxServer, family: str, workflow: str) -> Reference:
-    followed = await follow_to_end(client, await _start_args(client, family, workflow))
+    followed = await follow_to_end(client, await _start_args(client, family, workflow, None))
     assert (len(followed.calls), followed.final["status"]) == (1, EXPECTED[workflow]), followed.final
     listed = await listed_events(client, followed.run_id)
     emitted = _emitted(sandbox, followed.run_id)
@@ -137,16 +141,21 @@ def _check(
 
 
 async def _one(
-    client: Client, sandbox: SandboxServer, family: str, workflow: str, ref: Reference, failures: list[str]
+    client: Client,
+    sandbox: SandboxServer,
+    family: str,
+    workflow: str,
+    plan: dict[str, Any],
+    ref: Reference,
+    failures: list[str],
 ) -> Followed:
-    followed = await follow_to_end(client, await _start_args(client, family, workflow))
+    followed = await follow_to_end(client, await _start_args(client, family, workflow, plan))
     final = followed.final
     tail = await listed_events(client, followed.run_id, cursor=final["cursor"]) if final["source"] == "status" else []
     listed = await listed_events(client, followed.run_id)
     try:
         _check(family, followed, tail, listed, _emitted(sandbox, followed.run_id), ref, EXPECTED[workflow])
     except AssertionError as exc:
-        plan = sandbox.faults.describe()["runs"].get(followed.run_id)
         failures.append(f"{followed.run_id} ({workflow}, faults {plan}): {exc}")
     return followed
 
@@ -157,22 +166,24 @@ async def test_a_hundred_runs_with_cut_slow_quiet_malformed_and_oversized_stream
 ) -> None:
     spec = FAMILIES[case]
     sandbox = make_sandbox(spec.name, variant=spec.variant)
-    profile = profile_for(spec.name, sandbox, sandbox_key_env, stream_read_timeout=1.0, options=dict(spec.options))
+    options = dict(spec.options)
+    profile = profile_for(spec.name, sandbox, sandbox_key_env, stream_read_timeout=READ_TIMEOUT, options=options)
     rng = random.Random(f"{SEED}-{case}")
     workflows = [rng.choice(sorted(EXPECTED)) for _ in range(RUNS)]
     failures: list[str] = []
     done: list[Followed] = []
     async with connect(settings_for(profile)) as client:
         refs = {w: await _reference(client, sandbox, spec.name, w) for w in sorted(EXPECTED)}
+        runs = [(w, _plan(rng, len(refs[w].emitted))) for w in workflows]
         sandbox.context.stats.reset()
-        sandbox.faults.queue(*(_plan(rng, len(refs[w].emitted)) for w in workflows))
         with caplog.at_level(logging.INFO, logger="runbridge"):
             for first in range(0, RUNS, BATCH):
                 async with anyio.create_task_group() as tg:
-                    for workflow in workflows[first : first + BATCH]:
+                    for workflow, plan in runs[first : first + BATCH]:
 
-                        async def run(workflow: str = workflow) -> None:
-                            done.append(await _one(client, sandbox, spec.name, workflow, refs[workflow], failures))
+                        async def run(workflow: str = workflow, plan: dict[str, Any] = plan) -> None:
+                            ref = refs[workflow]
+                            done.append(await _one(client, sandbox, spec.name, workflow, plan, ref, failures))
 
                         tg.start_soon(run)
     assert not failures, f"{len(failures)} of {RUNS} runs went wrong; first: {failures[0]}"
@@ -192,7 +203,7 @@ async def test_cut_synapse_v1_streams_say_the_run_cannot_be_followed_and_show_wh
     make_sandbox: MakeSandbox, sandbox_key_env: str
 ) -> None:
     sandbox = make_sandbox("orchestrations")
-    profile = profile_for("orchestrations", sandbox, sandbox_key_env, stream_read_timeout=1.0)
+    profile = profile_for("orchestrations", sandbox, sandbox_key_env, stream_read_timeout=READ_TIMEOUT)
     rng = random.Random(f"{SEED}-v1")
     workflows = [rng.choice(sorted(EXPECTED)) for _ in range(30)]
     async with connect(settings_for(profile)) as client:
@@ -202,13 +213,13 @@ async def test_cut_synapse_v1_streams_say_the_run_cannot_be_followed_and_show_wh
         plans = [_plan(rng, len(refs[w].emitted), oversized=False) for w in workflows]
         for plan in plans:
             plan["drop_after"] = [max(1, plan["drop_after"][0])]
-        sandbox.faults.queue(*plans)
         results: list[tuple[str, Followed, dict[str, Any], dict[str, Any]]] = []
         async with anyio.create_task_group() as tg:
-            for workflow in workflows:
+            for workflow, plan in zip(workflows, plans, strict=True):
 
-                async def run(workflow: str = workflow) -> None:
-                    followed = await follow_to_end(client, await _start_args(client, "orchestrations", workflow))
+                async def run(workflow: str = workflow, plan: dict[str, Any] = plan) -> None:
+                    args = await _start_args(client, "orchestrations", workflow, plan)
+                    followed = await follow_to_end(client, args)
                     page = structured(await client.call_tool("runs_events", {"run_id": followed.run_id}))
                     snapshot = structured(await client.call_tool("runs_get", {"run_id": followed.run_id}))
                     results.append((workflow, followed, page, snapshot))

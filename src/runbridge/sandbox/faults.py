@@ -10,8 +10,7 @@ Two kinds of faults:
   connection to a run drops after `drop_after[0]` frames, the second after `drop_after[1]`, ...), sleep before
   every frame, insert one malformed frame or one oversized frame before the event whose wire sequence is K, or
   send only keep-alives for a while before the event K. The one-shot faults fire once per run, so a client that
-  reconnects past them sees a clean stream. `FaultPlan.queue` hands planned faults to the next runs, one each,
-  for clients that cannot pass `_sandbox` inputs when they start a run.
+  reconnects past them sees a clean stream.
 
 The plan is shared between the server's loop and the test's thread, so every access takes a lock.
 """
@@ -170,7 +169,6 @@ class FaultPlan:
         self._slow: list[Slow] = []
         self._runs: dict[str, StreamFaults] = {}
         self._states: dict[str, StreamFaultState] = {}
-        self._queued: list[StreamFaults] = []
 
     # -- configuration -----------------------------------------------------------------------------------------
 
@@ -187,13 +185,6 @@ class FaultPlan:
         with self._lock:
             self._runs[run_id] = new
             self._states.pop(run_id, None)
-
-    def queue(self, *plans: StreamFaults | Mapping[str, Any]) -> None:
-        """The next runs to open a stream, that have no faults of their own, take these faults: one run each, in
-        the order their first stream connection arrives."""
-        faults = [p if isinstance(p, StreamFaults) else StreamFaults.from_dict(p) for p in plans]
-        with self._lock:
-            self._queued.extend(faults)
 
     def burst(
         self,
@@ -227,7 +218,6 @@ class FaultPlan:
             self._slow.clear()
             self._runs.clear()
             self._states.clear()
-            self._queued.clear()
 
     def configure(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Apply a JSON document (the `POST /_sandbox/faults` body); ValueError when it is malformed.
@@ -298,8 +288,6 @@ class FaultPlan:
                         faults = StreamFaults.from_dict(run_options, ignore_unknown=True)
                     except ValueError:
                         faults = None  # the family validated them at creation; a bad value means "no faults"
-                if faults is None and self._queued:
-                    faults = self._runs[run_id] = self._queued.pop(0)  # kept, so `describe` shows who got what
                 state = StreamFaultState(faults if faults is not None else self._stream)
                 self._states[run_id] = state
             return state

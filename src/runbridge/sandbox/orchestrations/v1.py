@@ -10,6 +10,7 @@ sends the wrong shape.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
@@ -60,13 +61,26 @@ def normalise_response(response: Any, spec: GateSpec) -> Any:
     return response
 
 
+def _options_in(message: str) -> Any:
+    """`_sandbox` of a message that is a JSON object: how a client that sends only a message (a bridge turns a
+    run's inputs into one) passes the run's sandbox knobs, as `inputs["_sandbox"]` does on the other wires."""
+    if not message.startswith("{"):
+        return None
+    try:
+        doc = json.loads(message)
+    except ValueError:
+        return None
+    return cast(dict[str, Any], doc).get("_sandbox") if isinstance(doc, dict) else None
+
+
 def start_body(raw: bytes) -> tuple[str, dict[str, Any] | None]:
-    """`{"message": str}` (missing → ""), plus the sandbox's own `_sandbox` stream-fault knobs."""
+    """`{"message": str}` (missing → ""), plus the sandbox's own `_sandbox` stream-fault knobs (in the body, or in
+    a message that is a JSON object)."""
     body = read_body(raw)
     message = body.get("message", "")
     if not isinstance(message, str):
         raise Invalid(["body", "message"], "Input should be a valid string", "string_type")
-    options = body.get("_sandbox")
+    options = body.get("_sandbox", _options_in(message))
     if options is not None:
         if not isinstance(options, dict):
             raise Invalid(["body", "_sandbox"], "Input should be a valid dictionary", "dict_type")
