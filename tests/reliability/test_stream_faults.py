@@ -247,3 +247,25 @@ async def test_cut_synapse_v1_streams_say_the_run_cannot_be_followed_and_show_wh
         assert snapshot["run"]["details"]["stream"] == "lost"
     assert lost >= 10, "too few streams were cut before their run's end to test anything"
     assert sandbox.stats()["runs_created"] == len(workflows)
+
+
+async def test_a_run_end_the_stream_cannot_deliver_is_read_from_the_status_and_the_result_says_so(
+    make_sandbox: MakeSandbox, sandbox_key_env: str
+) -> None:
+    sandbox = make_sandbox("openwop")
+    profile = profile_for("openwop", sandbox, sandbox_key_env, stream_read_timeout=READ_TIMEOUT)
+    async with connect(settings_for(profile)) as client:
+        ref = await _reference(client, sandbox, "openwop", "quick-demo")
+        last = len(ref.emitted) - 1
+        # The host cuts every connection after the first before its first frame: the run's last event never comes.
+        plan = {"drop_after": [last, 0, 0, 0, 0, 0]}
+        cut = await follow_to_end(client, await _start_args(client, "openwop", "quick-demo", plan))
+        # A watch from the last event of a run that is over: the host has nothing more to send.
+        done = await follow_to_end(client, await _start_args(client, "openwop", "quick-demo", None))
+        again = structured(
+            await client.call_tool("runs_watch", {"run_id": done.run_id, "cursor": done.final["cursor"]})
+        )
+    assert (cut.final["status"], cut.final["source"]) == ("completed", "status"), cut.final
+    assert cut.messages[:last] == ref.messages[:last]
+    assert "read from the run's status" in cut.messages[-1]
+    assert (done.final["source"], again["status"], again["source"]) == ("stream", "completed", "status"), again

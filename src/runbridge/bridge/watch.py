@@ -196,6 +196,8 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
     await reporter.on_event(event)
     if kind.terminal:
         f.status = kind.terminal_status or RunStatus.UNKNOWN
+        if event.from_status:
+            f.source = "status"
         data = event.data
         if kind is EventKind.RUN_COMPLETED:
             f.outputs = data.get("outputs", data.get("output"))

@@ -194,6 +194,7 @@ class RunEvent(_Model):
     data: dict[str, Any] = Field(default_factory=dict)
     gate: Gate | None = None
     usage: Usage | None = None
+    from_status: bool = False  # made from the run's status: the stream could not deliver the run's own end
 
     @property
     def terminal(self) -> bool:

@@ -363,6 +363,7 @@ class OpenWopBackend:
             run_id=run.run_id,
             text=f"run {run.status.value} (read from the run's status after the stream closed)",
             data={"status": run.raw_status, "outputs": run.outputs, "error": run.error},
+            from_status=True,
         )
 
     # -- gates --------------------------------------------------------------------------------------------------

@@ -146,4 +146,5 @@ class V2Runs:
         run = await self.get(run_id)
         if run.status.terminal:
             ending = {"status": run.raw_status, "response": None}
-            yield terminal_event(run_id, ending, seq=cursor or "", raw_type="status", usage=run.usage)
+            event = terminal_event(run_id, ending, seq=cursor or "", raw_type="status", usage=run.usage)
+            yield event.model_copy(update={"from_status": True})
