@@ -1,7 +1,8 @@
 """Driving runbridge through the official MCP client against sandboxes that break things on purpose.
 
 Profiles and settings per family, one run followed to its end across as many calls as that takes (with the
-progress each call sent), every event of a run as `runs_events` lists it, and the checks a tool error must pass.
+progress each call sent), every event of a run as `runs_events` lists it, the checks a tool error must pass, the
+sandbox's request log, and what it takes to stop a `runbridge serve` subprocess on purpose (its config, its pid).
 Imported explicitly by the fault modules; the fixtures they share are in `conftest.py`.
 """
 
