@@ -117,7 +117,7 @@ async def measure(repeat: int = 5) -> Outcome:
                 "ms",
                 target=f"≤ {TARGET_MS:g} ms",
                 met=value <= TARGET_MS,
-                absolute=f"median over {len(waits)} gates; max {max(waits) * 1000:.0f} ms"
+                absolute=f"median over {len(waits)} gates; max {max(waits) * 1000:.1f} ms"
                 + ("" if family == "openwop" else f"; {value / (reference * 1000):.1f}x the OpenWOP gate"),
             )
         )

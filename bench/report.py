@@ -81,7 +81,9 @@ def render(
         lines += _comparison(outcomes, before, before_label)
     if NOTES.exists():
         lines += ["", NOTES.read_text(encoding="utf-8").strip()]
-    lines += ["", "## Raw numbers", "", "```json", json.dumps({o.name: o.details for o in outcomes}, indent=1), "```"]
+    lines += ["", "## Raw numbers", "", "```text"]
+    lines += [f"{o.name}: {json.dumps(o.details, default=str)}" for o in outcomes]
+    lines += ["```"]
     return "\n".join(lines) + "\n"
 
 
