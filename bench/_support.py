@@ -33,6 +33,7 @@ class Figure:
     met: bool | None = None
     absolute: str = ""
     note: str = ""
+    ratio: str = ""  # the figure against its reference measured in the same run
 
 
 @dataclass

@@ -103,6 +103,7 @@ def measure(repeat: int = 10) -> Outcome:
             "x",
             target=f"≤ {TARGET_RATIO:g}x",
             met=ratio <= TARGET_RATIO,
+            ratio=f"{ratio:.2f}x the hello-world",
             absolute=f"median {ours * 1000:.0f} ms vs {theirs * 1000:.0f} ms (p90 "
             f"{percentile(times['runbridge'], 90) * 1000:.0f} vs {percentile(times['hello'], 90) * 1000:.0f} ms; "
             f"{repeat} alternating spawns each)",

@@ -68,13 +68,14 @@ def render(
         "directly, a hello-world MCP server); the absolute numbers stand beside it. The sandbox runs in its own "
         "process throughout, so its work is not charged to runbridge.",
         "",
-        "| benchmark | figure | value | target | met | absolute numbers (same run) | note |",
-        "|---|---|---|---|---|---|---|",
+        "| benchmark | figure | value | ratio (same run) | target | met | absolute numbers (same run) | note |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for outcome in outcomes:
         for f in outcome.figures:
             absolute = f.absolute.replace("|", "\\|")
-            lines.append(f"| {f.benchmark} | {f.name} | {_value(f)} | {f.target} | {_met(f)} | {absolute} | {f.note} |")
+            cells = [f.benchmark, f.name, _value(f), f.ratio, f.target, _met(f), absolute, f.note]
+            lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Reproduce", "", "All at once: `python -m bench` (see `python -m bench --help`). One by one:", ""]
     lines += [f"* {o.name}: `{o.command}`" for o in outcomes]
     if before:
