@@ -58,6 +58,13 @@ def _open_streams(sandbox: SandboxServer) -> int:
     return int(sandbox.stats()["open_streams"])
 
 
+async def _idle_sandbox(make_sandbox: MakeSandbox, family: str, **options: Any) -> SandboxServer:
+    """A slow sandbox with no event stream open: the one an earlier test closed last may still be winding down."""
+    sandbox = make_sandbox(family, speed=SPEED, **options)
+    await until(lambda: _open_streams(sandbox) == 0, within=2.0)
+    return sandbox
+
+
 def _status(sandbox: SandboxServer, run_id: str) -> str:
     """The run's status as the sandbox's engine has it (Synapse run ids are the wire's own)."""
 
@@ -118,7 +125,7 @@ async def test_cancelling_a_call_closes_its_backend_stream_within_a_second_and_o
     case: str, mode: str, make_sandbox: MakeSandbox, sandbox_key_env: str
 ) -> None:
     family, variant, extra = FAMILIES[case]
-    sandbox = make_sandbox(family, variant=variant, speed=SPEED)
+    sandbox = await _idle_sandbox(make_sandbox, family, variant=variant)
     async with connect(settings_for(profile_for(family, sandbox, sandbox_key_env, **extra)), mode=mode) as client:
         async with _watching(client, "runs_start", await _start_args(client, family)) as watch:
             assert _open_streams(sandbox) == 1
@@ -141,7 +148,7 @@ async def test_cancelling_a_call_closes_its_backend_stream_within_a_second_and_o
 async def test_a_synapse_v1_stream_outlives_a_cancelled_call_and_runs_watch_gets_the_rest(
     make_sandbox: MakeSandbox, sandbox_key_env: str
 ) -> None:
-    sandbox = make_sandbox("orchestrations", speed=SPEED)
+    sandbox = await _idle_sandbox(make_sandbox, "orchestrations")
     async with connect(settings_for(profile_for("orchestrations", sandbox, sandbox_key_env))) as client:
         async with _watching(client, "runs_start", {"target_id": "long-demo", "message": "go"}) as watch:
             watch.cancel()
@@ -159,7 +166,7 @@ async def test_a_synapse_v1_stream_outlives_a_cancelled_call_and_runs_watch_gets
 async def test_a_watch_cancelled_mid_run_saved_its_cursor_and_runs_watch_delivers_exactly_the_rest(
     make_sandbox: MakeSandbox, sandbox_key_env: str
 ) -> None:
-    sandbox = make_sandbox("openwop", speed=SPEED)
+    sandbox = await _idle_sandbox(make_sandbox, "openwop")
     async with connect(settings_for(profile_for("openwop", sandbox, sandbox_key_env)), mode="legacy") as client:
         async with _watching(client, "runs_start", {"target_id": "long-demo"}) as watch:
             watch.cancel()
@@ -211,7 +218,7 @@ def _stdio_params(tmp_path: Path, sandbox: SandboxServer, key_env: str) -> tuple
 async def test_sigterm_stops_a_stdio_server_mid_watch_within_two_seconds_with_every_backend_connection_closed(
     mode: str, make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
 ) -> None:
-    sandbox = make_sandbox("openwop", speed=SPEED)
+    sandbox = await _idle_sandbox(make_sandbox, "openwop")
     params, pid_file = _stdio_params(tmp_path, sandbox, sandbox_key_env)
     with open(os.devnull, "w") as quiet, anyio.fail_after(30):
         async with (
@@ -233,7 +240,7 @@ async def test_sigterm_stops_a_stdio_server_mid_watch_within_two_seconds_with_ev
 async def test_closing_stdin_stops_a_stdio_server_mid_watch_within_two_seconds_with_every_backend_connection_closed(
     mode: str, make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
 ) -> None:
-    sandbox = make_sandbox("openwop", speed=SPEED)
+    sandbox = await _idle_sandbox(make_sandbox, "openwop")
     params, pid_file = _stdio_params(tmp_path, sandbox, sandbox_key_env)
     with open(tmp_path / "stderr.txt", "w") as errlog, anyio.fail_after(30):
         with anyio.CancelScope() as scope:
@@ -259,7 +266,7 @@ async def test_closing_stdin_stops_a_stdio_server_mid_watch_within_two_seconds_w
 async def test_sigterm_stops_an_http_server_mid_watch_within_two_seconds_with_every_backend_connection_closed(
     mode: str, make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
 ) -> None:
-    sandbox = make_sandbox("openwop", speed=SPEED)
+    sandbox = await _idle_sandbox(make_sandbox, "openwop")
     config = _config(tmp_path, sandbox, sandbox_key_env)
     port = closed_port()  # free now; runbridge binds it
     command = [sys.executable, "-m", "runbridge", "serve", "--http", "--port", str(port), "--config", str(config)]

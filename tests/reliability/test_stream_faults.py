@@ -27,6 +27,7 @@ from faults_harness import (
     profile_for,
     settings_for,
     structured,
+    until,
 )
 from mcp import Client
 
@@ -190,7 +191,7 @@ async def test_a_hundred_runs_with_cut_slow_quiet_malformed_and_oversized_stream
     stats = sandbox.stats()
     assert stats["runs_created"] == RUNS, "one backend run per start, whatever happened to its stream"
     assert stats["stream_drops"] >= RUNS, "the streams were not cut as planned"
-    assert stats["open_streams"] == 0
+    await until(lambda: sandbox.stats()["open_streams"] == 0, within=1.0)  # no connection left behind
     logged = [r.getMessage() for r in caplog.records]
     assert any("malformed event frame" in m or "not JSON" in m for m in logged), "no malformed frame was skipped"
     assert not any("read timeout" in m for m in logged), "a keep-alive-only stretch was taken for a dead stream"
