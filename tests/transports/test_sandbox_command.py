@@ -33,3 +33,40 @@ async def test_the_sandbox_command_prints_its_url_serves_discovery_and_stops_on_
     assert discovery.status_code == 200
     assert isinstance(discovery.json(), dict)
     assert code in (0, 130)
+
+
+async def test_the_sandbox_command_serves_under_a_root_path_and_prints_the_prefixed_address(
+    child_env: dict[str, str],
+) -> None:
+    command = [*RUNBRIDGE, "sandbox", "--port", "0", "--root-path", "gw/openwop/"]
+    with anyio.fail_after(20):
+        async with await anyio.open_process(command, env=child_env) as process:
+            assert process.stdout is not None
+            lines = BufferedByteReceiveStream(process.stdout)
+            first = (await lines.receive_until(b"\n", 10_000)).decode()
+            key = (await lines.receive_until(b"\n", 10_000)).decode().removeprefix("API key: ")
+            found = re.fullmatch(r"runbridge sandbox: openwop at (http://127\.0\.0\.1:\d+)(/gw/openwop)", first)
+            assert found, first
+            origin, base = found.group(1), found.group(1) + found.group(2)
+            async with httpx2.AsyncClient() as http:
+                inside = await http.get(f"{base}/.well-known/openwop")
+                workflow = await http.get(
+                    f"{base}/v1/workflows/approval-demo", headers={"Authorization": f"Bearer {key}"}
+                )
+                outside = await http.get(f"{origin}/.well-known/openwop")
+            process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(2):
+                await process.wait()
+    assert inside.status_code == 200 and inside.json()
+    assert workflow.status_code == 200 and workflow.json()["workflowId"] == "approval-demo"
+    assert outside.status_code == 404, "nothing is served outside the prefix"
+
+
+def test_the_sandbox_help_documents_the_root_path(child_env: dict[str, str]) -> None:
+    import subprocess
+
+    shown = subprocess.run(
+        [*RUNBRIDGE, "sandbox", "--help"], env=child_env, capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    assert "--root-path PATH" in shown
+    assert "path prefix" in shown

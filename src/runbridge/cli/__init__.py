@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         help="host variant (default reference; orchestrations: reference, scale (with the v2 API), seed)",
     )
     sandbox.add_argument("--speed", type=float, default=1.0, help="speed factor (higher is faster)")
+    sandbox.add_argument(
+        "--root-path",
+        default="",
+        metavar="PATH",
+        help="serve the API under this path prefix (e.g. /openwop), as a host behind a gateway does; "
+        "the printed address includes it",
+    )
 
     sub.add_parser("doctor", parents=[common], help="check the configuration and reach every profile")
     sub.add_parser("tools", parents=[common], help="list the tools this configuration exposes")
@@ -99,6 +106,7 @@ def _run(args: argparse.Namespace) -> int:
             variant=args.variant,
             speed=args.speed,
             print_fn=lambda line: print(line, flush=True),
+            root_path=args.root_path,
         )
         return 0
     if command == "demo":

@@ -285,11 +285,13 @@ def run_sandbox(
     api_key: str = DEFAULT_API_KEY,
     keepalive_seconds: float | None = None,
     stop: threading.Event | None = None,
+    root_path: str = "",
 ) -> None:
     """Serve one sandbox family in the foreground until interrupted (the `runbridge sandbox` command).
 
     Prints the base URL, API key and workflow ids through `print_fn` (stdout by default); uvicorn's own logs go to
     stderr at warning level. Returns normally on Ctrl-C, SIGTERM, or when `stop` (for embedding) is set.
+    `root_path` serves the API under a path prefix (the printed base URL includes it).
     """
     server = SandboxServer(
         family,
@@ -299,5 +301,6 @@ def run_sandbox(
         host=host,
         port=port,
         keepalive_seconds=keepalive_seconds,
+        root_path=root_path,
     )
     server.serve_forever(print_fn, stop=stop)
