@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -14,6 +14,7 @@ from ..backends import create_backend
 from ..core.config import Profile, Settings
 from ..core.errors import UnsupportedError
 from ..core.protocols import Backend, capabilities_of
+from ..core.secret_policy import SecretPolicy
 from ..state import Registry
 
 __all__ = ["App"]
@@ -28,15 +29,25 @@ class App:
     settings: Settings
     registry: Registry
     tasks: TaskGroup | None = None
+    secret_policy: SecretPolicy | None = None
     _backends: dict[str, Backend] = field(default_factory=dict)
     _calls: int = 0
     _idle: anyio.Event = field(default_factory=anyio.Event)
     _capabilities: dict[str, frozenset[str]] = field(default_factory=dict)  # per profile: checked once, not per call
 
     @classmethod
-    def open(cls, settings: Settings, tasks: TaskGroup | None = None) -> App:
-        """`tasks`: the server's task group, for adapters whose streams must outlive one tool call."""
-        return cls(settings=settings, registry=Registry(settings.state_path), tasks=tasks)
+    def open(cls, settings: Settings, tasks: TaskGroup | None = None, *, protect_env: Iterable[str] = ()) -> App:
+        """`tasks`: the server's task group, for adapters whose streams must outlive one tool call; `protect_env`:
+        environment variables holding credentials beyond the profiles' (the HTTP bearer token's)."""
+        policy = SecretPolicy(settings, protect_env=protect_env)
+        return cls(settings=settings, registry=Registry(settings.state_path), tasks=tasks, secret_policy=policy)
+
+    @property
+    def secrets(self) -> SecretPolicy:
+        """The policy every secret reference from a tool call passes before anything is read or sent."""
+        if self.secret_policy is None:
+            self.secret_policy = SecretPolicy(self.settings)
+        return self.secret_policy
 
     def backend(self, profile: str | None) -> tuple[Profile, Backend]:
         """The profile (by name, or the default) and its adapter, created on first use."""

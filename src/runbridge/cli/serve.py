@@ -113,7 +113,7 @@ def http_app(
             allowed_hosts=allowed_hosts or [f"{shown}:*", "127.0.0.1:*", "localhost:*", "[::1]:*"],
             allowed_origins=allowed_origins or [],
         )
-    mcp = build_server(settings)
+    mcp = build_server(settings, protect_env=[token_env] if token_env else [])
     app: ASGIApp = mcp.streamable_http_app(
         host=host, transport_security=security, max_request_body_size=max_body_bytes, stateless_http=False
     )

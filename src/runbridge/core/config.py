@@ -19,6 +19,8 @@ workflows = ["approval-demo"]
 ```
 
 Secrets are named, never written here: `api_key_env` names an environment variable, `token_file` a file.
+`allowed_secret_env` / `allowed_secret_dirs` narrow what tool calls may name as secret references (see
+`secret_policy`).
 
 Environment shortcuts (used when the file has no profile of that name): `OPENWOP_BASE_URL` (+ `OPENWOP_API_KEY`,
 `OPENWOP_WORKFLOWS`) defines an `openwop` profile; any of `ORCHAGENT_BASE_URL` (default http://localhost:8080),
@@ -75,6 +77,8 @@ class Profile(BaseModel):
     stream_read_timeout: float | None = 90.0
     max_retries: int = Field(default=4, ge=0, le=10)
     workflows: list[str] = Field(default_factory=list)
+    allowed_secret_env: list[str] | None = None  # names or glob patterns tool calls may name in secrets_from_env
+    allowed_secret_dirs: list[Path] | None = None  # directories tool calls may name files from (secrets_from_file)
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("base_url")
@@ -88,6 +92,23 @@ class Profile(BaseModel):
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @field_validator("allowed_secret_env")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not all(pattern.strip() for pattern in value):
+            raise ValueError("allowed_secret_env holds variable names or glob patterns like OPENAI_* (none empty)")
+        return value
+
+    @field_validator("allowed_secret_dirs")
+    @classmethod
+    def _dirs(cls, value: list[Path] | None) -> list[Path] | None:
+        if value is None:
+            return None
+        dirs = [folder.expanduser() for folder in value]
+        if not all(folder.is_absolute() for folder in dirs):
+            raise ValueError("allowed_secret_dirs holds absolute directories (or ~/...), not relative paths")
+        return dirs
 
 
 class Settings(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import secrets
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -42,8 +42,10 @@ Every tool takes an optional `profile` (profiles_list shows them); omit it for t
 THREADS_INSTRUCTIONS = """\
 Thread-based backends keep a conversation: threads_create makes a thread, threads_send posts a message (a run, \
 followed like runs_start), threads_ask posts one and returns the assistant's reply, threads_history reads it. \
-Provider keys are passed by reference only (secrets_from_env names environment variables); never put a key in an \
-argument."""
+Provider keys are passed by reference only (secrets_from_env names environment variables, secrets_from_file \
+files); never put a key in an argument. runbridge refuses references to its own credentials and, where the profile \
+says so, names or directories it does not allow: the error names the refused reference; ask the user which \
+variable or file to use instead, never guess another."""
 
 
 def instructions_for(tools: list[ToolSpec]) -> str:
@@ -97,13 +99,16 @@ def visible_tools(settings: Settings) -> list[ToolSpec]:
     ]
 
 
-def build_server(settings: Settings) -> MCPServer[App]:
-    """The runbridge MCP server for `settings`. Backends connect lazily, on first use."""
+def build_server(settings: Settings, *, protect_env: Iterable[str] = ()) -> MCPServer[App]:
+    """The runbridge MCP server for `settings`. Backends connect lazily, on first use. `protect_env` names
+    environment variables holding credentials beyond the profiles' (the HTTP bearer token's), which secret
+    references from tool calls may never name."""
+    protected = tuple(protect_env)
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[App]) -> AsyncGenerator[App]:
         async with anyio.create_task_group() as tasks:
-            app = App.open(settings, tasks)
+            app = App.open(settings, tasks, protect_env=protected)
             try:
                 yield app
             finally:

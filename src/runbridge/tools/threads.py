@@ -2,7 +2,9 @@
 each message on it starts a run, followed like runs_start (progress, gates, hybrid wait).
 
 Secrets are passed by reference only: `secrets_from_env` maps key paths to environment variable names (and
-`secrets_from_file` to files) of the runbridge process; values are read by the adapter and never echoed.
+`secrets_from_file` to files) of the runbridge process; values are read by the adapter and never echoed. Every
+reference passes the secret policy first (core/secret_policy.py): runbridge's own credentials are refused, and a
+profile may narrow what is allowed; a refused reference sends nothing.
 """
 
 from __future__ import annotations
@@ -39,12 +41,17 @@ SecretsFromEnv = Annotated[
     dict[str, str] | None,
     Field(
         description="Secrets by reference: key path -> environment variable name of the runbridge process, e.g. "
-        '{"providers.openai.api_key": "OPENAI_API_KEY"}. Never put secret values here.'
+        '{"providers.openai.api_key": "OPENAI_API_KEY"}. Never put secret values here. Variables holding '
+        "runbridge's own credentials are refused, and the profile may allow only some names (allowed_secret_env)."
     ),
 ]
 SecretsFromFile = Annotated[
     dict[str, str] | None,
-    Field(description="Secrets by reference: key path -> a file (mode 0600) holding the value."),
+    Field(
+        description="Secrets by reference: key path -> a regular file (mode 0600) holding the value. runbridge's "
+        "own token files and state directory are refused, and the profile may allow only some directories "
+        "(allowed_secret_dirs)."
+    ),
 ]
 
 
@@ -101,6 +108,8 @@ async def threads_create(
         raise InputError("Pass exactly one of `spec` (a JSON object) or `path` (a workflow .json file).")
     app = app_of(ctx)
     chosen, backend = app.require(profile, "threads", ThreadsAPI)
+    if path is not None:
+        app.secrets.check_spec_file(path)  # never one of runbridge's own credential files, sent as a spec
     document = spec if spec is not None else _read_spec(str(path))
     thread = await backend.create_thread(document)
     return ThreadCreated(
@@ -122,6 +131,7 @@ async def _send(
     wait: float,
 ) -> FollowResult:
     chosen, backend = app.require(profile, "threads", ThreadsAPI)
+    refs = app.secrets.check(chosen, refs)  # before anything is read or sent
     run = await backend.send_message(thread_id, user_prompt, inputs=inputs, secrets=refs)
     app.registry.record_run(chosen.name, run.model_copy(update={"target_id": thread_id}))
     return await follow(app, ctx, chosen.name, run.run_id, wait=wait, target_id=thread_id)
@@ -142,7 +152,9 @@ async def threads_send(
     Progress arrives as notifications. A sign-in or tool-approval gate is put to the user directly where the
     client supports it; otherwise the result's `waiting_for` holds it: relay it to the user and call
     gates_respond with their answer. If the run is still going after `wait_seconds` you get a handle for
-    runs_watch. Secrets are references to environment variables (`secrets_from_env`), never values.
+    runs_watch. Secrets are references to environment variables (`secrets_from_env`) or files
+    (`secrets_from_file`), never values; references to runbridge's own credentials, or outside what the profile
+    allows, are refused with an error naming the reference, and nothing is sent.
     """
     app = app_of(ctx)
     resumed = await continue_or_none(app, ctx)
@@ -198,10 +210,13 @@ async def threads_set_secrets(
     profile: Profile = None,
 ) -> SecretsSet:
     """Store secrets on a thread (provider keys, tool keys) from environment variables or files of the runbridge
-    process, named by key path. Only the key names come back. Run-time secrets (threads_send) override these."""
+    process, named by key path. Only the key names come back. Run-time secrets (threads_send) override these.
+    References to runbridge's own credentials, or outside what the profile allows, are refused (nothing is
+    stored); the error names the refused reference."""
     app = app_of(ctx)
     chosen, backend = app.require(profile, "threads", ThreadsAPI)
-    keys = await backend.set_thread_secrets(thread_id, _refs(secrets_from_env, secrets_from_file))
+    refs = app.secrets.check(chosen, _refs(secrets_from_env, secrets_from_file))
+    keys = await backend.set_thread_secrets(thread_id, refs)
     return SecretsSet(
         profile=chosen.name,
         thread_id=thread_id,

@@ -9,6 +9,7 @@ server echoes one.
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from collections.abc import Mapping
@@ -50,17 +51,25 @@ def _put(tree: dict[str, Any], path: str, value: str) -> None:
 
 
 def _read_file(path: Path, key: str) -> str:
+    # Opened without following a final symlink and without blocking (a pipe would hang the call), then checked on
+    # the open file itself: what is read is what was checked.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        info = path.stat()
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise InputError(f"The secret file for {key} ({path}) does not exist.") from None
+    except OSError as exc:
+        raise InputError(f"The secret file for {key} ({path}) cannot be read ({exc.__class__.__name__}).") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise InputError(f"The secret file for {key} ({path}) is not a regular file.")
         if info.st_size > _MAX_FILE:
             raise InputError(f"The secret file for {key} ({path}) is too large for one value.")
-        raw = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise InputError(f"The secret file for {key} ({path}) does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"The secret file for {key} ({path}) cannot be read ({exc.__class__.__name__}).") from None
+        try:
+            raw = fh.read(_MAX_FILE + 1).decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"The secret file for {key} ({path}) cannot be read ({exc.__class__.__name__}).") from None
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise InputError(f"The secret file for {key} ({path}) is readable by others; run `chmod 600 {path}`.")
     if not raw:
