@@ -32,7 +32,7 @@ async def _event_count(transcript: Any, client: Any, run_id: str) -> int:
             seqs += [e["seq"] for e in page["events"]]
             if page["ended"]:
                 break
-            cursor = page["next_cursor"]
+            cursor = page.get("next_cursor")
     assert len(seqs) == len(set(seqs))
     return len(seqs)
 

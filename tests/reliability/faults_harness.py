@@ -148,7 +148,7 @@ async def listed_events(client: Client, run_id: str, *, cursor: str | None = Non
                 args["cursor"] = cursor
             page = structured(await client.call_tool("runs_events", args))
             events += [(str(e["seq"]), str(e["type"])) for e in page["events"]]
-            cursor = page["next_cursor"]
+            cursor = page.get("next_cursor")
             if page["ended"] or cursor is None or not page["events"]:
                 return events
 

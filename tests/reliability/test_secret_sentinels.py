@@ -3,7 +3,8 @@ on three sandboxes, driven by the official client in both eras, with a sentinel 
 call can carry: each family's API key (environment variables), the orchagent token file (written by `runbridge
 login`, with its password), orchagent provider keys (from the profile, from `threads_set_secrets` and the call,
 from variables and from a file), the HTTP bearer token, and the requestState key. The orchagent server is the
-careless variant that echoes secrets back. None of the values may appear in a tool result, a notification, a
+careless variant that echoes secrets back; calls naming runbridge's own credentials as secret references are
+refused, and the orchagent server never receives them. None of the values may appear in a tool result, a notification, a
 question, a resource, an error, the server's stderr, or any file the run wrote; the token files runbridge writes are
 mode 0600. (tests/e2e/test_orchagent_secrets.py checks the orchagent scrubbing in process, per era; this adds every
 family, the transport, the process's own log and its files.)"""
@@ -112,7 +113,7 @@ def _structured(result: Any) -> dict[str, Any]:
     return result.structured_content
 
 
-async def _drive(url: str, seen: Seen, spec: Path) -> None:
+async def _drive(url: str, seen: Seen, spec: Path, own_files: list[Path]) -> None:
     async with _client(url, "legacy", seen) as client:
         await seen.call(client, "profiles_list", {})
         for profile in ("wop", "syn"):
@@ -153,6 +154,15 @@ async def _drive(url: str, seen: Seen, spec: Path) -> None:
             await seen.call(client, "runs_get", {"run_id": "run_nope", "profile": "wop"}),
         ]
         assert all(r.is_error for r in refusals), [r.content for r in refusals]
+        # References to runbridge's own credentials: refused before anything is read or sent.
+        own = [{"secrets_from_env": {"k": name}} for name in ("RB_SECRET_WOP_KEY", "RB_SECRET_BEARER")]
+        own += [{"secrets_from_env": {"k": "RUNBRIDGE_STATE_KEY"}}]
+        own += [{"secrets_from_file": {"k": str(path)}} for path in own_files]
+        for refs in own:
+            for tool, args in [("threads_send", ask), ("threads_set_secrets", {"thread_id": thread, "profile": "oa"})]:
+                refused = await seen.call(client, tool, {**args, **refs})
+                assert refused.is_error, refused.content
+                assert "Refused" in str(refused.content), refused.content
     async with _client(url, "auto", seen) as client:
         modern = await seen.call(client, "runs_start", {"target_id": "approval-demo", "profile": "wop"})
         assert _structured(modern)["status"] == "completed"
@@ -206,23 +216,41 @@ async def test_no_secret_reaches_a_result_a_notification_a_log_line_an_error_or_
         config = write_config(run_dir / "runbridge.toml", profiles, state_path=str(run_dir / "state" / "state.db"))
         env = child_env(RUNBRIDGE_CONFIG=str(config), HOME=str(run_dir), XDG_STATE_HOME=str(run_dir / "xdg"), **ENV)
         command = [*RUNBRIDGE, "--log-level", "DEBUG", "serve", "--http", "--port", str(port)]
+        chunks: list[bytes] = []
+
+        async def read_stderr(stream: Any) -> None:  # read as it comes: a full pipe would stall the server
+            async for chunk in stream:
+                chunks.append(chunk)
+
         with anyio.fail_after(90):
-            async with await anyio.open_process([*command, "--token-env", "RB_SECRET_BEARER"], env=env) as process:
+            async with (
+                await anyio.open_process([*command, "--token-env", "RB_SECRET_BEARER"], env=env) as process,
+                anyio.create_task_group() as readers,
+            ):
+                assert process.stderr is not None
+                readers.start_soon(read_stderr, process.stderr)
                 try:
                     await wait_for_port(port)
                     async with httpx2.AsyncClient() as http:
                         wrong = await http.post(url, json={}, headers={"Authorization": f"Bearer {BEARER[:-1]}x"})
                         seen.add(wrong.status_code, wrong.headers, wrong.text)
-                    await _drive(url, seen, spec)
+                    own_files = [token_file, run_dir / "state" / "state.db", inputs / ".." / "run" / "state"]
+                    await _drive(url, seen, spec, own_files)
+                    oa_state = oa.apps["orchagent"].state.orchagent  # type: ignore[attr-defined]
+                    received = json.dumps(
+                        [t.secrets for t in oa_state.threads.values()] + [r.secrets for r in oa_state.runs.values()]
+                    )
                 finally:
                     process.send_signal(signal.SIGTERM)
                     await process.wait()
-                assert process.stderr is not None
-                stderr = b"".join([chunk async for chunk in process.stderr]).decode()
+        stderr = b"".join(chunks).decode()
     secrets = [WOP_KEY, SYN_KEY, PASSWORD, OPENAI, TAVILY, ANTHROPIC, GEMINI, BEARER, STATE_KEY, token]
     assert wrong.status_code == 401
     assert "DEBUG" in stderr, "the server's debug log was not captured"
     assert "***" in "\n".join(seen.texts), "the careless server echoed secrets: runbridge must have scrubbed them"
+    for own in (WOP_KEY, SYN_KEY, BEARER, STATE_KEY, token):
+        assert own not in received, "one of runbridge's own credentials reached the orchagent server"
+    assert OPENAI in received, "the provider keys the calls named must have been sent"
     shown = "\n".join(seen.texts) + "\n".join(said)
     # In this process: runbridge's login, the sandboxes; the test's own client logs what it sends, pasted value too.
     here = [r.getMessage() for r in caplog.records if not r.name.startswith("mcp.client")]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+import pydantic_core
+from mcp_types import CallToolResult, Result, TextContent
 from pydantic import BaseModel, Field
 
 from ..core.models import Gate, GateField, RunStatus, Usage
 
-__all__ = ["GateView", "RunReport", "fit_budget", "gate_view"]
+__all__ = ["GateView", "RunReport", "fit_budget", "gate_view", "structured", "tool_result"]
 
 
 class GateView(BaseModel):
@@ -106,3 +108,44 @@ def fit_budget(report: RunReport, budget: int) -> RunReport:
         gate = trimmed.waiting_for.model_copy(update={"context": {"preview": context + "…"}})
         trimmed = trimmed.model_copy(update={"waiting_for": gate})
     return trimmed
+
+
+def structured(model: BaseModel) -> dict[str, Any]:
+    """`model` as JSON, without the fields that are None and optional with a None default.
+
+    Such a field means the same whether it is null or absent (the output schema does not require it, and its
+    default is null), so leaving it out is the same result, shorter to read, and much cheaper for a client to
+    check against the output schema: each null would first be tried against the field's non-null type. A field
+    that is required, or whose default is not None, keeps its null. Values under `Any` or `dict` fields (a run's
+    outputs, a gate's context) are data and are never touched."""
+    doc = model.model_dump(mode="json", by_alias=True)
+    _prune(model, doc)
+    return doc
+
+
+def _prune(model: BaseModel, doc: dict[str, Any]) -> None:
+    for name, info in type(model).model_fields.items():
+        key = info.serialization_alias or info.alias or name
+        if key not in doc:  # excluded from dumps
+            continue
+        value = getattr(model, name)
+        if value is None:
+            if info.default is None and not info.is_required():
+                del doc[key]
+        elif isinstance(value, BaseModel):
+            _prune(value, doc[key])
+        elif isinstance(value, list | tuple):
+            for item, dumped in zip(value, doc[key], strict=False):  # type: ignore[arg-type]
+                if isinstance(item, BaseModel):
+                    _prune(item, dumped)
+
+
+def tool_result(value: Any) -> Any:
+    """What a tool returns, ready for the client: a model becomes its structured content (see `structured`) and
+    the same JSON, indented, as the text the model reads. Anything else (an MCP result such as
+    `InputRequiredResult`, plain data) is returned as it is."""
+    if not isinstance(value, BaseModel) or isinstance(value, Result):
+        return value
+    doc = structured(value)
+    text = pydantic_core.to_json(doc, indent=2).decode()
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=doc)

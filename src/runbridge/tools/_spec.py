@@ -1,7 +1,9 @@
 """A tool as data: its function, toolset, the capability it needs, and honest annotations.
 
 `ToolSpec.bound()` wraps the function at the one point where runbridge's errors become MCP tool errors: the
-curated message reaches the model, never a stack trace, a response body or a secret.
+curated message reaches the model, never a stack trace, a response body or a secret. It is also where a returned
+model becomes the result's structured content and text (`bridge.results.tool_result`: optional fields that are
+None are left out).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from ..bridge.app import App
+from ..bridge.results import tool_result
 from ..core.errors import CursorError, RunbridgeError
 
 __all__ = ["ToolSpec", "app_of"]
@@ -76,9 +79,9 @@ class ToolSpec:
             ctx = next((a for a in (*args, *kwargs.values()) if isinstance(a, Context)), None)
             try:
                 if ctx is None:
-                    return await fn(*args, **kwargs)
+                    return tool_result(await fn(*args, **kwargs))
                 with app_of(ctx).serving():
-                    return await fn(*args, **kwargs)
+                    return tool_result(await fn(*args, **kwargs))
             except CursorError as exc:  # adapters cannot know which tool to call again without the cursor
                 named = exc.for_call(fn.__name__)
                 log.info("tool %s refused: %s", fn.__name__, named)

@@ -1,0 +1,93 @@
+"""What a tool result looks like on the wire: optional fields that are None are left out of the structured content
+(and of the text), everything else is kept, and the result still validates against the tool's output schema."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import jsonschema
+from mcp_types import CallToolResult, InputRequiredResult, TextContent
+from pydantic import BaseModel, TypeAdapter
+
+from runbridge.bridge.results import RunReport, gate_view, structured, tool_result
+from runbridge.core.models import Gate, GateField, Run, RunStatus
+
+
+class _Shape(BaseModel):
+    required_nullable: str | None
+    optional: str | None = None
+    not_none_default: int | None = 5
+    data: Any = None
+    mapping: dict[str, Any] = {}
+
+
+def test_only_optional_fields_with_a_none_default_are_left_out() -> None:
+    doc = structured(_Shape(required_nullable=None, not_none_default=None, mapping={"kept": None}))
+    assert doc == {"required_nullable": None, "not_none_default": None, "mapping": {"kept": None}}
+    shown = structured(_Shape(required_nullable="x", optional="y", data={"inner": None, "list": [None]}))
+    assert shown["optional"] == "y"
+    assert shown["data"] == {"inner": None, "list": [None]}, "data under Any is returned as it is"
+
+
+def _gate() -> Gate:
+    return Gate(
+        gate_id="g1",
+        run_id="run_1",
+        kind="approval",
+        prompt="Approve?",
+        fields=[GateField(name="decision", type="select", options=["accept", "reject"])],
+        context={"amount": None},
+        opened_at=datetime(2026, 1, 1, tzinfo=UTC),
+        resume={"token": "opaque"},
+    )
+
+
+def test_nested_models_and_lists_of_models_are_pruned_and_excluded_fields_stay_out() -> None:
+    report = RunReport(
+        profile="p",
+        run_id="run_1",
+        status=RunStatus.WAITING,
+        done=False,
+        waiting_for=gate_view(_gate(), "p"),
+        next="Ask the user.",
+    )
+    doc = structured(report)
+    assert not {"decision", "outputs", "cursor", "error", "usage"} & set(doc)
+    gate = doc["waiting_for"]
+    assert not {"redirect_url", "expires_at"} & set(gate)
+    assert gate["context"] == {"amount": None}
+    (field,) = gate["fields"]
+    assert field == {"name": "decision", "options": ["accept", "reject"], "required": False, "type": "select"}
+    assert "resume" not in json.dumps(doc)
+    assert TypeAdapter(RunReport).validate_python(doc) == report
+
+
+def test_a_model_becomes_a_call_tool_result_whose_text_is_the_same_json() -> None:
+    run = Run(run_id="run_1", status=RunStatus.COMPLETED, outputs={"answer": 42})
+    result = tool_result(run)
+    assert isinstance(result, CallToolResult)
+    assert result.structured_content == {
+        "run_id": "run_1",
+        "status": "completed",
+        "details": {},
+        "outputs": {"answer": 42},
+    }
+    (text,) = result.content
+    assert isinstance(text, TextContent)
+    assert json.loads(text.text) == result.structured_content
+    assert "null" not in text.text
+
+
+def test_the_pruned_result_validates_against_the_published_output_schema() -> None:
+    report = RunReport(profile="p", run_id="r", status=RunStatus.RUNNING, done=False, next="Watch it.")
+    schema = TypeAdapter(RunReport).json_schema()
+    jsonschema.validate(structured(report), schema)
+    assert not set(schema["required"]) - set(structured(report))
+
+
+def test_mcp_results_and_plain_values_pass_through() -> None:
+    pending = InputRequiredResult(request_state="sealed")
+    assert tool_result(pending) is pending
+    assert tool_result({"a": None}) == {"a": None}
