@@ -78,10 +78,15 @@ async def collect(
 async def logged_seqs(backend: OpenWopBackend, run_id: str) -> list[int]:
     """The sequences of the run's whole `updates` log, read from the poll endpoint (whichever key the host uses)."""
     with anyio.fail_after(DEADLINE):
+        wire = await backend.wire()
         doc = await backend.http.json(
-            "GET", f"/v1/runs/{run_id}/events/poll", action="poll the run's events", params={"timeout": 0}
+            "GET",
+            f"{wire.prefix}/runs/{run_id}/events/poll",
+            action="poll the run's events",
+            params={"timeout": 0},
+            headers=wire.headers,
         )
-    assert doc["isComplete"] is True
+    assert doc.get("isComplete", doc.get("isTerminal")) is True
     return [int(e["sequence"] if "sequence" in e else e["seq"]) for e in doc["events"]]
 
 

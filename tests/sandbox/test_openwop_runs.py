@@ -231,3 +231,4 @@ def test_the_presets_cover_every_variant_value() -> None:
     assert {v.emit_node_suspended for v in presets} == {True, False}
     assert {v.discovery_says_fork for v in presets} == {True, False}
     assert {v.node_started_in_updates for v in presets} == {True, False}
+    assert {v.protocol_versions for v in presets} == {("1.0",), ("2.0",), ("1.0", "2.0")}

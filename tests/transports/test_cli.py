@@ -62,7 +62,7 @@ def test_doctor_reports_a_reachable_sandbox_profile_with_a_tick(child_env: dict[
     assert "2 target(s)" in done.stdout
     host = [line for line in done.stdout.splitlines() if line.startswith("  host: ")]
     assert host, done.stdout
-    assert host[0].startswith("  host: protocol 1.0; advertises "), "the discovery document's version is shown"
+    assert host[0].startswith("  host: protocol 1.0 (runbridge speaks 1.0); advertises "), "the versions are shown"
     assert "eventPoll" in host[0]
 
 

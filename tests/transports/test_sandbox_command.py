@@ -57,8 +57,10 @@ async def test_the_sandbox_command_serves_under_a_root_path_and_prints_the_prefi
             process.send_signal(signal.SIGTERM)
             with anyio.fail_after(2):
                 await process.wait()
-    assert inside.status_code == 200 and inside.json()
-    assert workflow.status_code == 200 and workflow.json()["workflowId"] == "approval-demo"
+    assert inside.status_code == 200
+    assert inside.json()
+    assert workflow.status_code == 200
+    assert workflow.json()["workflowId"] == "approval-demo"
     assert outside.status_code == 404, "nothing is served outside the prefix"
 
 

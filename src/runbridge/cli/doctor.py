@@ -30,11 +30,15 @@ async def _unreachable(profile: Profile) -> str | None:
 
 
 def _host_line(info: HostInfo) -> str:
-    """What the host says about itself, in one line (its protocol version, then what it advertises)."""
+    """What the host says about itself, in one line (its protocol versions and the one runbridge speaks to it, then
+    what it advertises)."""
+    speaks = f" (runbridge speaks {info.wire_version})" if info.wire_version else ""
     if not info.available:
-        return f"  host: {info.note or 'says nothing about itself'}"
+        line = f"  host: {info.note or 'says nothing about itself'}"
+        return f"{line}; runbridge speaks {info.wire_version}" if info.wire_version else line
+    versions = ", ".join(info.protocol_versions) or info.protocol_version or "version not stated"
     advertised = ", ".join(info.capabilities) or "no optional features"
-    return f"  host: protocol {info.protocol_version or 'version not stated'}; advertises {advertised}"
+    return f"  host: protocol {versions}{speaks}; advertises {advertised}"
 
 
 async def _check(settings: Settings) -> int:
@@ -58,16 +62,20 @@ async def _check(settings: Settings) -> int:
                 failures += 1
                 continue
             caps = ", ".join(sorted(capabilities_of(backend)))
+            deadline = profile.read_timeout + profile.connect_timeout + 5
+            host: str | None = None
+            if isinstance(backend, HostInfoAPI):  # first: a host runbridge cannot speak to is a failure, not a tick
+                with anyio.fail_after(deadline):
+                    host = _host_line(await backend.host_info())
             if isinstance(backend, TargetsAPI):
-                with anyio.fail_after(profile.read_timeout + profile.connect_timeout + 5):
+                with anyio.fail_after(deadline):
                     page = await backend.list_targets(limit=5)
                 print(f"✓ {name} ({profile.family}) at {profile.base_url}: {page.total or len(page.items)} target(s)")
             else:
                 print(f"✓ {name} ({profile.family}) at {profile.base_url}")
             print(f"  capabilities: {caps}")
-            if isinstance(backend, HostInfoAPI):
-                with anyio.fail_after(profile.read_timeout + profile.connect_timeout + 5):
-                    print(_host_line(await backend.host_info()))
+            if host is not None:
+                print(host)
         except (RunbridgeError, TimeoutError) as exc:
             print(f"✗ {name} ({profile.family}) at {profile.base_url}: {exc or 'timed out'}")
             failures += 1

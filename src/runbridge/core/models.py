@@ -249,10 +249,13 @@ class HostInfo(_Model):
 
     `available` is False when the host publishes nothing (or could not be asked); `note` says why. `capabilities`
     are the features the host advertises, which an adapter may use as hints but never as the last word.
+    `protocol_versions` are every protocol version the host names; `wire_version` is the one runbridge speaks to it.
     """
 
     available: bool = False
     protocol_version: str | None = None
+    protocol_versions: list[str] = Field(default_factory=list)
+    wire_version: str | None = None
     capabilities: list[str] = Field(default_factory=list)
     limits: dict[str, int] = Field(default_factory=dict)
     note: str | None = None

@@ -8,7 +8,8 @@ Public API:
 * `SandboxServer(family="openwop", *, variant=None, variants=None, api_key=DEFAULT_API_KEY, speed=0.0,
   workflows=None, keepalive_seconds=None, token_secret=None, token_ttl_seconds=1800.0, host="127.0.0.1",
   port=0, root_path="")` — a context manager (sync or async) serving in a daemon thread; `base_url`, `base_urls`,
-  `api_key`, `headers`, `engine`, `faults`, `stats()`, `call(fn, *args)` (run on the server's loop), `start()`, `stop()`.
+  `api_key`, `headers`, `engine`, `faults`, `stats()`, `call(fn, *args)` (run on the server's loop), `start()`,
+  `stop()`.
 * `run_sandbox(host="127.0.0.1", port=0, family="openwop", variant=None, speed=1.0, print_fn=print, *,
   api_key=DEFAULT_API_KEY, keepalive_seconds=None, stop=None, root_path="") -> None` — blocking; prints the base
   URL (with the `root_path` prefix, if any), the API key and the workflow ids through `print_fn`, serves until

@@ -30,6 +30,7 @@ from .events import EventMapper
 from .gates import gate_from_interrupt, has_question, resume_value
 from .interrupts import Resolver
 from .stream import Ended, EventsConnection, StreamUnavailable, WatchState, is_end, poll_events
+from .versions import Wire, choose_version, pinned_version
 from .wire import RawEvent, parse_frame, parse_time, resolve_link, run_status
 
 __all__ = ["OpenWopBackend"]
@@ -62,9 +63,9 @@ class OpenWopBackend:
     def __init__(self, profile: Profile, http: HttpClient | None = None) -> None:
         self.profile = profile
         self.http = http or HttpClient(profile)
-        version = int(profile.options.get("protocol_version", 1))
-        self._prefix = "/v1" if version == 1 else ""
-        self._version_headers = {} if version == 1 else {"OpenWOP-Version": "2.0"}
+        self._pinned = pinned_version(profile)
+        self._wire: Wire | None = None  # the protocol version spoken, chosen from discovery on the first request
+        self._wire_lock = anyio.Lock()
         self._events_url: dict[str, str] = {}
         self._run_targets: dict[str, str] = {}
         self._workflows: dict[str, Target] = {}
@@ -81,13 +82,29 @@ class OpenWopBackend:
         """The host's discovery document, read once (an unreachable host is asked again next time)."""
         if self._discovery is None:
             try:
-                self._discovery = await read_discovery(self.http, self._version_headers)
+                headers = Wire(self._pinned).headers if self._pinned else {}
+                self._discovery = await read_discovery(self.http, headers)
             except TransportError as exc:
                 return Discovery(note=f"the host could not be asked ({exc})")
         return self._discovery
 
+    async def wire(self) -> Wire:
+        """The protocol version spoken to this host (see `versions`): chosen once discovery has been read; while
+        the host cannot be reached, v1 (or the pinned version) is tried and discovery is asked again next time."""
+        if self._wire is not None:
+            return self._wire
+        async with self._wire_lock:
+            if self._wire is None:
+                chosen = Wire(choose_version(await self.discovery(), self._pinned, self.profile))
+                if self._discovery is None:
+                    return chosen
+                self._wire = chosen
+                log.info("speaking OpenWOP %s to %s", chosen.label, self.profile.base_url)
+            return self._wire
+
     async def host_info(self) -> HostInfo:
-        return (await self.discovery()).host_info()
+        info = (await self.discovery()).host_info()
+        return info.model_copy(update={"wire_version": (await self.wire()).label})
 
     def _link(self, run_id: str, doc: dict[str, Any]) -> None:
         """Remember the run's `eventsUrl`, when it is one to follow (see `resolve_link`)."""
@@ -95,16 +112,14 @@ class OpenWopBackend:
         if link is not None:
             self._events_url[run_id] = link
 
-    def _path(self, path: str) -> str:
-        return f"{self._prefix}{path}"
-
     async def _call(self, method: str, path: str, *, action: str, mutation: bool = False, **kwargs: Any) -> Any:
-        headers = dict(self._version_headers)
+        wire = await self.wire()
+        headers = dict(wire.headers)
         headers.update(kwargs.pop("headers", {}))
         if mutation:
             headers.setdefault("Idempotency-Key", str(uuid.uuid4()))
         return await self.http.json(
-            method, self._path(path), action=action, headers=headers, retry=mutation or None, **kwargs
+            method, wire.prefix + path, action=action, headers=headers, retry=mutation or None, **kwargs
         )
 
     # -- targets ------------------------------------------------------------------------------------------------
@@ -252,18 +267,19 @@ class OpenWopBackend:
         will not stream them. Either way every event once, in order, continuing from the same sequence."""
         state = WatchState(last_seq=_event_cursor(cursor))
         target, found = await self._prepare(run_id)
+        wire = await self.wire()
         mapper = EventMapper(run_id, steps=target.steps if target else None)
         try:
             if self._no_stream is None:
                 try:
-                    async for raw in self._stream(run_id, state, found):
+                    async for raw in self._stream(run_id, state, found, wire):
                         yield await self._mapped(mapper, raw)
                     return
                 except StreamUnavailable as exc:
                     log.info("cannot stream events (%s); polling instead", exc.reason)
             try:
                 async for raw in poll_events(
-                    self._call, self.get_run, segment(run_id), state, v2=not self._prefix, wait_seconds=self._poll_wait
+                    self._call, self.get_run, segment(run_id), state, v2=wire.version == 2, wait_seconds=self._poll_wait
                 ):
                     yield await self._mapped(mapper, raw)
             finally:
@@ -287,14 +303,14 @@ class OpenWopBackend:
             return False
         return True
 
-    def _stream(self, run_id: str, state: WatchState, found: Discovery) -> AsyncIterator[RawEvent]:
-        path = self._events_url.get(run_id) or self._path(f"/runs/{segment(run_id)}/events")
+    def _stream(self, run_id: str, state: WatchState, found: Discovery, wire: Wire) -> AsyncIterator[RawEvent]:
+        path = self._events_url.get(run_id) or f"{wire.prefix}/runs/{segment(run_id)}/events"
         opened = 0
 
         def open_stream(last_id: str | None) -> AbstractAsyncContextManager[httpx2.Response]:
             nonlocal opened
             opened += 1
-            headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **self._version_headers}
+            headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **wire.headers}
             if last_id:
                 headers["Last-Event-ID"] = last_id
             return EventsConnection(self.http, self.get_run, run_id, path, headers, check_ended=opened > 1, state=state)

@@ -8,6 +8,7 @@ worked on a host whose discovery denied it, so no operation is refused because d
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -16,7 +17,7 @@ from ...core.errors import BackendError, TransportError
 from ...core.models import HostInfo
 from ...http import HttpClient
 
-__all__ = ["Discovery", "read_discovery"]
+__all__ = ["Discovery", "major", "read_discovery"]
 
 log = logging.getLogger("runbridge.openwop")
 
@@ -28,6 +29,20 @@ _EVENT_SIZE_KEYS = ("maxEventBytes", "maxEventSizeBytes", "maxEventSize")
 _MIN_EVENT_BYTES = 64 * 1024
 _MAX_EVENT_BYTES = 16 * 1024 * 1024
 _ADVERTISED = ("stable", "experimental")
+
+
+def major(value: object) -> int | None:
+    """The major of a protocol version as documents write it (`1`, `"2.0"`, `"v2"`), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    head = value.strip().lower().removeprefix("v").split(".", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 def _int(value: object) -> int | None:
@@ -63,13 +78,33 @@ class Discovery:
 
     @property
     def protocol_version(self) -> str | None:
-        version = self.doc.get("protocolVersion") or self.doc.get("preferredVersion")
+        """The version the host prefers (v2 `preferredVersion`, v1 `protocolVersion`, else its newest listed)."""
+        version = self.doc.get("preferredVersion") or self.doc.get("protocolVersion")
         if isinstance(version, str | int | float) and not isinstance(version, bool):
             return str(version)
         versions = self.doc.get("protocolVersions")
         if isinstance(versions, list) and versions:
             return str(cast(list[Any], versions)[-1])
         return None
+
+    @property
+    def protocol_versions(self) -> list[str]:
+        """Every version the document names (`protocolVersions`, `protocolVersion`, `preferredVersion`), in order."""
+        named: list[Any] = []
+        listed = self.doc.get("protocolVersions")
+        if isinstance(listed, list):
+            named.extend(cast(list[Any], listed))
+        named += [self.doc.get("protocolVersion"), self.doc.get("preferredVersion")]
+        out: list[str] = []
+        for value in named:
+            if major(value) is not None and str(value) not in out:
+                out.append(str(value))
+        return out
+
+    @property
+    def majors(self) -> list[int]:
+        """The protocol majors the host says it serves, ascending (empty when it names none)."""
+        return sorted({m for v in self.protocol_versions if (m := major(v)) is not None and m > 0})
 
     @property
     def limits(self) -> dict[str, int]:
@@ -106,6 +141,7 @@ class Discovery:
         return HostInfo(
             available=self.available,
             protocol_version=self.protocol_version,
+            protocol_versions=self.protocol_versions,
             capabilities=sorted(_flags(self.doc)),
             limits=self.limits,
             note=self.note,

@@ -1,6 +1,7 @@
 """The OpenWOP v1 wire app: routes, error handling and the middleware stack, over a sandbox's shared context.
 
-Stack, outermost first: Starlette's crash handler (a 500 in the closed envelope), `SandboxMiddleware` (counts
+Stack, outermost first: Starlette's crash handler (a 500 in the closed envelope), `VersionRouter` (v2 bare paths
+onto the v1 routes, or the refusal of a host without that version), `SandboxMiddleware` (counts
 requests, answers injected 429/503 bursts), `OpenWopGuard` (400 on unversioned paths, 401 without the key),
 Starlette's HTTP error handling (404/405 in the envelope), the router.
 """
@@ -27,6 +28,7 @@ from .runs import RunRoutes
 from .state import OpenWopState
 from .stream import StreamRoutes
 from .variants import HostVariant, resolve_variant
+from .versions import VersionRouter
 
 __all__ = ["build_app"]
 
@@ -104,4 +106,6 @@ def build_app(ctx: SandboxContext, variant: str | HostVariant | dict[str, Any] |
     app.state.openwop = state
     # Outermost: counting and bursts see every request, even ones the guard refuses.
     app.add_middleware(SandboxMiddleware, ctx=ctx, routes=routes, burst_response=burst_response)
+    # Outermost of all: a v2 request is counted and routed as its v1 twin (or refused, on a host without v2).
+    app.add_middleware(VersionRouter, variant=state.variant)
     return app

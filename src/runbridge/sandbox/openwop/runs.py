@@ -14,6 +14,7 @@ from ..faults import StreamFaults
 from .envelope import BadRequest, engine_error, error, read_json
 from .snapshot import run_snapshot, workflow_definition
 from .state import OpenWopState
+from .versions import discovery_versions
 
 __all__ = ["RunRoutes"]
 
@@ -39,9 +40,9 @@ class RunRoutes:
         if v.discovery == "unavailable":
             return error(503, "service_unavailable", "Capabilities are not available.", headers={"Retry-After": "1"})
         if v.discovery == "partial":
-            return JSONResponse({"protocolVersion": "1.0"}, headers={"Cache-Control": "public, max-age=300"})
+            return JSONResponse(discovery_versions(v), headers={"Cache-Control": "public, max-age=300"})
         doc: dict[str, Any] = {
-            "protocolVersion": "1.0",
+            **discovery_versions(v),
             "supportedEnvelopes": ["clarification.request"],
             "schemaVersions": {"clarification.request": 1},
             "limits": {"clarificationRounds": 3, "schemaRounds": 2, "envelopesPerTurn": 5, "maxNodeExecutions": 200},

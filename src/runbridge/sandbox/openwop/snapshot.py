@@ -12,6 +12,7 @@ from ..model import Workflow
 from ..runs import RunRecord
 from .docs import interrupt_data, type_id, wire_kind
 from .state import OpenWopState
+from .versions import v1_path
 
 __all__ = ["interrupt_object", "run_snapshot", "workflow_definition"]
 
@@ -35,7 +36,7 @@ def interrupt_object(state: OpenWopState, request: Request, run: RunRecord) -> d
     if state.variant.expose_interrupt_token:
         token = state.mint(run.id, gate.node_id, gate.interrupt_id, gate.spec.timeout_ms)
         out["interruptToken"] = token
-        out["callbackUrl"] = str(request.base_url).rstrip("/") + f"/v1/interrupts/{token}"
+        out["callbackUrl"] = str(request.base_url).rstrip("/") + v1_path(request.scope, f"/v1/interrupts/{token}")
     return out
 
 

@@ -11,6 +11,7 @@ from .docs import Projector
 from .idempotency import IdempotencyStore
 from .tokens import TokenSigner
 from .variants import HostVariant
+from .versions import v1_path
 
 __all__ = ["OpenWopState"]
 
@@ -45,8 +46,10 @@ class OpenWopState:
         """`path` as this host writes links: absolute (from the request's own base URL) or relative to the origin.
 
         A relative link carries the path prefix the host is mounted under (its `root_path`), as a client resolving
-        it by RFC 3986 needs; without a prefix it is the plain `/v1/...` path.
+        it by RFC 3986 needs; without a prefix it is the plain `/v1/...` path. `path` is written as a v1 path; a v2
+        request gets it without `/v1`.
         """
+        path = v1_path(request.scope, path)
         if self.variant.events_url == "relative":
             return str(request.scope.get("root_path", "")) + path
         return str(request.base_url).rstrip("/") + path

@@ -25,6 +25,7 @@ from ..sse import DROP, Drop, EventStreamResponse
 from .docs import WireDoc
 from .envelope import engine_error, error
 from .state import OpenWopState
+from .versions import wire_version
 
 __all__ = ["StreamRoutes"]
 
@@ -177,13 +178,15 @@ class StreamRoutes:
 
     async def poll(self, request: Request) -> Response:
         params = request.query_params
-        last = _int(params.get("lastSequence"))
+        v2 = wire_version(request.scope) == 2
+        cursor = "afterSequence" if v2 else "lastSequence"  # both exclusive (reference §5f)
+        last = _int(params.get(cursor))
         try:
             timeout = float(params.get("timeout", "30"))
         except ValueError:
             timeout = -1.0
-        if not 0 <= timeout <= 60 or ("lastSequence" in params and last is None):
-            return error(400, "validation_error", "lastSequence must be an integer and timeout 0..60 seconds.")
+        if not 0 <= timeout <= 60 or (cursor in params and last is None):
+            return error(400, "validation_error", f"{cursor} must be an integer and timeout 0..60 seconds.")
         modes = _modes(params.get("streamMode"))
         if modes is None:
             return error(400, "unsupported_stream_mode", "Unsupported streamMode.", {"supported": list(_SUPPORTED)})
@@ -200,4 +203,9 @@ class StreamRoutes:
             log = self.s.projector.sync(run)
             docs = [d for d in log.docs[max(after + 1, 0) :] if self._visible(d, modes)]
         events = [self.s.projector.render(run.id, d) for d in docs]
-        return JSONResponse({"events": events, "isComplete": log.ended})
+        if not v2:
+            return JSONResponse({"events": events, "isComplete": log.ended})
+        newest = docs[-1].sequence + self.s.variant.first_seq if docs else last
+        return JSONResponse(
+            {"runId": run.id, "events": events, "lastSequence": newest, "status": run.status, "isTerminal": log.ended}
+        )

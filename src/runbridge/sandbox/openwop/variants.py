@@ -41,6 +41,9 @@ class HostVariant:
       the token surface still works).
     * `interrupt_event_data`: False when interrupt events carry ids and the token but no `data` (inspect the token
       to learn the question).
+    * `protocol_versions`: the protocol versions served, `1.0` (`/v1` paths), `2.0` (bare paths and the
+      `OpenWOP-Version: 2.0` header on every request; a missing or other major is 406 `protocol_version_unsupported`)
+      or both; discovery lists them (`protocolVersions`, `preferredVersion`; a v1-only host says `protocolVersion`).
     """
 
     name: str = "reference"
@@ -63,6 +66,13 @@ class HostVariant:
     event_poll: bool = True
     key_can_respond: bool = True
     interrupt_event_data: bool = True
+    protocol_versions: tuple[str, ...] = ("1.0",)
+
+    def __post_init__(self) -> None:
+        versions = tuple(self.protocol_versions)
+        if not versions or not set(versions) <= {"1.0", "2.0"}:
+            raise ValueError(f"protocol_versions must be one or both of '1.0' and '2.0', not {versions!r}")
+        object.__setattr__(self, "protocol_versions", tuple(sorted(set(versions))))
 
 
 VARIANTS: dict[str, HostVariant] = {
@@ -86,6 +96,8 @@ VARIANTS: dict[str, HostVariant] = {
         already_resolved_status=404,
         discovery_says_fork=True,
     ),
+    "v2-host": HostVariant(name="v2-host", protocol_versions=("2.0",)),
+    "dual-host": HostVariant(name="dual-host", protocol_versions=("1.0", "2.0")),
     "strict-spec": HostVariant(
         name="strict-spec",
         require_accept=True,

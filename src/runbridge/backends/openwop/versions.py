@@ -1,0 +1,91 @@
+"""Which OpenWOP protocol version runbridge speaks to a host (reference §5a, §5b).
+
+v1 puts `/v1` before every path; v2 uses bare paths and sends `OpenWOP-Version: 2.0` with every request (its poll
+asks `afterSequence` and answers `{events, lastSequence, status, isTerminal}`). The host's discovery document names
+the versions it serves (`protocolVersion` in v1; `protocolVersions` and `preferredVersion` in v2). A profile may pin
+one (`options.protocol_version`); otherwise runbridge speaks the newest version both sides support, and v1 (the
+version every host is expected to serve first) when discovery names none or cannot be read.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ...core.config import Profile
+from ...core.errors import ConfigError, UnsupportedError, sentences
+from .discovery import Discovery, major
+
+__all__ = ["SPOKEN", "Wire", "choose_version", "pinned_version"]
+
+log = logging.getLogger("runbridge.openwop")
+
+SPOKEN = (1, 2)
+"""The protocol majors runbridge speaks."""
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How requests are written in one protocol version: the path prefix and the version header."""
+
+    version: int
+    prefix: str = field(init=False)
+    headers: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefix", "/v1" if self.version == 1 else "")
+        object.__setattr__(self, "headers", {} if self.version == 1 else {"OpenWOP-Version": f"{self.version}.0"})
+
+    @property
+    def label(self) -> str:
+        return f"{self.version}.0"
+
+
+def pinned_version(profile: Profile) -> int | None:
+    """The version the profile pins (`options.protocol_version`), or None to follow the host's discovery."""
+    raw = profile.options.get("protocol_version")
+    if raw is None:
+        return None
+    version = major(raw)
+    if version not in SPOKEN:
+        raise ConfigError(
+            f"Profile {profile.name!r}: options.protocol_version must be 1 or 2 (or left out, to speak the newest "
+            f"version the host's discovery document offers), not {raw!r}."
+        )
+    return version
+
+
+def _listed(versions: list[int]) -> str:
+    return " and ".join(f"{v}.0" for v in versions)
+
+
+def choose_version(found: Discovery, pinned: int | None, profile: Profile) -> int:
+    """The version to speak: the pinned one (refused when discovery says the host lacks it), else the newest one
+    both sides support, else 1 when discovery says nothing about versions."""
+    offered = found.majors
+    if pinned is not None:
+        if offered and pinned not in offered:
+            usable = [v for v in offered if v in SPOKEN]
+            fix = (
+                f"Set options.protocol_version = {max(usable)}, or remove it to let runbridge choose"
+                if usable
+                else f"runbridge speaks OpenWOP {_listed(list(SPOKEN))} only"
+            )
+            raise ConfigError(
+                sentences(
+                    f"Profile {profile.name!r} pins OpenWOP protocol version {pinned} (options.protocol_version), "
+                    f"but the host at {profile.base_url} serves only {_listed(offered)}, says its discovery document",
+                    fix,
+                )
+            )
+        return pinned
+    common = [v for v in offered if v in SPOKEN]
+    if common:
+        return max(common)
+    if offered:
+        raise UnsupportedError(
+            f"The OpenWOP host at {profile.base_url} serves only protocol {_listed(offered)}, says its discovery "
+            f"document; runbridge speaks {_listed(list(SPOKEN))}."
+        )
+    log.info("the host names no protocol version (%s); speaking 1.0", found.note or "discovery is silent on it")
+    return 1

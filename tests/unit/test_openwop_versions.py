@@ -1,0 +1,67 @@
+"""Choosing the OpenWOP protocol version from the discovery document and the profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runbridge.backends.openwop.discovery import Discovery
+from runbridge.backends.openwop.versions import Wire, choose_version, pinned_version
+from runbridge.core.config import Profile
+from runbridge.core.errors import ConfigError, UnsupportedError
+
+
+def _profile(**options: Any) -> Profile:
+    return Profile(name="p", family="openwop", base_url="http://h.test", options=options)
+
+
+@pytest.mark.parametrize(
+    ("doc", "majors"),
+    [
+        ({"protocolVersion": "1.0"}, [1]),
+        ({"protocolVersions": ["2.0"], "preferredVersion": "2.0"}, [2]),
+        ({"protocolVersion": "1.0", "protocolVersions": ["1.0", "2.0"]}, [1, 2]),
+        ({"protocolVersions": ["v1", 2, 2.0, "2.1"]}, [1, 2]),
+        ({"protocolVersion": "latest", "protocolVersions": "2.0"}, []),
+        ({"limits": {}}, []),
+        ({}, []),
+    ],
+)
+def test_the_versions_a_document_names(doc: dict[str, Any], majors: list[int]) -> None:
+    assert Discovery(doc=doc).majors == majors
+
+
+@pytest.mark.parametrize(
+    ("doc", "chosen"),
+    [({"protocolVersion": "1.0"}, 1), ({"protocolVersions": ["1.0", "2.0"]}, 2), ({"protocolVersions": ["2", "3"]}, 2)],
+)
+def test_the_newest_common_version_is_chosen(doc: dict[str, Any], chosen: int) -> None:
+    assert choose_version(Discovery(doc=doc), None, _profile()) == chosen
+
+
+def test_a_host_with_only_versions_runbridge_does_not_speak_is_refused() -> None:
+    with pytest.raises(UnsupportedError, match=r"serves only protocol 3\.0.*runbridge speaks 1\.0 and 2\.0"):
+        choose_version(Discovery(doc={"protocolVersions": ["3.0"]}), None, _profile())
+
+
+def test_a_pin_with_no_usable_alternative_says_what_runbridge_speaks() -> None:
+    with pytest.raises(ConfigError, match=r"serves only 3\.0.*runbridge speaks OpenWOP 1\.0 and 2\.0 only"):
+        choose_version(Discovery(doc={"protocolVersions": ["3.0"]}), 2, _profile())
+
+
+@pytest.mark.parametrize(("raw", "pinned"), [(None, None), (1, 1), ("2", 2), ("2.0", 2), ("v1", 1), (2.0, 2)])
+def test_a_pin_is_read_in_any_usual_spelling(raw: object, pinned: int | None) -> None:
+    options = {} if raw is None else {"protocol_version": raw}
+    assert pinned_version(_profile(**options)) == pinned
+
+
+@pytest.mark.parametrize("raw", [3, "two", True, 0])
+def test_a_pin_runbridge_cannot_speak_is_a_configuration_error(raw: object) -> None:
+    with pytest.raises(ConfigError, match=r"options\.protocol_version must be 1 or 2"):
+        pinned_version(_profile(protocol_version=raw))
+
+
+def test_each_version_writes_its_paths_and_headers() -> None:
+    assert (Wire(1).prefix, Wire(1).headers) == ("/v1", {})
+    assert (Wire(2).prefix, Wire(2).headers) == ("", {"OpenWOP-Version": "2.0"})
