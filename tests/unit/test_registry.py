@@ -90,6 +90,23 @@ def test_update_run_keeps_what_it_is_not_told_and_records_unknown_runs(registry:
     assert registry.get_run("other", "r") is None
 
 
+def test_observing_a_run_writes_only_what_changed_and_returns_the_record(registry: Registry) -> None:
+    registry.record_run(P, Run(run_id="a", target_id="wf", status=RunStatus.RUNNING))
+    registry.record_run(P, Run(run_id="b", status=RunStatus.RUNNING))
+    registry.update_run(P, "a", cursor="7")
+    before = registry.get_run(P, "a")
+    assert before is not None
+    same = registry.observe_run(P, "a", status=RunStatus.RUNNING)
+    assert same == before, "nothing new: nothing written, updated_at kept"
+    done = registry.observe_run(P, "a", status=RunStatus.FAILED, error="boom")
+    assert (done.status, done.error, done.cursor, done.target_id) == (RunStatus.FAILED, "boom", "7", "wf")
+    assert done.updated_at >= before.updated_at
+    assert registry.observe_run(P, "a", status=RunStatus.FAILED) == done, "an error is not forgotten"
+    unseen = registry.observe_run(P, "elsewhere", status=RunStatus.QUEUED)
+    assert (unseen.status, unseen.cursor) == (RunStatus.QUEUED, None)
+    assert [r.run_id for r in registry.list_runs(P).items] == ["elsewhere", "b", "a"], "reading never reorders"
+
+
 def test_usage_is_the_running_total_the_caller_accumulates(registry: Registry) -> None:
     registry.record_run(P, Run(run_id="r", status=RunStatus.RUNNING))
     assert registry.get_run(P, "r").usage is None  # type: ignore[union-attr]

@@ -132,6 +132,24 @@ class Registry:
                 ),
             )
 
+    def observe_run(self, profile: str, run_id: str, *, status: RunStatus, error: str | None = None) -> RunRecord:
+        """Record a run's status as just read from its backend, and return runbridge's record of the run.
+
+        When the record already says so, nothing is written: a run read again and again without changing costs a
+        read, not a write, and its `updated_at` stays when runbridge last learned something new about it (the
+        list's order does not depend on it: see `list_runs`)."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE profile = ? AND run_id = ?",  # noqa: S608  (constant columns)
+                (profile, run_id),
+            ).fetchone()
+        if row is not None and row[3] == status.value and (error is None or error == row[5]):
+            return self._run(row)
+        self.update_run(profile, run_id, status=status, error=error)
+        record = self.get_run(profile, run_id)
+        assert record is not None, "the run was just recorded"
+        return record
+
     def get_run(self, profile: str, run_id: str) -> RunRecord | None:
         with self._lock:
             row = self._db.execute(

@@ -103,13 +103,12 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
     app = app_of(ctx)
     chosen, backend = app.require(profile, "runs", RunsAPI)
     run = await backend.get_run(run_id)
-    app.registry.update_run(chosen.name, run_id, status=run.status, error=run.error)
+    record = app.registry.observe_run(chosen.name, run_id, status=run.status, error=run.error)
     if run.open_gate is not None:
         run.open_gate = run.open_gate.model_copy(update={"profile": chosen.name})
         app.registry.record_gate(chosen.name, run.open_gate)
-    record = app.registry.get_run(chosen.name, run_id)
     gates = [g.gate.gate_id for g in app.registry.gates(chosen.name, run_id=run_id)]
-    return RunSnapshot(profile=chosen.name, run=run, cursor=record.cursor if record else None, open_gates=gates)
+    return RunSnapshot(profile=chosen.name, run=run, cursor=record.cursor, open_gates=gates)
 
 
 async def runs_events(
