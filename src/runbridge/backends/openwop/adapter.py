@@ -27,6 +27,7 @@ from ...core.models import EventKind, Gate, GateAnswer, HostInfo, Page, Run, Run
 from ...http import DEFAULT_MAX_EVENT_BYTES, HttpClient, SSEMessage, follow, segment
 from .discovery import Discovery, read_discovery
 from .events import EventMapper
+from .forks import fork_refused, may_be_refusal
 from .gates import gate_from_interrupt, has_question, resume_value
 from .interrupts import Resolver
 from .stream import Ended, EventsConnection, StreamUnavailable, WatchState, is_end, poll_events
@@ -238,7 +239,7 @@ class OpenWopBackend:
         )
 
     async def fork_run(self, run_id: str, *, from_seq: int | None = None, mode: str = "branch") -> Run:
-        """Fork even when discovery says no: real hosts lie (§7.1); a 404/501 means not supported."""
+        """Fork even when discovery says no: real hosts lie (§7.1); the answer decides (see `forks`)."""
         body: dict[str, Any] = {"mode": mode}
         if from_seq is not None:
             body["fromSeq"] = from_seq
@@ -247,13 +248,14 @@ class OpenWopBackend:
                 "POST", f"/runs/{segment(run_id)}:fork", action="fork the run", mutation=True, json=body
             )
         except BackendError as exc:
-            if exc.status in (404, 405, 501) and exc.code not in ("run_not_found",):
-                if exc.code == "fork_from_seq_unsupported":
-                    raise InputError(f"This host can {mode} a run only from sequence 0.") from None
-                denied = (await self.discovery()).says("replay", "fork") is False
-                also = "its discovery document says so too" if denied else ""
-                raise UnsupportedError(sentences("This OpenWOP host does not support forking runs", also)) from None
-            raise
+            if exc.code == "fork_from_seq_unsupported":
+                raise InputError(f"This host can {mode} a run only from sequence 0.") from None
+            if not may_be_refusal(exc):
+                raise _not_found_hint(exc, "run") if isinstance(exc, NotFoundError) else exc from None
+            if isinstance(exc, NotFoundError) and not await self._exists(run_id):
+                raise _not_found_hint(exc, "run") from None
+            says = (await self.discovery()).says("replay", "fork")
+            raise fork_refused(exc, run_id=run_id, discovery_says=says) from None
         new_id = str(doc.get("runId", ""))
         self._link(new_id, doc)
         return Run(

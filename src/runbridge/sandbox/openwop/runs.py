@@ -19,6 +19,13 @@ from .versions import discovery_versions
 __all__ = ["RunRoutes"]
 
 _META_KEYS = ("tags", "metadata", "configurable", "tenantId", "scopeId", "callbackUrl")
+# How hosts without fork answer it (reference §5a: capability-gated endpoints are 404/501 when not advertised).
+_FORK_REFUSALS: dict[int, tuple[int, str, str, dict[str, Any] | None]] = {
+    404: (404, "not_found", "Not Found", None),
+    405: (405, "method_not_allowed", "Method Not Allowed", None),
+    501: (501, "not_implemented", "This host does not implement forking runs.", None),
+    422: (422, "capability_not_provided", "The host does not provide replay.fork.", {"capability": "replay.fork"}),
+}
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
@@ -144,6 +151,9 @@ class RunRoutes:
         return JSONResponse({"runId": run_id, "status": status})
 
     async def fork(self, request: Request) -> Response:
+        refusal = _FORK_REFUSALS.get(self.s.variant.fork_refusal or 0)
+        if refusal is not None:  # a host without fork refuses before looking at the run or the body
+            return error(*refusal)
         return await self.s.idempotency.run(request, partial(self._fork, request))
 
     async def _fork(self, request: Request, raw: bytes) -> Response:

@@ -27,7 +27,11 @@ class HostVariant:
       `interrupt_already_resolved`; `cancelled_gate_status`: resolving after a cancel answers 404
       `interrupt_not_found` or 422 `interrupt_cancelled`.
     * `emit_node_suspended`: follow `interrupt.requested` with `node.suspended`.
-    * `discovery_says_fork`: what discovery claims about fork (fork works either way, as on the real host).
+    * `discovery_says_fork`: what discovery claims about fork (fork works either way, as on the real host, unless
+      `fork_refusal` says how this host refuses it).
+    * `fork_refusal`: None (fork works), or how a host without fork answers `POST /v1/runs/{id}:fork`: 404
+      `not_found` (no such route), 405 `method_not_allowed` (the path matched the run's own route), 501
+      `not_implemented`, or 422 `capability_not_provided` (the v2 registry's code).
     * `keepalive_seconds`: interval of `:keepalive` comments while nothing happens.
     * `node_started_in_updates`: `node.started` in the default `updates` stream mode (True: a client can show
       "step 2/5" from the default stream) or only with `?streamMode=debug`, as the spec says.
@@ -57,6 +61,7 @@ class HostVariant:
     cancelled_gate_status: Literal[404, 422] = 404
     emit_node_suspended: bool = True
     discovery_says_fork: bool = False
+    fork_refusal: Literal[404, 405, 422, 501] | None = None
     keepalive_seconds: float = 15.0
     node_started_in_updates: bool = True
     expose_interrupt_token: bool = True
