@@ -12,7 +12,7 @@ from anyio.abc import TaskGroup
 
 from ..backends import create_backend
 from ..core.config import Profile, Settings
-from ..core.errors import UnsupportedError
+from ..core.errors import RunbridgeError, UnsupportedError
 from ..core.protocols import Backend, capabilities_of
 from ..core.secret_policy import SecretPolicy
 from ..state import Registry
@@ -20,6 +20,11 @@ from ..state import Registry
 __all__ = ["App"]
 
 T = TypeVar("T")
+
+STOPPING = (
+    "runbridge is stopping, so this call ended before its run did: the run goes on, and where the call got to is "
+    "saved. Once runbridge is back, call runs_watch with the run_id (runs_list shows it) to continue"
+)
 
 
 @dataclass
@@ -32,6 +37,8 @@ class App:
     secret_policy: SecretPolicy | None = None
     _backends: dict[str, Backend] = field(default_factory=dict)
     _calls: int = 0
+    _stopping: bool = False
+    _scopes: set[anyio.CancelScope] = field(default_factory=set[anyio.CancelScope])
     _idle: anyio.Event = field(default_factory=anyio.Event)
     _capabilities: dict[str, frozenset[str]] = field(default_factory=dict)  # per profile: checked once, not per call
 
@@ -70,15 +77,33 @@ class App:
 
     @contextmanager
     def serving(self) -> Generator[None]:
-        """Count one tool call in progress, so that shutdown can let it finish before the state is closed."""
+        """Count one tool call in progress, so that shutdown can let it finish before the state is closed; a call
+        that `stop_calls` ends is an error saying so (the model learns the run goes on and how to continue)."""
+        if self._stopping:
+            raise RunbridgeError(STOPPING)
         self._calls += 1
+        scope = anyio.CancelScope()
+        self._scopes.add(scope)
         try:
-            yield
+            with scope:
+                yield
         finally:
+            self._scopes.discard(scope)
             self._calls -= 1
             if not self._calls:
                 self._idle.set()
                 self._idle = anyio.Event()
+        if scope.cancelled_caught:
+            raise RunbridgeError(STOPPING)
+
+    async def stop_calls(self, within: float) -> None:
+        """The graceful stop: end every tool call in progress (each saves where it got to and answers that
+        runbridge is stopping, while the transport can still carry the answer), refuse new ones, and wait up to
+        `within` seconds for them to be done."""
+        self._stopping = True
+        for scope in list(self._scopes):
+            scope.cancel()
+        await self.drain(within)
 
     async def drain(self, within: float) -> None:
         """Wait up to `within` seconds, even while being cancelled, for the tool calls in progress to end.

@@ -1,22 +1,43 @@
 """`runbridge serve`: stdio by default; `--http` for streamable HTTP with sessions, Origin/Host checks, and a
-bearer token whenever it listens beyond loopback."""
+bearer token whenever it listens beyond loopback.
+
+Stopping (SIGTERM or SIGINT, on either transport; or stdin closed) is one graceful path: the tool calls in progress
+are ended (each saves where it got to and answers that runbridge is stopping), the HTTP streams still open are
+ended, every backend connection and the run registry are closed, and the process then ends by the signal it got
+(as uvicorn does), within about a second, without a stack trace.
+"""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from ..core.config import Settings
 from ..core.errors import ConfigError
 from ..core.logs import register_secret
 
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+    from ..server import Lifecycle
+
 __all__ = ["BearerGate", "http_app", "is_loopback", "is_unspecified", "serve_http", "serve_stdio"]
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+_CLOSE_SECONDS = 1.2  # for the lifespan to close every backend and the registry once the calls have ended
+_ANSWER_SECONDS = 0.2  # for the answers of the calls ended to reach their clients
 
 
 def is_unspecified(host: str) -> bool:
@@ -90,6 +111,7 @@ def http_app(
     allowed_hosts: list[str] | None = None,
     allowed_origins: list[str] | None = None,
     max_body_bytes: int = 1_048_576,
+    lifecycle: Lifecycle | None = None,
 ) -> ASGIApp:
     """The streamable-HTTP ASGI app: stateful sessions (2025-era clients get live elicitation)."""
     from mcp.server.transport_security import TransportSecuritySettings
@@ -113,24 +135,136 @@ def http_app(
             allowed_hosts=allowed_hosts or [f"{shown}:*", "127.0.0.1:*", "localhost:*", "[::1]:*"],
             allowed_origins=allowed_origins or [],
         )
-    mcp = build_server(settings, protect_env=[token_env] if token_env else [])
+    mcp = build_server(settings, protect_env=[token_env] if token_env else [], lifecycle=lifecycle)
     app: ASGIApp = mcp.streamable_http_app(
         host=host, transport_security=security, max_request_body_size=max_body_bytes, stateless_http=False
     )
     return BearerGate(app, token) if token else app
 
 
+class OpenRequests:
+    """Ends the HTTP requests still open when the server stops, cleanly: a held-open stream (the GET stream of a
+    session, a call's answer stream) gets its last chunk, and a request not yet answered gets a 503. Without it
+    uvicorn waits for them, then cancels them, and the cancellation surfaces as a stack trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._open: dict[anyio.CancelScope, str] = {}  # each open request's scope, and its method
+        self._ended: anyio.Event | None = None
+        self._stopping = False
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._stopping:
+            await _unavailable(send)
+            return
+        sent = {"started": False, "complete": False}
+
+        async def tracking(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                sent["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                sent["complete"] = True
+            await send(message)
+
+        with anyio.CancelScope() as stop:
+            self._open[stop] = str(scope.get("method", ""))
+            try:
+                await self.app(scope, receive, tracking)
+            finally:
+                del self._open[stop]
+                if self._ended is not None:
+                    self._ended.set()
+        if stop.cancelled_caught and not sent["complete"]:
+            with suppress(OSError, RuntimeError):  # the client may be gone already
+                if sent["started"]:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                else:
+                    await _unavailable(send)
+
+    async def stop(self, grace: float) -> None:
+        """Answer later requests 503; give the requests carrying an answer (POST) up to `grace` seconds to finish
+        sending it, then end every request still open (the GET streams only ever wait for more)."""
+        self._stopping = True
+        with anyio.move_on_after(grace):
+            while any(method != "GET" for method in self._open.values()):
+                self._ended = anyio.Event()
+                await self._ended.wait()
+        for scope in list(self._open):
+            scope.cancel()
+
+
+async def _unavailable(send: Any) -> None:
+    body = b'{"error":"unavailable","message":"runbridge is stopping."}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def serve_http(settings: Settings, *, host: str, port: int, token_env: str | None, **kwargs: Any) -> None:
     import uvicorn
 
-    app = http_app(settings, host=host, token_env=token_env, **kwargs)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
+    from ..server import Lifecycle
+
+    lifecycle = Lifecycle()
+    requests = OpenRequests(http_app(settings, host=host, token_env=token_env, lifecycle=lifecycle, **kwargs))
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            # The calls first, while their streams can still carry the answer; then whatever is still open.
+            log.info("runbridge is stopping")
+            await lifecycle.stop_calls()
+            await requests.stop(_ANSWER_SECONDS)
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(requests, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
+    Server(config).run()
 
 
 def serve_stdio(settings: Settings) -> None:
-    import anyio
+    from ..server import Lifecycle, build_server
 
-    from ..server import build_server
+    lifecycle = Lifecycle()
+    anyio.run(_serve_stdio, build_server(settings, lifecycle=lifecycle), lifecycle)
+
+
+async def _serve_stdio(mcp: MCPServer[Any], lifecycle: Lifecycle) -> None:
+    """Serve until stdin closes (the graceful path) or SIGTERM/SIGINT arrives, which takes the same path."""
     from ..server.stdio import run_stdio
 
-    anyio.run(run_stdio, build_server(settings))
+    serving = anyio.CancelScope()
+    async with anyio.create_task_group() as tasks:
+
+        async def serve() -> None:
+            with serving:
+                await run_stdio(mcp)
+            tasks.cancel_scope.cancel()  # stdin closed, or stopped below: nothing left to wait for
+
+        tasks.start_soon(serve)
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                tasks.start_soon(_stop_stdio, serving, lifecycle, signum)
+                break
+            async for signum in signals:  # a second signal while stopping: stop now
+                _end_by(signum)
+
+
+async def _stop_stdio(serving: anyio.CancelScope, lifecycle: Lifecycle, signum: int) -> None:
+    log.info("runbridge is stopping")
+    await lifecycle.stop_calls()
+    await anyio.sleep(_ANSWER_SECONDS / 4)  # for the calls' answers to reach stdout
+    serving.cancel()  # the session ends; its lifespan closes every backend and the run registry
+    await lifecycle.wait_closed(_CLOSE_SECONDS)
+    # The transport's stdin reader is a thread blocked on a read that nothing can interrupt, so the process does
+    # not wait for it: it ends by the signal it got, now that everything is saved and closed.
+    _end_by(signum)
+
+
+def _end_by(signum: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)

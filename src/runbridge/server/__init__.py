@@ -23,7 +23,7 @@ from ..core.protocols import capabilities_of
 from ..tools import SURFACE, ToolSpec
 from .resources import register_prompts, register_resources
 
-__all__ = ["INSTRUCTIONS", "build_server", "instructions_for", "visible_tools"]
+__all__ = ["INSTRUCTIONS", "Lifecycle", "build_server", "instructions_for", "visible_tools"]
 
 INSTRUCTIONS = """\
 runbridge runs work on agent-orchestration platforms for the user: find targets (targets_list), start runs \
@@ -57,6 +57,28 @@ def instructions_for(tools: list[ToolSpec]) -> str:
 
 _DRAIN_SECONDS = 0.5  # for the calls being cancelled to save their cursors
 _CLOSE_SECONDS = 1.0  # for every backend connection to close
+
+
+class Lifecycle:
+    """The running server's state, for whoever stops it (a signal): `stop_calls` is the graceful stop's first step,
+    and `closed` is set once the lifespan closed every backend and the run registry."""
+
+    def __init__(self) -> None:
+        self.app: App | None = None
+        self.closed: anyio.Event | None = None  # set by the lifespan, once it has closed everything
+
+    async def stop_calls(self) -> None:
+        """End the tool calls in progress (each saves its cursor and answers that runbridge is stopping)."""
+        if self.app is not None:
+            await self.app.stop_calls(_DRAIN_SECONDS)
+
+    async def wait_closed(self, within: float) -> bool:
+        """Wait up to `within` seconds for the lifespan to have closed everything; whether it did."""
+        if self.closed is None:
+            return True  # never opened: nothing to close
+        with anyio.move_on_after(within, shield=True):
+            await self.closed.wait()
+        return self.closed.is_set()
 
 
 def _request_state_security(settings: Settings) -> RequestStateSecurity:
@@ -99,16 +121,20 @@ def visible_tools(settings: Settings) -> list[ToolSpec]:
     ]
 
 
-def build_server(settings: Settings, *, protect_env: Iterable[str] = ()) -> MCPServer[App]:
+def build_server(
+    settings: Settings, *, protect_env: Iterable[str] = (), lifecycle: Lifecycle | None = None
+) -> MCPServer[App]:
     """The runbridge MCP server for `settings`. Backends connect lazily, on first use. `protect_env` names
     environment variables holding credentials beyond the profiles' (the HTTP bearer token's), which secret
-    references from tool calls may never name."""
+    references from tool calls may never name; `lifecycle`, if given, follows the server's lifespan."""
     protected = tuple(protect_env)
+    running = lifecycle or Lifecycle()
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[App]) -> AsyncGenerator[App]:
         async with anyio.create_task_group() as tasks:
-            app = App.open(settings, tasks, protect_env=protected)
+            app = running.app = App.open(settings, tasks, protect_env=protected)
+            closed = running.closed = anyio.Event()
             try:
                 yield app
             finally:
@@ -116,6 +142,7 @@ def build_server(settings: Settings, *, protect_env: Iterable[str] = ()) -> MCPS
                 tasks.cancel_scope.cancel()
                 with anyio.move_on_after(_CLOSE_SECONDS, shield=True):  # the task group's scope is cancelled now
                     await app.aclose()
+                closed.set()
 
     tools = visible_tools(settings)
     mcp: MCPServer[App] = MCPServer(
