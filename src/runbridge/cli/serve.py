@@ -234,6 +234,9 @@ async def _serve_stdio(mcp: MCPServer[Any], lifecycle: Lifecycle) -> None:
     """Serve until stdin closes (the graceful path) or SIGTERM/SIGINT arrives, which takes the same path."""
     from ..server.stdio import run_stdio
 
+    if sys.platform == "win32":  # no signal handlers in the event loop there: closing stdin is the way to stop
+        await run_stdio(mcp)
+        return
     serving = anyio.CancelScope()
     async with anyio.create_task_group() as tasks:
 
