@@ -1,6 +1,7 @@
 """Malformed JSON-RPC, by hand, over stdio (`runbridge serve` in a subprocess) and streamable HTTP, in both eras:
-text that is not JSON, JSON that is not a request, an unknown method, wrong params. Each gets a JSON-RPC error (with
-the request's id when it has one), and the session goes on: the next valid request reaches the sandbox and succeeds."""
+text that is not JSON, JSON that is not a request, an unknown method, wrong params, and (over stdio) an id that is
+neither a string nor an integer. Each gets a JSON-RPC error (with the request's id when it has one), and the session
+goes on: the next valid request reaches the sandbox and succeeds."""
 
 from __future__ import annotations
 
@@ -75,6 +76,14 @@ def _broken(meta: dict[str, Any] | None) -> list[tuple[bytes, int, int | None]]:
     ]
 
 
+# Over stdio, a request whose id is not a string or an integer would otherwise read as a notification.
+UNUSABLE_IDS: list[tuple[bytes, int, int | None]] = [
+    (b'{"jsonrpc": "2.0", "id": {"n": 16}, "method": "tools/list"}', INVALID_REQUEST, None),
+    (b'{"jsonrpc": "2.0", "id": [17], "method": "tools/list"}', INVALID_REQUEST, None),
+    (b'{"jsonrpc": "2.0", "id": null, "method": "tools/list"}', INVALID_REQUEST, None),
+]
+
+
 def _targets_call(request_id: int, meta: dict[str, Any] | None) -> dict[str, Any]:
     params: dict[str, Any] = {"name": "targets_list", "arguments": {}}
     if meta:
@@ -146,7 +155,7 @@ async def test_over_stdio_every_malformed_frame_gets_a_json_rpc_error_and_the_se
                 await rpc.send(json.dumps(INITIALIZE).encode())
                 assert (await rpc.reply())["result"]["protocolVersion"] == "2025-11-25"
                 await rpc.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}')
-            for number, (frame, code, request_id) in enumerate(_broken(meta)):
+            for number, (frame, code, request_id) in enumerate(_broken(meta) + UNUSABLE_IDS):
                 await rpc.send(frame)
                 _assert_error(await rpc.reply(), code, request_id, frame)
                 await rpc.send(json.dumps(_targets_call(100 + number, meta)).encode())
