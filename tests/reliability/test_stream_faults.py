@@ -105,6 +105,12 @@ async def _reference(client: Client, sandbox: SandboxServer, family: str, workfl
     return Reference(followed.messages, [t for _, t in listed], [t for _, t in emitted])
 
 
+async def _reference_error(client: Client, workflow: str) -> str | None:
+    """The error an undisturbed Synapse run of `workflow` ends with (None when it completes)."""
+    followed = await follow_to_end(client, await _start_args(client, "orchestrations", workflow, None))
+    return followed.final.get("error")
+
+
 def _key(family: str, seq: str) -> str:
     """The sandbox's key for an event cursor: Synapse v2 cursors are `<epoch ms>-<wire index>`."""
     return seq.rsplit("-", 1)[-1] if family == "orchestrations" else seq
@@ -211,6 +217,7 @@ async def test_cut_synapse_v1_streams_say_the_run_cannot_be_followed_and_show_wh
     workflows = [rng.choice(sorted(EXPECTED)) for _ in range(30)]
     async with connect(settings_for(profile)) as client:
         refs = {w: await _reference(client, sandbox, "orchestrations", w) for w in sorted(EXPECTED)}
+        ref_errors = {w: await _reference_error(client, w) for w in sorted(EXPECTED)}
         sandbox.context.stats.reset()
         # Cut after at least one frame: a stream cut before it names the run is another test's case.
         plans = [_plan(rng, len(refs[w].emitted), oversized=False) for w in workflows]
@@ -237,9 +244,9 @@ async def test_cut_synapse_v1_streams_say_the_run_cannot_be_followed_and_show_wh
         ended = ref.types[-1] in [t for _, t in _emitted(sandbox, followed.run_id)]
         if ended:
             assert (final["done"], final["status"], final["source"]) == (True, EXPECTED[workflow], "stream"), final
-            # Cut between the run's end and the `final` after it, the failure's reason is missing; nothing else is.
-            assert followed.messages[:-1] == ref.messages[:-1]
-            assert followed.messages[-1].split(":")[0] == ref.messages[-1].split(":")[0]
+            # Also when cut between the run's end and the `final` after it: the failure's reason is kept.
+            assert followed.messages == ref.messages
+            assert final.get("error") == ref_errors[workflow], final
             continue
         assert followed.messages == ref.messages[:seen]
         lost += 1

@@ -5,6 +5,10 @@ Research: tool web_search"), counts a human step that asks again, and folds the 
 event: `orchestration_complete` (status and final state) and the run-level `final` that follows it (response,
 `step_history`, `shared_state`) become one `run.completed`/`run.failed`/`run.cancelled` carrying outputs and
 usage, emitted at `done` (or at the end of the stream). `orchestration_error` is a failed run with its reason.
+
+A v1 stream cut after `orchestration_complete` never brings the `final` with the run's reason and history. The
+ending then keeps what the stream did show: the final state, the steps seen to complete or fail (as the history),
+and, for a failed run, the last step error as its reason; the event's `summary` says the server's summary is missing.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ class EventMapper:
         self._current: StepRef | None = None
         self._ending: dict[str, Any] | None = None
         self._ending_seq = ""
+        self._seen: list[dict[str, Any]] = []  # the steps seen to complete or fail, for an ending without a summary
+        self._last_error: str | None = None
 
     def step(self, step_id: str | None, name: object = None) -> StepRef | None:
         if not step_id:
@@ -110,6 +116,8 @@ class EventMapper:
     def _map(self, type_: str, raw: dict[str, Any], seq: str) -> RunEvent:
         kind = _KINDS.get(type_, EventKind.LOG)
         step = self.step(step_id_of(raw), raw.get("step_name"))
+        if type_ in ("step_complete", "step_error"):
+            self._remember(type_, raw, step)
         if kind is EventKind.STEP_STARTED and step is not None:
             self._current = step
         elif kind is EventKind.RUN_STARTED and self.step_total:
@@ -182,7 +190,26 @@ class EventMapper:
                     ending[key] = data[key]
         self._ending = ending
 
+    def _remember(self, type_: str, raw: dict[str, Any], step: StepRef | None) -> None:
+        entry: dict[str, Any] = {"step_id": step.id if step else None, "step_name": step.name if step else None}
+        if type_ == "step_complete":
+            entry["status"] = "completed"
+            if raw.get("duration_seconds") is not None:
+                entry["duration_seconds"] = raw["duration_seconds"]
+        else:
+            error = raw.get("error")
+            entry["status"], entry["error"] = "failed", error
+            if error not in (None, ""):
+                self._last_error = str(error)
+        self._seen.append(entry)
+
     def _terminal(self, ending: dict[str, Any], seq: str) -> RunEvent:
+        if ending.get("type") == "orchestration_complete" and "response" not in ending:
+            # The run-level `final` never came (a cut stream): keep what the stream showed instead.
+            ending.setdefault("step_history", list(self._seen))
+            if run_status(ending.get("status")).value == "failed" and not ending.get("error") and self._last_error:
+                ending["error"] = self._last_error
+            ending["summary"] = "missing: the stream ended before the server's final summary of the run"
         return terminal_event(self.run_id, ending, seq=seq, raw_type=str(ending.get("type", "final")))
 
 
@@ -210,6 +237,8 @@ def terminal_event(
     }
     if reason is not None:
         data["error"] = reason
+    if ending.get("summary"):
+        data["summary"] = ending["summary"]
     text = {
         EventKind.RUN_COMPLETED: "run completed",
         EventKind.RUN_CANCELLED: "run cancelled",
