@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
 import pytest
 
+from runbridge.backends.openwop import OpenWopBackend
 from runbridge.backends.openwop.discovery import Discovery
 from runbridge.backends.openwop.versions import Wire, choose_version, pinned_version
 from runbridge.core.config import Profile
 from runbridge.core.errors import ConfigError, UnsupportedError
+from runbridge.http import HttpClient, RetryPolicy, Secret
 
 
 def _profile(**options: Any) -> Profile:
@@ -65,3 +68,30 @@ def test_a_pin_runbridge_cannot_speak_is_a_configuration_error(raw: object) -> N
 def test_each_version_writes_its_paths_and_headers() -> None:
     assert (Wire(1).prefix, Wire(1).headers) == ("/v1", {})
     assert (Wire(2).prefix, Wire(2).headers) == ("", {"OpenWOP-Version": "2.0"})
+
+
+@pytest.mark.anyio
+async def test_a_host_that_cannot_be_asked_is_spoken_to_in_v1_and_asked_again_next_time() -> None:
+    up = {"now": False}
+    asked: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        asked.append(f"{request.url.path} {request.headers.get('openwop-version', '-')}")
+        if not up["now"]:
+            raise httpx2.ConnectError("refused", request=request)
+        if request.url.path == "/.well-known/openwop":
+            return httpx2.Response(200, json={"protocolVersions": ["1.0", "2.0"], "preferredVersion": "2.0"})
+        return httpx2.Response(200, json={"workflowId": "w", "nodes": []})
+
+    profile = _profile()
+    http = HttpClient(
+        profile, secret=Secret("k"), retry=RetryPolicy(attempts=1), transport=httpx2.MockTransport(answer)
+    )
+    backend = OpenWopBackend(profile, http)
+    assert (await backend.wire()).version == 1, "nothing known yet: v1"
+    up["now"] = True
+    assert (await backend.wire()).version == 2, "discovery was asked again once the host answered"
+    await backend.describe_target("w")
+    await backend.aclose()
+    assert asked[-1] == "/workflows/w 2.0"
+    assert asked.count("/.well-known/openwop -") == 2

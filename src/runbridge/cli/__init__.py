@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--variant",
         default="reference",
-        help="host variant (default reference; orchestrations: reference, scale (with the v2 API), seed)",
+        help="host variant (default reference; openwop: reference, python-host, sqlite-host, strict-spec, v2-host "
+        "(protocol 2.0 only), dual-host (1.0 and 2.0); orchestrations: reference, scale (with the v2 API), seed)",
     )
     sandbox.add_argument("--speed", type=float, default=1.0, help="speed factor (higher is faster)")
     sandbox.add_argument(
