@@ -79,7 +79,7 @@ class SecretPolicy:
                 env[profile.api_key_env] = f"the credential of profile {profile.name!r}"
             if profile.token_file is not None:
                 files[_real(profile.token_file)] = f"the token file of profile {profile.name!r}"
-        dirs = {Path(d): "the system's pseudo-files, not a secret file" for d in _SYSTEM_DIRS}
+        dirs = {Path(d): "where the system's pseudo-files are (process environments, devices)" for d in _SYSTEM_DIRS}
         if self._settings.state_path != ":memory:":
             state_dir = _real(self._settings.state_path).parent
             dirs[state_dir] = "runbridge's state directory (run registry and request-state key)"
@@ -116,8 +116,8 @@ class SecretPolicy:
             raise InputError(
                 sentences(
                     f"Refused secrets_from_env[{key!r}]: the environment variable {name} holds {held}; {_OWN}",
-                    "Name the variable that holds the secret this key needs (e.g. OPENAI_API_KEY for "
-                    "providers.openai.api_key), exported where runbridge starts",
+                    "Ask the user which environment variable holds the secret for this key (e.g. OPENAI_API_KEY "
+                    "for providers.openai.api_key), exported where runbridge starts",
                 )
             )
         allowed = profile.allowed_secret_env
@@ -140,7 +140,7 @@ class SecretPolicy:
             return held
         for folder, what in reserved.dirs.items():
             if _inside(real, folder):
-                return f"inside {folder}, {what}"
+                return f"in {folder}, {what}"
         return None
 
     def _check_file(self, profile: Profile, reserved: _Reserved, key: str, file: str) -> Path:
@@ -151,7 +151,7 @@ class SecretPolicy:
             raise InputError(
                 sentences(
                     f"Refused {where}: it is {reason}; {_OWN}",
-                    "Name a file (mode 0600) that holds only the secret this key needs",
+                    "Ask the user for a file (mode 0600) that holds only the secret for this key",
                 )
             )
         allowed = profile.allowed_secret_dirs
