@@ -193,3 +193,17 @@ def test_doctor_shows_the_versions_and_the_one_spoken(
     assert not any(line.startswith("✓ lacking") for line in out)
     assert "pins OpenWOP protocol version 2" in refused
     assert "serves only 1.0" in refused
+
+
+async def test_a_fresh_adapters_concurrent_first_requests_ask_discovery_once(
+    make_sandbox: MakeSandbox, connect: Connect
+) -> None:
+    sandbox = make_sandbox(variant=BOTH)
+    backend = connect(sandbox)
+    with anyio.fail_after(DEADLINE):
+        async with anyio.create_task_group() as tg:
+            for workflow in ("quick-demo", "approval-demo", "failing-demo", "long-demo"):
+                tg.start_soon(backend.describe_target, workflow)
+    requests = sandbox.stats()["requests"]
+    assert requests["GET /.well-known/openwop"] == 1
+    assert requests["GET /v1/workflows/{workflow_id}"] == 4, "v2 requests are counted by their v1 route"

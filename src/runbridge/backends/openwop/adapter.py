@@ -66,7 +66,7 @@ class OpenWopBackend:
         self.http = http or HttpClient(profile)
         self._pinned = pinned_version(profile)
         self._wire: Wire | None = None  # the protocol version spoken, chosen from discovery on the first request
-        self._wire_lock = anyio.Lock()
+        self._discovery_lock = anyio.Lock()  # the first requests may all need it at once: one of them asks
         self._events_url: dict[str, str] = {}
         self._run_targets: dict[str, str] = {}
         self._workflows: dict[str, Target] = {}
@@ -82,26 +82,26 @@ class OpenWopBackend:
     async def discovery(self) -> Discovery:
         """The host's discovery document, read once (an unreachable host is asked again next time)."""
         if self._discovery is None:
-            try:
-                headers = Wire(self._pinned).headers if self._pinned else {}
-                self._discovery = await read_discovery(self.http, headers)
-            except TransportError as exc:
-                return Discovery(note=f"the host could not be asked ({exc})")
+            async with self._discovery_lock:
+                if self._discovery is None:
+                    try:
+                        headers = Wire(self._pinned).headers if self._pinned else {}
+                        self._discovery = await read_discovery(self.http, headers)
+                    except TransportError as exc:
+                        return Discovery(note=f"the host could not be asked ({exc})")
         return self._discovery
 
     async def wire(self) -> Wire:
         """The protocol version spoken to this host (see `versions`): chosen once discovery has been read; while
         the host cannot be reached, v1 (or the pinned version) is tried and discovery is asked again next time."""
-        if self._wire is not None:
-            return self._wire
-        async with self._wire_lock:
+        if self._wire is None:
+            chosen = Wire(choose_version(await self.discovery(), self._pinned, self.profile))
+            if self._discovery is None:
+                return chosen
             if self._wire is None:
-                chosen = Wire(choose_version(await self.discovery(), self._pinned, self.profile))
-                if self._discovery is None:
-                    return chosen
-                self._wire = chosen
                 log.info("speaking OpenWOP %s to %s", chosen.label, self.profile.base_url)
-            return self._wire
+            self._wire = chosen
+        return self._wire
 
     async def host_info(self) -> HostInfo:
         info = (await self.discovery()).host_info()
