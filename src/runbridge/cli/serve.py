@@ -260,8 +260,9 @@ async def _stop_stdio(serving: anyio.CancelScope, lifecycle: Lifecycle, signum: 
     await anyio.sleep(_ANSWER_SECONDS / 4)  # for the calls' answers to reach stdout
     serving.cancel()  # the session ends; its lifespan closes every backend and the run registry
     await lifecycle.wait_closed(_CLOSE_SECONDS)
-    # The transport's stdin reader is a thread blocked on a read that nothing can interrupt, so the process does
-    # not wait for it: it ends by the signal it got, now that everything is saved and closed.
+    # Where stdin is a terminal or a file, the transport reads it in a thread blocked on a read that nothing can
+    # interrupt, so the process does not wait for it: it ends by the signal it got, now that everything is saved and
+    # closed (as `serve --http` does).
     _end_by(signum)
 
 
