@@ -4,8 +4,8 @@ take a few seconds, watched through their event streams (the sandbox counts the 
 * The client cancelling a tool call stops the watching at once (the backend's events connection closes within a
   second) and leaves the run alone; only `runs_cancel` cancels it. Synapse v1 is the exception by design: its POST
   stream is the only copy of the run's events, so runbridge keeps reading it, and a later `runs_watch` gets the rest.
-* A `runbridge serve` process stopped while it watches a run (SIGTERM, or stdin closed; also `serve --http`) closes
-  every backend connection and exits within 2 s.
+* A `runbridge serve` process stopped while it watches a run (SIGTERM, SIGINT, or stdin closed; also `serve --http`)
+  saves the watch's cursor, closes every backend connection and exits within 2 s, with no stack trace on stderr.
 """
 
 from __future__ import annotations
@@ -222,10 +222,8 @@ def _stdio_params(tmp_path: Path, sandbox: SandboxServer, key_env: str) -> tuple
     return StdioServerParameters(command=command[0], args=command[1:], env=env), pid_file
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", ERAS)
-async def test_sigterm_stops_a_stdio_server_mid_watch_within_two_seconds_with_every_backend_connection_closed(
-    mode: str, make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
+async def _signal_a_stdio_server_mid_watch(
+    signum: int, mode: str, make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
 ) -> None:
     sandbox = await _idle_sandbox(make_sandbox, "openwop")
     params, pid_file = _stdio_params(tmp_path, sandbox, sandbox_key_env)
@@ -236,7 +234,7 @@ async def test_sigterm_stops_a_stdio_server_mid_watch_within_two_seconds_with_ev
         ):
             assert _open_streams(sandbox) == 1
             pid = int(pid_file.read_text())
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signum)
             stopped = await until(lambda: not is_running(pid), within=STOPPED_WITHIN)
             await watch.ended.wait()
     assert stopped < STOPPED_WITHIN
@@ -245,6 +243,21 @@ async def test_sigterm_stops_a_stdio_server_mid_watch_within_two_seconds_with_ev
     assert _saved_cursor(tmp_path) is not None, "the watch did not save where it was before the server stopped"
     stderr = (tmp_path / "stderr.txt").read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ERAS)
+async def test_sigterm_stops_a_stdio_server_mid_watch_within_two_seconds_with_every_backend_connection_closed(
+    mode: str, make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
+) -> None:
+    await _signal_a_stdio_server_mid_watch(signal.SIGTERM, mode, make_sandbox, sandbox_key_env, tmp_path)
+
+
+@pytest.mark.slow
+async def test_sigint_stops_a_stdio_server_mid_watch_the_same_graceful_way(
+    make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
+) -> None:
+    await _signal_a_stdio_server_mid_watch(signal.SIGINT, "auto", make_sandbox, sandbox_key_env, tmp_path)
 
 
 @pytest.mark.slow
