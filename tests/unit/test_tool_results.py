@@ -11,7 +11,7 @@ import jsonschema
 from mcp_types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import BaseModel, TypeAdapter
 
-from runbridge.bridge.results import RunReport, gate_view, structured, tool_result
+from runbridge.bridge.results import RunReport, gate_view, self_contained, structured, tool_result
 from runbridge.core.models import Gate, GateField, Run, RunStatus
 
 
@@ -91,3 +91,42 @@ def test_mcp_results_and_plain_values_pass_through() -> None:
     pending = InputRequiredResult(request_state="sealed")
     assert tool_result(pending) is pending
     assert tool_result({"a": None}) == {"a": None}
+
+
+def _refs(node: Any) -> int:
+    if isinstance(node, dict):
+        return ("$ref" in node) + sum(_refs(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_refs(v) for v in node)
+    return 0
+
+
+def test_a_self_contained_output_schema_accepts_and_refuses_the_same_documents() -> None:
+    schema = TypeAdapter(RunReport).json_schema()
+    flat = self_contained(schema)
+    assert _refs(schema) > 0
+    assert "$defs" not in flat
+    assert _refs(flat) == 0
+    good = structured(
+        RunReport(
+            profile="p", run_id="r", status=RunStatus.WAITING, done=False, waiting_for=gate_view(_gate(), "p"), next="."
+        )
+    )
+    bad_status = {**good, "status": "sleeping"}
+    bad_field = {**good, "waiting_for": {**good["waiting_for"], "fields": [{"type": "select"}]}}
+    for doc, valid in ((good, True), (bad_status, False), (bad_field, False)):
+        for each in (schema, flat):
+            assert jsonschema.Draft202012Validator(each).is_valid(doc) is valid
+
+
+class _Tree(BaseModel):
+    children: list[_Tree] = []
+
+
+def test_a_recursive_schema_keeps_its_references() -> None:
+    schema = TypeAdapter(_Tree).json_schema()
+    assert "$defs" in schema
+    assert self_contained(schema) is schema
+    elsewhere = {"$defs": {"A": {"type": "string"}}, "properties": {"a": {"$ref": "other.json#/A"}}}
+    assert self_contained(elsewhere) is elsewhere
+    assert self_contained({"type": "object"}) == {"type": "object"}

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from ..core.models import Gate, GateField, RunStatus, Usage
 
-__all__ = ["GateView", "RunReport", "fit_budget", "gate_view", "structured", "tool_result"]
+__all__ = ["GateView", "RunReport", "fit_budget", "gate_view", "self_contained", "structured", "tool_result"]
 
 
 class GateView(BaseModel):
@@ -149,3 +149,36 @@ def tool_result(value: Any) -> Any:
     doc = structured(value)
     text = pydantic_core.to_json(doc, indent=2).decode()
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=doc)
+
+
+def self_contained(schema: dict[str, Any]) -> dict[str, Any]:
+    """An output schema with every `$ref` to its own `$defs` replaced by the definition: the same schema, which a
+    client validates without resolving a reference at each nested object (with Python's `jsonschema`, half the
+    time of a run's result), and which clients that do not follow references read whole. A schema with a
+    recursive definition, or a reference elsewhere, cannot be written out so: it is returned as it is."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+    if not defs:
+        return schema
+
+    def expand(node: Any, within: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [expand(item, within) for item in node]  # type: ignore[misc]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")  # type: ignore[union-attr]
+        if ref is None:
+            return {k: expand(v, within) for k, v in node.items()}  # type: ignore[union-attr]
+        name = ref[len("#/$defs/") :] if isinstance(ref, str) and ref.startswith("#/$defs/") else None
+        if name is None or name not in defs or name in within:
+            raise _Unexpandable(ref)
+        notes = {k: expand(v, within) for k, v in node.items() if k != "$ref"}  # type: ignore[union-attr]
+        return {**expand(defs[name], (*within, name)), **notes}
+
+    try:
+        return expand({k: v for k, v in schema.items() if k != "$defs"}, ())
+    except _Unexpandable:
+        return schema
+
+
+class _Unexpandable(Exception):
+    """A reference that cannot be replaced by its definition: recursive, or not to the schema's own `$defs`."""

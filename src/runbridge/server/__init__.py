@@ -16,6 +16,7 @@ from .. import __version__
 from ..backends import adapter_class
 from ..bridge.app import App
 from ..bridge.caller import explain_refused_state
+from ..bridge.results import self_contained
 from ..core.config import Settings
 from ..core.errors import ConfigError
 from ..core.logs import register_secret
@@ -159,6 +160,9 @@ def build_server(
         mcp.add_tool(
             spec.bound(), name=spec.name, title=spec.title, description=description, annotations=spec.annotations
         )
+        registered = mcp._tool_manager.get_tool(spec.name)
+        if registered is not None and registered.fn_metadata.output_schema is not None:
+            registered.fn_metadata.output_schema = self_contained(registered.fn_metadata.output_schema)
     register_resources(mcp, settings)
     register_prompts(mcp)
     return mcp
