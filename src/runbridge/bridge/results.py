@@ -3,6 +3,7 @@ under a size budget so a result never floods the model's context."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Literal
 
@@ -124,13 +125,12 @@ def structured(model: BaseModel) -> dict[str, Any]:
 
 
 def _prune(model: BaseModel, doc: dict[str, Any]) -> None:
-    for name, info in type(model).model_fields.items():
-        key = info.serialization_alias or info.alias or name
+    for name, key, optional in _fields(type(model)):
         if key not in doc:  # excluded from dumps
             continue
         value = getattr(model, name)
         if value is None:
-            if info.default is None and not info.is_required():
+            if optional:
                 del doc[key]
         elif isinstance(value, BaseModel):
             _prune(value, doc[key])
@@ -138,6 +138,15 @@ def _prune(model: BaseModel, doc: dict[str, Any]) -> None:
             for item, dumped in zip(value, doc[key], strict=False):  # type: ignore[arg-type]
                 if isinstance(item, BaseModel):
                     _prune(item, dumped)
+
+
+@functools.cache
+def _fields(cls: type[BaseModel]) -> tuple[tuple[str, str, bool], ...]:
+    """(attribute, JSON key, whether None may be left out) for each field of a model class."""
+    return tuple(
+        (name, info.serialization_alias or info.alias or name, info.default is None and not info.is_required())
+        for name, info in cls.model_fields.items()
+    )
 
 
 def tool_result(value: Any) -> Any:
