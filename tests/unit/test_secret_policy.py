@@ -149,16 +149,42 @@ def test_the_token_file_named_by_orchagent_token_file_is_refused(tmp_path: Path,
     assert "orchagent's token file" in _refused(policy, profile, _files(k=token))
 
 
-def test_the_state_directory_and_everything_in_it_is_refused(tmp_path: Path) -> None:
+def test_the_run_registry_and_the_request_state_key_are_refused_however_spelled(tmp_path: Path) -> None:
     key = _private(tmp_path / "state" / "request-state.key")
-    _private(tmp_path / "state" / "state.db")
+    for name in ["state.db", "state.db-wal", "state.db-shm"]:
+        _private(tmp_path / "state" / name)
     profile = _profile()
     policy = SecretPolicy(_settings(tmp_path, profile), env={})
-    for spelling in [key, tmp_path / "state" / "state.db", tmp_path / "other" / ".." / "state" / "request-state.key"]:
+    spellings = [
+        key,
+        tmp_path / "state" / "state.db",
+        tmp_path / "state" / "state.db-wal",
+        tmp_path / "other" / ".." / "state" / "request-state.key",
+    ]
+    for spelling in spellings:
         assert "state directory" in _refused(policy, profile, _files(k=spelling))
     hidden = tmp_path / "k"
     hidden.symlink_to(key)
     assert "state directory" in _refused(policy, profile, _files(k=hidden))
+
+
+def test_a_state_path_in_a_shared_folder_reserves_only_runbridges_files_there(tmp_path: Path) -> None:
+    _private(tmp_path / "state" / "request-state.key")
+    beside = _private(tmp_path / "state" / "openai.key", "a provider key")
+    profile = _profile()
+    policy = SecretPolicy(_settings(tmp_path, profile), env={})
+    assert policy.check(profile, _files(k=beside)).from_file == {"k": str(beside)}
+    assert policy.check_spec_file(str(beside)) == beside
+
+
+def test_everything_in_runbridges_own_default_state_directory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    anything = _private(tmp_path / "xdg" / "runbridge" / "backup.db")
+    profile = _profile()
+    policy = SecretPolicy(Settings(profiles={"p": profile}), env={})
+    assert "state directory" in _refused(policy, profile, _files(k=anything))
 
 
 def test_system_pseudo_files_and_files_that_are_not_regular_are_refused(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ runbridge's own credentials would hand those to the backend. Refused, always:
 * environment variables holding runbridge's credentials: every profile's `api_key_env`, the HTTP bearer token's
   variable (`serve --http --token-env VAR`), `RUNBRIDGE_STATE_KEY`, `ORCHAGENT_TOKEN_FILE`;
 * files: every profile's `token_file`, orchagent's token file (`$ORCHAGENT_TOKEN_FILE`, `~/.orchagent/token.json`),
-  anything in the state directory (the run registry, `request-state.key`), the system's pseudo-files (`/proc`,
+  the run registry and `request-state.key` (and, when the state directory is runbridge's own default, everything
+  in it), the system's pseudo-files (`/proc`,
   `/sys`, `/dev`), and anything that is not a regular file. Paths are compared after `realpath`, so symlinks and
   `..` lead nowhere else.
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from .config import ORCHAGENT_DEFAULT_TOKEN_FILE, Profile, Settings
+from .config import ORCHAGENT_DEFAULT_TOKEN_FILE, Profile, Settings, default_state_path
 from .errors import InputError, sentences
 from .threads import SecretRefs
 
@@ -33,6 +34,7 @@ __all__ = ["STATE_KEY_ENV", "SecretPolicy"]
 
 STATE_KEY_ENV = "RUNBRIDGE_STATE_KEY"
 _SYSTEM_DIRS = ("/proc", "/sys", "/dev")
+_REGISTRY_SUFFIXES = ("", "-wal", "-shm", "-journal")  # SQLite's database and its companion files
 _CONVENTIONAL = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _OWN = "runbridge never sends its own credentials to a backend"
 
@@ -81,8 +83,16 @@ class SecretPolicy:
                 files[_real(profile.token_file)] = f"the token file of profile {profile.name!r}"
         dirs = {Path(d): "where the system's pseudo-files are (process environments, devices)" for d in _SYSTEM_DIRS}
         if self._settings.state_path != ":memory:":
-            state_dir = _real(self._settings.state_path).parent
-            dirs[state_dir] = "runbridge's state directory (run registry and request-state key)"
+            registry = _real(self._settings.state_path)
+            for suffix in _REGISTRY_SUFFIXES:
+                files[registry.with_name(registry.name + suffix)] = "runbridge's run registry (in its state directory)"
+            files[registry.with_name("request-state.key")] = (
+                "the key sealing gate continuations (in runbridge's state directory)"
+            )
+            if registry.parent == _real(default_state_path()).parent:
+                # A directory of runbridge's own: everything in it is runbridge's. A state path the operator put in
+                # a shared folder (a project, a temp dir) reserves only runbridge's files there.
+                dirs[registry.parent] = "runbridge's state directory (run registry and request-state key)"
         return _Reserved(env=env, files=files, dirs=dirs)
 
     def check(self, profile: Profile, refs: SecretRefs) -> SecretRefs:
