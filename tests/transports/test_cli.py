@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import signal
+import socket
+import subprocess
+import time
 from pathlib import Path
 
-from transport_harness import free_port, run_cli, write_config
+import pytest
+from transport_harness import RUNBRIDGE, free_port, run_cli, write_config
 
 
 def test_the_demo_answering_approve_shows_targets_progress_the_gate_question_and_completes(
@@ -80,3 +85,91 @@ def test_doctor_reports_a_closed_port_with_a_cross_and_exits_1(child_env: dict[s
     assert done.stdout.startswith("✗ sandbox (openwop) at http://127.0.0.1:")
     assert "cannot connect" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_the_interactive_demo_with_no_input_leaves_the_gate_open_and_says_how_to_answer_it(
+    child_env: dict[str, str],
+) -> None:
+    done = run_cli("demo", "--speed", "0", env=child_env, timeout=60)  # stdin closed: the prompt reads EOF
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "No answer (the input ended): the question stays open." in done.stdout
+    assert "runbridge demo --non-interactive --answer approve" in done.stdout
+    assert "Still waiting: Approve the launch announcement" in done.stdout
+    assert done.stderr == ""
+
+
+def test_ctrl_c_at_the_demo_prompt_ends_the_demo_at_once_without_a_traceback(child_env: dict[str, str]) -> None:
+    process = subprocess.Popen(
+        [*RUNBRIDGE, "demo", "--speed", "0"],
+        env=child_env,
+        stdin=subprocess.PIPE,  # open, and nothing typed: the prompt waits for a line
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        seen = b""
+        while b"(or 'decline'): " not in seen:
+            chunk = process.stdout.read1(4096)
+            assert chunk, seen.decode()
+            seen += chunk
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, err = process.communicate(timeout=10)
+        waited = time.monotonic() - started
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 130
+    assert waited < 5, "the demo waited for the prompt's line after Ctrl-C"
+    assert b"Traceback" not in err, err.decode()
+
+
+def test_tools_keeps_its_columns_aligned_for_the_longest_tool_name(child_env: dict[str, str], tmp_path: Path) -> None:
+    config = write_config(tmp_path / "two.toml", "http://127.0.0.1:9")
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + '\n[profiles.oa]\nfamily = "orchagent"\nbase_url = "http://127.0.0.1:9"\napi_key_env = "OA_KEY"\n',
+        encoding="utf-8",
+    )
+    done = run_cli("--config", str(config), "tools", env=child_env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("threads_set_secrets ") for line in lines)
+    columns = {line.index(line.split()[1], len(line.split()[0])) for line in lines}
+    assert len(columns) == 1, done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "first_line"),
+    [
+        (["--variant", "bogus"], "runbridge: unknown OpenWOP variant 'bogus'; known: reference, "),
+        (["--family", "orchagent", "--variant", "scale"], "runbridge: unknown orchagent variant 'scale'; known: "),
+    ],
+)
+def test_the_sandbox_refuses_an_unknown_variant_in_one_line(
+    args: list[str], first_line: str, child_env: dict[str, str]
+) -> None:
+    done = run_cli("sandbox", *args, env=child_env)
+    assert done.returncode == 2
+    assert done.stderr.startswith(first_line), done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_the_sandbox_refuses_an_unknown_family_with_the_known_ones(child_env: dict[str, str]) -> None:
+    done = run_cli("sandbox", "--family", "bogus", env=child_env)
+    assert done.returncode == 2
+    assert "invalid choice: 'bogus' (choose from 'openwop', 'orchestrations', 'orchagent')" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_sandbox_on_a_busy_port_says_so_in_one_line(child_env: dict[str, str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done = run_cli("sandbox", "--port", str(port), env=child_env)
+    assert done.returncode == 2
+    assert (
+        done.stderr == f"runbridge: Cannot listen on 127.0.0.1:{port} (Address already in use); pick another --port.\n"
+    )

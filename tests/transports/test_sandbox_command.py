@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import re
 import signal
+import threading
+from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from transport_harness import RUNBRIDGE
+
+from runbridge.cli.doctor import run_doctor
+from runbridge.core.config import load_settings
+from runbridge.sandbox import run_sandbox
+from runbridge.sandbox.context import DEFAULT_API_KEY
+from runbridge.sandbox.server import SANDBOX_KEY_ENV
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +80,43 @@ def test_the_sandbox_help_documents_the_root_path(child_env: dict[str, str]) -> 
     ).stdout
     assert "--root-path PATH" in shown
     assert "path prefix" in shown
+
+
+@pytest.mark.parametrize("family", ["openwop", "orchestrations", "orchagent"])
+def test_the_sandbox_prints_a_profile_that_doctor_accepts_as_is(
+    family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines: list[str] = []
+    ready, stop = threading.Event(), threading.Event()
+
+    def record(line: str) -> None:
+        lines.append(line)
+        if line.startswith("Press Ctrl-C"):
+            ready.set()
+
+    thread = threading.Thread(
+        target=run_sandbox, kwargs={"family": family, "speed": 0, "print_fn": record, "stop": stop}, daemon=True
+    )
+    thread.start()
+    try:
+        assert ready.wait(10), lines
+        shown = next(line for line in lines if line.startswith("workflows: ")).removeprefix("workflows: ").split(", ")
+        start = next(i for i, line in enumerate(lines) if line.startswith("For runbridge.toml"))
+        assert f"export {SANDBOX_KEY_ENV}={DEFAULT_API_KEY}" in lines[start]
+        snippet = "\n".join(lines[start + 1 : -1])
+        config = tmp_path / "runbridge.toml"
+        config.write_text(f'[server]\nstate_path = ":memory:"\n\n{snippet}\n', encoding="utf-8")
+        monkeypatch.setenv(SANDBOX_KEY_ENV, DEFAULT_API_KEY)
+        settings = load_settings(config)
+        status = run_doctor(settings)
+    finally:
+        stop.set()
+        thread.join(10)
+    profile = settings.profiles["sandbox"]
+    assert (profile.family, profile.base_url) == (family, lines[0].rsplit(" at ", 1)[1])
+    assert status == 0, capsys.readouterr().out
+    expected = {"openwop": "approval-demo", "orchestrations": "orch-research-report", "orchagent": "chat"}[family]
+    assert expected in shown
+    assert all(other not in shown for other in {"approval-demo", "orch-research-report", "chat"} - {expected})
+    assert "bench-stream" not in shown
+    assert profile.workflows == (shown if family == "openwop" else [])

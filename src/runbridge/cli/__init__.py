@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..core.config import load_settings
-from ..core.errors import RunbridgeError
+from ..core.errors import ConfigError, RunbridgeError
 from ..core.logs import configure_logging
 
 __all__ = ["main"]
@@ -53,14 +53,22 @@ def _parser() -> argparse.ArgumentParser:
         "sandbox", parents=[common], help="run the sandbox backend on 127.0.0.1 (prints its address)"
     )
     sandbox.add_argument("--port", type=int, default=0, help="port (default: any free port)")
-    sandbox.add_argument("--family", default="openwop", help="wire protocol to speak (default openwop)")
+    sandbox.add_argument(
+        "--family",
+        choices=["openwop", "orchestrations", "orchagent"],
+        default="openwop",
+        help="wire protocol to speak (default openwop)",
+    )
     sandbox.add_argument(
         "--variant",
         default="reference",
         help="host variant (default reference; openwop: reference, python-host, sqlite-host, strict-spec, v2-host "
-        "(protocol 2.0 only), dual-host (1.0 and 2.0); orchestrations: reference, scale (with the v2 API), seed)",
+        "(protocol 2.0 only), dual-host (1.0 and 2.0); orchestrations: reference, scale (with the v2 API), seed; "
+        "orchagent: reference, held-open, top-level, leaky)",
     )
-    sandbox.add_argument("--speed", type=float, default=1.0, help="speed factor (higher is faster)")
+    sandbox.add_argument(
+        "--speed", type=float, default=1.0, help="speed factor (default 1; higher is faster, 0: no delays)"
+    )
     sandbox.add_argument(
         "--root-path",
         default="",
@@ -101,14 +109,20 @@ def _run(args: argparse.Namespace) -> int:
         from ..sandbox import run_sandbox
 
         # Flushed line by line: whoever started it reads the address from a pipe while it serves.
-        run_sandbox(
-            port=args.port,
-            family=args.family,
-            variant=args.variant,
-            speed=args.speed,
-            print_fn=lambda line: print(line, flush=True),
-            root_path=args.root_path,
-        )
+        try:
+            run_sandbox(
+                port=args.port,
+                family=args.family,
+                variant=args.variant,
+                speed=args.speed,
+                print_fn=lambda line: print(line, flush=True),
+                root_path=args.root_path,
+            )
+        except ValueError as exc:  # an unknown variant: the message lists the known ones
+            raise ConfigError(f"{exc}.") from None
+        except OSError as exc:
+            why = exc.strerror or exc.__class__.__name__
+            raise ConfigError(f"Cannot listen on 127.0.0.1:{args.port} ({why}); pick another --port.") from None
         return 0
     if command == "demo":
         from .demo import run_demo
@@ -146,9 +160,11 @@ def _run(args: argparse.Namespace) -> int:
     if command == "tools":
         from ..server import visible_tools
 
-        for spec in visible_tools(settings):
+        tools = visible_tools(settings)
+        width = max((len(spec.name) for spec in tools), default=0)
+        for spec in tools:
             mode = "read-only" if spec.read_only else "destructive" if spec.destructive else "writes"
-            print(f"{spec.name:<18} {spec.toolset:<9} {mode:<11} {spec.title}")
+            print(f"{spec.name:<{width}}  {spec.toolset:<9} {mode:<11} {spec.title}")
         return 0
     from .doctor import run_doctor
 

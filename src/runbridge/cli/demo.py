@@ -7,12 +7,16 @@ client's elicitation callback), and the result and its usage are printed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import threading
 from typing import Any, TextIO
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 from mcp import Client
 from mcp.client.context import ClientRequestContext
 from mcp_types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
@@ -76,7 +80,13 @@ class TerminalHuman:
             return self._scripted(props)
         content: dict[str, Any] = {}
         for name, prop in props.items():
-            value = await self._ask(name, prop, required=name in params.requested_schema.get("required", []))
+            try:
+                value = await self._ask(name, prop, required=name in params.requested_schema.get("required", []))
+            except EOFError:  # stdin closed (Ctrl-D, or nothing piped in): nobody answered, so nothing is decided
+                self.term.line()
+                self.term.line("No answer (the input ended): the question stays open.")
+                self.term.line("Run `runbridge demo --non-interactive --answer approve` to have the demo answer it.")
+                return ElicitResult(action="cancel")
             if value is None:
                 return ElicitResult(action="decline")
             if value != "":
@@ -105,7 +115,7 @@ class TerminalHuman:
         hint = f" [{'/'.join(choices)}]" if choices else " [y/n]" if prop.get("type") == "boolean" else ""
         optional = "" if required else " (optional, Enter to skip)"
         while True:
-            raw = await anyio.to_thread.run_sync(input, f"{title}{hint}{optional} (or 'decline'): ")
+            raw = await _read_line(f"{title}{hint}{optional} (or 'decline'): ")
             raw = raw.strip()
             if raw == "decline":
                 return None
@@ -118,6 +128,29 @@ class TerminalHuman:
                 return raw.lower() in ("y", "yes", "true", "1")
             if raw:
                 return raw
+
+
+async def _read_line(prompt: str) -> str:
+    """`input(prompt)` in a daemon thread, so that a Ctrl-C at the prompt ends the demo at once: a worker thread
+    blocked on the terminal would keep the process alive until someone pressed Enter. EOF raises `EOFError`."""
+    answered = anyio.Event()
+    token = anyio.lowlevel.current_token()
+    got: list[str | BaseException] = []
+
+    def read() -> None:
+        try:
+            got.append(input(prompt))
+        except BaseException as exc:  # EOFError, mostly: handed to the loop, which raises it
+            got.append(exc)
+        with contextlib.suppress(RuntimeError):  # the demo ended while this thread waited for a line
+            anyio.from_thread.run_sync(answered.set, token=token)
+
+    threading.Thread(target=read, name="runbridge-demo-input", daemon=True).start()
+    await answered.wait()
+    line = got[0]
+    if isinstance(line, BaseException):
+        raise line
+    return line
 
 
 def _choices(prop: dict[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ first, so open event streams end at once and never hold it up.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import secrets
 import signal
@@ -23,6 +24,7 @@ import uvicorn
 from anyio.from_thread import BlockingPortal
 from starlette.types import ASGIApp
 
+from .chat_workflows import CHAT_WORKFLOWS
 from .context import DEFAULT_API_KEY, SandboxContext
 from .engine import Engine
 from .families import build_family
@@ -36,6 +38,19 @@ __all__ = ["SandboxServer", "run_sandbox"]
 T = TypeVar("T")
 
 _NOISE = "ASGI callable returned without completing response."
+SANDBOX_KEY_ENV = "SANDBOX_API_KEY"  # the variable the printed profile reads the sandbox's key from
+_CHAT_IDS = frozenset(w.id for w in CHAT_WORKFLOWS)
+
+
+def _example_family(workflow_id: str) -> str | None:
+    """The wire family an example workflow was written for (None: benchmarks and custom workflows)."""
+    if workflow_id in _CHAT_IDS:
+        return "orchagent"
+    if workflow_id.startswith("orch-"):
+        return "orchestrations"
+    if workflow_id.endswith("-demo"):
+        return "openwop"
+    return None
 
 
 class _QuietDrops(logging.Filter):
@@ -249,6 +264,29 @@ class SandboxServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await anyio.to_thread.run_sync(self.stop)
 
+    def _how_to_connect(self) -> list[str]:
+        """Each family's example workflows, and a profile for runbridge.toml that reaches them (by the key's
+        variable, never the key)."""
+        several = len(self.base_urls) > 1
+        lines: list[str] = []
+        for family in self.base_urls:
+            shown = ", ".join(w for w in self.engine.workflows if _example_family(w) == family)
+            lines.append(f"{family} workflows: {shown}" if several else f"workflows: {shown}")
+        lines += ["", f"For runbridge.toml (and `export {SANDBOX_KEY_ENV}={self.api_key}` where runbridge runs):"]
+        for family, url in self.base_urls.items():
+            lines += [
+                "",
+                f"[profiles.sandbox{'-' + family if several else ''}]",
+                f'family = "{family}"',
+                f'base_url = "{url}"',
+                f'api_key_env = "{SANDBOX_KEY_ENV}"',
+            ]
+            if family == "openwop":  # OpenWOP has no workflow list: a profile names the workflows it offers
+                ids = [w for w in self.engine.workflows if _example_family(w) == family]
+                lines.append(f"workflows = {json.dumps(ids)}")
+        lines.append("")
+        return lines
+
     def serve_forever(self, print_fn: Callable[[str], object] = print, *, stop: threading.Event | None = None) -> None:
         """Start, print where to connect, and serve until Ctrl-C, SIGTERM or `stop` is set."""
         stop = stop if stop is not None else threading.Event()
@@ -265,7 +303,8 @@ class SandboxServer:
                 for family, url in self.base_urls.items():
                     print_fn(f"runbridge sandbox: {family} at {url}")
                 print_fn(f"API key: {self.api_key}")
-                print_fn(f"workflows: {', '.join(self.engine.workflows)}")
+                for line in self._how_to_connect():
+                    print_fn(line)
                 print_fn("Press Ctrl-C to stop.")
                 with contextlib.suppress(KeyboardInterrupt):
                     stop.wait()
