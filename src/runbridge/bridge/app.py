@@ -12,7 +12,7 @@ from anyio.abc import TaskGroup
 
 from ..backends import create_backend
 from ..core.config import Profile, Settings
-from ..core.errors import RunbridgeError, UnsupportedError
+from ..core.errors import NotFoundError, RunbridgeError, UnsupportedError, sentences
 from ..core.protocols import Backend, capabilities_of
 from ..core.secret_policy import SecretPolicy
 from ..state import Registry
@@ -62,6 +62,46 @@ class App:
         if chosen.name not in self._backends:
             self._backends[chosen.name] = create_backend(chosen, tasks=self.tasks)
         return chosen, self._backends[chosen.name]
+
+    def seen_on(self, *, run_id: str | None = None, gate_id: str | None = None) -> list[str]:
+        """The profiles on which runbridge has recorded this run (or gate), in configuration order."""
+        found: list[str] = []
+        for name in self.settings.profiles:
+            record = self.registry.get_run(name, run_id) if run_id else self.registry.get_gate(name, gate_id or "")
+            if record is not None:
+                found.append(name)
+        return found
+
+    def locate(self, profile: str | None, *, run_id: str | None = None, gate_id: str | None = None) -> str | None:
+        """The profile a call about a run (or gate) means: the one named; when none is named, the profile runbridge
+        recorded the run on, if that is one profile and not the default; else None (the default profile). So a
+        run started on another profile is found without the model having to repeat the profile."""
+        if profile is not None or len(self.settings.profiles) < 2:
+            return profile
+        seen = self.seen_on(run_id=run_id, gate_id=gate_id)
+        if len(seen) != 1 or seen[0] == self.settings.profile(None).name:
+            return profile
+        return seen[0]
+
+    def elsewhere(self, profile: str, *, run_id: str | None = None, gate_id: str | None = None) -> str:
+        """A sentence naming the other profiles runbridge saw this run (or gate) on, or ""."""
+        others = [name for name in self.seen_on(run_id=run_id, gate_id=gate_id) if name != profile]
+        if not others:
+            return ""
+        what = f"run {run_id!r}" if run_id else f"gate {gate_id!r}"
+        names = " or ".join(repr(name) for name in others)
+        return f"runbridge saw {what} on profile {names}: call again with profile={names.split(' or ')[0]}."
+
+    @contextmanager
+    def hinting(self, profile: str, *, run_id: str | None = None, gate_id: str | None = None) -> Generator[None]:
+        """A backend's "not found" for a run (or gate) runbridge saw on another profile also names that profile."""
+        try:
+            yield
+        except NotFoundError as exc:
+            hint = self.elsewhere(profile, run_id=run_id, gate_id=gate_id)
+            if hint:
+                exc.message = sentences(exc.message, hint)
+            raise
 
     def require(self, profile: str | None, capability: str, api: type[T]) -> tuple[Profile, T]:
         """The profile's adapter as `api`, or a clear error naming what this backend cannot do."""

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..bridge.answers import answer_gate
 from ..bridge.results import GateView, gate_view
-from ..core.errors import InputError
+from ..core.errors import InputError, sentences
 from ..core.models import GateAnswer
 from ..core.protocols import GatesAPI
 from ..state import offset_cursor
@@ -65,11 +65,14 @@ async def gates_respond(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, backend = app.require(profile, "gates", GatesAPI)
+    chosen, backend = app.require(app.locate(profile, gate_id=gate_id), "gates", GatesAPI)
     record = app.registry.get_gate(chosen.name, gate_id)
     if record is None:
+        elsewhere = app.elsewhere(chosen.name, gate_id=gate_id)
+        if elsewhere:
+            raise InputError(sentences(f"Unknown gate {gate_id!r} on profile {chosen.name!r}", elsewhere))
         known = ", ".join(r.gate.gate_id for r in app.registry.gates(chosen.name)) or "none are open"
-        raise InputError(f"Unknown gate {gate_id!r} on profile {chosen.name!r}. Open gates: {known}.")
+        raise InputError(f"Unknown gate {gate_id!r} on profile {chosen.name!r}. Open gates there: {known}.")
     outcome = await answer_gate(
         app.registry, backend, chosen.name, gate_id, GateAnswer(decision=decision, values=values or {})
     )

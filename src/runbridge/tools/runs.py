@@ -73,10 +73,14 @@ async def runs_watch(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, backend = app.require(profile, "runs", RunsAPI)
+    chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
     record = app.registry.get_run(chosen.name, run_id)
     # A run runbridge has not seen: make sure it exists (a clear "not found"), and learn what it runs.
-    target_id = record.target_id if record else (await backend.get_run(run_id)).target_id
+    if record is None:
+        with app.hinting(chosen.name, run_id=run_id):
+            target_id = (await backend.get_run(run_id)).target_id
+    else:
+        target_id = record.target_id
     start = cursor if cursor is not None else (record.cursor if record else None)
     return await follow(
         app,
@@ -101,8 +105,9 @@ class RunSnapshot(BaseModel):
 async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = None) -> RunSnapshot:
     """A snapshot of a run: status, outputs or error, current step, and any open gate. Does not wait."""
     app = app_of(ctx)
-    chosen, backend = app.require(profile, "runs", RunsAPI)
-    run = await backend.get_run(run_id)
+    chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    with app.hinting(chosen.name, run_id=run_id):
+        run = await backend.get_run(run_id)
     record = app.registry.observe_run(chosen.name, run_id, status=run.status, error=run.error)
     if run.open_gate is not None:
         run.open_gate = run.open_gate.model_copy(update={"profile": chosen.name})
@@ -122,10 +127,11 @@ async def runs_events(
 ) -> EventsPage:
     """A page of a run's events (oldest first) without waiting for new ones; pass next_cursor for more."""
     app = app_of(ctx)
-    chosen, backend = app.require(profile, "runs", RunsAPI)
-    return await read_events(
-        backend, chosen.name, run_id, cursor=cursor, limit=limit, budget=app.settings.result_budget_chars
-    )
+    chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    with app.hinting(chosen.name, run_id=run_id):
+        return await read_events(
+            backend, chosen.name, run_id, cursor=cursor, limit=limit, budget=app.settings.result_budget_chars
+        )
 
 
 class CancelResult(BaseModel):
@@ -143,8 +149,9 @@ async def runs_cancel(
 ) -> CancelResult:
     """Cancel a run on the backend. Only when the user asks to stop it: this cannot be undone."""
     app = app_of(ctx)
-    chosen, backend = app.require(profile, "runs", RunsAPI)
-    run = await backend.cancel_run(run_id, reason=reason)
+    chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    with app.hinting(chosen.name, run_id=run_id):
+        run = await backend.cancel_run(run_id, reason=reason)
     app.registry.update_run(chosen.name, run_id, status=run.status)
     app.registry.close_gates(chosen.name, run_id)
     return CancelResult(
@@ -170,8 +177,9 @@ async def runs_fork(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, backend = app.require(profile, "fork", ForkAPI)
-    run = await backend.fork_run(run_id, from_seq=from_seq, mode=mode)
+    chosen, backend = app.require(app.locate(profile, run_id=run_id), "fork", ForkAPI)
+    with app.hinting(chosen.name, run_id=run_id):
+        run = await backend.fork_run(run_id, from_seq=from_seq, mode=mode)
     source = app.registry.get_run(chosen.name, run_id)
     target_id = run.target_id or (source.target_id if source else None)
     app.registry.record_run(chosen.name, run.model_copy(update={"target_id": target_id}))
