@@ -5,9 +5,10 @@ from __future__ import annotations
 import inspect
 import os
 import secrets
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
@@ -15,6 +16,7 @@ from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from .. import __version__
 from ..backends import adapter_class
 from ..bridge.app import App
+from ..bridge.arguments import InvalidArguments
 from ..bridge.caller import explain_refused_state
 from ..bridge.results import self_contained
 from ..core.config import Settings
@@ -122,6 +124,11 @@ def visible_tools(settings: Settings) -> list[ToolSpec]:
     ]
 
 
+def _argument_check(mcp: MCPServer[App], name: str) -> Callable[[dict[str, Any]], Any] | None:
+    tool = mcp._tool_manager.get_tool(name)
+    return None if tool is None else tool.fn_metadata.validate_arguments
+
+
 def build_server(
     settings: Settings, *, protect_env: Iterable[str] = (), lifecycle: Lifecycle | None = None
 ) -> MCPServer[App]:
@@ -163,6 +170,7 @@ def build_server(
         registered = mcp._tool_manager.get_tool(spec.name)
         if registered is not None and registered.fn_metadata.output_schema is not None:
             registered.fn_metadata.output_schema = self_contained(registered.fn_metadata.output_schema)
+    mcp.middleware.insert(1, InvalidArguments(lambda name: _argument_check(mcp, name)))
     register_resources(mcp, settings)
     register_prompts(mcp)
     return mcp
