@@ -324,7 +324,7 @@ async def test_the_token_file_is_read_as_it_changes_and_a_missing_or_empty_one_s
     with pytest.raises(ConfigError, match="runbridge login orchagent"):
         await backend.create_thread({})
     write_token_file(backend._tokens.path, "oa_wrong")
-    with pytest.raises(AuthError):
+    with pytest.raises(AuthError, match=r"did not accept the orchagent sign-in of profile .*runbridge login orchagent"):
         await backend.create_thread({})
     write_token_file(backend._tokens.path, sandbox.api_key + " ")
     assert (await backend.create_thread({})).thread_id

@@ -334,3 +334,36 @@ async def test_stream_maps_an_error_status_before_the_caller_reads_anything() ->
         async with client.stream("GET", "/v1/runs/nope/events", action="watch the run"):
             pytest.fail("an error response must not be handed to the caller")
     await client.aclose()
+
+
+# -- a refused credential ------------------------------------------------------------------------------------------
+
+
+async def test_a_401_says_where_the_refused_key_comes_from_and_that_only_a_person_can_fix_it() -> None:
+    backend = Backend([httpx2.Response(401, json={"error": "unauthenticated", "message": "Bad key"})])
+    with pytest.raises(AuthError) as caught:
+        await call(make_client(backend))
+    text = str(caught.value)
+    assert text.startswith("Could not get the run: Bad key. The backend did not accept the key profile 'test' sends")
+    assert "(from $TEST_KEY)" in text
+    assert "runbridge doctor" in text
+    assert "calling again will not help" in text
+    assert text.endswith("(HTTP 401, unauthenticated).")
+    assert SECRET not in text
+    assert len(backend.requests) == 1
+
+
+async def test_a_401_to_a_profile_without_a_credential_says_to_name_one() -> None:
+    backend = Backend([httpx2.Response(401)])
+    profile = Profile(name="anon", family="openwop", base_url="http://backend.test")
+    client = HttpClient(profile, secret=Secret(""), retry=INSTANT, transport=httpx2.MockTransport(backend))
+    with pytest.raises(AuthError, match=r"Profile 'anon' sends no credential: .*\(api_key_env or token_file\)"):
+        await call(client)
+
+
+async def test_a_403_keeps_the_backends_own_reason_without_the_401_hint() -> None:
+    backend = Backend([httpx2.Response(403, json={"error": "forbidden", "message": "Missing scope runs:cancel"})])
+    with pytest.raises(AuthError) as caught:
+        await call(make_client(backend))
+    assert "Missing scope runs:cancel" in str(caught.value)
+    assert "did not accept the key" not in str(caught.value)

@@ -17,7 +17,7 @@ import httpx2
 
 from .. import __version__
 from ..core.config import Profile
-from ..core.errors import BackendError, BackendTimeoutError, TransportError
+from ..core.errors import BackendError, BackendTimeoutError, TransportError, sentences
 from .credentials import Secret, load_secret
 from .errors import error_for_response
 from .retry import RETRY_STATUSES, RetryPolicy
@@ -48,6 +48,19 @@ def _gave_up(message: str, attempt: int, *, unsure: bool = False, wait: float | 
     return ". ".join(parts) + "."
 
 
+def _rejected_hint(profile: Profile, secret: Secret) -> str:
+    """What to do when the backend refuses the profile's credential (HTTP 401)."""
+    if not secret:
+        return (
+            f"Profile {profile.name!r} sends no credential: a person must name one in its runbridge.toml table "
+            "(api_key_env or token_file); calling again will not help"
+        )
+    return (
+        f"The backend did not accept the key profile {profile.name!r} sends (from {secret.source}): a person must "
+        "put a valid one there (`runbridge doctor` checks every profile); calling again will not help"
+    )
+
+
 class HttpClient:
     """An `httpx2.AsyncClient` for one profile, with the project's retry, timeout and error rules.
 
@@ -70,6 +83,8 @@ class HttpClient:
         if self.secret:
             base_headers["Authorization"] = f"Bearer {self.secret.value}"
         base_headers.update(headers or {})
+        # What a 401 adds: where the credential it refused comes from, and that only a person can fix it.
+        self.rejected_hint = _rejected_hint(profile, self.secret)
         self._timeout = httpx2.Timeout(profile.read_timeout, connect=profile.connect_timeout)
         self._stream_timeout = httpx2.Timeout(profile.stream_read_timeout, connect=profile.connect_timeout)
         self._client = httpx2.AsyncClient(
@@ -219,6 +234,8 @@ class HttpClient:
                         continue
                     if response.status_code in RETRY_STATUSES and error.retryable:
                         error.message = _gave_up(error.message, attempt, wait=error.retry_after)
+                    if response.status_code == 401 and self.rejected_hint:
+                        error.message = sentences(error.message, self.rejected_hint)
                     raise error
                 yield response
                 return

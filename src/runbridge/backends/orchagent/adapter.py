@@ -42,7 +42,7 @@ from ...core.logs import redact
 from ...core.models import EventKind, Gate, GateAnswer, Run, RunEvent, RunStatus, StartRequest, StepRef, Usage
 from ...core.threads import HistoryItem, SecretRefs, Thread
 from ...http import HttpClient, Secret, SSEMessage, follow, segment
-from .auth import TokenSource
+from .auth import LOGIN_HINT, TokenSource
 from .events import END_TYPES, Decoder, RawEvent, map_event
 from .secrets import profile_refs, resolve, scrub
 
@@ -84,6 +84,15 @@ class OrchagentBackend:
         self._env = os.environ if env is None else env
         self.http = http or HttpClient(_stream_profile(profile), secret=Secret(""))
         self._tokens = TokenSource(profile, self._env)
+        if not self.http.secret:  # the token is read on every call: from the variable, else the sign-in file
+            var = profile.api_key_env
+            self.http.rejected_hint = (
+                f"The server did not accept the token profile {profile.name!r} sends (from ${var}): a person must put "
+                "a valid one there; calling again will not help"
+                if var and self._env.get(var)
+                else f"The server did not accept the orchagent sign-in of profile {profile.name!r} (expired, revoked "
+                f"or for another server). {LOGIN_HINT}"
+            )
         if not self.http.secret:
             self._tokens.get()  # not signed in: say so now (profiles_list, doctor), not at the first call
         self._profile_secrets = profile_refs(profile)
