@@ -166,14 +166,21 @@ async def test_the_sandbox_refuses_a_request_in_a_version_it_does_not_serve(make
 
 
 def test_doctor_shows_the_versions_and_the_one_spoken(
-    make_sandbox: MakeSandbox, capsys: pytest.CaptureFixture[str]
+    make_sandbox: MakeSandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     both: SandboxServer = make_sandbox(variant=BOTH)
     lacking: SandboxServer = make_sandbox(variant=V1)
     missing: SandboxServer = make_sandbox(variant={"discovery": "missing"})
+    monkeypatch.setenv("RB_VERSIONS_DOCTOR_KEY", both.api_key)  # doctor checks the key too
 
     def profile(name: str, sandbox: SandboxServer, **options: Any) -> Profile:
-        return Profile(name=name, family="openwop", base_url=sandbox.base_url, options=options)
+        return Profile(
+            name=name,
+            family="openwop",
+            base_url=sandbox.base_url,
+            api_key_env="RB_VERSIONS_DOCTOR_KEY",
+            options=options,
+        )
 
     settings = Settings(
         profiles={

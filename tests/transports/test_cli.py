@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from transport_harness import RUNBRIDGE, free_port, run_cli, write_config
+from transport_harness import KEY_ENV, RUNBRIDGE, free_port, run_cli, write_config
+
+from runbridge.sandbox import SandboxServer
 
 
 def test_the_demo_answering_approve_shows_targets_progress_the_gate_question_and_completes(
@@ -173,3 +175,25 @@ def test_the_sandbox_on_a_busy_port_says_so_in_one_line(child_env: dict[str, str
     assert (
         done.stderr == f"runbridge: Cannot listen on 127.0.0.1:{port} (Address already in use); pick another --port.\n"
     )
+
+
+def test_doctor_checks_the_key_even_when_no_workflow_is_named(
+    child_env: dict[str, str], sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # No workflows: nothing else would send the key (discovery is read without it).
+    config = write_config(tmp_path / "wrong.toml", sandbox.base_url)
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        .replace('workflows = ["approval-demo", "quick-demo"]\n', "")
+        .replace(f'api_key_env = "{KEY_ENV}"', 'api_key_env = "RB_DOCTOR_WRONG_KEY"'),
+        encoding="utf-8",
+    )
+    wrong = run_cli("doctor", "--config", str(config), env={**child_env, "RB_DOCTOR_WRONG_KEY": "sk-wrong-0000"})
+    right = run_cli("doctor", "--config", str(config), env={**child_env, "RB_DOCTOR_WRONG_KEY": sandbox.api_key})
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    assert wrong.stdout.startswith("✗ sandbox (openwop) at http://127.0.0.1:")
+    assert "to check the credentials" in wrong.stdout
+    assert "did not accept the key profile 'sandbox' sends (from $RB_DOCTOR_WRONG_KEY)" in wrong.stdout
+    assert "sk-wrong-0000" not in wrong.stdout + wrong.stderr
+    assert right.returncode == 0, right.stdout + right.stderr
+    assert "0 target(s) (OpenWOP has no workflow list: name the ones to offer in `workflows`)" in right.stdout

@@ -8,9 +8,9 @@ import anyio
 
 from ..backends import create_backend
 from ..core.config import Profile, Settings
-from ..core.errors import RunbridgeError
+from ..core.errors import AuthError, NotFoundError, RunbridgeError
 from ..core.models import HostInfo
-from ..core.protocols import HostInfoAPI, TargetsAPI, capabilities_of
+from ..core.protocols import HostInfoAPI, RunsAPI, TargetsAPI, capabilities_of
 
 __all__ = ["run_doctor"]
 
@@ -27,6 +27,24 @@ async def _unreachable(profile: Profile) -> str | None:
     except (OSError, TimeoutError):
         return f"cannot connect to {host}:{port} (is the backend running?)"
     return None
+
+
+_PROBE_RUN = "runbridge-doctor-probe"
+
+
+async def _check_credentials(backend: RunsAPI) -> None:
+    """Ask for a run that does not exist: "not found" proves the backend took the credentials (listing targets may
+    not send any request, and discovery is read without them); a refusal raises, with what to fix."""
+    try:
+        await backend.get_run(_PROBE_RUN)
+    except NotFoundError:
+        return
+    except AuthError as exc:
+        if exc.status == 403:  # the key was recognised; reading runs is merely not among its permissions
+            return
+        raise RunbridgeError(f"reading a run that does not exist, to check the credentials: {exc}") from None
+    except RunbridgeError as exc:
+        raise RunbridgeError(f"reading a run that does not exist, to check the credentials: {exc}") from None
 
 
 def _host_line(info: HostInfo) -> str:
@@ -67,12 +85,17 @@ async def _check(settings: Settings) -> int:
             if isinstance(backend, HostInfoAPI):  # first: a host runbridge cannot speak to is a failure, not a tick
                 with anyio.fail_after(deadline):
                     host = _host_line(await backend.host_info())
+            counted = ""
             if isinstance(backend, TargetsAPI):
                 with anyio.fail_after(deadline):
                     page = await backend.list_targets(limit=5)
-                print(f"✓ {name} ({profile.family}) at {profile.base_url}: {page.total or len(page.items)} target(s)")
-            else:
-                print(f"✓ {name} ({profile.family}) at {profile.base_url}")
+                counted = f": {page.total or len(page.items)} target(s)"
+                if profile.family == "openwop" and not profile.workflows:
+                    counted += " (OpenWOP has no workflow list: name the ones to offer in `workflows`)"
+            if isinstance(backend, RunsAPI):
+                with anyio.fail_after(deadline):
+                    await _check_credentials(backend)
+            print(f"✓ {name} ({profile.family}) at {profile.base_url}{counted}")
             print(f"  capabilities: {caps}")
             if host is not None:
                 print(host)
