@@ -197,3 +197,33 @@ def test_doctor_checks_the_key_even_when_no_workflow_is_named(
     assert "sk-wrong-0000" not in wrong.stdout + wrong.stderr
     assert right.returncode == 0, right.stdout + right.stderr
     assert "0 target(s) (OpenWOP has no workflow list: name the ones to offer in `workflows`)" in right.stdout
+
+
+def test_serve_http_on_a_busy_port_says_so_in_one_line(child_env: dict[str, str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done = run_cli("serve", "--http", "--port", str(port), env=child_env)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"runbridge: Cannot listen on 127.0.0.1:{port} (Address already in use); pick another --port or --host.\n"
+    )
+
+
+def test_serve_http_says_where_it_listens(child_env: dict[str, str]) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [*RUNBRIDGE, "serve", "--http", "--port", str(port)],
+        env=child_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline().decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert first == f"runbridge: serving MCP over streamable HTTP at http://127.0.0.1:{port}/mcp\n"

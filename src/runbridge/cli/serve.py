@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import suppress
@@ -219,8 +220,27 @@ def serve_http(settings: Settings, *, host: str, port: int, token_env: str | Non
             await requests.stop(_ANSWER_SECONDS)
             await super().shutdown(sockets)
 
+    _check_free(host, port)
     config = uvicorn.Config(requests, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"runbridge: serving MCP over streamable HTTP at http://{shown}:{port}/mcp", file=sys.stderr, flush=True)
     Server(config).run()
+
+
+def _check_free(host: str, port: int) -> None:
+    """A port another process holds is a one-line configuration error, before uvicorn reports it its own way."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ConfigError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}; check --host.") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            why = exc.strerror or exc.__class__.__name__
+            raise ConfigError(f"Cannot listen on {host}:{port} ({why}); pick another --port or --host.") from None
 
 
 def serve_stdio(settings: Settings) -> None:
