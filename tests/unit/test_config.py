@@ -151,6 +151,26 @@ def test_a_misspelt_profile_key_is_an_error_naming_the_key(tmp_path: Path) -> No
     assert "[profiles.p] api_key_var" in message
 
 
+def test_a_misspelt_key_names_the_nearest_known_one(tmp_path: Path) -> None:
+    message = config_error(tmp_path, '[profiles.p]\nfamily = "openwop"\nbase_url = "http://a"\nworkflow = ["x"]\n')
+    assert message.endswith("[profiles.p] workflow: unknown key (did you mean workflows?).")
+    server = config_error(tmp_path, "[server]\nwait_second = 3\nreadonly = true\n")
+    assert "wait_second: unknown key (did you mean wait_seconds?); readonly: unknown key (did you mean read_only?)" in (
+        server
+    )
+
+
+def test_an_unknown_key_like_no_known_one_lists_the_known_keys(tmp_path: Path) -> None:
+    message = config_error(tmp_path, '[profiles.p]\nfamily = "openwop"\nbase_url = "http://a"\ncolour = 1\n')
+    assert "colour: unknown key (known keys: allowed_secret_dirs, allowed_secret_env, api_key_env, base_url," in message
+    assert "Extra inputs" not in message
+
+
+def test_a_value_error_reads_without_the_validation_librarys_prefix(tmp_path: Path) -> None:
+    message = config_error(tmp_path, '[profiles.p]\nfamily = "openwop"\nbase_url = "ftp://a"\n')
+    assert "Value error" not in message
+
+
 def test_a_profile_that_is_not_a_table_is_an_error_naming_it(tmp_path: Path) -> None:
     message = config_error(tmp_path, '[profiles]\nlocal = "http://127.0.0.1:8787"\n')
     assert "[profiles.local] must be a table" in message

@@ -30,6 +30,7 @@ Environment shortcuts (used when the file has no profile of that name): `OPENWOP
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -225,13 +226,13 @@ def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Sett
         try:
             profiles[name] = Profile.model_validate({**body, "name": name})
         except ValidationError as exc:
-            raise ConfigError(f"{where} {_describe(exc)}") from None
+            raise ConfigError(f"{where} {_describe(exc, Profile)}") from None
     if isinstance(server.get("toolsets"), str):
         raise ConfigError(f'{file}: [server] toolsets must be a list of names, e.g. toolsets = ["runs", "gates"].')
     try:
         settings = Settings.model_validate({**server, "profiles": profiles})
     except ValidationError as exc:
-        raise ConfigError(f"{file}: [server] {_describe(exc)}") from None
+        raise ConfigError(f"{file}: [server] {_describe(exc, Settings)}") from None
     if settings.default_profile and settings.default_profile not in settings.profiles:
         known = ", ".join(sorted(settings.profiles)) or "none"
         raise ConfigError(
@@ -241,9 +242,16 @@ def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Sett
     return settings
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
+    """The problems, one per key: an unknown key names the nearest known one (a typo, mostly)."""
     lines = []
+    known = [name for name in model.model_fields if name not in ("name", "profiles")]
     for err in exc.errors(include_url=False, include_input=False):
         where = ".".join(str(p) for p in err["loc"])
-        lines.append(f"{where}: {err['msg']}")
+        if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+            near = difflib.get_close_matches(where, known, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else f" (known keys: {', '.join(sorted(known))})"
+            lines.append(f"{where}: unknown key{hint}")
+            continue
+        lines.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(lines)
