@@ -19,7 +19,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp_types import InputRequiredResult
 
-from ..core.errors import CursorError, GateError, RunbridgeError
+from ..core.errors import CursorError, GateError, RunbridgeError, TransportError, UnavailableError, sentences
 from ..core.models import EventKind, Gate, RunEvent, RunStatus, Usage
 from ..core.protocols import GatesAPI, RunsAPI
 from .answers import answer_gate
@@ -113,6 +113,7 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
     deadline = monotonic() + f.wait
     last_activity = monotonic()
     failure: RunbridgeError | None = None
+    seen_before = f.events
     async with anyio.create_task_group() as tg:
         send, receive = anyio.create_memory_object_stream[RunEvent | Exception](_BUFFER)
         tg.start_soon(_pump, f.backend.watch(f.run_id, cursor=f.cursor), send)
@@ -152,6 +153,8 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
                         deadline = monotonic() + f.wait  # a human answered: follow afresh from here
                 if reporter.pending:
                     await reporter.flush()
+                if f.events == seen_before:
+                    await _check_reachable(f)
         except RunbridgeError as exc:
             failure = exc  # raised below, outside the task group, so it reaches the tool as itself
         finally:
@@ -160,6 +163,23 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
     if failure is not None:
         raise failure
     return None
+
+
+async def _check_reachable(f: Follow) -> None:
+    """Nothing arrived during the whole wait: a quiet run, or a backend that does not answer while the stream keeps
+    reconnecting. Only the second is an error, so that a handle never says "still running" about a run nobody can
+    see."""
+    try:
+        await f.backend.get_run(f.run_id)
+    except (TransportError, UnavailableError) as exc:
+        raise TransportError(
+            sentences(
+                f"No event arrived while following run {f.run_id!r}, and the backend does not answer: {exc}",
+                "Nothing is lost: runbridge kept where it got to, so call runs_watch again once the backend is back",
+            )
+        ) from None
+    except RunbridgeError:
+        return  # it answered: the run is merely quiet
 
 
 async def _recover(f: Follow, problem: str) -> None:
