@@ -150,16 +150,18 @@ async def runs_cancel(
     """Cancel a run on the backend. Only when the user asks to stop it: this cannot be undone."""
     app = app_of(ctx)
     chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    before = app.registry.get_run(chosen.name, run_id)
     with app.hinting(chosen.name, run_id=run_id):
         run = await backend.cancel_run(run_id, reason=reason)
     app.registry.update_run(chosen.name, run_id, status=run.status)
     app.registry.close_gates(chosen.name, run_id)
-    return CancelResult(
-        profile=chosen.name,
-        run_id=run_id,
-        status=run.status,
-        note="Cancellation requested; runs_get shows when it has taken effect.",
-    )
+    if before is not None and before.status is RunStatus.CANCELLED and run.status is RunStatus.CANCELLED:
+        note = "The run was already cancelled; nothing changed."
+    elif run.status is RunStatus.CANCELLED:
+        note = "The run is cancelled."
+    else:
+        note = "Cancellation requested; runs_get shows when it has taken effect."
+    return CancelResult(profile=chosen.name, run_id=run_id, status=run.status, note=note)
 
 
 async def runs_fork(
