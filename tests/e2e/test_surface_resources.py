@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 
 from runbridge.sandbox import SandboxServer
 
@@ -86,6 +87,9 @@ async def test_a_resource_for_an_unknown_profile_or_run_is_a_clear_error(connect
     assert "not found" in str(run.value).lower()
     assert "Traceback" not in str(run.value)
     assert [p["name"] for p in still] == ["sandbox"]
+    # The reader's mistake is "invalid params", not "internal error": nothing failed on the server.
+    assert profile.value.code == INVALID_PARAMS
+    assert run.value.code == INVALID_PARAMS
 
 
 async def test_both_prompts_take_their_arguments_and_point_at_the_right_tools(connect: Any, transcript: Any) -> None:

@@ -6,16 +6,23 @@ import json
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from ..bridge.events import read_events
 from ..bridge.results import gate_view
 from ..core.config import Settings
-from ..core.errors import RunbridgeError
+from ..core.errors import InputError, NotFoundError, RunbridgeError
 from ..core.protocols import RunsAPI, TargetsAPI
 from ..tools._spec import app_of
 
 __all__ = ["register_prompts", "register_resources"]
+
+
+def _refused(exc: RunbridgeError) -> ResourceError:
+    """An unknown profile, run or target is the reader's mistake (invalid params), not a server failure."""
+    if isinstance(exc, InputError | NotFoundError):
+        return ResourceNotFoundError(str(exc))
+    return ResourceError(str(exc))
 
 
 def _json(value: Any) -> str:
@@ -36,7 +43,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
             chosen, backend = app.require(profile, "runs", RunsAPI)
             run = await backend.get_run(run_id)
         except RunbridgeError as exc:
-            raise ResourceError(str(exc)) from None
+            raise _refused(exc) from None
         record = app.registry.get_run(chosen.name, run_id)
         gates = [g.gate.gate_id for g in app.registry.gates(chosen.name, run_id=run_id)]
         return _json(
@@ -60,7 +67,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
                 backend, chosen.name, run_id, cursor=cursor, limit=100, budget=app.settings.result_budget_chars
             )
         except RunbridgeError as exc:
-            raise ResourceError(str(exc)) from None
+            raise _refused(exc) from None
         return page.model_dump_json(indent=1)
 
     @mcp.resource("runbridge://{profile}/gates", name="gates", mime_type="application/json")
@@ -70,7 +77,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         try:
             name = app.settings.profile(profile).name
         except RunbridgeError as exc:
-            raise ResourceError(str(exc)) from None
+            raise _refused(exc) from None
         return _json([gate_view(r.gate, name).model_dump(mode="json") for r in app.registry.gates(name)])
 
     @mcp.resource("runbridge://{profile}/targets/{target_id}", name="target", mime_type="application/json")
@@ -81,7 +88,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
             _, backend = app.require(profile, "targets", TargetsAPI)
             found = await backend.describe_target(target_id)
         except RunbridgeError as exc:
-            raise ResourceError(str(exc)) from None
+            raise _refused(exc) from None
         return found.model_dump_json(indent=1)
 
     _ = (profiles, run_snapshot, run_events, open_gates, target)
