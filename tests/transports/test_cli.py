@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -227,3 +228,24 @@ def test_serve_http_says_where_it_listens(child_env: dict[str, str]) -> None:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
     assert first == f"runbridge: serving MCP over streamable HTTP at http://127.0.0.1:{port}/mcp\n"
+
+
+def test_serve_without_any_profile_says_so_on_stderr_and_still_serves(tmp_path: Path) -> None:
+    # What a host does: start runbridge in a folder of its own, without --config.
+    env = {
+        k: v for k, v in os.environ.items() if k != "RUNBRIDGE_CONFIG" and not k.startswith(("OPENWOP_", "ORCHAGENT_"))
+    }
+    done = subprocess.run(
+        [*RUNBRIDGE, "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith(
+        f"runbridge: no profile is configured (no --config, no $RUNBRIDGE_CONFIG, no ./runbridge.toml in {tmp_path}"
+    )
+    assert "Pass --config /path/to/runbridge.toml." in done.stderr

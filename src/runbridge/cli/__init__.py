@@ -6,6 +6,7 @@ Every failure a user can fix is printed as one clear line on stderr with exit st
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -137,6 +138,15 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if command == "serve":
         from .serve import serve_http, serve_stdio
+
+        if not settings.profiles:  # a host starts runbridge in a folder of its own: ./runbridge.toml is rarely there
+            print(
+                "runbridge: no profile is configured (no --config, no $RUNBRIDGE_CONFIG, no ./runbridge.toml in "
+                f"{os.getcwd()}, no OPENWOP_* or ORCHAGENT_* variables): every tool will say so. "
+                "Pass --config /path/to/runbridge.toml.",
+                file=sys.stderr,
+                flush=True,
+            )
 
         if args.http:
             serve_http(
