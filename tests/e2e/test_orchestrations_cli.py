@@ -55,3 +55,4 @@ def test_the_demo_walks_the_seed_orchestration_through_its_gate(monkeypatch: pyt
     assert '→ answering: accept {"decision": "approve", "notes": "demo answer"}' in text
     assert ": completed (you accepted)" in text
     assert "$0.0520" in text
+    assert "Usage: $0.0520" in text, "Synapse reports a cost but no tokens: no '0 tokens'"

@@ -82,9 +82,16 @@ def test_the_sandbox_help_documents_the_root_path(child_env: dict[str, str]) -> 
     assert "path prefix" in shown
 
 
-@pytest.mark.parametrize("family", ["openwop", "orchestrations", "orchagent"])
+@pytest.mark.parametrize(
+    ("family", "variant"),
+    [("openwop", None), ("orchestrations", None), ("orchestrations", "scale"), ("orchagent", None)],
+)
 def test_the_sandbox_prints_a_profile_that_doctor_accepts_as_is(
-    family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    family: str,
+    variant: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     lines: list[str] = []
     ready, stop = threading.Event(), threading.Event()
@@ -95,7 +102,9 @@ def test_the_sandbox_prints_a_profile_that_doctor_accepts_as_is(
             ready.set()
 
     thread = threading.Thread(
-        target=run_sandbox, kwargs={"family": family, "speed": 0, "print_fn": record, "stop": stop}, daemon=True
+        target=run_sandbox,
+        kwargs={"family": family, "variant": variant, "speed": 0, "print_fn": record, "stop": stop},
+        daemon=True,
     )
     thread.start()
     try:
@@ -120,3 +129,4 @@ def test_the_sandbox_prints_a_profile_that_doctor_accepts_as_is(
     assert all(other not in shown for other in {"approval-demo", "orch-research-report", "chat"} - {expected})
     assert "bench-stream" not in shown
     assert profile.workflows == (shown if family == "openwop" else [])
+    assert profile.options == ({"api_versions": ["v1", "v2"]} if variant == "scale" else {})

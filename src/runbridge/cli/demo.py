@@ -223,8 +223,11 @@ async def _demo(workflow: str | None, interactive: bool, answer: str, speed: flo
             term.line(f"Error: {report['error']}")
         usage = report.get("usage") or {}
         if usage:
-            cost = f", ${usage['cost_usd']:.4f}" if usage.get("cost_usd") is not None else ""
-            term.line(f"Usage: {usage.get('total_tokens', 0)} tokens{cost}")
+            parts = [f"{usage['total_tokens']} tokens"] if usage.get("total_tokens") else []
+            if usage.get("cost_usd") is not None:
+                parts.append(f"${usage['cost_usd']:.4f}")
+            if parts:
+                term.line(f"Usage: {', '.join(parts)}")
         if report.get("waiting_for"):
             term.line(f"Still waiting: {report['waiting_for']['prompt']}")
         return 0 if report.get("done") else 3

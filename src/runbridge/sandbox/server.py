@@ -284,6 +284,8 @@ class SandboxServer:
             if family == "openwop":  # OpenWOP has no workflow list: a profile names the workflows it offers
                 ids = [w for w in self.engine.workflows if _example_family(w) == family]
                 lines.append(f"workflows = {json.dumps(ids)}")
+            if family == "orchestrations" and self._variants.get(family) == "scale":
+                lines.append('options = { api_versions = ["v1", "v2"] }')
         lines.append("")
         return lines
 
