@@ -249,3 +249,30 @@ def test_serve_without_any_profile_says_so_on_stderr_and_still_serves(tmp_path: 
         f"runbridge: no profile is configured (no --config, no $RUNBRIDGE_CONFIG, no ./runbridge.toml in {tmp_path}"
     )
     assert "Pass --config /path/to/runbridge.toml." in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("state", "env", "message"),
+    [
+        ("folder/state.db", {}, "runbridge: Cannot open the run registry "),
+        ("ok/state.db", {"RUNBRIDGE_STATE_KEY": "short"}, "runbridge: $RUNBRIDGE_STATE_KEY must hold at least 32 "),
+        ("empty-key/state.db", {}, "request-state.key holds no usable key (too short): delete it and runbridge makes"),
+    ],
+    ids=["registry-is-a-folder", "short-shared-key", "empty-key-file"],
+)
+def test_serve_with_unusable_state_says_what_to_fix_in_one_line(
+    state: str, env: dict[str, str], message: str, child_env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "folder" / "state.db").mkdir(parents=True)  # a folder where the registry file should be
+    (tmp_path / "empty-key").mkdir()
+    (tmp_path / "empty-key" / "request-state.key").write_text("", encoding="utf-8")
+    config = write_config(tmp_path / "state.toml", "http://127.0.0.1:9")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace('state_path = ":memory:"', f'state_path = "{tmp_path / state}"'),
+        encoding="utf-8",
+    )
+    done = run_cli("serve", "--config", str(config), env={**child_env, **env})
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr

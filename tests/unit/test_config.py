@@ -98,6 +98,11 @@ def test_a_missing_config_path_is_an_error_naming_the_file(tmp_path: Path) -> No
     assert str(missing) in str(caught.value)
 
 
+def test_a_config_path_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"is not a file: point --config / RUNBRIDGE_CONFIG at the \.toml file"):
+        load_settings(tmp_path)
+
+
 def test_a_missing_file_named_by_runbridge_config_is_an_error_too(tmp_path: Path) -> None:
     missing = tmp_path / "gone.toml"
     with pytest.raises(ConfigError, match=r"gone\.toml"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Generator, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from anyio.abc import TaskGroup
 
 from ..backends import create_backend
 from ..core.config import Profile, Settings
-from ..core.errors import NotFoundError, RunbridgeError, UnsupportedError, sentences
+from ..core.errors import ConfigError, NotFoundError, RunbridgeError, UnsupportedError, sentences
 from ..core.protocols import Backend, capabilities_of
 from ..core.secret_policy import SecretPolicy
 from ..state import Registry
@@ -48,6 +49,20 @@ class App:
         environment variables holding credentials beyond the profiles' (the HTTP bearer token's)."""
         policy = SecretPolicy(settings, protect_env=protect_env)
         return cls(settings=settings, registry=Registry(settings.state_path), tasks=tasks, secret_policy=policy)
+
+    @staticmethod
+    def check_state(settings: Settings) -> None:
+        """Open (and close) the run registry once, so that a state path runbridge cannot use is a configuration error
+        before serving starts, rather than a failure of the first session."""
+        if settings.state_path == ":memory:":
+            return
+        try:
+            Registry(settings.state_path).close()
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(
+                f"Cannot open the run registry {settings.state_path} ({exc}); set [server] state_path in "
+                "runbridge.toml to a file in a writable folder."
+            ) from None
 
     @property
     def secrets(self) -> SecretPolicy:

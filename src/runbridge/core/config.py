@@ -199,6 +199,10 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, env: dict[str, 
             raise ConfigError(
                 sentences(f"{file} is not valid TOML: {exc}", "Fix the syntax and start runbridge again")
             ) from None
+    elif explicit and file.exists():
+        raise ConfigError(
+            f"The configuration path {file} is not a file: point --config / RUNBRIDGE_CONFIG at the .toml file."
+        )
     elif explicit:
         raise ConfigError(
             f"The configuration file {file} does not exist. Create it (see README.md, 'Configuration'), "

@@ -20,7 +20,7 @@ from ..bridge.arguments import InvalidArguments
 from ..bridge.caller import explain_refused_state
 from ..bridge.results import self_contained
 from ..core.config import Settings
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, sentence
 from ..core.logs import register_secret
 from ..core.protocols import capabilities_of
 from ..tools import SURFACE, ToolSpec
@@ -92,22 +92,41 @@ def _request_state_security(settings: Settings) -> RequestStateSecurity:
     shared = os.environ.get("RUNBRIDGE_STATE_KEY")
     if shared:
         register_secret(shared)
-        return RequestStateSecurity(keys=[shared], ttl=ttl)
+        return _sealing(shared, ttl, "$RUNBRIDGE_STATE_KEY must hold at least 32 random bytes")
     if settings.state_path == ":memory:":
         return RequestStateSecurity.ephemeral(ttl=ttl)
     key_file = Path(settings.state_path).expanduser().with_name("request-state.key")
     try:
         key = key_file.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = secrets.token_urlsafe(48)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(key)
+        try:
+            key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(key)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create runbridge's state in {key_file.parent} ({exc.strerror or exc.__class__.__name__}); "
+                "set [server] state_path in runbridge.toml to a file in a writable folder."
+            ) from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {key_file} ({exc.__class__.__name__}); check its permissions.") from None
     register_secret(key)
-    return RequestStateSecurity(keys=[key], ttl=ttl)
+    return _sealing(
+        key,
+        ttl,
+        f"{key_file} holds no usable key (too short): delete it and runbridge makes a new one (gate questions asked "
+        "with the old key can then be answered with gates_respond only)",
+    )
+
+
+def _sealing(key: str, ttl: float, problem: str) -> RequestStateSecurity:
+    """The SDK's sealing with `key`; a key it refuses is a configuration error saying where the key came from."""
+    try:
+        return RequestStateSecurity(keys=[key], ttl=ttl)
+    except ValueError:
+        raise ConfigError(sentence(problem)) from None
 
 
 def visible_tools(settings: Settings) -> list[ToolSpec]:
@@ -153,13 +172,15 @@ def build_server(
                 closed.set()
 
     tools = visible_tools(settings)
+    security = _request_state_security(settings)
+    App.check_state(settings)
     mcp: MCPServer[App] = MCPServer(
         "runbridge",
         title="runbridge",
         version=__version__,
         instructions=instructions_for(tools),
         lifespan=lifespan,
-        request_state_security=_request_state_security(settings),
+        request_state_security=security,
     )
     mcp.middleware.insert(0, explain_refused_state)  # outermost: it rewords the SDK's requestState refusal
     for spec in tools:
