@@ -75,3 +75,29 @@ async def test_naming_the_wrong_profile_says_which_profile_the_run_and_gate_are_
     assert f"Unknown gate {gate_id!r} on profile 'sandbox'" in gate
     assert "call again with profile='synapse'" in gate
     assert [g["gate_id"] for g in still_open["gates"]] == [gate_id]
+
+
+@pytest.fixture(scope="module")
+def orchagent() -> Iterator[SandboxServer]:
+    with SandboxServer("orchagent", keepalive_seconds=0.2) as server:
+        yield server
+
+
+async def test_a_capability_only_one_profile_has_goes_there_and_others_name_it(
+    connect: Any,
+    transcript: Any,
+    two_profiles: Settings,
+    orchagent: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RUNBRIDGE_E2E_LOOKUP_OA_KEY", orchagent.api_key)
+    oa = Profile(name="oa", family="orchagent", base_url=orchagent.base_url, api_key_env="RUNBRIDGE_E2E_LOOKUP_OA_KEY")
+    three = two_profiles.model_copy(update={"profiles": {**two_profiles.profiles, "oa": oa}})
+    with anyio.fail_after(30):
+        async with connect(mode="legacy", server_settings=three) as client:
+            thread = await transcript.ok(client, "threads_create", {"spec": {"workflow": "chat"}})
+            fork = await transcript.refused(client, "runs_fork", {"run_id": "run_x", "profile": "synapse"})
+            targets = await transcript.refused(client, "targets_list", {"profile": "oa"})
+    assert thread["profile"] == "oa", "the default profile (OpenWOP) has no threads; the one profile that has is used"
+    assert fork.endswith("Profile 'synapse' (orchestrations) does not support fork. Pass profile='sandbox' instead.")
+    assert "Profile 'oa' (orchagent) does not support targets. Pass profile='sandbox' or profile='synapse'" in targets

@@ -11,7 +11,7 @@ from typing import TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
-from ..backends import create_backend
+from ..backends import adapter_class, create_backend
 from ..core.config import Profile, Settings
 from ..core.errors import ConfigError, NotFoundError, RunbridgeError, UnsupportedError, sentences
 from ..core.protocols import Backend, capabilities_of
@@ -42,6 +42,7 @@ class App:
     _scopes: set[anyio.CancelScope] = field(default_factory=set[anyio.CancelScope])
     _idle: anyio.Event = field(default_factory=anyio.Event)
     _capabilities: dict[str, frozenset[str]] = field(default_factory=dict)  # per profile: checked once, not per call
+    _able: dict[str, list[str]] = field(default_factory=dict)  # per capability: the profiles whose family has it
 
     @classmethod
     def open(cls, settings: Settings, tasks: TaskGroup | None = None, *, protect_env: Iterable[str] = ()) -> App:
@@ -119,14 +120,27 @@ class App:
             raise
 
     def require(self, profile: str | None, capability: str, api: type[T]) -> tuple[Profile, T]:
-        """The profile's adapter as `api`, or a clear error naming what this backend cannot do."""
+        """The profile's adapter as `api`, or a clear error naming what this backend cannot do and which profiles
+        can. With no profile named and a default that cannot, the one profile that can is used."""
+        able = self._able.get(capability)
+        if able is None:
+            able = self._able[capability] = [
+                name for name, p in self.settings.profiles.items() if capability in capabilities_of(adapter_class(p))
+            ]
+        if profile is None and len(able) == 1 and self.settings.profile(None).name not in able:
+            profile = able[0]
         chosen, backend = self.backend(profile)
         capabilities = self._capabilities.get(chosen.name)
         if capabilities is None:
             capabilities = self._capabilities[chosen.name] = capabilities_of(backend)
         if capability not in capabilities:
+            what = capability.replace("_", " ")
+            others = " or ".join(f"profile={name!r}" for name in able)
             raise UnsupportedError(
-                f"Profile {chosen.name!r} ({chosen.family}) does not support {capability.replace('_', ' ')}."
+                sentences(
+                    f"Profile {chosen.name!r} ({chosen.family}) does not support {what}",
+                    f"Pass {others} instead" if others else "No configured profile does",
+                )
             )
         return chosen, backend  # type: ignore[return-value]  (checked structurally just above)
 

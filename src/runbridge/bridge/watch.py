@@ -33,6 +33,7 @@ __all__ = ["Follow", "follow_run"]
 
 _BUFFER = 1024  # events read ahead of the bridge; the stream reader waits (backpressure) beyond this
 _GATE_CHECK_SECONDS = 0.05  # how long a gate waits for the run's snapshot before the human is asked
+_QUIET_PROBE_SECONDS = 1.0  # a wait this long without one event asks whether the backend still answers
 
 
 @dataclass
@@ -153,7 +154,7 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
                         deadline = monotonic() + f.wait  # a human answered: follow afresh from here
                 if reporter.pending:
                     await reporter.flush()
-                if f.events == seen_before:
+                if f.events == seen_before and f.wait >= _QUIET_PROBE_SECONDS:
                     await _check_reachable(f)
         except RunbridgeError as exc:
             failure = exc  # raised below, outside the task group, so it reaches the tool as itself
