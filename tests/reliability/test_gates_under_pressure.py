@@ -45,7 +45,7 @@ CASES = {
             ({"decision": "accept", "feedback": 5}, ["feedback must be text"]),
             ({"decision": ""}, ["decision is required", "one of ['accept', 'reject', 'refine']"]),
             ({"decision": "accept", "mood": "ok"}, ["Unknown field(s) ['mood']", "['decision', 'feedback']"]),
-            (["accept"], ["values", "dictionary"]),
+            (["accept"], ["values", "JSON object"]),
         ],
     ),
     "orchestrations": Case(
