@@ -276,3 +276,13 @@ def test_serve_with_unusable_state_says_what_to_fix_in_one_line(
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("name", ["serve", "demo", "sandbox", "doctor", "tools", "login", "logout"])
+def test_every_command_help_says_what_the_command_does(name: str, child_env: dict[str, str]) -> None:
+    done = run_cli(name, "--help", env=child_env)
+    assert done.returncode == 0, done.stderr
+    described = done.stdout.split("\n\n")[1]  # usage, then the description, then the options
+    assert described[:1].isupper(), done.stdout
+    assert described.rstrip().endswith("."), done.stdout
+    assert not described.startswith(("options:", "positional arguments:")), done.stdout

@@ -29,7 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--log-level", default=argparse.SUPPRESS, help="stderr log level (default WARNING)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", parents=[common], help="serve MCP over stdio (default) or streamable HTTP")
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        """A subcommand whose one-line summary is also the description its --help shows."""
+        return sub.add_parser(name, parents=[common], help=text, description=text[:1].upper() + text[1:] + ".")
+
+    serve = command("serve", "serve MCP over stdio (default) or streamable HTTP")
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
@@ -39,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-host", action="append", default=[], help="an allowed Host header, e.g. example.lan:* (repeatable)"
     )
 
-    demo = sub.add_parser("demo", parents=[common], help="walk a gated run on the embedded sandbox, end to end")
+    demo = command("demo", "walk a gated run on the embedded sandbox, end to end")
     demo.add_argument(
         "--family", choices=["openwop", "orchestrations"], default="openwop", help="sandbox API (default openwop)"
     )
@@ -47,12 +51,15 @@ def _parser() -> argparse.ArgumentParser:
         "--workflow", help="sandbox workflow to run (default approval-demo; orch-research-report for orchestrations)"
     )
     demo.add_argument("--non-interactive", action="store_true", help="answer gates without asking a person")
-    demo.add_argument("--answer", choices=["approve", "reject"], default="approve", help="answer used with it")
+    demo.add_argument(
+        "--answer",
+        choices=["approve", "reject"],
+        default="approve",
+        help="the answer --non-interactive gives (default approve)",
+    )
     demo.add_argument("--speed", type=float, default=1.0, help="sandbox speed (1: watchable; 0: no delays)")
 
-    sandbox = sub.add_parser(
-        "sandbox", parents=[common], help="run the sandbox backend on 127.0.0.1 (prints its address)"
-    )
+    sandbox = command("sandbox", "run the sandbox backend on 127.0.0.1 (prints its address)")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     sandbox.add_argument(
         "--family",
@@ -78,15 +85,15 @@ def _parser() -> argparse.ArgumentParser:
         "the printed address includes it",
     )
 
-    sub.add_parser("doctor", parents=[common], help="check the configuration and reach every profile")
-    sub.add_parser("tools", parents=[common], help="list the tools this configuration exposes")
+    command("doctor", "check the configuration and reach every profile")
+    command("tools", "list the tools this configuration exposes")
 
-    login = sub.add_parser("login", parents=[common], help="sign in to a backend and save its token (mode 0600)")
+    login = command("login", "sign in to a backend and save its token (mode 0600)")
     login.add_argument("family", choices=["orchagent"], help="the backend family")
     login.add_argument("--register", action="store_true", help="create the account first")
     login.add_argument("--email", help="the account's email (asked for when omitted)")
     login.add_argument("--profile", help="the profile whose server and token file to use (default: the first)")
-    logout = sub.add_parser("logout", parents=[common], help="forget a backend's saved token")
+    logout = command("logout", "forget a backend's saved token")
     logout.add_argument("family", choices=["orchagent"], help="the backend family")
     logout.add_argument("--profile", help="the profile whose token file to empty (default: the first)")
     return parser
