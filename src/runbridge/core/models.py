@@ -43,7 +43,10 @@ class _Model(BaseModel):
 
 
 class RunStatus(StrEnum):
-    """Normalised run status (reference §6.2). `waiting` is blocked on a gate; `paused` is an operator pause."""
+    """A run's status, the same on every backend. `waiting`: blocked on a gate until a human answers it; `paused`:
+    paused by an operator."""
+
+    # The mapping from each backend's own statuses is in the backend reference, section 6.2.
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -149,11 +152,10 @@ class GateField(_Model):
 
 
 class Gate(_Model):
-    """A point where a run waits for a human (reference §6.4).
+    """A point where a run waits for a human decision (an approval, a question, a sign-in)."""
 
-    `resume` is the adapter's own note of how to answer (ids, paths, the original payload); it is opaque to the
-    bridge and is never shown to the model.
-    """
+    # The backend reference, section 6.4, maps each backend's gates to this model. `resume` is the adapter's own note
+    # of how to answer (ids, paths, the original payload): opaque to the bridge, and never shown to the model.
 
     gate_id: str
     profile: str = ""
