@@ -43,8 +43,7 @@ class _Model(BaseModel):
 
 
 class RunStatus(StrEnum):
-    """A run's status, the same on every backend. `waiting`: blocked on a gate until a human answers it; `paused`:
-    paused by an operator."""
+    """A run's status on every backend. `waiting`: a gate waits for a human; `paused`: an operator paused it."""
 
     # The mapping from each backend's own statuses is in the backend reference, section 6.2.
 
