@@ -216,7 +216,10 @@ class OrchagentBackend:
         return view.run()
 
     async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run:
-        raise UnsupportedError("An orchagent server has no way to cancel a run; it ends by itself.")
+        raise UnsupportedError(
+            "An orchagent server has no way to cancel a run: it ends by itself, and one waiting at a gate waits until "
+            "the gate is answered (gates_respond; denying a tool approval lets the run go on without the tool)."
+        )
 
     async def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
         skip = _position(cursor)
