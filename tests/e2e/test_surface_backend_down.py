@@ -42,6 +42,6 @@ async def test_watching_a_run_whose_backend_went_away_is_an_error_saying_so(
         sandbox.stop()
     assert handle["status"] == "running"
     assert f"No event arrived while following run {handle['run_id']!r}, and the backend does not answer" in text
-    assert "cannot connect" in text
+    assert f"not reachable at {profile.base_url}" in text
     assert "call runs_watch again once the backend is back" in text
     assert listed["runs"][0]["run_id"] == handle["run_id"]

@@ -6,6 +6,7 @@ a backend's behaviour (that is the sandbox's job).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,10 +217,34 @@ async def test_a_read_error_on_a_get_is_retried() -> None:
 
 async def test_a_connection_that_never_opens_ends_in_a_transport_error_naming_the_url() -> None:
     backend = Backend([httpx2.ConnectError("connection refused")])
-    with pytest.raises(TransportError, match=r"cannot connect to http://backend\.test/api") as caught:
+    with pytest.raises(TransportError, match=r"not reachable at http://backend\.test/api") as caught:
         await call(make_client(backend))
     assert len(backend.requests) == 3
     assert not isinstance(caught.value, BackendTimeoutError)
+    assert "Check that the backend is running" in caught.value.message
+    assert "Try again later" not in caught.value.message
+
+
+async def test_a_refused_connection_gets_a_couple_of_quick_tries_under_the_default_policy() -> None:
+    backend = Backend([httpx2.ConnectError("connection refused")] * 10)
+    client = make_client(backend, policy=RetryPolicy())  # five tries for anything else
+    started = time.monotonic()
+    with pytest.raises(TransportError) as caught:
+        await call(client, "POST", "/v1/runs", json={})
+    elapsed = time.monotonic() - started
+    assert len(backend.requests) == 3, "nothing was sent, so even a write is tried again, but only twice"
+    assert 0.3 <= elapsed < 1.0, "0.1 s, then 0.2 s: well under a second in all"
+    assert caught.value.message == (
+        "Could not get the run: the backend is not reachable at http://backend.test/api. Gave up after 3 tries. "
+        "Check that the backend is running (and that the profile's base_url is right), then try again."
+    )
+
+
+async def test_a_profile_without_retries_tries_a_refused_connection_once() -> None:
+    backend = Backend([httpx2.ConnectError("connection refused")] * 3)
+    with pytest.raises(TransportError, match="not reachable"):
+        await call(make_client(backend, policy=RetryPolicy(attempts=1)))
+    assert len(backend.requests) == 1
 
 
 async def test_a_read_timeout_ends_in_a_backend_timeout_error() -> None:

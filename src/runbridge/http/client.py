@@ -2,7 +2,7 @@
 
 Reads are retried on 429/502/503/504 and on transport failures; writes only when the caller marks them safe
 (the backend honours an `Idempotency-Key`), except that a connection that was never established is always safe to
-try again because nothing was sent.
+try again because nothing was sent. A refused connection gets only a couple of quick tries (see `RetryPolicy`).
 """
 
 from __future__ import annotations
@@ -28,18 +28,23 @@ log = logging.getLogger("runbridge.http")
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NOTHING_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+_CHECK_RUNNING = "Check that the backend is running (and that the profile's base_url is right), then try again"
 _MAX_ERROR_BODY = 64 * 1024
 # Every watched run holds one connection for its event stream: the pool must not cap how many runs are watched.
 _MAX_CONNECTIONS = 2048
 
 
-def _gave_up(message: str, attempt: int, *, unsure: bool = False, wait: float | None = None) -> str:
+def _gave_up(
+    message: str, attempt: int, *, unsure: bool = False, wait: float | None = None, advice: str | None = None
+) -> str:
     """`message`, plus what a person (or a model) needs to decide what to do next: how often it was tried, whether
-    the request may have taken effect anyway, and when the backend wants to be asked again."""
+    the request may have taken effect anyway, and when the backend wants to be asked again (or `advice`)."""
     parts = [message.rstrip(". ")]
     if attempt:
         parts.append(f"Gave up after {attempt + 1} tries")
-    if unsure:
+    if advice is not None:
+        parts.append(advice)
+    elif unsure:
         parts.append("The backend may have done it anyway: check before trying again")
     elif wait is not None:
         parts.append(f"The backend asks to wait {wait:g} s before trying again")
@@ -205,6 +210,17 @@ class HttpClient:
                 unsure = method not in _READ_METHODS and not isinstance(exc, _NOTHING_SENT)
                 message = _gave_up(f"Could not {action}: the backend did not answer in time", attempt, unsure=unsure)
                 raise BackendTimeoutError(message) from None
+            except httpx2.ConnectError:
+                # Refused (or no such host): nothing was sent, so even a write may be tried again, but only a
+                # couple of times and quickly; a backend that is off says so at once, not after seconds of backoff.
+                if attempt + 1 < self.retry.refused_tries() and waited < self.retry.budget:
+                    pause = self.retry.refused_pause(attempt)
+                    log.info("retrying in %.2fs (%s: the connection was refused)", pause, action)
+                    await anyio.sleep(pause)
+                    waited += pause
+                    continue
+                message = _gave_up(f"Could not {action}: {self._unreachable()}", attempt, advice=_CHECK_RUNNING)
+                raise TransportError(message) from None
             except httpx2.TransportError as exc:
                 if not last and waited < self.retry.budget and (may_retry or isinstance(exc, _NOTHING_SENT)):
                     waited += await self._pause(attempt, None, waited, f"{action}: {type(exc).__name__}")
@@ -264,7 +280,10 @@ class HttpClient:
             pass
         return b"".join(chunks)[:_MAX_ERROR_BODY]
 
+    def _unreachable(self) -> str:
+        return f"the backend is not reachable at {self.profile.base_url}"
+
     def _describe(self, exc: httpx2.TransportError) -> str:
         if isinstance(exc, httpx2.ConnectError):
-            return f"cannot connect to {self.profile.base_url} (is the backend running?)"
+            return f"{self._unreachable()}; check that it is running"
         return f"the connection failed ({type(exc).__name__})"

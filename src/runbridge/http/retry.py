@@ -18,12 +18,18 @@ class RetryPolicy:
 
     `attempts` counts tries, the first included. `budget` bounds the total time spent waiting, so a storm of 429s
     ends in a clear error instead of a hung tool call.
+
+    A refused connection is a fast, clear signal (nothing listens there, or not yet): it gets at most
+    `refused_attempts` tries, `refused_delay` apart and doubling (0.1 s, then 0.2 s), enough for a backend that is
+    restarting without making every call to a backend that is off wait seconds.
     """
 
     attempts: int = 5
     base_delay: float = 0.2
     max_delay: float = 30.0
     budget: float = 60.0
+    refused_attempts: int = 3
+    refused_delay: float = 0.1
 
     def delay(self, retry: int, hint: float | None = None) -> float:
         """Seconds to wait before retry number `retry` (0-based)."""
@@ -31,6 +37,14 @@ class RetryPolicy:
             return max(0.0, min(hint, self.max_delay))
         ceiling = min(self.max_delay, self.base_delay * (2**retry))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311  (jitter, not crypto)
+
+    def refused_tries(self) -> int:
+        """How many tries a refused connection gets, the first included (never more than `attempts`)."""
+        return max(1, min(self.attempts, self.refused_attempts))
+
+    def refused_pause(self, retry: int) -> float:
+        """Seconds to wait before retry number `retry` (0-based) after a refused connection."""
+        return max(0.0, min(self.max_delay, self.refused_delay * (2**retry)))
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
