@@ -90,6 +90,25 @@ def test_logout_leaves_an_empty_token(token_file: Path, monkeypatch: pytest.Monk
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
 
 
+def test_logout_without_a_token_file_says_so_and_creates_nothing(
+    token_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["logout", "orchagent"]) == 0
+    out = capsys.readouterr().out
+    assert not token_file.exists()
+    assert not token_file.parent.exists(), "not even its directory"
+    assert f"Not logged in: there is no token file at {token_file}, so there was nothing to log out of." in out
+
+
+def test_logout_tightens_a_loosened_token_file_while_emptying_it(token_file: Path) -> None:
+    token_file.parent.mkdir(parents=True)
+    token_file.write_text('{"access_token": "tok-old"}', encoding="utf-8")
+    token_file.chmod(0o644)
+    assert main(["logout", "orchagent"]) == 0
+    assert json.loads(token_file.read_text(encoding="utf-8")) == {"access_token": ""}
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
 def test_a_wrong_password_is_one_clear_line_and_leaves_the_token_file_alone(
     token_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

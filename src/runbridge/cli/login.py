@@ -3,7 +3,8 @@
 The person types their email and password here, in a terminal (the password is never echoed); the server's
 access token is written to the profile's token file with mode 0600, where the orchagent adapter reads it (and
 re-reads it when it changes, so a running server picks up a new login). No MCP tool ever takes a password.
-Logging out writes `{"access_token": ""}`, as the orchagent CLI does.
+Logging out writes `{"access_token": ""}`, as the orchagent CLI does; without a token file it says there was nothing
+to log out of and creates none.
 """
 
 from __future__ import annotations
@@ -73,7 +74,11 @@ async def _obtain(profile: Profile, email: str, password: str, register: bool) -
 
 
 def run_logout(profile: Profile, *, say: Callable[[str], object] = print) -> int:
+    """Empty the token file; without one there is nothing to log out of, and nothing is created."""
     path = token_file_of(profile)
+    if not path.exists():
+        say(f"Not logged in: there is no token file at {path}, so there was nothing to log out of.")
+        return 0
     _save(path, "")
     say(f"Logged out: {path} now holds no token.")
     return 0
