@@ -51,6 +51,8 @@ def test_the_demo_walks_the_seed_orchestration_through_its_gate(monkeypatch: pyt
     assert "Sandbox Synapse orchestrations backend listening on" in text
     assert "orch-research-report" in text
     assert "approval-demo" not in text  # only this family's examples are listed
+    assert "orch-cost-limit" in text
+    assert "calendar-hil-chat" not in text
     assert "Please review the draft article" in text
     assert '→ answering: accept {"decision": "approve", "notes": "demo answer"}' in text
     assert ": completed (you accepted)" in text

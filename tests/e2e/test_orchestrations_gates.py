@@ -184,6 +184,12 @@ async def test_the_catalogue_shows_orchestrations_with_their_steps(connect: Any)
         async with connect(mode="auto") as client:
             listed = _structured(await client.call_tool("targets_list", {"limit": 100}))
             described = _structured(await client.call_tool("targets_describe", {"target_id": "orch-research-report"}))
+    assert [t["id"] for t in listed["targets"]] == [
+        "orch-research-report",
+        "orch-cost-limit",
+        "orch-two-gates",
+        "orch-quick-summary",
+    ], "the sandbox lists its orchestrations, not the other families' examples"
     seed = next(t for t in listed["targets"] if t["id"] == "orch-research-report")
     assert (seed["kind"], seed["step_count"]) == ("orchestration", 5)
     assert [s["name"] for s in described["steps"]] == ["Plan", "Research", "Draft", "Approval", "Report"]

@@ -65,6 +65,20 @@ async def test_the_catalogue_lists_step_counts_and_describes_each_step(synapse: 
     assert described["steps"][1]["depends_on"] == ["step-plan"]
 
 
+ORCHESTRATIONS = ["orch-research-report", "orch-cost-limit", "orch-two-gates", "orch-quick-summary"]
+
+
+async def test_the_catalogue_lists_only_orchestrations_yet_any_example_runs_by_id(scale: SandboxServer) -> None:
+    async with client_for(scale) as client:
+        v1 = (await client.get(V1)).json()
+        v2 = (await client.get(V2)).json()
+        described = await client.get(f"{V1}/quick-demo")
+        ran = (await client.post(f"{V1}/quick-demo/run", json={"message": "go"})).json()
+    assert [o["id"] for o in v1] == [o["id"] for o in v2] == ORCHESTRATIONS
+    assert described.status_code == 200, "an unlisted example is still described by id"
+    assert ran["status"] == "completed", "and still runs by id"
+
+
 async def test_a_missing_or_wrong_key_is_401_with_a_bearer_challenge(synapse: SandboxServer) -> None:
     async with httpx2.AsyncClient(base_url=synapse.base_url) as client:
         missing = await client.get(V1)

@@ -159,18 +159,15 @@ def _choices(prop: dict[str, Any]) -> list[str]:
     return [str(o) for o in prop.get("enum", [])]
 
 
-# family -> (its name for people, the workflow run by default, the target ids listed)
+# family -> (its name for people, the workflow run by default, the workflow ids its profile names: OpenWOP has no
+# catalogue to list, while a Synapse server lists its own orchestrations)
 DEMO_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "openwop": (
         "OpenWOP",
         "approval-demo",
         ("approval-demo", "clarify-demo", "quick-demo", "long-demo", "failing-demo"),
     ),
-    "orchestrations": (
-        "Synapse orchestrations",
-        "orch-research-report",
-        ("orch-research-report", "orch-two-gates", "orch-quick-summary", "orch-cost-limit"),
-    ),
+    "orchestrations": ("Synapse orchestrations", "orch-research-report", ()),
 }
 
 
@@ -189,7 +186,7 @@ async def _demo(workflow: str | None, interactive: bool, answer: str, speed: flo
                 "family": family,
                 "base_url": sandbox.base_url,
                 "api_key_env": _KEY_ENV,
-                "workflows": list(shown) if family == "openwop" else [],
+                "workflows": list(shown),
             }
         )
         settings = Settings(profiles={"sandbox": profile}, state_path=":memory:", wait_seconds=60)
@@ -199,8 +196,6 @@ async def _demo(workflow: str | None, interactive: bool, answer: str, speed: flo
             targets = (await client.call_tool("targets_list", {})).structured_content or {}
             term.line("What can be run:")
             for target in targets.get("targets", []):
-                if target["id"] not in shown:
-                    continue  # the sandbox serves every family's examples; show this family's own
                 term.line(f"  {target['id']:<15} {target.get('name') or ''} — {target.get('description') or ''}")
             term.line(f"\nStarting {workflow!r} …")
 

@@ -99,7 +99,12 @@ class Step:
 
 @dataclass(frozen=True)
 class Workflow:
-    """A named, ordered list of steps; `max_cost_usd` fails the run once its cumulative cost exceeds the limit."""
+    """A named, ordered list of steps; `max_cost_usd` fails the run once its cumulative cost exceeds the limit.
+
+    `listed_in` names the wire families whose catalogue shows it (Synapse's `GET /orchestrations`, the workflows
+    the sandbox prints and names in errors): None for every family (a workflow a test or an embedder adds), an
+    empty set for none (a benchmark load). Every family still runs any workflow by its id, listed or not.
+    """
 
     id: str
     name: str
@@ -107,11 +112,16 @@ class Workflow:
     steps: tuple[Step, ...] = ()
     max_cost_usd: float | None = None
     result: str = ""
+    listed_in: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         ids = [s.id for s in self.steps]
         if len(set(ids)) != len(ids):
             raise ValueError(f"workflow {self.id!r} has duplicate step ids")
+
+    def listed(self, family: str) -> bool:
+        """Whether `family`'s catalogue shows this workflow."""
+        return self.listed_in is None or family in self.listed_in
 
     def index_of(self, step_id: str) -> int:
         """0-based position of a step; ValueError when absent."""

@@ -24,7 +24,6 @@ import uvicorn
 from anyio.from_thread import BlockingPortal
 from starlette.types import ASGIApp
 
-from .chat_workflows import CHAT_WORKFLOWS
 from .context import DEFAULT_API_KEY, SandboxContext
 from .engine import Engine
 from .families import build_family
@@ -39,18 +38,6 @@ T = TypeVar("T")
 
 _NOISE = "ASGI callable returned without completing response."
 SANDBOX_KEY_ENV = "SANDBOX_API_KEY"  # the variable the printed profile reads the sandbox's key from
-_CHAT_IDS = frozenset(w.id for w in CHAT_WORKFLOWS)
-
-
-def _example_family(workflow_id: str) -> str | None:
-    """The wire family an example workflow was written for (None: benchmarks and custom workflows)."""
-    if workflow_id in _CHAT_IDS:
-        return "orchagent"
-    if workflow_id.startswith("orch-"):
-        return "orchestrations"
-    if workflow_id.endswith("-demo"):
-        return "openwop"
-    return None
 
 
 class _QuietDrops(logging.Filter):
@@ -264,13 +251,17 @@ class SandboxServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await anyio.to_thread.run_sync(self.stop)
 
+    def _listed(self, family: str) -> list[str]:
+        """The ids of the workflows `family`'s catalogue shows."""
+        return [w.id for w in self.engine.workflows.values() if w.listed(family)]
+
     def _how_to_connect(self) -> list[str]:
         """Each family's example workflows, and a profile for runbridge.toml that reaches them (by the key's
         variable, never the key)."""
         several = len(self.base_urls) > 1
         lines: list[str] = []
         for family in self.base_urls:
-            shown = ", ".join(w for w in self.engine.workflows if _example_family(w) == family)
+            shown = ", ".join(self._listed(family))
             lines.append(f"{family} workflows: {shown}" if several else f"workflows: {shown}")
         lines += ["", f"For runbridge.toml (and `export {SANDBOX_KEY_ENV}={self.api_key}` where runbridge runs):"]
         for family, url in self.base_urls.items():
@@ -282,8 +273,7 @@ class SandboxServer:
                 f'api_key_env = "{SANDBOX_KEY_ENV}"',
             ]
             if family == "openwop":  # OpenWOP has no workflow list: a profile names the workflows it offers
-                ids = [w for w in self.engine.workflows if _example_family(w) == family]
-                lines.append(f"workflows = {json.dumps(ids)}")
+                lines.append(f"workflows = {json.dumps(self._listed(family))}")
             if family == "orchestrations" and self._variants.get(family) == "scale":
                 lines.append('options = { api_versions = ["v1", "v2"] }')
         lines.append("")

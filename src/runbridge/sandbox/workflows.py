@@ -5,6 +5,8 @@ Delays are seconds at speed 1 (the demo); tests run at speed 0, where every dela
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .chat_workflows import CHAT_WORKFLOWS
 from .model import GateField, GateSpec, Question, Step, StepUsage, Workflow
 
@@ -343,22 +345,31 @@ _ORCH_QUICK = Workflow(
     ),
 )
 
+
+def _listed_in(families: frozenset[str], *workflows: Workflow) -> tuple[Workflow, ...]:
+    return tuple(replace(w, listed_in=families) for w in workflows)
+
+
+# Each example is listed by the family it was written for; any family runs any of them by id (the fault tests run
+# `quick-demo` and `failing-demo` through the Synapse wire on purpose). `bench-stream` is load, listed nowhere.
 EXAMPLE_WORKFLOWS: dict[str, Workflow] = {
     w.id: w
     for w in (
-        _APPROVAL_DEMO,
-        _CLARIFY_DEMO,
-        _FAILING_DEMO,
-        _LONG_DEMO,
-        _QUICK_DEMO,
-        _EXTERNAL_DEMO,
-        _INPUT_DEMO,
-        _BUDGET_DEMO,
-        _BENCH_STREAM,
-        _ORCH_RESEARCH_REPORT,
-        _ORCH_COST_LIMIT,
-        _ORCH_TWO_GATES,
-        _ORCH_QUICK,
-        *CHAT_WORKFLOWS,
+        *_listed_in(
+            frozenset({"openwop"}),
+            _APPROVAL_DEMO,
+            _CLARIFY_DEMO,
+            _FAILING_DEMO,
+            _LONG_DEMO,
+            _QUICK_DEMO,
+            _EXTERNAL_DEMO,
+            _INPUT_DEMO,
+            _BUDGET_DEMO,
+        ),
+        *_listed_in(frozenset(), _BENCH_STREAM),
+        *_listed_in(
+            frozenset({"orchestrations"}), _ORCH_RESEARCH_REPORT, _ORCH_COST_LIMIT, _ORCH_TWO_GATES, _ORCH_QUICK
+        ),
+        *_listed_in(frozenset({"orchagent"}), *CHAT_WORKFLOWS),
     )
 }

@@ -160,7 +160,7 @@ class Routes:
         workflow_id = spec.get("workflow", "chat")
         workflow = self.s.engine.workflows.get(workflow_id) if isinstance(workflow_id, str) else None
         if workflow is None:
-            known = ", ".join(sorted(self.s.engine.workflows))
+            known = ", ".join(sorted(w.id for w in self.s.engine.workflows.values() if w.listed("orchagent")))
             raise _wrong("workflow", f"Unknown workflow {workflow_id!r}; this server runs: {known}")
         kinds = {s.gate.kind for s in workflow.steps if s.gate is not None}
         if not kinds <= ALLOWED_GATES:

@@ -111,6 +111,7 @@ class V1Routes:
         items = [
             {"id": w.id, "name": w.name, "description": w.description, "steps": len(w.steps)}
             for w in self.s.ctx.engine.workflows.values()
+            if w.listed("orchestrations")
         ]
         return JSONResponse(items)
 

@@ -46,6 +46,7 @@ class V2Routes:
         items = [
             {"id": w.id, "name": w.name, "description": w.description, "updated_at": "2026-01-01T00:00:00Z"}
             for w in self.s.ctx.engine.workflows.values()
+            if w.listed("orchestrations")
         ]
         return JSONResponse(items)
 
