@@ -92,6 +92,22 @@ async def test_a_resource_for_an_unknown_profile_or_run_is_a_clear_error(connect
     assert run.value.code == INVALID_PARAMS
 
 
+async def test_every_prompt_argument_has_a_description_a_host_can_show(connect: Any, transcript: Any) -> None:
+    with anyio.fail_after(20):
+        async with connect(mode="legacy") as client:
+            listed = await client.list_prompts()
+    transcript.record(listed)
+    arguments = {(p.name, a.name): a for p in listed.prompts for a in p.arguments or []}
+    assert set(arguments) == {("start_and_supervise_run", "target_id"), ("start_and_supervise_run", "goal")}
+    for (prompt, name), argument in arguments.items():
+        described = argument.description or ""
+        assert len(described) > 20, f"{prompt}.{name} has no description a host can show: {described!r}"
+        assert "\n" not in described
+    assert "targets_list" in (arguments["start_and_supervise_run", "target_id"].description or "")
+    assert (arguments["start_and_supervise_run", "goal"].description or "").startswith("Optional")
+    assert all(p.title and p.description for p in listed.prompts)
+
+
 async def test_both_prompts_take_their_arguments_and_point_at_the_right_tools(connect: Any, transcript: Any) -> None:
     with anyio.fail_after(20):
         async with connect(mode="legacy") as client:

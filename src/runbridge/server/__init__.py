@@ -24,7 +24,8 @@ from ..core.errors import ConfigError, sentence
 from ..core.logs import register_secret
 from ..core.protocols import capabilities_of
 from ..tools import SURFACE, ToolSpec
-from .resources import register_prompts, register_resources
+from .prompts import register_prompts
+from .resources import register_resources
 
 __all__ = ["INSTRUCTIONS", "Lifecycle", "build_server", "instructions_for", "visible_tools"]
 
