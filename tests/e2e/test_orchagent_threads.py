@@ -161,7 +161,7 @@ async def test_without_elicitation_the_result_carries_the_sign_in_link_and_gates
     assert gate["kind"] == "auth"
     assert gate["redirect_url"].startswith("http://127.0.0.1:")
     assert gate["fields"] == []
-    assert "A human must decide this, not you" in gate["how_to_answer"]
+    assert "give them the sign-in link" in gate["how_to_answer"]
     assert second["status"] == "waiting"
     assert tool_gate["kind"] == "tool_approval"
     assert tool_gate["context"]["tool"] == "GOOGLECALENDAR_CREATE_EVENT"

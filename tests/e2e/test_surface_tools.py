@@ -93,8 +93,9 @@ async def test_runs_get_shows_outputs_of_a_finished_run_and_the_open_gate_of_a_w
     gate_id = waiting["waiting_for"]["gate_id"]
     assert snapshot["run"]["status"] == "waiting"
     assert snapshot["open_gates"] == [gate_id]
-    assert snapshot["run"]["open_gate"]["gate_id"] == gate_id
-    assert snapshot["run"]["open_gate"]["profile"] == "sandbox"
+    assert snapshot["waiting_for"]["gate_id"] == gate_id
+    assert snapshot["waiting_for"]["profile"] == "sandbox"
+    assert "open_gate" not in snapshot["run"]
 
 
 async def test_runs_events_pages_concatenate_to_the_whole_run_in_order_without_duplicates(

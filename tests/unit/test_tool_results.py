@@ -11,7 +11,15 @@ import jsonschema
 from mcp_types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import BaseModel, TypeAdapter
 
-from runbridge.bridge.results import RunReport, gate_view, self_contained, structured, tool_result
+from runbridge.bridge.results import (
+    RunReport,
+    gate_view,
+    how_to_answer,
+    next_step,
+    self_contained,
+    structured,
+    tool_result,
+)
 from runbridge.core.models import Gate, GateField, Run, RunStatus
 
 
@@ -130,3 +138,44 @@ def test_a_recursive_schema_keeps_its_references() -> None:
     elsewhere = {"$defs": {"A": {"type": "string"}}, "properties": {"a": {"$ref": "other.json#/A"}}}
     assert self_contained(elsewhere) is elsewhere
     assert self_contained({"type": "object"}) == {"type": "object"}
+
+
+# -- how to answer a gate, and what to do next -------------------------------------------------------------------
+
+
+def _interrupt(kind: str, data: dict[str, Any]) -> Gate:
+    from runbridge.backends.openwop.gates import gate_from_interrupt
+
+    return gate_from_interrupt({"kind": kind, "data": data}, run_id="r1", node_id="n1")
+
+
+def test_a_custom_or_credential_interrupt_asks_for_its_json_value_and_a_decline_leaves_it_waiting() -> None:
+    for kind in ("custom", "credential"):
+        how = how_to_answer(_interrupt(kind, {"title": "Give the value"}))
+        assert "A human must decide this, not you" in how
+        assert "value (Value (JSON)): a JSON value, required" in how
+        assert "'decline' sends nothing and the run keeps waiting" in how
+
+
+def test_a_gate_decided_elsewhere_or_without_fields_is_described_as_such() -> None:
+    gate = Gate(gate_id="g", run_id="r", kind="external", prompt="Wait", resolvable=False)
+    assert "backend's own UI" in how_to_answer(gate)
+    assert "gates_respond" not in how_to_answer(gate)
+    view = gate_view(gate, "p")
+    assert "runs_watch" in next_step("r", done=False, waiting=view, answerable=False)
+    assert "gates_respond" not in next_step("r", done=False, waiting=view, answerable=False)
+    confirm = Gate(gate_id="g", run_id="r", kind="input", prompt="Go ahead?")
+    assert "'accept' (no values) or 'decline'" in how_to_answer(confirm)
+    sign_in = Gate(gate_id="g", run_id="r", kind="auth", prompt="Sign in at your provider.")
+    assert "what the prompt asks them to do" in how_to_answer(sign_in)
+    assert "sign-in link" not in how_to_answer(sign_in)
+
+
+def test_next_names_the_tool_and_the_gate_and_leaves_how_to_answer_to_the_gate() -> None:
+    gate = gate_view(_interrupt("approval", {"title": "Ship?"}), "p")
+    nxt = next_step("r1", done=False, waiting=gate)
+    assert f"gates_respond with gate_id={gate.gate_id!r}" in nxt
+    assert "runs_watch" not in nxt
+    assert "runs_watch with run_id='r1'" in next_step("r1", done=False, waiting=gate, watch=True)
+    assert gate.how_to_answer not in nxt
+    assert "The run is over" in next_step("r1", done=True, waiting=gate)

@@ -13,7 +13,17 @@ from pydantic import BaseModel, Field
 
 from ..core.models import Gate, GateField, RunStatus, Usage
 
-__all__ = ["GateView", "RunReport", "fit_budget", "gate_view", "self_contained", "structured", "tool_result"]
+__all__ = [
+    "GateView",
+    "RunReport",
+    "fit_budget",
+    "gate_view",
+    "how_to_answer",
+    "next_step",
+    "self_contained",
+    "structured",
+    "tool_result",
+]
 
 
 class GateView(BaseModel):
@@ -31,7 +41,9 @@ class GateView(BaseModel):
     opened_at: str | None = None
     expires_at: str | None = None
     state: str = "open"
-    how_to_answer: str = ""
+    how_to_answer: str = Field(
+        default="", description="How to put this gate to the user and phrase their answer (decision and values)."
+    )
 
 
 def gate_view(gate: Gate, profile: str, *, state: str = "open") -> GateView:
@@ -49,13 +61,103 @@ def gate_view(gate: Gate, profile: str, *, state: str = "open") -> GateView:
         opened_at=gate.opened_at.isoformat(timespec="seconds"),
         expires_at=gate.expires_at.isoformat(timespec="seconds") if gate.expires_at else None,
         state=state,
-        how_to_answer=(
-            "A human must decide this, not you: show the user the prompt, context and fields in your own words, "
-            f"ask for their decision, then call gates_respond with gate_id={gate.gate_id!r} and their values "
-            "(decision 'accept' with values, or 'decline')."
-            if gate.resolvable
-            else "This gate is decided in the backend's own UI; runbridge cannot answer it. Watch the run."
-        ),
+        how_to_answer=how_to_answer(gate),
+    )
+
+
+def how_to_answer(gate: Gate) -> str:
+    """How to put this gate to the user and phrase their answer for gates_respond: what a sign-in, a confirmation
+    or a form needs, field by field. Which tool to call next is the report's `next`, not repeated here."""
+    if not gate.resolvable:
+        return (
+            "Only a person can decide this, in the backend's own UI: runbridge cannot answer it. Tell the user what "
+            "it asks and where; the run continues once they have decided there."
+        )
+    if not gate.fields:
+        if gate.kind == "auth" or gate.redirect_url:
+            what = "the sign-in link (redirect_url)" if gate.redirect_url else "what the prompt asks them to do"
+            return (
+                f"Only the user can sign in, never you: give them {what}, ask them to tell you when they have "
+                "finished signing in, then answer (gates_respond) with decision 'accept' and no values. If they will "
+                "not sign in, 'decline' sends nothing and the run keeps waiting."
+            )
+        return (
+            "A human must decide this, not you: relay the prompt and context to the user and ask whether to go "
+            "ahead. Answer (gates_respond) with their decision only: 'accept' (no values) or 'decline'."
+        )
+    wanted = "; ".join(_field_guide(f) for f in gate.fields)
+    if gate.kind in ("approval", "tool_approval"):
+        decline = "Answering decision 'decline' (no values) rejects it."
+    else:
+        decline = "Answering decision 'decline' sends nothing and the run keeps waiting."
+    return (
+        "A human must decide this, not you: relay the prompt and context to the user in your own words and ask for "
+        "their answer; never fill in a value they did not give. Answer (gates_respond) with decision 'accept' and "
+        f"values holding their answer by field name: {wanted}. {decline}"
+    )
+
+
+_TYPE_GUIDE = {
+    "text": "text",
+    "boolean": "true or false",
+    "number": "a number",
+    "integer": "a whole number",
+    "json": "a JSON value",
+}
+
+
+def _field_guide(field: GateField) -> str:
+    """`name` (label): what it takes, required or optional."""
+    label = f" ({field.label})" if field.label and field.label.lower() != field.name.lower() else ""
+    if field.options:
+        labels = field.option_labels or []
+        choices = ", ".join(
+            f"{o!r} ({labels[i]})" if i < len(labels) and labels[i] and labels[i] != o else repr(o)
+            for i, o in enumerate(field.options)
+        )
+        takes = f"a list of {choices}" if field.type == "multiselect" else f"one of {choices}"
+    else:
+        takes = _TYPE_GUIDE.get(field.type, field.type)
+    return f"{field.name}{label}: {takes}, {'required' if field.required else 'optional'}"
+
+
+def next_step(
+    run_id: str,
+    *,
+    done: bool,
+    waiting: GateView | None = None,
+    answerable: bool = True,
+    lost: bool = False,
+    watch: bool = False,
+) -> str:
+    """What to do next about a run: which tool, with which ids. How to answer a gate is its `how_to_answer`, not
+    repeated here. `answerable`: the open gate can be answered through runbridge; `watch`: also offer runs_watch
+    for it (it asks the user directly where the client supports that)."""
+    if done:
+        return "The run is over. runs_events lists its events; runs_fork can start a new run from a point in it."
+    if waiting is not None and not answerable:
+        return (
+            f"The run waits for a decision in the backend's own UI. Call runs_watch with run_id={run_id!r} to follow "
+            "it."
+        )
+    if waiting is not None:
+        also = (
+            f" Or call runs_watch with run_id={run_id!r}: it asks the user directly where the client can."
+            if watch
+            else ""
+        )
+        return (
+            f"Ask the user as waiting_for.how_to_answer says, then call gates_respond with gate_id={waiting.gate_id!r} "
+            f"and their answer.{also}"
+        )
+    if lost:
+        return (
+            "runbridge cannot follow this run any more. runs_events lists the events it saw; check the run in the "
+            "backend's own UI."
+        )
+    return (
+        f"Still running. Call runs_watch with run_id={run_id!r} to keep following it (it resumes from the cursor), "
+        "runs_get for a snapshot, or runs_cancel to stop it."
     )
 
 

@@ -27,7 +27,7 @@ from .app import App
 from .caller import Caller
 from .gates import answer_from_content
 from .progress import ProgressReporter
-from .results import RunReport, fit_budget, gate_view
+from .results import RunReport, fit_budget, gate_view, next_step
 
 __all__ = ["Follow", "follow_run"]
 
@@ -336,18 +336,7 @@ async def apply_answer(
 def _report(f: Follow) -> RunReport:
     done = f.status.terminal
     waiting = gate_view(f._waiting, f.profile) if f._waiting is not None else None
-    if done:
-        nxt = "The run is over. runs_events lists its events; runs_fork can start a new run from a point in it."
-    elif waiting is not None:
-        nxt = waiting.how_to_answer
-    elif f.source == "lost":
-        nxt = "runbridge cannot follow this run any more. runs_events lists the events it saw; check the run in the "
-        nxt += "backend's own UI."
-    else:
-        nxt = (
-            f"Still running. Call runs_watch with run_id={f.run_id!r} to keep following it (it resumes from the "
-            "cursor), runs_get for a snapshot, or runs_cancel to stop it."
-        )
+    nxt = next_step(f.run_id, done=done, waiting=waiting, lost=f.source == "lost")
     report = RunReport(
         profile=f.profile,
         run_id=f.run_id,

@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from ..bridge.events import read_events
-from ..bridge.results import gate_view
+from ..bridge.results import gate_view, structured
 from ..core.config import Settings
 from ..core.errors import InputError, NotFoundError, RunbridgeError
 from ..core.protocols import RunsAPI, TargetsAPI
@@ -78,7 +78,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
             name = app.settings.profile(profile).name
         except RunbridgeError as exc:
             raise _refused(exc) from None
-        return _json([gate_view(r.gate, name).model_dump(mode="json") for r in app.registry.gates(name)])
+        return _json([structured(gate_view(r.gate, name)) for r in app.registry.gates(name)])
 
     @mcp.resource("runbridge://{profile}/targets/{target_id}", name="target", mime_type="application/json")
     async def target(profile: str, target_id: str, ctx: Context[Any, Any]) -> str:

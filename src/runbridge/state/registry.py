@@ -159,13 +159,16 @@ class Registry:
         return self._run(row) if row else None
 
     def list_runs(
-        self, profile: str, *, cursor: str | None = None, limit: int = 20, status: RunStatus | None = None
+        self, profile: str | None, *, cursor: str | None = None, limit: int = 20, status: RunStatus | None = None
     ) -> Page[RunRecord]:
-        """Newest first (by when runbridge first recorded the run, so reading a run does not reorder the list); the
-        cursor is an offset into that order."""
+        """One profile's runs, or every profile's (`profile=None`), newest first (by when runbridge first recorded
+        the run, so reading a run does not reorder the list); the cursor is an offset into that order."""
         offset = offset_cursor(cursor)
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE profile = ?"  # noqa: S608  (a constant column list)
-        args: list[object] = [profile]
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE 1 = 1"  # noqa: S608  (a constant column list)
+        args: list[object] = []
+        if profile is not None:
+            sql += " AND profile = ?"
+            args.append(profile)
         if status is not None:
             sql += " AND status = ?"
             args.append(status.value)

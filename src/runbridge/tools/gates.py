@@ -22,7 +22,7 @@ __all__ = ["SPECS"]
 class GatesPage(BaseModel):
     gates: list[GateView]
     next_cursor: str | None = None
-    note: str = ""
+    note: str | None = None
 
 
 async def gates_list(
@@ -43,7 +43,7 @@ async def gates_list(
     page = records[start : start + limit]
     views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in page]
     more = str(start + limit) if start + limit < len(records) else None
-    return GatesPage(gates=views, next_cursor=more, note="" if records else "No gate is waiting for a human.")
+    return GatesPage(gates=views, next_cursor=more, note=None if records else "No gate is waiting for a human.")
 
 
 async def gates_respond(

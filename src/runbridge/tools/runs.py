@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from ..bridge.events import EventsPage, read_events
-from ..bridge.results import RunReport
+from ..bridge.results import GateView, RunReport, gate_view, next_step
 from ..core.models import Run, RunStatus, StartRequest
 from ..core.protocols import ForkAPI, RunsAPI
 from ._follow import FollowResult, continue_or_none, follow, wait_for
@@ -94,26 +94,45 @@ async def runs_watch(
 
 
 class RunSnapshot(BaseModel):
-    """A run's current state from the backend, with runbridge's own record of it."""
+    """A run's current state from the backend, with runbridge's own record of it and what to do next."""
 
     profile: str
     run: Run
     cursor: str | None = Field(default=None, description="The last event runbridge delivered for this run.")
     open_gates: list[str] = Field(default_factory=list, description="Gate ids waiting for a human.")
+    waiting_for: GateView | None = Field(
+        default=None, description="The open gate the run waits on (the oldest, when there are several)."
+    )
+    next: str = Field(description="What to do next.")
 
 
 async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = None) -> RunSnapshot:
-    """A snapshot of a run: status, outputs or error, current step, and any open gate. Does not wait."""
+    """A snapshot of a run: status, outputs or error, current step, and the gate it waits on with how to answer it
+    (relay it to the user; never answer it yourself). Does not wait."""
     app = app_of(ctx)
     chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
     with app.hinting(chosen.name, run_id=run_id):
         run = await backend.get_run(run_id)
     record = app.registry.observe_run(chosen.name, run_id, status=run.status, error=run.error)
     if run.open_gate is not None:
+        app.registry.record_gate(chosen.name, run.open_gate.model_copy(update={"profile": chosen.name}))
+    gates = app.registry.gates(chosen.name, run_id=run_id)
+    done = run.status.terminal
+    first = gates[0].gate if gates and not done else None
+    waiting = gate_view(first, chosen.name) if first is not None else None
+    if waiting is not None and run.open_gate is not None and run.open_gate.gate_id in {g.gate.gate_id for g in gates}:
+        run.open_gate = None  # shown once, as waiting_for, with how to answer it
+    elif run.open_gate is not None:
         run.open_gate = run.open_gate.model_copy(update={"profile": chosen.name})
-        app.registry.record_gate(chosen.name, run.open_gate)
-    gates = [g.gate.gate_id for g in app.registry.gates(chosen.name, run_id=run_id)]
-    return RunSnapshot(profile=chosen.name, run=run, cursor=record.cursor, open_gates=gates)
+    nxt = next_step(run_id, done=done, waiting=waiting, answerable=first is None or first.resolvable, watch=True)
+    return RunSnapshot(
+        profile=chosen.name,
+        run=run,
+        cursor=record.cursor,
+        open_gates=[g.gate.gate_id for g in gates],
+        waiting_for=waiting,
+        next=nxt,
+    )
 
 
 async def runs_events(
@@ -189,6 +208,7 @@ async def runs_fork(
 
 
 class RunSummary(BaseModel):
+    profile: str
     run_id: str
     target_id: str | None
     status: RunStatus
@@ -197,7 +217,7 @@ class RunSummary(BaseModel):
 
 
 class RunsPage(BaseModel):
-    profile: str
+    profile: str | None = Field(default=None, description="The profile listed; absent when all are.")
     runs: list[RunSummary]
     next_cursor: str | None = None
 
@@ -207,14 +227,15 @@ async def runs_list(
     status: Annotated[RunStatus | None, Field(description="Only runs in this status.")] = None,
     cursor: Annotated[str | None, Field(description="next_cursor from a previous page.")] = None,
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
-    profile: Profile = None,
+    profile: Annotated[str | None, Field(description="Only this profile; omit for all profiles.")] = None,
 ) -> RunsPage:
-    """Runs started or watched through runbridge on this profile, newest first (works on every backend)."""
+    """Runs started or watched through runbridge, newest first, each with its profile (works on every backend)."""
     app = app_of(ctx)
-    chosen = app.settings.profile(profile)
-    page = app.registry.list_runs(chosen.name, cursor=cursor, limit=limit, status=status)
+    name = app.settings.profile(profile).name if profile else None
+    page = app.registry.list_runs(name, cursor=cursor, limit=limit, status=status)
     runs = [
         RunSummary(
+            profile=r.profile,
             run_id=r.run_id,
             target_id=r.target_id,
             status=r.status,
@@ -223,7 +244,7 @@ async def runs_list(
         )
         for r in page.items
     ]
-    return RunsPage(profile=chosen.name, runs=runs, next_cursor=page.next_cursor)
+    return RunsPage(profile=name, runs=runs, next_cursor=page.next_cursor)
 
 
 SPECS = [
