@@ -50,6 +50,22 @@ def test_recorded_runs_are_listed_newest_first_in_pages(registry: Registry) -> N
     assert registry.list_runs(P, limit=5).next_cursor is None
 
 
+def test_without_a_profile_the_list_covers_every_profile_and_pages_across_them(registry: Registry) -> None:
+    for i in range(3):
+        registry.record_run(P, Run(run_id=f"run_{i}", status=RunStatus.RUNNING))
+        registry.record_run("other", Run(run_id=f"other_{i}", status=RunStatus.COMPLETED))
+    first = registry.list_runs(None, limit=4)
+    second = registry.list_runs(None, limit=4, cursor=first.next_cursor)
+    listed = [(r.profile, r.run_id) for r in first.items + second.items]
+    assert listed == [(p, f"{n}_{i}") for i in (2, 1, 0) for p, n in (("other", "other"), (P, "run"))]
+    assert second.next_cursor is None
+    assert [r.run_id for r in registry.list_runs(None, status=RunStatus.COMPLETED).items] == [
+        "other_2",
+        "other_1",
+        "other_0",
+    ]
+
+
 def test_updating_a_run_does_not_move_it_in_the_list(registry: Registry) -> None:
     for i in range(3):
         registry.record_run(P, Run(run_id=f"run_{i}", status=RunStatus.RUNNING))
