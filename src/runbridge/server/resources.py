@@ -26,6 +26,8 @@ def _refused(exc: RunbridgeError) -> ResourceError:
 
 
 def _json(value: Any) -> str:
+    """A resource's text; models are passed through `structured` first, so a resource has the shape of the tool
+    result that shows the same thing (no null optional fields)."""
     return json.dumps(value, ensure_ascii=False, indent=1, default=str)
 
 
@@ -46,14 +48,10 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
             raise _refused(exc) from None
         record = app.registry.get_run(chosen.name, run_id)
         gates = [g.gate.gate_id for g in app.registry.gates(chosen.name, run_id=run_id)]
-        return _json(
-            {
-                "profile": chosen.name,
-                "run": run.model_dump(mode="json"),
-                "cursor": record.cursor if record else None,
-                "open_gates": gates,
-            }
-        )
+        doc: dict[str, Any] = {"profile": chosen.name, "run": structured(run), "open_gates": gates}
+        if record is not None and record.cursor is not None:
+            doc["cursor"] = record.cursor
+        return _json(doc)
 
     @mcp.resource(
         "runbridge://{profile}/runs/{run_id}/events{?cursor}", name="run-events", mime_type="application/json"
@@ -68,7 +66,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
             )
         except RunbridgeError as exc:
             raise _refused(exc) from None
-        return page.model_dump_json(indent=1)
+        return _json(structured(page))
 
     @mcp.resource("runbridge://{profile}/gates", name="gates", mime_type="application/json")
     def open_gates(profile: str, ctx: Context[Any, Any]) -> str:
@@ -89,7 +87,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
             found = await backend.describe_target(target_id)
         except RunbridgeError as exc:
             raise _refused(exc) from None
-        return found.model_dump_json(indent=1)
+        return _json(structured(found))
 
     _ = (profiles, run_snapshot, run_events, open_gates, target)
 
