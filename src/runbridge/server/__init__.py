@@ -38,10 +38,12 @@ result or a handle; call runs_watch with the run_id to keep following. Stopping 
 runs_cancel does.
 
 Some runs stop at a human gate (an approval, a question, a sign-in). When the client can, the user is asked \
-directly. Otherwise the result's `waiting_for` holds the question: show it to the user and pass THEIR decision to \
-gates_respond. Never answer a gate on the user's behalf. gates_list shows every gate still waiting.
+directly. Otherwise the result's `waiting_for` holds the question and its `how_to_answer` says how to put it to the \
+user: show it to them and pass THEIR decision to gates_respond. Never answer a gate on the user's behalf. gates_list \
+shows every gate still waiting; runs_get shows the gate a run waits on.
 
-Every tool takes an optional `profile` (profiles_list shows them); omit it for the default profile."""
+Every tool takes an optional `profile` (profiles_list shows them); omit it for the default profile, or, for \
+runs_list and gates_list, for every profile."""
 
 THREADS_INSTRUCTIONS = """\
 Thread-based backends keep a conversation: threads_create makes a thread, threads_send posts a message (a run, \
