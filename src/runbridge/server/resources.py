@@ -1,4 +1,4 @@
-"""Resources (`runbridge://` templates) and prompts: read-only views a host can attach as context."""
+"""Resources (`runbridge://` templates): read-only views a host can attach as context."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ..core.errors import InputError, NotFoundError, RunbridgeError
 from ..core.protocols import RunsAPI, TargetsAPI
 from ..tools._spec import app_of
 
-__all__ = ["register_prompts", "register_resources"]
+__all__ = ["register_resources"]
 
 
 def _refused(exc: RunbridgeError) -> ResourceError:
@@ -90,27 +90,3 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         return _json(structured(found))
 
     _ = (profiles, run_snapshot, run_events, open_gates, target)
-
-
-def register_prompts(mcp: MCPServer[Any]) -> None:
-    @mcp.prompt(name="start_and_supervise_run", title="Start and supervise a run")
-    def start_and_supervise_run(target_id: str, goal: str = "") -> str:
-        """Start a run and see it through: progress, human gates and the result."""
-        why = f" The goal: {goal}." if goal else ""
-        return (
-            f"Start the target {target_id!r} with runs_start.{why} Follow it until it is done: when the result says "
-            "it is still running, call runs_watch with its run_id. If it waits for a human (waiting_for), show me "
-            "the question, the context and the options, wait for MY decision and pass it to gates_respond; never "
-            "decide a gate yourself. When it ends, summarise the outputs, any error, and the usage."
-        )
-
-    @mcp.prompt(name="review_pending_gates", title="Review pending gates")
-    def review_pending_gates() -> str:
-        """Walk through every run that waits for a human decision."""
-        return (
-            "Call gates_list. For each open gate, show me its prompt, context and fields, one at a time, and ask "
-            "for my decision. Answer each with gates_respond using exactly what I decide; if I say to skip one, "
-            "leave it open. Finish with a short list of what was answered and what still waits."
-        )
-
-    _ = (start_and_supervise_run, review_pending_gates)
