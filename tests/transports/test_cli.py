@@ -101,6 +101,22 @@ def test_the_interactive_demo_with_no_input_leaves_the_gate_open_and_says_how_to
     assert done.stderr == ""
 
 
+def test_the_interactive_demo_takes_the_words_people_type_for_a_choice(child_env: dict[str, str]) -> None:
+    """A person answers the approval in their own words: an unknown word is asked again, "approve" means accept."""
+    done = subprocess.run(
+        [*RUNBRIDGE, "demo", "--speed", "0"],
+        env=child_env,
+        input="maybe\nApprove\n\n",  # then Enter: the optional feedback field is skipped
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("please type one of: accept, reject, refine") == 1
+    assert ": completed (you accepted)" in done.stdout
+    assert done.stderr == ""
+
+
 def test_ctrl_c_at_the_demo_prompt_ends_the_demo_at_once_without_a_traceback(child_env: dict[str, str]) -> None:
     process = subprocess.Popen(
         [*RUNBRIDGE, "demo", "--speed", "0"],

@@ -121,9 +121,12 @@ class TerminalHuman:
                 return None
             if not raw and not required:
                 return ""
-            if choices and raw not in choices:
-                self.term.line(f"  please type one of: {', '.join(choices)}")
-                continue
+            if choices:
+                chosen = _choose(raw, choices)
+                if chosen is None:
+                    self.term.line(f"  please type one of: {', '.join(choices)}")
+                    continue
+                return chosen
             if prop.get("type") == "boolean":
                 return raw.lower() in ("y", "yes", "true", "1")
             if raw:
@@ -151,6 +154,22 @@ async def _read_line(prompt: str) -> str:
     if isinstance(line, BaseException):
         raise line
     return line
+
+
+# What people type for "yes" at an approval, when the choices say it as "accept".
+_ACCEPT_WORDS = frozenset({"approve", "approved", "yes", "y", "ok"})
+
+
+def _choose(typed: str, choices: list[str]) -> str | None:
+    """The choice a person meant: itself (any case), the one choice it begins, or "accept" for "approve"/"yes"."""
+    word = typed.lower()
+    exact = [c for c in choices if c.lower() == word]
+    if exact:
+        return exact[0]
+    if word in _ACCEPT_WORDS and "accept" in choices:
+        return "accept"
+    begun = [c for c in choices if c.lower().startswith(word)] if word else []
+    return begun[0] if len(begun) == 1 else None
 
 
 def _choices(prop: dict[str, Any]) -> list[str]:
