@@ -179,3 +179,16 @@ def test_next_names_the_tool_and_the_gate_and_leaves_how_to_answer_to_the_gate()
     assert "runs_watch with run_id='r1'" in next_step("r1", done=False, waiting=gate, watch=True)
     assert gate.how_to_answer not in nxt
     assert "The run is over" in next_step("r1", done=True, waiting=gate)
+
+
+def test_next_for_a_run_the_backend_says_waits_or_is_paused_before_runbridge_read_a_gate() -> None:
+    waiting = next_step("r1", done=False, status=RunStatus.WAITING)
+    assert "waits for a human" in waiting
+    assert "runs_watch with run_id='r1'" in waiting
+    assert "Still running" not in waiting
+    paused = next_step("r1", done=False, status=RunStatus.PAUSED)
+    assert "paused" in paused
+    assert "not at a gate" in paused
+    assert next_step("r1", done=False, status=RunStatus.RUNNING).startswith("Still running.")
+    gate = gate_view(_interrupt("approval", {"title": "Ship?"}), "p")
+    assert "gates_respond" in next_step("r1", done=False, waiting=gate, status=RunStatus.WAITING)

@@ -129,6 +129,7 @@ def next_step(
     answerable: bool = True,
     lost: bool = False,
     watch: bool = False,
+    status: RunStatus | None = None,
 ) -> str:
     """What to do next about a run: which tool, with which ids. How to answer a gate is its `how_to_answer`, not
     repeated here. `answerable`: the open gate can be answered through runbridge; `watch`: also offer runs_watch
@@ -149,6 +150,17 @@ def next_step(
         return (
             f"Ask the user as waiting_for.how_to_answer says, then call gates_respond with gate_id={waiting.gate_id!r} "
             f"and their answer.{also}"
+        )
+    if status is RunStatus.WAITING:
+        # The backend says a human is needed, but runbridge has not read the gate yet (the stream shows it).
+        return (
+            f"The run waits for a human, and runbridge has not read the question yet. Call runs_watch with "
+            f"run_id={run_id!r}: it reads the gate and asks the user, or returns it in waiting_for."
+        )
+    if status is RunStatus.PAUSED:
+        return (
+            f"The run is paused in the backend (by an operator, not at a gate). Call runs_watch with "
+            f"run_id={run_id!r} to follow it once it goes on, or runs_cancel to stop it."
         )
     if lost:
         return (

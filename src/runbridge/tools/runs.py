@@ -124,7 +124,14 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
         run.open_gate = None  # shown once, as waiting_for, with how to answer it
     elif run.open_gate is not None:
         run.open_gate = run.open_gate.model_copy(update={"profile": chosen.name})
-    nxt = next_step(run_id, done=done, waiting=waiting, answerable=first is None or first.resolvable, watch=True)
+    nxt = next_step(
+        run_id,
+        done=done,
+        waiting=waiting,
+        answerable=first is None or first.resolvable,
+        watch=True,
+        status=run.status,
+    )
     return RunSnapshot(
         profile=chosen.name,
         run=run,
