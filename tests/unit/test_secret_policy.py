@@ -102,7 +102,7 @@ def test_the_allow_list_admits_names_and_glob_patterns_only_and_never_a_reserved
 
 def test_an_allow_list_refusal_does_not_repeat_a_name_that_may_be_a_pasted_secret(tmp_path: Path) -> None:
     profile = _profile(allowed_secret_env=["OPENAI_*"])
-    pasted = "SENTINEL-pasted-secret-value"  # not a variable name: a value pasted in its place
+    pasted = "sentinel_pasted_secret_value"  # not a variable name: a value pasted in its place
     message = _refused(SecretPolicy(_settings(tmp_path, profile), env={}), profile, _env(a=pasted))
     assert pasted not in message
 
