@@ -10,7 +10,7 @@ version every host is expected to serve first) when discovery names none or cann
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ...core.config import Profile
 from ...core.errors import ConfigError, UnsupportedError, sentences
@@ -29,12 +29,14 @@ class Wire:
     """How requests are written in one protocol version: the path prefix and the version header."""
 
     version: int
-    prefix: str = field(init=False)
-    headers: dict[str, str] = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "prefix", "/v1" if self.version == 1 else "")
-        object.__setattr__(self, "headers", {} if self.version == 1 else {"OpenWOP-Version": f"{self.version}.0"})
+    @property
+    def prefix(self) -> str:
+        return "/v1" if self.version == 1 else ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {} if self.version == 1 else {"OpenWOP-Version": self.label}
 
     @property
     def label(self) -> str:
