@@ -19,6 +19,7 @@ pytestmark = pytest.mark.anyio
 
 ERAS = ["legacy", "auto"]
 KEY_ENV = "RUNBRIDGE_E2E_SYNAPSE_KEY"
+REASON = "Fetching the dataset failed: the upstream API answered 503 three times."
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +194,26 @@ async def test_the_catalogue_shows_orchestrations_with_their_steps(connect: Any)
     seed = next(t for t in listed["targets"] if t["id"] == "orch-research-report")
     assert (seed["kind"], seed["step_count"]) == ("orchestration", 5)
     assert [s["name"] for s in described["steps"]] == ["Plan", "Research", "Draft", "Approval", "Report"]
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_failed_runs_reason_survives_a_cut_before_the_final_summary(
+    mode: str, connect: Any, synapse: SandboxServer
+) -> None:
+    """A v1 stream cut between `orchestration_complete` and the run-level `final`: `runs_start` still reports the
+    failed run with the reason the stream showed, and `runs_get` agrees."""
+    with anyio.fail_after(30):
+        async with connect(mode=mode) as client:
+            whole = _structured(await client.call_tool("runs_start", {"target_id": "failing-demo"}))
+            emitted = [t for _, t in synapse.context.stats.emitted_events(whole["run_id"])]
+            assert emitted[-2:] == ["orchestration_complete", "final"], emitted
+            plan = {"_sandbox": {"drop_after": [len(emitted) - 1]}}
+            drops = synapse.stats()["stream_drops"]
+            cut = _structured(await client.call_tool("runs_start", {"target_id": "failing-demo", "inputs": plan}))
+            snapshot = _structured(await client.call_tool("runs_get", {"run_id": cut["run_id"]}))
+    assert synapse.stats()["stream_drops"] == drops + 1, "the stream was cut"
+    assert (whole["status"], whole["error"]) == ("failed", REASON)
+    assert (cut["status"], cut["done"], cut["source"], cut["error"]) == ("failed", True, "stream", REASON)
+    assert (snapshot["run"]["status"], snapshot["run"]["error"]) == ("failed", REASON)
+    history = snapshot["run"]["details"]["step_history"]
+    assert [(h["step_id"], h["status"]) for h in history] == [("prepare", "completed"), ("fetch", "failed")]
