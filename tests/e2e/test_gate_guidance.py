@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 
@@ -101,6 +102,24 @@ async def test_runs_get_on_a_waiting_run_shows_the_gate_and_what_to_do_with_one_
     assert gate["how_to_answer"] not in snapshot["next"]
     assert "waiting_for" not in finished
     assert "The run is over" in finished["next"]
+
+
+async def test_runs_get_on_a_run_that_ended_at_its_gate_elsewhere_closes_the_gate(
+    connect: Any, sandbox: SandboxServer
+) -> None:
+    with anyio.fail_after(30):
+        async with connect(mode="legacy") as client:
+            waiting = _ok(await client.call_tool("runs_start", {"target_id": "approval-demo"}))
+            run_id = waiting["run_id"]
+            async with httpx2.AsyncClient(base_url=sandbox.base_url, headers=sandbox.headers) as http:
+                (await http.post(f"/v1/runs/{run_id}/cancel", json={})).raise_for_status()  # not through runbridge
+            snapshot = _ok(await client.call_tool("runs_get", {"run_id": run_id}))
+            listed = _ok(await client.call_tool("gates_list", {}))
+    assert snapshot["run"]["status"] == "cancelled"
+    assert snapshot["open_gates"] == []
+    assert "waiting_for" not in snapshot
+    assert "The run is over" in snapshot["next"]
+    assert listed["gates"] == [], "a gate nobody can answer any more is not listed as waiting"
 
 
 # -- gates_list and the gates resource: nothing empty ---------------------------------------------------------------

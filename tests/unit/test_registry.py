@@ -123,6 +123,19 @@ def test_observing_a_run_writes_only_what_changed_and_returns_the_record(registr
     assert [r.run_id for r in registry.list_runs(P).items] == ["elsewhere", "b", "a"], "reading never reorders"
 
 
+def test_a_run_first_seen_ended_has_its_open_gates_closed(registry: Registry) -> None:
+    registry.record_run(P, Run(run_id="run_1", status=RunStatus.WAITING))
+    registry.record_gate(P, _gate("g1", "run_1"))
+    registry.record_gate(P, _gate("g2", "run_2"))
+    registry.observe_run(P, "run_1", status=RunStatus.WAITING)
+    assert [g.gate.gate_id for g in registry.gates(P)] == ["g1", "g2"], "a run still waiting keeps its gate"
+    registry.observe_run(P, "run_1", status=RunStatus.CANCELLED)
+    assert [g.gate.gate_id for g in registry.gates(P)] == ["g2"], "only the ended run's gate is closed"
+    closed = registry.get_gate(P, "g1")
+    assert closed is not None
+    assert closed.state == "closed"
+
+
 def test_usage_is_the_running_total_the_caller_accumulates(registry: Registry) -> None:
     registry.record_run(P, Run(run_id="r", status=RunStatus.RUNNING))
     assert registry.get_run(P, "r").usage is None  # type: ignore[union-attr]

@@ -9,17 +9,10 @@ from typing import Any
 
 import jsonschema
 from mcp_types import CallToolResult, InputRequiredResult, TextContent
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
-from runbridge.bridge.results import (
-    RunReport,
-    gate_view,
-    how_to_answer,
-    next_step,
-    self_contained,
-    structured,
-    tool_result,
-)
+from runbridge.bridge.output import output_schema, self_contained, structured, tool_result
+from runbridge.bridge.results import RunReport, gate_view, how_to_answer, next_step
 from runbridge.core.models import Gate, GateField, Run, RunStatus
 
 
@@ -93,6 +86,52 @@ def test_the_pruned_result_validates_against_the_published_output_schema() -> No
     schema = TypeAdapter(RunReport).json_schema()
     jsonschema.validate(structured(report), schema)
     assert not set(schema["required"]) - set(structured(report))
+
+
+class _Item(BaseModel):
+    name: str
+    note: str | None = None
+
+
+class _Holder(BaseModel):
+    by_key: dict[str, _Item] = {}
+    either: int | str | None = None
+    item: _Item | None = Field(default=None, description="The holder's own word on its item.")
+
+
+def test_models_held_as_dict_values_are_pruned_too() -> None:
+    doc = structured(_Holder(by_key={"a": _Item(name="a"), "b": _Item(name="b", note="kept")}))
+    assert doc == {"by_key": {"a": {"name": "a"}, "b": {"name": "b", "note": "kept"}}}
+
+
+def test_the_published_schema_offers_no_null_where_the_result_leaves_the_field_out() -> None:
+    published = output_schema(TypeAdapter(_Shape).json_schema())
+    props = published["properties"]
+    assert props["optional"]["type"] == "string"
+    assert "anyOf" not in props["optional"]
+    assert "default" not in props["optional"]
+    assert {"type": "null"} in props["required_nullable"]["anyOf"], "a required field may still be null"
+    assert {"type": "null"} in props["not_none_default"]["anyOf"], "so may one whose default is not None"
+
+    holder = output_schema(TypeAdapter(_Holder).json_schema())
+    assert holder["properties"]["either"]["anyOf"] == [{"type": "integer"}, {"type": "string"}]
+    item = holder["properties"]["item"]
+    assert item["type"] == "object"
+    assert item["description"] == "The holder's own word on its item."
+    assert holder["properties"]["by_key"]["additionalProperties"]["properties"]["note"]["type"] == "string"
+
+
+def test_every_published_run_report_schema_accepts_what_is_sent_and_refuses_a_null() -> None:
+    schema = output_schema(TypeAdapter(RunReport).json_schema())
+    validator = jsonschema.Draft202012Validator(schema)
+    sent = structured(
+        RunReport(
+            profile="p", run_id="r", status=RunStatus.WAITING, done=False, waiting_for=gate_view(_gate(), "p"), next="."
+        )
+    )
+    assert validator.is_valid(sent)
+    assert not validator.is_valid({**sent, "cursor": None}), "an absent field is never sent as null"
+    assert not validator.is_valid({**sent, "waiting_for": {**sent["waiting_for"], "step": None}})
 
 
 def test_mcp_results_and_plain_values_pass_through() -> None:

@@ -3,12 +3,9 @@ under a size budget so a result never floods the model's context."""
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any, Literal
 
-import pydantic_core
-from mcp_types import CallToolResult, Result, TextContent
 from pydantic import BaseModel, Field
 
 from ..core.models import Gate, GateField, RunStatus, Usage
@@ -20,9 +17,6 @@ __all__ = [
     "gate_view",
     "how_to_answer",
     "next_step",
-    "self_contained",
-    "structured",
-    "tool_result",
 ]
 
 
@@ -223,85 +217,3 @@ def fit_budget(report: RunReport, budget: int) -> RunReport:
         gate = trimmed.waiting_for.model_copy(update={"context": {"preview": context + "…"}})
         trimmed = trimmed.model_copy(update={"waiting_for": gate})
     return trimmed
-
-
-def structured(model: BaseModel) -> dict[str, Any]:
-    """`model` as JSON, without the fields that are None and optional with a None default.
-
-    Such a field means the same whether it is null or absent (the output schema does not require it, and its
-    default is null), so leaving it out is the same result, shorter to read, and much cheaper for a client to
-    check against the output schema: each null would first be tried against the field's non-null type. A field
-    that is required, or whose default is not None, keeps its null. Values under `Any` or `dict` fields (a run's
-    outputs, a gate's context) are data and are never touched."""
-    doc = model.model_dump(mode="json", by_alias=True)
-    _prune(model, doc)
-    return doc
-
-
-def _prune(model: BaseModel, doc: dict[str, Any]) -> None:
-    for name, key, optional in _fields(type(model)):
-        if key not in doc:  # excluded from dumps
-            continue
-        value = getattr(model, name)
-        if value is None:
-            if optional:
-                del doc[key]
-        elif isinstance(value, BaseModel):
-            _prune(value, doc[key])
-        elif isinstance(value, list | tuple):
-            for item, dumped in zip(value, doc[key], strict=False):  # type: ignore[arg-type]
-                if isinstance(item, BaseModel):
-                    _prune(item, dumped)
-
-
-@functools.cache
-def _fields(cls: type[BaseModel]) -> tuple[tuple[str, str, bool], ...]:
-    """(attribute, JSON key, whether None may be left out) for each field of a model class."""
-    return tuple(
-        (name, info.serialization_alias or info.alias or name, info.default is None and not info.is_required())
-        for name, info in cls.model_fields.items()
-    )
-
-
-def tool_result(value: Any) -> Any:
-    """What a tool returns, ready for the client: a model becomes its structured content (see `structured`) and
-    the same JSON, indented, as the text the model reads. Anything else (an MCP result such as
-    `InputRequiredResult`, plain data) is returned as it is."""
-    if not isinstance(value, BaseModel) or isinstance(value, Result):
-        return value
-    doc = structured(value)
-    text = pydantic_core.to_json(doc, indent=2).decode()
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=doc)
-
-
-def self_contained(schema: dict[str, Any]) -> dict[str, Any]:
-    """An output schema with every `$ref` to its own `$defs` replaced by the definition: the same schema, which a
-    client validates without resolving a reference at each nested object (with Python's `jsonschema`, half the
-    time of a run's result), and which clients that do not follow references read whole. A schema with a
-    recursive definition, or a reference elsewhere, cannot be written out so: it is returned as it is."""
-    defs: dict[str, Any] = schema.get("$defs", {})
-    if not defs:
-        return schema
-
-    def expand(node: Any, within: tuple[str, ...]) -> Any:
-        if isinstance(node, list):
-            return [expand(item, within) for item in node]  # type: ignore[misc]
-        if not isinstance(node, dict):
-            return node
-        ref = node.get("$ref")  # type: ignore[union-attr]
-        if ref is None:
-            return {k: expand(v, within) for k, v in node.items()}  # type: ignore[union-attr]
-        name = ref[len("#/$defs/") :] if isinstance(ref, str) and ref.startswith("#/$defs/") else None
-        if name is None or name not in defs or name in within:
-            raise _Unexpandable(ref)
-        notes = {k: expand(v, within) for k, v in node.items() if k != "$ref"}  # type: ignore[union-attr]
-        return {**expand(defs[name], (*within, name)), **notes}
-
-    try:
-        return expand({k: v for k, v in schema.items() if k != "$defs"}, ())
-    except _Unexpandable:
-        return schema
-
-
-class _Unexpandable(Exception):
-    """A reference that cannot be replaced by its definition: recursive, or not to the schema's own `$defs`."""

@@ -18,7 +18,7 @@ from ..backends import adapter_class
 from ..bridge.app import App
 from ..bridge.arguments import InvalidArguments
 from ..bridge.caller import explain_refused_state
-from ..bridge.results import self_contained
+from ..bridge.output import output_schema
 from ..core.config import Settings
 from ..core.errors import ConfigError, sentence
 from ..core.logs import register_secret
@@ -193,7 +193,7 @@ def build_server(
         )
         registered = mcp._tool_manager.get_tool(spec.name)
         if registered is not None and registered.fn_metadata.output_schema is not None:
-            registered.fn_metadata.output_schema = self_contained(registered.fn_metadata.output_schema)
+            registered.fn_metadata.output_schema = output_schema(registered.fn_metadata.output_schema)
     mcp.middleware.insert(1, InvalidArguments(lambda name: _argument_check(mcp, name)))
     register_resources(mcp, settings)
     register_prompts(mcp)

@@ -9,7 +9,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from ..bridge.events import read_events
-from ..bridge.results import gate_view, structured
+from ..bridge.output import structured
+from ..bridge.results import gate_view
 from ..core.config import Settings
 from ..core.errors import InputError, NotFoundError, RunbridgeError
 from ..core.protocols import RunsAPI, TargetsAPI

@@ -137,7 +137,8 @@ class Registry:
 
         When the record already says so, nothing is written: a run read again and again without changing costs a
         read, not a write, and its `updated_at` stays when runbridge last learned something new about it (the
-        list's order does not depend on it: see `list_runs`)."""
+        list's order does not depend on it: see `list_runs`). A run first seen ended has its open gates closed:
+        nobody can answer them any more."""
         with self._lock:
             row = self._db.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE profile = ? AND run_id = ?",  # noqa: S608  (constant columns)
@@ -146,6 +147,8 @@ class Registry:
         if row is not None and row[3] == status.value and (error is None or error == row[5]):
             return self._run(row)
         self.update_run(profile, run_id, status=status, error=error)
+        if status.terminal:
+            self.close_gates(profile, run_id)
         record = self.get_run(profile, run_id)
         assert record is not None, "the run was just recorded"
         return record

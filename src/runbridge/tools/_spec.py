@@ -2,7 +2,7 @@
 
 `ToolSpec.bound()` wraps the function at the one point where runbridge's errors become MCP tool errors: the
 curated message reaches the model, never a stack trace, a response body or a secret. It is also where a returned
-model becomes the result's structured content and text (`bridge.results.tool_result`: optional fields that are
+model becomes the result's structured content and text (`bridge.output.tool_result`: optional fields that are
 None are left out).
 """
 
@@ -19,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from ..bridge.app import App
-from ..bridge.results import tool_result
+from ..bridge.output import tool_result
 from ..core.errors import CursorError, RunbridgeError
 
 __all__ = ["ToolSpec", "app_of"]
