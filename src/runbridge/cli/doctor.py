@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from ..backends import create_backend
+from ..backends import FAMILIES, create_backend
 from ..core.config import Profile, Settings
-from ..core.errors import AuthError, NotFoundError, RunbridgeError
+from ..core.errors import AuthError, BadRequestError, NotFoundError, RunbridgeError, sentence
 from ..core.models import HostInfo
 from ..core.protocols import HostInfoAPI, RunsAPI, TargetsAPI, capabilities_of
 
@@ -32,12 +32,43 @@ async def _unreachable(profile: Profile) -> str | None:
 _PROBE_RUN = "runbridge-doctor-probe"
 
 
+class _NotThisAPI(RunbridgeError):
+    """The address answers, but not as a host of the profile's family does."""
+
+
+_HOSTS = {"openwop": "OpenWOP host", "orchestrations": "Synapse server", "orchagent": "orchagent server"}
+
+
+def _host_kind(family: str) -> str:
+    return _HOSTS.get(family, f"{family} host")
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeio' else 'a'} {noun}"
+
+
+def _wrong_place(profile: Profile) -> str:
+    """What to check when the address does not answer as the profile's family does."""
+    families = ", ".join(sorted(FAMILIES))
+    return (
+        f"Is this {_a(_host_kind(profile.family))}? Check the profile's `family` ({families}) and that `base_url` is "
+        "the API's root, with its path prefix if it has one"
+    )
+
+
 async def _check_credentials(backend: RunsAPI) -> None:
     """Ask for a run that does not exist: "not found" proves the backend took the credentials (listing targets may
-    not send any request, and discovery is read without them); a refusal raises, with what to fix."""
+    not send any request, and discovery is read without them); a refusal raises, with what to fix. A family whose
+    every error carries its own code (`coded_errors`) must say "not found" with one: a bare 404 came from something
+    else at that address (another API, a gateway, a path without the API's prefix)."""
     try:
         await backend.get_run(_PROBE_RUN)
-    except NotFoundError:
+    except NotFoundError as exc:
+        if getattr(backend, "coded_errors", False) and exc.code is None:
+            kind = _host_kind(str(getattr(backend, "family", "")))
+            raise _NotThisAPI(
+                f"a run that does not exist got a 404 without the error code every {kind} gives"
+            ) from None
         return
     except AuthError as exc:
         if exc.status == 403:  # the key was recognised; reading runs is merely not among its permissions
@@ -48,15 +79,21 @@ async def _check_credentials(backend: RunsAPI) -> None:
 
 
 def _host_line(info: HostInfo) -> str:
-    """What the host says about itself, in one line (its protocol versions and the one runbridge speaks to it, then
-    what it advertises)."""
+    """What the host says about itself, in one line: its name and version, or its protocol versions and the one
+    runbridge speaks to it and what it advertises; then what it says is deprecated."""
     speaks = f" (runbridge speaks {info.wire_version})" if info.wire_version else ""
     if not info.available:
         line = f"  host: {info.note or 'says nothing about itself'}"
         return f"{line}; runbridge speaks {info.wire_version}" if info.wire_version else line
-    versions = ", ".join(info.protocol_versions) or info.protocol_version or "version not stated"
-    advertised = ", ".join(info.capabilities) or "no optional features"
-    return f"  host: protocol {versions}{speaks}; advertises {advertised}"
+    if info.server and not (info.protocol_versions or info.protocol_version):
+        line = f"  host: {info.server}"
+    else:
+        versions = ", ".join(info.protocol_versions) or info.protocol_version or "version not stated"
+        advertised = ", ".join(info.capabilities) or "no optional features"
+        line = f"  host: protocol {versions}{speaks}; advertises {advertised}"
+    if info.deprecations:
+        line += f"; deprecated: {'; '.join(info.deprecations)}"
+    return line
 
 
 async def _check(settings: Settings) -> int:
@@ -84,7 +121,10 @@ async def _check(settings: Settings) -> int:
             host: str | None = None
             if isinstance(backend, HostInfoAPI):  # first: a host runbridge cannot speak to is a failure, not a tick
                 with anyio.fail_after(deadline):
-                    host = _host_line(await backend.host_info())
+                    info = await backend.host_info()
+                if info.foreign:
+                    raise _NotThisAPI(info.foreign)
+                host = _host_line(info)
             counted = ""
             if isinstance(backend, TargetsAPI):
                 with anyio.fail_after(deadline):
@@ -100,7 +140,10 @@ async def _check(settings: Settings) -> int:
             if host is not None:
                 print(host)
         except (RunbridgeError, TimeoutError) as exc:
-            print(f"✗ {name} ({profile.family}) at {profile.base_url}: {exc or 'timed out'}")
+            why = str(exc) or "timed out"
+            if isinstance(exc, _NotThisAPI | NotFoundError | BadRequestError):  # the address, not the request
+                why = f"{why} {sentence(_wrong_place(profile))}"
+            print(f"✗ {name} ({profile.family}) at {profile.base_url}: {why}")
             failures += 1
         finally:
             await backend.aclose()

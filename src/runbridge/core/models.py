@@ -246,14 +246,19 @@ class Run(_Model):
 
 
 class HostInfo(_Model):
-    """What a backend says about itself (OpenWOP: its discovery document), for `runbridge doctor`.
+    """What a backend says about itself (OpenWOP: its discovery document; orchagent: `/meta`), for `runbridge doctor`.
 
     `available` is False when the host publishes nothing (or could not be asked); `note` says why. `capabilities`
     are the features the host advertises, which an adapter may use as hints but never as the last word.
     `protocol_versions` are every protocol version the host names; `wire_version` is the one runbridge speaks to it.
+    `server` is the host's own name and version, `deprecations` what it says it will stop doing. `foreign` says why
+    the address does not look like a host of the profile's family (or not its API root), when something does.
     """
 
     available: bool = False
+    server: str | None = None
+    deprecations: list[str] = Field(default_factory=list)
+    foreign: str | None = None
     protocol_version: str | None = None
     protocol_versions: list[str] = Field(default_factory=list)
     wire_version: str | None = None

@@ -60,6 +60,7 @@ class OpenWopBackend:
     """Implements `TargetsAPI`, `RunsAPI`, `GatesAPI` and `ForkAPI` for one OpenWOP host."""
 
     family = "openwop"
+    coded_errors = True  # every OpenWOP error is the closed envelope with its code: one without came from elsewhere
 
     def __init__(self, profile: Profile, http: HttpClient | None = None) -> None:
         self.profile = profile

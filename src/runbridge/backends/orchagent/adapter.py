@@ -39,11 +39,23 @@ from ...core.errors import (
     sentences,
 )
 from ...core.logs import redact
-from ...core.models import EventKind, Gate, GateAnswer, Run, RunEvent, RunStatus, StartRequest, StepRef, Usage
+from ...core.models import (
+    EventKind,
+    Gate,
+    GateAnswer,
+    HostInfo,
+    Run,
+    RunEvent,
+    RunStatus,
+    StartRequest,
+    StepRef,
+    Usage,
+)
 from ...core.threads import HistoryItem, SecretRefs, Thread
 from ...http import HttpClient, Secret, SSEMessage, follow, segment
 from .auth import LOGIN_HINT, TokenSource
 from .events import END_TYPES, Decoder, RawEvent, map_event
+from .meta import host_info_from_meta, meta_refused
 from .secrets import profile_refs, resolve, scrub
 
 __all__ = ["OrchagentBackend"]
@@ -122,6 +134,14 @@ class OrchagentBackend:
         except RunbridgeError as exc:
             exc.message = redact(exc.message)  # a server may echo what it was sent
             raise
+
+    async def host_info(self) -> HostInfo:
+        """What the server says about itself at `/meta`, read without the sign-in, as the orchagent SDK reads it."""
+        try:
+            doc = await self.http.json("GET", "/meta", action="read the server's /meta", retry=False, anonymous=True)
+        except BackendError as exc:
+            return meta_refused(exc.status)
+        return host_info_from_meta(doc)
 
     # -- threads -------------------------------------------------------------------------------------------------
 
