@@ -189,14 +189,27 @@ def write_config(path: Path, profile: Profile, **server: Any) -> Path:
     return path
 
 
-def serve_command(pid_file: Path, *args: str) -> list[str]:
+def serve_command(pid_file: Path, *args: str, status_file: Path | None = None) -> list[str]:
     """`python -m runbridge serve ARGS`, started through a one-line shim that writes its pid to `pid_file` and then
-    becomes runbridge (exec keeps the pid): so a test can signal the very process the MCP client talks to."""
+    becomes runbridge (exec keeps the pid): so a test can signal the very process the MCP client talks to.
+
+    With `status_file`, the shim instead starts runbridge as its child (sharing its stdin and stdout), writes the
+    child's pid, and once it ended writes how (`Popen.returncode`: -N for signal N) to `status_file`: the MCP client
+    owns the process it started, so this is how a test learns how runbridge itself ended."""
+    if status_file is None:
+        shim = (
+            "import os, sys; open(sys.argv[1], 'w').write(str(os.getpid())); "
+            "os.execv(sys.executable, [sys.executable, '-m', 'runbridge', 'serve', *sys.argv[2:]])"
+        )
+        return [sys.executable, "-c", shim, str(pid_file), *args]
     shim = (
-        "import os, sys; open(sys.argv[1], 'w').write(str(os.getpid())); "
-        "os.execv(sys.executable, [sys.executable, '-m', 'runbridge', 'serve', *sys.argv[2:]])"
+        "import os, subprocess, sys; "
+        "p = subprocess.Popen([sys.executable, '-m', 'runbridge', 'serve', *sys.argv[3:]]); "
+        "open(sys.argv[1], 'w').write(str(p.pid)); "
+        "code = p.wait(); f = open(sys.argv[2] + '.part', 'w'); f.write(str(code)); f.close(); "
+        "os.replace(sys.argv[2] + '.part', sys.argv[2])"  # whole, or not there yet
     )
-    return [sys.executable, "-c", shim, str(pid_file), *args]
+    return [sys.executable, "-c", shim, str(pid_file), str(status_file), *args]
 
 
 def is_running(pid: int) -> bool:

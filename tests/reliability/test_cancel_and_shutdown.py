@@ -214,10 +214,12 @@ def _crashes_in_runbridge(log: Path) -> list[str]:
     return [line for line in lines if line.strip().startswith('File "') and f"{os.sep}runbridge{os.sep}" in line]
 
 
-def _stdio_params(tmp_path: Path, sandbox: SandboxServer, key_env: str) -> tuple[StdioServerParameters, Path]:
+def _stdio_params(
+    tmp_path: Path, sandbox: SandboxServer, key_env: str, *, status_file: Path | None = None
+) -> tuple[StdioServerParameters, Path]:
     config = _config(tmp_path, sandbox, key_env)
     pid_file = tmp_path / "runbridge.pid"
-    command = serve_command(pid_file, "--config", str(config))
+    command = serve_command(pid_file, "--config", str(config), status_file=status_file)
     env = {"PATH": os.environ.get("PATH", ""), key_env: DEFAULT_API_KEY}
     return StdioServerParameters(command=command[0], args=command[1:], env=env), pid_file
 
@@ -226,7 +228,8 @@ async def _signal_a_stdio_server_mid_watch(
     signum: int, mode: str, make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
 ) -> None:
     sandbox = await _idle_sandbox(make_sandbox, "openwop")
-    params, pid_file = _stdio_params(tmp_path, sandbox, sandbox_key_env)
+    status = tmp_path / "exit-status"
+    params, pid_file = _stdio_params(tmp_path, sandbox, sandbox_key_env, status_file=status)
     with open(tmp_path / "stderr.txt", "w") as errlog, anyio.fail_after(30):
         async with (
             Client(stdio_client(params, errlog=errlog), mode=mode) as client,
@@ -237,7 +240,9 @@ async def _signal_a_stdio_server_mid_watch(
             os.kill(pid, signum)
             stopped = await until(lambda: not is_running(pid), within=STOPPED_WITHIN)
             await watch.ended.wait()
+            await until(status.exists, within=2.0)
     assert stopped < STOPPED_WITHIN
+    assert int(status.read_text()) == -signum, "it ends by the signal it got, after stopping gracefully"
     assert watch.stopped_by_the_server(), "the call cannot have succeeded: its server was stopped"
     await until(lambda: _open_streams(sandbox) == 0, within=1.0)
     assert _saved_cursor(tmp_path) is not None, "the watch did not save where it was before the server stopped"
