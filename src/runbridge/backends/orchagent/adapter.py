@@ -39,23 +39,13 @@ from ...core.errors import (
     sentences,
 )
 from ...core.logs import redact
-from ...core.models import (
-    EventKind,
-    Gate,
-    GateAnswer,
-    HostInfo,
-    Run,
-    RunEvent,
-    RunStatus,
-    StartRequest,
-    StepRef,
-    Usage,
-)
+from ...core.models import Gate, GateAnswer, HostInfo, Run, RunEvent, RunStatus, StartRequest
 from ...core.threads import HistoryItem, SecretRefs, Thread
 from ...http import HttpClient, Secret, SSEMessage, follow, segment
 from .auth import LOGIN_HINT, TokenSource
 from .events import END_TYPES, Decoder, RawEvent, map_event
 from .meta import host_info_from_meta, meta_refused
+from .runview import RunView
 from .secrets import profile_refs, resolve, scrub
 
 __all__ = ["OrchagentBackend"]
@@ -217,7 +207,7 @@ class OrchagentBackend:
         return await self.send_message(request.target_id, message, inputs=inputs)
 
     async def get_run(self, run_id: str) -> Run:
-        view = _RunView(run_id, self._threads.get(run_id))
+        view = RunView(run_id, self._threads.get(run_id))
         stream = self.watch(run_id)
         try:
             with anyio.move_on_after(self._status_budget):
@@ -345,62 +335,3 @@ def _history_item(item: dict[str, Any]) -> HistoryItem:
         run_id=run_id if isinstance(run_id, str) else None,
         meta=meta_dict,
     )
-
-
-class _RunView:
-    """A run's state, derived from its events in order (there is no status endpoint)."""
-
-    def __init__(self, run_id: str, thread_id: str | None) -> None:
-        self.run_id = run_id
-        self.thread_id = thread_id
-        self.status = RunStatus.QUEUED
-        self.events = 0
-        self.gate: Gate | None = None
-        self.outputs: Any = None
-        self.error: str | None = None
-        self.error_code: str | None = None
-        self.step: StepRef | None = None
-        self.usage: Usage | None = None
-        self.first: RunEvent | None = None
-        self.last: RunEvent | None = None
-
-    def add(self, event: RunEvent) -> None:
-        self.events += 1
-        self.first = self.first or event
-        self.last = event
-        if event.raw_type == "run.started" and isinstance(event.data.get("details"), dict):
-            thread = event.data["details"].get("thread_id")
-            self.thread_id = self.thread_id or (thread if isinstance(thread, str) else None)
-        if event.step is not None:
-            self.step = event.step
-        if event.usage is not None:
-            self.usage = event.usage if self.usage is None else self.usage + event.usage
-        if event.kind is EventKind.GATE_OPENED and event.gate is not None:
-            self.gate, self.status = event.gate, RunStatus.WAITING
-        elif event.terminal:
-            self.gate, self.status = None, event.kind.terminal_status or RunStatus.UNKNOWN
-            if event.kind is EventKind.RUN_COMPLETED:
-                self.outputs = event.data.get("outputs")
-            else:
-                error = event.data.get("error")
-                self.error = error.get("message") if isinstance(error, dict) else event.text
-                self.error_code = error.get("code") if isinstance(error, dict) else None
-        else:
-            self.gate, self.status = None, RunStatus.RUNNING  # any later event means the gate was passed
-
-    def run(self) -> Run:
-        return Run(
-            run_id=self.run_id,
-            target_id=self.thread_id,
-            status=self.status,
-            raw_status=self.last.raw_type if self.last else None,
-            created_at=self.first.ts if self.first else None,
-            updated_at=self.last.ts if self.last else None,
-            outputs=self.outputs,
-            error=self.error,
-            error_code=self.error_code,
-            usage=self.usage,
-            current_step=self.step,
-            open_gate=self.gate,
-            details={"thread_id": self.thread_id, "events": self.events, "derived_from": "event replay"},
-        )
