@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Generator, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -17,6 +17,9 @@ from ..core.errors import ConfigError, NotFoundError, RunbridgeError, Unsupporte
 from ..core.protocols import Backend, capabilities_of
 from ..core.secret_policy import SecretPolicy
 from ..state import Registry
+
+if TYPE_CHECKING:
+    from .subscriptions import RunSubscriptions
 
 __all__ = ["App"]
 
@@ -43,6 +46,7 @@ class App:
     _idle: anyio.Event = field(default_factory=anyio.Event)
     _capabilities: dict[str, frozenset[str]] = field(default_factory=dict)  # per profile: checked once, not per call
     _able: dict[str, list[str]] = field(default_factory=dict)  # per capability: the profiles whose family has it
+    _subscriptions: RunSubscriptions | None = None
 
     @classmethod
     def open(cls, settings: Settings, tasks: TaskGroup | None = None, *, protect_env: Iterable[str] = ()) -> App:
@@ -64,6 +68,15 @@ class App:
                 f"Cannot open the run registry {settings.state_path} ({exc}); set [server] state_path in "
                 "runbridge.toml to a file in a writable folder."
             ) from None
+
+    @property
+    def subscriptions(self) -> RunSubscriptions:
+        """The run resources followed for subscribers (created on first use)."""
+        if self._subscriptions is None:
+            from .subscriptions import RunSubscriptions  # it builds on App
+
+            self._subscriptions = RunSubscriptions(self)
+        return self._subscriptions
 
     @property
     def secrets(self) -> SecretPolicy:

@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
+from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from .. import __version__
 from ..backends import adapter_class
@@ -26,6 +27,7 @@ from ..core.protocols import capabilities_of
 from ..tools import SURFACE, ToolSpec
 from .prompts import register_prompts
 from .resources import register_resources
+from .subscriptions import register_subscriptions
 
 __all__ = ["INSTRUCTIONS", "Lifecycle", "build_server", "instructions_for", "visible_tools"]
 
@@ -177,6 +179,7 @@ def build_server(
     tools = visible_tools(settings)
     security = _request_state_security(settings)
     App.check_state(settings)
+    bus = InMemorySubscriptionBus()
     mcp: MCPServer[App] = MCPServer(
         "runbridge",
         title="runbridge",
@@ -184,6 +187,7 @@ def build_server(
         instructions=instructions_for(tools),
         lifespan=lifespan,
         request_state_security=security,
+        subscriptions=bus,
     )
     mcp.middleware.insert(0, explain_refused_state)  # outermost: it rewords the SDK's requestState refusal
     for spec in tools:
@@ -196,5 +200,6 @@ def build_server(
             registered.fn_metadata.output_schema = output_schema(registered.fn_metadata.output_schema)
     mcp.middleware.insert(1, InvalidArguments(lambda name: _argument_check(mcp, name)))
     register_resources(mcp, settings)
+    register_subscriptions(mcp, bus)
     register_prompts(mcp)
     return mcp

@@ -1,0 +1,152 @@
+"""Run resources a client subscribed to (`runbridge://{profile}/runs/{run_id}`), kept up to date as events arrive.
+
+While anyone follows a run, one backend watch per run tells every subscriber that the run's snapshot changed: at the
+first event after a quiet spell, then at most every `interval` while events keep coming, and once more at the run's
+end (or when the run can no longer be followed, so that a re-read shows why). The watch starts after the run's saved
+cursor and never moves it: what a subscription follows is not what the model has read, and `runs_watch` must still
+deliver every event to the model.
+
+Who is told, and how, is the caller's: the server tells a 2025 session with `notifications/resources/updated`, and
+2026 listen streams through its subscription bus (see `server/subscriptions.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing, suppress
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+import anyio
+
+from ..core.errors import InputError, RunbridgeError
+from ..core.protocols import RunsAPI
+from .app import App
+
+__all__ = ["RunSubscriptions", "run_of"]
+
+log = logging.getLogger("runbridge.subscriptions")
+
+Notify = Callable[[str], Awaitable[None]]
+
+_RUN_URI = re.compile(r"^runbridge://(?P<profile>[^/?#]+)/runs/(?P<run_id>[^/?#]+)$")
+_TELL_SECONDS = 5.0  # a subscriber that takes longer to take a notification is dropped, not waited for
+
+
+def run_of(uri: str) -> tuple[str, str] | None:
+    """(profile, run id) of a run resource's URI; None for any other URI."""
+    match = _RUN_URI.match(uri)
+    if match is None:
+        return None
+    return unquote(match["profile"]), unquote(match["run_id"])
+
+
+@dataclass
+class _Followed:
+    profile: str
+    run_id: str
+    notifiers: dict[object, Notify] = field(default_factory=dict[object, Notify])
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
+class RunSubscriptions:
+    """Which run resources are followed, for whom, and the one backend watch per followed run."""
+
+    def __init__(self, app: App, *, interval: float = 0.25, limit: int = 100) -> None:
+        self.app = app
+        self.interval = interval
+        self.limit = limit
+        self._runs: dict[str, _Followed] = {}
+        self._shares: dict[tuple[str, object], int] = {}
+
+    def following(self, uri: str) -> bool:
+        return uri in self._runs
+
+    def subscribe(self, uri: str, key: object, notify: Notify) -> None:
+        """Tell `notify` (known as `key`) whenever the run at `uri` changes. Any other URI is accepted and never
+        updated; an unknown profile, or more runs than `limit` followed at once, is an `InputError`."""
+        found = run_of(uri)
+        if found is None:
+            return
+        profile, run_id = found
+        self.app.settings.profile(profile)  # an unknown profile is refused now, not silently never updated
+        followed = self._runs.get(uri)
+        if followed is None:
+            if len(self._runs) >= self.limit:
+                raise InputError(
+                    f"runbridge already follows {self.limit} runs for subscribers, its limit: unsubscribe from runs "
+                    "that are no longer of interest, or read this one with runs_get"
+                )
+            if self.app.tasks is None:
+                raise InputError("runbridge cannot follow runs for subscribers here (no server task group)")
+            followed = self._runs[uri] = _Followed(profile, run_id)
+            self.app.tasks.start_soon(self._follow, uri, followed)
+        followed.notifiers[key] = notify
+
+    def share(self, uri: str, key: object, notify: Notify) -> None:
+        """`subscribe`, counted: the subscription holds until `unshare` was called as often (one notifier that
+        serves several subscribers, such as the server's subscription bus)."""
+        self.subscribe(uri, key, notify)
+        self._shares[uri, key] = self._shares.get((uri, key), 0) + 1
+
+    def unshare(self, uri: str, key: object) -> None:
+        count = self._shares.pop((uri, key), 0) - 1
+        if count > 0:
+            self._shares[uri, key] = count
+        else:
+            self.unsubscribe(uri, key)
+
+    def unsubscribe(self, uri: str, key: object) -> None:
+        """Stop telling `key` about `uri`; the run's watch ends with its last subscriber."""
+        followed = self._runs.get(uri)
+        if followed is None:
+            return
+        followed.notifiers.pop(key, None)
+        if not followed.notifiers:
+            followed.scope.cancel()
+            del self._runs[uri]
+
+    def forget(self, key: object) -> None:
+        """Stop telling `key` about every run (its session is gone)."""
+        for uri in [uri for uri, followed in self._runs.items() if key in followed.notifiers]:
+            self.unsubscribe(uri, key)
+
+    async def _follow(self, uri: str, followed: _Followed) -> None:
+        changed, pending = anyio.create_memory_object_stream[None](1)  # one pending "it changed" is enough
+
+        async def read() -> None:
+            async with changed:
+                try:
+                    chosen, backend = self.app.require(followed.profile, "runs", RunsAPI)
+                    record = self.app.registry.get_run(chosen.name, followed.run_id)
+                    events = backend.watch(followed.run_id, cursor=record.cursor if record else None)
+                    async with aclosing(events) as stream:  # type: ignore[type-var]
+                        async for event in stream:
+                            with suppress(anyio.WouldBlock):
+                                changed.send_nowait(None)
+                            if event.terminal:
+                                return
+                except RunbridgeError as exc:  # the last word a re-read will show; nothing more will come
+                    log.info("stopped following %s: %s", uri, exc)
+                    with suppress(anyio.WouldBlock):
+                        changed.send_nowait(None)
+
+        with followed.scope:
+            async with anyio.create_task_group() as tasks, pending:
+                tasks.start_soon(read)
+                async for _ in pending:
+                    await self._tell(uri, followed)
+                    await anyio.sleep(self.interval)  # at most one notification per interval: a burst is one
+        if self._runs.get(uri) is followed:
+            del self._runs[uri]  # over: a new subscription starts a new watch (which sees the end at once)
+
+    async def _tell(self, uri: str, followed: _Followed) -> None:
+        for key, notify in list(followed.notifiers.items()):
+            try:
+                with anyio.fail_after(_TELL_SECONDS):
+                    await notify(uri)
+            except Exception as exc:  # a gone or stuck subscriber must not stop the others
+                log.info("dropped a subscriber of %s: %s", uri, exc.__class__.__name__)
+                self.unsubscribe(uri, key)
