@@ -4,13 +4,18 @@
 //
 // COMMAND ARGS start the server (e.g. `python -m runbridge serve`); it inherits this process's environment, so
 // RUNBRIDGE_CONFIG and the backend key pass through. The client declares elicitation and answers every question
-// with {decision: <answer>}, lists the tools, starts the target with a progress handler, and prints one JSON
-// summary on stdout: {protocolVersion, server, tools, progress, elicitations, isError, status, decision, stderr}.
+// with {decision: <answer>}, lists the tools, starts the target with a progress handler, subscribes to the run's
+// resource (waiting up to 5 s for word that it changed), and prints one JSON summary on stdout: {protocolVersion,
+// server, tools, progress, elicitations, isError, status, decision, runId, subscribe, updates, stderr}.
 // Exit status 1 (message on stderr) if anything fails on the way.
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { CallToolResultSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CallToolResultSchema,
+  ElicitRequestSchema,
+  ResourceUpdatedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 
 function parseArgs(argv) {
   const options = { target: "approval-demo", answer: "accept" };
@@ -55,6 +60,13 @@ async function main() {
     return { action: "accept", content: { decision: options.answer } };
   });
 
+  const updates = [];
+  let updated = () => {};
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => {
+    updates.push(notification.params.uri);
+    updated();
+  });
+
   await client.connect(transport);
   try {
     const { tools } = await client.listTools();
@@ -71,6 +83,13 @@ async function main() {
       },
     );
     const report = result.structuredContent ?? {};
+    // The run is over, so its resource changes no more: the subscription is told once, that it ended.
+    const heard = new Promise((resolve) => {
+      updated = resolve;
+      setTimeout(resolve, 5_000);
+    });
+    await client.subscribeResource({ uri: `runbridge://sandbox/runs/${report.run_id}` });
+    await heard;
     const summary = {
       protocolVersion,
       server: client.getServerVersion()?.name ?? null,
@@ -80,6 +99,9 @@ async function main() {
       isError: result.isError ?? false,
       status: report.status ?? null,
       decision: report.decision ?? null,
+      runId: report.run_id ?? null,
+      subscribe: client.getServerCapabilities()?.resources?.subscribe ?? false,
+      updates,
     };
     await client.close();
     process.stdout.write(`${JSON.stringify({ ...summary, stderr })}\n`);

@@ -1,5 +1,6 @@
 """Interop: the official TypeScript MCP client (tests/interop, pinned @modelcontextprotocol/sdk 1.x) drives
-`runbridge serve` over stdio through a gated run: elicitation declared and answered, progress followed."""
+`runbridge serve` over stdio through a gated run: elicitation declared and answered, progress followed, and the
+run's resource subscribed to."""
 
 from __future__ import annotations
 
@@ -40,5 +41,8 @@ def test_the_typescript_client_completes_a_gated_run_with_progress_over_stdio(ch
     assert summary["isError"] is False
     assert summary["status"] == "completed"
     assert summary["decision"] == "accepted"
+    assert summary["subscribe"] is True, "resources.subscribe is advertised to 2025 clients"
+    assert summary["updates"], "the subscribed run resource was never said to have changed"
+    assert set(summary["updates"]) == {f"runbridge://sandbox/runs/{summary['runId']}"}
     assert "DEBUG" in summary["stderr"]
     assert SECRET not in summary["stderr"]
