@@ -20,6 +20,7 @@ from transport_harness import ERAS, KEY_ENV, RUNBRIDGE, SECRET, structured
 
 from runbridge.cli.serve import http_app
 from runbridge.core import Settings
+from runbridge.sandbox import SandboxServer
 
 pytestmark = pytest.mark.anyio
 
@@ -105,3 +106,25 @@ async def test_over_streamable_http_a_subscriber_hears_its_run_change_after_the_
             heard = await _follow_the_gate_answered(client, mode, updates)
     assert heard
     assert len(set(heard)) == 1
+
+
+async def test_a_2025_http_session_that_ends_ends_its_subscriptions_and_their_backend_watch(
+    settings: Settings, serve_http: Any, sandbox: SandboxServer
+) -> None:
+    url = serve_http(http_app(settings, host="127.0.0.1"))
+
+    def open_streams() -> int:
+        return int(sandbox.stats()["open_streams"])
+
+    async def until(condition: Any) -> None:
+        while not condition():
+            await anyio.sleep(0.02)  # polls the sandbox's gauge, which lives in another thread
+
+    with anyio.fail_after(30):
+        await until(lambda: open_streams() == 0)
+        async with Client(url, mode="legacy") as client:
+            uri, _ = await _waiting_run(client)
+            await client.subscribe_resource(uri)  # pyright: ignore[reportDeprecated]
+            await until(lambda: open_streams() == 1)
+        # The client ended its session; the server goes on serving, and the run goes on waiting.
+        await until(lambda: open_streams() == 0)

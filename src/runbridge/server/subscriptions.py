@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
@@ -25,17 +26,23 @@ from ..core.errors import RunbridgeError
 
 __all__ = ["register_subscriptions"]
 
+_FORGOTTEN_ON_CLOSE = "runbridge.subscriptions.forgotten_on_close"  # in the connection's scratch state
+
 
 def register_subscriptions(mcp: MCPServer[App], bus: SubscriptionBus) -> None:
     """Serve run-resource subscriptions on `mcp`, whose subscription bus is `bus`."""
 
     async def subscribe(ctx: ServerRequestContext[App, Any], params: SubscribeRequestParams) -> EmptyResult:
+        follows, connection = ctx.lifespan_context.subscriptions, _connection_of(ctx)
         # Told on the connection's own channel (the request that subscribed is long over by then).
         tell = ctx.session.send_resource_updated
         try:
-            ctx.lifespan_context.subscriptions.subscribe(params.uri, _connection_of(ctx), tell)
+            follows.subscribe(params.uri, connection, tell)
         except RunbridgeError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from None
+        if not connection.state.get(_FORGOTTEN_ON_CLOSE):  # a session that ends, ends its subscriptions
+            connection.state[_FORGOTTEN_ON_CLOSE] = True
+            connection.exit_stack.callback(follows.forget, connection)
         return EmptyResult()
 
     async def unsubscribe(ctx: ServerRequestContext[App, Any], params: UnsubscribeRequestParams) -> EmptyResult:
@@ -68,7 +75,7 @@ def register_subscriptions(mcp: MCPServer[App], bus: SubscriptionBus) -> None:
     mcp.middleware.append(follow_listened_runs)
 
 
-def _connection_of(ctx: ServerRequestContext[App, Any]) -> object:
+def _connection_of(ctx: ServerRequestContext[App, Any]) -> Connection:
     """What identifies the subscriber: the client's connection. `ctx.session` is made anew for each request, over
     the one connection it does not expose."""
     return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
