@@ -104,7 +104,7 @@ async def test_runs_get_on_a_waiting_run_shows_the_gate_and_what_to_do_with_one_
     assert "The run is over" in finished["next"]
 
 
-async def test_runs_get_on_a_run_that_ended_at_its_gate_elsewhere_closes_the_gate(
+async def test_a_run_that_ended_at_its_gate_elsewhere_has_the_gate_closed_when_read(
     connect: Any, sandbox: SandboxServer
 ) -> None:
     with anyio.fail_after(30):
@@ -113,8 +113,13 @@ async def test_runs_get_on_a_run_that_ended_at_its_gate_elsewhere_closes_the_gat
             run_id = waiting["run_id"]
             async with httpx2.AsyncClient(base_url=sandbox.base_url, headers=sandbox.headers) as http:
                 (await http.post(f"/v1/runs/{run_id}/cancel", json={})).raise_for_status()  # not through runbridge
-            snapshot = _ok(await client.call_tool("runs_get", {"run_id": run_id}))
+            read = await client.read_resource(f"runbridge://sandbox/runs/{run_id}")  # the resource sees it first
             listed = _ok(await client.call_tool("gates_list", {}))
+            snapshot = _ok(await client.call_tool("runs_get", {"run_id": run_id}))
+    (content,) = read.contents
+    resource = json.loads(content.text)  # type: ignore[union-attr]
+    assert resource["run"]["status"] == "cancelled"
+    assert resource["open_gates"] == []
     assert snapshot["run"]["status"] == "cancelled"
     assert snapshot["open_gates"] == []
     assert "waiting_for" not in snapshot

@@ -136,6 +136,20 @@ def test_a_run_first_seen_ended_has_its_open_gates_closed(registry: Registry) ->
     assert closed.state == "closed"
 
 
+def test_observing_a_run_read_from_its_backend_records_its_gate_and_returns_the_gates_it_waits_on(
+    registry: Registry,
+) -> None:
+    waiting = Run(run_id="run_1", status=RunStatus.WAITING, open_gate=_gate("g1", "run_1"))
+    record, gates = registry.observe(P, waiting)
+    assert (record.run_id, record.status) == ("run_1", RunStatus.WAITING)
+    assert [g.gate.gate_id for g in gates] == ["g1"]
+    assert gates[0].gate.profile == P
+    record, gates = registry.observe(P, Run(run_id="run_1", status=RunStatus.COMPLETED))
+    assert record.status is RunStatus.COMPLETED
+    assert gates == [], "an ended run waits on nothing"
+    assert registry.gates(P) == []
+
+
 def test_usage_is_the_running_total_the_caller_accumulates(registry: Registry) -> None:
     registry.record_run(P, Run(run_id="r", status=RunStatus.RUNNING))
     assert registry.get_run(P, "r").usage is None  # type: ignore[union-attr]

@@ -47,10 +47,13 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
             run = await backend.get_run(run_id)
         except RunbridgeError as exc:
             raise _refused(exc) from None
-        record = app.registry.get_run(chosen.name, run_id)
-        gates = [g.gate.gate_id for g in app.registry.gates(chosen.name, run_id=run_id)]
-        doc: dict[str, Any] = {"profile": chosen.name, "run": structured(run), "open_gates": gates}
-        if record is not None and record.cursor is not None:
+        record, gates = app.registry.observe(chosen.name, run)
+        doc: dict[str, Any] = {
+            "profile": chosen.name,
+            "run": structured(run),
+            "open_gates": [g.gate.gate_id for g in gates],
+        }
+        if record.cursor is not None:
             doc["cursor"] = record.cursor
         return _json(doc)
 

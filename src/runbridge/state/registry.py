@@ -153,6 +153,16 @@ class Registry:
         assert record is not None, "the run was just recorded"
         return record
 
+    def observe(self, profile: str, run: Run) -> tuple[RunRecord, list[GateRecord]]:
+        """Record a run as just read from its backend (`observe_run`, and the gate it says it waits on): runbridge's
+        record of it, and the gates it waits on, oldest first (none once it ended: its gates are closed)."""
+        record = self.observe_run(profile, run.run_id, status=run.status, error=run.error)
+        if run.status.terminal:
+            return record, []
+        if run.open_gate is not None:
+            self.record_gate(profile, run.open_gate)
+        return record, self.gates(profile, run_id=run.run_id)
+
     def get_run(self, profile: str, run_id: str) -> RunRecord | None:
         with self._lock:
             row = self._db.execute(

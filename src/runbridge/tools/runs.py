@@ -113,11 +113,8 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
     chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
     with app.hinting(chosen.name, run_id=run_id):
         run = await backend.get_run(run_id)
-    record = app.registry.observe_run(chosen.name, run_id, status=run.status, error=run.error)
+    record, gates = app.registry.observe(chosen.name, run)
     done = run.status.terminal
-    if run.open_gate is not None and not done:
-        app.registry.record_gate(chosen.name, run.open_gate.model_copy(update={"profile": chosen.name}))
-    gates = [] if done else app.registry.gates(chosen.name, run_id=run_id)  # an ended run's gates are closed
     first = gates[0].gate if gates else None
     waiting = gate_view(first, chosen.name) if first is not None else None
     if waiting is not None and run.open_gate is not None and run.open_gate.gate_id in {g.gate.gate_id for g in gates}:
