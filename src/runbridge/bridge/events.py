@@ -1,4 +1,8 @@
-"""A page of a run's past events, read from the backend's stream without waiting for new ones."""
+"""A page of a run's past events, without waiting for new ones.
+
+Where the backend can page events in one request (`EventPagesAPI`: OpenWOP's poll endpoint), the page is that
+answer. Otherwise it is read from the run's stream until the stream falls quiet, which is the only sign there that
+the backlog is over: a page then takes at least `_IDLE`, and up to `_FIRST` for a run with nothing new."""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import anyio
 from pydantic import BaseModel, Field
 
 from ..core.errors import RunbridgeError
-from ..core.protocols import RunsAPI
+from ..core.models import RunEvent
+from ..core.protocols import EventPagesAPI, RunsAPI
 
 __all__ = ["EventView", "EventsPage", "read_events"]
 
@@ -41,48 +46,76 @@ class EventsPage(BaseModel):
 async def read_events(
     backend: RunsAPI, profile: str, run_id: str, *, cursor: str | None, limit: int, budget: int
 ) -> EventsPage:
-    views: list[EventView] = []
-    ended = False
-    size = 0
-    truncated = False
+    """A page of the run's events after `cursor`: from one request where the backend can page them, else from its
+    stream until it falls quiet."""
+    page = _Page(profile, run_id, cursor, limit, budget)
+    if isinstance(backend, EventPagesAPI):
+        found = await backend.event_page(run_id, cursor=cursor)
+        if found is not None:
+            for event in found.events:
+                if not page.add(event):
+                    break
+            return page.done(complete=found.complete)
     stream = backend.watch(run_id, cursor=cursor)
     try:
-        while len(views) < limit:
-            with anyio.move_on_after(_IDLE if views else _FIRST):
+        while not page.full:
+            with anyio.move_on_after(_IDLE if page.views else _FIRST):
                 event = await anext(stream, None)
-                if event is None:
-                    break
-                data = event.data
-                rendered = EventView(
-                    seq=event.seq,
-                    kind=event.kind.value,
-                    type=event.raw_type,
-                    ts=event.ts.isoformat(timespec="seconds"),
-                    step=event.step.name if event.step else None,
-                    text=event.text,
-                    data=data if len(str(data)) <= _MAX_DATA else {"preview": str(data)[:_MAX_DATA] + "…"},
-                )
-                size += len(rendered.model_dump_json())
-                if size > budget and views:
-                    truncated = True
-                    break
-                views.append(rendered)
-                cursor = event.seq or cursor
-                if event.terminal:
-                    ended = True
+                if event is None or not page.add(event):
                     break
                 continue
             break  # idle: nothing more for now
     except RunbridgeError:
-        if not views:
+        if not page.views:
             raise
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
-    return EventsPage(
-        profile=profile,
-        run_id=run_id,
-        events=views,
-        next_cursor=None if ended else cursor,
-        ended=ended,
-        truncated=truncated,
-    )
+    return page.done()
+
+
+class _Page:
+    """The events of one page as they are added, within its limit and its size budget."""
+
+    def __init__(self, profile: str, run_id: str, cursor: str | None, limit: int, budget: int) -> None:
+        self.profile, self.run_id, self.cursor, self.limit, self.budget = profile, run_id, cursor, limit, budget
+        self.views: list[EventView] = []
+        self.size = 0
+        self.ended = False
+        self.truncated = False
+
+    @property
+    def full(self) -> bool:
+        return len(self.views) >= self.limit
+
+    def add(self, event: RunEvent) -> bool:
+        """Add `event`; whether the page takes more (not at its end, its limit or its budget)."""
+        data = event.data
+        view = EventView(
+            seq=event.seq,
+            kind=event.kind.value,
+            type=event.raw_type,
+            ts=event.ts.isoformat(timespec="seconds"),
+            step=event.step.name if event.step else None,
+            text=event.text,
+            data=data if len(str(data)) <= _MAX_DATA else {"preview": str(data)[:_MAX_DATA] + "…"},
+        )
+        self.size += len(view.model_dump_json())
+        if self.size > self.budget and self.views:
+            self.truncated = True
+            return False
+        self.views.append(view)
+        self.cursor = event.seq or self.cursor
+        self.ended = event.terminal
+        return not (self.ended or self.full)
+
+    def done(self, *, complete: bool = False) -> EventsPage:
+        """The page; `complete`: the backend says the run's log is complete, so reading it all ends the run."""
+        ended = self.ended or (complete and not self.truncated and not self.full)
+        return EventsPage(
+            profile=self.profile,
+            run_id=self.run_id,
+            events=self.views,
+            next_cursor=None if ended else self.cursor,
+            ended=ended,
+            truncated=self.truncated,
+        )

@@ -7,6 +7,7 @@ the capability the tool needs (`capabilities_of`). Every method raises from the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from .models import Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, Target
@@ -15,6 +16,8 @@ from .threads import HistoryItem, SecretRefs, Thread
 __all__ = [
     "ApprovalsAPI",
     "Backend",
+    "EventPage",
+    "EventPagesAPI",
     "ForkAPI",
     "GatesAPI",
     "HostInfoAPI",
@@ -61,6 +64,26 @@ class RunsAPI(Protocol):
         ...
 
     async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run: ...
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """A run's events after a cursor, as the backend had them. `complete`: the run's log is complete (its last event
+    is among these, or at or before the cursor)."""
+
+    events: list[RunEvent]
+    complete: bool
+
+
+@runtime_checkable
+class EventPagesAPI(Protocol):
+    """Read a run's past events in one request (a poll or replay endpoint), where a stream cannot tell the end of
+    its backlog from a pause between events; not a tool capability, a faster way to the same events."""
+
+    async def event_page(self, run_id: str, *, cursor: str | None = None) -> EventPage | None:
+        """The events after `cursor` the backend has now, waiting about a second at most when it has none; None when
+        this backend cannot answer so (read them with `watch`)."""
+        ...
 
 
 @runtime_checkable

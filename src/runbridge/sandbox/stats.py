@@ -64,7 +64,7 @@ class Stats:
                 )
 
     def emitted(self, run_id: str, key: object, event_type: str) -> None:
-        """A stream of `run_id` sent the event `key` (its sequence or position); repeats (replays) are not kept."""
+        """A stream or poll of `run_id` sent the event `key` (its sequence or position); repeats are not kept."""
         with self._lock:
             events = self._emitted.get(run_id)
             if events is None:
@@ -83,7 +83,7 @@ class Stats:
             events[name] = event_type
 
     def emitted_events(self, run_id: str) -> list[tuple[str, str]]:
-        """(key, type) of every event the run's streams sent, once each, in the order first sent."""
+        """(key, type) of every event the run's streams and polls sent, once each, in the order first sent."""
         with self._lock:
             return list(self._emitted.get(run_id, {}).items())
 

@@ -15,7 +15,6 @@ import httpx2
 from ...core.config import Profile
 from ...core.errors import (
     BackendError,
-    CursorError,
     InputError,
     NotFoundError,
     RunbridgeError,
@@ -23,14 +22,25 @@ from ...core.errors import (
     UnsupportedError,
     sentences,
 )
-from ...core.models import EventKind, Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, StepRef, Target
+from ...core.models import Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, StepRef, Target
+from ...core.protocols import EventPage
 from ...http import DEFAULT_MAX_EVENT_BYTES, HttpClient, SSEMessage, follow, segment
 from .discovery import Discovery, read_discovery
 from .events import EventMapper
 from .forks import fork_refused, may_be_refusal
 from .gates import gate_from_interrupt, has_question, resume_value
 from .interrupts import Resolver
-from .stream import Ended, EventsConnection, StreamUnavailable, WatchState, is_end, poll_events
+from .stream import (
+    Ended,
+    EventsConnection,
+    StreamUnavailable,
+    WatchState,
+    closing_event,
+    event_cursor,
+    is_end,
+    poll_events,
+    poll_page,
+)
 from .versions import Wire, choose_version, pinned_version
 from .wire import RawEvent, parse_frame, parse_time, resolve_link, run_status
 
@@ -45,15 +55,6 @@ def _not_found_hint(exc: NotFoundError, what: str) -> NotFoundError:
     if hint not in exc.message:
         exc.message = sentences(exc.message, hint)
     return exc
-
-
-def _event_cursor(cursor: str | None) -> int | None:
-    """The sequence an event cursor names: runbridge's OpenWOP cursors are the host's event sequences."""
-    if not cursor:
-        return None
-    if not cursor.isdigit():
-        raise CursorError(cursor)
-    return int(cursor)
 
 
 class OpenWopBackend:
@@ -73,6 +74,7 @@ class OpenWopBackend:
         self._workflows: dict[str, Target] = {}
         self._discovery: Discovery | None = None
         self._no_stream: str | None = None  # why this host serves no event stream, once a poll proved the way round
+        self._no_poll = False  # the host answered the poll endpoint with "no such endpoint"
         self._resolver = Resolver(self._call, self.get_run)
         # A long poll must answer within the read timeout; the protocol allows 1..60 s.
         self._poll_wait = int(max(1, min(30, profile.read_timeout // 2)))
@@ -268,7 +270,7 @@ class OpenWopBackend:
     async def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
         """The run's events from the SSE stream; from the poll endpoint when the host (or a proxy in front of it)
         will not stream them. Either way every event once, in order, continuing from the same sequence."""
-        state = WatchState(last_seq=_event_cursor(cursor))
+        state = WatchState(last_seq=event_cursor(cursor))
         target, found = await self._prepare(run_id)
         wire = await self.wire()
         mapper = EventMapper(run_id, steps=target.steps if target else None)
@@ -289,7 +291,7 @@ class OpenWopBackend:
                 if state.polled and self._no_stream is None:
                     self._no_stream = "the host did not stream events; the poll works"
         except Ended as ended:
-            yield self._closing_event(ended.run, str(state.last_seq) if state.last_seq is not None else cursor)
+            yield closing_event(ended.run, str(state.last_seq) if state.last_seq is not None else cursor)
         except NotFoundError as exc:
             if state.polled or exc.code == "run_not_found" or not await self._exists(run_id):
                 raise _not_found_hint(exc, "run") from None
@@ -297,6 +299,24 @@ class OpenWopBackend:
                 "This host serves the run's events neither as a stream nor through the poll endpoint, so runbridge "
                 "cannot follow it. runs_get shows its status."
             ) from None
+
+    async def event_page(self, run_id: str, *, cursor: str | None = None) -> EventPage | None:
+        """The run's events after `cursor` from one poll (within a second when there are none); None when the host
+        has no poll endpoint, and they are read from the stream (`watch`)."""
+        last_seq = event_cursor(cursor)
+        target, found = await self._prepare(run_id)
+        if self._no_poll or found.says("eventPoll") is False:
+            return None
+        v2 = (await self.wire()).version == 2
+        try:
+            raws, complete = await poll_page(self._call, segment(run_id), last_seq, v2=v2, wait_seconds=1)
+        except NotFoundError as exc:
+            if exc.code == "run_not_found" or not await self._exists(run_id):
+                raise _not_found_hint(exc, "run") from None
+            self._no_poll = True  # the endpoint, not the run
+            return None
+        mapper = EventMapper(run_id, steps=target.steps if target else None)
+        return EventPage(events=[await self._mapped(mapper, raw) for raw in raws], complete=complete)
 
     async def _exists(self, run_id: str) -> bool:
         """Whether the host knows the run (a 404 from an events endpoint may mean the endpoint, not the run)."""
@@ -369,21 +389,6 @@ class OpenWopBackend:
             return await self.describe_target(workflow_id)
         except RunbridgeError:
             return None
-
-    def _closing_event(self, run: Run, cursor: str | None) -> RunEvent:
-        kind = {
-            "completed": EventKind.RUN_COMPLETED,
-            "failed": EventKind.RUN_FAILED,
-        }.get(run.status.value, EventKind.RUN_CANCELLED)
-        return RunEvent(
-            kind=kind,
-            raw_type="state.snapshot",
-            seq=cursor or "",
-            run_id=run.run_id,
-            text=f"run {run.status.value} (read from the run's status after the stream closed)",
-            data={"status": run.raw_status, "outputs": run.outputs, "error": run.error},
-            from_status=True,
-        )
 
     # -- gates --------------------------------------------------------------------------------------------------
 

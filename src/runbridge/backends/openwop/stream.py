@@ -16,12 +16,22 @@ from typing import Any, cast
 import anyio
 import httpx2
 
-from ...core.errors import BackendError, RunbridgeError, StreamError, TransportError, UnavailableError
-from ...core.models import Run
+from ...core.errors import BackendError, CursorError, RunbridgeError, StreamError, TransportError, UnavailableError
+from ...core.models import EventKind, Run, RunEvent
 from ...http import HttpClient, RetryPolicy
 from .wire import RawEvent, parse_docs
 
-__all__ = ["TERMINAL_TYPES", "Ended", "EventsConnection", "StreamUnavailable", "WatchState", "poll_events"]
+__all__ = [
+    "TERMINAL_TYPES",
+    "Ended",
+    "EventsConnection",
+    "StreamUnavailable",
+    "WatchState",
+    "closing_event",
+    "event_cursor",
+    "poll_events",
+    "poll_page",
+]
 
 log = logging.getLogger("runbridge.openwop")
 
@@ -71,6 +81,31 @@ class WatchState:
             self.last_seq = raw.seq
         self.delivered += 1
         return True
+
+
+def event_cursor(cursor: str | None) -> int | None:
+    """The sequence an event cursor names: runbridge's OpenWOP cursors are the host's event sequences."""
+    if not cursor:
+        return None
+    if not cursor.isdigit():
+        raise CursorError(cursor)
+    return int(cursor)
+
+
+def closing_event(run: Run, cursor: str | None) -> RunEvent:
+    """The terminal event of a run whose end was read from its status (its log's end was at or before the cursor)."""
+    kind = {"completed": EventKind.RUN_COMPLETED, "failed": EventKind.RUN_FAILED}.get(
+        run.status.value, EventKind.RUN_CANCELLED
+    )
+    return RunEvent(
+        kind=kind,
+        raw_type="state.snapshot",
+        seq=cursor or "",
+        run_id=run.run_id,
+        text=f"run {run.status.value} (read from the run's status after the stream closed)",
+        data={"status": run.raw_status, "outputs": run.outputs, "error": run.error},
+        from_status=True,
+    )
 
 
 def is_end(raw: RawEvent) -> bool:
@@ -164,12 +199,9 @@ async def poll_events(
     failures = 0
     quiet = 0
     while True:
-        params: dict[str, Any] = {"timeout": wait_seconds}
-        if state.last_seq is not None:
-            params["afterSequence" if v2 else "lastSequence"] = state.last_seq
         started = anyio.current_time()
         try:
-            doc = await call("GET", f"/runs/{run_id}/events/poll", action="poll the run's events", params=params)
+            polled = await _poll(call, run_id, state.last_seq, v2=v2, wait_seconds=wait_seconds)
         except (TransportError, UnavailableError) as exc:
             failures += 1
             if failures >= _POLL_POLICY.attempts:
@@ -180,23 +212,54 @@ async def poll_events(
             continue
         failures = 0
         state.polled = True
-        body = cast(dict[str, Any], doc) if isinstance(doc, dict) else {}
-        raw_events = body.get("events")
-        events = parse_docs(cast(list[Any], raw_events), run_id=run_id) if isinstance(raw_events, list) else []
         delivered = state.delivered
-        for raw in events:
+        for raw in polled.events:
             if not state.fresh(raw):
                 continue
             yield raw
             if is_end(raw):
                 return
-        after = body.get("lastSequence")
-        if v2 and isinstance(after, int) and not isinstance(after, bool):
-            state.last_seq = max(after, state.last_seq if state.last_seq is not None else after)
-        if body.get("isComplete") is True or body.get("isTerminal") is True:
+        if polled.after is not None:
+            state.last_seq = max(polled.after, state.last_seq if state.last_seq is not None else polled.after)
+        if polled.complete:
             # The log is complete but its terminal event was not among those read (it was before the cursor).
             raise Ended(await get_run(run_id))
         quiet = 0 if state.delivered > delivered else quiet + 1
         elapsed = anyio.current_time() - started
         if quiet and elapsed < _MIN_POLL_INTERVAL:
             await anyio.sleep(min(_MIN_POLL_INTERVAL * quiet, _MAX_POLL_INTERVAL))
+
+
+@dataclass(frozen=True)
+class _Polled:
+    events: list[RawEvent]
+    complete: bool
+    after: int | None  # v2's `lastSequence`: where the next poll starts, past events this client may not see
+
+
+async def _poll(call: Call, run_id: str, last_seq: int | None, *, v2: bool, wait_seconds: int) -> _Polled:
+    """One `GET /runs/{id}/events/poll` after `last_seq`; the host answers at once when it has events, else within
+    `wait_seconds`."""
+    params: dict[str, Any] = {"timeout": wait_seconds}
+    if last_seq is not None:
+        params["afterSequence" if v2 else "lastSequence"] = last_seq
+    doc = await call("GET", f"/runs/{run_id}/events/poll", action="poll the run's events", params=params)
+    body = cast(dict[str, Any], doc) if isinstance(doc, dict) else {}
+    raw_events = body.get("events")
+    events = parse_docs(cast(list[Any], raw_events), run_id=run_id) if isinstance(raw_events, list) else []
+    after = body.get("lastSequence") if v2 else None
+    return _Polled(
+        events=events,
+        complete=body.get("isComplete") is True or body.get("isTerminal") is True,
+        after=after if isinstance(after, int) and not isinstance(after, bool) else None,
+    )
+
+
+async def poll_page(
+    call: Call, run_id: str, last_seq: int | None, *, v2: bool, wait_seconds: int
+) -> tuple[list[RawEvent], bool]:
+    """The events after `last_seq` the host has now, from one poll (a host that repeats the event at the cursor has
+    it dropped here), and whether the run's log is complete."""
+    polled = await _poll(call, run_id, last_seq, v2=v2, wait_seconds=wait_seconds)
+    fresh = [e for e in polled.events if e.seq is None or last_seq is None or e.seq > last_seq]
+    return fresh, polled.complete

@@ -202,6 +202,8 @@ class StreamRoutes:
                 await self._wait(run, log.consumed)
             log = self.s.projector.sync(run)
             docs = [d for d in log.docs[max(after + 1, 0) :] if self._visible(d, modes)]
+        for doc in docs:
+            self.s.ctx.stats.emitted(run.id, doc.sequence + self.s.variant.first_seq, doc.type)
         events = [self.s.projector.render(run.id, d) for d in docs]
         if not v2:
             return JSONResponse({"events": events, "isComplete": log.ended})
