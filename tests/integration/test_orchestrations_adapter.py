@@ -527,3 +527,44 @@ async def test_a_garbled_event_cursor_is_refused_instead_of_replaying_from_the_s
         await _until(backend.watch(run_id, cursor="not-a-cursor"), _terminal)
     later = await _until(backend.watch(run_id, cursor=events[1].seq), _gate_opened)
     assert later[0].seq == events[2].seq, "a cursor runbridge gave out still resumes right after its event"
+
+
+async def test_a_v1_page_is_the_logged_events_after_a_cursor_at_once_and_v2_or_unknown_runs_have_none(
+    synapse: SandboxServer, make_synapse: Callable[..., SandboxServer], connect: Connect
+) -> None:
+    backend = connect(synapse)
+    run_id = await _start(backend, "orch-research-report")
+    events = await _until(backend.watch(run_id), _gate_opened)
+    requests = sum(synapse.stats()["requests"].values())
+    whole = await backend.event_page(run_id)
+    rest = await backend.event_page(run_id, cursor=events[2].seq)
+    assert sum(synapse.stats()["requests"].values()) == requests, "read from runbridge's own log of the run"
+    assert whole is not None
+    assert rest is not None
+    assert [e.seq for e in whole.events] == [e.seq for e in events]
+    assert [e.seq for e in rest.events] == [e.seq for e in events[3:]]
+    assert not whole.complete, "the run waits at its gate"
+    with anyio.fail_after(DEADLINE):
+        await backend.resolve_gate(_gate(events), APPROVE)
+    await _until(backend.watch(run_id, cursor=events[-1].seq), _terminal)
+    done = await backend.event_page(run_id, cursor=events[-1].seq)
+    assert done is not None
+    assert done.complete
+    assert done.events[-1].kind is EventKind.RUN_COMPLETED
+    assert await backend.event_page("run_orch-research-report_0000000000000") is None
+    assert await connect(make_synapse("scale"), api_versions=["v1", "v2"]).event_page(run_id) is None
+
+
+async def test_a_v1_page_after_the_stream_was_lost_says_so_once_nothing_is_left(
+    synapse: SandboxServer, connect: Connect
+) -> None:
+    synapse.faults.set_stream(drop_after=[3])
+    backend = connect(synapse)
+    run_id = await _start(backend, "orch-research-report")
+    with anyio.fail_after(DEADLINE), pytest.raises(StreamError):
+        await _until(backend.watch(run_id), _terminal)
+    page = await backend.event_page(run_id)
+    assert page is not None
+    assert len(page.events) == 3
+    with pytest.raises(StreamError, match="cannot re-attach"):
+        await backend.event_page(run_id, cursor="3")

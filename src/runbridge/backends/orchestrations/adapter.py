@@ -26,10 +26,11 @@ from anyio.abc import TaskGroup
 from ...core.config import Profile
 from ...core.errors import BackendTimeoutError, ConfigError, GateError, NotFoundError, RunbridgeError, UnsupportedError
 from ...core.models import Gate, GateAnswer, Page, Run, RunEvent, RunStatus, StartRequest, StepRef, Target
+from ...core.protocols import EventPage
 from ...http import HttpClient, segment
 from .events import EventMapper
 from .gates import resume_body
-from .runlog import RunLog, follow_log
+from .runlog import RunLog, follow_log, log_page
 from .v1 import V1Runs
 from .v2 import V2Runs
 from .wire import api_path, as_dict, target_of_run_id
@@ -213,6 +214,14 @@ class OrchestrationsBackend:
             raise UnsupportedError(_NOT_ATTACHABLE.format(run_id=run_id))
         async for event in follow_log(log, cursor):
             yield event
+
+    async def event_page(self, run_id: str, *, cursor: str | None = None) -> EventPage | None:
+        """v1: the events this adapter logged for the run (its only record of them), at once. v2, or a run it never
+        followed: None (the events are read from the stream, or refused as `watch` refuses them)."""
+        log = self._logs.get(run_id)
+        if self.v2 or log is None:
+            return None
+        return log_page(log, cursor)
 
     async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run:
         """v2: cancel on the server. v1 has no cancel: a run waiting at a gate is abandoned (never resumed)."""

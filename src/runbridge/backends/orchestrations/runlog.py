@@ -20,9 +20,10 @@ import anyio
 
 from ...core.errors import CursorError, StreamError
 from ...core.models import EventKind, Gate, RunEvent, RunStatus, StepRef, Usage
+from ...core.protocols import EventPage
 from .events import EventMapper
 
-__all__ = ["RunLog", "follow_log"]
+__all__ = ["RunLog", "follow_log", "log_page"]
 
 
 class RunLog:
@@ -155,6 +156,15 @@ class RunLog:
         """Until the log holds more than `count` events, or nothing more can come (ended, or broken)."""
         while len(self.events) <= count and not self.ended and not (self.broken and not self.streaming):
             await self._changed.wait()
+
+
+def log_page(log: RunLog, cursor: str | None) -> EventPage:
+    """Every event of the log after `cursor`, as it is now; a log whose stream was lost and holds nothing after the
+    cursor says so (as `follow_log` does) rather than look like a run with nothing new."""
+    index = log.index_after(cursor)
+    if index >= len(log.events) and not log.ended and log.broken is not None and not log.streaming:
+        raise StreamError(log.broken)
+    return EventPage(events=log.events[index:], complete=log.ended)
 
 
 async def follow_log(log: RunLog, cursor: str | None) -> AsyncIterator[RunEvent]:
