@@ -1,8 +1,9 @@
 """A page of a run's past events, without waiting for new ones.
 
 Where the backend can page events at once (`EventPagesAPI`: OpenWOP's poll endpoint, the log runbridge keeps of a
-Synapse v1 run), the page is that answer. Otherwise it is read from the run's stream until the stream falls quiet, which is the only sign there that
-the backlog is over: a page then takes at least `_IDLE`, and up to `_FIRST` for a run with nothing new."""
+Synapse v1 run), the page is that answer. Otherwise it is read from the run's stream until the stream falls quiet,
+the only sign there that the backlog is over: a page then takes at least `_IDLE`, and up to `_FIRST` for a run with
+nothing new."""
 
 from __future__ import annotations
 
