@@ -25,7 +25,16 @@ pytestmark = pytest.mark.anyio
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 UPDATE_ENV = "RUNBRIDGE_UPDATE_SNAPSHOTS"
 
-READ_ONLY = {"profiles_list", "targets_list", "targets_describe", "runs_get", "runs_events", "runs_list", "gates_list"}
+READ_ONLY = {
+    "profiles_list",
+    "targets_list",
+    "targets_describe",
+    "runs_get",
+    "runs_events",
+    "runs_list",
+    "gates_list",
+    "usage_report",
+}
 DESTRUCTIVE = {"runs_cancel", "gates_respond"}
 RUNS = {"runs_start", "runs_watch", "runs_get", "runs_events", "runs_cancel", "runs_fork", "runs_list"}
 EVERY_TOOL = READ_ONLY | RUNS | {"gates_respond"}
@@ -99,6 +108,7 @@ async def test_every_tool_has_a_description_an_output_schema_and_honest_annotati
     assert tools["runs_cancel"]["annotations"]["idempotentHint"] is True
     assert tools["runs_start"]["annotations"]["idempotentHint"] is False
     assert tools["gates_list"]["annotations"]["openWorldHint"] is False
+    assert tools["usage_report"]["annotations"]["openWorldHint"] is False, "it reads runbridge's own record"
     assert tools["runs_start"]["annotations"]["openWorldHint"] is True
     for follow in ("runs_start", "runs_watch", "runs_fork", "gates_respond"):
         assert {"run_id", "status", "done", "next", "cursor"} <= set(tools[follow]["outputSchema"]["properties"])
@@ -123,6 +133,9 @@ async def test_the_threads_and_approvals_tools_are_described_and_annotated_hones
     server = runbridge.server.build_server(_every_family(settings))
     assert "threads_send" in (server.instructions or "")
     assert "threads_send" not in (runbridge.server.build_server(settings).instructions or "")
+    assert "usage_report" in (server.instructions or "")
+    no_usage = settings.model_copy(update={"toolsets": frozenset({"runs", "gates"})})
+    assert "usage_report" not in (runbridge.server.build_server(no_usage).instructions or "")
 
 
 async def test_read_only_mode_hides_every_tool_that_changes_something(connect: Any, settings: Settings) -> None:

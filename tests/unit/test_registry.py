@@ -150,6 +150,26 @@ def test_observing_a_run_read_from_its_backend_records_its_gate_and_returns_the_
     assert registry.gates(P) == []
 
 
+def test_observing_a_run_records_the_usage_and_target_its_backend_reports_and_rereads_write_nothing(
+    registry: Registry,
+) -> None:
+    used = Usage(input_tokens=3, output_tokens=4, total_tokens=7, cost_usd=0.002)
+    first = registry.observe_run(P, "r", status=RunStatus.COMPLETED, usage=used, target_id="wf")
+    assert (first.usage, first.target_id) == (used, "wf")
+    again = registry.observe_run(P, "r", status=RunStatus.COMPLETED, usage=used, target_id="other")
+    assert again == first, "the same usage, and a target already known: nothing written"
+    more = Usage(input_tokens=5, output_tokens=4, total_tokens=9, cost_usd=0.003)
+    assert registry.observe_run(P, "r", status=RunStatus.COMPLETED, usage=more).usage == more
+
+
+def test_runs_since_a_moment_are_those_first_recorded_from_then_on_one_profile_or_all(registry: Registry) -> None:
+    registry.record_run(P, Run(run_id="a", status=RunStatus.COMPLETED))
+    registry.record_run("other", Run(run_id="b", status=RunStatus.COMPLETED))
+    assert [r.run_id for r in registry.runs_since(None, datetime(2000, 1, 1, tzinfo=UTC))] == ["a", "b"]
+    assert [r.run_id for r in registry.runs_since(P, datetime(2000, 1, 1, tzinfo=UTC))] == ["a"]
+    assert registry.runs_since(None, datetime(2999, 1, 1, tzinfo=UTC)) == []
+
+
 def test_usage_is_the_running_total_the_caller_accumulates(registry: Registry) -> None:
     registry.record_run(P, Run(run_id="r", status=RunStatus.RUNNING))
     assert registry.get_run(P, "r").usage is None  # type: ignore[union-attr]

@@ -56,11 +56,20 @@ says so, names or directories it does not allow: the error names the refused ref
 variable or file to use instead, never guess another."""
 
 
+USAGE_INSTRUCTIONS = """\
+usage_report sums the tokens and cost backends reported for the runs runbridge started, followed or read, over \
+the last days, by target, profile, day or status."""
+
+
 def instructions_for(tools: list[ToolSpec]) -> str:
     """The server instructions, naming only toolsets this configuration shows."""
-    if any(spec.toolset == "threads" for spec in tools):
-        return f"{INSTRUCTIONS}\n\n{THREADS_INSTRUCTIONS}"
-    return INSTRUCTIONS
+    toolsets = {spec.toolset for spec in tools}
+    parts = [INSTRUCTIONS]
+    if "threads" in toolsets:
+        parts.append(THREADS_INSTRUCTIONS)
+    if "usage" in toolsets:
+        parts.append(USAGE_INSTRUCTIONS)
+    return "\n\n".join(parts)
 
 
 _DRAIN_SECONDS = 0.5  # for the calls being cancelled to save their cursors

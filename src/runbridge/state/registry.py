@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -107,33 +107,47 @@ class Registry:
         cursor: str | None = None,
         error: str | None = None,
         usage: Usage | None = None,
+        target_id: str | None = None,
     ) -> None:
-        """Record what a watch learned; `usage` is the run's total so far (the caller adds what it saw)."""
+        """Record what a watch learned; `usage` is the run's total so far (the caller adds what it saw). A target
+        already recorded is kept."""
         now = utc_now().isoformat()
         used = usage.model_dump_json() if usage is not None else None
         new_status = status.value if status else None
         with self._lock:
             self._db.execute(
-                """INSERT INTO runs (profile, run_id, status, cursor, error, usage, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """INSERT INTO runs (profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (profile, run_id) DO UPDATE SET
+                     target_id = COALESCE(runs.target_id, ?),
                      status = COALESCE(?, runs.status), cursor = COALESCE(?, runs.cursor),
                      error = COALESCE(?, runs.error), usage = COALESCE(?, runs.usage), updated_at = ?""",
                 (
                     profile,
                     run_id,
+                    target_id,
                     new_status or "unknown",
                     cursor,
                     error,
                     used,
                     now,
                     now,
-                    *(new_status, cursor, error, used, now),
+                    *(target_id, new_status, cursor, error, used, now),
                 ),
             )
 
-    def observe_run(self, profile: str, run_id: str, *, status: RunStatus, error: str | None = None) -> RunRecord:
-        """Record a run's status as just read from its backend, and return runbridge's record of the run.
+    def observe_run(
+        self,
+        profile: str,
+        run_id: str,
+        *,
+        status: RunStatus,
+        error: str | None = None,
+        usage: Usage | None = None,
+        target_id: str | None = None,
+    ) -> RunRecord:
+        """Record a run's status (and its usage and target, when the backend says) as just read from its backend,
+        and return runbridge's record of the run.
 
         When the record already says so, nothing is written: a run read again and again without changing costs a
         read, not a write, and its `updated_at` stays when runbridge last learned something new about it (the
@@ -144,9 +158,16 @@ class Registry:
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE profile = ? AND run_id = ?",  # noqa: S608  (constant columns)
                 (profile, run_id),
             ).fetchone()
-        if row is not None and row[3] == status.value and (error is None or error == row[5]):
+        used = usage.model_dump_json() if usage is not None else None
+        if (
+            row is not None
+            and row[3] == status.value
+            and (error is None or error == row[5])
+            and (used is None or used == row[6])
+            and (target_id is None or row[2] is not None)
+        ):
             return self._run(row)
-        self.update_run(profile, run_id, status=status, error=error)
+        self.update_run(profile, run_id, status=status, error=error, usage=usage, target_id=target_id)
         if status.terminal:
             self.close_gates(profile, run_id)
         record = self.get_run(profile, run_id)
@@ -156,7 +177,9 @@ class Registry:
     def observe(self, profile: str, run: Run) -> tuple[RunRecord, list[GateRecord]]:
         """Record a run as just read from its backend (`observe_run`, and the gate it says it waits on): runbridge's
         record of it, and the gates it waits on, oldest first (none once it ended: its gates are closed)."""
-        record = self.observe_run(profile, run.run_id, status=run.status, error=run.error)
+        record = self.observe_run(
+            profile, run.run_id, status=run.status, error=run.error, usage=run.usage, target_id=run.target_id
+        )
         if run.status.terminal:
             return record, []
         if run.open_gate is not None:
@@ -191,6 +214,17 @@ class Registry:
             rows = self._db.execute(sql, args).fetchall()
         items = [self._run(r) for r in rows[:limit]]
         return Page[RunRecord].of(items, str(offset + limit) if len(rows) > limit else None)
+
+    def runs_since(self, profile: str | None, since: datetime) -> list[RunRecord]:
+        """The runs first recorded at or after `since`, oldest first, on one profile or (None) every profile."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE created_at >= ?"  # noqa: S608  (a constant column list)
+        args: list[object] = [since.astimezone(UTC).isoformat()]
+        if profile is not None:
+            sql += " AND profile = ?"
+            args.append(profile)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY created_at, rowid", args).fetchall()
+        return [self._run(r) for r in rows]
 
     @staticmethod
     def _run(row: tuple[str, ...]) -> RunRecord:

@@ -8,11 +8,12 @@
 | gates    | gates_list, gates_respond                                              |
 | threads  | threads_create, threads_send, threads_ask, threads_history, threads_set_secrets |
 | approvals| approvals_approve, approvals_clear                                     |
+| usage    | usage_report                                                           |
 """
 
 from __future__ import annotations
 
-from . import approvals, gates, profiles, runs, targets, threads
+from . import approvals, gates, profiles, runs, targets, threads, usage
 from ._spec import ToolSpec
 
 __all__ = ["SURFACE", "ToolSpec"]
@@ -24,4 +25,5 @@ SURFACE: list[ToolSpec] = [
     *gates.SPECS,
     *threads.SPECS,
     *approvals.SPECS,
+    *usage.SPECS,
 ]

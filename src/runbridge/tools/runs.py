@@ -114,6 +114,8 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
     with app.hinting(chosen.name, run_id=run_id):
         run = await backend.get_run(run_id)
     record, gates = app.registry.observe(chosen.name, run)
+    if run.usage is None and record.usage is not None:
+        run.usage = record.usage  # what runbridge summed while it followed the run, where the backend keeps none
     done = run.status.terminal
     first = gates[0].gate if gates else None
     waiting = gate_view(first, chosen.name) if first is not None else None
