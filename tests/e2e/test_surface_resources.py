@@ -99,13 +99,18 @@ async def test_every_prompt_argument_has_a_description_a_host_can_show(connect: 
             listed = await client.list_prompts()
     transcript.record(listed)
     arguments = {(p.name, a.name): a for p in listed.prompts for a in p.arguments or []}
-    assert set(arguments) == {("start_and_supervise_run", "target_id"), ("start_and_supervise_run", "goal")}
+    assert set(arguments) == {
+        ("start_and_supervise_run", "target_id"),
+        ("start_and_supervise_run", "goal"),
+        ("usage_report", "days"),
+    }
     for (prompt, name), argument in arguments.items():
         described = argument.description or ""
         assert len(described) > 20, f"{prompt}.{name} has no description a host can show: {described!r}"
         assert "\n" not in described
     assert "targets_list" in (arguments["start_and_supervise_run", "target_id"].description or "")
     assert (arguments["start_and_supervise_run", "goal"].description or "").startswith("Optional")
+    assert arguments["usage_report", "days"].required is False
     assert all(p.title and p.description for p in listed.prompts)
 
 
@@ -118,8 +123,14 @@ async def test_both_prompts_take_their_arguments_and_point_at_the_right_tools(co
             )
             bare = await client.get_prompt("start_and_supervise_run", {"target_id": "quick-demo"})
             review = await client.get_prompt("review_pending_gates", {})
-    transcript.record(supervise, bare, review)
-    assert set(prompts) == {"start_and_supervise_run", "review_pending_gates"}
+            usage = await client.get_prompt("usage_report", {"days": "7"})
+            usage_default = await client.get_prompt("usage_report", {})
+    transcript.record(supervise, bare, review, usage, usage_default)
+    assert set(prompts) == {"start_and_supervise_run", "review_pending_gates", "usage_report"}
+    usage_text = usage.messages[0].content.text  # type: ignore[union-attr]
+    assert "usage_report for days=7" in usage_text
+    assert "do not estimate" in usage_text
+    assert "default period (30 days)" in usage_default.messages[0].content.text  # type: ignore[union-attr]
     arguments = {a.name: a.required for a in prompts["start_and_supervise_run"].arguments or []}
     assert arguments == {"target_id": True, "goal": False}
     assert prompts["review_pending_gates"].arguments in (None, [])

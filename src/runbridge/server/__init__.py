@@ -210,5 +210,5 @@ def build_server(
     mcp.middleware.insert(1, InvalidArguments(lambda name: _argument_check(mcp, name)))
     register_resources(mcp, settings)
     register_subscriptions(mcp, bus)
-    register_prompts(mcp)
+    register_prompts(mcp, {spec.toolset for spec in tools})
     return mcp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
@@ -28,7 +29,13 @@ Goal = Annotated[
 ]
 
 
-def register_prompts(mcp: MCPServer[Any]) -> None:
+Days = Annotated[
+    str,
+    Field(description="Optional: how many days back to look, as a whole number (30 when left out)."),
+]
+
+
+def register_prompts(mcp: MCPServer[Any], toolsets: Collection[str]) -> None:
     @mcp.prompt(name="start_and_supervise_run", title="Start and supervise a run")
     def start_and_supervise_run(target_id: TargetId, goal: Goal = "") -> str:
         """Start a run and see it through: progress, human gates and the result."""
@@ -50,3 +57,17 @@ def register_prompts(mcp: MCPServer[Any]) -> None:
         )
 
     _ = (start_and_supervise_run, review_pending_gates)
+    if "usage" not in toolsets:
+        return
+
+    @mcp.prompt(name="usage_report", title="Report usage and cost")
+    def usage_report(days: Days = "") -> str:
+        """Summarise the tokens and cost of recent runs, by target and by day."""
+        period = f"days={days.strip()}" if days.strip().isdigit() else "the default period (30 days)"
+        return (
+            f"Call usage_report for {period}, grouped by target, then again grouped by day. Tell me the total tokens "
+            "and cost, the targets that cost the most, and how use moved from day to day; say how many runs had no "
+            "usage reported, and do not estimate theirs."
+        )
+
+    _ = usage_report
