@@ -64,12 +64,13 @@ class RunSubscriptions:
     def following(self, uri: str) -> bool:
         return uri in self._runs
 
-    def subscribe(self, uri: str, key: object, notify: Notify) -> None:
-        """Tell `notify` (known as `key`) whenever the run at `uri` changes. Any other URI is accepted and never
-        updated; an unknown profile, or more runs than `limit` followed at once, is an `InputError`."""
+    def subscribe(self, uri: str, key: object, notify: Notify) -> bool:
+        """Tell `notify` (known as `key`) whenever the run at `uri` changes; whether `uri` names a run. Any other URI
+        is accepted and never updated; an unknown profile, or more runs than `limit` followed at once, is an
+        `InputError`."""
         found = run_of(uri)
         if found is None:
-            return
+            return False
         profile, run_id = found
         self.app.settings.profile(profile)  # an unknown profile is refused now, not silently never updated
         followed = self._runs.get(uri)
@@ -84,12 +85,13 @@ class RunSubscriptions:
             followed = self._runs[uri] = _Followed(profile, run_id)
             self.app.tasks.start_soon(self._follow, uri, followed)
         followed.notifiers[key] = notify
+        return True
 
     def share(self, uri: str, key: object, notify: Notify) -> None:
         """`subscribe`, counted: the subscription holds until `unshare` was called as often (one notifier that
         serves several subscribers, such as the server's subscription bus)."""
-        self.subscribe(uri, key, notify)
-        self._shares[uri, key] = self._shares.get((uri, key), 0) + 1
+        if self.subscribe(uri, key, notify):
+            self._shares[uri, key] = self._shares.get((uri, key), 0) + 1
 
     def unshare(self, uri: str, key: object) -> None:
         count = self._shares.pop((uri, key), 0) - 1

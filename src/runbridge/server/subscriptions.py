@@ -3,22 +3,28 @@
 * 2025 sessions send `resources/subscribe` / `resources/unsubscribe`. `MCPServer` serves neither, so the handlers
   go on its low-level server (which then advertises `resources.subscribe`), and each session is told with
   `notifications/resources/updated` on its own channel.
-* 2026 clients open a `subscriptions/listen` stream, which `MCPServer` serves from its subscription bus. A
-  middleware sees which run resources a stream asks for and follows them while the stream lasts; a change is
+* 2026 clients open a `subscriptions/listen` stream, served by the SDK's `ListenHandler` on the server's
+  subscription bus, wrapped: the run resources a stream asks for are followed while it lasts, and a change is
   published once on the bus, which hands it to every stream that asked for that resource.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.connection import Connection
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
-from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
+from mcp.server.subscriptions import ListenHandler, ResourceUpdated, SubscriptionBus
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
+from mcp_types import (
+    INVALID_PARAMS,
+    EmptyResult,
+    SubscribeRequestParams,
+    SubscriptionsListenRequestParams,
+    SubscriptionsListenResult,
+    UnsubscribeRequestParams,
+)
 
 from ..bridge.app import App
 from ..bridge.subscriptions import run_of
@@ -52,19 +58,23 @@ def register_subscriptions(mcp: MCPServer[App], bus: SubscriptionBus) -> None:
     async def publish(uri: str) -> None:
         await bus.publish(ResourceUpdated(uri=uri))
 
-    async def follow_listened_runs(ctx: ServerRequestContext[App, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method != "subscriptions/listen":
-            return await call_next(ctx)
+    listen = ListenHandler(bus)  # the SDK's own handler, which `MCPServer` would register, wrapped
+
+    async def listen_following_runs(
+        ctx: ServerRequestContext[App, Any], params: SubscriptionsListenRequestParams
+    ) -> SubscriptionsListenResult:
         follows = ctx.lifespan_context.subscriptions
         followed: list[str] = []
         try:
-            for uri in _listened_runs(ctx.params):
+            for uri in params.notifications.resource_subscriptions or ():
+                if run_of(uri) is None:
+                    continue  # honored, never updated (the SDK's listen contract for what nothing publishes)
                 try:
                     follows.share(uri, bus, publish)
                 except RunbridgeError:
-                    continue  # like any URI nothing publishes: honored, never updated (the SDK's listen contract)
+                    continue  # an unknown profile, or too many runs followed: the same
                 followed.append(uri)
-            return await call_next(ctx)  # the stream: returns when the client or the server ends it
+            return await listen(ctx, params)  # the stream: returns when the client or the server ends it
         finally:
             for uri in followed:
                 follows.unshare(uri, bus)
@@ -72,19 +82,10 @@ def register_subscriptions(mcp: MCPServer[App], bus: SubscriptionBus) -> None:
     lowlevel = mcp._lowlevel_server  # pyright: ignore[reportPrivateUsage]  (the SDK's documented seam for this)
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
-    mcp.middleware.append(follow_listened_runs)
+    lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_following_runs)
 
 
 def _connection_of(ctx: ServerRequestContext[App, Any]) -> Connection:
     """What identifies the subscriber: the client's connection. `ctx.session` is made anew for each request, over
     the one connection it does not expose."""
     return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
-
-
-def _listened_runs(params: Mapping[str, Any] | None) -> list[str]:
-    """The run-resource URIs a `subscriptions/listen` request asks to hear about."""
-    notifications = (params or {}).get("notifications")
-    uris = notifications.get("resourceSubscriptions") if isinstance(notifications, Mapping) else None
-    if not isinstance(uris, list):
-        return []
-    return [uri for uri in uris if isinstance(uri, str) and run_of(uri) is not None]  # type: ignore[misc]
