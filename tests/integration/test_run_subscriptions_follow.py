@@ -15,6 +15,7 @@ from runbridge.bridge.app import App
 from runbridge.bridge.subscriptions import RunSubscriptions, run_of
 from runbridge.core.config import Profile, Settings
 from runbridge.core.errors import InputError
+from runbridge.core.models import Run, RunEvent, StartRequest
 from runbridge.sandbox import SandboxServer
 
 pytestmark = pytest.mark.anyio
@@ -127,3 +128,36 @@ async def test_an_unknown_profile_and_one_run_too_many_are_refused_and_other_uri
     small.subscribe(await _waiting_run(sandbox), "a", Told())
     with pytest.raises(InputError, match="already follows 1 runs"):
         small.subscribe(await _waiting_run(sandbox), "a", Told())
+
+
+class _BrokenWatch:
+    """An adapter whose watch fails in a way no adapter should: the follower must end, not the server."""
+
+    family = "openwop"
+
+    async def aclose(self) -> None: ...
+
+    async def start_run(self, request: StartRequest) -> Run:
+        raise NotImplementedError
+
+    async def get_run(self, run_id: str) -> Run:
+        raise NotImplementedError
+
+    async def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
+        raise ValueError("a bug in an adapter")
+        yield
+
+    async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run:
+        raise NotImplementedError
+
+
+async def test_a_watch_that_fails_unexpectedly_ends_the_following_and_not_the_server(app: App) -> None:
+    app._backends["wop"] = _BrokenWatch()  # pyright: ignore[reportPrivateUsage]
+    uri = "runbridge://wop/runs/run_1"
+    told = Told()
+    app.subscriptions.subscribe(uri, "a", told)
+    await told.arrived.wait()
+    await _until(lambda: not app.subscriptions.following(uri))
+    assert told.uris == [uri]
+    assert app.tasks is not None
+    assert not app.tasks.cancel_scope.cancel_called, "the server's task group goes on"

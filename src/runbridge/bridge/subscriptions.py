@@ -130,8 +130,9 @@ class RunSubscriptions:
                                 changed.send_nowait(None)
                             if event.terminal:
                                 return
-                except RunbridgeError as exc:  # the last word a re-read will show; nothing more will come
-                    log.info("stopped following %s: %s", uri, exc)
+                except Exception as exc:  # the last word a re-read will show; the server itself goes on
+                    why = str(exc) if isinstance(exc, RunbridgeError) else f"unexpected {exc.__class__.__name__}"
+                    log.info("stopped following %s: %s", uri, why)
                     with suppress(anyio.WouldBlock):
                         changed.send_nowait(None)
 
