@@ -26,8 +26,7 @@ FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, budget=2.0
 def _sandbox_pool() -> Iterator[dict[str, SandboxServer]]:
     pool: dict[str, SandboxServer] = {}
     yield pool
-    for server in pool.values():
-        server.stop()
+    SandboxServer.stop_all(pool.values())
 
 
 @pytest.fixture

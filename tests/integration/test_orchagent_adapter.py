@@ -34,8 +34,7 @@ Make = Callable[..., OrchagentBackend]
 def servers() -> Iterator[dict[str, SandboxServer]]:
     pool: dict[str, SandboxServer] = {}
     yield pool
-    for server in pool.values():
-        server.stop()
+    SandboxServer.stop_all(pool.values())
 
 
 @pytest.fixture

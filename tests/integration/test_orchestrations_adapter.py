@@ -43,8 +43,7 @@ Connect = Callable[..., OrchestrationsBackend]
 def _servers() -> Iterator[dict[str, SandboxServer]]:
     pool: dict[str, SandboxServer] = {}
     yield pool
-    for server in pool.values():
-        server.stop()
+    SandboxServer.stop_all(pool.values())
 
 
 @pytest.fixture

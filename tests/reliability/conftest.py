@@ -21,8 +21,7 @@ def sandbox_pool() -> Iterator[dict[str, SandboxServer]]:
     """Started sandboxes by configuration, stopped at the end of the session."""
     pool: dict[str, SandboxServer] = {}
     yield pool
-    for server in pool.values():
-        server.stop()
+    SandboxServer.stop_all(pool.values())
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ def _sandbox_pool() -> Iterator[dict[str, SandboxServer]]:
     """Servers shared by the whole session, one per distinct configuration (starting one per test is slow)."""
     pool: dict[str, SandboxServer] = {}
     yield pool
-    for server in pool.values():
-        server.stop()
+    SandboxServer.stop_all(pool.values())
 
 
 @pytest.fixture

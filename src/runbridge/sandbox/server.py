@@ -231,13 +231,23 @@ class SandboxServer:
 
     def stop(self) -> None:
         """Stop serving (open streams end at once) and join the thread."""
-        thread, portal = self._thread, self._portal
-        if thread is None:
-            return
-        if portal is not None and thread.is_alive():
-            with contextlib.suppress(RuntimeError):  # the loop is already finishing
-                portal.call(self._begin_shutdown)
-        thread.join(5)
+        self.stop_all([self])
+
+    @staticmethod
+    def stop_all(servers: Iterable[SandboxServer]) -> None:
+        """Stop several servers at once: each is told to shut down before any is waited for (a server takes a few
+        tenths of a second to wind down, which a pool of them would otherwise spend one after another)."""
+        stopping: list[threading.Thread] = []
+        for server in servers:
+            thread, portal = server._thread, server._portal
+            if thread is None:
+                continue
+            if portal is not None and thread.is_alive():
+                with contextlib.suppress(RuntimeError):  # the loop is already finishing
+                    portal.call(server._begin_shutdown)
+            stopping.append(thread)
+        for thread in stopping:
+            thread.join(5)
 
     def __enter__(self) -> Self:
         return self.start()
