@@ -65,16 +65,20 @@ class Follow:
 
 
 async def _pump(events: Any, send: MemoryObjectSendStream[RunEvent | Exception]) -> None:
-    """Read the backend stream into the buffer; a failure travels as an item so the reader can report it."""
+    """Read the backend stream into the buffer; a failure travels as an item so the reader can report it. Once the
+    reader is gone (it returned, or failed on its own), the pump just stops: nobody is left to tell."""
     async with send, aclosing(events) as stream:
         try:
-            async for event in stream:
-                try:
-                    send.send_nowait(event)  # no loop round-trip per event while the buffer has room
-                except anyio.WouldBlock:
-                    await send.send(event)
-        except RunbridgeError as exc:
-            await send.send(exc)
+            try:
+                async for event in stream:
+                    try:
+                        send.send_nowait(event)  # no loop round-trip per event while the buffer has room
+                    except anyio.WouldBlock:
+                        await send.send(event)
+            except RunbridgeError as exc:
+                await send.send(exc)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return
 
 
 async def _next(receive: MemoryObjectReceiveStream[RunEvent | Exception], within: float) -> RunEvent | Exception | None:
