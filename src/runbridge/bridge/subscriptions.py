@@ -126,14 +126,14 @@ class RunSubscriptions:
                     events = backend.watch(followed.run_id, cursor=record.cursor if record else None)
                     async with aclosing(events) as stream:  # type: ignore[type-var]
                         async for event in stream:
-                            with suppress(anyio.WouldBlock):
+                            with suppress(anyio.WouldBlock, anyio.BrokenResourceError):
                                 changed.send_nowait(None)
                             if event.terminal:
                                 return
                 except Exception as exc:  # the last word a re-read will show; the server itself goes on
                     why = str(exc) if isinstance(exc, RunbridgeError) else f"unexpected {exc.__class__.__name__}"
                     log.info("stopped following %s: %s", uri, why)
-                    with suppress(anyio.WouldBlock):
+                    with suppress(anyio.WouldBlock, anyio.BrokenResourceError):
                         changed.send_nowait(None)
 
         with followed.scope:
