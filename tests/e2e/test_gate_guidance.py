@@ -120,6 +120,7 @@ async def test_a_run_that_ended_at_its_gate_elsewhere_has_the_gate_closed_when_r
     resource = json.loads(content.text)  # type: ignore[union-attr]
     assert resource["run"]["status"] == "cancelled"
     assert resource["open_gates"] == []
+    assert resource["next"] == snapshot["next"], "the resource shows what runs_get returns"
     assert snapshot["run"]["status"] == "cancelled"
     assert snapshot["open_gates"] == []
     assert "waiting_for" not in snapshot

@@ -8,15 +8,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..core.models import Gate, GateField, RunStatus, Usage
+from ..core.models import Gate, GateField, Run, RunStatus, Usage
+from ..state import Registry
 
 __all__ = [
     "GateView",
     "RunReport",
+    "RunSnapshot",
     "fit_budget",
     "gate_view",
     "how_to_answer",
     "next_step",
+    "run_snapshot",
 ]
 
 
@@ -217,3 +220,46 @@ def fit_budget(report: RunReport, budget: int) -> RunReport:
         gate = trimmed.waiting_for.model_copy(update={"context": {"preview": context + "…"}})
         trimmed = trimmed.model_copy(update={"waiting_for": gate})
     return trimmed
+
+
+class RunSnapshot(BaseModel):
+    """A run's current state from the backend, with runbridge's own record of it and what to do next."""
+
+    profile: str
+    run: Run
+    cursor: str | None = Field(default=None, description="The last event runbridge delivered for this run.")
+    open_gates: list[str] = Field(default_factory=list, description="Gate ids waiting for a human.")
+    waiting_for: GateView | None = Field(
+        default=None, description="The open gate the run waits on (the oldest, when there are several)."
+    )
+    next: str = Field(description="What to do next.")
+
+
+def run_snapshot(registry: Registry, profile: str, run: Run) -> RunSnapshot:
+    """`run` as just read from its backend, recorded (`Registry.observe`), with the gate it waits on, how to answer it
+    and what to do next: what runs_get returns and the run resource shows. Where the backend keeps no usage, the
+    usage runbridge summed while it followed the run stands in."""
+    record, gates = registry.observe(profile, run)
+    if run.usage is None and record.usage is not None:
+        run.usage = record.usage
+    first = gates[0].gate if gates else None
+    if run.open_gate is not None and run.open_gate.gate_id in {g.gate.gate_id for g in gates}:
+        run.open_gate = None  # shown once, as waiting_for, with how to answer it
+    elif run.open_gate is not None:
+        run.open_gate = run.open_gate.model_copy(update={"profile": profile})
+    waiting = gate_view(first, profile) if first is not None else None
+    return RunSnapshot(
+        profile=profile,
+        run=run,
+        cursor=record.cursor,
+        open_gates=[g.gate.gate_id for g in gates],
+        waiting_for=waiting,
+        next=next_step(
+            run.run_id,
+            done=run.status.terminal,
+            waiting=waiting,
+            answerable=first is None or first.resolvable,
+            watch=True,
+            status=run.status,
+        ),
+    )

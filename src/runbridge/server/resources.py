@@ -10,7 +10,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from ..bridge.events import read_events
 from ..bridge.output import structured
-from ..bridge.results import gate_view
+from ..bridge.results import gate_view, run_snapshot
 from ..core.config import Settings
 from ..core.errors import InputError, NotFoundError, RunbridgeError
 from ..core.protocols import RunsAPI, TargetsAPI
@@ -39,23 +39,16 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         return _json([{"name": p.name, "family": p.family, "base_url": p.base_url} for p in settings.profiles.values()])
 
     @mcp.resource("runbridge://{profile}/runs/{run_id}", name="run", mime_type="application/json")
-    async def run_snapshot(profile: str, run_id: str, ctx: Context[Any, Any]) -> str:
-        """A run's current snapshot from its backend, with runbridge's record (cursor, open gates)."""
+    async def run(profile: str, run_id: str, ctx: Context[Any, Any]) -> str:
+        """A run's current snapshot from its backend, with runbridge's record (cursor, open gates): runs_get's
+        answer."""
         app = app_of(ctx)
         try:
             chosen, backend = app.require(profile, "runs", RunsAPI)
-            run = await backend.get_run(run_id)
+            found = await backend.get_run(run_id)
         except RunbridgeError as exc:
             raise _refused(exc) from None
-        record, gates = app.registry.observe(chosen.name, run)
-        doc: dict[str, Any] = {
-            "profile": chosen.name,
-            "run": structured(run),
-            "open_gates": [g.gate.gate_id for g in gates],
-        }
-        if record.cursor is not None:
-            doc["cursor"] = record.cursor
-        return _json(doc)
+        return _json(structured(run_snapshot(app.registry, chosen.name, found)))
 
     @mcp.resource(
         "runbridge://{profile}/runs/{run_id}/events{?cursor}", name="run-events", mime_type="application/json"
@@ -93,4 +86,4 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
             raise _refused(exc) from None
         return _json(structured(found))
 
-    _ = (profiles, run_snapshot, run_events, open_gates, target)
+    _ = (profiles, run, run_events, open_gates, target)

@@ -9,8 +9,8 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from ..bridge.events import EventsPage, read_events
-from ..bridge.results import GateView, RunReport, gate_view, next_step
-from ..core.models import Run, RunStatus, StartRequest
+from ..bridge.results import RunReport, RunSnapshot, run_snapshot
+from ..core.models import RunStatus, StartRequest
 from ..core.protocols import ForkAPI, RunsAPI
 from ._follow import FollowResult, continue_or_none, follow, wait_for
 from ._spec import ToolSpec, app_of
@@ -93,19 +93,6 @@ async def runs_watch(
     )
 
 
-class RunSnapshot(BaseModel):
-    """A run's current state from the backend, with runbridge's own record of it and what to do next."""
-
-    profile: str
-    run: Run
-    cursor: str | None = Field(default=None, description="The last event runbridge delivered for this run.")
-    open_gates: list[str] = Field(default_factory=list, description="Gate ids waiting for a human.")
-    waiting_for: GateView | None = Field(
-        default=None, description="The open gate the run waits on (the oldest, when there are several)."
-    )
-    next: str = Field(description="What to do next.")
-
-
 async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = None) -> RunSnapshot:
     """A snapshot of a run: status, outputs or error, current step, and the gate it waits on with how to answer it
     (relay it to the user; never answer it yourself). Does not wait."""
@@ -113,32 +100,7 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
     chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
     with app.hinting(chosen.name, run_id=run_id):
         run = await backend.get_run(run_id)
-    record, gates = app.registry.observe(chosen.name, run)
-    if run.usage is None and record.usage is not None:
-        run.usage = record.usage  # what runbridge summed while it followed the run, where the backend keeps none
-    done = run.status.terminal
-    first = gates[0].gate if gates else None
-    waiting = gate_view(first, chosen.name) if first is not None else None
-    if waiting is not None and run.open_gate is not None and run.open_gate.gate_id in {g.gate.gate_id for g in gates}:
-        run.open_gate = None  # shown once, as waiting_for, with how to answer it
-    elif run.open_gate is not None:
-        run.open_gate = run.open_gate.model_copy(update={"profile": chosen.name})
-    nxt = next_step(
-        run_id,
-        done=done,
-        waiting=waiting,
-        answerable=first is None or first.resolvable,
-        watch=True,
-        status=run.status,
-    )
-    return RunSnapshot(
-        profile=chosen.name,
-        run=run,
-        cursor=record.cursor,
-        open_gates=[g.gate.gate_id for g in gates],
-        waiting_for=waiting,
-        next=nxt,
-    )
+    return run_snapshot(app.registry, chosen.name, run)
 
 
 async def runs_events(
