@@ -16,12 +16,6 @@ pytestmark = pytest.mark.anyio
 POLL = "GET /v1/runs/{run_id}/events/poll"
 
 
-def _ok(result: Any) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
-
-
 def _counts(sandbox: SandboxServer) -> tuple[int, int]:
     stats = sandbox.stats()
     return stats["requests"].get(POLL, 0), stats["stream_connections"]
@@ -29,16 +23,16 @@ def _counts(sandbox: SandboxServer) -> tuple[int, int]:
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_runs_events_pages_a_run_in_one_request_each_without_the_stream(
-    mode: str, connect: Any, sandbox: SandboxServer
+    mode: str, connect: Any, sandbox: SandboxServer, transcript: Any
 ) -> None:
     with anyio.fail_after(30):
         async with connect(mode=mode) as client:
-            done = _ok(await client.call_tool("runs_start", {"target_id": "quick-demo"}))
+            done = await transcript.ok(client, "runs_start", {"target_id": "quick-demo"})
             polls, streams = _counts(sandbox)
-            whole = _ok(await client.call_tool("runs_events", {"run_id": done["run_id"]}))
-            first = _ok(await client.call_tool("runs_events", {"run_id": done["run_id"], "limit": 3}))
-            rest = _ok(
-                await client.call_tool("runs_events", {"run_id": done["run_id"], "cursor": first["next_cursor"]})
+            whole = await transcript.ok(client, "runs_events", {"run_id": done["run_id"]})
+            first = await transcript.ok(client, "runs_events", {"run_id": done["run_id"], "limit": 3})
+            rest = await transcript.ok(
+                client, "runs_events", {"run_id": done["run_id"], "cursor": first["next_cursor"]}
             )
             after_polls, after_streams = _counts(sandbox)
     assert (after_polls - polls, after_streams - streams) == (3, 0), "one poll per page, and no stream"
@@ -52,17 +46,17 @@ async def test_runs_events_pages_a_run_in_one_request_each_without_the_stream(
 
 
 async def test_runs_events_on_a_run_waiting_at_its_gate_gives_an_empty_page_that_keeps_the_cursor(
-    connect: Any, sandbox: SandboxServer
+    connect: Any, sandbox: SandboxServer, transcript: Any
 ) -> None:
     with anyio.fail_after(30):
         async with connect(mode="legacy") as client:
-            waiting = _ok(await client.call_tool("runs_start", {"target_id": "approval-demo"}))
+            waiting = await transcript.ok(client, "runs_start", {"target_id": "approval-demo"})
             run_id = waiting["run_id"]
-            history = _ok(await client.call_tool("runs_events", {"run_id": run_id}))
+            history = await transcript.ok(client, "runs_events", {"run_id": run_id})
             polls, streams = _counts(sandbox)
-            quiet = _ok(await client.call_tool("runs_events", {"run_id": run_id, "cursor": history["next_cursor"]}))
+            quiet = await transcript.ok(client, "runs_events", {"run_id": run_id, "cursor": history["next_cursor"]})
             after_polls, after_streams = _counts(sandbox)
-            _ok(await client.call_tool("runs_cancel", {"run_id": run_id}))
+            await transcript.ok(client, "runs_cancel", {"run_id": run_id})
     assert history["ended"] is False
     assert any(e["kind"] == "gate.opened" for e in history["events"])
     assert quiet["events"] == []

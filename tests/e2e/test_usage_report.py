@@ -12,23 +12,17 @@ import pytest
 pytestmark = pytest.mark.anyio
 
 
-def _ok(result: Any) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-async def test_the_report_sums_what_runs_get_shows_by_target_and_by_day(connect: Any) -> None:
+async def test_the_report_sums_what_runs_get_shows_by_target_and_by_day(connect: Any, transcript: Any) -> None:
     with anyio.fail_after(30):
         async with connect(mode="legacy") as client:
-            runs = [_ok(await client.call_tool("runs_start", {"target_id": t})) for t in ("quick-demo", "quick-demo")]
-            runs.append(_ok(await client.call_tool("runs_start", {"target_id": "failing-demo"})))
+            runs = [await transcript.ok(client, "runs_start", {"target_id": t}) for t in ("quick-demo", "quick-demo")]
+            runs.append(await transcript.ok(client, "runs_start", {"target_id": "failing-demo"}))
             usages = [
-                _ok(await client.call_tool("runs_get", {"run_id": r["run_id"]}))["run"].get("usage") for r in runs
+                (await transcript.ok(client, "runs_get", {"run_id": r["run_id"]}))["run"].get("usage") for r in runs
             ]
             followed = [r.get("usage") for r in runs]
-            by_target = _ok(await client.call_tool("usage_report", {}))
-            by_day = _ok(await client.call_tool("usage_report", {"group_by": "day", "days": 1}))
+            by_target = await transcript.ok(client, "usage_report", {})
+            by_day = await transcript.ok(client, "usage_report", {"group_by": "day", "days": 1})
     assert usages == followed, "runs_get shows the usage runbridge recorded while following the run"
     reported = [u for u in usages if u]
     assert reported, "the sandbox reports usage for these runs"
@@ -49,17 +43,17 @@ async def test_the_report_sums_what_runs_get_shows_by_target_and_by_day(connect:
     assert today["total_tokens"] == total["total_tokens"]
 
 
-async def test_with_nothing_recorded_the_report_says_so_and_bad_arguments_are_refused(connect: Any) -> None:
+async def test_with_nothing_recorded_the_report_says_so_and_bad_arguments_are_refused(
+    connect: Any, transcript: Any
+) -> None:
     async with connect(mode="legacy") as client:
-        empty = _ok(await client.call_tool("usage_report", {"days": 7}))
-        unknown = await client.call_tool("usage_report", {"profile": "nowhere"})
-        zero = await client.call_tool("usage_report", {"days": 0})
-        grouping = await client.call_tool("usage_report", {"group_by": "week"})
+        empty = await transcript.ok(client, "usage_report", {"days": 7})
+        unknown = await transcript.refused(client, "usage_report", {"profile": "nowhere"})
+        zero = await transcript.refused(client, "usage_report", {"days": 0})
+        grouping = await transcript.refused(client, "usage_report", {"group_by": "week"})
     assert empty["total"]["runs"] == 0
     assert empty["groups"] == []
     assert empty["note"] == "runbridge recorded no run in the last 7 days."
-    for refused in (unknown, zero, grouping):
-        assert refused.is_error
-    assert "nowhere" in unknown.content[0].text  # type: ignore[union-attr]
-    assert "`days`" in zero.content[0].text  # type: ignore[union-attr]
-    assert "`group_by`" in grouping.content[0].text  # type: ignore[union-attr]
+    assert "nowhere" in unknown
+    assert "`days`" in zero
+    assert "`group_by`" in grouping

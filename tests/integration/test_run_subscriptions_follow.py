@@ -108,13 +108,16 @@ async def test_a_subscriber_that_fails_is_dropped_and_the_watch_ends_without_sub
     await _until(lambda: int(sandbox.stats()["open_streams"]) == 0)
 
 
-async def test_a_run_that_cannot_be_followed_is_told_once_so_that_a_reread_shows_why(app: App) -> None:
-    uri = "runbridge://wop/runs/run_does_not_exist"
+async def _told_once_then_no_longer_followed(app: App, uri: str) -> None:
     told = Told()
     app.subscriptions.subscribe(uri, "a", told)
     await told.arrived.wait()
     await _until(lambda: not app.subscriptions.following(uri))
     assert told.uris == [uri]
+
+
+async def test_a_run_that_cannot_be_followed_is_told_once_so_that_a_reread_shows_why(app: App) -> None:
+    await _told_once_then_no_longer_followed(app, "runbridge://wop/runs/run_does_not_exist")
 
 
 async def test_an_unknown_profile_and_one_run_too_many_are_refused_and_other_uris_accepted(
@@ -153,11 +156,6 @@ class _BrokenWatch:
 
 async def test_a_watch_that_fails_unexpectedly_ends_the_following_and_not_the_server(app: App) -> None:
     app._backends["wop"] = _BrokenWatch()  # pyright: ignore[reportPrivateUsage]
-    uri = "runbridge://wop/runs/run_1"
-    told = Told()
-    app.subscriptions.subscribe(uri, "a", told)
-    await told.arrived.wait()
-    await _until(lambda: not app.subscriptions.following(uri))
-    assert told.uris == [uri]
+    await _told_once_then_no_longer_followed(app, "runbridge://wop/runs/run_1")
     assert app.tasks is not None
     assert not app.tasks.cancel_scope.cancel_called, "the server's task group goes on"
