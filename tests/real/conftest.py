@@ -1,0 +1,74 @@
+"""The real-backend tier: servers written by others (the OpenWOP reference hosts, Synapse), started on loopback
+for the session, and runbridge driven against them over stdio by the official MCP client.
+
+Every test here is marked `real` (`pytest -m "not real"` is the fast lane). A backend that cannot be installed or
+started skips its tests with one line saying why, except where it is required (`RUNBRIDGE_REAL_REQUIRED=1`, or `CI`
+set), where it fails them."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+import real_backends
+from real_backends import HostProcess, Unavailable
+
+T = TypeVar("T")
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.real)
+
+
+def available(make: Callable[[], T]) -> T:
+    """`make()`, or, when the backend is unavailable here, a skip (locally) or a failure (where it is required)."""
+    try:
+        return make()
+    except Unavailable as exc:
+        if real_backends.REQUIRED:
+            pytest.fail(f"real backend unavailable: {exc}", pytrace=False)
+        pytest.skip(f"real backend unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def real_key() -> str:
+    return "rk-" + secrets.token_hex(12)
+
+
+def _host(kind: str, tmp_path_factory: pytest.TempPathFactory, key: str) -> Iterator[HostProcess]:
+    workdir = tmp_path_factory.mktemp(f"openwop-{kind}")
+    host = available(lambda: real_backends.openwop_host(kind, workdir, key).start())
+    try:
+        yield host
+    finally:
+        host.stop()
+
+
+@pytest.fixture(scope="session")
+def openwop_sqlite(tmp_path_factory: pytest.TempPathFactory, real_key: str) -> Iterator[HostProcess]:
+    """The OpenWOP SQLite reference host: durable runs, every interrupt kind, survives a restart."""
+    yield from _host("sqlite", tmp_path_factory, real_key)
+
+
+@pytest.fixture(scope="session")
+def openwop_python(tmp_path_factory: pytest.TempPathFactory, real_key: str) -> Iterator[HostProcess]:
+    """The OpenWOP Python reference host: run-level pause and resume, no interrupts."""
+    yield from _host("python", tmp_path_factory, real_key)
+
+
+@pytest.fixture(scope="session")
+def openwop_inmemory(tmp_path_factory: pytest.TempPathFactory, real_key: str) -> Iterator[HostProcess]:
+    """The OpenWOP in-memory reference host: no workflow-describe route, `core.noop`/`core.delay` only."""
+    yield from _host("in-memory", tmp_path_factory, real_key)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
