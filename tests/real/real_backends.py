@@ -15,8 +15,10 @@ Where things are:
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -28,7 +30,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,20 +123,28 @@ def synapse_python() -> Path:
 
 
 def install_all() -> int:
-    """Everything the tier needs, installed one after another; what fails is said and the rest still installed."""
-    jobs = [("openwop sqlite host", openwop_node_modules), ("synapse", synapse_python)]
-    jobs += [(name, lambda name=name, reqs=reqs: venv(name, reqs)) for name, reqs in CLIENT_VENVS.items()]
-    failed = 0
-    for label, job in jobs:
+    """Everything the tier needs, two installs at a time (each is mostly one subprocess: a compile or downloads);
+    what fails is said, and the rest is still installed."""
+    jobs: list[tuple[str, Callable[[], object]]] = [
+        ("openwop sqlite host", openwop_node_modules),
+        ("synapse", synapse_python),
+    ]
+    jobs += [(name, functools.partial(venv, name, reqs)) for name, reqs in CLIENT_VENVS.items()]
+
+    def run(job: tuple[str, Callable[[], object]]) -> bool:
+        label, make = job
         started = time.monotonic()
         try:
-            job()
+            make()
         except Unavailable as exc:
-            failed += 1
-            print(f"real backends: {label}: {exc}", file=sys.stderr)
-        else:
-            print(f"real backends: {label} ready ({time.monotonic() - started:.0f} s)", file=sys.stderr)
-    return 1 if failed else 0
+            print(f"real backends: {label}: {exc}", file=sys.stderr, flush=True)
+            return False
+        print(f"real backends: {label} ready ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+        return True
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(run, jobs))
+    return 0 if all(results) else 1
 
 
 # -- processes --------------------------------------------------------------------------------------------------
