@@ -59,7 +59,7 @@ async def test_an_approval_run_streams_in_order_opens_one_gate_and_completes_aft
     assert gate is not None
     assert gate.kind == "approval"
     assert gate.run_id == run.run_id
-    assert gate.prompt == "Approve the launch announcement"
+    assert gate.prompt == "Approve the launch announcement\nThe draft below will be published as is."
     assert [f.name for f in gate.fields] == ["decision", "feedback"]
     assert gate.fields[0].options == ["accept", "reject", "refine"]
     assert gate.fields[0].required
@@ -185,7 +185,8 @@ async def test_an_external_event_gate_takes_a_json_payload_and_the_run_continues
     async def answer(event: RunEvent) -> None:
         if event.gate is not None:
             assert event.gate.kind == "external"
-            assert [f.name for f in event.gate.fields] == ["eventPayload"]
+            assert [f.name for f in event.gate.fields] == ["orderId", "eventPayload"], "a field per correlation key"
+            assert 'orderId = "order-42"' in event.gate.prompt
             assert event.gate.context["eventType"] == "payment.settled"
             with pytest.raises(GateError, match="must be JSON"):
                 await backend.resolve_gate(
@@ -196,7 +197,10 @@ async def test_an_external_event_gate_takes_a_json_payload_and_the_run_continues
 
     watched = await collect(backend, run.run_id, on_event=answer)
     assert watched.last.kind is EventKind.RUN_COMPLETED
-    assert watched.last.data["outputs"]["payment"] == {"eventPayload": {"orderId": "order-42", "amount": 12}}
+    assert watched.last.data["outputs"]["payment"] == {
+        "orderId": "order-42",
+        "eventPayload": {"orderId": "order-42", "amount": 12},
+    }
 
 
 @pytest.mark.parametrize("variant", ALL_VARIANTS)

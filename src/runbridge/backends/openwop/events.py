@@ -7,10 +7,10 @@ open one gate, not four.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ...core.models import EventKind, RunEvent, StepRef, utc_now
-from .gates import gate_from_interrupt
+from .gates import approvals_text, gate_from_interrupt, vote_counts
 from .wire import RawEvent, usage_of
 
 __all__ = ["EventMapper"]
@@ -34,6 +34,7 @@ _KINDS: dict[str, EventKind] = {
     "approval.received": EventKind.GATE_RESOLVED,
     "clarification.resolved": EventKind.GATE_RESOLVED,
     "node.resumed": EventKind.GATE_RESOLVED,
+    "node.interrupt.resolved": EventKind.GATE_RESOLVED,
     "output.chunk": EventKind.MESSAGE_DELTA,
     "ai.message.chunk": EventKind.MESSAGE_DELTA,
     "agent.reasoned": EventKind.REASONING,
@@ -77,6 +78,7 @@ class EventMapper:
         self.step_names = {s.id: s.name or s.id for s in known if s.id}
         self._step_index: dict[str, int] = {s.id: i + 1 for i, s in enumerate(known) if s.id}
         self._announced: set[str] = set()
+        self._required: dict[str, int] = {}  # approvals a quorum gate needs, by node (for `interrupt.vote` words)
         self._current: StepRef | None = None
 
     def step(self, node_id: str | None, payload: dict[str, Any]) -> StepRef | None:
@@ -113,6 +115,9 @@ class EventMapper:
             else:
                 self._announced.add(gate.gate_id)
                 text = f"waiting for a human: {gate.prompt}"
+                required = gate.resume.get("required_approvals")
+                if isinstance(required, int) and raw.node_id:
+                    self._required[raw.node_id] = required
         elif raw.type == "state.snapshot":
             status = str(payload.get("status", ""))
             kind = {
@@ -132,6 +137,15 @@ class EventMapper:
             gate=gate,
             usage=usage_of(payload) if kind in (EventKind.USAGE, EventKind.MESSAGE_DELTA) else None,
         )
+
+    def _vote_text(self, payload: dict[str, Any], step: StepRef | None) -> str:
+        """A quorum vote in words: how many approvals the gate has, of how many it needs."""
+        inner = payload.get("data")
+        votes = cast(dict[str, Any], inner).get("votes") if isinstance(inner, dict) else payload.get("votes")
+        accepts, rejects = vote_counts(votes)
+        required = self._required.get(step.id) if step and step.id else None
+        where = f" on {step.name}" if step and step.name else ""
+        return f"vote recorded{where}: {_vote_words(accepts, rejects, required)}; still waiting for more votes"
 
     def _text(self, type_: str, payload: dict[str, Any], step: StepRef | None) -> str:
         name = step.name if step else None
@@ -159,8 +173,16 @@ class EventMapper:
                 return f"{payload.get('model', 'model')}: {payload.get('totalTokens', '?')} tokens"
             case "artifact.created":
                 return f"artifact {payload.get('artifactType', '')} {payload.get('artifactId', '')}".strip()
-            case "interrupt.resolved" | "approval.received" | "clarification.resolved" | "node.resumed":
+            case (
+                "interrupt.resolved"
+                | "approval.received"
+                | "clarification.resolved"
+                | "node.resumed"
+                | "node.interrupt.resolved"
+            ):
                 return "gate answered; continuing"
+            case "interrupt.vote":
+                return self._vote_text(payload, step)
             case "run.completed":
                 return "run completed"
             case "run.failed":
@@ -175,6 +197,11 @@ class EventMapper:
                 return _short(payload.get("message", ""))
             case _:
                 return type_
+
+
+def _vote_words(accepts: int, rejects: int, required: int | None) -> str:
+    counted = approvals_text(accepts, required) if required else f"{accepts} approval{'s' * (accepts != 1)}"
+    return counted + (f", {rejects} rejection{'s' * (rejects != 1)}" if rejects else "")
 
 
 def _error_text(error: object) -> str:

@@ -1,4 +1,11 @@
-"""OpenWOP interrupts as gates, and a human's answer as a `resumeValue` (reference §5d, §6.4)."""
+"""OpenWOP interrupts as gates (reference §5d, §6.4, §7.1).
+
+Hosts put what an interrupt asks in different places: the spec's `data` (`interrupt.requested`, `GET
+/interrupts/{token}`), the node's `config` (the SQLite reference host's `node.suspended` events), or a `payload` that
+wraps either (that host's run snapshots). `interrupt_data` reads all of them, so a gate shows the host's own title,
+description, actions, questions and correlation keys wherever they came from. How an answer goes back is in
+`resume`.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,18 @@ from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
-from ...core.errors import GateError
-from ...core.models import Gate, GateAnswer, GateField, GateKind, StepRef, utc_now
+from ...core.models import Gate, GateField, GateKind, StepRef, utc_now
 from .wire import parse_time
 
-__all__ = ["gate_from_interrupt", "has_question", "interrupt_token", "resume_value"]
+__all__ = [
+    "approvals_text",
+    "gate_from_interrupt",
+    "has_question",
+    "interrupt_data",
+    "interrupt_token",
+    "vote_counts",
+    "with_votes",
+]
 
 _ACTION_LABELS = {
     "accept": "Accept",
@@ -24,6 +38,8 @@ _KINDS: dict[str, GateKind] = {
     "external-event": "external",
     "credential": "auth",
 }
+_SCALAR_TYPES: dict[str, Any] = {"string": "text", "number": "number", "integer": "integer", "boolean": "boolean"}
+NO_QUESTIONS_FIELD = "answers"  # the one field of a clarification whose questions the host did not give
 
 
 def interrupt_token(payload: dict[str, Any]) -> str | None:
@@ -40,68 +56,227 @@ def interrupt_token(payload: dict[str, Any]) -> str | None:
     return None
 
 
+def interrupt_data(payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """What an interrupt asks, and where the host put it (`data` or `config`; "" when nowhere)."""
+    layers = [payload]
+    inner = payload.get("payload")
+    if isinstance(inner, dict):
+        layers.append(cast(dict[str, Any], inner))
+    for layer in layers:
+        for where in ("data", "config"):
+            found = layer.get(where)
+            if isinstance(found, dict) and found:
+                return cast(dict[str, Any], found), where
+    return {}, ""
+
+
 def has_question(payload: dict[str, Any]) -> bool:
     """Whether an interrupt payload says what it asks (some hosts' events carry only ids and the token)."""
-    return isinstance(payload.get("data"), dict) or isinstance(payload.get("payload"), dict)
+    return bool(interrupt_data(payload)[0])
+
+
+def _text(value: object) -> str:
+    return " ".join(str(value).split()) if isinstance(value, str | int | float) and str(value).strip() else ""
+
+
+def _title_and_description(data: dict[str, Any]) -> str:
+    """The host's own words for a gate: its title, then its description (or prompt, or question)."""
+    title = _text(data.get("title"))
+    body = _text(data.get("description") or data.get("prompt") or data.get("question"))
+    if title and body and body != title:
+        return f"{title}\n{body}"
+    return title or body
+
+
+# -- approvals and quorum ----------------------------------------------------------------------------------------
+
+
+def vote_counts(votes: object) -> tuple[int, int]:
+    """(accepts, rejects) in a host's vote ledger (`[{action, voter?, timestamp}]`)."""
+    if not isinstance(votes, list):
+        return 0, 0
+    actions = [str(cast(dict[str, Any], v).get("action")) for v in cast(list[Any], votes) if isinstance(v, dict)]
+    return actions.count("accept"), actions.count("reject")
+
+
+def approvals_text(accepts: int, required: int) -> str:
+    return f"{accepts} of {required} approvals"
+
+
+def with_votes(gate: Gate, votes: object) -> Gate:
+    """A quorum gate after a vote: how many approvals it has of how many it needs, in its prompt and context."""
+    required = gate.resume.get("required_approvals")
+    if not isinstance(required, int):
+        return gate
+    accepts, rejects = vote_counts(votes)
+    base = str(gate.resume.get("prompt_base") or gate.prompt)
+    have = approvals_text(accepts, required)
+    context = {**gate.context, "approvals": have}
+    if rejects:
+        context["rejections"] = rejects
+    return gate.model_copy(update={"prompt": f"{base}\n(Approvals so far: {have}.)", "context": context})
+
+
+def _approval(data: dict[str, Any]) -> tuple[list[GateField], str, dict[str, Any], dict[str, Any]]:
+    actions = [a for a in data.get("actions") or ["accept", "reject"] if a in _ACTION_LABELS] or ["accept", "reject"]
+    fields = [
+        GateField(
+            name="decision",
+            type="select",
+            label="Decision",
+            options=actions,
+            option_labels=[_ACTION_LABELS[a] for a in actions],
+            required=True,
+            default="accept" if "accept" in actions else None,
+        ),
+        GateField(name="feedback", type="text", label="Feedback", description="Optional note for the run"),
+    ]
+    prompt = _title_and_description(data) or "Approve this step?"
+    context = {k: data[k] for k in ("artifactType", "artifactData") if data.get(k)}
+    notes: dict[str, Any] = {}
+    required = data.get("requiredApprovals")
+    if isinstance(required, int) and not isinstance(required, bool) and required > 1:
+        notes = {"required_approvals": required, "prompt_base": prompt}
+        context["approvals"] = approvals_text(0, required)
+        prompt = f"{prompt}\n(Approvals so far: {approvals_text(0, required)}.)"
+    return fields, prompt, context, notes
+
+
+# -- clarifications ----------------------------------------------------------------------------------------------
+
+
+def _question_field(question: dict[str, Any]) -> GateField:
+    """One form field for one question: its id, its text, whether it must be answered, and its type."""
+    qid = str(question["id"])
+    text = _text(question.get("question") or question.get("text") or question.get("prompt") or question.get("label"))
+    schema = question.get("schema")
+    schema = cast(dict[str, Any], schema) if isinstance(schema, dict) else {}
+    options = schema.get("enum") or question.get("options")
+    kind = str(schema.get("type") or question.get("type") or question.get("kind") or "string")
+    field = GateField(
+        name=qid,
+        label=text or qid,
+        required=question.get("required", question.get("optional") is not True) is not False,
+        description=_text(question.get("description") or schema.get("description")) or None,
+    )
+    if isinstance(options, list) and options:
+        values = [str(o) for o in cast(list[Any], options)]
+        return field.model_copy(update={"type": "select", "options": values})
+    return field.model_copy(update={"type": _SCALAR_TYPES.get(kind, "text")})
+
+
+def _clarification(data: dict[str, Any], where: str) -> tuple[list[GateField], str, dict[str, Any]]:
+    questions = [cast(dict[str, Any], q) for q in data.get("questions") or [] if isinstance(q, dict) and q.get("id")]
+    if not questions:
+        said = _title_and_description(data)
+        prompt = (
+            "The run asks for clarification, but the host did not say what its questions are"
+            + (f" (it says: {said})" if said else "")
+            + ". Answer only if you know them: give the answers as a JSON object keyed by question id."
+        )
+        field = GateField(
+            name=NO_QUESTIONS_FIELD,
+            type="json",
+            label="Answers (JSON object keyed by question id)",
+            required=True,
+        )
+        return [field], prompt, {"answers_shape": "unknown"}
+    fields = [_question_field(q) for q in questions]
+    title = _text(data.get("title"))
+    if len(fields) == 1:
+        prompt = f"{title}\n{fields[0].label}" if title and title != fields[0].label else str(fields[0].label)
+    else:
+        listed = "\n".join(f"- {f.label}" for f in fields)
+        prompt = f"{title or f'The run asks {len(fields)} questions'}:\n{listed}"
+    # The spec answers `[{id, answer}]`; the host that keeps questions in the node's `config` takes `{id: answer}`.
+    return fields, prompt, {"answers_shape": "map" if where == "config" else "list"}
+
+
+# -- external events ---------------------------------------------------------------------------------------------
+
+
+def _correlation_field(key: str, value: Any) -> GateField:
+    expected = json.dumps(value, ensure_ascii=False)
+    field = GateField(
+        name=key,
+        label=f"{key} (correlation key)",
+        description=f"The host matches the event by this key: it must be {expected}.",
+        required=True,
+        default=value,
+    )
+    if isinstance(value, bool):
+        return field.model_copy(update={"type": "boolean"})
+    if isinstance(value, int):
+        return field.model_copy(update={"type": "integer"})
+    if isinstance(value, float):
+        return field.model_copy(update={"type": "number"})
+    if isinstance(value, str):
+        return field
+    return field.model_copy(update={"type": "json", "default": expected})
+
+
+def _external(data: dict[str, Any]) -> tuple[list[GateField], str, dict[str, Any]]:
+    raw = data.get("correlation")
+    correlation = cast(dict[str, Any], raw) if isinstance(raw, dict) else {}
+    keys = {k: v for k, v in correlation.items() if k != "eventPayload"}
+    fields = [_correlation_field(k, v) for k, v in keys.items()]
+    fields.append(
+        GateField(
+            name="eventPayload",
+            type="json",
+            label="Event payload (JSON)",
+            description="The event's body, handed to the run (optional).",
+        )
+    )
+    event = _text(data.get("eventType"))
+    prompt = _title_and_description(data) or (
+        f"The run waits for the external event {event!r}." if event else "The run waits for an external event."
+    )
+    if keys:
+        needed = ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in keys.items())
+        prompt += f"\nThe answer must carry every correlation key: {needed}."
+    context = {k: v for k, v in data.items() if k not in ("title", "prompt", "description", "correlation")}
+    if keys:
+        context["correlation"] = keys
+    return fields, prompt, context
+
+
+def _other(raw_kind: str, data: dict[str, Any]) -> tuple[list[GateField], str, dict[str, Any]]:
+    field = GateField(name="value", type="json", label="Value (JSON)", required=True)
+    prompt = _title_and_description(data) or f"The run waits for a {raw_kind} input."
+    context = {k: v for k, v in data.items() if k not in ("title", "prompt", "description", "question")}
+    return [field], prompt, context
+
+
+# -- the gate ----------------------------------------------------------------------------------------------------
 
 
 def gate_from_interrupt(
     payload: dict[str, Any], *, run_id: str, node_id: str | None, step: StepRef | None = None
 ) -> Gate:
     """A gate from an `interrupt.requested` payload, a `node.suspended` payload, or a snapshot's `interrupt`."""
-    raw_kind = str(payload.get("kind") or "custom")
+    data, where = interrupt_data(payload)
+    inner = payload.get("payload") if isinstance(payload.get("payload"), dict) else {}
+    raw_kind = str(payload.get("kind") or cast(dict[str, Any], inner).get("kind") or "custom")
     node = str(payload.get("nodeId") or node_id or "")
     interrupt_id = str(payload.get("interruptId") or payload.get("key") or node)
-    data = payload.get("data")
-    if not isinstance(data, dict):
-        config = payload.get("payload", {})
-        data = config.get("config", config) if isinstance(config, dict) else {}
     kind = _KINDS.get(raw_kind, "custom")
-    fields: list[GateField]
+    notes: dict[str, Any] = {}
     if raw_kind == "approval":
-        actions = [a for a in data.get("actions") or ["accept", "reject"] if a in _ACTION_LABELS]
-        fields = [
-            GateField(
-                name="decision",
-                type="select",
-                label="Decision",
-                options=actions,
-                option_labels=[_ACTION_LABELS[a] for a in actions],
-                required=True,
-                default="accept" if "accept" in actions else None,
-            ),
-            GateField(name="feedback", type="text", label="Feedback", description="Optional note for the run"),
-        ]
-        prompt = str(data.get("title") or data.get("description") or "Approve this step?")
-        context = {k: data[k] for k in ("description", "artifactType", "artifactData") if k in data}
+        fields, prompt, context, notes = _approval(data)
     elif raw_kind == "clarification":
-        questions = [q for q in data.get("questions") or [] if isinstance(q, dict) and q.get("id")]
-        fields = [
-            GateField(name=str(q["id"]), type="text", label=str(q.get("question") or q["id"]), required=True)
-            for q in questions
-        ]
-        prompt = "The run needs answers to continue."
-        if len(questions) == 1:
-            prompt = str(questions[0].get("question") or prompt)
+        fields, prompt, notes = _clarification(data, where)
         context = {}
+    elif raw_kind == "external-event":
+        fields, prompt, context = _external(data)
     else:
-        name = "eventPayload" if raw_kind == "external-event" else "value"
-        fields = [
-            GateField(
-                name=name,
-                type="json",
-                label="Event payload (JSON)" if raw_kind == "external-event" else "Value (JSON)",
-                required=True,
-            )
-        ]
-        prompt = str(data.get("title") or data.get("prompt") or f"The run waits for a {raw_kind} input.")
-        context = {k: v for k, v in data.items() if k not in ("title", "prompt")}
-    timeout_ms = payload.get("timeoutMs")
+        fields, prompt, context = _other(raw_kind, data)
+    timeout_ms = payload.get("timeoutMs", data.get("timeoutMs"))
     expires = None
     requested = parse_time(payload.get("requestedAt"))
     if isinstance(timeout_ms, int) and requested is not None:
         expires = requested + timedelta(milliseconds=timeout_ms)
-    return Gate(
+    gate = Gate(
         gate_id=f"{run_id}:{node}:{interrupt_id}",
         run_id=run_id,
         kind=kind,
@@ -111,8 +286,10 @@ def gate_from_interrupt(
         step=step,
         expires_at=expires,
         opened_at=requested or utc_now(),
-        resume=_resume_notes(payload, node=node, interrupt_id=interrupt_id, kind=raw_kind, data=data),
+        resume={**_resume_notes(payload, node=node, interrupt_id=interrupt_id, kind=raw_kind, data=data), **notes},
     )
+    votes = payload.get("votes", data.get("votes"))
+    return with_votes(gate, votes) if votes else gate
 
 
 def _resume_notes(payload: dict[str, Any], *, node: str, interrupt_id: str, kind: str, data: Any) -> dict[str, Any]:
@@ -126,45 +303,3 @@ def _resume_notes(payload: dict[str, Any], *, node: str, interrupt_id: str, kind
     if isinstance(correlation, dict) and correlation:
         notes["correlation"] = dict(cast(dict[str, Any], correlation))
     return notes
-
-
-def _json_value(raw: object, field: str) -> Any:
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        raise GateError(f'The field {field!r} must be JSON (for example {{"ok": true}}).') from None
-
-
-def resume_value(gate: Gate, answer: GateAnswer) -> Any | None:
-    """The `resumeValue` for an answer, or None when a decline should leave the gate open (nothing to reject)."""
-    kind = gate.resume.get("interrupt_kind", "custom")
-    values = answer.values
-    decided = utc_now().isoformat().replace("+00:00", "Z")
-    if kind == "approval":
-        feedback = values.get("feedback")
-        if answer.decision == "decline":
-            return {"action": "reject", "feedback": feedback or "Declined by the user.", "decidedAt": decided}
-        action = str(values.get("decision") or "accept")
-        allowed = gate.fields[0].options or []
-        if action not in allowed:
-            raise GateError(f"decision must be one of {allowed}, not {action!r}.")
-        value: dict[str, Any] = {"action": action, "decidedAt": decided}
-        if action == "refine":
-            value["refineFeedback"] = {"scope": "whole", "text": feedback or ""}
-        elif feedback:
-            value["feedback"] = feedback
-        return value
-    if answer.decision == "decline":
-        return None
-    if kind == "clarification":
-        missing = [f.name for f in gate.fields if f.required and not values.get(f.name)]
-        if missing:
-            raise GateError(f"Answer every question; missing: {', '.join(missing)}.")
-        return {"answers": [{"id": f.name, "answer": values[f.name]} for f in gate.fields]}
-    name = gate.fields[0].name if gate.fields else "value"
-    if name not in values:
-        raise GateError(f"The answer needs the field {name!r}.")
-    parsed = _json_value(values[name], name)
-    return {"eventPayload": parsed} if kind == "external-event" else parsed
