@@ -28,8 +28,9 @@ from ...http import DEFAULT_MAX_EVENT_BYTES, HttpClient, SSEMessage, follow, seg
 from .discovery import Discovery, read_discovery
 from .events import EventMapper
 from .forks import fork_refused, may_be_refusal
-from .gates import gate_from_interrupt, has_question, resume_value
+from .gates import gate_from_interrupt, has_question
 from .interrupts import Resolver
+from .resume import resume_value
 from .stream import (
     Ended,
     EventsConnection,
@@ -350,17 +351,13 @@ class OpenWopBackend:
         )
 
     async def _mapped(self, mapper: EventMapper, raw: RawEvent) -> RunEvent:
-        """`raw` as a RunEvent; a gate whose event does not say what it asks is filled in by inspecting its token."""
+        """`raw` as a RunEvent; a gate whose event does not say what it asks is filled in (see `Resolver.describe`)."""
         event = mapper.map(raw)
-        gate = event.gate
-        token = gate.resume.get("token") if gate is not None else None
-        if gate is None or not token or has_question(raw.payload):
+        if event.gate is None or has_question(raw.payload):
             return event
-        found = await self._resolver.inspect(str(token))
-        if found is None:
+        filled = await self._resolver.describe(event.gate, raw.payload, raw.node_id)
+        if filled is None:
             return event
-        filled = gate_from_interrupt({**found, **raw.payload}, run_id=gate.run_id, node_id=raw.node_id, step=gate.step)
-        filled = filled.model_copy(update={"gate_id": gate.gate_id})
         return event.model_copy(update={"gate": filled, "text": f"waiting for a human: {filled.prompt}"})
 
     async def _prepare(self, run_id: str) -> tuple[Target | None, Discovery]:
@@ -397,4 +394,7 @@ class OpenWopBackend:
         value = resume_value(gate, answer)
         if value is None:
             return {"resolved": False}
-        return await self._resolver.resolve(gate, value)
+        outcome = await self._resolver.resolve(gate, value)
+        if isinstance(value, dict) and value.get("action") == "reject" and answer.decision == "accept":
+            outcome["decision"] = "rejected"
+        return outcome
