@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.errors import GateError
-from ..core.models import GateAnswer
+from ..core.models import Gate, GateAnswer
 from ..core.protocols import GatesAPI
 from ..state import Registry
 from .gates import validate_values
@@ -13,12 +14,31 @@ from .gates import validate_values
 __all__ = ["AnswerOutcome", "answer_gate"]
 
 
+_REJECTS = frozenset({"reject", "rejected", "deny", "denied"})
+
+
 @dataclass(frozen=True)
 class AnswerOutcome:
-    """`resumed`: the backend took the answer and the run continues; False for a decline that left the gate open."""
+    """`resumed`: the backend took the answer and the run continues; False for a decline that left the gate open,
+    and for an answer the backend took while it still waits on the same gate (`waiting`: the gate as it now stands,
+    e.g. a quorum that needs more votes; `note` says so in words). `decision`: accepted, rejected or declined."""
 
     resumed: bool
     decision: str
+    waiting: Gate | None = None
+    note: str | None = None
+
+
+def _decision(gate: Gate, answer: GateAnswer, response: dict[str, Any]) -> str:
+    """What the human decided, in words: the backend's reading (`decision`) first; a picked reject option is a
+    rejection, not an acceptance."""
+    said = response.get("decision")
+    if isinstance(said, str) and said:
+        return said
+    if answer.decision == "decline":
+        return "declined"
+    picked = [answer.values.get(f.name) for f in gate.fields if f.type == "select"]
+    return "rejected" if any(str(p).lower() in _REJECTS for p in picked if p is not None) else "accepted"
 
 
 async def answer_gate(
@@ -49,7 +69,14 @@ async def answer_gate(
         registry.finish_gate(profile, gate_id, "open")
         raise
     resumed = bool(response.get("resolved", True))
-    decision = "accepted" if answer.decision == "accept" else "declined"
+    decision = _decision(gate, answer, response)
+    waiting = response.get("gate") if response.get("pending") else None
+    if isinstance(waiting, Gate):
+        # The backend took the answer and still waits on this gate: it stays open, showing where it now stands.
+        registry.update_gate(profile, waiting)
+        registry.finish_gate(profile, gate_id, "open", decision)
+        note = response.get("note")
+        return AnswerOutcome(resumed=False, decision=decision, waiting=waiting, note=str(note) if note else None)
     registry.finish_gate(
         profile, gate_id, ("answered" if answer.decision == "accept" else "declined") if resumed else "open", decision
     )

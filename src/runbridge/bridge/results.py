@@ -178,7 +178,7 @@ class RunReport(BaseModel):
     target_id: str | None = None
     status: RunStatus
     done: bool = Field(description="True once the run completed, failed or was cancelled.")
-    decision: Literal["accepted", "declined", "cancelled"] | None = Field(
+    decision: Literal["accepted", "rejected", "declined", "cancelled"] | None = Field(
         default=None, description="What the human did at a gate during this call, if asked."
     )
     waiting_for: GateView | None = Field(default=None, description="An open gate that needs a human.")

@@ -326,6 +326,13 @@ async def apply_answer(
     assert isinstance(backend, GatesAPI)
     outcome = await answer_gate(f.app.registry, backend, f.profile, gate.gate_id, answer)
     f.decision = outcome.decision
+    if outcome.waiting is not None:  # taken, and the backend still waits on this gate (a quorum short of votes)
+        f._waiting, f.status = outcome.waiting, RunStatus.WAITING
+        said = f"{outcome.decision}: {outcome.note or 'the backend still waits on this gate'}"
+        f.note = f"{said}. The gate stays open for the next answer (gates_respond, or runs_watch to ask again)."
+        if reporter is not None:
+            await reporter.note(said)
+        return _report(f)
     if not outcome.resumed:
         f._waiting, f.status = gate, RunStatus.WAITING
         f.note = "The human declined; this gate has no reject action, so the run still waits on it."
@@ -333,7 +340,8 @@ async def apply_answer(
     f._waiting = None
     f.status = RunStatus.RUNNING
     if reporter is not None:
-        await reporter.note(f"{outcome.decision}: resuming the run")
+        going = "resuming the run" if outcome.decision == "accepted" else "the answer was sent; following the run"
+        await reporter.note(f"{outcome.decision}: {going}")
     return None
 
 

@@ -254,6 +254,14 @@ class Registry:
             )
         return cur.rowcount == 1
 
+    def update_gate(self, profile: str, gate: Gate) -> None:
+        """Replace what a known gate shows (a quorum's vote count after a vote), keeping its state and history."""
+        gate = gate.model_copy(update={"profile": profile})
+        with self._lock:
+            self._db.execute(
+                "UPDATE gates SET gate = ? WHERE profile = ? AND gate_id = ?", (_gate_json(gate), profile, gate.gate_id)
+            )
+
     def get_gate(self, profile: str, gate_id: str) -> GateRecord | None:
         with self._lock:
             row = self._db.execute(
