@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from runbridge.backends.openwop.adapter import _not_found_hint  # pyright: ignore[reportPrivateUsage]
+from runbridge.backends.openwop.lifecycle import not_found_hint
 from runbridge.core import errors
 from runbridge.core.errors import (
     BackendError,
@@ -50,7 +50,7 @@ def test_a_not_found_hint_after_a_message_that_ends_with_a_stop_has_no_double_st
     body = f'{{"error": "run_not_found", "message": "{backend_message}"}}'.encode()
     error = error_for_response(404, httpx2.Headers(), body, backend="openwop", action="get the run")
     assert isinstance(error, NotFoundError)
-    text = str(_not_found_hint(error, "run"))
+    text = str(not_found_hint(error, "run"))
     assert text == (
         "Could not get the run: Run 'r1' not found. No run with that id; if it was just created, the credentials "
         "may be wrong (HTTP 404, run_not_found)."

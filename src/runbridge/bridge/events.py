@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from ..core.errors import RunbridgeError
 from ..core.models import RunEvent
 from ..core.protocols import EventPagesAPI, RunsAPI
+from .progress import words
 
 __all__ = ["EventView", "EventsPage", "read_events"]
 
@@ -97,7 +98,7 @@ class _Page:
             type=event.raw_type,
             ts=event.ts.isoformat(timespec="seconds"),
             step=event.step.name if event.step else None,
-            text=event.text,
+            text=event.text if event.text and event.text != event.raw_type else words(event.raw_type),
             data=data if len(str(data)) <= _MAX_DATA else {"preview": str(data)[:_MAX_DATA] + "…"},
         )
         self.size += len(view.model_dump_json())

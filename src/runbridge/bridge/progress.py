@@ -8,12 +8,13 @@ visibly alive (and resets client timeouts that honour progress).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 
 from ..core.models import EventKind, RunEvent
 
-__all__ = ["ProgressReporter", "SendProgress", "describe"]
+__all__ = ["ProgressReporter", "SendProgress", "describe", "words"]
 
 SendProgress = Callable[[float, float | None, str], Awaitable[None]]
 
@@ -22,9 +23,19 @@ _URGENT = frozenset({EventKind.GATE_OPENED, EventKind.RUN_COMPLETED, EventKind.R
 _QUIET = frozenset({EventKind.MESSAGE_DELTA, EventKind.REASONING})
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def words(raw_type: str) -> str:
+    """A backend's event name as words (`memory.written` → "memory written", `transform_result` → "transform
+    result", `agent.toolCalled` → "agent tool called"): what a person reads where no better text was made."""
+    spaced = _CAMEL.sub(" ", raw_type)
+    return " ".join(re.split(r"[._\-/:\s]+", spaced)).strip().lower() or raw_type
+
+
 def describe(event: RunEvent, *, step_total: int | None = None) -> str:
     """One line for a person: the step (with its position when known), then what happened."""
-    text = event.text or event.raw_type
+    text = event.text if event.text and event.text != event.raw_type else words(event.raw_type)
     step = event.step
     if step is None or not (step.name or step.id):
         message = text
@@ -123,7 +134,10 @@ class ProgressReporter:
         if "(still running" not in message:
             self._last_message = message
         self.notifications += 1
-        await self._send(value, float(self.step_total) if self.step_total else None, message)
+        # A value never exceeds the total it is sent with. Counting began before the total was known (or an earlier
+        # round went past it): the total is then left out rather than contradicted.
+        total = float(self.step_total) if self.step_total and value <= self.step_total else None
+        await self._send(value, total, message)
 
     def _value(self, final: bool) -> float:
         total = self.step_total

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..core.models import Gate, GateField, Run, RunStatus, Usage
 from ..state import Registry
+from .actions import ALL_ACTIONS
 
 __all__ = [
     "GateView",
@@ -127,12 +128,15 @@ def next_step(
     lost: bool = False,
     watch: bool = False,
     status: RunStatus | None = None,
+    offers: frozenset[str] = ALL_ACTIONS,
 ) -> str:
     """What to do next about a run: which tool, with which ids. How to answer a gate is its `how_to_answer`, not
     repeated here. `answerable`: the open gate can be answered through runbridge; `watch`: also offer runs_watch
-    for it (it asks the user directly where the client supports that)."""
+    for it (it asks the user directly where the client supports that); `offers`: the optional actions (`cancel`,
+    `fork`) that may be suggested (see `actions.offered_actions`)."""
     if done:
-        return "The run is over. runs_events lists its events; runs_fork can start a new run from a point in it."
+        fork = "; runs_fork can start a new run from a point in it" if "fork" in offers else ""
+        return f"The run is over. runs_events lists its events{fork}."
     if waiting is not None and not answerable:
         return (
             f"The run waits for a decision in the backend's own UI. Call runs_watch with run_id={run_id!r} to follow "
@@ -154,19 +158,21 @@ def next_step(
             f"The run waits for a human, and runbridge has not read the question yet. Call runs_watch with "
             f"run_id={run_id!r}: it reads the gate and asks the user, or returns it in waiting_for."
         )
+    cancel = ", or runs_cancel to stop it" if "cancel" in offers else ""
     if status is RunStatus.PAUSED:
         return (
-            f"The run is paused in the backend (by an operator, not at a gate). Call runs_watch with "
-            f"run_id={run_id!r} to follow it once it goes on, or runs_cancel to stop it."
+            f"The run is paused in the backend (by an operator, not at a gate): it goes on only once it is resumed "
+            f"there. Call runs_watch with run_id={run_id!r} to follow it after that{cancel}."
         )
     if lost:
         return (
             "runbridge cannot follow this run any more. runs_events lists the events it saw; check the run in the "
             "backend's own UI."
         )
+    snapshot = ", runs_get for a snapshot" if cancel else " or runs_get for a snapshot"
     return (
-        f"Still running. Call runs_watch with run_id={run_id!r} to keep following it (it resumes from the cursor), "
-        "runs_get for a snapshot, or runs_cancel to stop it."
+        f"Still running. Call runs_watch with run_id={run_id!r} to keep following it (it resumes from the cursor)"
+        f"{snapshot}{cancel}."
     )
 
 
@@ -235,10 +241,10 @@ class RunSnapshot(BaseModel):
     next: str = Field(description="What to do next.")
 
 
-def run_snapshot(registry: Registry, profile: str, run: Run) -> RunSnapshot:
+def run_snapshot(registry: Registry, profile: str, run: Run, *, offers: frozenset[str] = ALL_ACTIONS) -> RunSnapshot:
     """`run` as just read from its backend, recorded (`Registry.observe`), with the gate it waits on, how to answer it
-    and what to do next: what runs_get returns and the run resource shows. Where the backend keeps no usage, the
-    usage runbridge summed while it followed the run stands in."""
+    and what to do next (`offers`: see `next_step`): what runs_get returns and the run resource shows. Where the
+    backend keeps no usage, the usage runbridge summed while it followed the run stands in."""
     record, gates = registry.observe(profile, run)
     if run.usage is None and record.usage is not None:
         run.usage = record.usage
@@ -261,5 +267,6 @@ def run_snapshot(registry: Registry, profile: str, run: Run) -> RunSnapshot:
             answerable=first is None or first.resolvable,
             watch=True,
             status=run.status,
+            offers=offers,
         ),
     )

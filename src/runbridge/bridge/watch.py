@@ -20,16 +20,18 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp_types import InputRequiredResult
 
 from ..core.errors import CursorError, GateError, RunbridgeError, TransportError, UnavailableError, sentences
-from ..core.models import EventKind, Gate, RunEvent, RunStatus, Usage
+from ..core.models import EventKind, Gate, Run, RunEvent, RunStatus, Usage
 from ..core.protocols import GatesAPI, RunsAPI
+from .actions import offered_actions
 from .answers import answer_gate
 from .app import App
 from .caller import Caller
 from .gates import answer_from_content
+from .paused import PAUSED_NOTE, still_paused, went_on
 from .progress import ProgressReporter
 from .results import RunReport, fit_budget, gate_view, next_step
 
-__all__ = ["Follow", "follow_run"]
+__all__ = ["Follow", "answered_note", "follow_run"]
 
 _BUFFER = 1024  # events read ahead of the bridge; the stream reader waits (backpressure) beyond this
 _GATE_CHECK_SECONDS = 0.05  # how long a gate waits for the run's snapshot before the human is asked
@@ -59,6 +61,7 @@ class Follow:
     step_total: int | None = None
     progress_floor: float = 0.0
     source: Literal["stream", "status", "lost"] = "stream"
+    said: str | None = None  # a decision taken before following began (gates_respond, a 2026 retry): told first
     _waiting: Gate | None = field(default=None, repr=False)
     _ahead: deque[RunEvent | Exception] = field(default_factory=deque[RunEvent | Exception], repr=False)
     _receive: MemoryObjectReceiveStream[RunEvent | Exception] | None = field(default=None, repr=False)
@@ -98,10 +101,17 @@ async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
     reporter = ProgressReporter(
         f.caller.progress, step_total=f.step_total, interval=settings.progress_interval_seconds, start=f.progress_floor
     )
+    if f.said:
+        await reporter.note(f.said)
     known = f.app.registry.get_run(f.profile, f.run_id)
     if known is not None and known.usage is not None:
         f.usage = known.usage
+    if known is not None and known.status.terminal:
+        f.status = known.status  # an ended run stays ended, whatever this call manages to read
     try:
+        if known is not None and known.status is RunStatus.PAUSED and await still_paused(f.backend, f.run_id):
+            f.status, f.note = RunStatus.PAUSED, PAUSED_NOTE
+            return _report(f)
         for record in f.app.registry.gates(f.profile, run_id=f.run_id):
             # A gate seen by an earlier call is still open: put it to the human before following on.
             f.status = RunStatus.WAITING
@@ -202,6 +212,8 @@ async def _recover(f: Follow, problem: str) -> None:
             f"The event stream stopped ({problem}); the run's end was read from its status. runs_events lists its "
             "events from the cursor on."
         )
+    elif run is not None and run.status is RunStatus.PAUSED:
+        f.status, f.source, f.note = RunStatus.PAUSED, "status", PAUSED_NOTE
     elif run is not None and run.status is RunStatus.UNKNOWN:
         f.status, f.source = RunStatus.UNKNOWN, "lost"
         f.note = f"{problem}. The backend cannot report this run's status either, so its state is unknown here."
@@ -244,9 +256,29 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
         return await _on_gate(f, gate, reporter)
     if kind in (EventKind.RUN_STARTED, EventKind.STEP_STARTED, EventKind.RUN_RESUMED):
         f.status = RunStatus.RUNNING
-    elif kind is EventKind.RUN_PAUSED:
-        f.status = RunStatus.PAUSED
+    elif (
+        kind is EventKind.RUN_PAUSED
+        and not went_on(_read_ahead(f))
+        and await still_paused(f.backend, f.run_id)  # not a replay of a pause long since lifted
+    ):
+        # Nothing more comes until an operator resumes it: say so now rather than wait out the time in silence.
+        f.status, f.note = RunStatus.PAUSED, PAUSED_NOTE
+        if reporter.pending:
+            await reporter.flush()
+        return _report(f)
     return None
+
+
+def _read_ahead(f: Follow) -> deque[RunEvent | Exception]:
+    """Move what the stream already delivered into `f._ahead` (returned), to look at it before acting on the
+    current event."""
+    if f._receive is not None:
+        while True:
+            try:
+                f._ahead.append(f._receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                break
+    return f._ahead
 
 
 async def _still_waiting_on(f: Follow, gate: Gate) -> bool:
@@ -261,12 +293,7 @@ async def _still_waiting_on(f: Follow, gate: Gate) -> bool:
             run = await f.backend.get_run(f.run_id)  # also gives the stream time to deliver what follows the gate
         except RunbridgeError:
             run = None
-    if f._receive is not None:
-        while True:
-            try:
-                f._ahead.append(f._receive.receive_nowait())
-            except (anyio.WouldBlock, anyio.EndOfStream):
-                break
+    _read_ahead(f)
     step = gate.step.id if gate.step else None
     for item in f._ahead:
         if isinstance(item, RunEvent) and (
@@ -339,16 +366,31 @@ async def apply_answer(
         return _report(f)
     f._waiting = None
     f.status = RunStatus.RUNNING
+    f.said = answered_note(outcome.decision)
     if reporter is not None:
-        going = "resuming the run" if outcome.decision == "accepted" else "the answer was sent; following the run"
-        await reporter.note(f"{outcome.decision}: {going}")
+        await reporter.note(f.said)
+        f.said = None
     return None
+
+
+def answered_note(decision: str) -> str:
+    """The progress message for a human's answer that the backend took ("rejected: …", never "accepted" for it)."""
+    going = "resuming the run" if decision == "accepted" else "the answer was sent; following the run"
+    return f"{decision}: {going}"
 
 
 def _report(f: Follow) -> RunReport:
     done = f.status.terminal
     waiting = gate_view(f._waiting, f.profile) if f._waiting is not None else None
-    nxt = next_step(f.run_id, done=done, waiting=waiting, lost=f.source == "lost")
+    offers = offered_actions(f.app.settings, f.backend, Run(run_id=f.run_id, target_id=f.target_id, status=f.status))
+    nxt = next_step(
+        f.run_id,
+        done=done,
+        waiting=waiting,
+        lost=f.source == "lost",
+        status=f.status if f.status is RunStatus.PAUSED else None,
+        offers=offers,
+    )
     report = RunReport(
         profile=f.profile,
         run_id=f.run_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from .models import Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, Target
 from .threads import HistoryItem, SecretRefs, Thread
@@ -21,6 +21,7 @@ __all__ = [
     "ForkAPI",
     "GatesAPI",
     "HostInfoAPI",
+    "RunActionsAPI",
     "RunListAPI",
     "RunsAPI",
     "TargetsAPI",
@@ -146,6 +147,17 @@ class ApprovalsAPI(Protocol):
     ) -> dict[str, Any]: ...
 
     async def clear_approvals(self, *, all: bool = False, user_id: str | None = None) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class RunActionsAPI(Protocol):
+    """What the backend will do to a run right now, as far as the adapter knows without asking it: `next` (in tool
+    results) offers only these, so it never sends the model to a tool that will refuse. Not a tool capability."""
+
+    def offers(self, action: Literal["cancel", "fork"], run: Run) -> bool:
+        """Whether `action` on `run` (as last read) is expected to work: False when the backend is known to refuse
+        it (no cancel in this API version, a host that answered a fork with "not supported"), or cannot say."""
+        ...
 
 
 @runtime_checkable

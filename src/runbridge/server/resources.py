@@ -8,6 +8,7 @@ from typing import Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
+from ..bridge.actions import offered_actions
 from ..bridge.events import read_events
 from ..bridge.output import structured
 from ..bridge.results import gate_view, run_snapshot
@@ -48,7 +49,8 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
             found = await backend.get_run(run_id)
         except RunbridgeError as exc:
             raise _refused(exc) from None
-        return _json(structured(run_snapshot(app.registry, chosen.name, found)))
+        offers = offered_actions(app.settings, backend, found)
+        return _json(structured(run_snapshot(app.registry, chosen.name, found, offers=offers)))
 
     @mcp.resource(
         "runbridge://{profile}/runs/{run_id}/events{?cursor}", name="run-events", mime_type="application/json"

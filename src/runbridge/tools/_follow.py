@@ -10,7 +10,7 @@ from mcp_types import InputRequiredResult
 from ..bridge.app import App
 from ..bridge.caller import Caller
 from ..bridge.results import RunReport
-from ..bridge.watch import Follow, apply_answer, follow_run
+from ..bridge.watch import Follow, answered_note, apply_answer, follow_run
 from ..core.errors import GateError
 from ..core.protocols import RunsAPI
 
@@ -37,6 +37,7 @@ async def follow(
     target_id: str | None = None,
     events: int = 0,
     decision: str | None = None,
+    said: str | None = None,
 ) -> FollowResult:
     chosen, backend = app.require(profile, "runs", RunsAPI)
     f = Follow(
@@ -50,6 +51,7 @@ async def follow(
         target_id=target_id,
         events=events,
         decision=decision,
+        said=said or (answered_note(decision) if decision else None),
     )
     return await follow_run(f)
 

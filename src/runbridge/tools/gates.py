@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from ..bridge.answers import answer_gate
+from ..bridge.answers import AnswerOutcome, answer_gate
 from ..bridge.results import GateView, gate_view
 from ..core.errors import InputError, sentences
 from ..core.models import GateAnswer
@@ -86,7 +86,17 @@ async def gates_respond(
         cursor=run.cursor if run else None,
         target_id=run.target_id if run else None,
         decision=outcome.decision,
+        said=_said(outcome),
     )
+
+
+def _said(outcome: AnswerOutcome) -> str | None:
+    """The progress message for the answer, where it is not a plain "accepted/rejected: resuming" (`answered_note`)."""
+    if outcome.note:
+        return f"{outcome.decision}: {outcome.note}"
+    if not outcome.resumed:
+        return f"{outcome.decision}: nothing was sent; the run still waits on this gate"
+    return None
 
 
 SPECS = [

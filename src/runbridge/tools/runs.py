@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+from ..bridge.actions import offered_actions
 from ..bridge.events import EventsPage, read_events
 from ..bridge.results import RunReport, RunSnapshot, run_snapshot
 from ..core.models import RunStatus, StartRequest
@@ -78,7 +79,9 @@ async def runs_watch(
     # A run runbridge has not seen: make sure it exists (a clear "not found"), and learn what it runs.
     if record is None:
         with app.hinting(chosen.name, run_id=run_id):
-            target_id = (await backend.get_run(run_id)).target_id
+            run = await backend.get_run(run_id)
+        target_id = run.target_id
+        app.registry.observe(chosen.name, run)  # what it is now (paused, waiting, ended) decides how to follow it
     else:
         target_id = record.target_id
     start = cursor if cursor is not None else (record.cursor if record else None)
@@ -100,7 +103,7 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
     chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
     with app.hinting(chosen.name, run_id=run_id):
         run = await backend.get_run(run_id)
-    return run_snapshot(app.registry, chosen.name, run)
+    return run_snapshot(app.registry, chosen.name, run, offers=offered_actions(app.settings, backend, run))
 
 
 async def runs_events(
@@ -141,13 +144,21 @@ async def runs_cancel(
     with app.hinting(chosen.name, run_id=run_id):
         run = await backend.cancel_run(run_id, reason=reason)
     app.registry.update_run(chosen.name, run_id, status=run.status)
-    app.registry.close_gates(chosen.name, run_id)
+    if run.status.terminal:
+        app.registry.close_gates(chosen.name, run_id)  # a run that still waits keeps its gates answerable
     if before is not None and before.status is RunStatus.CANCELLED and run.status is RunStatus.CANCELLED:
         note = "The run was already cancelled; nothing changed."
     elif run.status is RunStatus.CANCELLED:
         note = "The run is cancelled."
+    elif run.status.terminal:
+        note = f"The run had already ended ({run.status.value}) before it could be cancelled; nothing changed."
+    elif run.status is RunStatus.PAUSED:
+        note = (
+            "Cancellation requested, but the backend still shows the run paused (by an operator): it has not "
+            "stopped yet. runs_get shows when it has."
+        )
     else:
-        note = "Cancellation requested; runs_get shows when it has taken effect."
+        note = "Cancellation requested; the backend has not ended the run yet. runs_get shows when it has."
     return CancelResult(profile=chosen.name, run_id=run_id, status=run.status, note=note)
 
 

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx2
@@ -20,16 +20,16 @@ from ...core.errors import (
     RunbridgeError,
     TransportError,
     UnsupportedError,
-    sentences,
 )
 from ...core.models import Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, StepRef, Target
 from ...core.protocols import EventPage
 from ...http import DEFAULT_MAX_EVENT_BYTES, HttpClient, SSEMessage, follow, segment
 from .discovery import Discovery, read_discovery
 from .events import EventMapper
-from .forks import fork_refused, may_be_refusal
+from .forks import fork_refused, last_seq, may_be_refusal, needs_seq
 from .gates import gate_from_interrupt, has_question
 from .interrupts import Resolver
+from .lifecycle import not_found_hint, settled, start_body
 from .resume import resume_value
 from .stream import (
     Ended,
@@ -44,18 +44,11 @@ from .stream import (
 )
 from .versions import Wire, choose_version, pinned_version
 from .wire import RawEvent, parse_frame, parse_time, resolve_link, run_status
+from .workflows import Workflows
 
 __all__ = ["OpenWopBackend"]
 
 log = logging.getLogger("runbridge.openwop")
-
-
-def _not_found_hint(exc: NotFoundError, what: str) -> NotFoundError:
-    # One real host answers a wrong bearer with an anonymous session, so a 404 may hide bad credentials (§7.1).
-    hint = f"No {what} with that id; if it was just created, the credentials may be wrong"
-    if hint not in exc.message:
-        exc.message = sentences(exc.message, hint)
-    return exc
 
 
 class OpenWopBackend:
@@ -72,7 +65,8 @@ class OpenWopBackend:
         self._discovery_lock = anyio.Lock()  # the first requests may all need it at once: one of them asks
         self._events_url: dict[str, str] = {}
         self._run_targets: dict[str, str] = {}
-        self._workflows: dict[str, Target] = {}
+        self._workflows = Workflows(self._call)
+        self._forks: bool | None = None  # whether this host forks runs: known once a fork was answered
         self._discovery: Discovery | None = None
         self._no_stream: str | None = None  # why this host serves no event stream, once a poll proved the way round
         self._no_poll = False  # the host answered the poll endpoint with "no such endpoint"
@@ -130,62 +124,36 @@ class OpenWopBackend:
     # -- targets ------------------------------------------------------------------------------------------------
 
     async def list_targets(self, *, cursor: str | None = None, limit: int = 50) -> Page[Target]:
-        """OpenWOP has no workflow list: the profile names its workflow ids, described when the host knows them."""
+        """OpenWOP has no workflow list: the profile names its workflow ids, described when the host can."""
         ids = self.profile.workflows
         start = Page[Target].start_of(cursor, size=len(ids))
         chosen = ids[start : start + limit]
         targets: list[Target] = []
         for workflow_id in chosen:
             try:
-                targets.append(await self.describe_target(workflow_id))
+                targets.append(await self._workflows.describe(workflow_id))
             except NotFoundError:
                 targets.append(Target(id=workflow_id, description="(the host does not know this workflow id)"))
         more = start + limit < len(ids)
         return Page[Target].of(targets, str(start + limit) if more else None, total=len(ids))
 
     async def describe_target(self, target_id: str) -> Target:
-        if target_id in self._workflows:
-            return self._workflows[target_id]
         try:
-            doc = await self._call("GET", f"/workflows/{segment(target_id)}", action=f"describe workflow {target_id!r}")
+            return await self._workflows.describe(target_id)
         except NotFoundError as exc:
-            raise _not_found_hint(exc, "workflow") from None
-        doc = doc if isinstance(doc, dict) else {}
-        nodes = doc.get("nodes") or doc.get("steps") or []
-        steps = [
-            StepRef(id=str(n.get("id")), name=str(n.get("name") or n.get("label") or n.get("id")), index=i + 1)
-            for i, n in enumerate(nodes)
-            if isinstance(n, dict) and n.get("id")
-        ]
-        target = Target(
-            id=str(doc.get("workflowId") or doc.get("id") or target_id),
-            name=doc.get("name") if isinstance(doc.get("name"), str) else None,
-            kind="workflow",
-            description=doc.get("description") if isinstance(doc.get("description"), str) else None,
-            steps=steps or None,
-            step_count=len(steps) or None,
-            input_schema=doc.get("inputSchema") if isinstance(doc.get("inputSchema"), dict) else None,
-        )
-        self._workflows[target_id] = target
-        return target
+            raise not_found_hint(exc, "workflow") from None
 
     # -- runs ---------------------------------------------------------------------------------------------------
 
     async def start_run(self, request: StartRequest) -> Run:
-        body: dict[str, Any] = {"workflowId": request.target_id, "inputs": request.inputs}
-        if request.message is not None:
-            body["inputs"] = {**request.inputs, "message": request.message}
-        if request.tags:
-            body["tags"] = request.tags
-        if request.metadata:
-            body["metadata"] = request.metadata
         key = request.idempotency_key or str(uuid.uuid4())
+        body = start_body(request)
         try:
             doc = await self._call(
                 "POST", "/runs", action="start the run", mutation=True, json=body, headers={"Idempotency-Key": key}
             )
         except NotFoundError as exc:
-            raise _not_found_hint(exc, "workflow") from None
+            raise not_found_hint(exc, "workflow") from None
         run_id = str(doc.get("runId", ""))
         if not run_id:
             raise BackendError("The host accepted the run but returned no runId", backend=self.family)
@@ -202,8 +170,19 @@ class OpenWopBackend:
         try:
             doc = await self._call("GET", f"/runs/{segment(run_id)}", action="get the run")
         except NotFoundError as exc:
-            raise _not_found_hint(exc, "run") from None
-        return self._run_from_snapshot(doc if isinstance(doc, dict) else {}, run_id)
+            raise not_found_hint(exc, "run") from None
+        doc = doc if isinstance(doc, dict) else {}
+        if doc.get("workflowId"):
+            self._run_targets.setdefault(run_id, str(doc["workflowId"]))
+        return self._run_from_snapshot(doc, run_id)
+
+    def _step(self, run_id: str, node_id: str) -> StepRef:
+        """A node of the run's workflow, by its label where the workflow was described (names, never ids)."""
+        workflow = self._workflows.cached(self._run_targets.get(run_id, ""))
+        for step in (workflow.steps if workflow else None) or []:
+            if step.id == node_id:
+                return step.model_copy(update={"total": workflow.step_count if workflow else None})
+        return StepRef(id=node_id, name=node_id)
 
     def _run_from_snapshot(self, doc: dict[str, Any], run_id: str) -> Run:
         status = run_status(doc.get("status"))
@@ -223,7 +202,7 @@ class OpenWopBackend:
             outputs=doc.get("outputs") if "outputs" in doc else doc.get("variables") or None,
             error=str(error.get("message")) if error else None,
             error_code=str(error.get("code")) if error and error.get("code") else None,
-            current_step=StepRef(id=str(node), name=str(node)) if node else None,
+            current_step=self._step(run_id, str(node)) if node else None,
             open_gate=gate,
             parent_run_id=str(doc["parentRunId"]) if doc.get("parentRunId") else None,
         )
@@ -235,33 +214,45 @@ class OpenWopBackend:
                 "POST", f"/runs/{segment(run_id)}/cancel", action="cancel the run", mutation=True, json=body
             )
         except NotFoundError as exc:
-            raise _not_found_hint(exc, "run") from None
-        return Run(
+            raise not_found_hint(exc, "run") from None
+        run = Run(
             run_id=run_id,
             status=run_status(doc.get("status") if isinstance(doc, dict) else None),
             raw_status=str(doc.get("status")) if isinstance(doc, dict) else None,
         )
+        # Hosts answer `cancelling` and end the run a moment later: report what the host then says, not the request.
+        return run if run.status.terminal else await settled(self.get_run, run_id, run)
 
     async def fork_run(self, run_id: str, *, from_seq: int | None = None, mode: str = "branch") -> Run:
         """Fork even when discovery says no: real hosts lie (§7.1); the answer decides (see `forks`)."""
         body: dict[str, Any] = {"mode": mode}
         if from_seq is not None:
             body["fromSeq"] = from_seq
+        path = f"/runs/{segment(run_id)}:fork"
         try:
-            doc = await self._call(
-                "POST", f"/runs/{segment(run_id)}:fork", action="fork the run", mutation=True, json=body
-            )
+            try:
+                doc = await self._call("POST", path, action="fork the run", mutation=True, json=body)
+            except BackendError as exc:
+                if from_seq is not None or not needs_seq(exc):
+                    raise
+                # This host forks only from a given event: "from the end" is the run's last event.
+                body["fromSeq"] = await last_seq(self._call, segment(run_id), v2=(await self.wire()).version == 2)
+                doc = await self._call("POST", path, action="fork the run", mutation=True, json=body)
         except BackendError as exc:
             if exc.code == "fork_from_seq_unsupported":
                 raise InputError(f"This host can {mode} a run only from sequence 0.") from None
             if not may_be_refusal(exc):
-                raise _not_found_hint(exc, "run") if isinstance(exc, NotFoundError) else exc from None
+                raise not_found_hint(exc, "run") if isinstance(exc, NotFoundError) else exc from None
             if isinstance(exc, NotFoundError) and not await self._exists(run_id):
-                raise _not_found_hint(exc, "run") from None
+                raise not_found_hint(exc, "run") from None
             says = (await self.discovery()).says("replay", "fork")
+            self._forks = False
             raise fork_refused(exc, run_id=run_id, discovery_says=says) from None
+        self._forks = True
         new_id = str(doc.get("runId", ""))
         self._link(new_id, doc)
+        if run_id in self._run_targets:
+            self._run_targets.setdefault(new_id, self._run_targets[run_id])
         return Run(
             run_id=new_id, status=run_status(doc.get("status")), parent_run_id=run_id, raw_status=str(doc.get("status"))
         )
@@ -295,7 +286,7 @@ class OpenWopBackend:
             yield closing_event(ended.run, str(state.last_seq) if state.last_seq is not None else cursor)
         except NotFoundError as exc:
             if state.polled or exc.code == "run_not_found" or not await self._exists(run_id):
-                raise _not_found_hint(exc, "run") from None
+                raise not_found_hint(exc, "run") from None
             raise UnsupportedError(
                 "This host serves the run's events neither as a stream nor through the poll endpoint, so runbridge "
                 "cannot follow it. runs_get shows its status."
@@ -313,7 +304,7 @@ class OpenWopBackend:
             raws, complete = await poll_page(self._call, segment(run_id), last_seq, v2=v2, wait_seconds=1)
         except NotFoundError as exc:
             if exc.code == "run_not_found" or not await self._exists(run_id):
-                raise _not_found_hint(exc, "run") from None
+                raise not_found_hint(exc, "run") from None
             self._no_poll = True  # the endpoint, not the run
             return None
         mapper = EventMapper(run_id, steps=target.steps if target else None)
@@ -379,13 +370,22 @@ class OpenWopBackend:
 
     async def _target_for(self, run_id: str) -> Target | None:
         """The run's workflow, for step names and the step total in progress messages (best effort)."""
-        workflow_id = self._run_targets.get(run_id)
-        if workflow_id is None:
-            return None
         try:
-            return await self.describe_target(workflow_id)
+            if run_id not in self._run_targets:
+                await self.get_run(run_id)  # a run this process did not start (a restart, a fork): learn its workflow
+            workflow_id = self._run_targets.get(run_id)
+            return await self._workflows.describe(workflow_id) if workflow_id else None
         except RunbridgeError:
             return None
+
+    def offers(self, action: Literal["cancel", "fork"], run: Run) -> bool:
+        """Cancel: any run not over. Fork: only where this host is known to fork (a fork it answered, or its
+        discovery document saying so), since hosts without it are common and `next` must not send the model there."""
+        if action == "cancel":
+            return not run.status.terminal
+        if self._forks is not None:
+            return self._forks
+        return self._discovery is not None and self._discovery.says("replay", "fork") is True
 
     # -- gates --------------------------------------------------------------------------------------------------
 

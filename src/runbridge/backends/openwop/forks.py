@@ -8,11 +8,37 @@ whose discovery denied it, so the call is always tried and only the answer decid
 
 from __future__ import annotations
 
-from ...core.errors import BackendError, UnsupportedError, sentences
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-__all__ = ["REFUSING_CODES", "fork_refused", "may_be_refusal"]
+from ...core.errors import BackendError, InputError, UnsupportedError, sentences
+from .stream import poll_page
+
+__all__ = ["REFUSING_CODES", "fork_refused", "last_seq", "may_be_refusal", "needs_seq"]
 
 REFUSING_CODES = frozenset({"capability_not_provided", "not_implemented", "unsupported", "fork_unsupported"})
+
+
+def needs_seq(exc: BackendError) -> bool:
+    """Whether the answer to a fork without `fromSeq` says this host needs one (a 400/422 naming `fromSeq`)."""
+    return exc.status in (400, 422) and "fromseq" in f"{exc.code} {exc.message}".lower().replace("_", "")
+
+
+async def last_seq(call: Callable[..., Awaitable[Any]], run_id: str, *, v2: bool) -> int:
+    """The sequence of the run's last event (read through the poll endpoint, page after page): where a fork "from
+    the end" starts on a host that needs a sequence."""
+    last: int | None = None
+    while True:
+        events, complete = await poll_page(call, run_id, last, v2=v2, wait_seconds=1)
+        seqs = [e.seq for e in events if e.seq is not None]
+        if not seqs:
+            break
+        last = max(seqs)
+        if complete:
+            break
+    if last is None:
+        raise InputError("This host forks a run only from a given event, and the run has none yet: pass from_seq.")
+    return last
 
 
 def may_be_refusal(exc: BackendError) -> bool:

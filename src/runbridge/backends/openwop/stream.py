@@ -43,6 +43,7 @@ _POLL_POLICY = RetryPolicy(attempts=8, base_delay=0.05, max_delay=5.0)
 _MIN_POLL_INTERVAL = 0.2  # a host that ignores `timeout` and answers empty at once is not asked in a tight loop
 _MAX_POLL_INTERVAL = 2.0
 _CUTS_AFTER_END = 3  # connections cut off before their first frame, once the run is known to be over
+_GAP_REREADS = 3  # polls spent reading again an event a page left out, before taking the gap as the host's own
 
 
 class Ended(RunbridgeError):
@@ -201,7 +202,7 @@ async def poll_events(
     while True:
         started = anyio.current_time()
         try:
-            polled = await _poll(call, run_id, state.last_seq, v2=v2, wait_seconds=wait_seconds)
+            polled = await _poll_whole(call, run_id, state.last_seq, v2=v2, wait_seconds=wait_seconds)
         except (TransportError, UnavailableError) as exc:
             failures += 1
             if failures >= _POLL_POLICY.attempts:
@@ -260,6 +261,38 @@ async def poll_page(
 ) -> tuple[list[RawEvent], bool]:
     """The events after `last_seq` the host has now, from one poll (a host that repeats the event at the cursor has
     it dropped here), and whether the run's log is complete."""
-    polled = await _poll(call, run_id, last_seq, v2=v2, wait_seconds=wait_seconds)
+    polled = await _poll_whole(call, run_id, last_seq, v2=v2, wait_seconds=wait_seconds)
     fresh = [e for e in polled.events if e.seq is None or last_seq is None or e.seq > last_seq]
     return fresh, polled.complete
+
+
+def _first_missing(events: list[RawEvent], after: int | None) -> int | None:
+    """The first sequence number missing between `after` (or the first event) and the last event, if any: an OpenWOP
+    run's log is numbered without gaps, so a page with one left an event out."""
+    expected = None if after is None else after + 1
+    for seq in sorted({e.seq for e in events if e.seq is not None and (after is None or e.seq > after)}):
+        if expected is not None and seq > expected:
+            return expected
+        expected = seq + 1
+    return None
+
+
+async def _poll_whole(call: Call, run_id: str, last_seq: int | None, *, v2: bool, wait_seconds: int) -> _Polled:
+    """One poll, with any event it left out read again: one real host's poll leaves out the event right after its
+    cursor, so the page is asked again from a little earlier (repeats are dropped), a few times at most. A gap that
+    stays is taken as the host's own (logged), so that paging never stalls on it."""
+    polled = await _poll(call, run_id, last_seq, v2=v2, wait_seconds=wait_seconds)
+    missing = _first_missing(polled.events, last_seq)
+    for _ in range(_GAP_REREADS):
+        if missing is None:
+            return polled
+        again = await _poll(call, run_id, missing - 2 if missing >= 2 else None, v2=v2, wait_seconds=1)
+        merged = {e.seq: e for e in [*polled.events, *again.events] if e.seq is not None}
+        unnumbered = [e for e in polled.events if e.seq is None]
+        events = [merged[seq] for seq in sorted(merged)] + unnumbered
+        polled = _Polled(events=events, complete=polled.complete or again.complete, after=polled.after)
+        missing = _first_missing(polled.events, last_seq)
+    if missing is None:
+        return polled
+    log.warning("run %s: the host's event log has no event %s; going on without it", run_id, missing)
+    return polled
