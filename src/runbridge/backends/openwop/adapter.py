@@ -6,11 +6,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal
 
 import anyio
-import httpx2
 
 from ...core.config import Profile
 from ...core.errors import (
@@ -23,7 +21,7 @@ from ...core.errors import (
 )
 from ...core.models import Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, StepRef, Target
 from ...core.protocols import EventPage
-from ...http import DEFAULT_MAX_EVENT_BYTES, HttpClient, SSEMessage, follow, segment
+from ...http import DEFAULT_MAX_EVENT_BYTES, HttpClient, segment
 from .discovery import Discovery, read_discovery
 from .events import EventMapper
 from .forks import fork_refused, last_seq, may_be_refusal, needs_seq
@@ -33,17 +31,16 @@ from .lifecycle import not_found_hint, settled, start_body
 from .resume import resume_value
 from .stream import (
     Ended,
-    EventsConnection,
     StreamUnavailable,
     WatchState,
     closing_event,
     event_cursor,
-    is_end,
     poll_events,
     poll_page,
+    stream_events,
 )
 from .versions import Wire, choose_version, pinned_version
-from .wire import RawEvent, parse_frame, parse_time, resolve_link, run_status
+from .wire import RawEvent, parse_time, resolve_link, run_status
 from .workflows import Workflows
 
 __all__ = ["OpenWopBackend"]
@@ -320,30 +317,14 @@ class OpenWopBackend:
 
     def _stream(self, run_id: str, state: WatchState, found: Discovery, wire: Wire) -> AsyncIterator[RawEvent]:
         path = self._events_url.get(run_id) or f"{wire.prefix}/runs/{segment(run_id)}/events"
-        opened = 0
-
-        def open_stream(last_id: str | None) -> AbstractAsyncContextManager[httpx2.Response]:
-            nonlocal opened
-            opened += 1
-            headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **wire.headers}
-            if last_id:
-                headers["Last-Event-ID"] = last_id
-            return EventsConnection(self.http, self.get_run, run_id, path, headers, check_ended=opened > 1, state=state)
-
-        def decode(message: SSEMessage) -> list[RawEvent]:
-            return [e for e in parse_frame(message.event, message.data, message.id, run_id=run_id) if state.fresh(e)]
-
-        return follow(
-            open_stream,
-            decode=decode,
-            is_end=is_end,
-            last_event_id=str(state.last_seq) if state.last_seq is not None else None,
-            max_event_bytes=found.max_event_bytes or DEFAULT_MAX_EVENT_BYTES,
-        )
+        limit = found.max_event_bytes or DEFAULT_MAX_EVENT_BYTES
+        return stream_events(self.http, self.get_run, run_id, path, wire.headers, state, max_event_bytes=limit)
 
     async def _mapped(self, mapper: EventMapper, raw: RawEvent) -> RunEvent:
         """`raw` as a RunEvent; a gate whose event does not say what it asks is filled in (see `Resolver.describe`)."""
         event = mapper.map(raw)
+        if event.step is None and mapper.step_total:  # the total from the start, so progress never outgrows it
+            event = event.model_copy(update={"step": StepRef(total=mapper.step_total)})
         if event.gate is None or has_question(raw.payload):
             return event
         filled = await self._resolver.describe(event.gate, raw.payload, raw.node_id)

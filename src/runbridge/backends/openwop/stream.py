@@ -18,8 +18,8 @@ import httpx2
 
 from ...core.errors import BackendError, CursorError, RunbridgeError, StreamError, TransportError, UnavailableError
 from ...core.models import EventKind, Run, RunEvent
-from ...http import HttpClient, RetryPolicy
-from .wire import RawEvent, parse_docs
+from ...http import HttpClient, RetryPolicy, SSEMessage, follow
+from .wire import RawEvent, parse_docs, parse_frame
 
 __all__ = [
     "TERMINAL_TYPES",
@@ -31,6 +31,7 @@ __all__ = [
     "event_cursor",
     "poll_events",
     "poll_page",
+    "stream_events",
 ]
 
 log = logging.getLogger("runbridge.openwop")
@@ -182,6 +183,40 @@ class EventsConnection:
         if self._cm is None:
             return None
         return await self._cm.__aexit__(*exc)  # type: ignore[arg-type]
+
+
+def stream_events(
+    http: HttpClient,
+    get_run: GetRun,
+    run_id: str,
+    path: str,
+    headers: dict[str, str],
+    state: WatchState,
+    *,
+    max_event_bytes: int,
+) -> AsyncIterator[RawEvent]:
+    """The run's events from its SSE stream at `path`, reconnecting with `Last-Event-ID` (see `EventsConnection`);
+    each event once (`state`). The `Accept` header is always sent: one real host answers JSON without it."""
+    opened = 0
+
+    def open_stream(last_id: str | None) -> AbstractAsyncContextManager[httpx2.Response]:
+        nonlocal opened
+        opened += 1
+        sent = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **headers}
+        if last_id:
+            sent["Last-Event-ID"] = last_id
+        return EventsConnection(http, get_run, run_id, path, sent, check_ended=opened > 1, state=state)
+
+    def decode(message: SSEMessage) -> list[RawEvent]:
+        return [e for e in parse_frame(message.event, message.data, message.id, run_id=run_id) if state.fresh(e)]
+
+    return follow(
+        open_stream,
+        decode=decode,
+        is_end=is_end,
+        last_event_id=str(state.last_seq) if state.last_seq is not None else None,
+        max_event_bytes=max_event_bytes,
+    )
 
 
 Call = Callable[..., Awaitable[Any]]
