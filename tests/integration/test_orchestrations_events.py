@@ -51,7 +51,11 @@ CATALOGUE: list[tuple[dict[str, Any], EventKind, str]] = [
         EventKind.TOOL_RESULT,
         "web_search (cached)",
     ),
-    ({"type": "context_compact", "stage": "1", "chars_before": 9, "chars_after": 3}, EventKind.LOG, "context_compact"),
+    (
+        {"type": "context_compact", "stage": "1", "chars_before": 9, "chars_after": 3},
+        EventKind.LOG,
+        "context compacted",
+    ),
     ({"type": "final", "response": "An answer", **AT}, EventKind.MESSAGE, "Research answered: An answer"),
     (
         {"type": "routing_decision", "tool_name": "route_publish", "arguments": {}},
@@ -64,20 +68,24 @@ CATALOGUE: list[tuple[dict[str, Any], EventKind, str]] = [
         EventKind.DECISION,
         "decision: a",
     ),
-    ({"type": "parallel_start", "branch_count": 2, **AT}, EventKind.STEP_STARTED, "parallel_start"),
-    ({"type": "branch_start", "branch_index": 0, **AT}, EventKind.STEP_STARTED, "branch_start"),
-    ({"type": "parallel_complete", **AT}, EventKind.STEP_COMPLETED, "parallel_complete"),
+    ({"type": "parallel_start", "branch_count": 2, **AT}, EventKind.STEP_STARTED, "Research: 2 branches started"),
+    ({"type": "branch_start", "branch_index": 0, **AT}, EventKind.STEP_STARTED, "Research: branch 1 started"),
+    ({"type": "parallel_complete", **AT}, EventKind.STEP_COMPLETED, "Research: all branches done"),
     ({"type": "loop_iteration", "iteration": 2, "total": 3, **AT}, EventKind.STEP_STARTED, "Research: iteration 2"),
-    ({"type": "loop_complete", "iterations_completed": 3, **AT}, EventKind.STEP_COMPLETED, "loop_complete"),
-    ({"type": "loop_limit_reached", "iterations": 5, "max_iterations": 5}, EventKind.LOG, "loop_limit_reached"),
+    (
+        {"type": "loop_complete", "iterations_completed": 3, **AT},
+        EventKind.STEP_COMPLETED,
+        "Research: loop done after 3 iterations",
+    ),
+    ({"type": "loop_limit_reached", "iterations": 5, "max_iterations": 5}, EventKind.LOG, "step: loop limit reached"),
     (
         {"type": "merge_complete", "input_count": 2, "strategy": "concat", **AT},
         EventKind.STEP_COMPLETED,
-        "merge_complete",
+        "Research: merged 2 inputs",
     ),
-    ({"type": "transform_result", "result": {"a": 1}, **AT}, EventKind.ARTIFACT, "transform_result"),
+    ({"type": "transform_result", "result": {"a": 1}, **AT}, EventKind.ARTIFACT, "Research result: {'a': 1}"),
     ({"type": "orchestration_end", "orch_step_id": "END"}, EventKind.LOG, "reached the end"),
-    ({"type": "something_new", "x": 1}, EventKind.LOG, "something_new"),
+    ({"type": "something_new", "x": 1}, EventKind.LOG, "something new"),
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..core.models import Gate, GateField, Run, RunStatus, Usage
-from ..state import Registry
+from ..state import Registry, RunRecord
 from .actions import ALL_ACTIONS
 
 __all__ = [
@@ -241,11 +241,23 @@ class RunSnapshot(BaseModel):
     next: str = Field(description="What to do next.")
 
 
+def _as_recorded(run: Run, record: RunRecord) -> Run:
+    """A backend that cannot say where a run is (Synapse v1 has no run status: after a restart runbridge has not
+    followed the run in this process): what runbridge recorded while it followed the run stands, never `unknown`."""
+    details = {**run.details, "source": "runbridge's record of the run (the backend cannot report its status)"}
+    update: dict[str, Any] = {"status": record.status, "details": details, "error": run.error or record.error}
+    if run.outputs is None:
+        update["outputs"] = record.outputs
+    return run.model_copy(update=update)
+
+
 def run_snapshot(registry: Registry, profile: str, run: Run, *, offers: frozenset[str] = ALL_ACTIONS) -> RunSnapshot:
     """`run` as just read from its backend, recorded (`Registry.observe`), with the gate it waits on, how to answer it
     and what to do next (`offers`: see `next_step`): what runs_get returns and the run resource shows. Where the
     backend keeps no usage, the usage runbridge summed while it followed the run stands in."""
     record, gates = registry.observe(profile, run)
+    if run.status is RunStatus.UNKNOWN and record.status is not RunStatus.UNKNOWN:
+        run = _as_recorded(run, record)
     if run.usage is None and record.usage is not None:
         run.usage = record.usage
     first = gates[0].gate if gates else None

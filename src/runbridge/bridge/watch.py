@@ -22,6 +22,7 @@ from mcp_types import InputRequiredResult
 from ..core.errors import CursorError, GateError, RunbridgeError, TransportError, UnavailableError, sentences
 from ..core.models import EventKind, Gate, Run, RunEvent, RunStatus, Usage
 from ..core.protocols import GatesAPI, RunsAPI
+from ..state import RunRecord
 from .actions import offered_actions
 from .answers import answer_gate
 from .app import App
@@ -120,7 +121,9 @@ async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
                 return outcome
         return await _follow_stream(f, reporter) or _report(f)
     finally:
-        f.app.registry.update_run(f.profile, f.run_id, status=f.status, cursor=f.cursor, error=f.error, usage=f.usage)
+        f.app.registry.update_run(
+            f.profile, f.run_id, status=f.status, cursor=f.cursor, error=f.error, usage=f.usage, outputs=f.outputs
+        )
 
 
 async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
@@ -214,11 +217,19 @@ async def _recover(f: Follow, problem: str) -> None:
         )
     elif run is not None and run.status is RunStatus.PAUSED:
         f.status, f.source, f.note = RunStatus.PAUSED, "status", PAUSED_NOTE
+    elif run is not None and run.status is RunStatus.UNKNOWN and (known := _recorded_end(f)) is not None:
+        # The backend cannot say (Synapse v1 has no run status), but runbridge saw the run end: that stands.
+        f.status, f.outputs, f.error = known.status, known.outputs, known.error
+        f.note = "The run's end as runbridge saw it; the backend can neither replay its events nor report its status."
     elif run is not None and run.status is RunStatus.UNKNOWN:
         f.status, f.source = RunStatus.UNKNOWN, "lost"
         f.note = f"{problem}. The backend cannot report this run's status either, so its state is unknown here."
     else:
         f.note = f"Lost the event stream ({problem}). Call runs_watch to pick up from the cursor."
+
+
+def _recorded_end(f: Follow) -> RunRecord | None:
+    return known if (known := f.app.registry.get_run(f.profile, f.run_id)) and known.status.terminal else None
 
 
 async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:

@@ -8,7 +8,7 @@ try again because nothing was sent. A refused connection gets only a couple of q
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -84,6 +84,9 @@ class HttpClient:
         self.profile = profile
         self.secret = load_secret(profile) if secret is None else secret
         self.retry = retry or RetryPolicy(attempts=profile.max_retries + 1)
+        # A family's own word on answers that never heal by asking again, whatever their status (Synapse's 503
+        # "Scale mode is not enabled"): such an error is raised at once, never retried.
+        self.permanent: Callable[[BackendError], bool] | None = None
         base_headers = {"User-Agent": f"runbridge/{__version__}", "Accept": "application/json"}
         if self.secret:
             base_headers["Authorization"] = f"Bearer {self.secret.value}"
@@ -239,6 +242,8 @@ class HttpClient:
                         action=action,
                         redact=self.secret.redact,
                     )
+                    if self.permanent is not None and self.permanent(error):
+                        error.retryable = False
                     delay = self.retry.delay(attempt, error.retry_after)
                     retryable = may_retry and not last and response.status_code in RETRY_STATUSES and error.retryable
                     # A server that asks for a longer pause than we allow gets a clear error now, not early retries.

@@ -4,6 +4,10 @@ Some backends cannot list runs, show a run's status, or refuse a second resume (
 keeps its own record. It is embedded SQLite (WAL, so several runbridge processes of one user can share it) and
 small on purpose: a shared store can implement the same methods later for several replicas.
 
+What runbridge learned about a run is never lost to a backend that cannot say: an `unknown` status (Synapse v1 has
+no run status, so a run runbridge followed before it restarted reads `unknown` there) never replaces an end or a
+wait it recorded, and a run's outputs are kept with its status.
+
 A gate is answered at most once: `claim_gate` moves it from `open` to `answering` in one conditional UPDATE,
 which is atomic across connections and processes; only the claimer may resume the run.
 """
@@ -16,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..core.errors import GateError, InputError
 from ..core.models import Gate, Page, Run, RunStatus, Usage, utc_now
@@ -25,11 +29,14 @@ __all__ = ["GateRecord", "GateState", "Registry", "RunRecord", "offset_cursor"]
 
 GateState = Literal["open", "answering", "answered", "declined", "closed"]
 
-_RUN_COLUMNS = "profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at"
+_RUN_COLUMNS = "profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at, outputs"
+# Statuses an `unknown` never overwrites: runbridge saw the run end, or wait at a gate (which only an answer moves).
+_KEPT_STATUSES = ("completed", "failed", "cancelled", "waiting")
+_KEPT = "(" + ", ".join(f"'{k}'" for k in _KEPT_STATUSES) + ")"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     profile TEXT NOT NULL, run_id TEXT NOT NULL, target_id TEXT, status TEXT NOT NULL,
-    cursor TEXT, error TEXT, usage TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    cursor TEXT, error TEXT, usage TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, outputs TEXT,
     PRIMARY KEY (profile, run_id));
 CREATE INDEX IF NOT EXISTS runs_by_update ON runs (profile, updated_at DESC);
 CREATE TABLE IF NOT EXISTS gates (
@@ -51,6 +58,7 @@ class RunRecord:
     created_at: datetime
     updated_at: datetime
     usage: Usage | None = None
+    outputs: Any = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,9 @@ class Registry:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if "outputs" not in columns:  # a registry written by an earlier runbridge
+            self._db.execute("ALTER TABLE runs ADD COLUMN outputs TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -108,20 +119,26 @@ class Registry:
         error: str | None = None,
         usage: Usage | None = None,
         target_id: str | None = None,
+        outputs: Any = None,
     ) -> None:
         """Record what a watch learned; `usage` is the run's total so far (the caller adds what it saw). A target
-        already recorded is kept."""
+        already recorded is kept, and so is an end or a wait where the new status is only `unknown`."""
         now = utc_now().isoformat()
         used = usage.model_dump_json() if usage is not None else None
+        out = _outputs_json(outputs)
         new_status = status.value if status else None
         with self._lock:
             self._db.execute(
-                """INSERT INTO runs (profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                f"""INSERT INTO runs (profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at,
+                     outputs)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (profile, run_id) DO UPDATE SET
                      target_id = COALESCE(runs.target_id, ?),
-                     status = COALESCE(?, runs.status), cursor = COALESCE(?, runs.cursor),
-                     error = COALESCE(?, runs.error), usage = COALESCE(?, runs.usage), updated_at = ?""",
+                     status = CASE WHEN ? = 'unknown' AND runs.status IN {_KEPT} THEN runs.status
+                                   ELSE COALESCE(?, runs.status) END,
+                     cursor = COALESCE(?, runs.cursor),
+                     error = COALESCE(?, runs.error), usage = COALESCE(?, runs.usage),
+                     outputs = COALESCE(?, runs.outputs), updated_at = ?""",  # noqa: S608  (a constant list)
                 (
                     profile,
                     run_id,
@@ -132,7 +149,8 @@ class Registry:
                     used,
                     now,
                     now,
-                    *(target_id, new_status, cursor, error, used, now),
+                    out,
+                    *(target_id, new_status, new_status, cursor, error, used, out, now),
                 ),
             )
 
@@ -145,6 +163,7 @@ class Registry:
         error: str | None = None,
         usage: Usage | None = None,
         target_id: str | None = None,
+        outputs: Any = None,
     ) -> RunRecord:
         """Record a run's status (and its usage and target, when the backend says) as just read from its backend,
         and return runbridge's record of the run.
@@ -159,15 +178,17 @@ class Registry:
                 (profile, run_id),
             ).fetchone()
         used = usage.model_dump_json() if usage is not None else None
+        out = _outputs_json(outputs)
         if (
             row is not None
-            and row[3] == status.value
+            and (row[3] == status.value or (status is RunStatus.UNKNOWN and row[3] in _KEPT_STATUSES))
             and (error is None or error == row[5])
             and (used is None or used == row[6])
+            and (out is None or out == row[9])
             and (target_id is None or row[2] is not None)
         ):
             return self._run(row)
-        self.update_run(profile, run_id, status=status, error=error, usage=usage, target_id=target_id)
+        self.update_run(profile, run_id, status=status, error=error, usage=usage, target_id=target_id, outputs=outputs)
         if status.terminal:
             self.close_gates(profile, run_id)
         record = self.get_run(profile, run_id)
@@ -178,7 +199,13 @@ class Registry:
         """Record a run as just read from its backend (`observe_run`, and the gate it says it waits on): runbridge's
         record of it, and the gates it waits on, oldest first (none once it ended: its gates are closed)."""
         record = self.observe_run(
-            profile, run.run_id, status=run.status, error=run.error, usage=run.usage, target_id=run.target_id
+            profile,
+            run.run_id,
+            status=run.status,
+            error=run.error,
+            usage=run.usage,
+            target_id=run.target_id,
+            outputs=run.outputs,
         )
         if run.status.terminal:
             return record, []
@@ -238,6 +265,7 @@ class Registry:
             datetime.fromisoformat(row[7]),
             datetime.fromisoformat(row[8]),
             Usage.model_validate_json(row[6]) if row[6] else None,
+            json.loads(row[9]) if row[9] else None,
         )
 
     # -- gates --------------------------------------------------------------------------------------------------
@@ -323,6 +351,11 @@ class Registry:
     def _gate(row: tuple[str, str, str | None, str | None]) -> GateRecord:
         gate = Gate.model_validate_json(row[0])
         return GateRecord(gate=gate, state=row[1], answered_at=_ts(row[2]), decision=row[3])  # type: ignore[arg-type]
+
+
+def _outputs_json(outputs: Any) -> str | None:
+    """A run's outputs as stored (None: nothing new to store); what JSON cannot hold is kept as its text."""
+    return None if outputs is None else json.dumps(outputs, ensure_ascii=False, default=str)
 
 
 def _gate_json(gate: Gate) -> str:

@@ -148,6 +148,8 @@ async def runs_cancel(
         app.registry.close_gates(chosen.name, run_id)  # a run that still waits keeps its gates answerable
     if before is not None and before.status is RunStatus.CANCELLED and run.status is RunStatus.CANCELLED:
         note = "The run was already cancelled; nothing changed."
+    elif run.status is RunStatus.CANCELLED and isinstance(run.details.get("note"), str):
+        note = str(run.details["note"])  # the backend's own account (Synapse v1 has no cancel: it abandons the run)
     elif run.status is RunStatus.CANCELLED:
         note = "The run is cancelled."
     elif run.status.terminal:

@@ -9,8 +9,10 @@ Profile options (`[profiles.NAME.options]`):
   background by the server's task group. `false`, or an adapter built without a task group (a script, a test),
   uses the synchronous `/run` and `/resume`: each call then returns only once the run pauses at a gate or ends.
 
-v1 has neither a run status nor a cancel (§7.2), so for v1 runs `get_run` answers from what this adapter saw,
-and a cancel is possible only for a run waiting at a gate (runbridge then never resumes it). v1 does not check a
+v1 has neither a run status nor a cancel (§7.2), so for v1 runs `get_run` answers from what this adapter saw
+(`unknown` for a run it has not seen since it started: the bridge's record of the run then stands), and a cancel
+abandons a run waiting at a gate: runbridge never resumes it, and the server still shows it paused. A running v1
+run cannot be cancelled at all, and `offers` says so, so that no result suggests it. v1 does not check a
 run's status when it is resumed either: this adapter refuses to resume a gate twice, a run that has moved on, or a
 run that ended or was cancelled, on top of the registry's own answer-once rule.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Literal
 
 from anyio.abc import TaskGroup
 
@@ -32,7 +34,7 @@ from .events import EventMapper
 from .gates import resume_body
 from .runlog import RunLog, follow_log, log_page
 from .v1 import V1Runs
-from .v2 import V2Runs
+from .v2 import V2Runs, scale_mode_off
 from .wire import api_path, as_dict, target_of_run_id
 
 __all__ = ["OrchestrationsBackend"]
@@ -61,11 +63,11 @@ class OrchestrationsBackend:
             raise ConfigError(f"Profile {profile.name!r}: options.stream must be true or false, not {stream!r}.")
         self.v2 = "v2" in versions
         self.http = http or HttpClient(profile)
+        self.http.permanent = scale_mode_off
         self.streamed = stream and tasks is not None
         self._v1 = V1Runs(self.http, tasks)
         self._v2 = V2Runs(self.http)
         self._logs: dict[str, RunLog] = {}
-        self._targets: dict[str, Target] = {}
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -91,9 +93,11 @@ class OrchestrationsBackend:
         return Page[Target].of(targets, str(start + limit) if more else None, total=len(items))
 
     async def describe_target(self, target_id: str) -> Target:
-        """`GET /orchestrations/{id}`: the steps in order, with their labels and types."""
-        if target_id in self._targets:
-            return self._targets[target_id]
+        """`GET /orchestrations/{id}`: the steps in order, with their labels and types. Read afresh each time (it is
+        small): an orchestration edited on the server has other steps, and another count, from then on.
+
+        Synapse 1.9.2 sends an empty `label` for every step (it stores the name as `name`): such a step has no name
+        here, rather than its id; runs learn the names from their events."""
         doc = as_dict(
             await self.http.json(
                 "GET",
@@ -103,7 +107,7 @@ class OrchestrationsBackend:
         )
         raw_steps = [as_dict(s) for s in doc.get("steps") or [] if as_dict(s).get("id")]
         steps = [
-            StepRef(id=str(s["id"]), name=str(s.get("label") or s.get("name") or s["id"]), index=i + 1)
+            StepRef(id=str(s["id"]), name=str(s.get("label") or s.get("name") or "") or None, index=i + 1)
             for i, s in enumerate(raw_steps)
         ]
         types = {str(s["id"]): s.get("type") for s in raw_steps}
@@ -117,7 +121,6 @@ class OrchestrationsBackend:
             input_schema={"type": "object", "properties": {"message": {"type": "string"}}},
             details={"step_types": types, "edges": doc.get("edges") or []},
         )
-        self._targets[target_id] = target
         return target
 
     async def _steps(self, target_id: str | None) -> list[StepRef] | None:
@@ -182,22 +185,25 @@ class OrchestrationsBackend:
         status = RunStatus.CANCELLED if log.cancelled else log.status
         if log.broken and not log.streaming and not status.terminal:
             status = RunStatus.UNKNOWN
+        details: dict[str, Any] = {
+            "source": "runbridge's own record of the run's events (Synapse v1 has no run status)",
+            "step_history": log.step_history,
+            "events": len(log.events),
+            "stream": "lost" if log.broken else "open" if log.streaming else "closed",
+        }
+        if log.abandoned is not None:
+            details["note"] = log.abandoned
         return Run(
             run_id=log.run_id,
             target_id=log.target_id,
             status=status,
-            raw_status="paused" if log.open_gate is not None else None,
+            raw_status="paused" if log.open_gate is not None or log.abandoned_at_gate else None,
             outputs=log.outputs,
             error=log.error,
             usage=log.usage,
             current_step=log.current_step,
             open_gate=None if log.cancelled else log.open_gate,
-            details={
-                "source": "runbridge's own record of the run's events (Synapse v1 has no run status)",
-                "step_history": log.step_history,
-                "events": len(log.events),
-                "stream": "lost" if log.broken else "open" if log.streaming else "closed",
-            },
+            details=details,
         )
 
     async def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
@@ -224,23 +230,49 @@ class OrchestrationsBackend:
         return log_page(log, cursor)
 
     async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run:
-        """v2: cancel on the server. v1 has no cancel: a run waiting at a gate is abandoned (never resumed)."""
+        """v2: cancel on the server. v1 has no cancel: a run waiting at a gate is abandoned (runbridge never resumes
+        it; the server still shows it paused), a running one cannot be stopped, and the note says which."""
         log = self._logs.get(run_id)
         if self.v2:
             run = await self._v2.cancel(run_id)
             if log is not None:
                 log.cancelled = True
             return run
-        if log is None or log.open_gate is None or log.ended:
+        if log is not None and (log.cancelled or log.ended):
+            return self._run_of(log)  # nothing to do: the bridge says it was already cancelled, or already over
+        if log is not None and log.open_gate is None:
             raise UnsupportedError(
-                "Synapse v1 cannot cancel a run; runbridge can only abandon one that waits at a human gate it saw. "
-                'Enable the v2 API (profile option api_versions = ["v1", "v2"]) to cancel running orchestrations.'
+                f"Synapse v1 cannot cancel a running orchestration: run {run_id} goes on to its end, or to its next "
+                "human gate, where runs_cancel can abandon it. runbridge has not stopped it. To cancel running "
+                'orchestrations, run the server in scale mode and add "v2" to the profile\'s options.api_versions.'
             )
-        note = "Synapse v1 has no cancel: the run stays paused on the server, and runbridge will never resume it."
+        if log is None:
+            # runbridge restarted since it followed this run (its record says it waits at a gate): Synapse v1 cannot
+            # say where the run is, so it is abandoned as it stands.
+            log = self._new_log(target_of_run_id(run_id), None)(run_id)
+            where = "a run that waits at a human gate stays paused there"
+        else:
+            gate = log.open_gate
+            step = gate.step.name if gate is not None and gate.step is not None and gate.step.name else None
+            where = f"it still shows the run paused at its gate{f' ({step})' if step else ''}"
+        note = (
+            "runbridge will never resume this run. Synapse v1 has no cancel, so the run was not stopped on the "
+            f"server: {where}, until someone resumes it there."
+        )
         log.abandon(note)
-        run = self._run_of(log)
-        run.details["note"] = note
-        return run
+        return self._run_of(log)
+
+    def offers(self, action: Literal["cancel", "fork"], run: Run) -> bool:
+        """v2 cancels any run. v1 has no cancel: runbridge can only abandon a run that waits at a gate, so `next`
+        never suggests runs_cancel for a running v1 run. Synapse has no fork."""
+        if action != "cancel":
+            return False
+        if self.v2:
+            return True
+        log = self._logs.get(run.run_id)
+        if log is None:
+            return run.status is RunStatus.WAITING
+        return log.open_gate is not None and not log.ended and not log.cancelled
 
     # -- gates --------------------------------------------------------------------------------------------------
 

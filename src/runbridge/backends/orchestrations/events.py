@@ -9,6 +9,14 @@ usage, emitted at `done` (or at the end of the stream). `orchestration_error` is
 A v1 stream cut after `orchestration_complete` never brings the `final` with the run's reason and history. The
 ending then keeps what the stream did show: the final state, the steps seen to complete or fail (as the history),
 and, for a failed run, the last step error as its reason; the event's `summary` says the server's summary is missing.
+
+Synapse reports a run whose step failed without stopping it (a `transform` that raises) as `completed`, and its
+`step_history` calls that step completed too: the failure shows only as one `step_error` event. The ending of such a
+run keeps those failures (`step_errors`, in its data and its outputs) and its text says so, so that the result shows
+them, not only a progress message.
+
+Step names come from the events (`step_name`) and the orchestration's labels, never from ids: Synapse's describe
+route leaves `label` empty, but every step announces its name when it starts.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from typing import Any
 
 from ...core.models import EventKind, RunEvent, StepRef, Usage
 from .gates import gate_from_payload
-from .wire import as_dict, run_status, short, step_id_of, usage_of
+from .wire import as_dict, run_status, short, step_error_text, step_id_of, usage_of
 
 __all__ = ["EventMapper"]
 
@@ -67,7 +75,7 @@ class EventMapper:
         self.target_id = target_id
         known = [s for s in steps or [] if s.id]
         self.step_total = len(known) or None
-        self._names = {s.id: s.name or s.id for s in known if s.id}
+        self._names = {s.id: s.name for s in known if s.id and s.name}
         self._index = {s.id: i + 1 for i, s in enumerate(known) if s.id}
         self._rounds: dict[str, int] = {}
         self._current: StepRef | None = None
@@ -75,6 +83,7 @@ class EventMapper:
         self._ending_seq = ""
         self._seen: list[dict[str, Any]] = []  # the steps seen to complete or fail, for an ending without a summary
         self._last_error: str | None = None
+        self._step_errors: list[dict[str, Any]] = []  # steps that failed without failing the run
 
     def step(self, step_id: str | None, name: object = None) -> StepRef | None:
         if not step_id:
@@ -83,7 +92,7 @@ class EventMapper:
             self._names[step_id] = str(name)
         return StepRef(
             id=step_id,
-            name=self._names.get(step_id, step_id),
+            name=self._names.get(step_id),
             index=self._index.get(step_id),
             total=self.step_total if step_id in self._index else None,
         )
@@ -147,7 +156,24 @@ class EventMapper:
             case "step_complete":
                 return f"{name} done"
             case "step_error":
-                return f"{name} failed: {short(raw.get('error', 'unknown error'))}"
+                return f"{name} failed: {short(step_error_text(raw.get('error')))}"
+            case "parallel_start":
+                return f"{name}: {raw.get('branch_count', 'its')} branches started"
+            case "branch_start":
+                index = raw.get("branch_index")
+                return f"{name}: branch {index + 1 if isinstance(index, int) else '?'} started"
+            case "parallel_complete":
+                return f"{name}: all branches done"
+            case "loop_complete":
+                return f"{name}: loop done after {raw.get('iterations_completed', '?')} iterations"
+            case "merge_complete":
+                return f"{name}: merged {raw.get('input_count', 'the')} inputs"
+            case "context_compact":
+                return "context compacted"
+            case "loop_limit_reached":
+                return f"{name}: loop limit reached"
+            case "transform_result":
+                return f"{name} result: {short(raw.get('result'), 60)}"
             case "tool_execution":
                 return f"tool {raw.get('tool_name', '?')}"
             case "tool_result":
@@ -169,7 +195,7 @@ class EventMapper:
             case "orchestration_end":
                 return "reached the end"
             case _:
-                return type_
+                return type_.replace("_", " ")  # an event type this mapper has no words for, as words
 
     # -- the end of a run ------------------------------------------------------------------------------------
 
@@ -197,10 +223,10 @@ class EventMapper:
             if raw.get("duration_seconds") is not None:
                 entry["duration_seconds"] = raw["duration_seconds"]
         else:
-            error = raw.get("error")
+            error = step_error_text(raw.get("error"))
             entry["status"], entry["error"] = "failed", error
-            if error not in (None, ""):
-                self._last_error = str(error)
+            self._last_error = error
+            self._step_errors.append({"step_id": entry["step_id"], "step": entry["step_name"], "error": error})
         self._seen.append(entry)
 
     def _terminal(self, ending: dict[str, Any], seq: str) -> RunEvent:
@@ -210,6 +236,8 @@ class EventMapper:
             if run_status(ending.get("status")).value == "failed" and not ending.get("error") and self._last_error:
                 ending["error"] = self._last_error
             ending["summary"] = "missing: the stream ended before the server's final summary of the run"
+        if self._step_errors:
+            ending["step_errors"] = list(self._step_errors)
         return terminal_event(self.run_id, ending, seq=seq, raw_type=str(ending.get("type", "final")))
 
 
@@ -230,9 +258,10 @@ def terminal_event(
     if kind is EventKind.RUN_FAILED:
         reason = str(error or response or f"the run ended with status {ending.get('status')!r}")
         reason = reason.removeprefix("Orchestration error: ")
+    outputs: dict[str, Any] = {"response": response, "shared_state": ending.get("shared_state") or {}}
     data: dict[str, Any] = {
         "status": ending.get("status") or status.value,
-        "outputs": {"response": response, "shared_state": ending.get("shared_state") or {}},
+        "outputs": outputs,
         "step_history": ending.get("step_history") or [],
     }
     if reason is not None:
@@ -243,5 +272,12 @@ def terminal_event(
         EventKind.RUN_COMPLETED: "run completed",
         EventKind.RUN_CANCELLED: "run cancelled",
     }.get(kind, f"run failed: {short(reason or '')}")
+    failed: list[dict[str, Any]] = ending.get("step_errors") or []
+    if failed and kind is not EventKind.RUN_FAILED:
+        # The server calls the run completed although a step in it failed: the result must say so.
+        outputs["step_errors"] = data["step_errors"] = failed
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        text += f", but step {first.get('step') or first.get('step_id') or '?'} failed: {short(first['error'])}{more}"
     used = usage or usage_of(ending.get("step_history"))
     return RunEvent(kind=kind, raw_type=raw_type, seq=seq, run_id=run_id, text=text, data=data, usage=used)

@@ -97,7 +97,7 @@ def gate_from_payload(
         prompt=str(payload.get("prompt") or "The orchestration waits for a human's input."),
         fields=fields,
         context=context,
-        step=step or StepRef(id=step_id, name=step_id),
+        step=step or StepRef(id=step_id),  # its name comes with its step_start event
         resume={"step_id": step_id, "seq": seq, "target_id": target_id, "single_text": single_text},
     )
 

@@ -40,6 +40,8 @@ class RunLog:
         self.open_gate: Gate | None = None
         self.answered: set[str] = set()
         self.cancelled = False
+        self.abandoned: str | None = None  # why and how runbridge gave the run up (v1 has no cancel)
+        self.abandoned_at_gate = False  # it waited at a gate then, where the server still shows it paused
         self.ended = False
         self.broken: str | None = None
         self._streams = 0  # streams being read into the log: a resume's may start before the last one ended
@@ -126,7 +128,7 @@ class RunLog:
 
     def abandon(self, note: str) -> None:
         """End the log without the server's say (v1 has no cancel): watchers stop, the gate is never answered."""
-        self.cancelled = True
+        self.cancelled, self.abandoned, self.abandoned_at_gate = True, note, self.open_gate is not None
         self.append(
             RunEvent(
                 kind=EventKind.RUN_CANCELLED,

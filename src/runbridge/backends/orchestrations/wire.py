@@ -21,6 +21,7 @@ __all__ = [
     "parse_data",
     "run_status",
     "short",
+    "step_error_text",
     "step_id_of",
     "target_of_run_id",
     "usage_of",
@@ -109,6 +110,21 @@ def usage_of(step_history: object, *, tokens: object = None) -> Usage | None:
     if cost is None and turns is None and not total:
         return None
     return Usage(total_tokens=total, cost_usd=round(cost, 6) if cost is not None else None, turns=turns)
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def step_error_text(raw: object) -> str:
+    """A step's error as a person reads it. Synapse puts a failed transform's whole Python traceback in the error
+    (`Transform error: ... failed (exit 1): Traceback ...`): only what precedes it and its last line, the exception,
+    are kept (the frames name the server's temporary files and help nobody here)."""
+    text = str(raw) if raw not in (None, "") else "unknown error"
+    head, found, trace = text.partition(_TRACEBACK)
+    if not found:
+        return text.strip()
+    lines = [line.strip() for line in trace.splitlines() if line.strip()]
+    return f"{head.strip()} {lines[-1] if lines else ''}".strip()
 
 
 def short(value: object, limit: int = 80) -> str:
