@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +55,21 @@ def finished(result: dict[str, Any]) -> dict[str, Any]:
 
 def contiguous(sequences: list[int]) -> bool:
     return sequences == list(range(sequences[0], sequences[0] + len(sequences))) if sequences else False
+
+
+def host_get(base_url: str, key: str, path: str) -> dict[str, Any]:
+    """`GET path` on a real host, as the host itself answers it."""
+    request = urllib.request.Request(f"{base_url}{path}", headers={"Authorization": f"Bearer {key}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (a loopback host this test started)
+        return json.loads(response.read())
+
+
+def host_run_settles(base_url: str, key: str, run_id: str, *, within: float = 15) -> dict[str, Any]:
+    """The host's snapshot of the run once it no longer runs (a resumed run finishes on its own), within `within`
+    seconds; the last snapshot read, whatever it says, when it does not."""
+    deadline = time.monotonic() + within
+    while True:
+        snapshot = host_get(base_url, key, f"/v1/runs/{run_id}")
+        if snapshot.get("status") not in ("pending", "running", "cancelling") or time.monotonic() > deadline:
+            return snapshot
+        time.sleep(0.1)  # polls a real server's run, bounded by the deadline

@@ -294,7 +294,8 @@ class OpenWopBackend:
         has no poll endpoint, and they are read from the stream (`watch`)."""
         last_seq = event_cursor(cursor)
         target, found = await self._prepare(run_id)
-        if self._no_poll or found.says("eventPoll") is False:
+        # v1 says `eventPoll: false`; v2 says it in the `eventLog` capability record (`poll: false`).
+        if self._no_poll or False in (found.says("eventPoll"), found.says("eventLog", "poll")):
             return None
         v2 = (await self.wire()).version == 2
         try:

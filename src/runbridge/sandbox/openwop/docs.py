@@ -17,7 +17,7 @@ from ..model import Step
 from ..runs import RunRecord
 from .variants import HostVariant
 
-__all__ = ["Projector", "WireDoc", "WireLog", "interrupt_data", "type_id", "wire_kind"]
+__all__ = ["V2_EVENT_NAMES", "Projector", "WireDoc", "WireLog", "interrupt_data", "type_id", "wire_kind"]
 
 _WIRE_KIND = {
     "approval": "approval",
@@ -28,6 +28,9 @@ _WIRE_KIND = {
     "custom": "custom",
     "auth": "credential",
 }
+
+# The v1 event names v2 spells differently (the v2 event code map); every other name is the same in both.
+V2_EVENT_NAMES = {"agent.toolCalled": "agent.tool-called", "agent.toolReturned": "agent.tool-returned"}
 
 TokenMinter = Callable[[str, str, str, int | None], str]
 """(run id, node id, interrupt id, timeoutMs) → signed token."""
@@ -120,19 +123,20 @@ class Projector:
         log.consumed = len(run.events)
         return log
 
-    def render(self, run_id: str, doc: WireDoc) -> dict[str, Any]:
-        """The RunEventDoc JSON in this host's spelling (always with an integer `schemaVersion`)."""
+    def render(self, run_id: str, doc: WireDoc, version: int = 1) -> dict[str, Any]:
+        """The RunEventDoc JSON in this host's spelling (always with an integer `schemaVersion`). In protocol
+        version 2 the event names of the v2 code map and an integer `engineVersion` (reference §5c)."""
         v = self.variant
         sequence = doc.sequence + v.first_seq
         out: dict[str, Any] = {"eventId": f"{run_id}-ev{sequence}", "runId": run_id}
         if doc.node_id:
             out["nodeId"] = doc.node_id
-        out["type"] = doc.type
+        out["type"] = V2_EVENT_NAMES.get(doc.type, doc.type) if version == 2 else doc.type
         out[v.payload_field] = doc.payload
         out["timestamp"] = doc.timestamp
         out[v.seq_field] = sequence
         out["schemaVersion"] = 1
-        out["engineVersion"] = "1"
+        out["engineVersion"] = 1 if version == 2 else "1"
         return out
 
     def _project(self, run: RunRecord, ev: EngineEvent) -> list[tuple[str, str | None, dict[str, Any], bool]]:

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import EngineError, ForkUnsupported
 from ..faults import StreamFaults
+from .discovery import discovery_v1, discovery_v2, serves_v2_document
 from .envelope import BadRequest, engine_error, error, read_json
 from .snapshot import run_snapshot, workflow_definition
 from .state import OpenWopState
@@ -48,32 +49,16 @@ class RunRoutes:
             return error(503, "service_unavailable", "Capabilities are not available.", headers={"Retry-After": "1"})
         if v.discovery == "partial":
             return JSONResponse(discovery_versions(v), headers={"Cache-Control": "public, max-age=300"})
-        doc: dict[str, Any] = {
-            **discovery_versions(v),
-            "supportedEnvelopes": ["clarification.request"],
-            "schemaVersions": {"clarification.request": 1},
-            "limits": {"clarificationRounds": 3, "schemaRounds": 2, "envelopesPerTurn": 5, "maxNodeExecutions": 200},
-            "engineVersion": 1,
-            "eventLogSchemaVersion": 2,
-            "host": {"name": "runbridge-sandbox", "variant": v.name},
-            # What this host *claims*; like the real one, it forks either way (reference §7.1).
-            "replay": {"fork": v.discovery_says_fork},
-            "streamModes": ["updates", "debug"],
-            "interrupts": {
-                "kinds": ["approval", "clarification", "external-event", "custom", "credential"],
-                "tokens": v.expose_interrupt_token,
-            },
-            "idempotency": {"supported": True},
-            "eventPoll": v.event_poll,
-        }
-        if v.max_event_bytes is not None:
-            doc["limits"]["maxEventBytes"] = v.max_event_bytes
-        return JSONResponse(doc, headers={"Cache-Control": "public, max-age=300"})
+        doc = discovery_v2(v) if serves_v2_document(v, request.headers.get("openwop-version")) else discovery_v1(v)
+        # A host serving both versions answers by the version asked, so a cache must keep them apart.
+        return JSONResponse(doc, headers={"Cache-Control": "public, max-age=300", "Vary": "OpenWOP-Version"})
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse({"openapi": "3.1.0", "info": {"title": "runbridge sandbox (OpenWOP v1)", "version": "1"}})
 
     async def workflow(self, request: Request) -> Response:
+        if not self.s.variant.describe_route:
+            return error(404, "not_found", f"No route for GET {request.url.path}")
         try:
             workflow = self.s.ctx.engine.workflow(request.path_params["workflow_id"])
         except EngineError as exc:
@@ -165,6 +150,8 @@ class RunRoutes:
                 raise BadRequest("mode must be 'branch' or 'replay'.")
             if from_seq is not None and (not isinstance(from_seq, int) or isinstance(from_seq, bool)):
                 raise BadRequest("fromSeq must be an integer.")
+            if from_seq is None and self.s.variant.fork_needs_seq:
+                raise BadRequest("fromSeq is required: the sequence of the event to fork from.")
         except BadRequest as exc:
             return error(400, "validation_error", str(exc))
         engine = self.s.ctx.engine

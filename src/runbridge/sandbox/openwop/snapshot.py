@@ -1,4 +1,5 @@
-"""RunSnapshot (`GET /v1/runs/{id}`), interrupt objects and workflow definitions (reference §5b, §7.1)."""
+"""RunSnapshot (`GET /v1/runs/{id}`; in v2 also `owner` and an integer `engineVersion`), interrupt objects and
+workflow definitions (reference §5b, §7.1)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from ..model import Workflow
 from ..runs import RunRecord
 from .docs import interrupt_data, type_id, wire_kind
 from .state import OpenWopState
-from .versions import v1_path
+from .versions import v1_path, wire_version
 
-__all__ = ["interrupt_object", "run_snapshot", "workflow_definition"]
+__all__ = ["interrupt_object", "run_owner", "run_snapshot", "workflow_definition"]
 
 
 def interrupt_object(state: OpenWopState, request: Request, run: RunRecord) -> dict[str, Any] | None:
@@ -40,6 +41,13 @@ def interrupt_object(state: OpenWopState, request: Request, run: RunRecord) -> d
     return out
 
 
+def run_owner(run: RunRecord) -> dict[str, Any]:
+    """v2's required `owner` of a run: its tenant and the subject that started it (here, the sandbox's one key)."""
+    tenant = str(run.meta.get("tenantId") or "default")
+    subject = {"issuer": "runbridge-sandbox", "subjectId": "sandbox-key", "tenant": tenant, "lane": "default"}
+    return {"tenant": tenant, "subject": subject | {"kind": "service", "keyClass": "test"}}
+
+
 def run_snapshot(state: OpenWopState, request: Request, run: RunRecord) -> dict[str, Any]:
     """The RunSnapshot document of a run, as the variant spells links."""
     completed = sum(1 for s in run.node_states.values() if s == "completed")
@@ -62,6 +70,9 @@ def run_snapshot(state: OpenWopState, request: Request, run: RunRecord) -> dict[
         "metrics": {"costUsd": round(run.cost_usd, 6), "completedNodes": completed, "totalNodes": run.step_total},
         "eventsUrl": state.url(request, f"/v1/runs/{run.id}/events"),
     }
+    if wire_version(request.scope) == 2:
+        out["engineVersion"] = 1  # an integer in v2
+        out["owner"] = run_owner(run)
     if run.status == "completed":
         out["outputs"] = run.outputs
     interrupt = interrupt_object(state, request, run)

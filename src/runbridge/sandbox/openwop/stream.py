@@ -78,22 +78,22 @@ class StreamRoutes:
         stats = self.s.ctx.stats
         stats.incr("stream_connections")
         return EventStreamResponse(
-            self._frames(run, start, modes, faults),
+            self._frames(run, start, modes, faults, wire_version(request.scope)),
             closing=self.s.ctx.closing,
             on_drop=lambda: stats.incr("stream_drops"),
         )
 
-    def _frame(self, run: RunRecord, doc: WireDoc, modes: frozenset[str]) -> bytes:
+    def _frame(self, run: RunRecord, doc: WireDoc, modes: frozenset[str], version: int) -> bytes:
         sequence = doc.sequence + self.s.variant.first_seq
         self.s.ctx.stats.emitted(run.id, sequence, doc.type)
-        name = doc.type
-        if len(modes) > 1:
-            name = "debug" if doc.debug_only else "updates"
-        data = _dumps(self.s.projector.render(run.id, doc))
-        return f"id: {sequence}\nevent: {name}\ndata: {data}\n\n".encode()
+        name = "debug" if doc.debug_only else "updates"
+        rendered = self.s.projector.render(run.id, doc, version)
+        if len(modes) == 1:
+            name = rendered["type"]
+        return f"id: {sequence}\nevent: {name}\ndata: {_dumps(rendered)}\n\n".encode()
 
     async def _frames(
-        self, run: RunRecord, cursor: int, modes: frozenset[str], faults: StreamFaultState
+        self, run: RunRecord, cursor: int, modes: frozenset[str], faults: StreamFaultState, version: int
     ) -> AsyncGenerator[bytes | Drop, None]:
         drop_after = faults.next_drop()
         slow = faults.faults.slow_frame_seconds
@@ -124,7 +124,7 @@ class StreamRoutes:
                     yield f'event: {doc.type}\ndata: {{"eventId":"broken","type":"{doc.type}",\n\n'.encode()
                 if size is not None:
                     yield self._oversized(size)
-                batch.append(self._frame(run, doc, modes))
+                batch.append(self._frame(run, doc, modes, version))
                 sent += 1
                 if len(batch) >= _BATCH:
                     yield b"".join(batch)
@@ -202,12 +202,17 @@ class StreamRoutes:
                 await self._wait(run, log.consumed)
             log = self.s.projector.sync(run)
             docs = [d for d in log.docs[max(after + 1, 0) :] if self._visible(d, modes)]
+        if self.s.variant.poll_drops_next and last is not None and docs:
+            docs = docs[1:]  # a host that loses the event right after the cursor, on every page
         for doc in docs:
             self.s.ctx.stats.emitted(run.id, doc.sequence + self.s.variant.first_seq, doc.type)
-        events = [self.s.projector.render(run.id, d) for d in docs]
+        events = [self.s.projector.render(run.id, d, 2 if v2 else 1) for d in docs]
         if not v2:
             return JSONResponse({"events": events, "isComplete": log.ended})
-        newest = docs[-1].sequence + self.s.variant.first_seq if docs else last
+        # `lastSequence` is what the client sends back as `afterSequence`: the cursor it came with when nothing is
+        # new, and before the first event when it came with none (the 2.x client reads it as an integer).
+        first = self.s.variant.first_seq
+        newest = docs[-1].sequence + first if docs else (last if last is not None else first - 1)
         return JSONResponse(
             {"runId": run.id, "events": events, "lastSequence": newest, "status": run.status, "isTerminal": log.ended}
         )
