@@ -73,7 +73,8 @@ async def test_openwop_gates_say_how_to_phrase_each_kinds_answer_and_next_says_w
     assert "'decline' sends nothing and the run keeps waiting" in how
 
     how = _assert_complementary(external)["how_to_answer"]
-    assert "eventPayload (Event payload (JSON)): a JSON value, required" in how
+    assert "eventPayload (Event payload (JSON)): a JSON value, optional" in how
+    assert "orderId (orderId (correlation key)): text, required" in how, how
     assert "keeps waiting" in how
 
 

@@ -14,7 +14,7 @@ from .gates import validate_values
 __all__ = ["AnswerOutcome", "answer_gate"]
 
 
-_REJECTS = frozenset({"reject", "rejected", "deny", "denied"})
+_REJECTS = frozenset({"reject", "rejected"})
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def _refused(exc: BackendError) -> GateError:
     """The host refused the answer itself: the gate stays open, with the host's reason."""
     code = f" ({exc.code})" if exc.code else ""
     return GateError(
-        sentences(f"The host refused the answer{code}: {exc.message}", "The gate stays open: answer it again")
+        sentences(f"The host rejected the answer{code}: {exc.message}", "The gate stays open: answer it again")
     )
 
 
@@ -216,7 +216,7 @@ class Resolver:
             fresh = current.resume.get("token") if current is not None else None
             if not refreshed and fresh and fresh != token:
                 return await self._by_token(gate, value, str(fresh), refreshed=True)
-            if exc.status == 410 and not fresh:
+            if exc.status == 410:  # gone, and the run offers no other token for it
                 raise GateError(
                     "This gate expired: its interrupt token is no longer valid and the run offers no new one.",
                     closed=True,
