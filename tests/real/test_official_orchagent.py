@@ -28,9 +28,11 @@ FLOWS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture(scope="module", params=["reference", "top-level"])
+@pytest.fixture(scope="module", params=["reference", "top-level", "held-open"])
 def judged(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The SDK's reading of every flow on one sandbox variant, and that sandbox (to check what it recorded)."""
+    """The SDK's reading of every flow on one sandbox variant, and that sandbox (to check what it recorded). On
+    `held-open` the server keeps the stream open after the run ended: the SDK reads with no timeout and never ends
+    the iteration itself, so its caller stops at `run.completed`/`error`, as the driver does."""
     python = client_python("orchagent-sdk-local")
     with SandboxServer("orchagent", variant=request.param, keepalive_seconds=0.5) as sandbox:
         token_file = Path(tmp_path_factory.mktemp("orchagent")) / "token.json"
