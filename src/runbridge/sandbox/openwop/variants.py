@@ -48,6 +48,10 @@ class HostVariant:
     * `protocol_versions`: the protocol versions served, `1.0` (`/v1` paths), `2.0` (bare paths and the
       `OpenWOP-Version: 2.0` header on every request; a missing or other major is 406 `protocol_version_unsupported`)
       or both; discovery lists them (`protocolVersions`, `preferredVersion`; a v1-only host says `protocolVersion`).
+    * `describe_route`: False when the host has no `GET /v1/workflows/{id}` (404 `not_found`, "no route"), as the
+      in-memory reference host; it runs the same workflow ids all the same.
+    * `fork_needs_seq`: the host forks only from a given event: a fork without `fromSeq` is 400 `validation_error`.
+    * `poll_drops_next`: the poll leaves out the event right after a given cursor (one event missing per page).
     """
 
     name: str = "reference"
@@ -72,6 +76,9 @@ class HostVariant:
     key_can_respond: bool = True
     interrupt_event_data: bool = True
     protocol_versions: tuple[str, ...] = ("1.0",)
+    describe_route: bool = True
+    fork_needs_seq: bool = False
+    poll_drops_next: bool = False
 
     def __post_init__(self) -> None:
         versions = tuple(self.protocol_versions)
