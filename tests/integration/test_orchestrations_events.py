@@ -231,7 +231,7 @@ def test_a_step_that_asks_again_opens_a_new_gate() -> None:
     assert (first.gate_id, second.gate_id) == (f"{RUN}:step-review", f"{RUN}:step-review:2")
 
 
-def test_resume_bodies_are_a_dict_a_plain_string_or_the_reject_option() -> None:
+def test_resume_bodies_are_a_dict_by_field_name_or_the_reject_option() -> None:
     def gate(fields: list[dict[str, Any]]) -> Any:
         return gate_from_payload({"orch_step_id": "s", "fields": fields}, run_id=RUN, step=None)
 
@@ -240,7 +240,10 @@ def test_resume_bodies_are_a_dict_a_plain_string_or_the_reject_option() -> None:
     choice = gate([{"name": "size", "type": "select", "options": "s,m,l"}])
     accept = GateAnswer(decision="accept", values={"decision": "approve", "notes": "ok"})
     assert resume_body(approval, accept) == {"response": {"decision": "approve", "notes": "ok"}}
-    assert resume_body(single, GateAnswer(decision="accept", values={"headline": "Hi"})) == {"response": "Hi"}
+    # By name even for one text field: Synapse would store a bare string as {"response": ...}, losing the name.
+    assert resume_body(single, GateAnswer(decision="accept", values={"headline": "Hi"})) == {
+        "response": {"headline": "Hi"}
+    }
     declined = GateAnswer(decision="decline", values={"notes": "not yet"})
     assert resume_body(approval, declined) == {"response": {"notes": "not yet", "decision": "reject"}}
     assert resume_body(choice, GateAnswer(decision="decline")) is None  # nothing to reject with: stays open

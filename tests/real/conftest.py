@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import pytest
 import real_backends
+import real_synapse
 from real_backends import HostProcess, Unavailable
 
 T = TypeVar("T")
@@ -72,3 +73,15 @@ def openwop_inmemory(tmp_path_factory: pytest.TempPathFactory, real_key: str) ->
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[real_synapse.SynapseHost]:
+    """Synapse 1.9.2 with an API key and the orchestrations of `real_synapse.ORCHESTRATIONS` (human steps, a plain
+    run, a raising transform); `.run(run_id)` reads a run as the server records it."""
+    workdir = tmp_path_factory.mktemp("synapse")
+    host = available(lambda: real_synapse.SynapseHost(workdir).start())
+    try:
+        yield host
+    finally:
+        host.stop()

@@ -89,7 +89,6 @@ def gate_from_payload(
     if payload.get("agent_context"):
         context["agent_context"] = payload["agent_context"]
     gate_id = f"{run_id}:{step_id}" if round_ == 1 else f"{run_id}:{step_id}:{round_}"
-    single_text = len(fields) == 1 and fields[0].type == "text"
     return Gate(
         gate_id=gate_id,
         run_id=str(payload.get("run_id") or run_id),
@@ -98,12 +97,12 @@ def gate_from_payload(
         fields=fields,
         context=context,
         step=step or StepRef(id=step_id),  # its name comes with its step_start event
-        resume={"step_id": step_id, "seq": seq, "target_id": target_id, "single_text": single_text},
+        resume={"step_id": step_id, "seq": seq, "target_id": target_id},
     )
 
 
 def resume_body(gate: Gate, answer: GateAnswer) -> dict[str, Any] | None:
-    """`{"response": {name: value}}`, or a plain string for a one-text-field gate; None: leave the gate open."""
+    """`{"response": {name: value}}`; None: leave the gate open."""
     values = dict(answer.values)
     if answer.decision == "decline":
         choice = _approval_like(gate.fields)
@@ -113,6 +112,6 @@ def resume_body(gate: Gate, answer: GateAnswer) -> dict[str, Any] | None:
         rejected = next(o for o in options if o.lower() in _REJECT)
         extra = {k: v for k, v in values.items() if k != choice.name and v not in (None, "")}
         return {"response": {**extra, choice.name: rejected}}
-    if gate.resume.get("single_text") and gate.fields:
-        return {"response": str(values.get(gate.fields[0].name, ""))}
+    # Always by field name, even for one text field: Synapse stores a bare string as `{"response": text}`, so the
+    # step's output would lose the name the orchestration gave the field (and later steps read it by).
     return {"response": values}
