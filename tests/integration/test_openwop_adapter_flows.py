@@ -295,7 +295,7 @@ async def test_cancelling_a_run_at_its_gate_ends_the_watch_cancelled_and_the_gat
 # -- 4. fork ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", ["reference", "sqlite-host"])
+@pytest.mark.parametrize("variant", ["reference", "dual-host"])
 async def test_a_branch_fork_of_a_finished_run_completes_even_when_discovery_denies_fork(
     variant: str, make_sandbox: MakeSandbox, connect: Connect
 ) -> None:

@@ -173,6 +173,7 @@ HOST_FLOWS: list[dict[str, Any]] = [
         "workflow": "conformance-interrupt-external-event",
         "resume": {"orderId": "fixture-order-1", "status": "completed"},
         "resolve": "token",
+        "fork": True,
     },
     {"name": "cancel", "flow": "cancel", "workflow": "conformance-approval", "until": ["node.suspended"]},
     {
@@ -205,14 +206,23 @@ def test_on_the_sqlite_host_the_1_x_client_cannot_read_a_per_run_resolve(
         assert host_run_settles(openwop_sqlite.base_url, real_key, flow["run_id"])["status"] == "completed"
 
 
-def test_the_sqlite_variant_of_the_sandbox_fails_the_1_x_client_the_same_way() -> None:
+def test_the_sqlite_variant_of_the_sandbox_reads_to_the_1_x_client_as_the_real_host(
+    on_sqlite: dict[str, Any],
+) -> None:
+    """The sandbox's imitation of the SQLite host, judged by the same library: the per-run resolve it cannot read,
+    events numbered from 0, no fork route (404); a token flow that runs through."""
     python = client_python("openwop-client-1")
+    flows = [SANDBOX_FLOWS[1], {**SANDBOX_FLOWS[3], "fork": True}]
     with SandboxServer("openwop", variant="sqlite-host") as sandbox:
-        plan = {"base_url": sandbox.base_url, "api_key": sandbox.api_key, "flows": SANDBOX_FLOWS[1:2]}
-        flow = drive(python, "drive_openwop.py", plan)["approval"]
-        assert flow["failed"] == "resolve"
-        assert flow["error"] == "KeyError: 'nodeId'"
-        assert engine_run(sandbox, flow["run_id"])[0] == "completed"
+        plan = {"base_url": sandbox.base_url, "api_key": sandbox.api_key, "flows": flows}
+        results = drive(python, "drive_openwop.py", plan)
+        approval, external = results["approval"], finished(results["external"])
+        assert (approval["failed"], approval["error"]) == ("resolve", on_sqlite["approval"]["error"])
+        assert engine_run(sandbox, approval["run_id"])[0] == "completed"
+    real = on_sqlite["external"]
+    assert external["stream_to_gate"]["sequences"][0] == real["stream_to_gate"]["sequences"][0] == 0
+    assert (external["fork"]["status"], external["fork"]["code"]) == (real["fork"]["status"], real["fork"]["code"])
+    assert real["fork"]["status"] == 404
 
 
 def test_on_the_sqlite_host_the_1_x_client_runs_the_token_flow(

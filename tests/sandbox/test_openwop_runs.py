@@ -24,10 +24,19 @@ async def test_discovery_has_the_required_limits_and_denies_fork(sandbox: Sandbo
     assert doc["replay"] == {"fork": False}
 
 
-async def test_discovery_claims_fork_on_the_sqlite_host(make_sandbox: Callable[..., SandboxServer]) -> None:
-    sb = make_sandbox(variant="sqlite-host")
+async def test_discovery_claims_fork_on_the_dual_host(make_sandbox: Callable[..., SandboxServer]) -> None:
+    sb = make_sandbox(variant="dual-host")
     async with client_for(sb) as client:
         assert (await client.get("/.well-known/openwop")).json()["replay"] == {"fork": True}
+
+
+async def test_the_sqlite_host_has_no_fork_route(make_sandbox: Callable[..., SandboxServer]) -> None:
+    sb = make_sandbox(variant="sqlite-host")
+    async with client_for(sb) as client:
+        run_id = (await client.post("/v1/runs", json={"workflowId": "quick-demo"})).json()["runId"]
+        refused = await client.post(f"/v1/runs/{run_id}:fork", json={"mode": "branch", "fromSeq": 0})
+    assert refused.status_code == 404
+    assert refused.json()["error"] == "not_found"
 
 
 async def test_workflow_definitions_list_nodes_in_order(sandbox: SandboxServer) -> None:

@@ -168,10 +168,8 @@ async def test_the_strict_host_keeps_node_started_for_debug(make_sandbox: Callab
     assert [int(f.id or 0) for f in updates] == sorted(int(f.id or 0) for f in updates)
 
 
-async def test_the_sqlite_host_numbers_from_one_and_resumes_from_there(
-    make_sandbox: Callable[..., SandboxServer],
-) -> None:
-    sb = make_sandbox(variant="sqlite-host")
+async def test_a_host_numbering_from_one_resumes_from_there(make_sandbox: Callable[..., SandboxServer]) -> None:
+    sb = make_sandbox(variant={"base": "sqlite-host", "first_seq": 1})
     async with client_for(sb) as client:
         run_id = await start_run(client, "quick-demo")
         await wait_for_event(client, run_id, "run.completed")

@@ -101,15 +101,17 @@ VARIANTS: dict[str, HostVariant] = {
         emit_node_suspended=False,
         expose_interrupt_token=False,
     ),
+    # As the official 1.1.1 client reads the real SQLite reference host: events from sequence 0, and no fork route
+    # (404), which its discovery does not offer either.
     "sqlite-host": HostVariant(
         name="sqlite-host",
-        first_seq=1,
         resolve_response="interrupt_outcome",
         already_resolved_status=404,
-        discovery_says_fork=True,
+        fork_refusal=404,
     ),
     "v2-host": HostVariant(name="v2-host", protocol_versions=("2.0",)),
-    "dual-host": HostVariant(name="dual-host", protocol_versions=("1.0", "2.0")),
+    # A host whose discovery claims fork (and which forks).
+    "dual-host": HostVariant(name="dual-host", protocol_versions=("1.0", "2.0"), discovery_says_fork=True),
     "strict-spec": HostVariant(
         name="strict-spec",
         require_accept=True,
