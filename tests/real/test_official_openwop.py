@@ -46,6 +46,7 @@ SANDBOX_FLOWS: list[dict[str, Any]] = [
         "resolve": "token",
     },
     {"name": "cancel", "flow": "cancel", "workflow": "approval-demo", "until": ["interrupt.requested"]},
+    {"name": "errors", "flow": "errors", "workflow": "quick-demo"},
 ]
 # (client, sandbox variant): each major on a host serving only its version, and both on a host serving both.
 CASES = [
@@ -156,6 +157,23 @@ def test_a_run_cancelled_at_its_gate_stays_cancelled(judged: Any) -> None:
     assert engine_run(sandbox, flow["run_id"]) == ("cancelled", [])
 
 
+# The refusals the client reads, the same on the sandbox and on the SQLite host (its envelope's code and status).
+REFUSALS = {
+    "unknown_run": (404, "run_not_found"),
+    "unknown_workflow": (404, "workflow_not_found"),
+    "no_gate": (404, "interrupt_not_found"),
+}
+
+
+def refusals(errors: dict[str, Any]) -> dict[str, tuple[int, str]]:
+    assert all(errors[name]["message"] for name in REFUSALS)
+    return {name: (errors[name]["status"], errors[name]["code"]) for name in REFUSALS}
+
+
+def test_the_client_reads_the_sandbox_refusals(judged: Any) -> None:
+    assert refusals(finished(judged[0]["errors"])) == REFUSALS
+
+
 # -- the same library on the real SQLite reference host ----------------------------------------------------------
 
 HOST_FLOWS: list[dict[str, Any]] = [
@@ -176,6 +194,7 @@ HOST_FLOWS: list[dict[str, Any]] = [
         "fork": True,
     },
     {"name": "cancel", "flow": "cancel", "workflow": "conformance-approval", "until": ["node.suspended"]},
+    {"name": "errors", "flow": "errors", "workflow": "conformance-noop"},
     {
         "name": "cancel_mid_run",
         "flow": "cancel",
@@ -240,6 +259,10 @@ def test_on_the_sqlite_host_the_1_x_client_runs_the_token_flow(
     assert contiguous(whole_log(flow))
     assert flow["poll"] == {"sequences": whole_log(flow), "complete": False}
     assert host_get(openwop_sqlite.base_url, real_key, f"/v1/runs/{flow['run_id']}")["status"] == "completed"
+
+
+def test_on_the_sqlite_host_the_1_x_client_reads_the_same_refusals_as_on_the_sandbox(on_sqlite: dict[str, Any]) -> None:
+    assert refusals(finished(on_sqlite["errors"])) == REFUSALS
 
 
 def test_on_the_sqlite_host_the_1_x_client_reads_discovery_and_cancels(

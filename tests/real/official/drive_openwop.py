@@ -15,6 +15,7 @@ Flows:
   stream on from the last event to the end, read the run again, poll its whole log, and fork it when `fork` is set
   (a refused fork is recorded, not a failure of the flow).
 - `run`: create a run of `workflow`, stream its events to the end, read the run, poll its whole log.
+- `errors`: what the client reads of refusals: an unknown run, an unknown workflow, a resolve with no gate open.
 - `cancel`: create a run of `workflow`, stream until an event of a type in `until`, cancel, read the run, stream its log
   again to its end, and try to resolve its interrupt (when it had one) after the cancel.
 """
@@ -169,6 +170,23 @@ def run(c: Any, flow: dict[str, Any], out: dict[str, Any]) -> None:
     out["poll"] = step("poll", poll_all, c, run_id)
 
 
+def refused(call: Any, *args: Any) -> dict[str, Any]:
+    try:
+        call(*args)
+    except ow.WopError as exc:
+        return described(exc) | {"message": exc.envelope.message if exc.envelope else None}
+    return {"accepted": True}
+
+
+def errors(c: Any, flow: dict[str, Any], out: dict[str, Any]) -> None:
+    out["unknown_run"] = refused(c.runs_get, "run_does_not_exist")
+    out["unknown_workflow"] = refused(c.runs_create, ow.CreateRunRequest(workflowId="no-such-workflow"))
+    done = step("create", c.runs_create, ow.CreateRunRequest(workflowId=flow["workflow"]))
+    step("stream", stream, c, done.runId)
+    body = ow.ResolveInterruptRequest(resumeValue={"action": "accept"})
+    out["no_gate"] = refused(c.interrupts_resolve_by_run, done.runId, "no-such-node", body)
+
+
 def cancel(c: Any, flow: dict[str, Any], out: dict[str, Any]) -> None:
     created = step("create", c.runs_create, ow.CreateRunRequest(workflowId=flow["workflow"], inputs=flow.get("inputs")))
     run_id = out["run_id"] = created.runId
@@ -202,6 +220,8 @@ def main() -> None:
                 gate(c, flow, out)
             elif flow["flow"] == "run":
                 run(c, flow, out)
+            elif flow["flow"] == "errors":
+                errors(c, flow, out)
             elif flow["flow"] == "cancel":
                 cancel(c, flow, out)
             else:
