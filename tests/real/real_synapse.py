@@ -18,6 +18,7 @@ from typing import Any
 
 import real_backends
 from real_backends import HostProcess, Unavailable
+from real_client import Progress
 
 SETTINGS = {
     "browser_automation_enabled": False,
@@ -166,6 +167,16 @@ ORCHESTRATIONS: dict[str, dict[str, Any]] = {
 }
 
 
+def edited(orch_id: str, steps: int) -> dict[str, Any]:
+    """An orchestration of `steps` print steps (saved again with another count, it is "an orchestration edited")."""
+    ids = [f"s-{i}" for i in range(1, steps + 1)]
+    chain = [
+        _step(step, f"Print {i}", "print", ids[i] if i < steps else "s-end", print_content=f"line {i}", output_key=step)
+        for i, step in enumerate(ids, start=1)
+    ]
+    return _orchestration(orch_id, "Edited", [*chain, _step("s-end", "Finish", "end", None)])
+
+
 def profile(host: SynapseHost, *versions: str) -> dict[str, Any]:
     """A runbridge profile on `host` (v1 unless other API versions are named)."""
     return {
@@ -173,6 +184,19 @@ def profile(host: SynapseHost, *versions: str) -> dict[str, Any]:
         "base_url": host.base_url,
         "options": {"api_versions": list(versions or ["v1"])},
     }
+
+
+REVIEW = {"decision": "approve", "notes": "Ship it", "budget": 12}  # the answer to rt-one-gate's review
+
+
+def assert_readable(progress: Progress, *, ids: tuple[str, ...]) -> None:
+    """Progress never passes its total, and reads as words: no raw event type, no step id."""
+    assert progress.updates, "no progress was reported"
+    for value, total, message in progress.updates:
+        assert total is None or value <= total, (value, total, message)
+        text = message or ""
+        assert "_" not in text.replace("user_input", ""), text  # transform_result, human_input_required, ...
+        assert not any(step in text for step in ids), text
 
 
 def backend_dir(python: Path) -> Path:

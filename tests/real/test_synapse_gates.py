@@ -9,21 +9,9 @@ from typing import Any
 
 import pytest
 from real_client import CLIENTS, Human, Progress, Runbridge, call, error_text, structured
-from real_synapse import SynapseHost, profile
+from real_synapse import REVIEW, SynapseHost, assert_readable, profile
 
 pytestmark = pytest.mark.anyio
-
-REVIEW = {"decision": "approve", "notes": "Ship it", "budget": 12}
-
-
-def assert_readable(progress: Progress, *, ids: tuple[str, ...]) -> None:
-    """Progress never passes its total, and reads as words: no raw event type, no step id."""
-    assert progress.updates, "no progress was reported"
-    for value, total, message in progress.updates:
-        assert total is None or value <= total, (value, total, message)
-        text = message or ""
-        assert "_" not in text.replace("user_input", ""), text  # transform_result, human_input_required, ...
-        assert not any(step in text for step in ids), text
 
 
 def choices(prop: dict[str, Any]) -> list[str]:
