@@ -216,3 +216,31 @@ async def test_the_snapshot_carries_a_working_callback_url(make_sandbox: Callabl
         answered = await client.post(interrupt["callbackUrl"], json={"resumeValue": {"action": "accept"}})
     assert interrupt["callbackUrl"].startswith(f"{sb.base_url}/v1/interrupts/")
     assert answered.status_code == 200
+
+
+async def test_the_sqlite_host_variant_shows_config_and_takes_only_string_answers_and_tokens_for_events(
+    make_sandbox: Callable[..., SandboxServer],
+) -> None:
+    """As the real SQLite reference host: `config` on events, `payload.config` on snapshots, a string for every
+    question (422 otherwise, a list included), and external events answered only through their token."""
+    sb = make_sandbox(variant="sqlite-host", token_secret=SECRET)
+    async with client_for(sb) as client:
+        run_id, requested = await gated_run(client, "clarify-demo")
+        snapshot = (await client.get(f"/v1/runs/{run_id}")).json()["interrupt"]
+        listed = [{"id": "audience", "answer": "devs"}, {"id": "tone", "answer": "dry"}]
+        as_list = await resolve(client, run_id, "clarify", {"answers": listed})
+        not_text = await resolve(client, run_id, "clarify", {"answers": {"audience": "devs", "tone": 3}})
+        taken = await resolve(client, run_id, "clarify", {"answers": {"audience": "devs", "tone": "dry"}})
+        event_run, event = await gated_run(client, "external-demo")
+        run_scoped = await resolve(client, event_run, "payment", {"orderId": "order-42", "eventPayload": {}})
+        token = event["payload"]["interruptToken"]
+        by_token = await client.post(f"/v1/interrupts/{token}", json={"resumeValue": {"orderId": "order-42"}})
+    assert "data" not in requested["payload"]
+    assert [q["id"] for q in requested["payload"]["config"]["questions"]] == ["audience", "tone"]
+    assert "data" not in snapshot
+    assert snapshot["payload"]["config"]["questions"] == requested["payload"]["config"]["questions"]
+    assert (as_list.status_code, as_list.json()["error"]) == (422, "validation_error")
+    assert not_text.status_code == 422
+    assert taken.status_code == 200
+    assert (run_scoped.status_code, run_scoped.json()["error"]) == (404, "interrupt_not_found")
+    assert by_token.status_code == 200

@@ -223,12 +223,15 @@ class Projector:
         if self.variant.expose_interrupt_token:
             token_timeout = timeout_ms if isinstance(timeout_ms, int) else None
             requested["interruptToken"] = self.mint_token(run.id, node, str(p.get("interrupt_id")), token_timeout)
+        where = "config" if self.variant.interrupt_config else "data"  # the SQLite host's events say `config`
         if not self.variant.interrupt_event_data:
             del requested["data"]
+        elif where != "data":
+            requested[where] = requested.pop("data")
         out: list[tuple[str, str | None, dict[str, Any], bool]] = [("interrupt.requested", node, requested, False)]
         if self.variant.emit_node_suspended:
             suspended = {"nodeId": node, "interruptId": p.get("interrupt_id"), "kind": kind, "key": p.get("key")}
             if self.variant.interrupt_event_data:
-                suspended["data"] = data
+                suspended[where] = data
             out.append(("node.suspended", node, suspended, False))
         return out

@@ -135,12 +135,33 @@ class InterruptRoutes:
         try:
             run = engine.get_run(run_id)
             gate = _open_gate(run, node_id)
+            refused = self._config_host_refusal(gate, value)
+            if refused is not None:
+                return refused
             result = engine.answer_gate(run_id, node_id, normalise_resume(gate.spec.kind if gate else None, value))
         except RunNotFound as exc:
             return engine_error(exc)
         except EngineError as exc:
             return self._gate_error(exc)
         return JSONResponse(self._resolved(run, result))
+
+    def _config_host_refusal(self, gate: OpenGate | None, value: Any) -> Response | None:
+        """What the SQLite reference host refuses on the run-scoped path (`interrupt_config`): an external event
+        (answered only through its token), and clarification answers that are not a string for every question."""
+        if not self.s.variant.interrupt_config or gate is None:
+            return None
+        kind = wire_kind(gate.spec.kind)
+        if kind == "external-event":
+            return error(404, "interrupt_not_found", "Interrupt resolved or missing.")
+        if kind != "clarification":
+            return None
+        raw = cast(dict[str, Any], value).get("answers") if isinstance(value, dict) else None
+        answers = cast(dict[str, Any], raw) if isinstance(raw, dict) else {}
+        questions = interrupt_data(gate_payload(gate)).get("questions") or []
+        for question in cast(list[dict[str, Any]], questions):
+            if not isinstance(answers.get(str(question.get("id"))), str):
+                return error(422, "validation_error", f'Answer for question "{question.get("id")}" MUST be a string.')
+        return None
 
     def _resolved(self, run: RunRecord, result: AnswerResult) -> dict[str, Any]:
         if self.s.variant.resolve_response == "run_node_status":

@@ -34,6 +34,8 @@ def interrupt_object(state: OpenWopState, request: Request, run: RunRecord) -> d
     }
     if gate.spec.timeout_ms is not None:
         out["timeoutMs"] = gate.spec.timeout_ms
+    if state.variant.interrupt_config:  # the SQLite host wraps the node's own payload: {kind, nodeId, config}
+        out["payload"] = {"kind": out["kind"], "nodeId": gate.node_id, "config": out.pop("data")}
     if state.variant.expose_interrupt_token:
         token = state.mint(run.id, gate.node_id, gate.interrupt_id, gate.spec.timeout_ms)
         out["interruptToken"] = token

@@ -45,6 +45,10 @@ class HostVariant:
       the token surface still works).
     * `interrupt_event_data`: False when interrupt events carry ids and the token but no `data` (inspect the token
       to learn the question).
+    * `interrupt_config`: interrupts as the SQLite reference host shows them: what a node asks under `config` on
+      its events and under `payload.config` on snapshots (not `data`); a clarification answered only as
+      `{answers: {id: "string"}}` (422 otherwise); an external event answered only through its token (the
+      run-scoped path answers 404 `interrupt_not_found`).
     * `protocol_versions`: the protocol versions served, `1.0` (`/v1` paths), `2.0` (bare paths and the
       `OpenWOP-Version: 2.0` header on every request; a missing or other major is 406 `protocol_version_unsupported`)
       or both; discovery lists them (`protocolVersions`, `preferredVersion`; a v1-only host says `protocolVersion`).
@@ -75,6 +79,7 @@ class HostVariant:
     event_poll: bool = True
     key_can_respond: bool = True
     interrupt_event_data: bool = True
+    interrupt_config: bool = False
     protocol_versions: tuple[str, ...] = ("1.0",)
     describe_route: bool = True
     fork_needs_seq: bool = False
@@ -101,13 +106,14 @@ VARIANTS: dict[str, HostVariant] = {
         emit_node_suspended=False,
         expose_interrupt_token=False,
     ),
-    # As the official 1.1.1 client reads the real SQLite reference host: events from sequence 0, and no fork route
-    # (404), which its discovery does not offer either.
+    # As the official 1.1.1 client reads the real SQLite reference host: events from sequence 0, no fork route
+    # (404), which its discovery does not offer either, and its interrupts' `config` shapes.
     "sqlite-host": HostVariant(
         name="sqlite-host",
         resolve_response="interrupt_outcome",
         already_resolved_status=404,
         fork_refusal=404,
+        interrupt_config=True,
     ),
     "v2-host": HostVariant(name="v2-host", protocol_versions=("2.0",)),
     # A host whose discovery claims fork (and which forks).
