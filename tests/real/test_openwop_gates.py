@@ -247,7 +247,7 @@ async def test_an_external_event_names_its_correlation_keys_and_is_answered_thro
 # -- quorum ------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("client", ["no-elicitation", "legacy"])
+@pytest.mark.parametrize("client", CLIENTS)
 async def test_a_quorum_counts_its_votes_stays_listed_while_the_host_waits_and_completes_on_the_third(
     client: str, rb: Runbridge, openwop_sqlite: HostProcess, real_key: str
 ) -> None:
@@ -291,3 +291,5 @@ async def test_a_quorum_counts_its_votes_stays_listed_while_the_host_waits_and_c
     votes = [e["text"] for e in events["events"] if e["type"] == "interrupt.vote"]
     assert len(votes) == 2
     assert all("vote recorded" in v and "interrupt.vote" not in v for v in votes), votes
+    assert any("vote recorded" in m for m in progress.messages), progress.messages
+    assert not any("interrupt.vote" in m for m in progress.messages), progress.messages
