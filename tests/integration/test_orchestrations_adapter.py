@@ -567,3 +567,19 @@ async def test_a_v1_page_after_the_stream_was_lost_says_so_once_nothing_is_left(
     assert len(page.events) == 3
     with pytest.raises(StreamError, match="cannot re-attach"):
         await backend.event_page(run_id, cursor="3")
+
+
+async def test_a_v2_profile_on_a_server_without_scale_mode_fails_at_once_and_asks_the_server_once(
+    synapse: SandboxServer, connect: Connect
+) -> None:
+    """The 503 "Scale mode is not enabled" is the server's configuration, not an outage: never retried, and once
+    seen, said again without asking the server again."""
+    backend = connect(synapse, api_versions=["v1", "v2"])
+    with pytest.raises(UnsupportedError) as first:
+        await backend.get_run("run_orch-quick-summary_1")  # a read: any other 503 would be retried
+    with pytest.raises(UnsupportedError) as again:
+        await backend.start_run(StartRequest(target_id="orch-quick-summary"))
+    assert 'remove "v2" from the profile\'s options.api_versions' in str(first.value)
+    assert str(again.value) == str(first.value)
+    v2 = {route: n for route, n in synapse.stats()["requests"].items() if "/api/v2/" in route}
+    assert sum(v2.values()) == 1, v2

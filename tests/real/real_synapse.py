@@ -268,6 +268,10 @@ class SynapseHost:
         found = self.internal("GET", "/api/orchestrations/runs")
         return found if isinstance(found, list) else list(found.get("runs", []))
 
+    def requests_to(self, prefix: str) -> int:
+        """How many requests for paths under `prefix` the server's own access log shows."""
+        return sum(1 for line in self.process.log.read_text(errors="replace").splitlines() if f" {prefix}" in line)
+
     def public(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """A call to the public `/api/v1` API with the key; (status, JSON body)."""
         data = json.dumps(body).encode() if body is not None else None

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from real_client import Human, Progress, Runbridge, call, structured
+from real_client import Human, Progress, Runbridge, call, error_text, structured
 from real_synapse import REVIEW, SynapseHost, assert_readable, edited, profile
 
 pytestmark = pytest.mark.anyio
@@ -152,3 +152,19 @@ async def test_an_orchestration_edited_on_the_server_is_read_again_with_its_new_
     assert any("step 4/5 Print 4" in m for m in second.messages)
     assert len(synapse.run(run["run_id"])["step_history"]) == 4
     assert_readable(second, ids=("s-1", "s-2", "s-3", "s-4", "s-end"))
+
+
+async def test_a_v2_profile_on_a_server_without_scale_mode_says_what_to_change_after_one_request(
+    synapse: SynapseHost, tmp_path: Path
+) -> None:
+    rb = Runbridge(tmp_path, profile(synapse, "v1", "v2"), synapse.api_key)
+    before = synapse.requests_to("/api/v2/")
+    async with rb.connect("legacy") as mcp:
+        refused = [
+            error_text(await call(mcp, "runs_get", {"run_id": "run_rt-plain_1"})),
+            error_text(await call(mcp, "runs_start", {"target_id": "rt-plain"})),
+        ]
+    for text in refused:
+        assert 'answered 503 "Scale mode is not enabled"' in text
+        assert 'remove "v2" from the profile\'s options.api_versions' in text
+    assert synapse.requests_to("/api/v2/") - before == 1  # permanent: neither retried nor asked again

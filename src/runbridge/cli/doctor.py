@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
 from ..backends import FAMILIES, create_backend
 from ..core.config import Profile, Settings
-from ..core.errors import AuthError, BadRequestError, NotFoundError, RunbridgeError, sentence
+from ..core.errors import AuthError, BadRequestError, NotFoundError, RunbridgeError, UnsupportedError, sentence
 from ..core.models import HostInfo
 from ..core.protocols import HostInfoAPI, RunsAPI, TargetsAPI, capabilities_of
 
@@ -26,6 +26,26 @@ async def _unreachable(profile: Profile) -> str | None:
         await stream.aclose()
     except (OSError, TimeoutError):
         return f"cannot connect to {host}:{port} (is the backend running?)"
+    return None
+
+
+# The path prefix each family's adapter puts before every route itself: a base_url that already ends in one doubles
+# it (`/v1/v1/runs`), and every request then misses (OpenWOP v2 has no prefix). Longest first: `/api/v1`, not `/api`.
+_API_PREFIXES = {"openwop": ("/v1",), "orchestrations": ("/api/v1", "/api/v2", "/api")}
+_HOST_LINE_MAX = 200
+
+
+def _api_prefix(profile: Profile) -> str | None:
+    """What is wrong with a base_url that ends in the API's own version prefix, and the URL to use instead."""
+    url = urlsplit(profile.base_url)
+    path = url.path.rstrip("/")
+    for prefix in _API_PREFIXES.get(profile.family, ()):
+        if path.endswith(prefix):
+            root = urlunsplit(url._replace(path=path[: -len(prefix)], query="", fragment=""))
+            return (
+                f"base_url ends in {prefix!r}, the prefix runbridge puts before every request itself: use "
+                f'base_url = "{root}"'
+            )
     return None
 
 
@@ -70,6 +90,8 @@ async def _check_credentials(backend: RunsAPI) -> None:
                 f"a run that does not exist got a 404 without the error code every {kind} gives"
             ) from None
         return
+    except UnsupportedError:
+        raise  # the profile asks for what the server lacks (Synapse v2 without scale mode): said as it is
     except AuthError as exc:
         if exc.status == 403:  # the key was recognised; reading runs is merely not among its permissions
             return
@@ -93,7 +115,19 @@ def _host_line(info: HostInfo) -> str:
         line = f"  host: protocol {versions}{speaks}; advertises {advertised}"
     if info.deprecations:
         line += f"; deprecated: {'; '.join(info.deprecations)}"
-    return line
+    return _within(line, info)
+
+
+def _within(line: str, info: HostInfo) -> str:
+    """The host line under about 200 characters: a host that advertises many features is summed up by their count
+    (`runbridge` uses what it needs of them either way), and what still does not fit is cut."""
+    if len(line) > _HOST_LINE_MAX and len(info.capabilities) > 3:
+        listed = ", ".join(info.capabilities)
+        line = line.replace(
+            f"advertises {listed}",
+            f"advertises {len(info.capabilities)} features ({', '.join(info.capabilities[:3])}, …)",
+        )
+    return line if len(line) <= _HOST_LINE_MAX else line[: _HOST_LINE_MAX - 1] + "…"
 
 
 async def _check(settings: Settings) -> int:
@@ -111,7 +145,7 @@ async def _check(settings: Settings) -> int:
             failures += 1
             continue
         try:
-            problem = await _unreachable(profile)
+            problem = _api_prefix(profile) or await _unreachable(profile)
             if problem:
                 print(f"✗ {name} ({profile.family}) at {profile.base_url}: {problem}")
                 failures += 1

@@ -78,9 +78,8 @@ class V2Runs:
             if not scale_mode_off(exc):
                 raise
             self.off = (
-                'This Synapse server does not run in scale mode, so it has no v2 API (it answers 503 "Scale mode is '
-                'not enabled"). Remove "v2" from the profile\'s options.api_versions to use v1, or enable scale mode '
-                "on the server (Settings > Scale: redis_url)."
+                'This Synapse server has no v2 API (it answered 503 "Scale mode is not enabled"): remove "v2" from '
+                "the profile's options.api_versions to use v1, or give the server a redis_url (its Settings > Scale)."
             )
             raise UnsupportedError(self.off) from None
 

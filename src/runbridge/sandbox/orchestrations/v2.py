@@ -38,7 +38,7 @@ class V2Routes:
     def _off(self) -> Response | None:
         if self.s.settings.v2:
             return None
-        return detail(503, "Scale mode is not enabled on this server (SYNAPSE_SCALE_MODE).")
+        return detail(503, "Scale mode is not enabled. Set redis_url in Settings > Scale to use V2 API.")  # 1.9.2 says so
 
     async def list(self, request: Request) -> Response:
         if (off := self._off()) is not None:
