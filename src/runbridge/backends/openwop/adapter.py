@@ -62,7 +62,7 @@ class OpenWopBackend:
         self._discovery_lock = anyio.Lock()  # the first requests may all need it at once: one of them asks
         self._events_url: dict[str, str] = {}
         self._run_targets: dict[str, str] = {}
-        self._workflows = Workflows(self._call)
+        self._workflows = Workflows(self._call, profile.workflows)
         self._forks: bool | None = None  # whether this host forks runs: known once a fork was answered
         self._discovery: Discovery | None = None
         self._no_stream: str | None = None  # why this host serves no event stream, once a poll proved the way round

@@ -49,8 +49,10 @@ def target_from_doc(doc: dict[str, Any], target_id: str) -> Target:
 class Workflows:
     """The host's workflow descriptions, each asked for at most once per `_TTL`."""
 
-    def __init__(self, call: Call, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, call: Call, configured: list[str], *, clock: Callable[[], float] = time.monotonic) -> None:
+        """`configured`: the workflow ids the profile names, the only ones taken as runnable undescribed."""
         self._call = call
+        self._configured = frozenset(configured)
         self._clock = clock
         self._known: dict[str, tuple[float, Target]] = {}
         self.no_route = False  # the host has no describe route: every id is runnable, none described
@@ -61,18 +63,20 @@ class Workflows:
         return found[1] if found else None
 
     async def describe(self, target_id: str) -> Target:
-        """The workflow as a target. Raises `NotFoundError` only when the host says it has no such workflow."""
+        """The workflow as a target. Raises `NotFoundError` when the host says it has no such workflow, or when it
+        cannot describe workflows and the profile does not name this one."""
         found = self._known.get(target_id)
         if found is not None and self._clock() - found[0] < _TTL:
             return found[1]
-        if self.no_route:
+        if self.no_route and target_id in self._configured:
             return Target(id=target_id, kind="workflow", description=UNDESCRIBED, details={"described": False})
         try:
             doc = await self._call("GET", f"/workflows/{segment(target_id)}", action=f"describe workflow {target_id!r}")
         except NotFoundError as exc:
-            if exc.code == "workflow_not_found":
+            # A 404 that does not name the workflow, for one the profile names: the route is missing, not the
+            # workflow (the same host runs it). Any other id stays unknown.
+            if exc.code == "workflow_not_found" or target_id not in self._configured:
                 raise
-            # A 404 that does not name the workflow is the route missing, not the workflow (the same host runs it).
             self.no_route = True
             return await self.describe(target_id)
         target = target_from_doc(doc if isinstance(doc, dict) else {}, target_id)
