@@ -50,6 +50,8 @@ async def test_a_host_without_the_describe_route_lists_its_workflows_as_runnable
         assert target.input_schema is None
     described = await backend.describe_target("quick-demo")
     assert described.details == {"described": False}
+    with pytest.raises(NotFoundError):  # an id the profile does not name is not taken on trust
+        await backend.describe_target("../../etc/passwd")
     assert (await collect(backend, (await start(backend, "quick-demo")).run_id)).last.raw_type == "run.completed"
 
 
