@@ -583,3 +583,22 @@ async def test_a_v2_profile_on_a_server_without_scale_mode_fails_at_once_and_ask
     assert str(again.value) == str(first.value)
     v2 = {route: n for route, n in synapse.stats()["requests"].items() if "/api/v2/" in route}
     assert sum(v2.values()) == 1, v2
+
+
+async def test_steps_without_labels_have_no_names_until_their_events_name_them_never_their_ids(
+    make_synapse: Callable[..., SandboxServer], connect: Connect
+) -> None:
+    """Synapse 1.9.2's describe route sends `label: ""` for every step: a step is then unnamed, not named by its id,
+    and a run's events name each step as it starts."""
+    backend = connect(make_synapse("1.9.2"))
+    target = await backend.describe_target("orch-research-report")
+    assert target.steps is not None
+    assert [s.name for s in target.steps] == [None] * len(target.steps)
+    run_id = await _start(backend, "orch-research-report")
+    seen = await _until(backend.watch(run_id), _gate_opened)
+    named = [e.step for e in seen if e.step is not None and e.step.id]
+    assert named
+    assert all(s.name and s.name != s.id for s in named), [(s.id, s.name) for s in named]
+    gate = _gate(seen)
+    assert gate.step is not None
+    assert gate.step.name == "Approval"

@@ -139,6 +139,37 @@ def test_the_end_of_a_run_folds_into_one_terminal_event_with_outputs_and_usage()
     assert (end.usage.cost_usd, end.usage.turns) == (pytest.approx(0.019), 5)
 
 
+def test_a_step_that_failed_in_a_run_the_server_calls_completed_is_in_the_ending_without_its_traceback() -> None:
+    """What Synapse 1.9.2 sends for a raising `transform`: `step_error` (its Python traceback in the error), then
+    `step_complete` for the same step, and the run `completed` with that step `completed` in its history."""
+    mapper = EventMapper(RUN, steps=STEPS)
+    where = {"orch_step_id": "step-draft", "step_name": "Draft"}
+    trace = (
+        'Traceback (most recent call last):\n  File "/tmp/t/transform.py", line 5\n'
+        "ZeroDivisionError: division by zero\n"
+    )
+    history = [{"step_id": "step-draft", "step_name": "Draft", "status": "completed"}]
+    events = [
+        e
+        for raw in (
+            {"type": "step_start", **where, "step_type": "transform"},
+            {"type": "step_error", "orch_step_id": "step-draft", "error": f"Transform error: failed (exit 1): {trace}"},
+            {"type": "step_complete", **where, "duration_seconds": 0.05},
+            {"type": "orchestration_complete", "run_id": RUN, "status": "completed", "final_state": {"a": 1}},
+            {"type": "final", "intent": "orchestration", "response": "ok", "data": {"step_history": history}},
+            {"type": "done"},
+        )
+        for e in mapper.feed(raw, "1")
+    ]
+    failed, end = events[1], events[-1]
+    assert failed.text == "Draft failed: Transform error: failed (exit 1): ZeroDivisionError: division by zero"
+    assert end.kind is EventKind.RUN_COMPLETED
+    expected = [{"step_id": "step-draft", "step": "Draft", "error": failed.text.removeprefix("Draft failed: ")}]
+    assert end.data["outputs"]["step_errors"] == end.data["step_errors"] == expected
+    assert end.text.startswith("run completed, but step Draft failed: Transform error")
+    assert "Traceback" not in str(end.data)
+
+
 @pytest.mark.parametrize(
     ("ending", "kind", "error"),
     [

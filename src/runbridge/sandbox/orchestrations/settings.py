@@ -5,6 +5,8 @@
 * `ping_seconds`: the `: ping` heartbeat of v1 streams after that long without an event (the real server: 10 s);
   `keepalive_seconds`: the `: keepalive` comment of v2 streams (15 s). The sandbox's `keepalive_seconds` setting
   overrides both.
+* `step_labels`: the describe route's step `label` is the step's name; false sends `""`, as Synapse 1.9.2 does (it
+  stores a step's name as `name`, and its describe route reads `label`). The events name every step either way.
 * `step_key`: the key naming an event's step: `orch_step_id` as the server's code sends it, or `step_id` as the
   seed documents it (then `step_type` is left out too).
 """
@@ -25,12 +27,14 @@ class OrchestrationsSettings:
     ping_seconds: float = 10.0
     keepalive_seconds: float = 15.0
     step_key: Literal["orch_step_id", "step_id"] = "orch_step_id"
+    step_labels: bool = True
 
 
 PRESETS: dict[str, OrchestrationsSettings] = {
     "reference": OrchestrationsSettings(),
     "scale": OrchestrationsSettings(name="scale", v2=True),
     "seed": OrchestrationsSettings(name="seed", step_key="step_id"),
+    "1.9.2": OrchestrationsSettings(name="1.9.2", step_labels=False),
 }
 
 

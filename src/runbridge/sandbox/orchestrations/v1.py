@@ -30,15 +30,16 @@ from .streams import end_again, not_found_stream, v1_stream
 __all__ = ["V1Routes", "definition", "normalise_response"]
 
 
-def definition(workflow: Workflow) -> dict[str, Any]:
-    """`GET /orchestrations/{id}`: the steps with id, label, type, agent and dependencies, and the edges."""
+def definition(workflow: Workflow, *, labels: bool = True) -> dict[str, Any]:
+    """`GET /orchestrations/{id}`: the steps with id, label (`""` without `labels`), type, agent and dependencies,
+    and the edges."""
     steps: list[dict[str, Any]] = []
     for i, step in enumerate(workflow.steps):
         kind = step_type(step)
         steps.append(
             {
                 "id": step.id,
-                "label": step.name,
+                "label": step.name if labels else "",
                 "type": kind,
                 "agent_id": f"agent_{step.id.removeprefix('step-')}" if kind in ("agent", "tool") else None,
                 "depends_on": [workflow.steps[i - 1].id] if i else [],
@@ -118,7 +119,8 @@ class V1Routes:
     async def get(self, request: Request) -> Response:
         orch_id = request.path_params["orch_id"]
         try:
-            return JSONResponse(definition(self.s.ctx.engine.workflow(orch_id)))
+            workflow = self.s.ctx.engine.workflow(orch_id)
+            return JSONResponse(definition(workflow, labels=self.s.settings.step_labels))
         except WorkflowNotFound:
             return detail(404, f"Orchestration '{orch_id}' not found")
 

@@ -38,7 +38,9 @@ class V2Routes:
     def _off(self) -> Response | None:
         if self.s.settings.v2:
             return None
-        return detail(503, "Scale mode is not enabled. Set redis_url in Settings > Scale to use V2 API.")  # 1.9.2 says so
+        return detail(
+            503, "Scale mode is not enabled. Set redis_url in Settings > Scale to use V2 API."
+        )  # 1.9.2 says so
 
     async def list(self, request: Request) -> Response:
         if (off := self._off()) is not None:
@@ -55,7 +57,8 @@ class V2Routes:
             return off
         orch_id = request.path_params["orch_id"]
         try:
-            return JSONResponse(definition(self.s.ctx.engine.workflow(orch_id)))
+            workflow = self.s.ctx.engine.workflow(orch_id)
+            return JSONResponse(definition(workflow, labels=self.s.settings.step_labels))
         except WorkflowNotFound:
             return detail(404, f"Orchestration '{orch_id}' not found")
 
