@@ -11,61 +11,27 @@ from __future__ import annotations
 
 from collections import deque
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from time import monotonic  # the loop's deadlines reach anyio only as durations; anyio's clock costs more per call
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp_types import InputRequiredResult
 
-from ..core.errors import CursorError, GateError, RunbridgeError, TransportError, UnavailableError, sentences
-from ..core.models import EventKind, Gate, Run, RunEvent, RunStatus, Usage
-from ..core.protocols import GatesAPI, RunsAPI
+from ..core.errors import CursorError, RunbridgeError, TransportError, UnavailableError, sentences
+from ..core.models import EventKind, Gate, RunEvent, RunStatus
 from ..state import RunRecord
-from .actions import offered_actions
-from .answers import answer_gate
-from .app import App
-from .caller import Caller
-from .gates import answer_from_content
+from .asking import answered_note, apply_answer, on_gate, settled
+from .following import Follow, report
 from .paused import PAUSED_NOTE, still_paused, went_on
 from .progress import ProgressReporter
-from .results import RunReport, fit_budget, gate_view, next_step
+from .results import RunReport
 
-__all__ = ["Follow", "answered_note", "follow_run"]
+__all__ = ["Follow", "answered_note", "apply_answer", "follow_run"]
 
 _BUFFER = 1024  # events read ahead of the bridge; the stream reader waits (backpressure) beyond this
 _GATE_CHECK_SECONDS = 0.05  # how long a gate waits for the run's snapshot before the human is asked
 _QUIET_PROBE_SECONDS = 1.0  # a wait this long without one event asks whether the backend still answers
-
-
-@dataclass
-class Follow:
-    """One call's watch over one run."""
-
-    app: App
-    caller: Caller
-    profile: str
-    run_id: str
-    backend: RunsAPI
-    wait: float
-    cursor: str | None = None
-    target_id: str | None = None
-    events: int = 0
-    decision: str | None = None
-    status: RunStatus = RunStatus.RUNNING
-    usage: Usage | None = None  # the run's total: what earlier calls recorded, plus what this one sees
-    outputs: Any = None
-    error: str | None = None
-    error_code: str | None = None
-    note: str | None = None
-    step_total: int | None = None
-    progress_floor: float = 0.0
-    source: Literal["stream", "status", "lost"] = "stream"
-    said: str | None = None  # a decision taken before following began (gates_respond, a 2026 retry): told first
-    _waiting: Gate | None = field(default=None, repr=False)
-    _ahead: deque[RunEvent | Exception] = field(default_factory=deque[RunEvent | Exception], repr=False)
-    _receive: MemoryObjectReceiveStream[RunEvent | Exception] | None = field(default=None, repr=False)
 
 
 async def _pump(events: Any, send: MemoryObjectSendStream[RunEvent | Exception]) -> None:
@@ -112,14 +78,14 @@ async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
     try:
         if known is not None and known.status is RunStatus.PAUSED and await still_paused(f.backend, f.run_id):
             f.status, f.note = RunStatus.PAUSED, PAUSED_NOTE
-            return _report(f)
+            return report(f)
         for record in f.app.registry.gates(f.profile, run_id=f.run_id):
             # A gate seen by an earlier call is still open: put it to the human before following on.
             f.status = RunStatus.WAITING
-            outcome = await _on_gate(f, record.gate, reporter)
+            outcome = await on_gate(f, record.gate, reporter)
             if outcome is not None:
                 return outcome
-        return await _follow_stream(f, reporter) or _report(f)
+        return await _follow_stream(f, reporter) or report(f)
     finally:
         f.app.registry.update_run(
             f.profile, f.run_id, status=f.status, cursor=f.cursor, error=f.error, usage=f.usage, outputs=f.outputs
@@ -239,7 +205,7 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
     if event.usage is not None:
         f.usage = event.usage if f.usage is None else f.usage + event.usage
     kind = event.kind
-    if kind is EventKind.GATE_OPENED and event.gate is not None and _settled(f, event.gate):
+    if kind is EventKind.GATE_OPENED and event.gate is not None and settled(f, event.gate):
         return None  # the same gate announced again (a replay, or a second event type): already settled
     await reporter.on_event(event)
     if kind.terminal:
@@ -254,7 +220,7 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
             f.error = (err.get("message") if isinstance(err, dict) else err) or event.text
             f.error_code = err.get("code") if isinstance(err, dict) else None
         f.app.registry.close_gates(f.profile, f.run_id)
-        return _report(f)
+        return report(f)
     if kind is EventKind.GATE_RESOLVED:
         f.status = RunStatus.RUNNING
         return None
@@ -264,7 +230,7 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
         f.status = RunStatus.WAITING
         gate = event.gate.model_copy(update={"profile": f.profile})
         f.app.registry.record_gate(f.profile, gate)
-        return await _on_gate(f, gate, reporter)
+        return await on_gate(f, gate, reporter)
     if kind in (EventKind.RUN_STARTED, EventKind.STEP_STARTED, EventKind.RUN_RESUMED):
         f.status = RunStatus.RUNNING
     elif (
@@ -276,7 +242,7 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
         f.status, f.note = RunStatus.PAUSED, PAUSED_NOTE
         if reporter.pending:
             await reporter.flush()
-        return _report(f)
+        return report(f)
     return None
 
 
@@ -312,112 +278,3 @@ async def _still_waiting_on(f: Follow, gate: Gate) -> bool:
         ):
             return False
     return run is None or not run.status.terminal
-
-
-def _settled(f: Follow, gate: Gate) -> bool:
-    known = f.app.registry.get_gate(f.profile, gate.gate_id)
-    return known is not None and known.state != "open"
-
-
-async def _on_gate(f: Follow, gate: Gate, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
-    """Put the gate to the human as the client allows; None means it was answered and following goes on."""
-    if not gate.resolvable:
-        await reporter.note(f"waiting for a decision in the backend's own UI: {gate.prompt}")
-        return None
-    channel = f.caller.channel()
-    if channel == "input_required":
-        f._waiting = gate
-        state = {
-            "profile": f.profile,
-            "run_id": f.run_id,
-            "gate_id": gate.gate_id,
-            "cursor": f.cursor,
-            "events": f.events,
-            "wait": f.wait,
-            "target_id": f.target_id,
-            "progress": reporter.last_value,
-            "step_total": reporter.step_total,
-        }
-        return f.caller.input_required(gate, state)
-    if channel == "none":
-        f._waiting = gate
-        return _report(f)
-    result = await f.caller.ask_live(gate)
-    return await apply_answer(f, gate, result.action, result.content, reporter)
-
-
-async def apply_answer(
-    f: Follow, gate: Gate, action: str, content: dict[str, Any] | None, reporter: ProgressReporter | None
-) -> RunReport | None:
-    """Act on the human's elicitation answer. None: resumed, keep following. A report: stop here."""
-    try:
-        answer = answer_from_content(gate, action, content)
-    except GateError as exc:  # the form came back with values the gate cannot take: nothing was sent
-        f._waiting, f.status = gate, RunStatus.WAITING
-        f.note = f"The answer did not fit the question ({exc}); the gate stays open for gates_respond."
-        return _report(f)
-    if answer is None:
-        f.decision, f._waiting, f.status = "cancelled", gate, RunStatus.WAITING
-        f.note = "The question was dismissed without a decision; the gate stays open for gates_respond."
-        return _report(f)
-    backend = f.backend
-    assert isinstance(backend, GatesAPI)
-    outcome = await answer_gate(f.app.registry, backend, f.profile, gate.gate_id, answer)
-    f.decision = outcome.decision
-    if outcome.waiting is not None:  # taken, and the backend still waits on this gate (a quorum short of votes)
-        f._waiting, f.status = outcome.waiting, RunStatus.WAITING
-        said = f"{outcome.decision}: {outcome.note or 'the backend still waits on this gate'}"
-        f.note = f"{said}. The gate stays open for the next answer (gates_respond, or runs_watch to ask again)."
-        if reporter is not None:
-            await reporter.note(said)
-        return _report(f)
-    if not outcome.resumed:
-        f._waiting, f.status = gate, RunStatus.WAITING
-        f.note = "The human declined; this gate has no reject action, so the run still waits on it."
-        return _report(f)
-    f._waiting = None
-    f.status = RunStatus.RUNNING
-    f.said = answered_note(outcome.decision)
-    if reporter is not None:
-        await reporter.note(f.said)
-        f.said = None
-    return None
-
-
-def answered_note(decision: str) -> str:
-    """The progress message for a human's answer that the backend took ("rejected: …", never "accepted" for it)."""
-    going = "resuming the run" if decision == "accepted" else "the answer was sent; following the run"
-    return f"{decision}: {going}"
-
-
-def _report(f: Follow) -> RunReport:
-    done = f.status.terminal
-    waiting = gate_view(f._waiting, f.profile) if f._waiting is not None else None
-    offers = offered_actions(f.app.settings, f.backend, Run(run_id=f.run_id, target_id=f.target_id, status=f.status))
-    nxt = next_step(
-        f.run_id,
-        done=done,
-        waiting=waiting,
-        lost=f.source == "lost",
-        status=f.status if f.status is RunStatus.PAUSED else None,
-        offers=offers,
-    )
-    report = RunReport(
-        profile=f.profile,
-        run_id=f.run_id,
-        target_id=f.target_id,
-        status=f.status,
-        done=done,
-        decision=f.decision,  # type: ignore[arg-type]
-        waiting_for=waiting,
-        outputs=f.outputs,
-        error=f.error,
-        error_code=f.error_code,
-        usage=f.usage,
-        events_seen=f.events,
-        cursor=f.cursor,
-        source=f.source,
-        note=f.note,
-        next=nxt,
-    )
-    return fit_budget(report, f.app.settings.result_budget_chars)
