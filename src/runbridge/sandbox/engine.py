@@ -26,6 +26,7 @@ from .errors import (
     GateAlreadyResolved,
     GateCancelled,
     GateNotFound,
+    NotPaused,
     RunNotFound,
     RunTerminal,
     WorkflowNotFound,
@@ -217,6 +218,27 @@ class Engine:
         gate.answered.set()
         self.stats.incr("resolves")
         return AnswerResult(run.id, node_id, gate.interrupt_id, before, outcome, normalised)
+
+    def pause(self, run_id: str) -> RunStatus:
+        """An operator's pause: the run stops before its next step (`run.paused`) until `resume`; pausing a paused
+        run is a no-op. A run waiting at a gate pauses once the gate is answered."""
+        run = self.get_run(run_id)
+        if run.finished:
+            raise RunTerminal(f"Run {run_id!r} already {run.status}.")
+        if not run.pause_requested:
+            run.pause_requested, run.resumed = True, anyio.Event()
+        return "paused"
+
+    def resume(self, run_id: str) -> RunStatus:
+        """Lift a pause (`run.resumed`, then the next step); NotPaused when the run is not paused."""
+        run = self.get_run(run_id)
+        if run.finished:
+            raise RunTerminal(f"Run {run_id!r} already {run.status}.")
+        if not run.pause_requested:
+            raise NotPaused(f"Run {run_id!r} is not paused.")
+        run.pause_requested = False
+        run.resumed.set()
+        return "running"
 
     def cancel(self, run_id: str, reason: str | None = None) -> RunStatus:
         """Cancel a pending, running or suspended run; cancelling a cancelled run is a no-op."""

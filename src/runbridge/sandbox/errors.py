@@ -24,6 +24,7 @@ __all__ = [
     "GateCancelled",
     "GateNotFound",
     "GateValidationError",
+    "NotPaused",
     "RunNotFound",
     "RunTerminal",
     "WorkflowNotFound",
@@ -86,6 +87,12 @@ class ForkInvalid(EngineError):
     """fromSeq is outside the source run's log."""
 
     code = "validation_error"
+
+
+class NotPaused(EngineError):
+    """Resume of a run that is not paused."""
+
+    code = "run_not_paused"
 
 
 class ForkUnsupported(EngineError):

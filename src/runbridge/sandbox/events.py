@@ -34,6 +34,8 @@ EventType = Literal[
     "run.completed",
     "run.failed",
     "run.cancelled",
+    "run.paused",
+    "run.resumed",
     "log",
 ]
 
@@ -43,6 +45,7 @@ RunStatus = Literal[
     "waiting-approval",
     "waiting-input",
     "waiting-external",
+    "paused",
     "completed",
     "failed",
     "cancelled",

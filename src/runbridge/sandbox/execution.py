@@ -53,10 +53,21 @@ async def drive(run: RunRecord, start_at: int, pause: Pause) -> None:
         run.status = "running"
         run.started_at = run.started_at or run.events[0].timestamp
         for step in run.workflow.steps[start_at:]:
+            if run.pause_requested:
+                await _parked(run)
             await _step(run, step, pause)
             if run.finished:
                 return
         _complete(run)
+
+
+async def _parked(run: RunRecord) -> None:
+    """Paused by an operator between steps until resumed (a cancel ends the wait through the run's scope)."""
+    run.status = "paused"
+    run.append("run.paused", {"reason": "operator"})
+    await run.resumed.wait()
+    run.status = "running"
+    run.append("run.resumed", {})
 
 
 async def _burst(run: RunRecord) -> None:

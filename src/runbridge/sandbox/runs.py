@@ -76,6 +76,9 @@ class RunRecord:
         self.fork_from_seq: int | None = None
         self.scope = anyio.CancelScope()
         self._changed = anyio.Event()
+        # An operator's pause (OpenWOP `:pause`): taken between steps; `resumed` is set to let the run go on.
+        self.pause_requested = False
+        self.resumed = anyio.Event()
 
     @property
     def finished(self) -> bool:

@@ -89,6 +89,8 @@ def build_app(ctx: SandboxContext, variant: str | HostVariant | dict[str, Any] |
         Route("/v1/workflows/{workflow_id}", runs.workflow, methods=["GET"]),
         Route("/v1/runs", runs.create, methods=["POST"]),
         Route("/v1/runs/{run_id}:fork", runs.fork, methods=["POST"]),
+        Route("/v1/runs/{run_id}:pause", runs.pause, methods=["POST"]),
+        Route("/v1/runs/{run_id}:resume", runs.resume, methods=["POST"]),
         Route("/v1/runs/{run_id}", runs.get, methods=["GET"]),
         Route("/v1/runs/{run_id}/cancel", runs.cancel, methods=["POST"]),
         Route("/v1/runs/{run_id}/events", _streamed(state, stream.events), methods=["GET"]),

@@ -199,6 +199,8 @@ class Projector:
             case "run.cancelled":
                 payload = {"reason": p.get("reason"), "durationMs": p.get("duration_ms")}
                 return [("run.cancelled", None, payload, False)]
+            case "run.paused" | "run.resumed":
+                return [(ev.type, None, {"reason": p.get("reason")} if p.get("reason") else {}, False)]
             case "log":
                 payload = {"level": p.get("level", "info"), "message": p.get("message", ""), "nodeId": node}
                 return [("log.appended", node, payload, True)]

@@ -16,6 +16,7 @@ from ..errors import (
     GateAlreadyResolved,
     GateNotFound,
     GateValidationError,
+    NotPaused,
     RunNotFound,
     RunTerminal,
     WorkflowNotFound,
@@ -33,6 +34,7 @@ _STATUS: dict[type[EngineError], int] = {
     GateValidationError: 400,
     ForkInvalid: 422,
     ForkUnsupported: 501,
+    NotPaused: 409,
 }
 
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import EngineError, ForkUnsupported
+from ..events import iso_now
 from ..faults import StreamFaults
 from .discovery import discovery_v1, discovery_v2, serves_v2_document
 from .envelope import BadRequest, engine_error, error, read_json
@@ -134,6 +135,24 @@ class RunRoutes:
         except EngineError as exc:
             return engine_error(exc)
         return JSONResponse({"runId": run_id, "status": status})
+
+    async def pause(self, request: Request) -> Response:
+        """`POST /v1/runs/{id}:pause` (202), as the Python reference host: the run stops before its next step."""
+        return await self.s.idempotency.run(request, partial(self._pause_or_resume, request, pause=True))
+
+    async def resume(self, request: Request) -> Response:
+        """`POST /v1/runs/{id}:resume` (202; 409 when the run is not paused)."""
+        return await self.s.idempotency.run(request, partial(self._pause_or_resume, request, pause=False))
+
+    async def _pause_or_resume(self, request: Request, _raw: bytes, *, pause: bool) -> Response:
+        run_id = request.path_params["run_id"]
+        engine = self.s.ctx.engine
+        try:
+            status = engine.pause(run_id) if pause else engine.resume(run_id)
+        except EngineError as exc:
+            return engine_error(exc)
+        when = "pausedAt" if pause else "resumedAt"
+        return JSONResponse({"runId": run_id, "status": status, when: iso_now()}, status_code=202)
 
     async def fork(self, request: Request) -> Response:
         refusal = _FORK_REFUSALS.get(self.s.variant.fork_refusal or 0)
