@@ -10,6 +10,7 @@ from openwop_harness import Connect, MakeSandbox, collect, start
 
 from runbridge.core.errors import NotFoundError
 from runbridge.core.models import Run, RunStatus
+from runbridge.sandbox import SandboxServer
 
 pytestmark = pytest.mark.anyio
 
@@ -99,3 +100,18 @@ async def test_a_cancel_reports_the_status_the_host_settles_on(make_sandbox: Mak
     cancelled = await backend.cancel_run(run.run_id)
     assert cancelled.status is RunStatus.CANCELLED
     assert (await backend.get_run(run.run_id)).status is RunStatus.CANCELLED
+
+
+async def test_a_run_read_by_a_fresh_adapter_names_its_current_step_by_label(
+    sandbox: SandboxServer, connect: Connect
+) -> None:
+    """After a restart (a new adapter), runs_get's current step is the workflow's label, not the node id."""
+    run = await start(connect(sandbox), "approval-demo")
+    fresh = connect(sandbox)
+    for _ in range(100):
+        read = await fresh.get_run(run.run_id)
+        if read.status is RunStatus.WAITING:
+            break
+    assert read.current_step is not None
+    assert (read.current_step.id, read.current_step.name) == ("approve", "Approve")
+    await fresh.cancel_run(run.run_id)

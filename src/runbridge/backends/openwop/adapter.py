@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -170,7 +171,10 @@ class OpenWopBackend:
             raise not_found_hint(exc, "run") from None
         doc = doc if isinstance(doc, dict) else {}
         if doc.get("workflowId"):
-            self._run_targets.setdefault(run_id, str(doc["workflowId"]))
+            workflow_id = self._run_targets.setdefault(run_id, str(doc["workflowId"]))
+            if doc.get("currentNodeId") and self._workflows.cached(workflow_id) is None:
+                with contextlib.suppress(RunbridgeError):  # the step's label, once per workflow (else its id)
+                    await self._workflows.describe(workflow_id)
         return self._run_from_snapshot(doc, run_id)
 
     def _step(self, run_id: str, node_id: str) -> StepRef:
