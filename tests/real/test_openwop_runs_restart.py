@@ -16,14 +16,14 @@ import pytest
 import real_backends
 from openwop_host_api import APPROVAL, CANCELLABLE, FAILURE, MULTI, RUN_WORKFLOWS, host_run, wait_for_status
 from real_backends import HostProcess, Unavailable
-from real_client import Progress, Runbridge, call, openwop_profile, structured
+from real_client import CLIENTS, Human, Progress, Runbridge, call, openwop_profile, structured
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def own_sqlite(tmp_path_factory: pytest.TempPathFactory, real_key: str) -> Iterator[HostProcess]:
-    """A SQLite host of this test's own, to kill and restart."""
+    """A SQLite host of these tests' own, to kill and restart (the session's host stays undisturbed)."""
     workdir = tmp_path_factory.mktemp("openwop-sqlite-restart")
     try:
         host = real_backends.openwop_host("sqlite", workdir, real_key).start()
@@ -41,12 +41,16 @@ async def _accept(client: Any, gate_id: str) -> dict[str, Any]:
     return structured(await call(client, "gates_respond", {"gate_id": gate_id, "decision": "accept"}))
 
 
+@pytest.mark.parametrize("kind", CLIENTS)
 async def test_the_backend_restarted_while_a_run_waits_at_a_gate_still_reads_and_answers_it(
-    own_sqlite: HostProcess, real_key: str, workdir: Path
+    kind: str, own_sqlite: HostProcess, real_key: str, workdir: Path
 ) -> None:
+    """The person dismisses the question first (the gate stays open), the host is killed and restarted, then the
+    run is read again and the gate answered: live (2025), through input_required (2026) or with gates_respond."""
     host = own_sqlite
     rb = Runbridge(workdir, openwop_profile(host.base_url, RUN_WORKFLOWS), real_key)
-    async with rb.connect("no-elicitation") as client:
+    human = Human(("cancel", None), ("accept", {"decision": "accept"}))
+    async with rb.connect(kind, human) as client:
         waiting = structured(await call(client, "runs_start", {"target_id": APPROVAL, "wait_seconds": 10}))
         run_id, gate = waiting["run_id"], waiting["waiting_for"]
         assert waiting["status"] == "waiting", waiting
@@ -62,8 +66,13 @@ async def test_the_backend_restarted_while_a_run_waits_at_a_gate_still_reads_and
         listed = structured(await call(client, "gates_list", {"run_id": run_id}))["gates"]
         assert [g["gate_id"] for g in listed] == [gate["gate_id"]]
 
-        answered = await _accept(client, gate["gate_id"])
-        assert answered["status"] in ("running", "completed"), answered
+        if kind == "no-elicitation":
+            answered = await _accept(client, gate["gate_id"])
+            assert answered["status"] in ("running", "completed"), answered
+        else:  # runs_watch puts the gate to the person again, who accepts it now
+            answered = structured(await call(client, "runs_watch", {"run_id": run_id, "wait_seconds": 15}))
+            assert len(human.questions) == 2, "asked before the restart, and again after it"
+            assert answered["decision"] == "accepted", answered
         assert wait_for_status(host, real_key, run_id, {"completed", "failed", "cancelled"}) == "completed"
         final = structured(await call(client, "runs_watch", {"run_id": run_id, "wait_seconds": 10}))
         assert final["status"] == "completed", final
