@@ -47,6 +47,7 @@ SANDBOX_FLOWS: list[dict[str, Any]] = [
     },
     {"name": "cancel", "flow": "cancel", "workflow": "approval-demo", "until": ["interrupt.requested"]},
     {"name": "errors", "flow": "errors", "workflow": "quick-demo"},
+    {"name": "pause", "flow": "pause", "workflow": "approval-demo"},
 ]
 # (client, sandbox variant): each major on a host serving only its version, and both on a host serving both.
 CASES = [
@@ -155,6 +156,19 @@ def test_a_run_cancelled_at_its_gate_stays_cancelled(judged: Any) -> None:
     assert contiguous(flow["stream_all"]["sequences"])
     assert flow["resolve_after_cancel"]["code"] == "interrupt_not_found"
     assert engine_run(sandbox, flow["run_id"]) == ("cancelled", [])
+
+
+def test_the_2_x_client_pauses_and_resumes_a_run(judged: Any) -> None:
+    results, sandbox, major = judged
+    flow = finished(results["pause"])
+    if major == 1:
+        assert flow == {"unsupported": "openwop-client 1.x has no runs_pause"}
+        return
+    assert flow["paused"]["status"] == "paused"
+    assert flow["paused"]["pausedAt"]
+    assert flow["resumed"]["status"] == "running"
+    assert (flow["resume_again"]["status"], flow["resume_again"]["code"]) == (409, "run_not_paused")
+    assert engine_run(sandbox, flow["run_id"])[0] == "cancelled"
 
 
 # The refusals the client reads, the same on the sandbox and on the SQLite host (its envelope's code and status).

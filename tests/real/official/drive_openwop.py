@@ -16,6 +16,8 @@ Flows:
   (a refused fork is recorded, not a failure of the flow).
 - `run`: create a run of `workflow`, stream its events to the end, read the run, poll its whole log.
 - `errors`: what the client reads of refusals: an unknown run, an unknown workflow, a resolve with no gate open.
+- `pause` (2.x only; 1.x has no pause): create a run of `workflow`, stream until the gate, pause it, read it,
+  resume it, resume it again (refused: not paused), then cancel it.
 - `cancel`: create a run of `workflow`, stream until an event of a type in `until`, cancel, read the run, stream its log
   again to its end, and try to resolve its interrupt (when it had one) after the cancel.
 """
@@ -187,6 +189,22 @@ def errors(c: Any, flow: dict[str, Any], out: dict[str, Any]) -> None:
     out["no_gate"] = refused(c.interrupts_resolve_by_run, done.runId, "no-such-node", body)
 
 
+def pause(c: Any, flow: dict[str, Any], out: dict[str, Any]) -> None:
+    if not V2:
+        out["unsupported"] = "openwop-client 1.x has no runs_pause"
+        return
+    created = step("create", c.runs_create, ow.CreateRunRequest(workflowId=flow["workflow"]))
+    run_id = out["run_id"] = created.runId
+    step("stream", stream, c, run_id, until=GATE)
+    paused = step("pause", c.runs_pause, run_id)
+    out["paused"] = {"runId": paused.runId, "status": paused.status, "pausedAt": paused.pausedAt}
+    out["snapshot_paused"] = step("get", snapshot, c, run_id)
+    resumed = step("resume", c.runs_resume, run_id)
+    out["resumed"] = {"runId": resumed.runId, "status": resumed.status, "resumedAt": resumed.resumedAt}
+    out["resume_again"] = refused(c.runs_resume, run_id)
+    step("cancel", c.runs_cancel, run_id)
+
+
 def cancel(c: Any, flow: dict[str, Any], out: dict[str, Any]) -> None:
     created = step("create", c.runs_create, ow.CreateRunRequest(workflowId=flow["workflow"], inputs=flow.get("inputs")))
     run_id = out["run_id"] = created.runId
@@ -222,6 +240,8 @@ def main() -> None:
                 run(c, flow, out)
             elif flow["flow"] == "errors":
                 errors(c, flow, out)
+            elif flow["flow"] == "pause":
+                pause(c, flow, out)
             elif flow["flow"] == "cancel":
                 cancel(c, flow, out)
             else:
