@@ -114,7 +114,7 @@ def with_votes(gate: Gate, votes: object) -> Gate:
     context = {**gate.context, "approvals": have}
     if rejects:
         context["rejections"] = rejects
-    return gate.model_copy(update={"prompt": f"{base}\n(Approvals so far: {have}.)", "context": context})
+    return gate.model_copy(update={"prompt": f"{base}\n({have} so far.)", "context": context})
 
 
 def _approval(data: dict[str, Any]) -> tuple[list[GateField], str, dict[str, Any], dict[str, Any]]:
@@ -138,7 +138,7 @@ def _approval(data: dict[str, Any]) -> tuple[list[GateField], str, dict[str, Any
     if isinstance(required, int) and not isinstance(required, bool) and required > 1:
         notes = {"required_approvals": required, "prompt_base": prompt}
         context["approvals"] = approvals_text(0, required)
-        prompt = f"{prompt}\n(Approvals so far: {approvals_text(0, required)}.)"
+        prompt = f"{prompt}\n({approvals_text(0, required)} so far.)"
     return fields, prompt, context, notes
 
 
@@ -156,7 +156,7 @@ def _question_field(question: dict[str, Any]) -> GateField:
     field = GateField(
         name=qid,
         label=text or qid,
-        required=question.get("required", question.get("optional") is not True) is not False,
+        required=question.get("required") is not False and question.get("optional") is not True,
         description=_text(question.get("description") or schema.get("description")) or None,
     )
     if isinstance(options, list) and options:
