@@ -225,7 +225,7 @@ def _external(data: dict[str, Any]) -> tuple[list[GateField], str, dict[str, Any
             name="eventPayload",
             type="json",
             label="Event payload (JSON)",
-            description="The event's body, handed to the run (optional).",
+            description="Optional: the event's body, handed to the run",
         )
     )
     event = _text(data.get("eventType"))
