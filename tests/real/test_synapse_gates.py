@@ -64,13 +64,14 @@ async def test_one_gate_with_select_text_and_number_fields_reaches_the_server_as
     assert any("Publish it" in m for m in progress.messages)
 
 
+@pytest.mark.parametrize("client", ["legacy", "modern"])
 async def test_two_gates_in_one_run_are_each_put_to_the_human_and_answered_by_field_name(
-    synapse: SynapseHost, tmp_path: Path
+    client: str, synapse: SynapseHost, tmp_path: Path
 ) -> None:
     rb = Runbridge(tmp_path, profile(synapse), synapse.api_key)
     human = Human(("accept", {"who": "Ada"}), ("accept", {"copies": 3, "format": "pdf"}))
     progress = Progress()
-    async with rb.connect("legacy", human) as mcp:
+    async with rb.connect(client, human) as mcp:
         result = structured(await call(mcp, "runs_start", {"target_id": "rt-two-gates"}, progress_callback=progress))
     assert result["status"] == "completed", result
     assert [q.message.splitlines()[0] for q in human.questions] == ["Your name?", "How many copies?"]
