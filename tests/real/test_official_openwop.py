@@ -296,29 +296,41 @@ def test_on_the_sqlite_host_the_1_x_client_reads_discovery_and_cancels(
 
 # -- the Python and in-memory reference hosts: flows the 1.x library cannot run there ------------------------------
 
-OTHER_HOST_FLOWS: list[dict[str, Any]] = [
-    {"name": "discovery", "flow": "discovery"},
-    {"name": "run", "flow": "run", "workflow": "conformance-noop"},
-]
+
+def other_host_flows(workflow: str) -> list[dict[str, Any]]:
+    return [{"name": "discovery", "flow": "discovery"}, {"name": "run", "flow": "run", "workflow": workflow}]
+
+
+def on_sandbox(variant: str) -> dict[str, Any]:
+    """The same flows on the sandbox's imitation of a host (`quick-demo` stands for `conformance-noop`)."""
+    with SandboxServer("openwop", variant=variant) as sandbox:
+        plan = {"base_url": sandbox.base_url, "api_key": sandbox.api_key, "flows": other_host_flows("quick-demo")}
+        return drive(client_python("openwop-client-1"), "drive_openwop.py", plan)
 
 
 def test_on_the_python_host_the_1_x_client_cannot_create_a_run(openwop_python: HostProcess, real_key: str) -> None:
     """A library quirk against this host: its create answer has no `eventsUrl`, which 1.1.1 requires, so the client
-    cannot even start a run there (the host did create it). runbridge does not need the link."""
-    plan = {"base_url": openwop_python.base_url, "api_key": real_key, "flows": OTHER_HOST_FLOWS}
-    results = drive(client_python("openwop-client-1"), "drive_openwop.py", plan)
-    assert finished(results["discovery"])["protocolVersion"] == "1.0"
-    assert results["run"]["failed"] == "create"
-    assert results["run"]["error"] == "KeyError: 'eventsUrl'"
+    cannot even start a run there (the host did create it; runbridge does not need the link). The sandbox's
+    `python-host` answers the same."""
+    plan = {"base_url": openwop_python.base_url, "api_key": real_key, "flows": other_host_flows("conformance-noop")}
+    for results in (drive(client_python("openwop-client-1"), "drive_openwop.py", plan), on_sandbox("python-host")):
+        assert finished(results["discovery"])["protocolVersion"] == "1.0"
+        assert results["run"]["failed"] == "create"
+        assert results["run"]["error"] == "KeyError: 'eventsUrl'"
 
 
 def test_on_the_in_memory_host_the_1_x_client_reads_no_streamed_event(
     openwop_inmemory: HostProcess, real_key: str
 ) -> None:
-    """A library quirk against this host: its SSE frames carry `seq` and no `eventId`, `sequence` or `payload`, so
-    1.1.1 drops every streamed event (silently); the snapshot and the poll, which carry them, read fine."""
-    plan = {"base_url": openwop_inmemory.base_url, "api_key": real_key, "flows": OTHER_HOST_FLOWS}
-    run = finished(drive(client_python("openwop-client-1"), "drive_openwop.py", plan)["run"])
-    assert run["stream"] == {"types": [], "sequences": []}
-    assert run["snapshot"]["status"] == "completed"
-    assert run["poll"]["sequences"] == [0, 1, 2, 3]
+    """A library quirk against this host: its SSE frames say `seq`/`data` where 1.1.1 reads `sequence`/`payload`,
+    so it drops every streamed event (silently); the snapshot and the poll, spelled canonically, read fine. The
+    sandbox's `in-memory-host` answers the same."""
+    plan = {"base_url": openwop_inmemory.base_url, "api_key": real_key, "flows": other_host_flows("conformance-noop")}
+    real = finished(drive(client_python("openwop-client-1"), "drive_openwop.py", plan)["run"])
+    imitation = finished(on_sandbox("in-memory-host")["run"])
+    for run in (real, imitation):
+        assert run["stream"] == {"types": [], "sequences": []}
+        assert run["snapshot"]["status"] == "completed"
+        assert contiguous(run["poll"]["sequences"])
+        assert run["poll"]["sequences"][0] == 0
+    assert real["poll"]["sequences"] == [0, 1, 2, 3]

@@ -63,7 +63,7 @@ async def test_a_second_resolve_is_404_on_the_python_host(make_sandbox: Callable
     sb = make_sandbox(variant="python-host")
     async with client_for(sb) as client:
         run_id = await start_run(client, "approval-demo")
-        await wait_for_event(client, run_id, "interrupt.requested", seq_field="seq")
+        await wait_for_event(client, run_id, "interrupt.requested")
         first = await resolve(client, run_id, "approve", {"action": "accept", "decidedBy": "ana"})
         again = await resolve(client, run_id, "approve", {"action": "accept"})
     assert first.json()["interrupt"]["votes"][0]["decidedBy"] == "ana"

@@ -60,11 +60,21 @@ async def test_create_answers_201_with_absolute_urls(sandbox: SandboxServer) -> 
     assert body["statusUrl"] == f"{sandbox.base_url}/v1/runs/{body['runId']}"
 
 
-async def test_create_answers_relative_urls_on_the_python_host(make_sandbox: Callable[..., SandboxServer]) -> None:
-    sb = make_sandbox(variant="python-host")
+async def test_create_answers_relative_urls_on_the_in_memory_host(make_sandbox: Callable[..., SandboxServer]) -> None:
+    sb = make_sandbox(variant="in-memory-host")
     async with client_for(sb) as client:
         body = (await client.post("/v1/runs", json={"workflowId": "quick-demo"})).json()
     assert body["eventsUrl"] == f"/v1/runs/{body['runId']}/events"
+
+
+async def test_the_python_host_answers_without_links(make_sandbox: Callable[..., SandboxServer]) -> None:
+    sb = make_sandbox(variant="python-host")
+    async with client_for(sb) as client:
+        created = await client.post("/v1/runs", json={"workflowId": "quick-demo"})
+        snapshot = (await client.get(f"/v1/runs/{created.json()['runId']}")).json()
+    assert set(created.json()) == {"runId", "status"}
+    assert created.headers["location"] == f"/v1/runs/{created.json()['runId']}"
+    assert "eventsUrl" not in snapshot
 
 
 async def test_create_validates_the_body(sandbox: SandboxServer) -> None:
@@ -232,7 +242,7 @@ def test_the_presets_cover_every_variant_value() -> None:
     assert {v.seq_field for v in presets} == {"sequence", "seq"}
     assert {v.payload_field for v in presets} == {"payload", "data"}
     assert {v.first_seq for v in presets} == {0, 1}
-    assert {v.events_url for v in presets} == {"absolute", "relative"}
+    assert {v.events_url for v in presets} == {"absolute", "relative", "none"}
     assert {v.require_accept for v in presets} == {True, False}
     assert {v.resolve_response for v in presets} == {"run_node_status", "interrupt_outcome"}
     assert {v.already_resolved_status for v in presets} == {404, 409}

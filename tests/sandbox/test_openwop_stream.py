@@ -137,8 +137,16 @@ async def test_stream_mode_values_is_refused(sandbox: SandboxServer) -> None:
     assert response.json()["details"] == {"supported": ["updates", "debug"]}
 
 
-async def test_the_python_host_spells_events_its_own_way(make_sandbox: Callable[..., SandboxServer]) -> None:
-    sb = make_sandbox(variant="python-host")
+async def test_a_host_spelling_events_seq_and_data_from_one(make_sandbox: Callable[..., SandboxServer]) -> None:
+    sb = make_sandbox(
+        variant={
+            "base": "in-memory-host",
+            "first_seq": 1,
+            "require_accept": True,
+            "emit_node_suspended": False,
+            "expose_interrupt_token": False,
+        }
+    )
     async with client_for(sb) as client:
         run_id = await start_run(client, "approval-demo")
         refused = await client.get(f"/v1/runs/{run_id}/events")

@@ -53,7 +53,7 @@ async def test_shutdown_is_fast_and_ends_open_streams() -> None:
 
 @pytest.mark.anyio
 async def test_a_variant_can_be_a_dict_of_overrides() -> None:
-    variant = {"base": "python-host", "require_accept": False, "first_seq": 0}
+    variant = {"base": "in-memory-host", "first_seq": 0}
     async with SandboxServer(variant=variant) as sb, client_for(sb) as client:
         run_id = await start_run(client, "quick-demo")
         async with client.stream("GET", f"/v1/runs/{run_id}/events") as response:

@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--variant",
         default="reference",
-        help="host variant (default reference; openwop: reference, python-host, sqlite-host, strict-spec, v2-host "
+        help="host variant (default reference; openwop: reference, python-host, sqlite-host, in-memory-host, "
+        "strict-spec, v2-host "
         "(protocol 2.0 only), dual-host (1.0 and 2.0); orchestrations: reference, scale (with the v2 API), seed; "
         "orchagent: reference, held-open, top-level, leaky)",
     )

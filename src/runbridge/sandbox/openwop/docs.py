@@ -123,18 +123,20 @@ class Projector:
         log.consumed = len(run.events)
         return log
 
-    def render(self, run_id: str, doc: WireDoc, version: int = 1) -> dict[str, Any]:
+    def render(self, run_id: str, doc: WireDoc, version: int = 1, *, canonical: bool = False) -> dict[str, Any]:
         """The RunEventDoc JSON in this host's spelling (always with an integer `schemaVersion`). In protocol
-        version 2 the event names of the v2 code map and an integer `engineVersion` (reference §5c)."""
+        version 2 the event names of the v2 code map and an integer `engineVersion` (reference §5c). `canonical`
+        spells it `sequence`/`payload` whatever the host's stream says: every reference host's poll does."""
         v = self.variant
+        seq_field, payload_field = ("sequence", "payload") if canonical else (v.seq_field, v.payload_field)
         sequence = doc.sequence + v.first_seq
         out: dict[str, Any] = {"eventId": f"{run_id}-ev{sequence}", "runId": run_id}
         if doc.node_id:
             out["nodeId"] = doc.node_id
         out["type"] = V2_EVENT_NAMES.get(doc.type, doc.type) if version == 2 else doc.type
-        out[v.payload_field] = doc.payload
+        out[payload_field] = doc.payload
         out["timestamp"] = doc.timestamp
-        out[v.seq_field] = sequence
+        out[seq_field] = sequence
         out["schemaVersion"] = 1
         out["engineVersion"] = 1 if version == 2 else "1"
         return out

@@ -98,12 +98,9 @@ class RunRoutes:
         except EngineError as exc:
             return engine_error(exc)
         status_url = self.s.url(request, f"/v1/runs/{run.id}")
-        doc = {
-            "runId": run.id,
-            "status": run.status,
-            "eventsUrl": self.s.url(request, f"/v1/runs/{run.id}/events"),
-            "statusUrl": status_url,
-        }
+        doc: dict[str, Any] = {"runId": run.id, "status": run.status}
+        if self.s.variant.events_url != "none":
+            doc |= {"eventsUrl": self.s.url(request, f"/v1/runs/{run.id}/events"), "statusUrl": status_url}
         return JSONResponse(doc, status_code=201, headers={"Location": status_url})
 
     def _active_in_scope(self, meta: Mapping[str, Any]) -> str | None:

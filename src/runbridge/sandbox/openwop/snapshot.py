@@ -70,8 +70,9 @@ def run_snapshot(state: OpenWopState, request: Request, run: RunRecord) -> dict[
         "metadata": run.meta.get("metadata", {}),
         "configurable": run.meta.get("configurable", {}),
         "metrics": {"costUsd": round(run.cost_usd, 6), "completedNodes": completed, "totalNodes": run.step_total},
-        "eventsUrl": state.url(request, f"/v1/runs/{run.id}/events"),
     }
+    if state.variant.events_url != "none":
+        out["eventsUrl"] = state.url(request, f"/v1/runs/{run.id}/events")
     if wire_version(request.scope) == 2:
         out["engineVersion"] = 1  # an integer in v2
         out["owner"] = run_owner(run)

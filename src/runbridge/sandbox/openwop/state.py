@@ -50,6 +50,6 @@ class OpenWopState:
         request gets it without `/v1`.
         """
         path = v1_path(request.scope, path)
-        if self.variant.events_url == "relative":
+        if self.variant.events_url != "absolute":  # `none` answers carry no link; a Location header is relative
             return str(request.scope.get("root_path", "")) + path
         return str(request.base_url).rstrip("/") + path

@@ -206,7 +206,8 @@ class StreamRoutes:
             docs = docs[1:]  # a host that loses the event right after the cursor, on every page
         for doc in docs:
             self.s.ctx.stats.emitted(run.id, doc.sequence + self.s.variant.first_seq, doc.type)
-        events = [self.s.projector.render(run.id, d, 2 if v2 else 1) for d in docs]
+        # The poll spells events `sequence`/`payload` on every reference host, even one whose stream says `seq`.
+        events = [self.s.projector.render(run.id, d, 2 if v2 else 1, canonical=True) for d in docs]
         if not v2:
             return JSONResponse({"events": events, "isComplete": log.ended})
         # `lastSequence` is what the client sends back as `afterSequence`: the cursor it came with when nothing is

@@ -17,9 +17,11 @@ __all__ = ["VARIANTS", "HostVariant", "resolve_variant"]
 class HostVariant:
     """One host's wire habits.
 
-    * `seq_field`: the event's sequence key, `sequence` or `seq`; `payload_field`: `payload` or `data`.
+    * `seq_field`: a streamed event's sequence key, `sequence` or `seq`; `payload_field`: `payload` or `data` (the
+      poll says `sequence`/`payload` on every host).
     * `first_seq`: the first event's sequence, 0 or 1 (the `id:` line and Last-Event-ID use the same numbers).
-    * `events_url`: `eventsUrl`/`statusUrl` absolute (`http://host/v1/...`) or relative (`/v1/...`).
+    * `events_url`: `eventsUrl`/`statusUrl` absolute (`http://host/v1/...`) or relative (`/v1/...`), or `none`: the
+      create answer and the snapshot carry no links at all (a client writes the paths itself).
     * `require_accept`: the events endpoint answers 406 unless the request says `Accept: text/event-stream`.
     * `resolve_response`: `run_node_status` → `{runId, nodeId, status}` with the status *before* the resume;
       `interrupt_outcome` → `{runId, status, interrupt: {nodeId, interruptId, outcome, votes}}`.
@@ -62,7 +64,7 @@ class HostVariant:
     seq_field: Literal["sequence", "seq"] = "sequence"
     payload_field: Literal["payload", "data"] = "payload"
     first_seq: Literal[0, 1] = 0
-    events_url: Literal["absolute", "relative"] = "absolute"
+    events_url: Literal["absolute", "relative", "none"] = "absolute"
     require_accept: bool = False
     resolve_response: Literal["run_node_status", "interrupt_outcome"] = "run_node_status"
     already_resolved_status: Literal[404, 409] = 409
@@ -94,17 +96,27 @@ class HostVariant:
 
 VARIANTS: dict[str, HostVariant] = {
     "reference": HostVariant(),
+    # As the official 1.1.1 client reads the real Python reference host: `sequence`/`payload` from 0, no links in its
+    # answers (1.1.1 cannot create a run there: it requires `eventsUrl`), SSE only with the Accept header, no fork
+    # route. It has no interrupts; those settings here are for gates on a host that spells them its way.
     "python-host": HostVariant(
         name="python-host",
-        seq_field="seq",
-        payload_field="data",
-        first_seq=1,
-        events_url="relative",
+        events_url="none",
         require_accept=True,
+        fork_refusal=404,
         resolve_response="interrupt_outcome",
         already_resolved_status=404,
         emit_node_suspended=False,
         expose_interrupt_token=False,
+    ),
+    # As the real in-memory reference host: streamed events spelled `seq`/`data` (1.1.1 drops every one of them;
+    # its poll says `sequence`/`payload`, as every host's does), relative links, no workflow-describe route.
+    "in-memory-host": HostVariant(
+        name="in-memory-host",
+        seq_field="seq",
+        payload_field="data",
+        events_url="relative",
+        describe_route=False,
     ),
     # As the official 1.1.1 client reads the real SQLite reference host: events from sequence 0, no fork route
     # (404), which its discovery does not offer either, and its interrupts' `config` shapes.
@@ -118,8 +130,11 @@ VARIANTS: dict[str, HostVariant] = {
     "v2-host": HostVariant(name="v2-host", protocol_versions=("2.0",)),
     # A host whose discovery claims fork (and which forks).
     "dual-host": HostVariant(name="dual-host", protocol_versions=("1.0", "2.0"), discovery_says_fork=True),
+    # A host that keeps to the letter of the spec; it numbers events from 1 (the spec leaves the first number open,
+    # and none of the reference hosts here does).
     "strict-spec": HostVariant(
         name="strict-spec",
+        first_seq=1,
         require_accept=True,
         cancelled_gate_status=422,
         node_started_in_updates=False,
