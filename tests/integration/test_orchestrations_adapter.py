@@ -585,7 +585,7 @@ async def test_a_v2_profile_on_a_server_without_scale_mode_fails_at_once_and_ask
     assert sum(v2.values()) == 1, v2
 
 
-async def test_steps_without_labels_have_no_names_until_their_events_name_them_never_their_ids(
+async def test_steps_without_labels_are_named_by_their_events_never_by_their_ids(
     make_synapse: Callable[..., SandboxServer], connect: Connect
 ) -> None:
     """Synapse 1.9.2's describe route sends `label: ""` for every step: a step is then unnamed, not named by its id,
@@ -602,3 +602,5 @@ async def test_steps_without_labels_have_no_names_until_their_events_name_them_n
     gate = _gate(seen)
     assert gate.step is not None
     assert gate.step.name == "Approval"
+    named_now = {s.id: s.name for s in (await backend.describe_target("orch-research-report")).steps or []}
+    assert named_now["step-approve"] == "Approval"  # what the run's events named it

@@ -96,8 +96,8 @@ class OrchestrationsBackend:
         """`GET /orchestrations/{id}`: the steps in order, with their labels and types. Read afresh each time (it is
         small): an orchestration edited on the server has other steps, and another count, from then on.
 
-        Synapse 1.9.2 sends an empty `label` for every step (it stores the name as `name`): such a step has no name
-        here, rather than its id; runs learn the names from their events."""
+        Synapse 1.9.2 sends an empty `label` for every step (it stores the name as `name`): such a step takes the
+        name the events of this orchestration's runs gave it, and has none (never its id) before any run did."""
         doc = as_dict(
             await self.http.json(
                 "GET",
@@ -106,8 +106,13 @@ class OrchestrationsBackend:
             )
         )
         raw_steps = [as_dict(s) for s in doc.get("steps") or [] if as_dict(s).get("id")]
+        seen = {k: v for log in self._logs.values() if log.target_id == target_id for k, v in log.mapper.names.items()}
         steps = [
-            StepRef(id=str(s["id"]), name=str(s.get("label") or s.get("name") or "") or None, index=i + 1)
+            StepRef(
+                id=str(s["id"]),
+                name=str(s.get("label") or s.get("name") or seen.get(str(s["id"]), "")) or None,
+                index=i + 1,
+            )
             for i, s in enumerate(raw_steps)
         ]
         types = {str(s["id"]): s.get("type") for s in raw_steps}

@@ -117,6 +117,11 @@ class EventMapper:
         return [self._terminal(ending, self._ending_seq)]
 
     @property
+    def names(self) -> dict[str, str]:
+        """The step names this run's events gave so far, by step id."""
+        return dict(self._names)
+
+    @property
     def ending_pending(self) -> bool:
         return self._ending is not None
 
