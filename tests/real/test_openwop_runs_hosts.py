@@ -166,6 +166,13 @@ async def test_a_paused_run_reads_paused_at_once_and_goes_on_once_resumed(
             assert (watched["status"], watched["done"]) == ("paused", False), watched
             assert "paused" in watched["note"], watched
             assert "paused" in watched["next"], watched
+        (workdir / "elsewhere").mkdir()
+        other = _runbridge(workdir / "elsewhere", host, real_key)  # a runbridge that never saw the run
+        async with other.connect("no-elicitation") as stranger:
+            began = time.monotonic()
+            seen = structured(await call(stranger, "runs_watch", {"run_id": run_id, "wait_seconds": 30}))
+            assert time.monotonic() - began < 10, "runs_watch waited on a paused run it had not seen"
+            assert seen["status"] == "paused", seen
         snapshot = structured(await call(client, "runs_get", {"run_id": run_id}))
         assert snapshot["run"]["status"] == "paused", snapshot
         assert "paused" in snapshot["next"], snapshot

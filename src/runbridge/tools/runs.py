@@ -81,7 +81,8 @@ async def runs_watch(
         with app.hinting(chosen.name, run_id=run_id):
             run = await backend.get_run(run_id)
         target_id = run.target_id
-        app.registry.observe(chosen.name, run)  # what it is now (paused, waiting, ended) decides how to follow it
+        # What it is now (paused, ended) decides how to follow it; its gate is read from the stream, as before.
+        app.registry.observe_run(chosen.name, run_id, status=run.status, error=run.error, target_id=target_id)
     else:
         target_id = record.target_id
     start = cursor if cursor is not None else (record.cursor if record else None)
