@@ -278,7 +278,10 @@ async def _poll(call: Call, run_id: str, last_seq: int | None, *, v2: bool, wait
     `wait_seconds`."""
     params: dict[str, Any] = {"timeout": wait_seconds}
     if last_seq is not None:
-        params["afterSequence" if v2 else "lastSequence"] = last_seq
+        if v2:
+            params["afterSequence"] = last_seq
+        else:  # `since` too: the legacy name, the only one one reference host reads (it sends the whole log otherwise)
+            params["lastSequence"] = params["since"] = last_seq
     doc = await call("GET", f"/runs/{run_id}/events/poll", action="poll the run's events", params=params)
     body = cast(dict[str, Any], doc) if isinstance(doc, dict) else {}
     raw_events = body.get("events")
