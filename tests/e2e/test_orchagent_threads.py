@@ -273,3 +273,18 @@ async def test_threads_create_explains_what_is_wrong_with_a_path(oa_connect: Any
     for name, expected in cases.items():
         assert expected in texts[name], texts[name]
     assert neither.is_error
+
+
+async def test_a_running_orchagent_runs_next_never_suggests_runs_cancel(oa_connect: Any, spec_file: Path) -> None:
+    # The server has no cancel, so a handle to a run still going offers runs_watch and nothing that would refuse.
+    with anyio.fail_after(30):
+        async with oa_connect(mode="legacy", human=None) as client:
+            thread_id = await _thread(client, spec_file)
+            handle = _ok(
+                await client.call_tool(
+                    "threads_send", {"thread_id": thread_id, "user_prompt": "Book it", "wait_seconds": 0}
+                )
+            )
+    assert handle["done"] is False, handle
+    assert "runs_watch" in handle["next"]
+    assert "runs_cancel" not in handle["next"]

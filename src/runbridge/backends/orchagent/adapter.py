@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx2
@@ -230,6 +230,11 @@ class OrchagentBackend:
             "An orchagent server has no way to cancel a run: it ends by itself, and one waiting at a gate waits until "
             "the gate is answered (gates_respond; denying a tool approval lets the run go on without the tool)."
         )
+
+    def offers(self, action: Literal["cancel", "fork"], run: Run) -> bool:
+        """The server has neither cancel nor fork, so `next` never suggests them."""
+        del action, run
+        return False
 
     async def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
         skip = _position(cursor)
