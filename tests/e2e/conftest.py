@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.client.context import ClientRequestContext
-from mcp_types import ElicitRequestParams, ElicitResult
+from tests.mcp_people import Human, Progress
 
 from runbridge.core import Profile, Settings
 from runbridge.sandbox import SandboxServer
@@ -38,27 +37,6 @@ def settings(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Setting
         heartbeat_seconds=5,
         progress_interval_seconds=0,
     )
-
-
-class Human:
-    """A scripted person answering elicitations: each answer is (action, content); every question is kept."""
-
-    def __init__(self, *answers: tuple[str, dict[str, Any] | None]) -> None:
-        self.answers = list(answers)
-        self.questions: list[ElicitRequestParams] = []
-
-    async def __call__(self, _ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        self.questions.append(params)
-        action, content = self.answers.pop(0) if self.answers else ("cancel", None)
-        return ElicitResult(action=action, content=content)  # type: ignore[arg-type]
-
-
-class Progress:
-    def __init__(self) -> None:
-        self.updates: list[tuple[float, float | None, str | None]] = []
-
-    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
-        self.updates.append((progress, total, message))
 
 
 @pytest.fixture

@@ -15,39 +15,13 @@ from typing import Any
 
 import anyio
 from mcp import Client, StdioServerParameters
-from mcp.client.context import ClientRequestContext
 from mcp.client.stdio import stdio_client
-from mcp_types import ElicitRequestParams, ElicitResult
+from tests.mcp_people import Human
 
 KEY_ENV = "RUNBRIDGE_REAL_KEY"
 # The three kinds of client a gate is tested with: a 2025 client answering live forms, a 2026 client answering
 # input_required results, and a client that declares no elicitation (it gets `waiting_for` and uses gates_respond).
 CLIENTS = ["legacy", "modern", "no-elicitation"]
-
-
-class Human:
-    """A scripted person: each answer is (action, content); every question is kept."""
-
-    def __init__(self, *answers: tuple[str, dict[str, Any] | None]) -> None:
-        self.answers = list(answers)
-        self.questions: list[ElicitRequestParams] = []
-
-    async def __call__(self, _ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        self.questions.append(params)
-        action, content = self.answers.pop(0) if self.answers else ("cancel", None)
-        return ElicitResult(action=action, content=content)  # type: ignore[arg-type]
-
-
-class Progress:
-    def __init__(self) -> None:
-        self.updates: list[tuple[float, float | None, str | None]] = []
-
-    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
-        self.updates.append((progress, total, message))
-
-    @property
-    def messages(self) -> list[str]:
-        return [message for _, _, message in self.updates if message]
 
 
 class Runbridge:

@@ -18,7 +18,7 @@ from typing import Any
 
 import real_backends
 from real_backends import HostProcess, Unavailable
-from real_client import Progress
+from tests.mcp_people import Progress
 
 SETTINGS = {
     "browser_automation_enabled": False,

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 from real_backends import HostProcess
-from real_client import CLIENTS, Human, Progress, Runbridge, call, error_text, openwop_profile, structured
+from real_client import CLIENTS, Runbridge, call, error_text, openwop_profile, structured
+from tests.mcp_people import Human, Progress
 
 APPROVAL = "conformance-approval"
 CLARIFICATION = "conformance-clarification"

@@ -28,7 +28,8 @@ from openwop_host_api import (
     wait_for_status,
 )
 from real_backends import HostProcess
-from real_client import Progress, Runbridge, call, error_text, openwop_profile, structured
+from real_client import Runbridge, call, error_text, openwop_profile, structured
+from tests.mcp_people import Progress
 
 pytestmark = pytest.mark.anyio
 

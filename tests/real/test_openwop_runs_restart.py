@@ -16,7 +16,8 @@ import pytest
 import real_backends
 from openwop_host_api import APPROVAL, CANCELLABLE, FAILURE, MULTI, RUN_WORKFLOWS, host_run, wait_for_status
 from real_backends import HostProcess, Unavailable
-from real_client import CLIENTS, Human, Progress, Runbridge, call, openwop_profile, structured
+from real_client import CLIENTS, Runbridge, call, openwop_profile, structured
+from tests.mcp_people import Human, Progress
 
 pytestmark = pytest.mark.anyio
 

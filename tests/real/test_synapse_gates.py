@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from real_client import CLIENTS, Human, Progress, Runbridge, call, error_text, structured
+from real_client import CLIENTS, Runbridge, call, error_text, structured
 from real_synapse import REVIEW, SynapseHost, assert_readable, profile
+from tests.mcp_people import Human, Progress
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from real_client import Human, Progress, Runbridge, call, error_text, structured
+from real_client import Runbridge, call, error_text, structured
 from real_synapse import REVIEW, SynapseHost, assert_readable, edited, profile
+from tests.mcp_people import Human, Progress
 
 pytestmark = pytest.mark.anyio
 

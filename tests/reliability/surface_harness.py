@@ -19,8 +19,7 @@ from typing import Any
 
 import anyio
 import uvicorn
-from mcp.client.context import ClientRequestContext
-from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult
+from mcp_types import CallToolResult
 
 from runbridge.core import Profile, Settings
 from runbridge.sandbox import SandboxServer
@@ -111,19 +110,6 @@ def structured(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, text_of(result)[:500]
     assert result.structured_content is not None
     return result.structured_content
-
-
-class Human:
-    """A person who gives the scripted answers in order (then dismisses); every question is kept."""
-
-    def __init__(self, *answers: tuple[str, dict[str, Any] | None]) -> None:
-        self.answers = list(answers)
-        self.questions: list[ElicitRequestParams] = []
-
-    async def __call__(self, _ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        self.questions.append(params)
-        action, content = self.answers.pop(0) if self.answers else ("cancel", None)
-        return ElicitResult(action=action, content=content)  # type: ignore[arg-type]
 
 
 class _Uvicorn(uvicorn.Server):

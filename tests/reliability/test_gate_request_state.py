@@ -15,7 +15,8 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolResult, ElicitResult, InputRequiredResult
-from surface_harness import Human, assert_curated, profile_for, resumes, settings_for, structured, text_of
+from surface_harness import assert_curated, profile_for, resumes, settings_for, structured, text_of
+from tests.mcp_people import Human
 
 from runbridge.core import Settings
 from runbridge.sandbox import SandboxServer

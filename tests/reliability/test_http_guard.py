@@ -15,7 +15,8 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from surface_harness import Human, child_env, profile_for, runbridge_http, structured, write_config
+from surface_harness import child_env, profile_for, runbridge_http, structured, write_config
+from tests.mcp_people import Human
 
 from runbridge.sandbox import SandboxServer
 

@@ -17,7 +17,8 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from transport_harness import ERAS, KEY_ENV, RUNBRIDGE, SECRET, Human, Progress, structured
+from tests.mcp_people import Progress
+from transport_harness import ERAS, KEY_ENV, RUNBRIDGE, SECRET, Human, structured
 
 from runbridge.sandbox import SandboxServer
 

@@ -13,7 +13,8 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from transport_harness import ERAS, RUNBRIDGE, Human, Progress, free_port, structured, wait_for_port
+from tests.mcp_people import Progress
+from transport_harness import ERAS, RUNBRIDGE, Human, free_port, structured, wait_for_port
 
 from runbridge.cli.serve import http_app
 from runbridge.core import ConfigError, Settings

@@ -61,14 +61,6 @@ class Human:
         return ElicitResult(action=self.action, content=self.content)  # type: ignore[arg-type]
 
 
-class Progress:
-    def __init__(self) -> None:
-        self.updates: list[tuple[float, float | None, str | None]] = []
-
-    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
-        self.updates.append((progress, total, message))
-
-
 def structured(result: Any) -> dict[str, Any]:
     assert not result.is_error, result.content
     assert result.structured_content is not None
