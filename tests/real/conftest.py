@@ -22,10 +22,36 @@ T = TypeVar("T")
 HERE = Path(__file__).parent
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.real)
+HOST_FIXTURES = {"openwop_sqlite", "openwop_python", "openwop_inmemory"}
+_left_out: list[str] = []  # the one line said at the end when the OpenWOP hosts are not here
+
+
+def _needs_openwop_hosts(item: pytest.Item) -> bool:
+    """A test that runs an OpenWOP reference host: through a session host fixture, or (modules that start hosts of
+    their own or pick one by name) by saying `NEEDS_OPENWOP_HOSTS = True`."""
+    module = getattr(item, "module", None)
+    return bool(HOST_FIXTURES & set(getattr(item, "fixturenames", ()))) or getattr(module, "NEEDS_OPENWOP_HOSTS", False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mine = [item for item in items if HERE in Path(str(item.fspath)).parents]
+    for item in mine:
+        item.add_marker(pytest.mark.real)
+    try:
+        real_backends.openwop_source()
+    except Unavailable as exc:
+        if real_backends.REQUIRED:
+            return  # each such test fails, saying why
+        without = [item for item in mine if _needs_openwop_hosts(item)]
+        if without:
+            config.hook.pytest_deselected(items=without)
+            items[:] = [item for item in items if item not in without]
+            _left_out.append(f"real tier: {len(without)} tests left out: {exc}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _left_out:
+        terminalreporter.write_line(line)
 
 
 def available(make: Callable[[], T]) -> T:

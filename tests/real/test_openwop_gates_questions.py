@@ -20,6 +20,7 @@ import real_backends
 from real_backends import HostProcess, Unavailable
 from real_client import CLIENTS, Human, Runbridge, call, error_text, openwop_profile, structured
 
+NEEDS_OPENWOP_HOSTS = True  # starts or picks a host by name (see tests/real/conftest.py)
 pytestmark = pytest.mark.anyio
 
 TWO_QUESTIONS = "runbridge-two-questions"

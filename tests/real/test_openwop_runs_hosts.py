@@ -31,6 +31,7 @@ from real_backends import HostProcess
 from real_client import Runbridge, call, error_text, openwop_profile, structured
 from tests.mcp_people import Progress
 
+NEEDS_OPENWOP_HOSTS = True  # starts or picks a host by name (see tests/real/conftest.py)
 pytestmark = pytest.mark.anyio
 
 HOSTS = ["openwop_sqlite", "openwop_python", "openwop_inmemory"]

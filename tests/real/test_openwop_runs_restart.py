@@ -19,6 +19,7 @@ from real_backends import HostProcess, Unavailable
 from real_client import CLIENTS, Runbridge, call, openwop_profile, structured
 from tests.mcp_people import Human, Progress
 
+NEEDS_OPENWOP_HOSTS = True  # starts or picks a host by name (see tests/real/conftest.py)
 pytestmark = pytest.mark.anyio
 
 
