@@ -57,10 +57,7 @@ class InvalidArguments:
             validate(arguments)  # type: ignore[arg-type]
         except ValidationError as exc:
             assert isinstance(name, str)
-            refusal = CallToolResult(
-                content=[TextContent(type="text", text=describe_invalid(name, exc))], is_error=True
-            )
-            return refusal if isinstance(result, CallToolResult) else refusal.model_dump(by_alias=True, mode="json")
+            return _with_text(result, describe_invalid(name, exc))
         return result  # the arguments were fine: the tool itself failed, and said why
 
 
@@ -69,3 +66,15 @@ def _is_error(result: HandlerResult) -> bool:
     if isinstance(result, CallToolResult):
         return bool(result.is_error)
     return isinstance(result, dict) and result.get("isError") is True
+
+
+def _with_text(result: HandlerResult, text: str) -> HandlerResult:
+    """The error `result` with `text` as its only content, in the form it came in. Its wire form keeps the envelope
+    the SDK shaped for this protocol version (the 2026 `serverInfo` stamp, no 2026-only keys on a 2025 wire) and
+    gains no null: a null optional field (`_meta`, `structuredContent`, `annotations`) makes the official TypeScript
+    clients drop the whole answer as invalid, so the call hangs until their timeout."""
+    if isinstance(result, CallToolResult):
+        return result.model_copy(update={"content": [TextContent(type="text", text=text)], "structured_content": None})
+    assert isinstance(result, dict)
+    wire = {key: value for key, value in result.items() if key != "structuredContent"}
+    return {**wire, "content": [{"type": "text", "text": text}], "isError": True}
