@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Annotated, Any
 
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 from pydantic import Field
 
-__all__ = ["register_prompts"]
+__all__ = ["PromptRequests", "register_prompts"]
+
+_SHOWN = 80  # characters of a name the client sent that an error repeats
 
 TargetId = Annotated[
     str,
@@ -35,7 +40,53 @@ Days = Annotated[
 ]
 
 
+class PromptRequests:
+    """Server middleware: a `prompts/get` that names no prompt of this server, or whose arguments do not fit it, is
+    the client's mistake: JSON-RPC invalid params (-32602) with one short sentence, on both wires. Left to the SDK it
+    is a bare `ValueError`, sent with code 0 on the 2025 wire and as -32603 on the 2026 wire, with a logged stack
+    trace on both."""
+
+    def __init__(self, mcp: MCPServer[Any]) -> None:
+        self._mcp = mcp
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "prompts/get":
+            return await call_next(ctx)
+        params = ctx.params or {}
+        name, arguments = params.get("name"), params.get("arguments") or {}
+        if not isinstance(name, str) or not isinstance(arguments, dict):
+            return await call_next(ctx)  # the SDK's own params check refuses these as invalid params
+        await self._check(name, set(arguments))  # type: ignore[arg-type]
+        try:
+            return await call_next(ctx)
+        except ValueError:  # what the SDK makes of any failure to render: the arguments, once checked above
+            raise MCPError(INVALID_PARAMS, f"The prompt {name} could not be made from these arguments.") from None
+
+    async def _check(self, name: str, given: set[str]) -> None:
+        prompts = {p.name: p for p in await self._mcp.list_prompts()}
+        prompt = prompts.get(name)
+        if prompt is None:
+            shown = name if len(name) <= _SHOWN else name[: _SHOWN - 1] + "…"
+            offered = ", ".join(sorted(prompts))
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt {shown!r}; this server offers: {offered}.")
+        known = {a.name: a for a in prompt.arguments or []}
+        missing = sorted(n for n, a in known.items() if a.required and n not in given)
+        unknown = sorted(given - set(known))
+        if missing or unknown:
+            problems = [f"missing {', '.join(missing)}"] if missing else []
+            problems += [f"unknown {', '.join(n[:_SHOWN] for n in unknown[:5])}"] if unknown else []
+            takes = ", ".join(f"{n} ({'required' if a.required else 'optional'})" for n, a in known.items())
+            raise MCPError(
+                INVALID_PARAMS,
+                f"Invalid arguments for the prompt {name}: {'; '.join(problems)}. It takes: {takes or 'none'}.",
+            )
+
+
 def register_prompts(mcp: MCPServer[Any], toolsets: Collection[str]) -> None:
+    """The prompts of the `toolsets` shown, and the middleware that answers a request for a prompt that does not
+    fit with invalid params."""
+    mcp.middleware.append(PromptRequests(mcp))
+
     @mcp.prompt(name="start_and_supervise_run", title="Start and supervise a run")
     def start_and_supervise_run(target_id: TargetId, goal: Goal = "") -> str:
         """Start a run and see it through: progress, human gates and the result."""
