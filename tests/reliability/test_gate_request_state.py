@@ -160,24 +160,51 @@ async def test_an_expired_continuation_is_refused_and_the_gate_stays_answerable(
             await _answer_once(client, sandbox, answer, before)
 
 
-async def test_a_retry_without_the_answer_is_a_tool_error_and_the_continuation_still_works_once(
+async def _reasked(
+    client: Client, state: str, responses: dict[str, Any] | None, args: dict[str, Any], first: Any, why: str
+) -> str:
+    """A retry that did not answer is asked the same question again (the protocol's way, never a tool error or a
+    waiting result), saying `why` first; the new continuation it carries."""
+    again = await client.session.call_tool(
+        "runs_start", args, input_responses=responses, request_state=state, allow_input_required=True
+    )
+    assert isinstance(again, InputRequiredResult), again
+    assert again.request_state and again.request_state != state
+    asked = again.input_requests["gate"].params
+    assert asked.message.startswith(why), asked.message
+    assert asked.message.endswith(first.message)
+    assert asked.requested_schema == first.requested_schema  # type: ignore[union-attr]
+    assert_curated(asked.message, KEY)
+    return again.request_state
+
+
+async def test_a_retry_that_does_not_answer_is_asked_again_and_the_run_resumes_once(
     family: str, sandbox: SandboxServer, settings: Settings
 ) -> None:
+    """Without the answer, or with one that does not fit the form, the retry gets a new input_required for the same
+    gate: nothing reaches the backend, no second run starts, and the new continuation then resumes the run once."""
     target, answer = TARGETS[family]
     args = {"target_id": target}
     with anyio.fail_after(30):
         async with connect(settings) as client:
-            state = await _ask(client, target)
-            before = resumes(sandbox)
-            bare = await _retry(client, state, answer, args=args, answered=False)
-            assert bare.is_error
-            text = text_of(bare)
-            assert_curated(text, KEY)
-            assert "did not carry the answer" in text
-            assert resumes(sandbox) == before
+            before, started = resumes(sandbox), sandbox.stats()["runs_created"]
+            asked = await client.session.call_tool("runs_start", args, allow_input_required=True)
+            assert isinstance(asked, InputRequiredResult) and asked.request_state
+            first = asked.input_requests["gate"].params
+            no_answer = "The retried call carried no answer to this question"
+            missing = await _reasked(client, asked.request_state, None, args, first, no_answer)
+            other = {"other": ElicitResult(action="accept", content={})}
+            elsewhere = await _reasked(client, missing, other, args, first, no_answer)
+            unfit = {"gate": ElicitResult(action="accept", content={"decision": "not-an-option"})}
+            state = await _reasked(
+                client, elsewhere, unfit, args, first, "The answer did not fit the question: decision"
+            )
+            assert resumes(sandbox) == before, "a retry that did not answer reached the backend"
+            assert len(structured(await client.call_tool("gates_list", {}))["gates"]) == 1
             done = structured(await _retry(client, state, answer, args=args))
             replayed = await _retry(client, state, answer, args=args)
     assert done["status"] == "completed"
     assert replayed.is_error
     assert "already answered" in text_of(replayed)
     assert resumes(sandbox) == before + 1
+    assert sandbox.stats()["runs_created"] == started + 1, "exactly one run, whatever the retries"

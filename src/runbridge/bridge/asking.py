@@ -15,7 +15,7 @@ from .gates import answer_from_content
 from .progress import ProgressReporter
 from .results import RunReport
 
-__all__ = ["answered_note", "apply_answer", "on_gate", "settled"]
+__all__ = ["answered_note", "apply_answer", "ask_again", "on_gate", "settled"]
 
 
 def settled(f: Follow, gate: Gate) -> bool:
@@ -32,18 +32,7 @@ async def on_gate(f: Follow, gate: Gate, reporter: ProgressReporter) -> RunRepor
     channel = f.caller.channel()
     if channel == "input_required":
         f._waiting = gate
-        state = {
-            "profile": f.profile,
-            "run_id": f.run_id,
-            "gate_id": gate.gate_id,
-            "cursor": f.cursor,
-            "events": f.events,
-            "wait": f.wait,
-            "target_id": f.target_id,
-            "progress": reporter.last_value,
-            "step_total": reporter.step_total,
-        }
-        return f.caller.input_required(gate, state)
+        return f.caller.input_required(gate, _state(f, gate, reporter.last_value, reporter.step_total))
     if channel == "none":
         f._waiting = gate
         return report(f)
@@ -51,13 +40,38 @@ async def on_gate(f: Follow, gate: Gate, reporter: ProgressReporter) -> RunRepor
     return await apply_answer(f, gate, result.action, result.content, reporter)
 
 
+def _state(f: Follow, gate: Gate, progress: float, step_total: int | None) -> dict[str, Any]:
+    """What a 2026 retry needs to continue the same run where this call stopped."""
+    return {
+        "profile": f.profile,
+        "run_id": f.run_id,
+        "gate_id": gate.gate_id,
+        "cursor": f.cursor,
+        "events": f.events,
+        "wait": f.wait,
+        "target_id": f.target_id,
+        "progress": progress,
+        "step_total": step_total,
+    }
+
+
+def ask_again(f: Follow, gate: Gate, why: str) -> InputRequiredResult:
+    """A 2026 retry that did not answer the gate (no answer, or one that does not fit) is asked the same question
+    again, the protocol's way, saying why; nothing was sent to the backend and the run still waits."""
+    f._waiting = gate
+    return f.caller.input_required(gate, _state(f, gate, f.progress_floor, f.step_total), again=why)
+
+
 async def apply_answer(
     f: Follow, gate: Gate, action: str, content: dict[str, Any] | None, reporter: ProgressReporter | None
-) -> RunReport | None:
-    """Act on the human's elicitation answer. None: resumed, keep following. A report: stop here."""
+) -> RunReport | InputRequiredResult | None:
+    """Act on the human's elicitation answer. None: resumed, keep following. A report: stop here. A 2026 retry
+    whose answer does not fit is asked again."""
     try:
         answer = answer_from_content(gate, action, content)
     except GateError as exc:  # the form came back with values the gate cannot take: nothing was sent
+        if f.caller.channel() == "input_required" and not settled(f, gate):
+            return ask_again(f, gate, f"The answer did not fit the question: {exc} Please answer again.")
         f._waiting, f.status = gate, RunStatus.WAITING
         f.note = f"The answer did not fit the question ({exc}); the gate stays open for gates_respond."
         return report(f)

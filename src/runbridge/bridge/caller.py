@@ -16,6 +16,7 @@ from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult, InputRequiredResult
 
+from ..core import budget
 from ..core.errors import GateError
 from ..core.models import Gate
 from .gates import elicitation_message, elicitation_schema
@@ -69,7 +70,15 @@ class Caller:
         await self.ctx.report_progress(value, total, message)
 
     async def ask_live(self, gate: Gate) -> ElicitResult:
-        """Ask now (2025 era), in URL mode for a sign-in gate when the client can, else with a form."""
+        """Ask now (2025 era), in URL mode for a sign-in gate when the client can, else with a form.
+
+        The call's time budget starts afresh once the person answered: the time they took is not the backend's."""
+        try:
+            return await self._elicit(gate)
+        finally:
+            budget.restart()
+
+    async def _elicit(self, gate: Gate) -> ElicitResult:
         session = self.ctx.session
         if self._uses_url(gate):
             assert gate.redirect_url is not None
@@ -82,21 +91,22 @@ class Caller:
         schema = elicitation_schema(gate, titled_enums=self.protocol_version >= "2025-11-25")
         return await session.elicit_form(elicitation_message(gate), schema, related_request_id=self.ctx.request_id)
 
-    def input_required(self, gate: Gate, state: dict[str, Any]) -> InputRequiredResult:
-        """End this round (2026 era): ask the question and carry what is needed to continue the same run."""
+    def input_required(self, gate: Gate, state: dict[str, Any], *, again: str | None = None) -> InputRequiredResult:
+        """End this round (2026 era): ask the question and carry what is needed to continue the same run. `again`
+        says why a retry is asked the same question once more (its answer was missing or did not fit)."""
         params: ElicitRequestFormParams | ElicitRequestURLParams
+        message = elicitation_message(gate) if again is None else f"{again}\n\n{elicitation_message(gate)}"
         if self._uses_url(gate):
             assert gate.redirect_url is not None
-            params = ElicitRequestURLParams(message=elicitation_message(gate), url=gate.redirect_url)
+            params = ElicitRequestURLParams(message=message, url=gate.redirect_url)
         else:
-            params = ElicitRequestFormParams(
-                message=elicitation_message(gate), requested_schema=elicitation_schema(gate)
-            )
+            params = ElicitRequestFormParams(message=message, requested_schema=elicitation_schema(gate))
         payload = json.dumps({"v": STATE_VERSION, **state}, separators=(",", ":"))
         return InputRequiredResult(input_requests={GATE_KEY: ElicitRequest(params=params)}, request_state=payload)
 
-    def continuation(self) -> tuple[dict[str, Any], ElicitResult] | None:
-        """On a 2026 retry: the state this server minted and the human's answer. None on a first call."""
+    def continuation(self) -> tuple[dict[str, Any], ElicitResult | None] | None:
+        """On a 2026 retry: the state this server minted and the human's answer (None when the retry carried none,
+        so the question is asked again). None on a first call."""
         raw = self.ctx.request_state
         if not raw:
             return None
@@ -108,9 +118,7 @@ class Caller:
             raise GateError("This continuation is not one runbridge can read; call the tool again without it.")
         responses = self.ctx.input_responses or {}
         answer = responses.get(GATE_KEY)
-        if not isinstance(answer, ElicitResult):
-            raise GateError("The retried call did not carry the answer to the gate; answer the question and retry.")
-        return state, answer
+        return state, answer if isinstance(answer, ElicitResult) else None
 
 
 def _elicitation_id(gate: Gate) -> str:

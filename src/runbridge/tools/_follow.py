@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from mcp_types import InputRequiredResult
 
 from ..bridge.app import App
+from ..bridge.asking import ask_again
 from ..bridge.caller import Caller
 from ..bridge.results import RunReport
 from ..bridge.watch import Follow, answered_note, apply_answer, follow_run
@@ -84,6 +85,10 @@ async def continue_or_none(app: App, ctx: Context[Any, Any]) -> FollowResult | N
         progress_floor=float(state.get("progress") or 0.0),
         step_total=state.get("step_total"),
     )
+    if result is None:  # the retry carried no answer: the same question again while it is open (never a run)
+        if record.state != "open":
+            raise GateError("This gate is no longer open (answered, declined or closed); runs_get shows the run.")
+        return ask_again(f, record.gate, "The retried call carried no answer to this question; please answer it.")
     stopped = await apply_answer(f, record.gate, result.action, result.content, None)
     if stopped is not None:
         return stopped
