@@ -260,6 +260,7 @@ async def test_the_sign_in_gate_asks_for_the_link_and_a_confirmation_and_the_too
         base_url=orchagent.base_url,
         token_file=token_file,
         options={"status_idle_seconds": 0.1},
+        allowed_spec_dirs=[tmp_path],
     )
     settings = Settings(profiles={"oa": profile}, state_path=":memory:", wait_seconds=15)
     with anyio.fail_after(30):

@@ -83,6 +83,7 @@ def settings(leaky: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPat
             "secrets_from_env": {"providers.anthropic.api_key": "OA_E2E_ANTHROPIC_KEY"},
             "secrets_from_file": {"providers.google_genai.api_key": str(gemini)},
         },
+        allowed_spec_dirs=[tmp_path],
     )
     return Settings(profiles={"oa": profile}, state_path=":memory:", wait_seconds=15, progress_interval_seconds=0)
 

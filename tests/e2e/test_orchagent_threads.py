@@ -51,6 +51,7 @@ def oa_settings(orchagent: SandboxServer, tmp_path: Path) -> Settings:
         base_url=orchagent.base_url,
         token_file=token_file,
         options={"status_idle_seconds": 0.1},
+        allowed_spec_dirs=[tmp_path],  # where the tests' workflow spec files are
     )
     return Settings(
         profiles={"oa": profile},
@@ -258,8 +259,8 @@ async def test_threads_create_explains_what_is_wrong_with_a_path(oa_connect: Any
     (tmp_path / "list.json").write_text("[1]", encoding="utf-8")
     (tmp_path / "spec.yaml").write_text("workflow: chat", encoding="utf-8")
     cases = {
-        "spec.yaml": "is not a .json file",
-        "missing.json": "No file at",
+        "spec.yaml": "does not name a .json file",
+        "missing.json": "There is no file at that path",
         "bad.json": "is not valid JSON (line 1",
         "list.json": "must hold one JSON object",
     }

@@ -202,7 +202,12 @@ async def test_no_secret_reaches_a_result_a_notification_a_log_line_an_error_or_
             "wop": profile_for("openwop", wop, "wop", "RB_SECRET_WOP_KEY"),
             "syn": profile_for("orchestrations", syn, "syn", "RB_SECRET_SYN_KEY"),
             "oa": Profile(
-                name="oa", family="orchagent", base_url=oa.base_url, token_file=token_file, options=oa_options
+                name="oa",
+                family="orchagent",
+                base_url=oa.base_url,
+                token_file=token_file,
+                options=oa_options,
+                allowed_spec_dirs=[run_dir],
             ),
         }
         said: list[str] = []

@@ -174,7 +174,9 @@ def test_a_state_path_in_a_shared_folder_reserves_only_runbridges_files_there(tm
     profile = _profile()
     policy = SecretPolicy(_settings(tmp_path, profile), env={})
     assert policy.check(profile, _files(k=beside)).from_file == {"k": str(beside)}
-    assert policy.check_spec_file(str(beside)) == beside
+    spec = _private(tmp_path / "state" / "spec.json", "{}")
+    spec_profile = _profile(allowed_spec_dirs=[tmp_path])
+    assert policy.read_spec_file(spec_profile, str(spec)) == (spec, b"{}")
 
 
 def test_everything_in_runbridges_own_default_state_directory_is_refused(
@@ -225,22 +227,23 @@ def test_allowed_dirs_admit_files_inside_them_after_resolving_and_nothing_else(t
     assert "allowed_secret_dirs" in _refused(policy, profile, _files(k=sibling)), "a prefix is not a directory"
 
 
-def test_a_missing_file_is_an_error_naming_it(tmp_path: Path) -> None:
+def test_a_missing_file_is_an_error_naming_the_key_never_the_path(tmp_path: Path) -> None:
     profile = _profile()
-    with pytest.raises(InputError, match="does not exist"):
+    with pytest.raises(InputError, match="for k does not exist") as caught:
         SecretPolicy(_settings(tmp_path, profile), env={}).check(profile, _files(k=tmp_path / "nope.key"))
+    assert "nope.key" not in str(caught.value), "what does not exist may be a secret pasted as a path"
 
 
 def test_a_workflow_spec_path_naming_a_credential_file_is_refused(tmp_path: Path, home: Path) -> None:
     token = _private(tmp_path / "token.json")
-    profile = _profile(token_file=token)
+    profile = _profile(token_file=token, allowed_spec_dirs=[tmp_path])
     policy = SecretPolicy(_settings(tmp_path, profile), env={})
     with pytest.raises(InputError, match="token file of profile 'p'") as caught:
-        policy.check_spec_file(str(tmp_path / "x" / ".." / "token.json"))
+        policy.read_spec_file(profile, str(tmp_path / "x" / ".." / "token.json"))
     assert VALUE not in str(caught.value)
     assert "workflow spec" in str(caught.value)
     spec = _private(tmp_path / "spec.json", "{}")
-    assert policy.check_spec_file(str(spec)) == spec.resolve()
+    assert policy.read_spec_file(profile, str(spec)) == (spec.resolve(), b"{}")
 
 
 def test_an_in_memory_state_reserves_no_directory(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ default_profile = "local"
 toolsets = ["profiles", "targets", "runs", "gates"]
 read_only = false
 wait_seconds = 20              # how long run tools follow a run before handing back a handle
-max_wait_seconds = 120
+max_wait_seconds = 40           # below the 60 s most MCP hosts wait for a call, so the handle reaches them
+call_budget_seconds = 50        # everything one tool call does, the backend's retries included
 result_budget_chars = 20000
 gate_ttl_seconds = 3600        # how long a 2026-era gate question stays answerable
 state_path = "~/.local/state/runbridge/state.db"
@@ -19,7 +20,8 @@ workflows = ["approval-demo"]
 ```
 
 Secrets are named, never written here: `api_key_env` names an environment variable, `token_file` a file.
-`allowed_secret_env` / `allowed_secret_dirs` narrow what tool calls may name as secret references (see
+`allowed_secret_env` / `allowed_secret_dirs` narrow what tool calls may name as secret references, and
+`allowed_spec_dirs` adds directories `threads_create` may read spec files from besides this file's own (see
 `secret_policy`).
 
 Environment shortcuts (used when the file has no profile of that name): `OPENWOP_BASE_URL` (+ `OPENWOP_API_KEY`,
@@ -36,7 +38,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import ConfigError, UnknownProfileError, sentences
 
@@ -80,6 +82,7 @@ class Profile(BaseModel):
     workflows: list[str] = Field(default_factory=list)
     allowed_secret_env: list[str] | None = None  # names or glob patterns tool calls may name in secrets_from_env
     allowed_secret_dirs: list[Path] | None = None  # directories tool calls may name files from (secrets_from_file)
+    allowed_spec_dirs: list[Path] = Field(default_factory=list)  # besides runbridge.toml's: threads_create spec files
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("base_url")
@@ -101,14 +104,14 @@ class Profile(BaseModel):
             raise ValueError("allowed_secret_env holds variable names or glob patterns like OPENAI_* (none empty)")
         return value
 
-    @field_validator("allowed_secret_dirs")
+    @field_validator("allowed_secret_dirs", "allowed_spec_dirs")
     @classmethod
-    def _dirs(cls, value: list[Path] | None) -> list[Path] | None:
+    def _dirs(cls, value: list[Path] | None, info: ValidationInfo) -> list[Path] | None:
         if value is None:
             return None
         dirs = [folder.expanduser() for folder in value]
         if not all(folder.is_absolute() for folder in dirs):
-            raise ValueError("allowed_secret_dirs holds absolute directories (or ~/...), not relative paths")
+            raise ValueError(f"{info.field_name} holds absolute directories (or ~/...), not relative paths")
         return dirs
 
 
@@ -122,12 +125,20 @@ class Settings(BaseModel):
     toolsets: frozenset[str] = DEFAULT_TOOLSETS
     read_only: bool = False
     wait_seconds: float = Field(default=20.0, ge=0)
-    max_wait_seconds: float = Field(default=120.0, ge=0)
+    # Most MCP hosts give up on a call after 60 s (the official TypeScript SDK's default): a call must answer before
+    # that, or its handle and next step are lost. `core.budget` explains the call budget.
+    max_wait_seconds: float = Field(default=40.0, ge=0)
+    call_budget_seconds: float = Field(default=50.0, gt=0)
     heartbeat_seconds: float = Field(default=10.0, gt=0)
     progress_interval_seconds: float = Field(default=0.010, ge=0)
     result_budget_chars: int = Field(default=20_000, ge=1_000)
     gate_ttl_seconds: float = Field(default=3600.0, ge=60)
     state_path: str = Field(default_factory=lambda: str(default_state_path()))
+    # `serve --http`: a session with nothing in flight (no call, no listening stream) ends after this long, and at
+    # most this many are kept (the idlest make room for a newcomer; `server.http_sessions` says how).
+    http_session_idle_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    http_max_sessions: int = Field(default=100, ge=1, le=100_000)
+    config_file: Path | None = None  # the runbridge.toml read (set by load_settings, never by the file itself)
 
     @field_validator("toolsets")
     @classmethod
@@ -208,7 +219,10 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, env: dict[str, 
             f"The configuration file {file} does not exist. Create it (see README.md, 'Configuration'), "
             "or point --config / RUNBRIDGE_CONFIG at an existing file."
         )
-    return _settings_from(raw, env, file)
+    settings = _settings_from(raw, env, file)
+    if not file.is_file():
+        return settings
+    return settings.model_copy(update={"config_file": Path(os.path.realpath(file))})
 
 
 def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Settings:
@@ -221,6 +235,8 @@ def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Sett
     if not isinstance(file_profiles, dict):
         raise ConfigError(f"{file}: `profiles` must hold tables: write one [profiles.NAME] table per profile.")
     server: dict[str, Any] = dict(server_raw)
+    if "config_file" in server:
+        raise ConfigError(f"{file}: [server] config_file: unknown key (runbridge knows which file it read).")
     env_profiles = _env_profiles(env)
     profiles: dict[str, Profile] = {}
     for name, body in {**env_profiles, **file_profiles}.items():

@@ -69,6 +69,9 @@ class SecretRefs(BaseModel):
 
     from_env: dict[str, str] = Field(default_factory=dict)
     from_file: dict[str, str] = Field(default_factory=dict)
+    # Set by the secret policy, per key of `from_file`: the file (device, inode) it checked. The adapter reads a
+    # file only while it is still that one, so a file swapped in after the check is never sent.
+    file_ids: dict[str, tuple[int, int]] = Field(default_factory=dict)
 
     @field_validator("from_env")
     @classmethod
@@ -92,4 +95,9 @@ class SecretRefs(BaseModel):
         """These references, with `base` filling the keys they do not name (these win key by key)."""
         env = {k: v for k, v in base.from_env.items() if k not in self.from_file}
         files = {k: v for k, v in base.from_file.items() if k not in self.from_env}
-        return SecretRefs(from_env={**env, **self.from_env}, from_file={**files, **self.from_file})
+        ids = {k: v for k, v in base.file_ids.items() if k in files and k not in self.from_file}
+        return SecretRefs(
+            from_env={**env, **self.from_env},
+            from_file={**files, **self.from_file},
+            file_ids={**ids, **self.file_ids},
+        )

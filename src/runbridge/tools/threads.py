@@ -10,7 +10,6 @@ profile may narrow what is allowed; a refused reference sends nothing.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..bridge.app import App
 from ..bridge.results import RunReport
+from ..core.config import Profile as ProfileConfig
 from ..core.errors import InputError
 from ..core.protocols import ThreadsAPI
 from ..core.threads import HistoryItem, SecretRefs
@@ -28,7 +28,6 @@ from ._spec import ToolSpec, app_of
 
 __all__ = ["SPECS"]
 
-_MAX_SPEC_BYTES = 5 * 1024 * 1024
 _MAX_HISTORY_FETCH = 1000
 
 Profile = Annotated[str | None, Field(description="Profile name; omit for the default profile.")]
@@ -49,8 +48,8 @@ SecretsFromFile = Annotated[
     dict[str, str] | None,
     Field(
         description="Secrets by reference: key path -> a regular file (mode 0600) holding the value. runbridge's "
-        "own token files and state directory are refused, and the profile may allow only some directories "
-        "(allowed_secret_dirs)."
+        "own token files and state directory, MCP hosts' configuration files, and any file holding one of "
+        "runbridge's credentials are refused; the profile may allow only some directories (allowed_secret_dirs)."
     ),
 ]
 
@@ -63,27 +62,21 @@ def _refs(from_env: dict[str, str] | None, from_file: dict[str, str] | None) -> 
         raise InputError(f"Bad secret references: {problems}.") from None
 
 
-def _read_spec(path: str) -> dict[str, Any]:
-    """A workflow spec from a .json file the server process can read; errors say what to fix."""
-    file = Path(path).expanduser()
-    if file.suffix.lower() != ".json":
-        raise InputError(f"{path!r} is not a .json file: threads_create reads workflow specs from JSON files only.")
+def _read_spec(app: App, profile: ProfileConfig, path: str) -> dict[str, Any]:
+    """A workflow spec from a .json file the policy allows (read from the descriptor it checked); errors say what
+    to fix."""
+    real, data = app.secrets.read_spec_file(profile, path)
+    file = str(real)
     try:
-        if not file.is_file():
-            raise InputError(f"No file at {str(file)!r} (paths are read by the runbridge server process).")
-        if file.stat().st_size > _MAX_SPEC_BYTES:
-            raise InputError(f"{str(file)!r} is larger than 5 MB; that is not a workflow spec.")
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"Cannot read {str(file)!r} ({exc.__class__.__name__}); check its permissions.") from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"{str(file)!r} is not UTF-8 text.") from None
+        raise InputError(f"{file!r} is not UTF-8 text.") from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{str(file)!r} is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
+        raise InputError(f"{file!r} is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
     if not isinstance(doc, dict):
-        raise InputError(f"{str(file)!r} must hold one JSON object (the workflow spec).")
+        raise InputError(f"{file!r} must hold one JSON object (the workflow spec).")
     return doc  # type: ignore[return-value]  (a JSON object)
 
 
@@ -98,7 +91,13 @@ async def threads_create(
     ctx: Context[Any, Any],
     spec: Annotated[dict[str, Any] | None, Field(description="The workflow spec (a JSON object).")] = None,
     path: Annotated[
-        str | None, Field(max_length=4096, description="Or: a workflow .json file on the runbridge server's machine.")
+        str | None,
+        Field(
+            max_length=4096,
+            description="Or: a workflow .json file on the runbridge server's machine, in a directory the operator "
+            "allows (beside runbridge.toml, allowed_spec_dirs, $RUNBRIDGE_SPEC_DIRS); files holding runbridge's "
+            "own credentials and MCP hosts' configuration files are refused.",
+        ),
     ] = None,
     profile: Profile = None,
 ) -> ThreadCreated:
@@ -108,9 +107,7 @@ async def threads_create(
         raise InputError("Pass exactly one of `spec` (a JSON object) or `path` (a workflow .json file).")
     app = app_of(ctx)
     chosen, backend = app.require(profile, "threads", ThreadsAPI)
-    if path is not None:
-        app.secrets.check_spec_file(path)  # never one of runbridge's own credential files, sent as a spec
-    document = spec if spec is not None else _read_spec(str(path))
+    document = spec if spec is not None else _read_spec(app, chosen, path or "")
     thread = await backend.create_thread(document)
     return ThreadCreated(
         profile=chosen.name,

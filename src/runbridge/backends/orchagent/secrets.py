@@ -9,7 +9,6 @@ server echoes one.
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 from collections.abc import Mapping
@@ -20,12 +19,13 @@ from pydantic import ValidationError
 
 from ...core.config import Profile
 from ...core.errors import ConfigError, InputError
+from ...core.file_guard import FileId, Unreadable, open_checked
 from ...core.logs import redact, register_secret
+from ...core.secret_policy import MAX_SECRET_FILE_BYTES
 from ...core.threads import SecretRefs
 
 __all__ = ["profile_refs", "resolve", "scrub"]
 
-_MAX_FILE = 64 * 1024
 _CONVENTIONAL = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
 
@@ -50,27 +50,21 @@ def _put(tree: dict[str, Any], path: str, value: str) -> None:
     node[leaf] = value
 
 
-def _read_file(path: Path, key: str) -> str:
-    # Opened without following a final symlink and without blocking (a pipe would hang the call), then checked on
-    # the open file itself: what is read is what was checked.
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+def _read_file(path: Path, key: str, checked: FileId | None) -> str:
+    # Opened once, without following a final symlink and without blocking (a pipe would hang the call), checked and
+    # read through that one descriptor; when the secret policy checked the file (`checked`), it must still be that
+    # file (device, inode). A path that does not exist is not repeated: it may be a secret pasted in its place.
     try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise InputError(f"The secret file for {key} ({path}) does not exist.") from None
-    except OSError as exc:
-        raise InputError(f"The secret file for {key} ({path}) cannot be read ({exc.__class__.__name__}).") from None
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"The secret file for {key} ({path}) is not a regular file.")
-        if info.st_size > _MAX_FILE:
-            raise InputError(f"The secret file for {key} ({path}) is too large for one value.")
-        try:
-            raw = fh.read(_MAX_FILE + 1).decode("utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"The secret file for {key} ({path}) cannot be read ({exc.__class__.__name__}).") from None
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        opened = open_checked(path, max_bytes=MAX_SECRET_FILE_BYTES)
+    except Unreadable as exc:
+        raise InputError(f"The secret file for {key} {exc.reason}.") from None
+    if checked is not None and opened.identity != tuple(checked):
+        raise InputError(f"The secret file for {key} changed after it was checked; nothing was sent. Try again.")
+    try:
+        raw = opened.data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InputError(f"The secret file for {key} ({path}) is not UTF-8 text.") from None
+    if opened.mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise InputError(f"The secret file for {key} ({path}) is readable by others; run `chmod 600 {path}`.")
     if not raw:
         raise InputError(f"The secret file for {key} ({path}) is empty.")
@@ -95,7 +89,7 @@ def resolve(refs: SecretRefs, env: Mapping[str, str]) -> dict[str, Any]:
         register_secret(value)
         _put(values, key, value)
     for key, file in sorted(refs.from_file.items()):
-        value = _read_file(Path(file).expanduser(), key)
+        value = _read_file(Path(file).expanduser(), key, refs.file_ids.get(key))
         register_secret(value)
         _put(values, key, value)
     return values
