@@ -197,12 +197,23 @@ async def test_allowed_hosts_on_a_wildcard_bind_are_enforced(
     assert other.status_code == 421
 
 
-def test_origin_checks_on_a_wildcard_bind_without_allowed_hosts_are_a_config_error(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+async def test_origin_is_checked_on_a_wildcard_bind_too_without_any_allowed_host(
+    settings: Settings, serve_http: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The guard checks Origin on its own (it once came only with the SDK's Host check, which a wildcard bind lacks).
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    with pytest.raises(ConfigError, match="--allow-host"):
-        http_app(settings, host=WILDCARD, token_env=TOKEN_ENV, allowed_origins=["https://app.example"])
+    url = serve_http(http_app(settings, host=WILDCARD, token_env=TOKEN_ENV, allowed_origins=["https://app.example"]))
+    auth = f"Bearer {TOKEN}"
+    with anyio.fail_after(10):
+        listed = await _post_initialize(url, Authorization=auth, Origin="https://app.example", Host="runbridge.lan")
+        other = await _post_initialize(url, Authorization=auth, Origin="https://evil.example", Host="runbridge.lan")
+        local_page = await _post_initialize(url, Authorization=auth, Origin="http://localhost:3000")
+        no_origin = await _post_initialize(url, Authorization=auth, Host="runbridge.lan")
+    assert listed.status_code == 200
+    assert listed.headers["access-control-allow-origin"] == "https://app.example"
+    # Beyond loopback a page on "localhost" is one on the client's machine, not this one: not trusted by default.
+    assert (other.status_code, local_page.status_code) == (403, 403)
+    assert no_origin.status_code == 200
 
 
 async def test_runbridge_serve_http_requires_its_token_serves_the_client_and_stops_on_sigterm(

@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-host", action="append", default=[], help="an allowed Host header, e.g. example.lan:* (repeatable)"
     )
+    serve.add_argument(
+        "--max-sessions", type=int, help="HTTP sessions kept at most; the idlest make room (default 100, [server])"
+    )
+    serve.add_argument(
+        "--session-idle-seconds",
+        type=float,
+        help="end an HTTP session with nothing in flight after this long (default 300, [server])",
+    )
 
     demo = command("demo", "walk a gated run on the embedded sandbox, end to end")
     demo.add_argument(
@@ -164,6 +172,8 @@ def _run(args: argparse.Namespace) -> int:
                 token_env=args.token_env,
                 allowed_hosts=args.allow_host or None,
                 allowed_origins=args.allow_origin or None,
+                max_sessions=args.max_sessions,
+                session_idle_seconds=args.session_idle_seconds,
             )
         else:
             serve_stdio(settings)

@@ -10,7 +10,6 @@ ended, every backend connection and the run registry are closed, and the process
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import os
 import signal
@@ -25,6 +24,7 @@ import anyio
 from ..core.config import Settings
 from ..core.errors import ConfigError
 from ..core.logs import register_secret
+from ..server.http_guard import OriginGuard, is_loopback, is_unspecified, rules_for
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -39,23 +39,6 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 log = logging.getLogger(__name__)
 _CLOSE_SECONDS = 1.2  # for the lifespan to close every backend and the registry once the calls have ended
 _ANSWER_SECONDS = 0.2  # for the answers of the calls ended to reach their clients
-
-
-def is_unspecified(host: str) -> bool:
-    """`0.0.0.0`, `::` and the like: every interface of the machine."""
-    try:
-        return ipaddress.ip_address(host).is_unspecified
-    except ValueError:
-        return host == ""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class BearerGate:
@@ -104,6 +87,9 @@ def _token(token_env: str | None, host: str) -> str | None:
     return None
 
 
+_PATH = "/mcp"
+
+
 def http_app(
     settings: Settings,
     *,
@@ -112,35 +98,46 @@ def http_app(
     allowed_hosts: list[str] | None = None,
     allowed_origins: list[str] | None = None,
     max_body_bytes: int = 1_048_576,
+    max_sessions: int | None = None,
+    session_idle_seconds: float | None = None,
     lifecycle: Lifecycle | None = None,
 ) -> ASGIApp:
-    """The streamable-HTTP ASGI app: stateful sessions (2025-era clients get live elicitation)."""
-    from mcp.server.transport_security import TransportSecuritySettings
+    """The streamable-HTTP ASGI app: stateful sessions (2025-era clients get live elicitation).
+
+    From the outside in: the Host/Origin guard and CORS (before the bearer check, so that a browser's preflight,
+    which carries no token, is answered, and a refusal reaches the page); the bearer token; the body limit and the
+    JSON-RPC errors for bodies that are not one message; the session cap; then the MCP SDK's transport, whose own
+    Host/Origin checks are off because the guard's replace them on every bind."""
+    from mcp.server.transport_security import RequestBodyLimitMiddleware, TransportSecuritySettings
 
     from ..server import build_server
+    from ..server.http_bodies import JsonRpcBodies
+    from ..server.http_sessions import SessionLimit
 
     token = _token(token_env, host)
-    security = None
-    if is_unspecified(host) and not allowed_hosts:
-        # A wildcard bind is reached by names and addresses it cannot know, so a Host allow-list would refuse every
-        # remote client (421). The bearer token, always required here, is what keeps a rebinding page out.
-        if allowed_origins:
-            raise ConfigError(
-                f"Checking Origin on {host} also checks Host: add --allow-host NAME:* for each name clients use."
-            )
-        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    elif not is_loopback(host) or allowed_hosts or allowed_origins:
-        shown = f"[{host}]" if ":" in host else host
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=allowed_hosts or [f"{shown}:*", "127.0.0.1:*", "localhost:*", "[::1]:*"],
-            allowed_origins=allowed_origins or [],
-        )
+    try:
+        rules = rules_for(host, allowed_hosts or [], allowed_origins or [])
+    except ValueError as exc:
+        raise ConfigError(f"{exc}.") from None
+    cap = settings.http_max_sessions if max_sessions is None else max_sessions
+    idle = settings.http_session_idle_seconds if session_idle_seconds is None else session_idle_seconds
+    if cap < 1 or not 0 < idle <= 86_400:
+        raise ConfigError("--max-sessions must be at least 1 and --session-idle-seconds between 0 and 86400.")
     mcp = build_server(settings, protect_env=[token_env] if token_env else [], lifecycle=lifecycle)
-    app: ASGIApp = mcp.streamable_http_app(
-        host=host, transport_security=security, max_request_body_size=max_body_bytes, stateless_http=False
+    sdk: ASGIApp = mcp.streamable_http_app(
+        streamable_http_path=_PATH,
+        host=host,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        max_request_body_size=max_body_bytes,
+        stateless_http=False,
+        session_idle_timeout=idle,
+        max_sessions=cap,  # never reached: SessionLimit makes room first; a backstop should it ever miscount
     )
-    return BearerGate(app, token) if token else app
+    app: ASGIApp = SessionLimit(sdk, path=_PATH, cap=cap)
+    app = RequestBodyLimitMiddleware(JsonRpcBodies(app, path=_PATH), max_body_bytes)
+    if token:
+        app = BearerGate(app, token)
+    return OriginGuard(app, rules)
 
 
 class OpenRequests:
