@@ -18,7 +18,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp_types import InputRequiredResult
 
-from ..core.errors import CursorError, RunbridgeError, TransportError, UnavailableError, sentences
+from ..core.errors import CursorError, RunbridgeError, TransportError, UnavailableError, UnreachableError, sentences
 from ..core.models import EventKind, Gate, RunEvent, RunStatus
 from ..state import RunRecord
 from .asking import answered_note, apply_answer, on_gate, settled
@@ -125,6 +125,8 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
                         continue
                     if isinstance(item, CursorError):
                         raise item  # the caller's cursor is wrong: say so, do not report a lost stream
+                    if isinstance(item, UnreachableError) and f.events == seen_before:
+                        raise _unreachable(f, item)  # the backend is off: say so now, as a plain request would
                     if isinstance(item, Exception):
                         await _recover(f, str(item))
                         break
@@ -149,6 +151,16 @@ async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | I
     return None
 
 
+def _unreachable(f: Follow, exc: RunbridgeError) -> TransportError:
+    """The backend does not answer and nothing arrived: an error that says the run's place is kept."""
+    return TransportError(
+        sentences(
+            f"No event arrived while following run {f.run_id!r}, and the backend does not answer: {exc}",
+            "Nothing is lost: runbridge kept where it got to, so call runs_watch again once the backend is back",
+        )
+    )
+
+
 async def _check_reachable(f: Follow) -> None:
     """Nothing arrived during the whole wait: a quiet run, or a backend that does not answer while the stream keeps
     reconnecting. Only the second is an error, so that a handle never says "still running" about a run nobody can
@@ -156,12 +168,7 @@ async def _check_reachable(f: Follow) -> None:
     try:
         await f.backend.get_run(f.run_id)
     except (TransportError, UnavailableError) as exc:
-        raise TransportError(
-            sentences(
-                f"No event arrived while following run {f.run_id!r}, and the backend does not answer: {exc}",
-                "Nothing is lost: runbridge kept where it got to, so call runs_watch again once the backend is back",
-            )
-        ) from None
+        raise _unreachable(f, exc) from None
     except RunbridgeError:
         return  # it answered: the run is merely quiet
 

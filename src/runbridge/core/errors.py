@@ -16,7 +16,8 @@ RunbridgeError                 base; `str(err)` is safe to show to a person or a
 │   ├── RateLimitedError       429: `retry_after` says when to try again
 │   └── UnavailableError       5xx: the backend is failing or overloaded; retryable
 └── TransportError             no usable answer: connection refused, timeout, broken or malformed stream
-    ├── BackendTimeoutError    connect or read timed out
+    ├── BackendTimeoutError    connect or read timed out, or the tool call's time budget ran out
+    ├── UnreachableError       the connection was refused: nothing listens at the backend's address
     └── StreamError            an event stream was malformed, oversized or ended too early
 ```
 
@@ -24,11 +25,15 @@ Errors carry the HTTP status, the backend's error code and request id: never a r
 credential. The tools layer is the one place that turns them into MCP tool errors. `str(err)` is one or more
 sentences ending in exactly one full stop, however the parts it was built from (often a backend's own message) end:
 compose messages with `sentence` and `sentences`, never by adding ". " to a message that may already end with one.
+
+Whatever reaches a client as an error passes `bounded` (at most `MAX_MESSAGE_CHARS`, the cut said): an argument
+echoed back, or a backend's long message, must not flood the context of the model that reads it.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "MAX_MESSAGE_CHARS",
     "AuthError",
     "BackendError",
     "BackendTimeoutError",
@@ -45,12 +50,29 @@ __all__ = [
     "TransportError",
     "UnavailableError",
     "UnknownProfileError",
+    "UnreachableError",
     "UnsupportedError",
+    "bounded",
     "sentence",
     "sentences",
 ]
 
 _ENDINGS = ("?", "!", "…")
+
+MAX_MESSAGE_CHARS = 2_000
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`message` in at most `limit` characters. A longer one is cut in the middle, and says how much was cut: its
+    start says what failed, its end what to do."""
+    if len(message) <= limit:
+        return message
+    # The marker's length depends on the number it carries; the number depends on how much room the marker takes.
+    marker = f" … (cut: {len(message)} more characters) … "
+    room = max(0, limit - len(marker))
+    head, tail = room * 2 // 3, room - room * 2 // 3
+    cut = len(message) - head - tail
+    return f"{message[:head]} … (cut: {cut} more characters) … {message[len(message) - tail :] if tail else ''}"
 
 
 def sentence(text: str) -> str:
@@ -202,6 +224,13 @@ class TransportError(RunbridgeError):
 
 class BackendTimeoutError(TransportError):
     """A connect or read timeout expired."""
+
+
+class UnreachableError(TransportError):
+    """The connection was refused (after the client's couple of quick tries): the backend is off or elsewhere.
+
+    Nothing is gained by reconnecting an event stream to it for seconds more: a stream gives up as fast as a plain
+    request does."""
 
 
 class StreamError(TransportError):

@@ -3,11 +3,15 @@
 Reads are retried on 429/502/503/504 and on transport failures; writes only when the caller marks them safe
 (the backend honours an `Idempotency-Key`), except that a connection that was never established is always safe to
 try again because nothing was sent. A refused connection gets only a couple of quick tries (see `RetryPolicy`).
+
+Within a tool call, every attempt and every pause before a retry fits in the call's budget (`core.budget`): an
+attempt is cut at the deadline, and a retry that would not fit is not made.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,8 +20,9 @@ import anyio
 import httpx2
 
 from .. import __version__
+from ..core import budget
 from ..core.config import Profile
-from ..core.errors import BackendError, BackendTimeoutError, TransportError, sentences
+from ..core.errors import BackendError, BackendTimeoutError, TransportError, UnreachableError, sentences
 from .credentials import Secret, load_secret
 from .errors import error_for_response
 from .retry import RETRY_STATUSES, RetryPolicy
@@ -32,6 +37,8 @@ _CHECK_RUNNING = "Check that the backend is running (and that the profile's base
 _MAX_ERROR_BODY = 64 * 1024
 # Every watched run holds one connection for its event stream: the pool must not cap how many runs are watched.
 _MAX_CONNECTIONS = 2048
+# A try is not started with less of the call's budget left than this: it could not get an answer in time.
+_MIN_TRY = 0.05
 
 
 def _gave_up(
@@ -51,6 +58,37 @@ def _gave_up(
     else:
         parts.append("Try again later")
     return ". ".join(parts) + "."
+
+
+class _OutOfBudget(Exception):
+    """This tool call's time budget ran out during a try."""
+
+
+def _left() -> float:
+    """Seconds an operation may take within this call's budget (infinite outside a tool call)."""
+    left = budget.remaining()
+    return math.inf if left is None else left
+
+
+def _fits(pause: float) -> bool:
+    """Whether a pause, and a try after it, still fit in this call's budget (always outside a tool call)."""
+    left = budget.remaining()
+    return left is None or pause + _MIN_TRY < left
+
+
+def _out_of_budget(action: str, attempt: int, *, unsure: bool, why: str | None = None) -> str:
+    """The error when the call's time budget runs out: the host would otherwise give up on the call first."""
+    current = budget.current()
+    seconds = f"{current.seconds:g} s " if current is not None else ""
+    cause = f" ({why})" if why else ""
+    return _gave_up(
+        f"Could not {action}: the backend did not answer within this call's {seconds}time budget{cause}",
+        attempt,
+        unsure=unsure,
+        advice=None
+        if unsure
+        else "Check that the backend is up and answering (`runbridge doctor` tries every profile), then try again",
+    )
 
 
 def _rejected_hint(profile: Profile, secret: Secret) -> str:
@@ -136,8 +174,9 @@ class HttpClient:
             method, path, action=action, json=json, params=params, headers=headers, retry=retry, anonymous=anonymous
         ) as r:
             try:
-                await r.aread()
-            except httpx2.TimeoutException:
+                with anyio.fail_after(_left()):
+                    await r.aread()
+            except (httpx2.TimeoutException, TimeoutError):
                 raise BackendTimeoutError(f"Could not {action}: the backend stopped sending its answer.") from None
             except httpx2.TransportError as exc:
                 raise TransportError(f"Could not {action}: {self._describe(exc)} while reading the answer.") from None
@@ -205,30 +244,40 @@ class HttpClient:
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
             try:
-                response = await self._client.send(request, stream=True)
+                response = await self._attempt(request)
+            except _OutOfBudget:
+                unsure = method not in _READ_METHODS
+                raise BackendTimeoutError(_out_of_budget(action, attempt, unsure=unsure)) from None
             except httpx2.TimeoutException as exc:
-                if not last and waited < self.retry.budget and (may_retry or isinstance(exc, _NOTHING_SENT)):
-                    waited += await self._pause(attempt, None, waited, f"{action}: timeout")
-                    continue
                 unsure = method not in _READ_METHODS and not isinstance(exc, _NOTHING_SENT)
+                delay = self._delay(attempt, waited)
+                if not last and waited < self.retry.budget and (may_retry or isinstance(exc, _NOTHING_SENT)):
+                    if not _fits(delay):
+                        raise BackendTimeoutError(_out_of_budget(action, attempt, unsure=unsure)) from None
+                    waited += await self._pause(delay, f"{action}: timeout")
+                    continue
                 message = _gave_up(f"Could not {action}: the backend did not answer in time", attempt, unsure=unsure)
                 raise BackendTimeoutError(message) from None
             except httpx2.ConnectError:
                 # Refused (or no such host): nothing was sent, so even a write may be tried again, but only a
                 # couple of times and quickly; a backend that is off says so at once, not after seconds of backoff.
-                if attempt + 1 < self.retry.refused_tries() and waited < self.retry.budget:
-                    pause = self.retry.refused_pause(attempt)
+                pause = self.retry.refused_pause(attempt)
+                if attempt + 1 < self.retry.refused_tries() and waited < self.retry.budget and _fits(pause):
                     log.info("retrying in %.2fs (%s: the connection was refused)", pause, action)
                     await anyio.sleep(pause)
                     waited += pause
                     continue
                 message = _gave_up(f"Could not {action}: {self._unreachable()}", attempt, advice=_CHECK_RUNNING)
-                raise TransportError(message) from None
+                raise UnreachableError(message) from None
             except httpx2.TransportError as exc:
-                if not last and waited < self.retry.budget and (may_retry or isinstance(exc, _NOTHING_SENT)):
-                    waited += await self._pause(attempt, None, waited, f"{action}: {type(exc).__name__}")
-                    continue
                 unsure = method not in _READ_METHODS and not isinstance(exc, _NOTHING_SENT)
+                delay = self._delay(attempt, waited)
+                if not last and waited < self.retry.budget and (may_retry or isinstance(exc, _NOTHING_SENT)):
+                    if not _fits(delay):
+                        message = _out_of_budget(action, attempt, unsure=unsure, why=self._describe(exc))
+                        raise TransportError(message) from None
+                    waited += await self._pause(delay, f"{action}: {type(exc).__name__}")
+                    continue
                 message = _gave_up(f"Could not {action}: {self._describe(exc)}", attempt, unsure=unsure)
                 raise TransportError(message) from None
             try:
@@ -248,7 +297,8 @@ class HttpClient:
                     retryable = may_retry and not last and response.status_code in RETRY_STATUSES and error.retryable
                     # A server that asks for a longer pause than we allow gets a clear error now, not early retries.
                     asked_too_long = error.retry_after is not None and error.retry_after > self.retry.max_delay
-                    if retryable and not asked_too_long and waited + delay <= self.retry.budget:
+                    fits = waited + delay <= self.retry.budget and _fits(delay)
+                    if retryable and not asked_too_long and fits:
                         log.info("retrying in %.2fs (%s)", delay, error)
                         await anyio.sleep(delay)
                         waited += delay
@@ -264,9 +314,22 @@ class HttpClient:
                 await response.aclose()
         raise AssertionError("unreachable: the last attempt always returns or raises")  # pragma: no cover
 
-    async def _pause(self, attempt: int, hint: float | None, waited: float, why: str) -> float:
-        delay = self.retry.delay(attempt, hint)
-        delay = max(0.0, min(delay, self.retry.budget - waited))
+    async def _attempt(self, request: httpx2.Request) -> httpx2.Response:
+        """One try, cut at the call's deadline (`_OutOfBudget`); the profile's own timeouts apply within it."""
+        left = budget.remaining()
+        if left is None:
+            return await self._client.send(request, stream=True)
+        if left < _MIN_TRY:
+            raise _OutOfBudget
+        with anyio.move_on_after(left):
+            return await self._client.send(request, stream=True)
+        raise _OutOfBudget
+
+    def _delay(self, attempt: int, waited: float) -> float:
+        """The pause before the next try after a timeout or a broken connection (within the retry budget)."""
+        return max(0.0, min(self.retry.delay(attempt), self.retry.budget - waited))
+
+    async def _pause(self, delay: float, why: str) -> float:
         log.info("retrying in %.2fs (%s)", delay, why)
         await anyio.sleep(delay)
         return delay

@@ -17,7 +17,8 @@ from typing import Literal, TypeVar, cast
 import anyio
 import httpx2
 
-from ..core.errors import RunbridgeError, StreamError, TransportError
+from ..core import budget
+from ..core.errors import RunbridgeError, StreamError, TransportError, UnreachableError
 from .retry import RetryPolicy
 
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEMessage", "follow", "iter_messages"]
@@ -120,6 +121,10 @@ async def follow(
     are dropped; with `dedupe="position"` (servers that replay everything on each connection) the first `skip` +
     delivered items of each connection are dropped. A connection that ends or breaks before the end is reopened
     after a backoff; `policy.attempts` consecutive connections that deliver nothing new raise `StreamError`.
+
+    A refused connection ends the stream at once (`UnreachableError`, after the client's own quick tries): a backend
+    that is off fails a stream as fast as a plain request. Within a tool call, no reconnect is made that the call's
+    time budget has no room for.
     """
     policy = policy or RetryPolicy(attempts=8, base_delay=0.05, max_delay=5.0)
     cursor = _Cursor(last_event_id, last_seq, skip)
@@ -152,7 +157,7 @@ async def follow(
                             return
                     if message.id:
                         cursor.last_id = message.id
-        except StreamError:
+        except (StreamError, UnreachableError):
             raise
         except TransportError as exc:  # reopening failed even after the client's own retries
             reason = str(exc)
@@ -166,5 +171,8 @@ async def follow(
         if failures >= policy.attempts:
             raise StreamError(f"The event stream kept failing ({reason}); gave up after {failures} reconnects.")
         delay = 0.0 if progressed else policy.delay(failures - 1, server_retry)
+        left = budget.remaining()
+        if left is not None and delay >= left:
+            raise StreamError(f"The event stream kept failing ({reason}) and this call's time budget ran out.")
         log.info("event stream interrupted (%s); reconnecting in %.2fs", reason, delay)
         await anyio.sleep(delay)

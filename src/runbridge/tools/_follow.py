@@ -12,6 +12,7 @@ from ..bridge.asking import ask_again
 from ..bridge.caller import Caller
 from ..bridge.results import RunReport
 from ..bridge.watch import Follow, answered_note, apply_answer, follow_run
+from ..core import budget
 from ..core.errors import GateError
 from ..core.protocols import RunsAPI
 
@@ -21,10 +22,11 @@ FollowResult = RunReport | InputRequiredResult
 
 
 def wait_for(app: App, requested: float | None) -> float:
-    """The requested wait, defaulted and capped by the settings."""
+    """The requested wait, defaulted and capped by the settings, and ending early enough for the report after it
+    to fit in the call's time budget (what the backend's first request took is already spent)."""
     settings = app.settings
     value = settings.wait_seconds if requested is None else requested
-    return max(0.0, min(float(value), settings.max_wait_seconds))
+    return budget.for_waiting(max(0.0, min(float(value), settings.max_wait_seconds)))
 
 
 async def follow(

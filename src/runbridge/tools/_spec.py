@@ -19,22 +19,20 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from ..bridge.app import App
+from ..bridge.arguments import unusable_argument
 from ..bridge.output import tool_result
-from ..core.errors import CursorError, RunbridgeError
+from ..core import budget
+from ..core.errors import CursorError, RunbridgeError, bounded
 
 __all__ = ["ToolSpec", "app_of"]
 
 log = logging.getLogger("runbridge.tools")
 
-_MAX_ERROR_CHARS = 2_000  # an error is read by a model: an argument echoed back must not flood its context
-
 
 def _shown(message: str) -> str:
-    """The message within the budget, cut in the middle: its start says what failed, its end what to do."""
-    if len(message) <= _MAX_ERROR_CHARS:
-        return message
-    half = _MAX_ERROR_CHARS // 2
-    return f"{message[:half]} … {message[-half:]}"
+    """The message within the bound every error keeps (an argument echoed back must not flood a model's context;
+    `bridge.arguments.InvalidArguments` bounds the final text again, with whatever the SDK put around it)."""
+    return bounded(message)
 
 
 def app_of(ctx: Context[Any, Any]) -> App:
@@ -77,17 +75,23 @@ class ToolSpec:
         @functools.wraps(fn)
         async def call(*args: Any, **kwargs: Any) -> Any:
             ctx = next((a for a in (*args, *kwargs.values()) if isinstance(a, Context)), None)
+            unusable = unusable_argument(fn.__name__, {k: v for k, v in kwargs.items() if not isinstance(v, Context)})
+            if unusable is not None:
+                log.info("tool %s refused: %s", fn.__name__, unusable)
+                raise ToolError(unusable)
             try:
                 if ctx is None:
                     return tool_result(await fn(*args, **kwargs))
-                with app_of(ctx).serving():
+                app = app_of(ctx)
+                # One deadline for the whole call, which every backend request it makes respects (`core.budget`).
+                with app.serving(), budget.call_budget(app.settings.call_budget_seconds):
                     return tool_result(await fn(*args, **kwargs))
             except CursorError as exc:  # adapters cannot know which tool to call again without the cursor
                 named = exc.for_call(fn.__name__)
-                log.info("tool %s refused: %s", fn.__name__, named)
+                log.info("tool %s refused: %s", fn.__name__, _shown(str(named)))
                 raise ToolError(_shown(str(named))) from None
             except RunbridgeError as exc:
-                log.info("tool %s refused: %s", fn.__name__, exc)
+                log.info("tool %s refused: %s", fn.__name__, _shown(str(exc)))
                 raise ToolError(_shown(str(exc))) from None
 
         return call
