@@ -138,10 +138,6 @@ class Settings(BaseModel):
     # most this many are kept (the idlest make room for a newcomer; `server.http_sessions` says how).
     http_session_idle_seconds: float = Field(default=300.0, gt=0, le=86_400)
     http_max_sessions: int = Field(default=100, ge=1, le=100_000)
-    # `serve --http`: a session with nothing in flight (no call, no listening stream) ends after this long, and at
-    # most this many are kept (the idlest make room for a newcomer; `server.http_sessions` says how).
-    http_session_idle_seconds: float = Field(default=300.0, gt=0, le=86_400)
-    http_max_sessions: int = Field(default=100, ge=1, le=100_000)
     config_file: Path | None = None  # the runbridge.toml read (set by load_settings, never by the file itself)
 
     @field_validator("toolsets")
