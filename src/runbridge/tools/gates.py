@@ -53,7 +53,14 @@ async def gates_respond(
     values: Annotated[
         dict[str, Any] | None, Field(description="The human's answers, by field name (for decision=accept).")
     ] = None,
-    wait_seconds: Annotated[float | None, Field(description="Seconds to follow the run after answering.")] = None,
+    wait_seconds: Annotated[
+        float | None,
+        Field(
+            description="Seconds to follow the run after answering (default 20; "
+            "at most 40 unless the server's max_wait_seconds says otherwise, so the answer arrives before "
+            "the 60 s most MCP clients wait for a call)."
+        ),
+    ] = None,
     profile: Annotated[str | None, Field(description="The gate's profile; omit for the default.")] = None,
 ) -> FollowResult:
     """Answer a gate with the decision the user gave you, then follow the run on like runs_watch.

@@ -21,7 +21,11 @@ __all__ = ["SPECS"]
 Profile = Annotated[str | None, Field(description="Profile name; omit for the default profile.")]
 Wait = Annotated[
     float | None,
-    Field(description="Seconds to follow the run before returning a handle (default 20; capped by the server)."),
+    Field(
+        description="Seconds to follow the run before returning a handle (default 20; "
+        "at most 40 unless the server's max_wait_seconds says otherwise, so the answer arrives before "
+        "the 60 s most MCP clients wait for a call)."
+    ),
 ]
 RunId = Annotated[str, Field(min_length=1, max_length=512, description="The run id.")]
 

@@ -34,7 +34,11 @@ Profile = Annotated[str | None, Field(description="Profile name; omit for the de
 ThreadId = Annotated[str, Field(min_length=1, max_length=512, description="The thread id (from threads_create).")]
 Wait = Annotated[
     float | None,
-    Field(description="Seconds to follow the run before returning a handle (default 20; capped by the server)."),
+    Field(
+        description="Seconds to follow the run before returning a handle (default 20; "
+        "at most 40 unless the server's max_wait_seconds says otherwise, so the answer arrives before "
+        "the 60 s most MCP clients wait for a call)."
+    ),
 ]
 SecretsFromEnv = Annotated[
     dict[str, str] | None,
@@ -259,7 +263,11 @@ async def threads_ask(
     secrets_from_env: SecretsFromEnv = None,
     secrets_from_file: SecretsFromFile = None,
     wait_seconds: Annotated[
-        float | None, Field(description="Seconds to follow the run (default: the server's maximum).")
+        float | None,
+        Field(
+            description="Seconds to follow the run (default: the server's maximum, 40 s unless max_wait_seconds "
+            "says otherwise, so the reply arrives before the 60 s most MCP clients wait for a call)."
+        ),
     ] = None,
     profile: Profile = None,
 ) -> AskResult | InputRequiredResult:
