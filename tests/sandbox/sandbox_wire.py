@@ -93,4 +93,5 @@ async def wait_for_event(
                 last = event[seq_field]
                 if event["type"] == event_type:
                     return event
-            assert not body["isComplete"], f"the run ended without {event_type}"
+            # `isComplete` (the spec) or `isTerminal` (the SQLite host's page, which has no `isComplete`)
+            assert not body.get("isComplete", body.get("isTerminal")), f"the run ended without {event_type}"

@@ -16,9 +16,12 @@ pytestmark = pytest.mark.anyio
 SECRET = b"sandbox-test-secret"
 
 
-async def gated_run(client: httpx2.AsyncClient, workflow_id: str = "approval-demo") -> tuple[str, dict[str, Any]]:
+async def gated_run(
+    client: httpx2.AsyncClient, workflow_id: str = "approval-demo", signal: str = "interrupt.requested"
+) -> tuple[str, dict[str, Any]]:
+    """A run of `workflow_id` waiting at its gate, and the event that said so (`node.suspended` on the SQLite host)."""
     run_id = await start_run(client, workflow_id)
-    requested = await wait_for_event(client, run_id, "interrupt.requested")
+    requested = await wait_for_event(client, run_id, signal)
     return run_id, requested
 
 
@@ -71,20 +74,25 @@ async def test_a_second_resolve_is_404_on_the_python_host(make_sandbox: Callable
 
 
 async def test_the_sqlite_host_answers_with_the_interrupt_outcome(make_sandbox: Callable[..., SandboxServer]) -> None:
+    """As the real host: `{runId, status, interrupt: {kind, nodeId, outcome, votes}}`, the outcome in the past
+    tense, no interrupt id (the host names none)."""
     sb = make_sandbox(variant="sqlite-host")
     async with client_for(sb) as client:
-        run_id, requested = await gated_run(client)
+        run_id, _ = await gated_run(client, signal="node.suspended")
         answered = (
             await resolve(client, run_id, "approve", {"action": "accept", "decidedAt": "2026-05-01T10:05:00Z"})
         ).json()
+        rejected_run, _ = await gated_run(client, signal="node.suspended")
+        rejected = (await resolve(client, rejected_run, "approve", {"action": "reject"})).json()
     assert answered["runId"] == run_id
     assert answered["status"] == "running"
     assert answered["interrupt"] == {
+        "kind": "approval",
         "nodeId": "approve",
-        "interruptId": requested["payload"]["interruptId"],
-        "outcome": "accept",
+        "outcome": "accepted",
         "votes": [{"action": "accept", "decidedBy": "anonymous", "decidedAt": "2026-05-01T10:05:00Z"}],
     }
+    assert rejected["interrupt"]["outcome"] == "rejected"
 
 
 async def test_resolving_after_a_cancel_is_404_or_422_by_host(make_sandbox: Callable[..., SandboxServer]) -> None:
@@ -225,13 +233,13 @@ async def test_the_sqlite_host_variant_shows_config_and_takes_only_string_answer
     question (422 otherwise, a list included), and external events answered only through their token."""
     sb = make_sandbox(variant="sqlite-host", token_secret=SECRET)
     async with client_for(sb) as client:
-        run_id, requested = await gated_run(client, "clarify-demo")
+        run_id, requested = await gated_run(client, "clarify-demo", "node.suspended")
         snapshot = (await client.get(f"/v1/runs/{run_id}")).json()["interrupt"]
         listed = [{"id": "audience", "answer": "devs"}, {"id": "tone", "answer": "dry"}]
         as_list = await resolve(client, run_id, "clarify", {"answers": listed})
         not_text = await resolve(client, run_id, "clarify", {"answers": {"audience": "devs", "tone": 3}})
         taken = await resolve(client, run_id, "clarify", {"answers": {"audience": "devs", "tone": "dry"}})
-        event_run, event = await gated_run(client, "external-demo")
+        event_run, event = await gated_run(client, "external-demo", "node.suspended")
         run_scoped = await resolve(client, event_run, "payment", {"orderId": "order-42", "eventPayload": {}})
         token = event["payload"]["interruptToken"]
         by_token = await client.post(f"/v1/interrupts/{token}", json={"resumeValue": {"orderId": "order-42"}})

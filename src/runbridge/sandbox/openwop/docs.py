@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..events import TERMINAL_EVENTS, EngineEvent
 from ..model import Step
@@ -75,6 +75,20 @@ def interrupt_data(gate: Mapping[str, Any]) -> dict[str, Any]:
             return {"title": title, "eventType": gate.get("event_type", ""), "correlation": gate.get("correlation", {})}
         case _:
             return {"title": title, "prompt": gate.get("prompt", ""), "customKind": kind, "payload": {}}
+
+
+def _resumed(payload: Mapping[str, Any]) -> list[tuple[str, str | None, dict[str, Any], bool]]:
+    """The SQLite host's `node.resumed` for an answered gate: `{action}`, the approval's action, "resolve" for a
+    clarification, "external-event" for an event. A reject resumes nothing there (the run fails), so no event."""
+    value, kind = payload.get("value"), wire_kind(str(payload.get("kind")))
+    action = cast(dict[str, Any], value).get("action") if isinstance(value, dict) else None
+    if kind == "approval" and action == "reject":
+        return []
+    said = action if kind == "approval" and isinstance(action, str) else _RESUMED_ACTION.get(kind, "resolve")
+    return [("node.resumed", payload.get("step_id") or None, {"action": said}, False)]
+
+
+_RESUMED_ACTION = {"external-event": "external-event"}
 
 
 @dataclass(frozen=True)
@@ -174,6 +188,8 @@ class Projector:
                 return [("provider.usage", node, payload, False)]
             case "gate.opened":
                 return self._interrupt(run, ev)
+            case "gate.resolved" if self.variant.resolved_event == "node.resumed":
+                return [(t, node, d, debug) for t, _, d, debug in _resumed(p)]
             case "gate.resolved":
                 payload = {
                     "nodeId": node,
@@ -209,12 +225,29 @@ class Projector:
 
     def _interrupt(self, run: RunRecord, ev: EngineEvent) -> list[tuple[str, str | None, dict[str, Any], bool]]:
         p = ev.payload
+        v = self.variant
         node = ev.step_id or ""
         kind = wire_kind(str(p.get("kind")))
         data = interrupt_data(p)
+        token: str | None = None
+        if v.gives_token(kind):
+            timeout_ms = p.get("timeout_ms")
+            token_timeout = timeout_ms if isinstance(timeout_ms, int) else None
+            token = self.mint_token(run.id, node, str(p.get("interrupt_id")), token_timeout)
+        out: list[tuple[str, str | None, dict[str, Any], bool]] = []
+        if v.emit_interrupt_requested:
+            out.append(("interrupt.requested", node, self._requested(run, ev, kind, data, token), False))
+        if v.emit_node_suspended:
+            out.append(("node.suspended", node, self._suspended(ev, kind, data, token), False))
+        return out
+
+    def _requested(
+        self, run: RunRecord, ev: EngineEvent, kind: str, data: dict[str, Any], token: str | None
+    ) -> dict[str, Any]:
+        p = ev.payload
         requested: dict[str, Any] = {
             "runId": run.id,
-            "nodeId": node,
+            "nodeId": ev.step_id or "",
             "interruptId": p.get("interrupt_id"),
             "kind": kind,
             "key": p.get("key"),
@@ -224,18 +257,31 @@ class Projector:
         timeout_ms = p.get("timeout_ms")
         if isinstance(timeout_ms, int):
             requested["timeoutMs"] = timeout_ms
-        if self.variant.expose_interrupt_token:
-            token_timeout = timeout_ms if isinstance(timeout_ms, int) else None
-            requested["interruptToken"] = self.mint_token(run.id, node, str(p.get("interrupt_id")), token_timeout)
-        where = "config" if self.variant.interrupt_config else "data"  # the SQLite host's events say `config`
+        if token is not None:
+            requested["interruptToken"] = token
         if not self.variant.interrupt_event_data:
             del requested["data"]
-        elif where != "data":
-            requested[where] = requested.pop("data")
-        out: list[tuple[str, str | None, dict[str, Any], bool]] = [("interrupt.requested", node, requested, False)]
-        if self.variant.emit_node_suspended:
-            suspended = {"nodeId": node, "interruptId": p.get("interrupt_id"), "kind": kind, "key": p.get("key")}
+        elif self.variant.interrupt_config:  # the SQLite host's events say `config`
+            requested["config"] = requested.pop("data")
+        return requested
+
+    def _suspended(self, ev: EngineEvent, kind: str, data: dict[str, Any], token: str | None) -> dict[str, Any]:
+        node = ev.step_id or ""
+        if self.variant.interrupt_config:
+            # The SQLite host's own shape: the node's `{kind, nodeId, config}`, and the token with its (relative)
+            # callback URL where the interrupt has one; no interrupt id, no key.
+            suspended: dict[str, Any] = {"kind": kind, "nodeId": node}
             if self.variant.interrupt_event_data:
-                suspended[where] = data
-            out.append(("node.suspended", node, suspended, False))
-        return out
+                suspended["config"] = data
+            if token is not None:
+                suspended |= {"interruptToken": token, "callbackUrl": f"/v1/interrupts/{token}"}
+            return suspended
+        suspended = {
+            "nodeId": node,
+            "interruptId": ev.payload.get("interrupt_id"),
+            "kind": kind,
+            "key": ev.payload.get("key"),
+        }
+        if self.variant.interrupt_event_data:
+            suspended["data"] = data
+        return suspended

@@ -34,6 +34,8 @@ from .tokens import TokenClaims, TokenExpired, TokenInvalid
 
 __all__ = ["InterruptRoutes", "normalise_resume"]
 
+# The SQLite host's outcome of an answered interrupt: "rejected" for a reject, "accepted" for any other answer.
+_PAST = {"reject": "rejected"}
 _LEGACY = {"approved": "accept", "approve": "accept", "rejected": "reject", "reject": "reject"}
 
 
@@ -143,7 +145,7 @@ class InterruptRoutes:
             return engine_error(exc)
         except EngineError as exc:
             return self._gate_error(exc)
-        return JSONResponse(self._resolved(run, result))
+        return JSONResponse(self._resolved(run, result, gate.spec.kind if gate is not None else None))
 
     def _config_host_refusal(self, gate: OpenGate | None, value: Any) -> Response | None:
         """What the SQLite reference host refuses on the run-scoped path (`interrupt_config`): an external event
@@ -163,7 +165,7 @@ class InterruptRoutes:
                 return error(422, "validation_error", f'Answer for question "{question.get("id")}" MUST be a string.')
         return None
 
-    def _resolved(self, run: RunRecord, result: AnswerResult) -> dict[str, Any]:
+    def _resolved(self, run: RunRecord, result: AnswerResult, kind: GateKind | None) -> dict[str, Any]:
         if self.s.variant.resolve_response == "run_node_status":
             return {"runId": run.id, "nodeId": result.node_id, "status": result.status_before}
         votes: list[dict[str, Any]] = []
@@ -176,18 +178,28 @@ class InterruptRoutes:
                     "decidedAt": answer.get("decidedAt", iso_now()),
                 }
             )
-        interrupt = {"nodeId": result.node_id, "interruptId": result.interrupt_id, "outcome": result.outcome}
+        if self.s.variant.interrupt_config:  # the SQLite host names the kind, not the interrupt, and says "accepted"
+            outcome = _PAST.get(result.outcome, "accepted")
+            interrupt = {"kind": wire_kind(str(kind)), "nodeId": result.node_id, "outcome": outcome}
+        else:
+            interrupt = {"nodeId": result.node_id, "interruptId": result.interrupt_id, "outcome": result.outcome}
         return {"runId": run.id, "status": run.status, "interrupt": interrupt | {"votes": votes}}
 
     # -- token surface -----------------------------------------------------------------------------------------
+
+    def _unknown_token(self) -> Response | None:
+        """How a host that answers every bad token alike (`callback_answers: run_node_status`) refuses one."""
+        if self.s.variant.callback_answers != "run_node_status":
+            return None
+        return error(404, "interrupt_not_found", "Unknown or expired interrupt token.")
 
     def _claims(self, request: Request) -> TokenClaims | Response:
         try:
             return self.s.signer.verify(request.path_params["token"])
         except TokenExpired as exc:
-            return error(410, "interrupt_expired", str(exc))
+            return self._unknown_token() or error(410, "interrupt_expired", str(exc))
         except TokenInvalid as exc:
-            return error(401, "interrupt_token_invalid", str(exc))
+            return self._unknown_token() or error(401, "interrupt_token_invalid", str(exc))
 
     def _token_gate(self, claims: TokenClaims) -> tuple[RunRecord, OpenGate] | Response:
         try:
@@ -196,10 +208,14 @@ class InterruptRoutes:
             return error(404, "interrupt_not_found", "The interrupt's run no longer exists.")
         gate = _open_gate(run, claims.node_id)
         if gate is None or gate.interrupt_id != claims.interrupt_id:
-            return error(409, "interrupt_already_resolved", "This interrupt was already resolved or closed.")
+            return self._unknown_token() or error(
+                409, "interrupt_already_resolved", "This interrupt was already resolved or closed."
+            )
         return run, gate
 
     async def inspect_token(self, request: Request) -> Response:
+        if not self.s.variant.callback_inspect:
+            return error(404, "not_found", f"No route for GET {request.url.path}")
         claims = self._claims(request)
         if isinstance(claims, Response):
             return claims
@@ -240,11 +256,13 @@ class InterruptRoutes:
             keys = ", ".join(gate.spec.correlation)
             return error(422, "correlation_mismatch", f"The resumeValue must carry the correlation keys: {keys}.")
         try:
-            self.s.ctx.engine.answer_gate(
+            result = self.s.ctx.engine.answer_gate(
                 run.id, gate.node_id, normalise_resume(gate.spec.kind, value), interrupt_id=claims.interrupt_id
             )
         except GateValidationError as exc:
             return engine_error(exc)
         except (GateNotFound, GateAlreadyResolved) as exc:
-            return error(409, "interrupt_already_resolved", exc.message)
+            return self._unknown_token() or error(409, "interrupt_already_resolved", exc.message)
+        if self.s.variant.callback_answers == "run_node_status":  # the run's status once the answer is taken
+            return JSONResponse({"runId": run.id, "nodeId": result.node_id, "status": run.status})
         return JSONResponse({})

@@ -24,22 +24,23 @@ def interrupt_object(state: OpenWopState, request: Request, run: RunRecord) -> d
     if gate is None:
         return None
     payload = gate_payload(gate)
-    out: dict[str, Any] = {
-        "kind": wire_kind(gate.spec.kind),
-        "nodeId": gate.node_id,
-        "interruptId": gate.interrupt_id,
-        "key": gate.key,
-        "data": interrupt_data(payload),
-        "requestedAt": gate.requested_at,
-    }
-    if gate.spec.timeout_ms is not None:
-        out["timeoutMs"] = gate.spec.timeout_ms
-    if state.variant.interrupt_config:  # the SQLite host wraps the node's own payload: {kind, nodeId, config}
-        out["payload"] = {"kind": out["kind"], "nodeId": gate.node_id, "config": out.pop("data")}
-    if state.variant.expose_interrupt_token:
+    kind = wire_kind(gate.spec.kind)
+    out: dict[str, Any] = {"kind": kind, "nodeId": gate.node_id}
+    if state.variant.interrupt_config:
+        # The SQLite host wraps the node's own payload, `{kind, nodeId, config}`; no interrupt id, key or times.
+        out["payload"] = {"kind": kind, "nodeId": gate.node_id, "config": interrupt_data(payload)}
+    else:
+        out |= {"interruptId": gate.interrupt_id, "key": gate.key, "data": interrupt_data(payload)}
+        out["requestedAt"] = gate.requested_at
+        if gate.spec.timeout_ms is not None:
+            out["timeoutMs"] = gate.spec.timeout_ms
+    if state.variant.gives_token(kind):
         token = state.mint(run.id, gate.node_id, gate.interrupt_id, gate.spec.timeout_ms)
         out["interruptToken"] = token
-        out["callbackUrl"] = str(request.base_url).rstrip("/") + v1_path(request.scope, f"/v1/interrupts/{token}")
+        callback = f"/v1/interrupts/{token}"
+        # The SQLite host writes it as it writes every link (relative); the others absolute.
+        absolute = str(request.base_url).rstrip("/") + v1_path(request.scope, callback)
+        out["callbackUrl"] = state.url(request, callback) if state.variant.interrupt_config else absolute
     return out
 
 

@@ -58,6 +58,18 @@ class HostVariant:
       in-memory reference host; it runs the same workflow ids all the same.
     * `fork_needs_seq`: the host forks only from a given event: a fork without `fromSeq` is 400 `validation_error`.
     * `poll_drops_next`: the poll leaves out the event right after a given cursor (one event missing per page).
+    * `emit_interrupt_requested`: False when a host signals a gate only with `node.suspended` (with
+      `interrupt_config`, its payload is the node's own `{kind, nodeId, config}` plus the token, if any).
+    * `callback_kinds`: which interrupts carry a token (and its callback URL): `all`, or only `external-event` ones.
+    * `callback_inspect`: False when the host cannot inspect a token: no `GET /v1/interrupts/{token}` (404
+      `not_found`, "no route").
+    * `callback_answers`: the token resolve's answers: `spec` (success is `{}`; 401 for a token the host never
+      signed, 409 once used, 410 once expired) or `run_node_status` (`{runId, nodeId, status}`, the status after the
+      resume; 404 `interrupt_not_found` for an unknown, used or expired token).
+    * `poll_body`: the v1 poll's answer, `spec` (`{events, isComplete}`) or `run_status` (`{runId, events,
+      lastEventSeq, runStatus, isTerminal}`: no `isComplete`).
+    * `resolved_event`: the event that says a gate was answered: `interrupt.resolved`, or `node.resumed` carrying
+      what was answered.
     """
 
     name: str = "reference"
@@ -86,12 +98,22 @@ class HostVariant:
     describe_route: bool = True
     fork_needs_seq: bool = False
     poll_drops_next: bool = False
+    emit_interrupt_requested: bool = True
+    callback_kinds: Literal["all", "external-event"] = "all"
+    callback_inspect: bool = True
+    callback_answers: Literal["spec", "run_node_status"] = "spec"
+    poll_body: Literal["spec", "run_status"] = "spec"
+    resolved_event: Literal["interrupt.resolved", "node.resumed"] = "interrupt.resolved"
 
     def __post_init__(self) -> None:
         versions = tuple(self.protocol_versions)
         if not versions or not set(versions) <= {"1.0", "2.0"}:
             raise ValueError(f"protocol_versions must be one or both of '1.0' and '2.0', not {versions!r}")
         object.__setattr__(self, "protocol_versions", tuple(sorted(set(versions))))
+
+    def gives_token(self, wire_kind: str) -> bool:
+        """Whether an interrupt of this OpenWOP kind carries a token on this host."""
+        return self.expose_interrupt_token and (self.callback_kinds == "all" or wire_kind == "external-event")
 
 
 VARIANTS: dict[str, HostVariant] = {
@@ -118,14 +140,23 @@ VARIANTS: dict[str, HostVariant] = {
         events_url="relative",
         describe_route=False,
     ),
-    # As the official 1.1.1 client reads the real SQLite reference host: events from sequence 0, no fork route
-    # (404), which its discovery does not offer either, and its interrupts' `config` shapes.
+    # As the real SQLite reference host: events from sequence 0, relative links, no fork route (404), which its
+    # discovery does not offer either; a gate signalled only by `node.suspended` with the node's `config`, a token
+    # for external events only (answered `{runId, nodeId, status}`, never inspected), `node.resumed` once answered,
+    # and a poll that says `lastEventSeq`, `runStatus` and `isTerminal`.
     "sqlite-host": HostVariant(
         name="sqlite-host",
+        events_url="relative",
         resolve_response="interrupt_outcome",
         already_resolved_status=404,
         fork_refusal=404,
         interrupt_config=True,
+        emit_interrupt_requested=False,
+        callback_kinds="external-event",
+        callback_inspect=False,
+        callback_answers="run_node_status",
+        poll_body="run_status",
+        resolved_event="node.resumed",
     ),
     "v2-host": HostVariant(name="v2-host", protocol_versions=("2.0",)),
     # A host whose discovery claims fork (and which forks).
