@@ -265,7 +265,7 @@ def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Sett
 def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     """The problems, one per key: an unknown key names the nearest known one (a typo, mostly)."""
     lines = []
-    known = [name for name in model.model_fields if name not in ("name", "profiles")]
+    known = [name for name in model.model_fields if name not in ("name", "profiles", "config_file")]
     for err in exc.errors(include_url=False, include_input=False):
         where = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
