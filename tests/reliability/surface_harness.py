@@ -165,17 +165,17 @@ def write_config(path: Path, profiles: Mapping[str, Profile], **server: Any) -> 
     return path
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
-async def wait_for_port(port: int, *, within: float = 20) -> None:
+async def wait_for_port(port: int, *, within: float = 20, host: str = "127.0.0.1") -> None:
     with anyio.fail_after(within):
         while True:
             try:
-                stream = await anyio.connect_tcp("127.0.0.1", port)
+                stream = await anyio.connect_tcp(host, port)
             except OSError:
                 await anyio.sleep(0.05)  # polls a condition, bounded by fail_after
                 continue
@@ -217,16 +217,20 @@ class Served:
 
 
 @asynccontextmanager
-async def runbridge_http(config: Path, *, env: dict[str, str], args: tuple[str, ...] = ()) -> AsyncIterator[Served]:
-    """`runbridge serve --http` on a free loopback port until the block ends (then SIGTERM, and it must stop)."""
-    port = free_port()
+async def runbridge_http(
+    config: Path, *, env: dict[str, str], args: tuple[str, ...] = (), host: str = "127.0.0.1"
+) -> AsyncIterator[Served]:
+    """`runbridge serve --http` on a free port of `host` (loopback) until the block ends (then SIGTERM, and it must
+    stop)."""
+    port = free_port(host)
     stderr = config.with_name(f"serve-{port}.log")
-    command = [*RUNBRIDGE, "--config", str(config), "serve", "--http", "--port", str(port), *args]
+    command = [*RUNBRIDGE, "--config", str(config), "serve", "--http", "--host", host, "--port", str(port), *args]
     with stderr.open("wb") as sink:
         process = await anyio.open_process(command, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink)
         try:
-            await wait_for_port(port)
-            yield Served(f"http://127.0.0.1:{port}/mcp", process.pid, stderr)
+            await wait_for_port(port, host=host)
+            shown = f"[{host}]" if ":" in host else host
+            yield Served(f"http://{shown}:{port}/mcp", process.pid, stderr)
         finally:
             process.send_signal(signal.SIGTERM)
             with anyio.fail_after(10):
