@@ -90,7 +90,7 @@ async def test_the_sqlite_host_answers_with_the_interrupt_outcome(make_sandbox: 
         "kind": "approval",
         "nodeId": "approve",
         "outcome": "accepted",
-        "votes": [{"action": "accept", "decidedBy": "anonymous", "decidedAt": "2026-05-01T10:05:00Z"}],
+        "votes": [{"action": "accept", "timestamp": answered["interrupt"]["votes"][0]["timestamp"]}],
     }
     assert rejected["interrupt"]["outcome"] == "rejected"
 

@@ -138,9 +138,10 @@ class Projector:
         return log
 
     def render(self, run_id: str, doc: WireDoc, version: int = 1, *, canonical: bool = False) -> dict[str, Any]:
-        """The RunEventDoc JSON in this host's spelling (always with an integer `schemaVersion`). In protocol
-        version 2 the event names of the v2 code map and an integer `engineVersion` (reference §5c). `canonical`
-        spells it `sequence`/`payload` whatever the host's stream says: every reference host's poll does."""
+        """The RunEventDoc JSON in this host's spelling (with an integer `schemaVersion`, except on `twin_fields`).
+        In protocol version 2 the event names of the v2 code map and an integer `engineVersion` (reference §5c).
+        `canonical` spells it `sequence`/`payload` whatever the host's stream says: every reference host's poll
+        does (a `twin_fields` host spells both there too)."""
         v = self.variant
         seq_field, payload_field = ("sequence", "payload") if canonical else (v.seq_field, v.payload_field)
         sequence = doc.sequence + v.first_seq
@@ -151,6 +152,12 @@ class Projector:
         out[payload_field] = doc.payload
         out["timestamp"] = doc.timestamp
         out[seq_field] = sequence
+        if (
+            v.twin_fields and version == 1
+        ):  # the SQLite host's record: both spellings, `nodeId` even when null, no versions
+            out = {"eventId": out["eventId"], "seq": sequence, "sequence": sequence, "runId": run_id}
+            out |= {"type": doc.type, "nodeId": doc.node_id, "data": doc.payload, "payload": doc.payload}
+            return out | {"timestamp": doc.timestamp}
         out["schemaVersion"] = 1
         out["engineVersion"] = 1 if version == 2 else "1"
         return out

@@ -178,7 +178,13 @@ class InterruptRoutes:
                     "decidedAt": answer.get("decidedAt", iso_now()),
                 }
             )
-        if self.s.variant.interrupt_config:  # the SQLite host names the kind, not the interrupt, and says "accepted"
+        if self.s.variant.interrupt_config:
+            # The SQLite host names the kind, not the interrupt, says "accepted", and records every answer as a vote
+            # `{action, timestamp, voter?}` ("resolve" for anything but an approval).
+            answer = cast(dict[str, Any], result.value) if isinstance(result.value, dict) else {}
+            vote = {"action": answer.get("action", "resolve"), "timestamp": iso_now()}
+            voter = answer.get("voter")
+            votes = [vote | ({"voter": voter} if isinstance(voter, str) else {})]
             outcome = _PAST.get(result.outcome, "accepted")
             interrupt = {"kind": wire_kind(str(kind)), "nodeId": result.node_id, "outcome": outcome}
         else:

@@ -70,6 +70,8 @@ class HostVariant:
       lastEventSeq, runStatus, isTerminal}`: no `isComplete`).
     * `resolved_event`: the event that says a gate was answered: `interrupt.resolved`, or `node.resumed` carrying
       what was answered.
+    * `twin_fields`: every event (stream and poll) spelled both ways, `seq` and `sequence`, `data` and `payload`,
+      with `nodeId` even when null and no `schemaVersion`/`engineVersion` (v1 only; overrides the two fields).
     """
 
     name: str = "reference"
@@ -104,6 +106,7 @@ class HostVariant:
     callback_answers: Literal["spec", "run_node_status"] = "spec"
     poll_body: Literal["spec", "run_status"] = "spec"
     resolved_event: Literal["interrupt.resolved", "node.resumed"] = "interrupt.resolved"
+    twin_fields: bool = False
 
     def __post_init__(self) -> None:
         versions = tuple(self.protocol_versions)
@@ -143,7 +146,7 @@ VARIANTS: dict[str, HostVariant] = {
     # As the real SQLite reference host: events from sequence 0, relative links, no fork route (404), which its
     # discovery does not offer either; a gate signalled only by `node.suspended` with the node's `config`, a token
     # for external events only (answered `{runId, nodeId, status}`, never inspected), `node.resumed` once answered,
-    # and a poll that says `lastEventSeq`, `runStatus` and `isTerminal`.
+    # a poll that says `lastEventSeq`, `runStatus` and `isTerminal`, and events spelled both ways.
     "sqlite-host": HostVariant(
         name="sqlite-host",
         events_url="relative",
@@ -157,6 +160,7 @@ VARIANTS: dict[str, HostVariant] = {
         callback_answers="run_node_status",
         poll_body="run_status",
         resolved_event="node.resumed",
+        twin_fields=True,
     ),
     "v2-host": HostVariant(name="v2-host", protocol_versions=("2.0",)),
     # A host whose discovery claims fork (and which forks).
