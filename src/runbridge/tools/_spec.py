@@ -22,17 +22,21 @@ from ..bridge.app import App
 from ..bridge.arguments import unusable_argument
 from ..bridge.output import tool_result
 from ..core import budget
-from ..core.errors import CursorError, RunbridgeError, bounded
+from ..core.errors import MAX_MESSAGE_CHARS, CursorError, RunbridgeError, bounded
 
 __all__ = ["ToolSpec", "app_of"]
 
 log = logging.getLogger("runbridge.tools")
 
 
+# What the SDK puts around a tool error ("Error executing tool <name>: "), so that the one cut is this one.
+_SDK_ROOM = 100
+
+
 def _shown(message: str) -> str:
-    """The message within the bound every error keeps (an argument echoed back must not flood a model's context;
-    `bridge.arguments.InvalidArguments` bounds the final text again, with whatever the SDK put around it)."""
-    return bounded(message)
+    """The message within the bound every error keeps (an argument echoed back must not flood a model's context,
+    nor the log). `bridge.arguments.InvalidArguments` bounds the final text again, for every other path."""
+    return bounded(message, MAX_MESSAGE_CHARS - _SDK_ROOM)
 
 
 def app_of(ctx: Context[Any, Any]) -> App:
