@@ -1,11 +1,13 @@
 """Bad input, generated: arguments drawn from every tool's input schema as `tools/list` publishes it, then broken
 (wrong types, missing and extra keys, huge strings, unicode, path-like and URL-like values, unknown ids), sent by
 the official client over streamable HTTP in both eras to runbridge on three sandboxes. Every call ends in a result
-or a curated tool error, never a protocol error or a stack trace; the backends only see requests on their own API,
-and only the tool that owns a write causes it; and the server keeps answering."""
+or a curated tool error of at most 2,000 characters, never a protocol error or a stack trace (in the answer, or in
+what the server logs to stderr); the backends only see requests on their own API, and only the tool that owns a
+write causes it; and the server keeps answering."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -31,7 +33,7 @@ KEYS = {
 }
 NAMES = {"openwop": "wop", "orchestrations": "syn", "orchagent": "oa"}
 EXAMPLES = 160  # about 13 s on a 2-core machine; derandomized, so every run sends the same calls
-MAX_ERROR_CHARS = 4_000  # a refusal is read by a model: it must not echo a huge argument back at it
+MAX_ERROR_CHARS = 2_000  # a refusal is read by a model: it must not echo a huge argument back at it
 
 # Placeholders replaced, at call time, by ids of real runs, gates and threads, so generated calls reach real state.
 REAL = ("@run", "@gate", "@thread", "@waiting-run")
@@ -61,6 +63,8 @@ NASTY = [
     " ",
     "",
     "x" * 200_000,
+    "a\x00b",
+    "../\x00/etc/passwd",
     "run_does_not_exist",
     "gate-unknown",
     "th_unknown",
@@ -72,6 +76,7 @@ JSON = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.sampled_from([2**53, -(2**53), 2**63, 10**30])
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
@@ -132,6 +137,18 @@ def arguments(draw: st.DrawFn, schema: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+class Tracebacks(logging.Handler):
+    """Every log record the server writes with a stack trace: what would reach its stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info or "Traceback" in record.getMessage():
+            self.seen.append(f"{record.name}: {record.getMessage()[:300]}")
+
+
 @dataclass
 class Wire:
     """Two official clients (one per era) held open over HTTP on a portal, and the three sandboxes."""
@@ -140,6 +157,7 @@ class Wire:
     clients: dict[str, Client]
     sandboxes: dict[str, SandboxServer]
     schemas: dict[str, dict[str, Any]]
+    tracebacks: Tracebacks
     real: dict[str, str] = field(default_factory=dict)
 
     def call(self, era: str, name: str, args: dict[str, Any]) -> CallToolResult:
@@ -177,6 +195,8 @@ def wire() -> Iterator[Wire]:
             env.setenv(f"RB_FUZZ_{family.upper()}_KEY", KEYS[family])
             profiles.append(profile_for(family, sandbox, NAMES[family], f"RB_FUZZ_{family.upper()}_KEY"))
         settings = settings_for(*profiles, wait_seconds=0.3, max_wait_seconds=0.5)
+        tracebacks = Tracebacks()
+        logging.getLogger().addHandler(tracebacks)
         with (
             serving(http_app(settings)) as url,
             start_blocking_portal() as portal,
@@ -185,9 +205,12 @@ def wire() -> Iterator[Wire]:
         ):
             listed = portal.call(legacy.list_tools)
             schemas = {tool.name: tool.input_schema for tool in listed.tools}
-            w = Wire(portal, {"legacy": legacy, "auto": modern}, sandboxes, schemas)
+            w = Wire(portal, {"legacy": legacy, "auto": modern}, sandboxes, schemas, tracebacks)
             _seed(w)
-            yield w
+            try:
+                yield w
+            finally:
+                logging.getLogger().removeHandler(tracebacks)
 
 
 def _seed(w: Wire) -> None:
@@ -237,7 +260,9 @@ def test_generated_arguments_end_in_a_result_or_a_curated_tool_error_and_the_ser
     tool = data.draw(st.sampled_from(sorted(wire.schemas)), label="tool")
     args = _fill(data.draw(arguments(wire.schemas[tool]), label="arguments"), wire.real)
     before = wire.seen()
+    wire.tracebacks.seen.clear()
     result = wire.call(era, tool, args)  # a protocol error (MCPError) or a client-side schema failure raises here
+    assert not wire.tracebacks.seen, f"{tool}({str(args)[:200]}) logged a stack trace: {wire.tracebacks.seen}"
     text = "\n".join(getattr(block, "text", "") for block in result.content)
     if result.is_error:
         assert_curated(text, *KEYS.values())
