@@ -167,7 +167,8 @@ def test_a_misspelt_key_names_the_nearest_known_one(tmp_path: Path) -> None:
 
 def test_an_unknown_key_like_no_known_one_lists_the_known_keys(tmp_path: Path) -> None:
     message = config_error(tmp_path, '[profiles.p]\nfamily = "openwop"\nbase_url = "http://a"\ncolour = 1\n')
-    assert "colour: unknown key (known keys: allowed_secret_dirs, allowed_secret_env, allowed_spec_dirs, api_key_env," in message
+    known = "allowed_secret_dirs, allowed_secret_env, allowed_spec_dirs, api_key_env,"
+    assert f"colour: unknown key (known keys: {known}" in message
     assert "Extra inputs" not in message
 
 
