@@ -27,6 +27,7 @@ _NOT_MESSAGE = (
     'Invalid Request: the body must be one JSON-RPC 2.0 message: an object with "jsonrpc": "2.0", a "method" '
     '(with "params" an object, if any) or a "result" or "error".'
 )
+_BAD_ID = "Invalid Request: a request id must be a string or an integer."
 
 
 def problem(body: bytes) -> tuple[int, str, str | int | None] | None:
@@ -39,11 +40,13 @@ def problem(body: bytes) -> tuple[int, str, str | int | None] | None:
         return INVALID_REQUEST, _BATCH, None
     if not isinstance(raw, dict):
         return INVALID_REQUEST, _NOT_MESSAGE, None
+    found: Any = raw.get("id")  # type: ignore[union-attr]
+    usable = isinstance(found, str | int) and not isinstance(found, bool)
+    if "id" in raw and found is not None and not usable:
+        return INVALID_REQUEST, _BAD_ID, None  # pydantic would read `true` as 1, and 2.0 as 2
     try:
         jsonrpc_message_adapter.validate_python(raw, by_name=False)
     except ValidationError:
-        found: Any = raw.get("id")  # type: ignore[union-attr]
-        usable = isinstance(found, str | int) and not isinstance(found, bool)
         return INVALID_REQUEST, _NOT_MESSAGE, found if usable else None
     return None
 
