@@ -141,13 +141,13 @@ async def test_a_rejected_key_is_a_clear_error_that_never_shows_the_key(
     # the transcript fixture checks, at teardown, that neither key appears anywhere the client saw
 
 
-@pytest.mark.parametrize("mode", ERAS)
 async def test_a_live_answer_that_does_not_fit_the_gate_keeps_the_run_waiting_and_says_why(
-    mode: str, connect: Any, human_factory: Any, transcript: Any, sandbox: SandboxServer
+    connect: Any, human_factory: Any, transcript: Any, sandbox: SandboxServer
 ) -> None:
+    """2025 era: the live question was asked once and its answer did not fit; the run waits for gates_respond."""
     human = human_factory(("accept", {"decision": "maybe"}))
     with anyio.fail_after(20):
-        async with connect(mode=mode, human=human) as client:
+        async with connect(mode="legacy", human=human) as client:
             resolves = sandbox.stats()["resolves"]
             waiting = await transcript.ok(client, "runs_start", {"target_id": "approval-demo"})
             still_open = await transcript.ok(client, "gates_list")
@@ -162,6 +162,26 @@ async def test_a_live_answer_that_does_not_fit_the_gate_keeps_the_run_waiting_an
     assert "gates_respond" in waiting["note"]
     assert [g["gate_id"] for g in still_open["gates"]] == [gate_id]
     assert done["status"] == "completed"
+    assert sandbox.stats()["resolves"] == resolves + 1
+
+
+async def test_a_2026_answer_that_does_not_fit_the_gate_is_asked_again_and_the_run_completes(
+    connect: Any, human_factory: Any, transcript: Any, sandbox: SandboxServer
+) -> None:
+    """2026 era: the retry carrying the misfit answer gets the same question again (a new input_required, saying
+    why), which the client puts to the person; their second answer completes the run, resumed once."""
+    human = human_factory(("accept", {"decision": "maybe"}), ("accept", {"decision": "accept"}))
+    with anyio.fail_after(20):
+        async with connect(mode="auto", human=human) as client:
+            resolves = sandbox.stats()["resolves"]
+            done = await transcript.ok(client, "runs_start", {"target_id": "approval-demo"})
+    transcript.record(*human.questions)
+    first, again = human.questions
+    assert again.message.startswith("The answer did not fit the question: decision must be one of"), again.message
+    assert again.message.endswith(first.message)
+    assert again.requested_schema == first.requested_schema  # type: ignore[union-attr]
+    assert done["status"] == "completed"
+    assert done["decision"] == "accepted"
     assert sandbox.stats()["resolves"] == resolves + 1
 
 

@@ -292,20 +292,32 @@ async def test_values_outside_the_gate_schema_are_refused_with_what_is_allowed_a
     assert resumes(sandbox) == before + 1
 
 
-async def test_a_2026_answer_outside_the_schema_leaves_the_continuation_usable_once(
+async def test_a_2026_answer_outside_the_schema_is_asked_again_and_the_continuation_stays_usable_once(
     case: Case, sandbox: SandboxServer, settings: Settings
 ) -> None:
+    """The protocol's way: the misfit retry gets a new input_required for the same gate saying what did not fit,
+    and nothing reaches the backend; the new continuation, and the first one, still take a valid answer once."""
     bad, expected = case.bad[0]
     with anyio.fail_after(30):
         async with connect(settings, mode="auto", human=Human()) as client:
             asked = await _ask(client, case)
             assert asked.request_state is not None
             before = resumes(sandbox)
-            misfit = structured(await _retry(client, case, asked.request_state, bad))
+            misfit = await client.session.call_tool(
+                "runs_start",
+                {"target_id": case.target},
+                input_responses={"gate": ElicitResult(action="accept", content=bad)},
+                request_state=asked.request_state,
+                allow_input_required=True,
+            )
             assert resumes(sandbox) == before
             done = structured(await _retry(client, case, asked.request_state, case.valid))
-    assert misfit["status"] == "waiting"
-    assert expected[0] in misfit["note"]
-    assert "gates_respond" in misfit["note"]
+    assert isinstance(misfit, InputRequiredResult), misfit
+    again = misfit.input_requests["gate"].params
+    first = asked.input_requests["gate"].params
+    assert again.message.startswith("The answer did not fit the question:"), again.message
+    assert all(phrase in again.message for phrase in expected), again.message
+    assert again.message.endswith(first.message)
+    assert again.requested_schema == first.requested_schema  # type: ignore[union-attr]
     assert done["status"] == "completed"
     assert resumes(sandbox) == before + 1
