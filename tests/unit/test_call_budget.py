@@ -103,6 +103,24 @@ def test_the_wait_leaves_room_for_the_report_and_a_person_restarts_the_budget() 
     assert budget.remaining() is None
 
 
+async def test_a_task_the_call_leaves_running_has_no_budget_once_the_call_ended() -> None:
+    seen: list[float | None] = []
+    ended = anyio.Event()
+
+    async def outlives_the_call() -> None:  # as a Synapse v1 run stream does
+        seen.append(budget.remaining())
+        await ended.wait()
+        seen.append(budget.remaining())
+
+    async with anyio.create_task_group() as app_tasks:
+        with budget.call_budget(0.01):
+            app_tasks.start_soon(outlives_the_call)
+            await anyio.wait_all_tasks_blocked()
+        ended.set()
+    assert seen[0] is not None
+    assert seen[1] is None  # not "0 s left": requests it makes later keep the profile's own timeouts
+
+
 def client(handler: Any, *, policy: RetryPolicy | None = None) -> HttpClient:
     profile = Profile(name="test", family="openwop", base_url="http://backend.test")
     return HttpClient(

@@ -8,6 +8,8 @@ never answers is then a clear error inside the budget, not a silence the host ti
 
 The budget lives in a context variable, so tasks started for the call (the event-stream reader) share it, and code
 that runs outside any tool call (resources, subscriptions, the CLI) has none and keeps the profile's own timeouts.
+A task the call leaves running (a Synapse v1 run stream, which outlives the call that opened it) holds the same
+budget, which ends with the call: from then on it has none either.
 A human's answer to a gate starts the budget afresh (`restart`): the time a person took is not the backend's.
 """
 
@@ -31,6 +33,7 @@ class Budget:
 
     seconds: float
     deadline: float
+    active: bool = True  # False once the call it belongs to has ended
 
     def left(self) -> float:
         return self.deadline - monotonic()
@@ -41,12 +44,13 @@ _current: ContextVar[Budget | None] = ContextVar("runbridge_call_budget", defaul
 
 def current() -> Budget | None:
     """The budget of the tool call being served, if any."""
-    return _current.get()
+    budget = _current.get()
+    return budget if budget is not None and budget.active else None
 
 
 def remaining() -> float | None:
     """Seconds left in this call's budget (never negative); None outside a tool call."""
-    budget = _current.get()
+    budget = current()
     return None if budget is None else max(0.0, budget.left())
 
 
@@ -59,18 +63,20 @@ def call_budget(seconds: float | None) -> Generator[Budget | None]:
         yield budget
     finally:
         _current.reset(token)
+        if budget is not None:
+            budget.active = False
 
 
 def restart() -> None:
     """Start this call's budget afresh (a person answered a gate: what follows is a new stretch of backend work)."""
-    budget = _current.get()
+    budget = current()
     if budget is not None:
         budget.deadline = monotonic() + budget.seconds
 
 
 def for_waiting(wait: float) -> float:
     """`wait`, shortened so that following a run ends early enough for the report after it to fit in the budget."""
-    budget = _current.get()
+    budget = current()
     if budget is None:
         return wait
     reserve = min(_REPORT_RESERVE, budget.seconds / 5)
