@@ -80,7 +80,7 @@ async def continue_or_none(app: App, ctx: Context[Any, Any]) -> FollowResult | N
         profile=chosen.name,
         run_id=str(state["run_id"]),
         backend=backend,
-        wait=float(state.get("wait") or app.settings.wait_seconds),
+        wait=budget.for_waiting(float(state.get("wait") or app.settings.wait_seconds)),  # this call's own budget
         cursor=state.get("cursor"),
         target_id=state.get("target_id"),
         events=int(state.get("events") or 0),
