@@ -148,3 +148,34 @@ async def test_both_prompts_take_their_arguments_and_point_at_the_right_tools(co
     review_text = review.messages[0].content.text  # type: ignore[union-attr]
     assert "gates_list" in review_text
     assert "gates_respond" in review_text
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_prompt_that_does_not_exist_or_does_not_fit_is_invalid_params_without_a_stack_trace(
+    mode: str, connect: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """JSON-RPC -32602 with one short sentence on both wires (the SDK alone sends code 0 on the 2025 wire, -32603 on
+    the 2026 wire, and logs a stack trace); the prompt that fits still renders."""
+    refused: dict[str, MCPError] = {}
+    with anyio.fail_after(20):
+        async with connect(mode=mode) as client:
+            for label, name, arguments in [
+                ("unknown", "no_such_prompt", {}),
+                ("missing", "start_and_supervise_run", {}),
+                ("extra", "start_and_supervise_run", {"target_id": "quick-demo", "colour": "blue"}),
+                ("long", "x" * 5_000, {}),
+            ]:
+                with pytest.raises(MCPError) as caught:
+                    await client.get_prompt(name, arguments)
+                refused[label] = caught.value
+            fine = await client.get_prompt("start_and_supervise_run", {"target_id": "quick-demo"})
+    assert {label: error.code for label, error in refused.items()} == dict.fromkeys(refused, INVALID_PARAMS)
+    assert refused["unknown"].message.startswith("Unknown prompt 'no_such_prompt'; this server offers:")
+    assert "start_and_supervise_run" in refused["unknown"].message
+    assert "missing target_id" in refused["missing"].message
+    assert "It takes: target_id (required), goal (optional)" in refused["missing"].message
+    assert "unknown colour" in refused["extra"].message
+    assert len(refused["long"].message) < 300, "a name the client sent is not repeated whole"
+    assert "quick-demo" in fine.messages[0].content.text  # type: ignore[union-attr]
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], caplog.text
