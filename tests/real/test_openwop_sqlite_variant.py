@@ -22,6 +22,7 @@ from runbridge.sandbox import SandboxServer
 # (real host workflow, sandbox workflow) for each gate kind.
 FLOWS = {
     "approval": ("conformance-approval", "approval-demo"),
+    "rejection": ("conformance-approval", "approval-demo"),
     "clarification": ("conformance-clarification", "clarify-demo"),
     "external": ("conformance-interrupt-external-event", "external-demo"),
 }
@@ -120,8 +121,8 @@ def drive(wire: Wire, workflow: str, kind: str) -> dict[str, Any]:
         out["token_again"] = (again, repeated["error"])
         out["token_status_waits"] = answered.get("status") in WAITING
     else:
-        if kind == "approval":
-            value: dict[str, Any] = {"action": "accept"}
+        if kind in ("approval", "rejection"):
+            value: dict[str, Any] = {"action": "accept" if kind == "approval" else "reject"}
         else:
             value = {"answers": {str(q["id"]): "plain" for q in config["questions"]}}
         status, answered = wire.call("POST", f"/v1/runs/{run_id}/interrupts/{node}", {"resumeValue": value})
@@ -132,6 +133,7 @@ def drive(wire: Wire, workflow: str, kind: str) -> dict[str, Any]:
     after, last_page = wire.poll_until(run_id, {"run.completed", "run.failed"}, after=int(signal["sequence"]))
     resumed = [e for e in after if e["nodeId"] == node and e["type"] != "node.completed"]
     out["resumed"] = [(e["type"], keys(e["payload"])) for e in resumed]
+    out["after_types"] = [e["type"] for e in after][:3]
     out["ends"] = after[-1]["type"]
     out["poll_keys"] = keys(last_page)
     out["status_at_end"] = wire.snapshot(run_id)["status"]
@@ -184,22 +186,33 @@ def test_the_token_surface_answers_as_on_the_real_host(observed: dict[str, dict[
     assert real["token_again"] == sandbox["token_again"] == (404, "interrupt_not_found")
 
 
-@pytest.mark.parametrize("kind", ["approval", "clarification"])
+@pytest.mark.parametrize("kind", ["approval", "clarification", "rejection"])
 def test_a_run_scoped_answer_reads_as_on_the_real_host(observed: dict[str, dict[str, Any]], kind: str) -> None:
     real, sandbox = observed[kind]["real"], observed[kind]["sandbox"]
     assert real["answer"] == sandbox["answer"] == (200, {"runId", "status", "interrupt"})
     assert sandbox["interrupt_keys"] == real["interrupt_keys"]
-    assert real["outcome"] == sandbox["outcome"] == "accepted"
+    assert real["outcome"] == sandbox["outcome"] == ("rejected" if kind == "rejection" else "accepted")
     assert sandbox["vote_keys"] == real["vote_keys"] == {"action", "timestamp"}
 
 
-@pytest.mark.parametrize("kind", list(FLOWS))
+@pytest.mark.parametrize("kind", ["approval", "clarification", "external"])
 def test_after_the_answer_the_events_and_the_poll_read_as_on_the_real_host(
     observed: dict[str, dict[str, Any]], kind: str
 ) -> None:
     real, sandbox = observed[kind]["real"], observed[kind]["sandbox"]
+    assert real["after_types"] == ["node.resumed", "node.completed", "run.resumed"]
+    assert sandbox["after_types"] == real["after_types"]
     assert [t for t, _ in real["resumed"]] == ["node.resumed"]
     assert sandbox["resumed"] == real["resumed"]
     assert real["ends"] == sandbox["ends"] == "run.completed"
     assert real["status_at_end"] == sandbox["status_at_end"] == "completed"
     assert sandbox["poll_keys"] == real["poll_keys"] == {"runId", "events", "lastEventSeq", "runStatus", "isTerminal"}
+
+
+def test_a_rejection_completes_the_node_and_fails_the_run_as_on_the_real_host(
+    observed: dict[str, dict[str, Any]],
+) -> None:
+    """No `node.resumed` after a reject: the node completes with `{outcome}` and the run fails."""
+    real, sandbox = observed["rejection"]["real"], observed["rejection"]["sandbox"]
+    assert real["after_types"] == sandbox["after_types"] == ["node.completed", "run.failed"]
+    assert real["status_at_end"] == sandbox["status_at_end"] == "failed"

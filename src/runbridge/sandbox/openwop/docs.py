@@ -78,14 +78,15 @@ def interrupt_data(gate: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _resumed(payload: Mapping[str, Any]) -> list[tuple[str, str | None, dict[str, Any], bool]]:
-    """The SQLite host's `node.resumed` for an answered gate: `{action}`, the approval's action, "resolve" for a
-    clarification, "external-event" for an event. A reject resumes nothing there (the run fails), so no event."""
+    """The SQLite host's event for an answered gate: `node.resumed` with `{action}` (the approval's action,
+    "resolve" for a clarification, "external-event" for an event); a reject resumes nothing there: the node
+    completes with `{outcome: "rejected"}` and the run fails."""
     value, kind = payload.get("value"), wire_kind(str(payload.get("kind")))
     action = cast(dict[str, Any], value).get("action") if isinstance(value, dict) else None
     if kind == "approval" and action == "reject":
-        return []
+        return [("node.completed", None, {"outcome": "rejected"}, False)]
     said = action if kind == "approval" and isinstance(action, str) else _RESUMED_ACTION.get(kind, "resolve")
-    return [("node.resumed", payload.get("step_id") or None, {"action": said}, False)]
+    return [("node.resumed", None, {"action": said}, False)]
 
 
 _RESUMED_ACTION = {"external-event": "external-event"}
@@ -208,7 +209,12 @@ class Projector:
                 }
                 return [("interrupt.resolved", node, payload, False)]
             case "step.completed":
-                return [("node.completed", node, {**where, "outputs": {"result": p.get("output")}}, False)]
+                completed = ("node.completed", node, {**where, "outputs": {"result": p.get("output")}}, False)
+                gated = run.workflow.steps[(ev.step_index or 1) - 1].gate is not None
+                if gated and self.variant.resolved_event == "node.resumed":
+                    # The SQLite host says the run resumed once the answered node completes.
+                    return [completed, ("run.resumed", None, {"resumedBy": "runbridge-sandbox"}, False)]
+                return [completed]
             case "step.failed":
                 return [("node.failed", node, {**where, "error": p.get("error")}, False)]
             case "run.completed":
