@@ -252,3 +252,54 @@ async def test_the_sqlite_host_variant_shows_config_and_takes_only_string_answer
     assert taken.status_code == 200
     assert (run_scoped.status_code, run_scoped.json()["error"]) == (404, "interrupt_not_found")
     assert by_token.status_code == 200
+
+
+async def test_the_sqlite_host_signals_gates_with_node_suspended_and_tokens_only_external_events(
+    make_sandbox: Callable[..., SandboxServer],
+) -> None:
+    """As the real SQLite reference host (compared with it in tests/real/test_openwop_sqlite_variant.py): no
+    `interrupt.requested`, `node.suspended` carrying `{kind, nodeId, config}` in `data` and `payload`, a token (and
+    relative callback URL) for an external event only, no token inspect, a token resolve answering `{runId, nodeId,
+    status}` (404 once used), and a poll saying `lastEventSeq`, `runStatus` and `isTerminal`."""
+    sb = make_sandbox(variant="sqlite-host", token_secret=SECRET)
+    async with client_for(sb) as client:
+        approval_run, approval = await gated_run(client, "approval-demo", "node.suspended")
+        page = (await client.get(f"/v1/runs/{approval_run}/events/poll", params={"timeout": 0})).json()
+        event_run, event = await gated_run(client, "external-demo", "node.suspended")
+        token = event["payload"]["interruptToken"]
+        inspected = await client.get(f"/v1/interrupts/{token}")
+        value = {"resumeValue": {"orderId": "order-42", "eventPayload": {}}}
+        answered = await client.post(f"/v1/interrupts/{token}", json=value)
+        again = await client.post(f"/v1/interrupts/{token}", json=value)
+        resumed = await wait_for_event(client, event_run, "node.resumed")
+    assert "interrupt.requested" not in [e["type"] for e in page["events"]]
+    assert set(approval["payload"]) == {"kind", "nodeId", "config"}
+    assert approval["data"] == approval["payload"]
+    assert approval["seq"] == approval["sequence"]
+    assert set(event["payload"]) == {"kind", "nodeId", "config", "interruptToken", "callbackUrl"}
+    assert event["payload"]["callbackUrl"] == f"/v1/interrupts/{token}"
+    assert set(page) == {"runId", "events", "lastEventSeq", "runStatus", "isTerminal"}
+    assert (page["lastEventSeq"], page["runStatus"], page["isTerminal"]) == (
+        page["events"][-1]["sequence"],
+        "waiting-approval",
+        False,
+    )
+    assert (inspected.status_code, inspected.json()["error"]) == (404, "not_found")
+    assert answered.status_code == 200
+    assert set(answered.json()) == {"runId", "nodeId", "status"}
+    assert answered.json()["nodeId"] == "payment"
+    assert (again.status_code, again.json()["error"]) == (404, "interrupt_not_found")
+    assert resumed["payload"] == {"action": "external-event"}
+
+
+async def test_other_hosts_keep_interrupt_requested_and_tokens_for_every_gate(sandbox: SandboxServer) -> None:
+    async with client_for(sandbox, headers={"Accept": "text/event-stream"}) as client:
+        run_id, requested = await gated_run(client)
+        page = (await client.get(f"/v1/runs/{run_id}/events/poll", params={"timeout": 0})).json()
+        token = requested["payload"]["interruptToken"]
+        inspected = await client.get(f"/v1/interrupts/{token}")
+        answered = await client.post(f"/v1/interrupts/{token}", json={"resumeValue": {"action": "accept"}})
+    assert [e["type"] for e in page["events"]][-2:] == ["interrupt.requested", "node.suspended"]
+    assert set(page) == {"events", "isComplete"}
+    assert inspected.status_code == 200
+    assert answered.json() == {}

@@ -77,6 +77,9 @@ def interrupt_data(gate: Mapping[str, Any]) -> dict[str, Any]:
             return {"title": title, "prompt": gate.get("prompt", ""), "customKind": kind, "payload": {}}
 
 
+_RESUMED_ACTION = {"external-event": "external-event"}  # the SQLite host's `node.resumed` action by kind
+
+
 def _resumed(payload: Mapping[str, Any]) -> list[tuple[str, str | None, dict[str, Any], bool]]:
     """The SQLite host's event for an answered gate: `node.resumed` with `{action}` (the approval's action,
     "resolve" for a clarification, "external-event" for an event); a reject resumes nothing there: the node
@@ -87,9 +90,6 @@ def _resumed(payload: Mapping[str, Any]) -> list[tuple[str, str | None, dict[str
         return [("node.completed", None, {"outcome": "rejected"}, False)]
     said = action if kind == "approval" and isinstance(action, str) else _RESUMED_ACTION.get(kind, "resolve")
     return [("node.resumed", None, {"action": said}, False)]
-
-
-_RESUMED_ACTION = {"external-event": "external-event"}
 
 
 @dataclass(frozen=True)
@@ -153,9 +153,7 @@ class Projector:
         out[payload_field] = doc.payload
         out["timestamp"] = doc.timestamp
         out[seq_field] = sequence
-        if (
-            v.twin_fields and version == 1
-        ):  # the SQLite host's record: both spellings, `nodeId` even when null, no versions
+        if v.twin_fields and version == 1:  # the SQLite host's record: both spellings, `nodeId` even when null
             out = {"eventId": out["eventId"], "seq": sequence, "sequence": sequence, "runId": run_id}
             out |= {"type": doc.type, "nodeId": doc.node_id, "data": doc.payload, "payload": doc.payload}
             return out | {"timestamp": doc.timestamp}

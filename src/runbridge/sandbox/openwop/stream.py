@@ -209,8 +209,8 @@ class StreamRoutes:
         # The poll spells events `sequence`/`payload` on every reference host, even one whose stream says `seq`.
         events = [self.s.projector.render(run.id, d, 2 if v2 else 1, canonical=True) for d in docs]
         if not v2 and self.s.variant.poll_body == "run_status":
-            # The SQLite host's page: the run's status and its log's last sequence, `isTerminal` (no `isComplete`).
-            # `lastEventSeq` is the page's last event, else the cursor it came with.
+            # The SQLite host's page: the run's status, `isTerminal` (no `isComplete`), and `lastEventSeq`, the
+            # page's last event or else the cursor it came with.
             first = self.s.variant.first_seq
             newest = docs[-1].sequence + first if docs else (last if last is not None else first - 1)
             body = {"runId": run.id, "events": events, "lastEventSeq": newest, "runStatus": run.status}
