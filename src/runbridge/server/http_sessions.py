@@ -66,6 +66,8 @@ class SessionLimit:
         if scope["type"] != "http" or scope["path"] != self.path or not session_era(scope):
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "GET":
+            scope = _without_resumption(scope)
         session_id = _header(scope.get("headers", []), _SESSION)
         if session_id is not None:
             await self._within(session_id, scope, receive, send)
@@ -172,6 +174,15 @@ class SessionLimit:
             return None
 
         await self.app(delete, receive, discard)
+
+
+def _without_resumption(scope: Scope) -> Scope:
+    """runbridge keeps no event store, so there is nothing to resume: a GET asking to (Last-Event-ID) opens a new
+    listening stream, as the protocol allows. The SDK would instead end that request without any answer."""
+    headers = scope.get("headers", [])
+    if _header(headers, b"last-event-id") is None:
+        return scope
+    return {**scope, "headers": [(k, v) for k, v in headers if k.lower() != b"last-event-id"]}
 
 
 async def _busy(send: Send, cap: int) -> None:
