@@ -148,7 +148,7 @@ def rules_for(bind: str, allowed_hosts: Iterable[str], allowed_origins: Iterable
     hosts = _patterns(allowed_hosts, "--allow-host")
     origins: list[tuple[str, _Authority]] = []
     for entry in allowed_origins:
-        parsed = _origin(entry)
+        parsed = _origin(entry.removesuffix("/"))  # as often written; a browser sends none
         if parsed is None:
             raise ValueError(f"--allow-origin {entry!r} is not an origin like https://app.example or http://host:*")
         origins.append(parsed)

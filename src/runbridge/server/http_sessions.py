@@ -13,6 +13,7 @@ releases it as it would for its client, and that client's next request gets 404 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import anyio
@@ -24,8 +25,8 @@ __all__ = ["SessionLimit", "session_era"]
 _SESSION = b"mcp-session-id"
 
 
-def _header(headers: object, name: bytes) -> str | None:
-    for key, value in headers:  # type: ignore[attr-defined]
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
         if key.lower() == name:
             return value.decode("latin-1")
     return None
