@@ -11,6 +11,8 @@ call_budget_seconds = 50        # everything one tool call does, the backend's r
 result_budget_chars = 20000
 gate_ttl_seconds = 3600        # how long a 2026-era gate question stays answerable
 state_path = "~/.local/state/runbridge/state.db"
+http_session_idle_seconds = 300 # serve --http: a session with nothing in flight ends after this long
+http_max_sessions = 100        # serve --http: sessions kept at most (the idlest makes room for a newcomer)
 
 [profiles.local]
 family = "openwop"
