@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from tests.mcp_people import Progress
-from transport_harness import ERAS, RUNBRIDGE, Human, free_port, structured, wait_for_port
+from transport_harness import ERAS, RUNBRIDGE, Human, free_port, run_cli, structured, wait_for_port
 
 from runbridge.cli.serve import http_app
 from runbridge.core import ConfigError, Settings
@@ -241,3 +241,20 @@ async def test_runbridge_serve_http_requires_its_token_serves_the_client_and_sto
     assert "runs_start" in tools
     assert code in (0, -signal.SIGTERM), stderr  # uvicorn re-raises the signal after its graceful shutdown
     assert TOKEN not in stderr
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--max-sessions", "0"),
+        ("--session-idle-seconds", "-5"),
+        ("--allow-origin", "app.example"),
+    ],
+)
+def test_serve_http_flags_that_cannot_work_are_one_line_errors_before_it_listens(
+    flags: tuple[str, str], child_env: dict[str, str]
+) -> None:
+    done = run_cli("serve", "--http", "--port", str(free_port()), *flags, env=child_env)
+    assert done.returncode != 0
+    assert flags[0] in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
