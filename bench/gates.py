@@ -65,7 +65,13 @@ async def _orchagent(repeat: int, tmp: Path) -> list[float]:
         write_token_file(token_file, sandbox.api_key)
         spec = tmp / "composio_calendar_hil_chat.json"
         spec.write_text(json.dumps(EXAMPLE_SPECS["calendar_hil_chat"]), encoding="utf-8")
-        profile = Profile(name="oa", family="orchagent", base_url=sandbox.base_url, token_file=token_file)
+        profile = Profile(
+            name="oa",
+            family="orchagent",
+            base_url=sandbox.base_url,
+            token_file=token_file,
+            allowed_spec_dirs=[tmp.resolve()],  # the spec file is read only from an allowed directory
+        )
         settings = Settings(profiles={"oa": profile}, state_path=str(tmp / "oa.db"), progress_interval_seconds=0)
         for _ in range(repeat):
             timeline = _Timeline()

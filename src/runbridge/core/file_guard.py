@@ -47,13 +47,12 @@ _MCP_JSON_PARENTS = {".cursor": "Cursor", ".vscode": "VS Code", "User": "VS Code
 
 
 class Unreadable(Exception):
-    """Why a file cannot be used: `missing` when nothing is there (the caller must not repeat the path, which may
-    be a secret pasted where a path belongs)."""
+    """Why a file cannot be used, as the end of a sentence about it ("does not exist"); never the path, which may be
+    a secret pasted where a path belongs."""
 
-    def __init__(self, reason: str, *, missing: bool = False) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.missing = missing
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def open_checked(path: Path, *, max_bytes: int) -> Opened:
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise Unreadable("does not exist", missing=True) from None
+        raise Unreadable("does not exist") from None
     except OSError as exc:
         raise Unreadable(f"cannot be read ({exc.__class__.__name__})") from None
     try:
