@@ -3,18 +3,22 @@ runbridge.toml, on the orchagent sandbox) is asked to read an MCP host's configu
 a renamed copy of it, a hard link to its token file and a spec outside the allowed directories as workflow specs,
 and to send the host's configuration file and a pasted secret through `secrets_from_file`. Each is a tool error
 that names the reference and never a value, and the sandbox ends with no thread and no stored secret from them; a
-spec beside runbridge.toml and a provider key file still work."""
+spec beside runbridge.toml and a provider key file still work. Over stdio, with no configuration file, spec files
+come only from `$RUNBRIDGE_SPEC_DIRS`."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult, TextContent
 
 from runbridge.core import load_settings
@@ -118,3 +122,59 @@ async def test_host_configs_credential_holders_hard_links_and_files_outside_the_
     sent = json.dumps([[t.spec, t.secrets] for t in state.threads.values()])
     assert WOP_KEY not in sent
     assert token not in sent
+
+
+async def test_over_stdio_without_a_configuration_file_spec_files_come_only_from_runbridge_spec_dirs(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # `python -m runbridge serve` as a host starts it, configured by environment variables only (no runbridge.toml
+    # in its working directory): the orchagent and OpenWOP profiles come from their variables.
+    home, allowed, other = tmp_path / "home", tmp_path / "allowed", tmp_path / "other"
+    token_file = home / ".orchagent" / "token.json"
+    write_token_file(token_file, sandbox.api_key)
+    good = _private(allowed / "chat.json", json.dumps({"workflow": "chat"}))
+    outside = _private(other / "chat.json", json.dumps({"workflow": "chat"}))
+    host_config = json.dumps({"mcpServers": {"runbridge": {"env": {"OPENWOP_API_KEY": WOP_KEY}}}})
+    claude = _private(allowed / "claude_desktop_config.json", host_config)
+    copy = _private(allowed / "copy.json", host_config)
+    env = {
+        "HOME": str(home),
+        "ORCHAGENT_BASE_URL": sandbox.base_url,
+        "ORCHAGENT_TOKEN_FILE": str(token_file),
+        "OPENWOP_BASE_URL": "http://127.0.0.1:9",
+        "OPENWOP_API_KEY": WOP_KEY,
+        "RUNBRIDGE_SPEC_DIRS": str(allowed),
+    }
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "runbridge", "serve"], env=env, cwd=str(tmp_path)
+    )
+    state: OrchagentState = sandbox.apps["orchagent"].state.orchagent  # type: ignore[attr-defined]
+    token = sandbox.api_key
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as errlog:
+        with anyio.fail_after(40):
+            async with Client(stdio_client(params, errlog=errlog)) as client:
+                before = set(state.threads)
+                answers = {
+                    outside: "reads spec files only from",
+                    claude: "Claude Desktop's configuration file",
+                    copy: "holding the credential of profile 'openwop'",
+                }
+                for path, why in answers.items():
+                    result = await client.call_tool("threads_create", {"path": str(path), "profile": "orchagent"})
+                    assert why in _refusal(result, token)
+                assert set(state.threads) == before, "a refused spec file reached the backend"
+                created = await client.call_tool("threads_create", {"path": str(good), "profile": "orchagent"})
+                assert not created.is_error, _text(created)
+                thread_id = (created.structured_content or {})["thread_id"]
+                pasted = await client.call_tool(
+                    "threads_set_secrets",
+                    {"thread_id": thread_id, "profile": "orchagent", "secrets_from_file": {"k": PASTED}},
+                )
+                assert "The secret file for k does not exist" in _refusal(pasted, token)
+        errlog.seek(0)
+        stderr = errlog.read()
+    assert state.threads[thread_id].spec == {"workflow": "chat"}
+    assert state.threads[thread_id].secrets == {}
+    for value in (WOP_KEY, token, PASTED):
+        assert value not in stderr, "a value reached runbridge's log"
+    assert "Traceback" not in stderr
