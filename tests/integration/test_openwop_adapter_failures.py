@@ -27,6 +27,7 @@ from runbridge.core.errors import (
     RunbridgeError,
     TransportError,
     UnavailableError,
+    UnreachableError,
 )
 from runbridge.core.models import EventKind, GateAnswer, RunStatus, StartRequest
 from runbridge.http import RetryPolicy
@@ -270,7 +271,8 @@ async def test_a_closed_port_is_a_transport_error_naming_the_base_url(connect: C
         with anyio.fail_after(DEADLINE), pytest.raises(RunbridgeError) as caught:
             await call()
         error = caught.value
-        assert type(error) is TransportError, "a connection failure, not a backend answer"
+        assert type(error) is UnreachableError, "a refused connection, not a backend answer"
+        assert isinstance(error, TransportError)
         assert not isinstance(error, BackendError)
         assert base_url in str(error)
         assert error.__cause__ is None

@@ -7,13 +7,14 @@ sends a frame that cannot be parsed); the adapter must still deliver every event
 from __future__ import annotations
 
 import logging
+import time
 
 import anyio
 import pytest
 from openwop_harness import Connect, MakeSandbox, closed_port, collect, is_gate, logged_seqs, start, strictly_increasing
 
 from runbridge.backends.openwop import OpenWopBackend
-from runbridge.core.errors import StreamError
+from runbridge.core.errors import StreamError, UnreachableError
 from runbridge.core.models import EventKind, GateAnswer, RunEvent, RunStatus
 from runbridge.sandbox import VARIANTS, SandboxServer
 
@@ -215,10 +216,13 @@ async def test_an_oversized_frame_ends_the_watch_with_a_clear_stream_error(
         assert (await backend.get_run(run.run_id)).status is RunStatus.COMPLETED
 
 
-async def test_watching_on_a_closed_port_ends_in_a_stream_error_naming_the_base_url(connect: Connect) -> None:
+async def test_watching_on_a_closed_port_fails_at_once_naming_the_base_url(connect: Connect) -> None:
+    """A refused connection ends the watch as fast as a plain request (no seconds of reconnecting)."""
     base_url = f"http://127.0.0.1:{closed_port()}"
     backend = connect(base_url)
-    with pytest.raises(StreamError) as caught:
+    started = time.monotonic()
+    with pytest.raises(UnreachableError) as caught:
         await collect(backend, "run_x")
+    assert time.monotonic() - started < 1.0
     assert base_url in str(caught.value)
     assert caught.value.__cause__ is None
