@@ -96,6 +96,11 @@ async def test_every_error_is_bounded_and_says_what_it_cut(
         except MCPError as exc:
             unknown = exc.message
         assert len(unknown) <= MAX_ERROR_CHARS, len(unknown)
+        # A protocol error of another request that echoes what was asked for is bounded the same way.
+        with pytest.raises(MCPError) as caught:
+            await s.client.read_resource(f"runbridge://wop/runs/{HUGE}")
+        assert len(caught.value.message) <= MAX_ERROR_CHARS, len(caught.value.message)
+        assert "(cut: " in caught.value.message
 
 
 @pytest.mark.parametrize("era", ERAS)

@@ -83,7 +83,8 @@ def _problem(value: Any) -> str | None:
 
 
 class InvalidArguments:
-    """Server middleware: a `tools/call` refused for its arguments gets a message from `describe_invalid`.
+    """Server middleware: a `tools/call` refused for its arguments gets a message from `describe_invalid`, and
+    every error it passes on (a tool error, or a protocol error of any request) is bounded (`core.errors.bounded`).
 
     `validator(name)` gives a tool's argument check (None for an unknown tool). It runs again only for a call that
     already failed, so a call that succeeds costs nothing more."""
@@ -92,15 +93,13 @@ class InvalidArguments:
         self._validator = validator
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method != "tools/call":
-            return await call_next(ctx)
         try:
             result = await call_next(ctx)
-        except MCPError as exc:  # a protocol error (unknown tool, bad params) may echo what the client sent
+        except MCPError as exc:  # a protocol error (unknown resource, bad params) may echo what the client sent
             if len(exc.message) <= MAX_MESSAGE_CHARS:
                 raise
             raise MCPError(code=exc.code, message=bounded(exc.message), data=exc.data) from None
-        if not _is_error(result):
+        if ctx.method != "tools/call" or not _is_error(result):
             return result
         return _bounded(self._curated(ctx, result))
 
