@@ -208,7 +208,14 @@ async def _demo(workflow: str | None, interactive: bool, answer: str, speed: flo
                 "workflows": list(shown),
             }
         )
-        settings = Settings(profiles={"sandbox": profile}, state_path=":memory:", wait_seconds=60)
+        # The demo's own client has no 60 s timeout: it follows the run to its end, not to the hosts' wait cap.
+        settings = Settings(
+            profiles={"sandbox": profile},
+            state_path=":memory:",
+            wait_seconds=60,
+            max_wait_seconds=60,
+            call_budget_seconds=70,
+        )
         human = TerminalHuman(term, interactive=interactive, answer=answer)
         async with Client(build_server(settings), elicitation_callback=human) as client:
             term.line(f"Connected an MCP client to runbridge (protocol {client.protocol_version}).\n")
