@@ -169,7 +169,8 @@ async def _reasked(
         "runs_start", args, input_responses=responses, request_state=state, allow_input_required=True
     )
     assert isinstance(again, InputRequiredResult), again
-    assert again.request_state and again.request_state != state
+    assert again.request_state
+    assert again.request_state != state
     asked = again.input_requests["gate"].params
     assert asked.message.startswith(why), asked.message
     assert asked.message.endswith(first.message)
@@ -189,7 +190,8 @@ async def test_a_retry_that_does_not_answer_is_asked_again_and_the_run_resumes_o
         async with connect(settings) as client:
             before, started = resumes(sandbox), sandbox.stats()["runs_created"]
             asked = await client.session.call_tool("runs_start", args, allow_input_required=True)
-            assert isinstance(asked, InputRequiredResult) and asked.request_state
+            assert isinstance(asked, InputRequiredResult)
+            assert asked.request_state
             first = asked.input_requests["gate"].params
             no_answer = "The retried call carried no answer to this question"
             missing = await _reasked(client, asked.request_state, None, args, first, no_answer)
