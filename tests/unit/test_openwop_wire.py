@@ -111,8 +111,6 @@ async def test_the_poll_asks_after_the_cursor_in_each_protocol_version(version: 
     assert poll.url.path == f"{prefix}/runs/r1/events/poll"
     # v1 hosts disagree on the cursor's name (the in-memory reference host reads only `since`): both are sent.
     cursor = {"lastSequence": "7", "since": "7"} if version == 1 else {"afterSequence": "7"}
-    assert dict(poll.url.params) == cursor | {
-        "timeout": poll.url.params["timeout"]
-    }
+    assert dict(poll.url.params) == cursor | {"timeout": poll.url.params["timeout"]}
     assert 1 <= int(poll.url.params["timeout"]) <= 60
     assert ("openwop-version" in poll.headers) is (version == 2)
