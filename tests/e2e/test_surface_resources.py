@@ -164,6 +164,7 @@ async def test_a_prompt_that_does_not_exist_or_does_not_fit_is_invalid_params_wi
                 ("missing", "start_and_supervise_run", {}),
                 ("extra", "start_and_supervise_run", {"target_id": "quick-demo", "colour": "blue"}),
                 ("long", "x" * 5_000, {}),
+                ("huge argument", "start_and_supervise_run", {"target_id": "y" * 100_000}),
             ]:
                 with pytest.raises(MCPError) as caught:
                     await client.get_prompt(name, arguments)
@@ -176,6 +177,9 @@ async def test_a_prompt_that_does_not_exist_or_does_not_fit_is_invalid_params_wi
     assert "It takes: target_id (required), goal (optional)" in refused["missing"].message
     assert "unknown colour" in refused["extra"].message
     assert len(refused["long"].message) < 300, "a name the client sent is not repeated whole"
+    # An argument too long for its kind is refused, saying which and why, never rendered into the prompt or echoed.
+    assert "target_id: String should have at most 256 characters" in refused["huge argument"].message
+    assert "yyyy" not in refused["huge argument"].message
     assert "quick-demo" in fine.messages[0].content.text  # type: ignore[union-attr]
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")], caplog.text

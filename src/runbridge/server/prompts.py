@@ -9,7 +9,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 __all__ = ["PromptRequests", "register_prompts"]
 
@@ -18,25 +18,27 @@ _SHOWN = 80  # characters of a name the client sent that an error repeats
 TargetId = Annotated[
     str,
     Field(
+        max_length=256,  # an id, not a document: a longer one is refused as invalid params, never echoed
         description=(
             "The workflow or orchestration to start, by the id targets_list shows (for example 'approval-demo')."
-        )
+        ),
     ),
 ]
 Goal = Annotated[
     str,
     Field(
+        max_length=2_000,
         description=(
             "Optional: what the run is for, in your own words; the assistant keeps it in mind while it follows "
             "the run and summarises the result."
-        )
+        ),
     ),
 ]
 
 
 Days = Annotated[
     str,
-    Field(description="Optional: how many days back to look, as a whole number (30 when left out)."),
+    Field(max_length=6, description="Optional: how many days back to look, as a whole number (30 when left out)."),
 ]
 
 
@@ -59,8 +61,8 @@ class PromptRequests:
         await self._check(name, set(arguments))  # type: ignore[arg-type]
         try:
             return await call_next(ctx)
-        except ValueError:  # what the SDK makes of any failure to render: the arguments, once checked above
-            raise MCPError(INVALID_PARAMS, f"The prompt {name} could not be made from these arguments.") from None
+        except ValueError as exc:  # what the SDK makes of any failure to render: the arguments, once checked above
+            raise MCPError(INVALID_PARAMS, _unfit(name, exc)) from None
 
     async def _check(self, name: str, given: set[str]) -> None:
         prompts = {p.name: p for p in await self._mcp.list_prompts()}
@@ -80,6 +82,17 @@ class PromptRequests:
                 INVALID_PARAMS,
                 f"Invalid arguments for the prompt {name}: {'; '.join(problems)}. It takes: {takes or 'none'}.",
             )
+
+
+def _unfit(name: str, exc: ValueError) -> str:
+    """Which arguments did not fit and why, from the validation error behind the SDK's, never their values."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ValidationError):  # the SDK wraps it more than once
+        cause = cause.__cause__
+    if isinstance(cause, ValidationError):
+        why = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in cause.errors()[:3])
+        return f"The prompt {name} could not be made from these arguments ({why})."
+    return f"The prompt {name} could not be made from these arguments."
 
 
 def register_prompts(mcp: MCPServer[Any], toolsets: Collection[str]) -> None:
