@@ -20,6 +20,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from surface_harness import child_env, profile_for, requests_seen, runbridge_http, structured, write_config
 from tests.mcp_people import Human
+from tests.raw_jsonrpc import ACCEPT, INITIALIZE
 
 from runbridge.sandbox import SandboxServer
 
@@ -29,13 +30,6 @@ KEY = "sk-http-guard-backend-41e9c0"
 KEY_ENV = "RB_HTTP_GUARD_KEY"
 TOKEN = "tok-http-guard-7c2d9e4f1a6b"
 TOKEN_ENV = "RB_HTTP_GUARD_TOKEN"
-ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE: dict[str, Any] = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
-}
 LIMIT = 1_048_576  # what `runbridge serve --http` accepts per request body
 
 

@@ -20,6 +20,7 @@ from mcp.client.context import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ElicitRequestParams, ElicitResult
 from surface_harness import child_env, profile_for, runbridge_http, serving, settings_for, structured, write_config
+from tests.raw_jsonrpc import ACCEPT, INITIALIZE
 
 from runbridge.cli.serve import http_app
 from runbridge.sandbox import SandboxServer
@@ -28,13 +29,6 @@ pytestmark = pytest.mark.anyio
 
 KEY = "sk-http-sessions-5b7e21c9"
 KEY_ENV = "RB_HTTP_SESSIONS_KEY"
-ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE: dict[str, Any] = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "hoarder", "version": "0"}},
-}
 ATTEMPTS = 10_000
 CAP = 50
 # Growth allowed from after a warm-up (1,000 sessions opened) to the end. A kept session costs about 38 KB, so the

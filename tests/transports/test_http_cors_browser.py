@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from tests.raw_jsonrpc import ACCEPT, INITIALIZE
 
 from runbridge.cli.serve import http_app
 from runbridge.core import ConfigError, Settings
@@ -171,13 +172,6 @@ def test_a_page_on_an_allowed_origin_drives_runbridge_from_a_real_browser_and_a_
     assert foreign == "ERR TypeError: Failed to fetch", foreign
 
 
-ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE: dict[str, Any] = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
-}
 APP = "https://app.example"
 WANTED = ("content-type", "authorization", "mcp-session-id", "mcp-protocol-version", "last-event-id")
 

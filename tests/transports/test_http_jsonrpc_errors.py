@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from tests.raw_jsonrpc import ACCEPT, INITIALIZE
 
 from runbridge.cli.serve import http_app
 from runbridge.core import Settings
@@ -19,13 +20,6 @@ from runbridge.core import Settings
 pytestmark = pytest.mark.anyio
 
 PARSE_ERROR, INVALID_REQUEST = -32700, -32600
-ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INITIALIZE: dict[str, Any] = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
-}
 LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 MODERN_META = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",
