@@ -30,28 +30,13 @@ import traceback
 from typing import Any
 
 import openwop_client as ow
+from flow_steps import Stop, step
 
 V2 = ow.__version__.startswith("2.")
 TERMINAL = {"run.completed", "run.failed", "run.cancelled"}
 # The event that says a run waits at a gate: `interrupt.requested` (the spec), or only `node.suspended` (the
 # SQLite reference host).
 GATE = ("interrupt.requested", "node.suspended")
-
-
-class Stop(Exception):
-    """A step failed; the flow records it and ends."""
-
-    def __init__(self, step: str, exc: BaseException) -> None:
-        super().__init__(step)
-        self.step = step
-        self.exc = exc
-
-
-def step(name: str, call: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return call(*args, **kwargs)
-    except Exception as exc:
-        raise Stop(name, exc) from exc
 
 
 def described(exc: BaseException) -> dict[str, Any]:

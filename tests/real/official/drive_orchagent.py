@@ -24,6 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from flow_steps import Stop, step
 from orchagent import OrchClient
 from orchagent.chat import ChatSession
 from orchagent.config import Settings
@@ -31,20 +32,6 @@ from orchagent.errors import OrchError
 
 END = ("run.completed", "error")
 GATES = ("auth.required", "approval.required")
-
-
-class Stop(Exception):
-    def __init__(self, step: str, exc: BaseException) -> None:
-        super().__init__(step)
-        self.step = step
-        self.exc = exc
-
-
-def step(name: str, call: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return call(*args, **kwargs)
-    except Exception as exc:
-        raise Stop(name, exc) from exc
 
 
 def described(exc: BaseException) -> dict[str, Any]:
