@@ -63,6 +63,19 @@ def test_serve_with_a_missing_config_file_exits_2_with_one_line_and_no_traceback
     assert "Traceback" not in done.stderr
 
 
+def test_a_log_level_logging_does_not_know_is_a_usage_error_naming_the_levels_not_a_traceback(
+    child_env: dict[str, str], config_file: Path
+) -> None:
+    for args in (["--log-level", "verbose", "tools"], ["tools", "--log-level", "loud"]):
+        done = run_cli(*args, env=child_env)
+        assert done.returncode == 2, done.stderr
+        assert "is not a log level; use DEBUG, INFO, WARNING (default), ERROR or CRITICAL" in done.stderr
+        assert "Traceback" not in done.stderr
+    lower = run_cli("tools", "--log-level", "debug", env=child_env)  # any case is taken
+    assert lower.returncode == 0, lower.stderr
+    assert "runs_start" in lower.stdout
+
+
 def test_doctor_reports_a_reachable_sandbox_profile_with_a_tick(child_env: dict[str, str], config_file: Path) -> None:
     done = run_cli("doctor", "--config", str(config_file), env=child_env)
     assert done.returncode == 0, done.stdout + done.stderr

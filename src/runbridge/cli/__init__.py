@@ -18,15 +18,35 @@ from ..core.logs import configure_logging
 __all__ = ["main"]
 
 
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LEVELS_SHOWN = "DEBUG, INFO, WARNING (default), ERROR or CRITICAL"
+
+
+def _log_level(value: str) -> str:
+    """A level `logging` knows, in any case; anything else is a usage error naming the choices, not a traceback."""
+    level = value.strip().upper()
+    if level not in _LEVELS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a log level; use {_LEVELS_SHOWN}")
+    return level
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runbridge", description="An MCP server for agent-orchestration platforms.")
     parser.add_argument("--version", action="version", version=f"runbridge {__version__}")
     parser.add_argument("--config", help="runbridge.toml to read (default: $RUNBRIDGE_CONFIG, then ./runbridge.toml)")
-    parser.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
+    parser.add_argument(
+        "--log-level", default="WARNING", type=_log_level, metavar="LEVEL", help=f"stderr log level: {_LEVELS_SHOWN}"
+    )
     # The same two options after the command (`runbridge serve --config x.toml`); SUPPRESS keeps the values above.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS, help="runbridge.toml to read")
-    common.add_argument("--log-level", default=argparse.SUPPRESS, help="stderr log level (default WARNING)")
+    common.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        type=_log_level,
+        metavar="LEVEL",
+        help=f"stderr log level: {_LEVELS_SHOWN}",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
