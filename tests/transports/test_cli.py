@@ -76,6 +76,22 @@ def test_a_log_level_logging_does_not_know_is_a_usage_error_naming_the_levels_no
     assert "runs_start" in lower.stdout
 
 
+def test_doctor_says_which_option_is_wrong_instead_of_a_traceback(child_env: dict[str, str], tmp_path: Path) -> None:
+    token = tmp_path / "token.json"
+    token.write_text('{"access_token": "not-checked-here"}', encoding="utf-8")
+    token.chmod(0o600)
+    config = tmp_path / "runbridge.toml"
+    config.write_text(
+        '[profiles.oa]\nfamily = "orchagent"\nbase_url = "http://127.0.0.1:9"\n'
+        f'token_file = "{token}"\noptions = {{ status_idle_seconds = "soon" }}\n',
+        encoding="utf-8",
+    )
+    done = run_cli("doctor", "--config", str(config), env=child_env)
+    assert done.returncode == 1, done.stderr
+    assert "options.status_idle_seconds must be a positive number of seconds, not 'soon'" in done.stdout
+    assert "Traceback" not in done.stderr + done.stdout
+
+
 def test_doctor_reports_a_reachable_sandbox_profile_with_a_tick(child_env: dict[str, str], config_file: Path) -> None:
     done = run_cli("doctor", "--config", str(config_file), env=child_env)
     assert done.returncode == 0, done.stdout + done.stderr

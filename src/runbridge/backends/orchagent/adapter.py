@@ -29,6 +29,7 @@ import httpx2
 from ...core.config import Profile
 from ...core.errors import (
     BackendError,
+    ConfigError,
     ConflictError,
     CursorError,
     GateError,
@@ -76,6 +77,16 @@ def _position(cursor: str | None) -> int:
     return int(cursor)
 
 
+def _seconds(profile: Profile, name: str, default: float) -> float:
+    """A duration option of the profile: a positive number of seconds, or a configuration error that says so."""
+    value = profile.options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(
+            f"Profile {profile.name!r}: options.{name} must be a positive number of seconds, not {value!r:.40}."
+        )
+    return float(value)
+
+
 class OrchagentBackend:
     """Implements `RunsAPI`, `GatesAPI`, `ThreadsAPI` and `ApprovalsAPI` for one orchagent server."""
 
@@ -98,8 +109,8 @@ class OrchagentBackend:
         if not self.http.secret:
             self._tokens.get()  # not signed in: say so now (profiles_list, doctor), not at the first call
         self._profile_secrets = profile_refs(profile)
-        self._status_idle = float(profile.options.get("status_idle_seconds", 0.3))
-        self._status_budget = float(profile.options.get("status_budget_seconds", 10.0))
+        self._status_idle = _seconds(profile, "status_idle_seconds", 0.3)
+        self._status_budget = _seconds(profile, "status_budget_seconds", 10.0)
         self._threads: dict[str, str] = {}  # run id -> thread id, for runs started here
 
     async def aclose(self) -> None:
