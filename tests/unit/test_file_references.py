@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from runbridge.backends.orchagent.secrets import resolve
+from runbridge.core import file_guard
 from runbridge.core.config import Profile, Settings, load_settings
 from runbridge.core.errors import ConfigError, InputError
 from runbridge.core.secret_policy import SecretPolicy
@@ -227,3 +228,25 @@ def test_a_secret_file_swapped_after_the_check_is_never_read(tmp_path: Path, hom
     assert "SENTINEL" not in str(caught.value)
     over = SecretRefs().over(checked)
     assert over.file_ids == checked.file_ids, "the binding survives merging with a profile's references"
+
+
+def test_a_spec_folder_swapped_for_a_symlink_after_the_check_is_refused_where_the_file_really_is(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _write(tmp_path / "conf" / "rb.toml", "[server]\n")
+    policy, oa = _policy(tmp_path, home, config=config)
+    spec = _write(tmp_path / "conf" / "flows" / "a.json", "{}")
+    outside = _write(tmp_path / "elsewhere" / "a.json", '{"leak": true}')
+    real_open = file_guard.os.open
+
+    def swap_then_open(path: Any, flags: int, *args: Any) -> int:
+        # Between the path check and the open, the allowed folder becomes a symlink to one outside.
+        if Path(path) == spec:
+            (tmp_path / "conf" / "flows" / "a.json").unlink()
+            (tmp_path / "conf" / "flows").rmdir()
+            (tmp_path / "conf" / "flows").symlink_to(outside.parent)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(file_guard.os, "open", swap_then_open)
+    message = _refused_spec(policy, oa, spec)
+    assert "reads spec files only from" in message

@@ -60,6 +60,7 @@ class Opened:
     data: bytes
     identity: FileId
     mode: int
+    where: Path | None = None  # where the opened descriptor really is (None where the system cannot say)
 
 
 def file_id(info: os.stat_result) -> FileId:
@@ -78,6 +79,7 @@ def open_checked(path: Path, *, max_bytes: int) -> Opened:
         raise Unreadable(f"cannot be read ({exc.__class__.__name__})") from None
     try:
         info = os.fstat(fd)
+        where = _where(fd)
         if not stat.S_ISREG(info.st_mode):
             raise Unreadable("is not a regular file (a directory, device, pipe or socket)")
         if info.st_size > max_bytes:
@@ -97,7 +99,16 @@ def open_checked(path: Path, *, max_bytes: int) -> Opened:
         os.close(fd)
     if len(data) > max_bytes:  # grew after the fstat
         raise Unreadable(f"is larger than {max_bytes // 1024} KB")
-    return Opened(data=data, identity=file_id(info), mode=info.st_mode)
+    return Opened(data=data, identity=file_id(info), mode=info.st_mode, where=where)
+
+
+def _where(fd: int) -> Path | None:
+    """The path of an open descriptor as the kernel knows it: a folder swapped for a symlink between a path check
+    and the open shows here as the place the file really is."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return None
 
 
 def holds_any(data: bytes, credentials: Mapping[str, str]) -> str | None:

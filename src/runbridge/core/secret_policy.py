@@ -196,6 +196,8 @@ class SecretPolicy:
             opened = _open(real, max_bytes=MAX_SPEC_FILE_BYTES)
         except Unreadable as exc:
             raise InputError(f"The spec file {shown} {exc.reason}; check it, or pass the spec as `spec`.") from None
+        if opened.where is not None and not any(_inside(opened.where, folder) for folder in allowed):
+            raise InputError(self._outside_spec_dirs(profile, shown, allowed))  # a folder moved after the check
         reason = self._leak(reserved, opened)
         if reason:
             raise InputError(_spec_refused(shown, reason))
