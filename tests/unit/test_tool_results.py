@@ -231,3 +231,15 @@ def test_next_for_a_run_the_backend_says_waits_or_is_paused_before_runbridge_rea
     assert next_step("r1", done=False, status=RunStatus.RUNNING).startswith("Still running.")
     gate = gate_view(_interrupt("approval", {"title": "Ship?"}), "p")
     assert "gates_respond" in next_step("r1", done=False, waiting=gate, status=RunStatus.WAITING)
+
+
+def test_a_gate_shows_its_step_by_name_and_never_by_an_id() -> None:
+    from runbridge.bridge.gates import elicitation_message
+    from runbridge.core.models import StepRef
+
+    unnamed = Gate(gate_id="g1", run_id="r1", kind="approval", prompt="Approve?", step=StepRef(id="step-approve"))
+    named = unnamed.model_copy(update={"step": StepRef(id="step-approve", name="Editor review")})
+    assert gate_view(unnamed, "p").step is None
+    assert "step-approve" not in elicitation_message(unnamed)
+    assert gate_view(named, "p").step == "Editor review"
+    assert "step Editor review" in elicitation_message(named)

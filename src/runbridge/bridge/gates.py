@@ -58,8 +58,8 @@ def elicitation_schema(gate: Gate, *, titled_enums: bool = True) -> dict[str, An
 def elicitation_message(gate: Gate) -> str:
     """The question, with what the human needs to decide it (the draft, the artifact, the link)."""
     parts = [gate.prompt]
-    if gate.step and (gate.step.name or gate.step.id):
-        parts[0] = f"{gate.prompt}\n(run {gate.run_id}, step {gate.step.name or gate.step.id})"
+    if gate.step and gate.step.name:  # a step is shown by its name; an id means nothing to the person deciding
+        parts[0] = f"{gate.prompt}\n(run {gate.run_id}, step {gate.step.name})"
     if gate.redirect_url:
         parts.append(f"Open this link to continue: {gate.redirect_url}")
     if gate.context:

@@ -45,7 +45,7 @@ class GateView(BaseModel):
 
 
 def gate_view(gate: Gate, profile: str, *, state: str = "open") -> GateView:
-    step = gate.step.name or gate.step.id if gate.step else None
+    step = gate.step.name if gate.step else None  # by its name only: a backend that gave none shows no step
     return GateView(
         profile=profile,
         gate_id=gate.gate_id,
