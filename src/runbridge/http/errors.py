@@ -23,6 +23,7 @@ from ..core.errors import (
     RateLimitedError,
     UnavailableError,
 )
+from ..core.text import shorten
 from .retry import parse_retry_after
 
 __all__ = ["ErrorInfo", "error_for_response", "parse_error_body"]
@@ -56,8 +57,7 @@ class ErrorInfo:
 def _short(text: object) -> str | None:
     if not isinstance(text, str) or not text.strip():
         return None
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+    return shorten(text, _MAX_MESSAGE)
 
 
 def _number(value: object) -> float | None:

@@ -23,6 +23,7 @@ from ...core.errors import (
 from ...core.models import Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, StepRef, Target
 from ...core.protocols import EventPage
 from ...http import DEFAULT_MAX_EVENT_BYTES, HttpClient, segment
+from .._wire import parse_time
 from .discovery import Discovery, read_discovery
 from .events import EventMapper
 from .forks import fork_refused, last_seq, may_be_refusal, needs_seq
@@ -41,7 +42,7 @@ from .stream import (
     stream_events,
 )
 from .versions import Wire, choose_version, pinned_version
-from .wire import RawEvent, parse_time, resolve_link, run_status
+from .wire import RawEvent, resolve_link, run_status
 from .workflows import Workflows
 
 __all__ = ["OpenWopBackend"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from ...core.models import EventKind, RunEvent, StepRef, utc_now
+from ...core.text import shorten
 from .gates import approvals_text, gate_from_interrupt, vote_counts
 from .wire import RawEvent, usage_of
 
@@ -60,11 +61,6 @@ def _public(payload: dict[str, Any]) -> dict[str, Any]:
     if "interruptToken" not in payload and "callbackUrl" not in payload:  # every event passes here: no generator
         return payload
     return {k: v for k, v in payload.items() if k not in _PRIVATE}
-
-
-def _short(value: object, limit: int = 80) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class EventMapper:
@@ -159,7 +155,7 @@ class EventMapper:
             case "node.skipped":
                 return f"{name} skipped"
             case "node.failed":
-                return f"{name} failed: {_short(_error_text(payload.get('error')))}"
+                return f"{name} failed: {shorten(_error_text(payload.get('error')))}"
             case "agent.toolCalled" | "agent.tool-called":
                 return f"calling {payload.get('toolName', 'a tool')}"
             case "agent.toolReturned" | "agent.tool-returned":
@@ -168,7 +164,7 @@ class EventMapper:
             case "agent.handoff":
                 return f"hand-off {payload.get('fromAgentId', '?')} → {payload.get('toAgentId', '?')}"
             case "agent.decided":
-                return f"decided: {_short(payload.get('decision', ''))}"
+                return f"decided: {shorten(payload.get('decision', ''))}"
             case "provider.usage":
                 return f"{payload.get('model', 'model')}: {payload.get('totalTokens', '?')} tokens"
             case "artifact.created":
@@ -186,7 +182,7 @@ class EventMapper:
             case "run.completed":
                 return "run completed"
             case "run.failed":
-                return f"run failed: {_short(_error_text(payload.get('error')))}"
+                return f"run failed: {shorten(_error_text(payload.get('error')))}"
             case "run.cancelled":
                 return "run cancelled"
             case "run.paused":
@@ -194,7 +190,7 @@ class EventMapper:
             case "run.resumed":
                 return "run resumed"
             case "log.appended":
-                return _short(payload.get("message", ""))
+                return shorten(payload.get("message", ""))
             case _:
                 return type_
 

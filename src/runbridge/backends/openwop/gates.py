@@ -15,7 +15,7 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from ...core.models import Gate, GateField, GateKind, StepRef, utc_now
-from .wire import parse_time
+from .._wire import parse_time
 
 __all__ = [
     "approvals_text",

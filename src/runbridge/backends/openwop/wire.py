@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...core.models import RunStatus, Usage
+from .._wire import parse_time
 
-__all__ = ["RawEvent", "parse_docs", "parse_frame", "parse_time", "resolve_link", "run_status", "usage_of"]
+__all__ = ["RawEvent", "parse_docs", "parse_frame", "resolve_link", "run_status", "usage_of"]
 
 log = logging.getLogger("runbridge.openwop")
 
@@ -40,15 +40,6 @@ _STATUS = {
 def run_status(raw: object) -> RunStatus:
     """OpenWOP status → normalised; an unknown status is `unknown` (clients must treat it as terminal)."""
     return _STATUS.get(str(raw), RunStatus.UNKNOWN)
-
-
-def parse_time(raw: object) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _int(value: object) -> int | None:

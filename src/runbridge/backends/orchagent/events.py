@@ -26,6 +26,8 @@ from datetime import datetime
 from typing import Any, cast
 
 from ...core.models import EventKind, Gate, GateField, GateKind, RunEvent, StepRef, Usage, utc_now
+from ...core.text import shorten
+from .._wire import parse_time
 from .secrets import scrub
 
 __all__ = ["END_TYPES", "GATE_TYPES", "Decoder", "RawEvent", "map_event"]
@@ -104,20 +106,6 @@ def _details(doc: dict[str, Any]) -> dict[str, Any]:
     return cast(dict[str, Any], details) if isinstance(details, dict) else {}
 
 
-def _text(value: object, limit: int = 160) -> str:
-    text = " ".join(str(value).split()) if value is not None else ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _time(raw: object) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _step(details: dict[str, Any]) -> StepRef | None:
     name, step_id = details.get("step"), details.get("step_id")
     if not isinstance(name, str) and not isinstance(step_id, str):
@@ -157,7 +145,7 @@ def auth_gate(run_id: str, raw: RawEvent, opened: datetime) -> Gate:
     doc, details = raw.doc, _details(raw.doc)
     instruction = details.get("instruction") or doc.get("instruction")
     message = doc.get("message") or "The run needs you to sign in."
-    prompt = " ".join(_text(p, 400) for p in (message, instruction) if p)
+    prompt = " ".join(shorten(p, 400) for p in (message, instruction) if p)
     url = _url(details.get("redirect_url")) or _url(doc.get("redirect_url"))
     context = {"provider": details["provider"]} if isinstance(details.get("provider"), str) else {}
     return Gate(
@@ -182,7 +170,7 @@ def approval_gate(run_id: str, raw: RawEvent, opened: datetime) -> Gate:
         gate_id=f"{run_id}:{raw.type}:{raw.ordinal}",
         run_id=run_id,
         kind="tool_approval",
-        prompt=_text(prompt, 400),
+        prompt=shorten(prompt, 400),
         fields=[
             GateField(
                 name="decision",
@@ -219,11 +207,11 @@ def _describe(type_: str, doc: dict[str, Any], details: dict[str, Any], step: St
         case "run.completed":
             return "run completed"
         case "error" | "run.failed":
-            return f"run failed: {_text(message or 'unknown error')}"
+            return f"run failed: {shorten(message or 'unknown error')}"
         case "run.cancelled":
             return "run cancelled"
         case _:
-            return _text(message) if message else type_
+            return shorten(message) if message else type_
 
 
 def map_event(run_id: str, raw: RawEvent, position: int) -> RunEvent:
@@ -232,7 +220,7 @@ def map_event(run_id: str, raw: RawEvent, position: int) -> RunEvent:
     raw = RawEvent(doc, raw.type, raw.ordinal)
     details = _details(doc)
     kind = _KINDS.get(raw.type, EventKind.LOG)
-    ts = _time(doc.get("timestamp")) or utc_now()
+    ts = parse_time(doc.get("timestamp")) or utc_now()
     step = _step(details)
     data = dict(doc)
     gate = None
@@ -245,7 +233,7 @@ def map_event(run_id: str, raw: RawEvent, position: int) -> RunEvent:
         data["outputs"] = details.get("output", details or None)
     elif kind.terminal:
         code = details.get("code")
-        message = _text(doc.get("message") or "The run failed.", 500)
+        message = shorten(doc.get("message") or "The run failed.", 500)
         data["error"] = {"message": message, "code": code if isinstance(code, str) else None}
     return RunEvent(
         kind=kind,

@@ -24,8 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.models import EventKind, RunEvent, StepRef, Usage
+from ...core.text import shorten
 from .gates import gate_from_payload
-from .wire import as_dict, run_status, short, step_error_text, step_id_of, usage_of
+from .wire import as_dict, run_status, step_error_text, step_id_of, usage_of
 
 __all__ = ["EventMapper"]
 
@@ -63,7 +64,7 @@ def _decision(payload: dict[str, Any]) -> str:
         return str(payload["tool_name"]).removeprefix("route_")
     for key in ("matched_case", "decision", "value", "result", "target_step_id"):
         if payload.get(key) not in (None, ""):
-            return short(payload[key], 40)
+            return shorten(payload[key], 40)
     return "?"
 
 
@@ -161,7 +162,7 @@ class EventMapper:
             case "step_complete":
                 return f"{name} done"
             case "step_error":
-                return f"{name} failed: {short(step_error_text(raw.get('error')))}"
+                return f"{name} failed: {shorten(step_error_text(raw.get('error')))}"
             case "parallel_start":
                 return f"{name}: {raw.get('branch_count', 'its')} branches started"
             case "branch_start":
@@ -178,7 +179,7 @@ class EventMapper:
             case "loop_limit_reached":
                 return f"{name}: loop limit reached"
             case "transform_result":
-                return f"{name} result: {short(raw.get('result'), 60)}"
+                return f"{name} result: {shorten(raw.get('result'), 60)}"
             case "tool_execution":
                 return f"tool {raw.get('tool_name', '?')}"
             case "tool_result":
@@ -188,13 +189,13 @@ class EventMapper:
             case "routing_decision" | "if_decision" | "switch_decision":
                 return f"decision: {_decision(raw)}"
             case "final":
-                return f"{name} answered: {short(raw.get('response', ''), 60)}"
+                return f"{name} answered: {shorten(raw.get('response', ''), 60)}"
             case "thinking" | "status" | "step_warning":
-                return short(raw.get("message", type_))
+                return shorten(raw.get("message", type_))
             case "llm_thought" | "agent_turn":
-                return f"thinking: {short(raw.get('thought') or raw.get('message') or '', 60)}"
+                return f"thinking: {shorten(raw.get('thought') or raw.get('message') or '', 60)}"
             case "llm_reasoning":
-                return f"reasoning: {short(raw.get('reasoning', ''), 60)}"
+                return f"reasoning: {shorten(raw.get('reasoning', ''), 60)}"
             case "loop_iteration":
                 return f"{name}: iteration {raw.get('iteration', '?')}"
             case "orchestration_end":
@@ -276,13 +277,13 @@ def terminal_event(
     text = {
         EventKind.RUN_COMPLETED: "run completed",
         EventKind.RUN_CANCELLED: "run cancelled",
-    }.get(kind, f"run failed: {short(reason or '')}")
+    }.get(kind, f"run failed: {shorten(reason or '')}")
     failed: list[dict[str, Any]] = ending.get("step_errors") or []
     if failed and kind is not EventKind.RUN_FAILED:
         # The server calls the run completed although a step in it failed: the result must say so.
         outputs["step_errors"] = data["step_errors"] = failed
         first = failed[0]
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        text += f", but step {first.get('step') or first.get('step_id') or '?'} failed: {short(first['error'])}{more}"
+        text += f", but step {first.get('step') or first.get('step_id') or '?'} failed: {shorten(first['error'])}{more}"
     used = usage or usage_of(ending.get("step_history"))
     return RunEvent(kind=kind, raw_type=raw_type, seq=seq, run_id=run_id, text=text, data=data, usage=used)

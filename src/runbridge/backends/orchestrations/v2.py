@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Generator
 from contextlib import AbstractAsyncContextManager, aclosing
-from datetime import datetime
 from typing import Any
 
 import httpx2
@@ -31,6 +30,7 @@ from ...core.errors import (
 )
 from ...core.models import Gate, Run, RunEvent, RunStatus, StepRef, Usage
 from ...http import HttpClient, SSEMessage, follow, segment
+from .._wire import parse_time
 from .events import EventMapper, terminal_event
 from .wire import api_path, as_dict, frame_number, parse_data, run_status, target_of_run_id
 
@@ -46,15 +46,6 @@ _SCALE_MODE_OFF = "scale mode is not enabled"
 def scale_mode_off(error: BackendError) -> bool:
     """The server's 503 for a v2 route when it does not run in scale mode (permanent: its configuration)."""
     return error.status == 503 and _SCALE_MODE_OFF in error.message.lower()
-
-
-def _time(raw: object) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class V2Runs:
@@ -119,8 +110,8 @@ class V2Runs:
             target_id=str(doc.get("orchestration_id") or target_of_run_id(run_id) or "") or None,
             status=status,
             raw_status=str(doc.get("status")),
-            created_at=_time(doc.get("started_at")),
-            updated_at=_time(doc.get("ended_at")),
+            created_at=parse_time(doc.get("started_at")),
+            updated_at=parse_time(doc.get("ended_at")),
             usage=usage,
             current_step=StepRef(id=str(step)) if step else None,  # the status names no step: no name, not the id
             open_gate=gate if waiting and gate is not None else None,

@@ -20,7 +20,6 @@ __all__ = [
     "frame_number",
     "parse_data",
     "run_status",
-    "short",
     "step_error_text",
     "step_id_of",
     "target_of_run_id",
@@ -125,8 +124,3 @@ def step_error_text(raw: object) -> str:
         return text.strip()
     lines = [line.strip() for line in trace.splitlines() if line.strip()]
     return f"{head.strip()} {lines[-1] if lines else ''}".strip()
-
-
-def short(value: object, limit: int = 80) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
