@@ -243,6 +243,9 @@ class Run(_Model):
     open_gate: Gate | None = None
     parent_run_id: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    # What the adapter needs to find this run again in another process (its events URL, its thread id): opaque to the
+    # bridge, which stores it with the run and hands it back (`RunLocatorAPI`); never shown to the model.
+    locator: dict[str, str] | None = Field(default=None, exclude=True)
 
 
 class HostInfo(_Model):

@@ -23,6 +23,7 @@ __all__ = [
     "HostInfoAPI",
     "RunActionsAPI",
     "RunListAPI",
+    "RunLocatorAPI",
     "RunsAPI",
     "TargetsAPI",
     "ThreadsAPI",
@@ -157,6 +158,18 @@ class RunActionsAPI(Protocol):
     def offers(self, action: Literal["cancel", "fork"], run: Run) -> bool:
         """Whether `action` on `run` (as last read) is expected to work: False when the backend is known to refuse
         it (no cancel in this API version, a host that answered a fork with "not supported"), or cannot say."""
+        ...
+
+
+@runtime_checkable
+class RunLocatorAPI(Protocol):
+    """An adapter that must note something per run to reach it again (an events URL, a thread id) returns it as
+    `Run.locator`; the bridge stores it with the run and hands it back here before acting on a run, so that a run
+    started before a restart, or by another runbridge process on the same store, is found the same way. The adapter's
+    own map is then only this process's copy. Not a tool capability."""
+
+    def locate_run(self, run_id: str, locator: Mapping[str, str]) -> None:
+        """Take back what `Run.locator` said about `run_id` (what the adapter already knows stands)."""
         ...
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
 import anyio
@@ -110,6 +110,16 @@ class OpenWopBackend:
         if link is not None:
             self._events_url[run_id] = link
 
+    def _locator(self, run_id: str) -> dict[str, str] | None:
+        found = {"events_url": self._events_url.get(run_id), "workflow_id": self._run_targets.get(run_id)}
+        return {k: v for k, v in found.items() if v} or None
+
+    def locate_run(self, run_id: str, locator: Mapping[str, str]) -> None:
+        """A run's locator (`RunLocatorAPI`): its `eventsUrl` (checked again, as when the host gave it), workflow."""
+        self._link(run_id, {"eventsUrl": locator.get("events_url")})
+        if locator.get("workflow_id"):
+            self._run_targets.setdefault(run_id, locator["workflow_id"])
+
     async def _call(self, method: str, path: str, *, action: str, mutation: bool = False, **kwargs: Any) -> Any:
         wire = await self.wire()
         headers = dict(wire.headers)
@@ -163,6 +173,7 @@ class OpenWopBackend:
             target_id=request.target_id,
             status=run_status(doc.get("status")),
             raw_status=str(doc.get("status")),
+            locator=self._locator(run_id),
         )
 
     async def get_run(self, run_id: str) -> Run:
@@ -255,9 +266,9 @@ class OpenWopBackend:
         self._link(new_id, doc)
         if run_id in self._run_targets:
             self._run_targets.setdefault(new_id, self._run_targets[run_id])
-        return Run(
-            run_id=new_id, status=run_status(doc.get("status")), parent_run_id=run_id, raw_status=str(doc.get("status"))
-        )
+        status = run_status(doc.get("status"))
+        raw = str(doc.get("status"))
+        return Run(run_id=new_id, status=status, parent_run_id=run_id, raw_status=raw, locator=self._locator(new_id))
 
     # -- events -------------------------------------------------------------------------------------------------
 

@@ -205,7 +205,18 @@ class OrchagentBackend:
         if not isinstance(run_id, str) or not run_id:
             raise BackendError("The server accepted the message but returned no run_id", backend=self.family)
         self._threads[run_id] = thread_id
-        return Run(run_id=run_id, target_id=thread_id, status=RunStatus.RUNNING, details={"thread_id": thread_id})
+        return Run(
+            run_id=run_id,
+            target_id=thread_id,
+            status=RunStatus.RUNNING,
+            details={"thread_id": thread_id},
+            locator={"thread_id": thread_id},
+        )
+
+    def locate_run(self, run_id: str, locator: Mapping[str, str]) -> None:
+        """A run's locator (`RunLocatorAPI`): its thread, which the server's run endpoints never name."""
+        if locator.get("thread_id"):
+            self._threads.setdefault(run_id, locator["thread_id"])
 
     # -- runs ----------------------------------------------------------------------------------------------------
 
