@@ -159,3 +159,26 @@ def test_redact_replaces_every_occurrence_of_the_secret() -> None:
 
 def test_an_empty_secret_redacts_nothing() -> None:
     assert Secret("").redact("some text") == "some text"
+
+
+def _problem(call: Any) -> str:
+    with pytest.raises(ConfigError) as caught:
+        call()
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "content", ["", '{"access_token": ""}', '{"access_token": "' + SENTINEL, "\udcff" + SENTINEL, SENTINEL]
+)
+def test_every_family_reads_a_token_file_the_same_way_and_names_the_same_problem(tmp_path: Path, content: str) -> None:
+    from runbridge.backends.orchagent import TokenSource
+
+    path = tmp_path / "token"
+    path.write_bytes(content.encode("utf-8", "surrogateescape"))
+    path.chmod(0o644 if content == SENTINEL else 0o600)  # the last case: readable by others
+    generic = _problem(lambda: load_secret(profile(token_file=path), env={}))
+    orchagent = _problem(lambda: TokenSource(profile(token_file=path), env={}).get())
+    assert generic.split(". ")[0] == orchagent.split(". ")[0]  # the same fact; each family adds what to do
+    assert str(path) in generic
+    assert SENTINEL not in generic + orchagent
+    assert "Traceback" not in generic + orchagent

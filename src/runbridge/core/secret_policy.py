@@ -7,8 +7,10 @@ name and sends it to a backend, so a reference to runbridge's own credentials wo
 Refused, always:
 
 * environment variables holding runbridge's credentials: every profile's `api_key_env`, the HTTP bearer token's
-  variable (`serve --http --token-env VAR`), `RUNBRIDGE_STATE_KEY`, `ORCHAGENT_TOKEN_FILE`;
-* files: every profile's `token_file`, orchagent's token file (`$ORCHAGENT_TOKEN_FILE`, `~/.orchagent/token.json`),
+  variable (`serve --http --token-env VAR`), `RUNBRIDGE_STATE_KEY`, and each family's variables naming a
+  credential file (its spec's `credentials`: `ORCHAGENT_TOKEN_FILE`);
+* files: every profile's `token_file`, each family's credential files (orchagent's token file:
+  `$ORCHAGENT_TOKEN_FILE`, `~/.orchagent/token.json`),
   the run registry and `request-state.key` (and, when the state directory is runbridge's own default, everything
   in it), the `runbridge.toml` read and the configuration files of MCP hosts (core/file_guard.py), the system's
   pseudo-files (`/proc`, `/sys`, `/dev`), and anything that is not a regular file. Paths are compared after
@@ -26,7 +28,6 @@ a path that does not exist is not repeated (it may be a secret pasted where a pa
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -34,11 +35,13 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from .config import ORCHAGENT_DEFAULT_TOKEN_FILE, Profile, Settings, default_state_path
+from .config import Profile, Settings, default_state_path
 from .errors import InputError, sentences
+from .families import registered_families
 from .file_guard import FileId, Opened, Unreadable, file_id, holds_any, host_config_paths, host_config_reason
 from .file_guard import open_checked as _open
 from .threads import SecretRefs
+from .token_file import tokens_in
 
 __all__ = ["MAX_SECRET_FILE_BYTES", "MAX_SPEC_FILE_BYTES", "SPEC_DIRS_ENV", "STATE_KEY_ENV", "SecretPolicy"]
 
@@ -84,15 +87,14 @@ class SecretPolicy:
     def _home(self) -> Path:
         return Path(self._env.get("HOME") or Path.home())
 
-    def _orchagent_token_files(self) -> set[str]:
-        return {self._env.get("ORCHAGENT_TOKEN_FILE") or ORCHAGENT_DEFAULT_TOKEN_FILE, ORCHAGENT_DEFAULT_TOKEN_FILE}
-
     def _reserved(self) -> _Reserved:
         """Computed per check: symlinks and files may have changed since the server started."""
-        env: dict[str, str] = {
-            STATE_KEY_ENV: "the key sealing gate continuations",
-            "ORCHAGENT_TOKEN_FILE": "the path of orchagent's token file",
-        }
+        env: dict[str, str] = {STATE_KEY_ENV: "the key sealing gate continuations"}
+        holders: dict[Path, str] = {}
+        for spec in registered_families():  # each family's own credentials (orchagent's token file), as it says
+            env.update(spec.credentials.path_env)
+            for token_file, what in spec.credentials.files(self._env).items():
+                holders[_real(token_file)] = what
         for name in self._protect_env:
             env[name] = "the bearer token HTTP clients must send to runbridge"
         files: dict[Path, str] = {}
@@ -100,9 +102,6 @@ class SecretPolicy:
             files[_real(host_file)] = host_config_reason([host_file]) or "an MCP host's configuration file"
         if self._settings.config_file is not None:
             files[_real(self._settings.config_file)] = "the runbridge.toml this server read"
-        holders: dict[Path, str] = {}
-        for token_file in self._orchagent_token_files():
-            holders[_real(token_file)] = "orchagent's token file"
         for profile in self._settings.profiles.values():
             if profile.api_key_env:
                 env[profile.api_key_env] = f"the credential of profile {profile.name!r}"
@@ -129,13 +128,18 @@ class SecretPolicy:
                 continue  # not there (or not reachable): nothing to link to
         return _Reserved(env=env, files=files, dirs=dirs, ids=ids, holders=holders)
 
+    @staticmethod
+    def _names_a_file(variable: str) -> bool:
+        """A variable that names a credential file: reserved, but its value is a path, not a credential."""
+        return any(variable in spec.credentials.path_env for spec in registered_families())
+
     def _credentials(self, reserved: _Reserved) -> dict[str, str]:
         """Every credential runbridge has loaded or would load, value -> what it is. Held in memory for one check;
         values are only ever compared, never logged, shown or stored."""
         found: dict[str, str] = {}
         for name, what in reserved.env.items():
             value = self._env.get(name, "").strip()
-            if name != "ORCHAGENT_TOKEN_FILE" and value:
+            if value and not self._names_a_file(name):
                 found[value] = what
         for path, what in reserved.holders.items():
             try:
@@ -295,17 +299,12 @@ class SecretPolicy:
 
 
 def _tokens_in(text: str) -> list[str]:
-    """The credentials a token file holds: the bare token, or `access_token` / `api_key` of its JSON."""
-    if not text.startswith("{"):
-        return [text] if text else []
+    """The credentials a token file holds; a file that only looks like JSON holds itself (as its reader would
+    refuse it, the whole text is what must not leak)."""
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
-        return [text]
-    if not isinstance(doc, dict):
-        return []
-    values = (doc.get(name) for name in ("access_token", "api_key"))  # pyright: ignore[reportUnknownMemberType]
-    return [value.strip() for value in values if isinstance(value, str) and value.strip()]
+        return tokens_in(text)
+    except ValueError:
+        return [text.strip()]
 
 
 def _usable(given: str, what: str) -> Path:

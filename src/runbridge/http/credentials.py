@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.config import Profile
 from ..core.errors import ConfigError
 from ..core.logs import register_secret
+from ..core.token_file import read_token_file
 
 __all__ = ["Secret", "load_secret", "write_token_file"]
 
@@ -39,32 +39,6 @@ class Secret:
         return text.replace(self.value, "***") if self.value else text
 
 
-def _read_token_file(path: Path) -> str:
-    """A token file holds the bare token, or JSON with `access_token` (orchagent's format) or `api_key`."""
-    try:
-        mode = path.stat().st_mode
-        raw = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ConfigError(f"The token file {path} does not exist. Create it (mode 0600) or fix token_file.") from None
-    except OSError as exc:
-        raise ConfigError(f"The token file {path} cannot be read ({exc.__class__.__name__}).") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"The token file {path} is readable by others; run `chmod 600 {path}`.")
-    if raw.startswith("{"):
-        try:
-            doc = json.loads(raw)
-        except json.JSONDecodeError:
-            raise ConfigError(f"The token file {path} starts with '{{' but is not valid JSON.") from None
-        token = str(doc.get("access_token") or doc.get("api_key") or "") if isinstance(doc, dict) else ""
-    else:
-        token = raw
-    if not token:
-        raise ConfigError(
-            f"The token file {path} holds no token: write the bare token, or JSON with access_token, into it."
-        )
-    return token
-
-
 def load_secret(profile: Profile, env: dict[str, str] | None = None) -> Secret:
     """The profile's credential; an empty `Secret` when the profile names none."""
     env = dict(os.environ) if env is None else env
@@ -78,7 +52,7 @@ def load_secret(profile: Profile, env: dict[str, str] | None = None) -> Secret:
                 "Export it in the environment that starts runbridge."
             )
     if profile.token_file is not None:
-        return Secret(_read_token_file(profile.token_file), str(profile.token_file))
+        return Secret(read_token_file(profile.token_file), str(profile.token_file))
     return Secret("")
 
 

@@ -9,16 +9,15 @@ which the CLI calls with what the person typed.
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from ...core.config import ORCHAGENT_DEFAULT_TOKEN_FILE, Profile
-from ...core.errors import AuthError, BackendError, ConfigError, ConflictError, RunbridgeError
+from ...core.config import Profile
+from ...core.errors import AuthError, BackendError, ConflictError, RunbridgeError
+from ...core.token_file import read_token_file
 from ...http import HttpClient, Secret
+from .spec import DEFAULT_TOKEN_FILE
 
 __all__ = ["LOGIN_HINT", "TokenSource", "obtain_token", "token_file_of"]
 
@@ -30,7 +29,7 @@ def token_file_of(profile: Profile, env: Mapping[str, str] | None = None) -> Pat
     if profile.token_file is not None:
         return profile.token_file
     env = os.environ if env is None else env
-    return Path(env.get("ORCHAGENT_TOKEN_FILE") or ORCHAGENT_DEFAULT_TOKEN_FILE).expanduser()
+    return Path(env.get("ORCHAGENT_TOKEN_FILE") or DEFAULT_TOKEN_FILE).expanduser()
 
 
 class TokenSource:
@@ -47,36 +46,15 @@ class TokenSource:
             return Secret(self._env[self._var], f"${self._var}")
         try:
             info = self.path.stat()
-        except FileNotFoundError:
-            raise ConfigError(
-                f"Not signed in to orchagent: the token file {self.path} does not exist. {LOGIN_HINT}"
-            ) from None
-        except OSError as exc:
-            raise ConfigError(f"The token file {self.path} cannot be read ({exc.__class__.__name__}).") from None
-        key = (info.st_mtime_ns, info.st_size, info.st_ino)
-        if self._cache is not None and self._cache[0] == key:
+        except OSError:
+            info = None  # read_token_file says what is wrong with it
+        key = (info.st_mtime_ns, info.st_size, info.st_ino) if info is not None else None
+        if key is not None and self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(f"The token file {self.path} is readable by others; run `chmod 600 {self.path}`.")
-        secret = Secret(self._read(), str(self.path))
-        if not secret:
-            raise ConfigError(f"Not signed in to orchagent: {self.path} holds no token (logged out). {LOGIN_HINT}")
-        self._cache = (key, secret)
+        secret = Secret(read_token_file(self.path, hint=LOGIN_HINT), str(self.path))
+        if key is not None:
+            self._cache = (key, secret)
         return secret
-
-    def _read(self) -> str:
-        try:
-            raw = self.path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"The token file {self.path} cannot be read ({exc.__class__.__name__}).") from None
-        if not raw.startswith("{"):
-            return raw
-        try:
-            doc: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            raise ConfigError(f"The token file {self.path} is not valid JSON. {LOGIN_HINT}") from None
-        token = doc.get("access_token") if isinstance(doc, dict) else None
-        return token.strip() if isinstance(token, str) else ""
 
 
 async def obtain_token(
