@@ -8,9 +8,10 @@ from typing import Any
 import anyio
 import pytest
 
+from runbridge.backends._runlog import follow_log
 from runbridge.backends.orchestrations.events import EventMapper
 from runbridge.backends.orchestrations.gates import gate_from_payload, resume_body
-from runbridge.backends.orchestrations.runlog import RunLog, follow_log
+from runbridge.backends.orchestrations.v1 import RunLog
 from runbridge.backends.orchestrations.wire import frame_number, target_of_run_id, usage_of
 from runbridge.core.errors import StreamError
 from runbridge.core.models import EventKind, GateAnswer, StepRef

@@ -30,10 +30,10 @@ from ...core.errors import BackendTimeoutError, ConfigError, GateError, NotFound
 from ...core.models import Gate, GateAnswer, Page, Run, RunEvent, RunStatus, StartRequest, StepRef, Target
 from ...core.protocols import EventPage
 from ...http import HttpClient, segment
+from .._runlog import follow_log, log_page
 from .events import EventMapper
 from .gates import resume_body
-from .runlog import RunLog, follow_log, log_page
-from .v1 import V1Runs
+from .v1 import LOST_V1, RunLog, V1Runs
 from .v2 import V2Runs, scale_mode_off
 from .wire import api_path, as_dict, target_of_run_id
 
@@ -142,7 +142,7 @@ class OrchestrationsBackend:
 
         def make(run_id: str) -> RunLog:
             mapper = EventMapper(run_id, steps=steps, target_id=target_id)
-            log = self._logs[run_id] = RunLog(run_id, mapper, target_id=target_id, base=base)
+            log = self._logs[run_id] = RunLog(run_id, mapper, target_id=target_id, base=base, lost=LOST_V1)
             return log
 
         return make
@@ -264,7 +264,7 @@ class OrchestrationsBackend:
             "runbridge will never resume this run. Synapse v1 has no cancel, so the run was not stopped on the "
             f"server: {where}, until someone resumes it there."
         )
-        log.abandon(note)
+        log.abandon(note, text="run abandoned at its gate (Synapse v1 has no cancel)")
         return self._run_of(log)
 
     def offers(self, action: Literal["cancel", "fork"], run: Run) -> bool:

@@ -19,15 +19,25 @@ from anyio.abc import TaskGroup, TaskStatus
 from ...core.errors import BackendError, BackendTimeoutError, RunbridgeError, StreamError, TransportError
 from ...core.models import Gate
 from ...http import HttpClient, iter_messages, segment
-from .runlog import RunLog
+from .._runlog import RunLog as GenericRunLog
+from .events import EventMapper
 from .wire import api_path, as_dict, parse_data
 
-__all__ = ["V1Runs"]
+__all__ = ["LOST_V1", "RunLog", "V1Runs"]
 
 _SSE = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
 
+RunLog = GenericRunLog[EventMapper]
 NewLog = Callable[[str], RunLog]
 """Make (and register) the log of a run by its id."""
+
+
+LOST_V1 = (
+    "Synapse v1 cannot re-attach to a run's events: the run goes on on the server, but runbridge can no longer see "
+    "it. If it stops at a human gate, the gate cannot be shown here; enable the v2 API (profile option api_versions) "
+    "to follow runs that way."
+)
+"""What a lost v1 stream means, said after "Lost the event stream of run ... (why)"."""
 
 
 def _problem(exc: Exception) -> str:

@@ -1,10 +1,10 @@
 """One run as runbridge received it: its events in order, and what they say about the run now.
 
-Synapse v1 streams a run's events on the answer to the POST that starts (or resumes) it, and has no way to read
-them again, nor the run's status (reference §4f, §7.2). So the adapter reads each such stream into the run's log
-in the background, and `watch` reads the log: every event after a cursor exactly once, waiting (without polling)
-while the run waits at a gate. The log also holds the guard the real server lacks: a gate is resumed at most once,
-and never after the run ended or was cancelled.
+For backends that stream a run's events only on the answer to the POST that starts (or resumes) it, with no way to
+read them again nor the run's status (Synapse v1: see docs/backends/orchestrations.md). The adapter reads each such
+stream into the run's log in the background, and `watch` reads the log: every event after a cursor exactly once,
+waiting (without polling) while the run waits at a gate. The log also holds the guard such servers lack: a gate is
+resumed at most once, and never after the run ended or was cancelled.
 
 Sequence numbers are a local counter. A log made for a run runbridge had not seen in this process (its gate
 answered after a restart) starts counting after the gate's own sequence, so that the cursor the bridge saved
@@ -14,26 +14,56 @@ before the restart still points before the new events.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 
-from ...core.errors import CursorError, StreamError
-from ...core.models import EventKind, Gate, RunEvent, RunStatus, StepRef, Usage
-from ...core.protocols import EventPage
-from .events import EventMapper
+from ..core.errors import CursorError, StreamError
+from ..core.models import EventKind, Gate, RunEvent, RunStatus, StepRef, Usage
+from ..core.protocols import EventPage
 
-__all__ = ["RunLog", "follow_log", "log_page"]
+__all__ = ["EventFeed", "RunLog", "follow_log", "log_page"]
 
 
-class RunLog:
-    """Events and state of one run. Mutated only on the event loop, between awaits."""
+class EventFeed(Protocol):
+    """A family's wire events → runbridge's events, one stream at a time."""
 
-    def __init__(self, run_id: str, mapper: EventMapper, *, target_id: str | None = None, base: int = 0) -> None:
+    def feed(self, raw: dict[str, Any], seq: str) -> list[RunEvent]:
+        """The events one wire event makes (none for markers)."""
+        ...
+
+    def finish(self) -> list[RunEvent]:
+        """What is still pending when the stream ends (a folded terminal event)."""
+        ...
+
+
+F = TypeVar("F", bound=EventFeed)
+
+_LOST = "The run goes on on the server, but runbridge can no longer see it."
+
+
+class RunLog(Generic[F]):
+    """Events and state of one run. Mutated only on the event loop, between awaits.
+
+    `ends_with`: the wire event type that closes a stream; `lost`: what a broken stream means for this family (said
+    after "Lost the event stream of run ... (why)")."""
+
+    def __init__(
+        self,
+        run_id: str,
+        mapper: F,
+        *,
+        target_id: str | None = None,
+        base: int = 0,
+        ends_with: str = "done",
+        lost: str = _LOST,
+    ) -> None:
         self.run_id = run_id
         self.target_id = target_id
         self.mapper = mapper
         self.base = base
+        self._ends_with = ends_with
+        self._lost = lost
         self.events: list[RunEvent] = []
         self.status = RunStatus.RUNNING
         self.current_step: StepRef | None = None
@@ -57,7 +87,7 @@ class RunLog:
         """Add what one wire event says; False once it was the stream's `done`."""
         for event in self.mapper.feed(raw, ""):
             self.append(event)
-        return raw.get("type") != "done"
+        return raw.get("type") != self._ends_with
 
     def append(self, event: RunEvent) -> None:
         if self.ended:
@@ -111,7 +141,7 @@ class RunLog:
 
     def stream_ended(self, problem: str | None = None) -> None:
         """A stream into this log is over. Unless the run now waits at a gate or has ended, it was cut short:
-        v1 cannot re-attach, so the log is broken and a watch says so."""
+        the stream cannot be re-attached, so the log is broken and a watch says so."""
         self._streams -= 1
         if self._streams > 0:
             return  # the run stream's tail (its `done`) after the resume's stream began: that one carries on
@@ -119,15 +149,12 @@ class RunLog:
             self.append(event)
         if not self.ended and self.open_gate is None:
             what = problem or "the stream ended before the run reached a gate or its end"
-            self.broken = (
-                f"Lost the event stream of run {self.run_id} ({what}). Synapse v1 cannot re-attach to a run's events: "
-                "the run goes on on the server, but runbridge can no longer see it. If it stops at a human gate, the "
-                "gate cannot be shown here; enable the v2 API (profile option api_versions) to follow runs that way."
-            )
+            self.broken = f"Lost the event stream of run {self.run_id} ({what}). {self._lost}"
         self._wake()
 
-    def abandon(self, note: str) -> None:
-        """End the log without the server's say (v1 has no cancel): watchers stop, the gate is never answered."""
+    def abandon(self, note: str, *, text: str = "run abandoned at its gate") -> None:
+        """End the log without the server's say (for a server with no cancel): watchers stop, the gate is never
+        answered. `note` says why and how, `text` is the event's progress text."""
         self.cancelled, self.abandoned, self.abandoned_at_gate = True, note, self.open_gate is not None
         self.append(
             RunEvent(
@@ -135,7 +162,7 @@ class RunLog:
                 raw_type="abandoned",
                 seq="",
                 run_id=self.run_id,
-                text="run abandoned at its gate (Synapse v1 has no cancel)",
+                text=text,
                 data={"status": "cancelled", "note": note},
             )
         )
@@ -160,7 +187,7 @@ class RunLog:
             await self._changed.wait()
 
 
-def log_page(log: RunLog, cursor: str | None) -> EventPage:
+def log_page(log: RunLog[Any], cursor: str | None) -> EventPage:
     """Every event of the log after `cursor`, as it is now; a log whose stream was lost and holds nothing after the
     cursor says so (as `follow_log` does) rather than look like a run with nothing new."""
     index = log.index_after(cursor)
@@ -169,7 +196,7 @@ def log_page(log: RunLog, cursor: str | None) -> EventPage:
     return EventPage(events=log.events[index:], complete=log.ended)
 
 
-async def follow_log(log: RunLog, cursor: str | None) -> AsyncIterator[RunEvent]:
+async def follow_log(log: RunLog[Any], cursor: str | None) -> AsyncIterator[RunEvent]:
     """Every event of the log after `cursor` exactly once, until the terminal one; waits while the run waits."""
     index = log.index_after(cursor)
     while True:
