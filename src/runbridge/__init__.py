@@ -1,5 +1,6 @@
 """runbridge: an MCP server that lets any MCP host drive agent-orchestration platforms."""
 
+from .backends.registry import register_shipped
 from .core import (
     ALL_TOOLSETS,
     DEFAULT_TOOLSETS,
@@ -47,6 +48,8 @@ from .core import (
     load_settings,
     utc_now,
 )
+
+register_shipped()  # before any configuration is read, whichever module is imported first (core.families says why)
 
 __version__ = "0.1.0"
 

@@ -23,8 +23,8 @@ api_key_env = "OPENWOP_API_KEY"
 workflows = ["approval-demo"]
 
 [profiles.hosted]
-family = "platform"
-base_url = "https://api.orchagent.io"
+family = "orchagent"
+base_url = "https://orchagent.example"
 token_file = "~/.config/runbridge/orchagent.token"
 read_timeout = 60
 """
@@ -58,7 +58,7 @@ def test_a_valid_file_with_two_profiles_loads_both(tmp_path: Path) -> None:
     assert local.base_url == "http://127.0.0.1:8787"
     assert local.api_key_env == "OPENWOP_API_KEY"
     assert local.workflows == ["approval-demo"]
-    assert hosted.family == "platform"
+    assert hosted.family == "orchagent"
     assert hosted.read_timeout == 60.0
     assert hosted.token_file == Path("~/.config/runbridge/orchagent.token").expanduser()
     assert settings.default_profile == "hosted"
@@ -141,8 +141,13 @@ def test_an_unknown_family_is_an_error_naming_the_profile_and_the_choices(tmp_pa
     message = config_error(tmp_path, text)
     assert "[profiles.bad]" in message
     assert "family" in message
-    assert "'openwop'" in message
-    assert "'orq'" in message
+    assert "unknown family 'temporal'; runbridge knows openwop, orchagent, orchestrations" in message
+
+
+@pytest.mark.parametrize("family", ["platform", "orq"])
+def test_a_family_that_is_not_built_yet_is_refused_like_any_unknown_one(tmp_path: Path, family: str) -> None:
+    message = config_error(tmp_path, f'[profiles.p]\nfamily = "{family}"\nbase_url = "http://a"\n')
+    assert f"[profiles.p] family: unknown family {family!r}; runbridge knows openwop, orchagent" in message
 
 
 def test_a_base_url_without_a_scheme_is_an_error_saying_what_it_must_start_with(tmp_path: Path) -> None:

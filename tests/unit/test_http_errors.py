@@ -18,6 +18,7 @@ from runbridge.core.errors import (
     RateLimitedError,
     UnavailableError,
 )
+from runbridge.backends.openwop.errors import closed_envelope
 from runbridge.http.errors import ErrorInfo, error_for_response, parse_error_body
 from runbridge.http.retry import parse_retry_after
 
@@ -38,14 +39,24 @@ def test_the_openwop_closed_envelope_gives_code_message_correlation_id_and_retry
         "message": "Too many runs for this tenant",
         "details": {"retryAfterMs": 12500, "scope": "tenant", "correlationId": "corr-7"},
     }
-    assert parse_error_body(body) == ErrorInfo(
+    assert parse_error_body(body, closed_envelope) == ErrorInfo(
         message="Too many runs for this tenant", code="rate_limited", request_id="corr-7", retry_after=12.5
     )
+    error = respond(429, body)  # found through the openwop family's spec
+    assert (error.code, error.request_id, error.retry_after) == ("rate_limited", "corr-7", 12.5)
 
 
 def test_the_openwop_in_flight_hint_in_seconds_is_read_too() -> None:
     body = {"error": "idempotency_in_flight", "message": "Still executing", "details": {"retryAfter": 3}}
-    assert parse_error_body(body).retry_after == 3.0
+    assert parse_error_body(body, closed_envelope).retry_after == 3.0
+
+
+def test_a_family_reads_only_its_own_envelope() -> None:
+    """OpenWOP's envelope is OpenWOP's: another family's body of that shape keeps only what the common ones read."""
+    body = {"error": "rate_limited", "message": "Slow down", "details": {"correlationId": "corr-7"}}
+    error = error_for_response(429, httpx2.Headers(), json.dumps(body).encode(), backend="orchestrations", action="x")
+    assert (error.code, error.request_id) == (None, None)
+    assert "Slow down" in str(error)
 
 
 def test_the_orchagent_io_envelope_gives_code_message_request_id_and_retry_hints() -> None:

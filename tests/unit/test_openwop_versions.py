@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from pydantic import ValidationError
 
 from runbridge.backends.openwop import OpenWopBackend
 from runbridge.backends.openwop.discovery import Discovery
@@ -60,9 +61,9 @@ def test_a_pin_is_read_in_any_usual_spelling(raw: object, pinned: int | None) ->
 
 
 @pytest.mark.parametrize("raw", [3, "two", True, 0])
-def test_a_pin_runbridge_cannot_speak_is_a_configuration_error(raw: object) -> None:
-    with pytest.raises(ConfigError, match=r"options\.protocol_version must be 1 or 2"):
-        pinned_version(_profile(protocol_version=raw))
+def test_a_pin_runbridge_cannot_speak_is_refused_when_the_profile_is_read(raw: object) -> None:
+    with pytest.raises(ValidationError, match=r"options\.protocol_version: must be 1 or 2"):
+        _profile(protocol_version=raw)
 
 
 def test_each_version_writes_its_paths_and_headers() -> None:

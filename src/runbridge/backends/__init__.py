@@ -1,40 +1,33 @@
-"""One adapter package per backend API family; `create_backend` picks it from the profile.
+"""One adapter package per backend API family; `create_backend` picks it from the profile's family spec.
 
-Adapters are imported on first use so that a server with one profile does not load the others.
+Each family's `FamilySpec` (`<family>/spec.py`) is registered by `registry.py`; adapters are imported on first use so
+that a server with one profile does not load the others.
 """
 
 from __future__ import annotations
 
 import inspect
-from importlib import import_module
 from typing import cast
 
 from anyio.abc import TaskGroup
 
 from ..core.config import Profile
 from ..core.errors import ConfigError
+from ..core.families import family_names, find_family
 from ..core.protocols import Backend
 
-__all__ = ["FAMILIES", "adapter_class", "create_backend"]
-
-# family -> (module, class)
-FAMILIES: dict[str, tuple[str, str]] = {
-    "openwop": ("runbridge.backends.openwop", "OpenWopBackend"),
-    "orchagent": ("runbridge.backends.orchagent", "OrchagentBackend"),
-    "orchestrations": ("runbridge.backends.orchestrations", "OrchestrationsBackend"),
-}
+__all__ = ["adapter_class", "create_backend"]
 
 
 def adapter_class(profile: Profile) -> type:
     """The adapter class for a profile's family (imported now)."""
-    try:
-        module_name, class_name = FAMILIES[profile.family]
-    except KeyError:
-        supported = ", ".join(sorted(FAMILIES))
+    spec = find_family(profile.family)
+    if spec is None:  # profiles are checked against the registry: only a family unregistered since then
+        supported = ", ".join(family_names())
         raise ConfigError(
-            f"Profile {profile.name!r}: the {profile.family!r} family is not available yet (available: {supported})."
-        ) from None
-    return cast(type, getattr(import_module(module_name), class_name))
+            f"Profile {profile.name!r}: the {profile.family!r} family is not available (available: {supported})."
+        )
+    return spec.adapter()
 
 
 def create_backend(profile: Profile, *, tasks: TaskGroup | None = None) -> Backend:

@@ -6,13 +6,15 @@ Every failure a user can fix is printed as one clear line on stderr with exit st
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..core.config import load_settings
 from ..core.errors import ConfigError, RunbridgeError
+from ..core.families import registered_families
 from ..core.logs import configure_logging
 
 __all__ = ["main"]
@@ -30,7 +32,43 @@ def _log_level(value: str) -> str:
     return level
 
 
+def _port(lowest: int) -> Callable[[str], int]:
+    """A TCP port (`lowest` is 0 where "any free port" makes sense); anything else is a usage error saying so."""
+
+    def port(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+        if not lowest <= number <= 65535:
+            raise argparse.ArgumentTypeError(f"{number} is not a port: use {lowest} to 65535")
+        return number
+
+    return port
+
+
+def _speed(value: str) -> float:
+    """The sandbox speed factor: a finite number, 0 or more."""
+    try:
+        speed = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(speed) or speed < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a speed: use 0 (no delays) or more (1: watchable)")
+    return speed
+
+
+def _host(value: str) -> str:
+    if not value.strip() or any(c.isspace() for c in value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a host name or address")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
+    specs = registered_families()
+    demos = [spec.name for spec in specs if spec.demo is not None and spec.sandbox]
+    sandboxes = sorted({spec.sandbox for spec in specs if spec.sandbox})
+    logins = [spec.name for spec in specs if spec.login is not None]
     parser = argparse.ArgumentParser(prog="runbridge", description="An MCP server for agent-orchestration platforms.")
     parser.add_argument("--version", action="version", version=f"runbridge {__version__}")
     parser.add_argument("--config", help="runbridge.toml to read (default: $RUNBRIDGE_CONFIG, then ./runbridge.toml)")
@@ -55,8 +93,8 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = command("serve", "serve MCP over stdio (default) or streamable HTTP")
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
-    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    serve.add_argument("--host", type=_host, default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port(1), default=8765, help="HTTP port (default 8765)")
     serve.add_argument("--token-env", help="env var holding the bearer token HTTP clients must send")
     serve.add_argument("--allow-origin", action="append", default=[], help="an allowed browser Origin (repeatable)")
     serve.add_argument(
@@ -72,9 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     demo = command("demo", "walk a gated run on the embedded sandbox, end to end")
-    demo.add_argument(
-        "--family", choices=["openwop", "orchestrations"], default="openwop", help="sandbox API (default openwop)"
-    )
+    demo.add_argument("--family", choices=demos, default=demos[0], help=f"sandbox API (default {demos[0]})")
     demo.add_argument(
         "--workflow", help="sandbox workflow to run (default approval-demo; orch-research-report for orchestrations)"
     )
@@ -85,15 +121,12 @@ def _parser() -> argparse.ArgumentParser:
         default="approve",
         help="the answer --non-interactive gives (default approve)",
     )
-    demo.add_argument("--speed", type=float, default=1.0, help="sandbox speed (1: watchable; 0: no delays)")
+    demo.add_argument("--speed", type=_speed, default=1.0, help="sandbox speed (1: watchable; 0: no delays)")
 
     sandbox = command("sandbox", "run the sandbox backend on 127.0.0.1 (prints its address)")
-    sandbox.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    sandbox.add_argument("--port", type=_port(0), default=0, help="port (default: any free port)")
     sandbox.add_argument(
-        "--family",
-        choices=["openwop", "orchestrations", "orchagent"],
-        default="openwop",
-        help="wire protocol to speak (default openwop)",
+        "--family", choices=sandboxes, default=sandboxes[0], help=f"wire protocol to speak (default {sandboxes[0]})"
     )
     sandbox.add_argument(
         "--variant",
@@ -104,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
         "orchagent: reference, held-open, top-level, leaky)",
     )
     sandbox.add_argument(
-        "--speed", type=float, default=1.0, help="speed factor (default 1; higher is faster, 0: no delays)"
+        "--speed", type=_speed, default=1.0, help="speed factor (default 1; higher is faster, 0: no delays)"
     )
     sandbox.add_argument(
         "--root-path",
@@ -118,12 +151,12 @@ def _parser() -> argparse.ArgumentParser:
     command("tools", "list the tools this configuration exposes")
 
     login = command("login", "sign in to a backend and save its token (mode 0600)")
-    login.add_argument("family", choices=["orchagent"], help="the backend family")
+    login.add_argument("family", choices=logins, help="the backend family")
     login.add_argument("--register", action="store_true", help="create the account first")
     login.add_argument("--email", help="the account's email (asked for when omitted)")
     login.add_argument("--profile", help="the profile whose server and token file to use (default: the first)")
     logout = command("logout", "forget a backend's saved token")
-    logout.add_argument("family", choices=["orchagent"], help="the backend family")
+    logout.add_argument("family", choices=logins, help="the backend family")
     logout.add_argument("--profile", help="the profile whose token file to empty (default: the first)")
     return parser
 
@@ -176,9 +209,10 @@ def _run(args: argparse.Namespace) -> int:
         from .serve import serve_http, serve_stdio
 
         if not settings.profiles:  # a host starts runbridge in a folder of its own: ./runbridge.toml is rarely there
+            variables = " or ".join(spec.env_vars[0] for spec in registered_families() if spec.env_vars)
             print(
                 "runbridge: no profile is configured (no --config, no $RUNBRIDGE_CONFIG, no ./runbridge.toml in "
-                f"{os.getcwd()}, no OPENWOP_* or ORCHAGENT_* variables): every tool will say so. "
+                f"{os.getcwd()}, no {variables or 'backend'} variables): every tool will say so. "
                 "Pass --config /path/to/runbridge.toml.",
                 file=sys.stderr,
                 flush=True,
@@ -199,9 +233,9 @@ def _run(args: argparse.Namespace) -> int:
             serve_stdio(settings)
         return 0
     if command in ("login", "logout"):
-        from .login import orchagent_profile, run_login, run_logout
+        from .login import login_profile, run_login, run_logout
 
-        profile = orchagent_profile(settings, args.profile)
+        profile = login_profile(settings, args.family, args.profile)
         if command == "logout":
             return run_logout(profile)
         return run_login(profile, register=args.register, email=args.email)

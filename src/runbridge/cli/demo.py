@@ -22,6 +22,8 @@ from mcp.client.context import ClientRequestContext
 from mcp_types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
 
 from ..core.config import Profile, Settings
+from ..core.errors import ConfigError
+from ..core.families import find_family
 from ..server import build_server
 
 __all__ = ["run_demo"]
@@ -178,25 +180,18 @@ def _choices(prop: dict[str, Any]) -> list[str]:
     return [str(o) for o in prop.get("enum", [])]
 
 
-# family -> (its name for people, the workflow run by default, the workflow ids its profile names: OpenWOP has no
-# catalogue to list, while a Synapse server lists its own orchestrations)
-DEMO_FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "openwop": (
-        "OpenWOP",
-        "approval-demo",
-        ("approval-demo", "clarify-demo", "quick-demo", "long-demo", "failing-demo"),
-    ),
-    "orchestrations": ("Synapse orchestrations", "orch-research-report", ()),
-}
-
-
 async def _demo(workflow: str | None, interactive: bool, answer: str, speed: float, out: TextIO, family: str) -> int:
     from ..sandbox import SandboxServer
 
     term = Terminal(out)
-    label, default_workflow, shown = DEMO_FAMILIES[family]
-    workflow = workflow or default_workflow
-    with SandboxServer(family, speed=speed) as sandbox:
+    # The family's spec says what it runs by default and which workflows its profile names (OpenWOP has no
+    # catalogue to list, while a Synapse server lists its own orchestrations), and which sandbox speaks its wire.
+    spec = find_family(family)
+    if spec is None or spec.demo is None or spec.sandbox is None:
+        raise ConfigError(f"The {family} family has no demo.")
+    label, shown = spec.display_name, spec.demo.workflows
+    workflow = workflow or spec.demo.workflow
+    with SandboxServer(spec.sandbox, speed=speed) as sandbox:
         term.line(f"Sandbox {label} backend listening on {sandbox.base_url}")
         os.environ[_KEY_ENV] = sandbox.api_key
         profile = Profile.model_validate(

@@ -6,9 +6,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
-from ..backends import FAMILIES, create_backend
+from ..backends import create_backend
 from ..core.config import Profile, Settings
 from ..core.errors import AuthError, BadRequestError, NotFoundError, RunbridgeError, UnsupportedError, sentence
+from ..core.families import family_names, find_family
 from ..core.models import HostInfo
 from ..core.protocols import HostInfoAPI, RunsAPI, TargetsAPI, capabilities_of
 
@@ -29,17 +30,17 @@ async def _unreachable(profile: Profile) -> str | None:
     return None
 
 
-# The path prefix each family's adapter puts before every route itself: a base_url that already ends in one doubles
-# it (`/v1/v1/runs`), and every request then misses (OpenWOP v2 has no prefix). Longest first: `/api/v1`, not `/api`.
-_API_PREFIXES = {"openwop": ("/v1",), "orchestrations": ("/api/v1", "/api/v2", "/api")}
 _HOST_LINE_MAX = 200
 
 
 def _api_prefix(profile: Profile) -> str | None:
     """What is wrong with a base_url that ends in the API's own version prefix, and the URL to use instead."""
+    # The path prefixes the family's adapter puts before every route itself (its spec's `doctor.api_prefixes`): a
+    # base_url that already ends in one doubles it (`/v1/v1/runs`), and every request then misses.
+    spec = find_family(profile.family)
     url = urlsplit(profile.base_url)
     path = url.path.rstrip("/")
-    for prefix in _API_PREFIXES.get(profile.family, ()):
+    for prefix in spec.doctor.api_prefixes if spec and spec.doctor else ():
         if path.endswith(prefix):
             root = urlunsplit(url._replace(path=path[: -len(prefix)], query="", fragment=""))
             return (
@@ -56,11 +57,9 @@ class _NotThisAPI(RunbridgeError):
     """The address answers, but not as a host of the profile's family does."""
 
 
-_HOSTS = {"openwop": "OpenWOP host", "orchestrations": "Synapse server", "orchagent": "orchagent server"}
-
-
 def _host_kind(family: str) -> str:
-    return _HOSTS.get(family, f"{family} host")
+    spec = find_family(family)
+    return spec.host_kind if spec else f"{family} host"
 
 
 def _a(noun: str) -> str:
@@ -69,7 +68,7 @@ def _a(noun: str) -> str:
 
 def _wrong_place(profile: Profile) -> str:
     """What to check when the address does not answer as the profile's family does."""
-    families = ", ".join(sorted(FAMILIES))
+    families = ", ".join(family_names())
     return (
         f"Is this {_a(_host_kind(profile.family))}? Check the profile's `family` ({families}) and that `base_url` is "
         "the API's root, with its path prefix if it has one"
@@ -130,6 +129,12 @@ def _within(line: str, info: HostInfo) -> str:
     return line if len(line) <= _HOST_LINE_MAX else line[: _HOST_LINE_MAX - 1] + "…"
 
 
+def _note(profile: Profile) -> str | None:
+    """The family's word on a profile that works but offers less than it could (its spec's `doctor.note`)."""
+    spec = find_family(profile.family)
+    return spec.doctor.note(profile) if spec and spec.doctor else None
+
+
 async def _check(settings: Settings) -> int:
     if not settings.profiles:
         print(
@@ -164,8 +169,9 @@ async def _check(settings: Settings) -> int:
                 with anyio.fail_after(deadline):
                     page = await backend.list_targets(limit=5)
                 counted = f": {page.total or len(page.items)} target(s)"
-                if profile.family == "openwop" and not profile.workflows:
-                    counted += " (OpenWOP has no workflow list: name the ones to offer in `workflows`)"
+                note = _note(profile)
+                if note:
+                    counted += f" ({note})"
             if isinstance(backend, RunsAPI):
                 with anyio.fail_after(deadline):
                     await _check_credentials(backend)

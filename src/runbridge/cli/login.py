@@ -1,10 +1,10 @@
-"""`runbridge login orchagent` and `runbridge logout orchagent`: the token file, without passwords in the model.
+"""`runbridge login FAMILY` and `runbridge logout FAMILY`: the token file, without passwords in the model.
 
-The person types their email and password here, in a terminal (the password is never echoed); the server's
-access token is written to the profile's token file with mode 0600, where the orchagent adapter reads it (and
-re-reads it when it changes, so a running server picks up a new login). No MCP tool ever takes a password.
-Logging out writes `{"access_token": ""}`, as the orchagent CLI does; without a token file it says there was nothing
-to log out of and creates none.
+For a family whose spec has a `LoginFlow` (orchagent). The person types their email and password here, in a
+terminal (the password is never echoed); the server's access token is written to the profile's token file with
+mode 0600, where the adapter reads it (and re-reads it when it changes, so a running server picks up a new login).
+No MCP tool ever takes a password. Logging out writes `{"access_token": ""}`, as the orchagent CLI does; without a
+token file it says there was nothing to log out of and creates none.
 """
 
 from __future__ import annotations
@@ -15,27 +15,34 @@ from pathlib import Path
 
 import anyio
 
-from ..backends.orchagent import obtain_token, token_file_of
-from ..core.config import ORCHAGENT_DEFAULT_URL, Profile, Settings
+from ..core.config import Profile, Settings
 from ..core.errors import ConfigError, InputError
+from ..core.families import LoginFlow, find_family
 from ..http import write_token_file
 
-__all__ = ["orchagent_profile", "run_login", "run_logout"]
+__all__ = ["login_profile", "run_login", "run_logout"]
 
 Prompt = Callable[[str], str]
 
 
-def orchagent_profile(settings: Settings, name: str | None) -> Profile:
-    """The named profile, else the first orchagent one, else the ORCHAGENT_* defaults (no configuration needed)."""
+def _flow(family: str) -> LoginFlow:
+    spec = find_family(family)
+    if spec is None or spec.login is None:
+        raise ConfigError(f"The {family} family has no sign-in: its profiles name their key with api_key_env.")
+    return spec.login
+
+
+def login_profile(settings: Settings, family: str, name: str | None) -> Profile:
+    """The named profile, else the first of `family`, else the family's defaults (no configuration needed)."""
     if name is not None:
         profile = settings.profile(name)
-        if profile.family != "orchagent":
-            raise ConfigError(f"Profile {name!r} is a {profile.family} profile, not an orchagent one.")
+        if profile.family != family:
+            raise ConfigError(f"Profile {name!r} is of the {profile.family} family, not {family}.")
         return profile
     for profile in settings.profiles.values():
-        if profile.family == "orchagent":
+        if profile.family == family:
             return profile
-    return Profile(name="orchagent", family="orchagent", base_url=ORCHAGENT_DEFAULT_URL)
+    return Profile(name=family, family=family, base_url=_flow(family).default_url)
 
 
 def run_login(
@@ -61,21 +68,18 @@ def run_login(
             raise InputError("The passwords differ; nothing was registered.")
     except EOFError:
         raise InputError("No input to read the email and password from: run this in a terminal.") from None
-    token = anyio.run(_obtain, profile, email, password, register)
-    path = token_file_of(profile)
+    flow = _flow(profile.family)
+    token = anyio.run(flow.obtain, profile, email, password, register)
+    path = flow.token_file(profile)
     _save(path, token)
     verb = "Registered and logged in" if register else "Logged in"
     say(f"{verb} to {profile.base_url} as {email}; the token is in {path} (mode 0600).")
     return 0
 
 
-async def _obtain(profile: Profile, email: str, password: str, register: bool) -> str:
-    return await obtain_token(profile, email, password, register=register)
-
-
 def run_logout(profile: Profile, *, say: Callable[[str], object] = print) -> int:
     """Empty the token file; without one there is nothing to log out of, and nothing is created."""
-    path = token_file_of(profile)
+    path = _flow(profile.family).token_file(profile)
     if not path.exists():
         say(f"Not logged in: there is no token file at {path}, so there was nothing to log out of.")
         return 0

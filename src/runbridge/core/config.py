@@ -26,10 +26,12 @@ Secrets are named, never written here: `api_key_env` names an environment variab
 `allowed_spec_dirs` adds directories `threads_create` may read spec files from besides this file's own (see
 `secret_policy`).
 
-Environment shortcuts (used when the file has no profile of that name): `OPENWOP_BASE_URL` (+ `OPENWOP_API_KEY`,
-`OPENWOP_WORKFLOWS`) defines an `openwop` profile; any of `ORCHAGENT_BASE_URL` (default http://localhost:8080),
-`ORCHAGENT_TOKEN_FILE` (default ~/.orchagent/token.json) or `ORCHAGENT_TIMEOUT` (seconds, default 30) defines an
-`orchagent` profile.
+`family` names a registered family (`core.families`), and `[profiles.NAME.options]` is validated with that family's
+options model as the file is read: a typo or a wrong type is an error naming the profile, the key and what it
+takes (a union discriminated on `family`, open to the families registered at run time).
+
+Environment shortcuts (used when the file has no profile of that name): each family may define a profile from the
+backend's own variables (`OPENWOP_BASE_URL`, `ORCHAGENT_*`: its `env_profile`, named after the family).
 """
 
 from __future__ import annotations
@@ -38,17 +40,24 @@ import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from .errors import ConfigError, UnknownProfileError, sentences
+from .families import FamilyOptions, NoOptions, family_names, find_family, registered_families
 
 __all__ = [
     "ALL_TOOLSETS",
     "DEFAULT_TOOLSETS",
-    "ORCHAGENT_DEFAULT_TOKEN_FILE",
-    "ORCHAGENT_DEFAULT_URL",
     "Family",
     "Profile",
     "Settings",
@@ -56,10 +65,14 @@ __all__ = [
     "load_settings",
 ]
 
-Family = Literal["openwop", "orchagent", "platform", "orchestrations", "orq"]
+Family = str
+"""A registered family's name (`core.families.family_names()`); the configuration accepts no other."""
 
 ALL_TOOLSETS = frozenset({"profiles", "targets", "runs", "gates", "threads", "approvals", "usage", "agents", "admin"})
 DEFAULT_TOOLSETS = ALL_TOOLSETS - {"admin"}
+
+
+_Options = TypeVar("_Options", bound=FamilyOptions)
 
 
 def default_state_path() -> Path:
@@ -85,7 +98,40 @@ class Profile(BaseModel):
     allowed_secret_env: list[str] | None = None  # names or glob patterns tool calls may name in secrets_from_env
     allowed_secret_dirs: list[Path] | None = None  # directories tool calls may name files from (secrets_from_file)
     allowed_spec_dirs: list[Path] = Field(default_factory=list)  # besides runbridge.toml's: threads_create spec files
-    options: dict[str, Any] = Field(default_factory=dict)
+    # Validated with the family's options model (`_family_options`); a `FamilyOptions` instance from then on.
+    options: SerializeAsAny[FamilyOptions] = Field(default_factory=dict, validate_default=True)  # pyright: ignore[reportAssignmentType]
+
+    @field_validator("family")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if find_family(value) is None:
+            raise ValueError(f"unknown family {value!r}; runbridge knows {', '.join(family_names()) or 'none'}")
+        return value
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _family_options(cls, value: object, info: ValidationInfo) -> FamilyOptions:
+        spec = find_family(str(info.data.get("family", "")))
+        if spec is None:  # the family was refused already (that error says which exist); nothing to read them by
+            return NoOptions()
+        if isinstance(value, spec.options):
+            return value
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        try:
+            return spec.options.model_validate(value)
+        except ValidationError as exc:
+            raise ValueError(describe(exc, spec.options, prefix="options.")) from None
+
+    def typed_options(self, model: type[_Options]) -> _Options:
+        """The options as the family's model (`OrchagentOptions`, ...), which is what they hold once validated."""
+        held = cast(object, self.options)  # a dict after `model_copy(update=...)`, which does not validate
+        if isinstance(held, model):
+            return held
+        try:
+            return model.model_validate(held.model_dump() if isinstance(held, BaseModel) else held)
+        except ValidationError as exc:
+            raise ConfigError(f"Profile {self.name!r}: {describe(exc, model, prefix='options.')}") from None
 
     @field_validator("base_url")
     @classmethod
@@ -164,33 +210,14 @@ class Settings(BaseModel):
             raise UnknownProfileError(f"Unknown profile {chosen!r}. Configured profiles: {known}.") from None
 
 
-ORCHAGENT_DEFAULT_URL = "http://localhost:8080"
-ORCHAGENT_DEFAULT_TOKEN_FILE = "~/.orchagent/token.json"  # noqa: S105  (a path, not a password)
-_ORCHAGENT_VARS = ("ORCHAGENT_BASE_URL", "ORCHAGENT_TOKEN_FILE", "ORCHAGENT_TIMEOUT")
-
-
 def _env_profiles(env: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Profiles implied by the backends' own environment variables (used when the file does not name them)."""
+    """Profiles implied by the backends' own environment variables (used when the file does not name them), each
+    named after its family."""
     found: dict[str, dict[str, Any]] = {}
-    if env.get("OPENWOP_BASE_URL"):
-        found["openwop"] = {
-            "family": "openwop",
-            "base_url": env["OPENWOP_BASE_URL"],
-            "api_key_env": "OPENWOP_API_KEY",
-            "workflows": [w.strip() for w in env.get("OPENWOP_WORKFLOWS", "").split(",") if w.strip()],
-        }
-    if any(env.get(name) for name in _ORCHAGENT_VARS):
-        # The orchagent SDK's own variables (seed 000), with its defaults; its timeout is for every call but the
-        # event stream, which waits on humans and has no keep-alives, so it gets no read timeout at all.
-        timeout = env.get("ORCHAGENT_TIMEOUT") or "30"
-        found["orchagent"] = {
-            "family": "orchagent",
-            "base_url": env.get("ORCHAGENT_BASE_URL") or ORCHAGENT_DEFAULT_URL,
-            "token_file": env.get("ORCHAGENT_TOKEN_FILE") or ORCHAGENT_DEFAULT_TOKEN_FILE,
-            "read_timeout": timeout,
-            "connect_timeout": timeout,
-            "stream_read_timeout": None,
-        }
+    for spec in registered_families():
+        body = spec.env_profile(env)
+        if body is not None:
+            found[spec.name] = {**body, "family": spec.name}
     return found
 
 
@@ -242,19 +269,19 @@ def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Sett
     env_profiles = _env_profiles(env)
     profiles: dict[str, Profile] = {}
     for name, body in {**env_profiles, **file_profiles}.items():
-        where = f"{file}: [profiles.{name}]" if name in file_profiles else f"the {name.upper()}_* variables:"
+        where = f"{file}: [profiles.{name}]" if name in file_profiles else f"the {_env_names(name)} variables:"
         if not isinstance(body, dict):
             raise ConfigError(f"{where} must be a table of keys (family, base_url, ...), not a single value.")
         try:
             profiles[name] = Profile.model_validate({**body, "name": name})
         except ValidationError as exc:
-            raise ConfigError(f"{where} {_describe(exc, Profile)}") from None
+            raise ConfigError(f"{where} {describe(exc, Profile)}") from None
     if isinstance(server.get("toolsets"), str):
         raise ConfigError(f'{file}: [server] toolsets must be a list of names, e.g. toolsets = ["runs", "gates"].')
     try:
         settings = Settings.model_validate({**server, "profiles": profiles})
     except ValidationError as exc:
-        raise ConfigError(f"{file}: [server] {_describe(exc, Settings)}") from None
+        raise ConfigError(f"{file}: [server] {describe(exc, Settings)}") from None
     if settings.default_profile and settings.default_profile not in settings.profiles:
         known = ", ".join(sorted(settings.profiles)) or "none"
         raise ConfigError(
@@ -264,16 +291,40 @@ def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Sett
     return settings
 
 
-def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
-    """The problems, one per key: an unknown key names the nearest known one (a typo, mostly)."""
-    lines = []
+def _env_names(family: str) -> str:
+    spec = find_family(family)
+    return ", ".join(spec.env_vars) if spec and spec.env_vars else f"{family.upper()}_*"
+
+
+def describe(exc: ValidationError, model: type[BaseModel], *, prefix: str = "") -> str:
+    """The problems, one per key: an unknown key names the nearest known one (a typo, mostly); a wrong value says
+    what the key takes and what it got (shortened)."""
+    lines: list[str] = []
     known = [name for name in model.model_fields if name not in ("name", "profiles", "config_file")]
-    for err in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(p) for p in err["loc"])
+    for err in exc.errors(include_url=False):
+        where = (prefix + ".".join(str(p) for p in err["loc"])).rstrip(".") or "this profile"
         if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
-            near = difflib.get_close_matches(where, known, n=1)
-            hint = f" (did you mean {near[0]}?)" if near else f" (known keys: {', '.join(sorted(known))})"
+            near = difflib.get_close_matches(str(err["loc"][0]), known, n=1)
+            listed = f"known keys: {', '.join(sorted(known))}" if known else "it takes no options"
+            hint = f" (did you mean {prefix}{near[0]}?)" if near else f" ({listed})"
             lines.append(f"{where}: unknown key{hint}")
             continue
-        lines.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+        message = err["msg"].removeprefix("Value error, ")
+        if err["loc"] == ("options",) and not prefix:  # the options' own problems, already named key by key
+            lines.append(message)
+            continue
+        shown = "" if err["type"].startswith("value_error") else _shown(err.get("input"))
+        lines.append(f"{where}: {message}{shown}")
     return "; ".join(lines)
+
+
+def _shown(value: object) -> str:
+    """What a wrong value was, when that is safe and helps: a number, a truth value, a short word. A long string is
+    only counted (it may be a secret pasted in the wrong place) and a table or a list only named."""
+    if isinstance(value, bool | int | float):
+        return f" (got {value!r})"
+    if isinstance(value, str):
+        return f" (got {value!r})" if len(value) <= 24 else f" (got a string of {len(value)} characters)"
+    if isinstance(value, list):
+        return " (got a list)"
+    return ""

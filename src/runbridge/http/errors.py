@@ -1,15 +1,16 @@
 """Turn an HTTP error response into the error tree, reading whichever envelope the backend uses.
 
-Known envelopes: OpenWOP `{error, message, details}`; orchagent.io `{error: {code, message, is_retryable,
-suggested_wait_time}, metadata: {request_id}}`; FastAPI `{detail}`; orq `{message, code}`. Only the backend's own
-short message, code and request id are kept, never the body or headers.
+A family's own envelope is read by its spec's `error_shape` (OpenWOP's `{error, message, details}` is
+`backends/openwop/errors.py`), found by the family's name; then the common ones: a nested error object `{error:
+{code, message, is_retryable, suggested_wait_time}, metadata: {request_id}}`, FastAPI's `{detail}` (Synapse and
+orchagent), and `{message, code}`. Only the backend's own short message, code and request id are kept, never the
+body or headers.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -23,10 +24,11 @@ from ..core.errors import (
     RateLimitedError,
     UnavailableError,
 )
+from ..core.families import ErrorInfo, ErrorShape, find_family
 from ..core.text import shorten
 from .retry import parse_retry_after
 
-__all__ = ["ErrorInfo", "error_for_response", "parse_error_body"]
+__all__ = ["ErrorInfo", "as_mapping", "as_number", "error_for_response", "parse_error_body", "short_message"]
 
 _MAX_MESSAGE = 300
 
@@ -45,67 +47,57 @@ _FALLBACK = {
 }
 
 
-@dataclass(frozen=True)
-class ErrorInfo:
-    message: str | None = None
-    code: str | None = None
-    request_id: str | None = None
-    retry_after: float | None = None
-    retryable: bool | None = None
-
-
-def _short(text: object) -> str | None:
+def short_message(text: object) -> str | None:
+    """A backend's text as one line of at most 300 characters; None for what is not text."""
     if not isinstance(text, str) or not text.strip():
         return None
     return shorten(text, _MAX_MESSAGE)
 
 
-def _number(value: object) -> float | None:
+def as_number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _mapping(value: object) -> dict[str, Any]:
+def as_mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def parse_error_body(body: Any) -> ErrorInfo:
-    """Read the message, code, request id and retry hint out of any known error envelope."""
+def parse_error_body(body: Any, shape: ErrorShape | None = None) -> ErrorInfo:
+    """Read the message, code, request id and retry hint out of the family's envelope (`shape`), else a common one."""
     if not isinstance(body, dict):
         return ErrorInfo()
+    own = shape(body) if shape is not None else None
+    if own is not None:
+        return own
     error = body.get("error")
-    details = _mapping(body.get("details"))
-    metadata = _mapping(body.get("metadata"))
-    if isinstance(error, dict):  # orchagent.io
+    metadata = as_mapping(body.get("metadata"))
+    if isinstance(error, dict):  # a nested error object
         return ErrorInfo(
-            message=_short(error.get("message")),
-            code=_short(error.get("code")),
-            request_id=_short(metadata.get("request_id")),
-            retry_after=_number(error.get("suggested_wait_time")),
+            message=short_message(error.get("message")),
+            code=short_message(error.get("code")),
+            request_id=short_message(metadata.get("request_id")),
+            retry_after=as_number(error.get("suggested_wait_time")),
             retryable=error.get("is_retryable") if isinstance(error.get("is_retryable"), bool) else None,
-        )
-    if isinstance(error, str):  # OpenWOP closed envelope
-        retry_ms = _number(details.get("retryAfterMs"))
-        return ErrorInfo(
-            message=_short(body.get("message")),
-            code=_short(error),
-            request_id=_short(details.get("correlationId")),
-            retry_after=retry_ms / 1000 if retry_ms is not None else _number(details.get("retryAfter")),
         )
     detail = body.get("detail")
     if isinstance(detail, list) and detail:  # FastAPI validation errors
         first = detail[0] if isinstance(detail[0], dict) else {}
         where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
-        return ErrorInfo(message=_short(f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg")))
+        return ErrorInfo(
+            message=short_message(f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg"))
+        )
     if detail is not None:
-        return ErrorInfo(message=_short(detail))
+        return ErrorInfo(message=short_message(detail))
     code = body.get("code")
-    return ErrorInfo(message=_short(body.get("message")), code=_short(code) if isinstance(code, str) else None)
+    return ErrorInfo(
+        message=short_message(body.get("message")), code=short_message(code) if isinstance(code, str) else None
+    )
 
 
 def _trace_id(headers: httpx2.Headers) -> str | None:
     explicit = headers.get("x-request-id") or headers.get("x-run-id")
     if explicit:
-        return _short(explicit)
+        return short_message(explicit)
     parts = headers.get("traceparent", "").split("-")
     return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
@@ -141,7 +133,8 @@ def error_for_response(
     if redact is not None:
         body = _scrub(body, redact)
         headers = httpx2.Headers({k: redact(v) for k, v in headers.items()})
-    info = parse_error_body(body)
+    spec = find_family(backend)
+    info = parse_error_body(body, spec.error_shape if spec is not None else None)
     reason = (
         info.message
         or _FALLBACK.get(status)

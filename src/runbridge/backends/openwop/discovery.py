@@ -8,7 +8,6 @@ worked on a host whose discovery denied it, so no operation is refused because d
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -16,6 +15,7 @@ from typing import Any, cast
 from ...core.errors import BackendError, TransportError
 from ...core.models import HostInfo
 from ...http import HttpClient
+from .spec import major
 
 __all__ = ["Discovery", "major", "read_discovery"]
 
@@ -29,20 +29,6 @@ _EVENT_SIZE_KEYS = ("maxEventBytes", "maxEventSizeBytes", "maxEventSize")
 _MIN_EVENT_BYTES = 64 * 1024
 _MAX_EVENT_BYTES = 16 * 1024 * 1024
 _ADVERTISED = ("stable", "experimental")
-
-
-def major(value: object) -> int | None:
-    """The major of a protocol version as documents write it (`1`, `"2.0"`, `"v2"`), or None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) else None
-    if not isinstance(value, str):
-        return None
-    head = value.strip().lower().removeprefix("v").split(".", 1)[0]
-    return int(head) if head.isdigit() else None
 
 
 def _int(value: object) -> int | None:

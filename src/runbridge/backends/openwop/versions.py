@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from ...core.config import Profile
 from ...core.errors import ConfigError, UnsupportedError, sentences
-from .discovery import Discovery, major
+from .discovery import Discovery
+from .spec import OpenWopOptions
 
 __all__ = ["SPOKEN", "Wire", "choose_version", "pinned_version"]
 
@@ -44,17 +45,9 @@ class Wire:
 
 
 def pinned_version(profile: Profile) -> int | None:
-    """The version the profile pins (`options.protocol_version`), or None to follow the host's discovery."""
-    raw = profile.options.get("protocol_version")
-    if raw is None:
-        return None
-    version = major(raw)
-    if version not in SPOKEN:
-        raise ConfigError(
-            f"Profile {profile.name!r}: options.protocol_version must be 1 or 2 (or left out, to speak the newest "
-            f"version the host's discovery document offers), not {raw!r}."
-        )
-    return version
+    """The version the profile pins (`options.protocol_version`, checked when the configuration was read), or None
+    to follow the host's discovery."""
+    return profile.typed_options(OpenWopOptions).protocol_version
 
 
 def _listed(versions: list[int]) -> str:

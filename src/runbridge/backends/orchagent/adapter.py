@@ -29,7 +29,6 @@ import httpx2
 from ...core.config import Profile
 from ...core.errors import (
     BackendError,
-    ConfigError,
     ConflictError,
     CursorError,
     GateError,
@@ -48,6 +47,7 @@ from .events import END_TYPES, Decoder, RawEvent, map_event
 from .meta import host_info_from_meta, meta_refused
 from .runview import RunView
 from .secrets import profile_refs, resolve, scrub
+from .spec import OrchagentOptions
 
 __all__ = ["OrchagentBackend"]
 
@@ -77,16 +77,6 @@ def _position(cursor: str | None) -> int:
     return int(cursor)
 
 
-def _seconds(profile: Profile, name: str, default: float) -> float:
-    """A duration option of the profile: a positive number of seconds, or a configuration error that says so."""
-    value = profile.options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(
-            f"Profile {profile.name!r}: options.{name} must be a positive number of seconds, not {value!r:.40}."
-        )
-    return float(value)
-
-
 class OrchagentBackend:
     """Implements `RunsAPI`, `GatesAPI`, `ThreadsAPI` and `ApprovalsAPI` for one orchagent server."""
 
@@ -109,8 +99,9 @@ class OrchagentBackend:
         if not self.http.secret:
             self._tokens.get()  # not signed in: say so now (profiles_list, doctor), not at the first call
         self._profile_secrets = profile_refs(profile)
-        self._status_idle = _seconds(profile, "status_idle_seconds", 0.3)
-        self._status_budget = _seconds(profile, "status_budget_seconds", 10.0)
+        options = profile.typed_options(OrchagentOptions)
+        self._status_idle = options.status_idle_seconds
+        self._status_budget = options.status_budget_seconds
         self._threads: dict[str, str] = {}  # run id -> thread id, for runs started here
 
     async def aclose(self) -> None:

@@ -15,14 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import ValidationError
-
 from ...core.config import Profile
-from ...core.errors import ConfigError, InputError
+from ...core.errors import InputError
 from ...core.file_guard import FileId, Unreadable, open_checked
 from ...core.logs import redact, register_secret
 from ...core.secret_policy import MAX_SECRET_FILE_BYTES
 from ...core.threads import SecretRefs
+from .spec import OrchagentOptions
 
 __all__ = ["profile_refs", "resolve", "scrub"]
 
@@ -30,16 +29,10 @@ _CONVENTIONAL = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
 
 def profile_refs(profile: Profile) -> SecretRefs:
-    """The secret references a profile sends with every message (`options.secrets_from_env/_file`)."""
-    env, files = profile.options.get("secrets_from_env", {}), profile.options.get("secrets_from_file", {})
-    try:
-        return SecretRefs.model_validate({"from_env": env, "from_file": files})
-    except ValidationError as exc:
-        problems = "; ".join(str(e["msg"]) for e in exc.errors(include_url=False, include_input=False))
-        raise ConfigError(
-            f"Profile {profile.name!r}: options.secrets_from_env / secrets_from_file must map key paths to "
-            f"variable names / file paths ({problems})."
-        ) from None
+    """The secret references a profile sends with every message (`options.secrets_from_env/_file`, checked when
+    the configuration was read)."""
+    options = profile.typed_options(OrchagentOptions)
+    return SecretRefs(from_env=dict(options.secrets_from_env), from_file=dict(options.secrets_from_file))
 
 
 def _put(tree: dict[str, Any], path: str, value: str) -> None:

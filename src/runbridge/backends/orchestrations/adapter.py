@@ -26,13 +26,14 @@ from typing import Any, Literal
 from anyio.abc import TaskGroup
 
 from ...core.config import Profile
-from ...core.errors import BackendTimeoutError, ConfigError, GateError, NotFoundError, RunbridgeError, UnsupportedError
+from ...core.errors import BackendTimeoutError, GateError, NotFoundError, RunbridgeError, UnsupportedError
 from ...core.models import Gate, GateAnswer, Page, Run, RunEvent, RunStatus, StartRequest, StepRef, Target
 from ...core.protocols import EventPage
 from ...http import HttpClient, segment
 from .._runlog import follow_log, log_page
 from .events import EventMapper
 from .gates import resume_body
+from .spec import OrchestrationsOptions
 from .v1 import LOST_V1, RunLog, V1Runs
 from .v2 import V2Runs, scale_mode_off
 from .wire import api_path, as_dict, target_of_run_id
@@ -53,18 +54,11 @@ class OrchestrationsBackend:
 
     def __init__(self, profile: Profile, http: HttpClient | None = None, *, tasks: TaskGroup | None = None) -> None:
         self.profile = profile
-        versions = profile.options.get("api_versions", ["v1"])
-        stream = profile.options.get("stream", True)
-        if not isinstance(versions, list) or not versions or not set(versions) <= {"v1", "v2"}:
-            raise ConfigError(
-                f'Profile {profile.name!r}: options.api_versions must be ["v1"] or ["v1", "v2"], not {versions!r}.'
-            )
-        if not isinstance(stream, bool):
-            raise ConfigError(f"Profile {profile.name!r}: options.stream must be true or false, not {stream!r}.")
-        self.v2 = "v2" in versions
+        options = profile.typed_options(OrchestrationsOptions)
+        self.v2 = "v2" in options.api_versions
         self.http = http or HttpClient(profile)
         self.http.permanent = scale_mode_off
-        self.streamed = stream and tasks is not None
+        self.streamed = options.stream and tasks is not None
         self._v1 = V1Runs(self.http, tasks)
         self._v2 = V2Runs(self.http)
         self._logs: dict[str, RunLog] = {}
