@@ -604,3 +604,33 @@ async def test_steps_without_labels_are_named_by_their_events_never_by_their_ids
     assert gate.step.name == "Approval"
     named_now = {s.id: s.name for s in (await backend.describe_target("orch-research-report")).steps or []}
     assert named_now["step-approve"] == "Approval"  # what the run's events named it
+
+
+async def test_a_bug_while_reading_a_v1_stream_is_logged_with_its_traceback_and_not_taken_for_a_broken_connection(
+    synapse: SandboxServer, connect: Connect, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from runbridge.backends.orchestrations import v1
+
+    parsed = 0
+    real = v1.parse_data
+
+    def buggy(data: str) -> dict[str, Any] | None:
+        nonlocal parsed
+        parsed += 1
+        if parsed == 4:  # after the run was named: the stream is read in the background by then
+            raise ZeroDivisionError("a bug in runbridge")
+        return real(data)
+
+    monkeypatch.setattr(v1, "parse_data", buggy)
+    backend = connect(synapse)
+    run_id = await _start(backend, "orch-research-report")
+    with anyio.fail_after(DEADLINE), pytest.raises(StreamError) as lost:
+        async for _ in backend.watch(run_id):
+            pass
+    assert "internal error" in str(lost.value)
+    assert "ZeroDivisionError" in str(lost.value)
+    assert "connection broke" not in str(lost.value)
+    bugs = [r for r in caplog.records if r.name == "runbridge.orchestrations" and r.exc_info]
+    assert bugs, "the bug was not logged with its traceback"
+    assert bugs[0].levelname == "ERROR"
+    assert isinstance(bugs[0].exc_info[1], ZeroDivisionError)  # type: ignore[index]

@@ -4,15 +4,19 @@ the synchronous `/run` and `/resume`, whose one answer becomes the same events.
 A POST stream must outlive the tool call that started it, so it is read by a task of the server's task group
 (`tasks`). The task reports back once the stream is usable (the run id is known, or the resume was accepted) and
 never raises after that: a broken stream marks the log instead, so that a failing backend cannot take the server
-down. Errors before that point reach the caller as themselves (401, 404, the server refusing the run).
+down. Errors before that point reach the caller as themselves (401, 404, the server refusing the run). A bug in
+runbridge (anything but `BROKEN`) is logged with its traceback and said to be one, never taken for a broken
+connection.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import httpx2
 from anyio.abc import TaskGroup, TaskStatus
 
@@ -38,6 +42,26 @@ LOST_V1 = (
     "to follow runs that way."
 )
 """What a lost v1 stream means, said after "Lost the event stream of run ... (why)"."""
+
+
+_logger = logging.getLogger("runbridge.orchestrations")
+
+BROKEN = (
+    RunbridgeError,
+    httpx2.HTTPError,
+    httpx2.StreamError,
+    OSError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+)
+"""What reading a stream raises when the backend or the connection fails; anything else is a bug in runbridge."""
+
+
+def _bug(exc: Exception, what: str) -> str:
+    """Log a bug with its traceback (it is runbridge's, not the backend's) and say so in the broken log's words."""
+    _logger.error("a bug stopped reading %s", what, exc_info=exc)
+    return f"runbridge failed reading it ({type(exc).__name__}, an internal error: its log has the details)"
 
 
 def _problem(exc: Exception) -> str:
@@ -87,7 +111,7 @@ class V1Runs:
             if log is None:
                 raise StreamError("The orchestration's event stream ended before it named the run.")
             log.stream_ended()
-        except Exception as exc:
+        except BROKEN as exc:
             if log is not None:
                 log.stream_ended(_problem(exc))
             elif isinstance(exc, RunbridgeError) and not isinstance(exc, StreamError):
@@ -98,6 +122,11 @@ class V1Runs:
                     f"({_problem(exc)}). The run may have started on the server anyway: check there before starting "
                     "it again."
                 ) from None
+        except Exception as exc:
+            problem = _bug(exc, f"the event stream of orchestration {target_id!r}")
+            if log is None:
+                raise  # the call that starts the run fails with it
+            log.stream_ended(problem)
 
     def _announced(self, raw: dict[str, Any], new_log: NewLog) -> RunLog | None:
         """The log of the run a stream's first events name (`orchestration_start`, or a gate's `run_id`)."""
@@ -131,10 +160,15 @@ class V1Runs:
                     if raw is not None and not log.take(raw):
                         break
             log.stream_ended()
-        except Exception as exc:
+        except BROKEN as exc:
             if not accepted:
                 raise
             log.stream_ended(_problem(exc))
+        except Exception as exc:
+            problem = _bug(exc, f"the resume stream of run {log.run_id}")
+            if not accepted:
+                raise  # the call that resumes the run fails with it
+            log.stream_ended(problem)
 
     # -- synchronous ---------------------------------------------------------------------------------------------
 
