@@ -159,3 +159,41 @@ async def test_a_watch_that_fails_unexpectedly_ends_the_following_and_not_the_se
     await _told_once_then_no_longer_followed(app, "runbridge://wop/runs/run_1")
     assert app.tasks is not None
     assert not app.tasks.cancel_scope.cancel_called, "the server's task group goes on"
+
+
+async def test_a_bug_in_a_follower_is_logged_with_its_traceback_not_reported_as_a_broken_connection(
+    app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, backend = app.backend("wop")
+
+    async def buggy_watch(run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
+        raise KeyError("a bug in runbridge")
+        yield
+
+    monkeypatch.setattr(backend, "watch", buggy_watch)
+    caplog.set_level("INFO", logger="runbridge.subscriptions")
+    await _told_once_then_no_longer_followed(app, "runbridge://wop/runs/run_1")
+    records = [r for r in caplog.records if r.name == "runbridge.subscriptions"]
+    bugs = [r for r in records if r.levelname == "ERROR" and r.exc_info and isinstance(r.exc_info[1], KeyError)]
+    assert bugs, f"the bug was not logged with its traceback: {[r.getMessage() for r in records]}"
+    assert not [r for r in records if r.levelname == "INFO" and "stopped following" in r.getMessage()]
+    assert app.tasks is not None
+    assert not app.tasks.cancel_scope.cancel_called, "the server's task group goes on"
+
+
+async def test_a_bug_in_telling_one_subscriber_is_logged_and_drops_only_that_one(
+    app: App, sandbox: SandboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    uri = await _waiting_run(sandbox)
+
+    async def buggy(uri: str) -> None:
+        raise TypeError("a bug in runbridge")
+
+    kept = Told()
+    app.subscriptions.subscribe(uri, "buggy", buggy)
+    app.subscriptions.subscribe(uri, "kept", kept)
+    await kept.arrived.wait()
+    bugs = [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info and isinstance(r.exc_info[1], TypeError)]
+    assert bugs, "the bug was not logged with its traceback"
+    assert app.subscriptions.following(uri), "the other subscriber is still told"
+    app.subscriptions.unsubscribe(uri, "kept")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 import anyio
+from mcp.shared.exceptions import MCPError
 
 from ..core.errors import InputError, RunbridgeError
 from ..core.protocols import RunsAPI
@@ -33,6 +34,10 @@ Notify = Callable[[str], Awaitable[None]]
 
 _RUN_URI = re.compile(r"^runbridge://(?P<profile>[^/?#]+)/runs/(?P<run_id>[^/?#]+)$")
 _TELL_SECONDS = 5.0  # a subscriber that takes longer to take a notification is dropped, not waited for
+
+_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
+"""What a stream or connection that went away raises; with `RunbridgeError` (the backend's failures), the expected
+ends of a watch. Anything else is a bug in runbridge: logged with its traceback, and it ends the watch."""
 
 
 def run_of(uri: str) -> tuple[str, str] | None:
@@ -130,9 +135,15 @@ class RunSubscriptions:
                                 changed.send_nowait(None)
                             if event.terminal:
                                 return
-                except Exception as exc:  # the last word a re-read will show; the server itself goes on
-                    why = str(exc) if isinstance(exc, RunbridgeError) else f"unexpected {exc.__class__.__name__}"
+                except (RunbridgeError, *_GONE) as exc:  # the last word a re-read will show; the server goes on
+                    why = (
+                        str(exc) if isinstance(exc, RunbridgeError) else f"the stream went away ({type(exc).__name__})"
+                    )
                     log.info("stopped following %s: %s", uri, why)
+                    with suppress(anyio.WouldBlock, anyio.BrokenResourceError):
+                        changed.send_nowait(None)
+                except Exception:  # a bug: this watch ends (with a last notification), the server goes on
+                    log.exception("a bug stopped following %s for its subscribers", uri)
                     with suppress(anyio.WouldBlock, anyio.BrokenResourceError):
                         changed.send_nowait(None)
 
@@ -150,6 +161,9 @@ class RunSubscriptions:
             try:
                 with anyio.fail_after(_TELL_SECONDS):
                     await notify(uri)
-            except Exception as exc:  # a gone or stuck subscriber must not stop the others
+            except (TimeoutError, MCPError, RunbridgeError, *_GONE) as exc:  # a gone or stuck subscriber
                 log.info("dropped a subscriber of %s: %s", uri, exc.__class__.__name__)
+                self.unsubscribe(uri, key)
+            except Exception:  # a bug in telling this one: it is dropped; the others are still told
+                log.exception("a bug dropped a subscriber of %s", uri)
                 self.unsubscribe(uri, key)
