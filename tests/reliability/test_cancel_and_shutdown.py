@@ -41,7 +41,7 @@ from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult
 
 from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
-from runbridge.state import Registry
+from runbridge.state import SqliteStore
 
 pytestmark = pytest.mark.anyio
 
@@ -197,14 +197,14 @@ def _config(tmp_path: Path, sandbox: SandboxServer, key_env: str) -> Path:
     return write_config(tmp_path / "runbridge.toml", profile, state_path=state, wait_seconds=30)
 
 
-def _saved_cursor(tmp_path: Path) -> str | None:
+async def _saved_cursor(tmp_path: Path) -> str | None:
     """The cursor runbridge saved for the one run it watched (read after it stopped)."""
-    registry = Registry(tmp_path / "state.db")
+    store = SqliteStore(tmp_path / "state.db")
     try:
-        (run,) = registry.list_runs("rel").items
+        (run,) = (await store.list_runs("rel")).items
         return run.cursor
     finally:
-        registry.close()
+        await store.aclose()
 
 
 def _crashes_in_runbridge(log: Path) -> list[str]:
@@ -245,7 +245,7 @@ async def _signal_a_stdio_server_mid_watch(
     assert int(status.read_text()) == -signum, "it ends by the signal it got, after stopping gracefully"
     assert watch.stopped_by_the_server(), "the call cannot have succeeded: its server was stopped"
     await until(lambda: _open_streams(sandbox) == 0, within=1.0)
-    assert _saved_cursor(tmp_path) is not None, "the watch did not save where it was before the server stopped"
+    assert await _saved_cursor(tmp_path) is not None, "the watch did not save where it was before the server stopped"
     stderr = (tmp_path / "stderr.txt").read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in stderr, stderr
 
@@ -287,7 +287,7 @@ async def test_closing_stdin_stops_a_stdio_server_mid_watch_within_two_seconds_w
     assert not is_running(pid)
     assert stopped < STOPPED_WITHIN, "the server did not exit by itself when its stdin closed"
     await until(lambda: _open_streams(sandbox) == 0, within=1.0)
-    assert _saved_cursor(tmp_path) is not None, "the watch did not save where it was before the server stopped"
+    assert await _saved_cursor(tmp_path) is not None, "the watch did not save where it was before the server stopped"
     assert _crashes_in_runbridge(tmp_path / "stderr.txt") == []
 
 
@@ -321,7 +321,7 @@ async def test_sigterm_stops_an_http_server_mid_watch_within_two_seconds_with_ev
     assert process.returncode == -signal.SIGTERM, "it ends by the signal it got, after stopping gracefully"
     assert watch.stopped_by_the_server(), "the call cannot have succeeded: its server was stopped"
     await until(lambda: _open_streams(sandbox) == 0, within=1.0)
-    assert _saved_cursor(tmp_path) is not None, "the watch did not save where it was before the server stopped"
+    assert await _saved_cursor(tmp_path) is not None, "the watch did not save where it was before the server stopped"
     assert _crashes_in_runbridge(tmp_path / "stderr.txt") == []
     stderr = (tmp_path / "stderr.txt").read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in stderr, stderr

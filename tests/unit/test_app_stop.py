@@ -39,7 +39,7 @@ async def test_stop_calls_ends_the_calls_in_progress_after_their_clean_up_and_re
     assert "runs_watch" in outcomes[0]
     with pytest.raises(RunbridgeError, match="runbridge is stopping"), app.serving():
         pass
-    app.registry.close()
+    await app.registry.aclose()
 
 
 async def test_a_call_its_client_cancels_is_a_cancellation_not_a_stop() -> None:
@@ -51,4 +51,4 @@ async def test_a_call_its_client_cancels_is_a_cancellation_not_a_stop() -> None:
     assert outer.cancelled_caught
     with app.serving():  # not stopping: calls still run
         pass
-    app.registry.close()
+    await app.registry.aclose()

@@ -10,29 +10,31 @@ from pathlib import Path
 import pytest
 
 from runbridge.core.models import Run, RunStatus
-from runbridge.state import Registry
+from runbridge.state import SqliteStore
+
+pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("known", [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.WAITING])
-def test_an_unknown_status_never_replaces_an_end_or_a_wait(known: RunStatus) -> None:
-    registry = Registry(":memory:")
-    registry.update_run("p", "r1", status=known, error="boom", outputs={"response": "ok", "n": 5})
-    record, _ = registry.observe("p", Run(run_id="r1", status=RunStatus.UNKNOWN))
-    registry.update_run("p", "r1", status=RunStatus.UNKNOWN)
-    again = registry.get_run("p", "r1")
+async def test_an_unknown_status_never_replaces_an_end_or_a_wait(known: RunStatus) -> None:
+    registry = SqliteStore(":memory:")
+    await registry.update_run("p", "r1", status=known, error="boom", outputs={"response": "ok", "n": 5})
+    record, _ = await registry.observe("p", Run(run_id="r1", status=RunStatus.UNKNOWN))
+    await registry.update_run("p", "r1", status=RunStatus.UNKNOWN)
+    again = await registry.get_run("p", "r1")
     assert again is not None
     assert (record.status, again.status) == (known, known)
     assert (again.outputs, again.error) == ({"response": "ok", "n": 5}, "boom")
 
 
-def test_a_running_run_that_is_lost_reads_unknown() -> None:
-    registry = Registry(":memory:")
-    registry.update_run("p", "r1", status=RunStatus.RUNNING)
-    record, _ = registry.observe("p", Run(run_id="r1", status=RunStatus.UNKNOWN))
+async def test_a_running_run_that_is_lost_reads_unknown() -> None:
+    registry = SqliteStore(":memory:")
+    await registry.update_run("p", "r1", status=RunStatus.RUNNING)
+    record, _ = await registry.observe("p", Run(run_id="r1", status=RunStatus.UNKNOWN))
     assert record.status is RunStatus.UNKNOWN
 
 
-def test_a_registry_written_before_outputs_were_kept_gains_the_column(tmp_path: Path) -> None:
+async def test_a_registry_written_before_outputs_were_kept_gains_the_column(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     db = sqlite3.connect(path)
     db.execute(
@@ -46,11 +48,11 @@ def test_a_registry_written_before_outputs_were_kept_gains_the_column(tmp_path: 
     )
     db.commit()
     db.close()
-    registry = Registry(path)
-    old = registry.get_run("p", "old")
+    registry = SqliteStore(path)
+    old = await registry.get_run("p", "old")
     assert old is not None
     assert (old.status, old.outputs, old.cursor) == (RunStatus.COMPLETED, None, "7")
-    registry.update_run("p", "old", outputs=[1, 2])
-    kept = registry.get_run("p", "old")
+    await registry.update_run("p", "old", outputs=[1, 2])
+    kept = await registry.get_run("p", "old")
     assert kept is not None
     assert kept.outputs == [1, 2]

@@ -8,7 +8,7 @@ from typing import Any
 from ..core.errors import GateError
 from ..core.models import Gate, GateAnswer
 from ..core.protocols import GatesAPI
-from ..state import Registry
+from ..state import RunStore
 from .gates import validate_values
 
 __all__ = ["AnswerOutcome", "answer_gate"]
@@ -42,42 +42,43 @@ def _decision(gate: Gate, answer: GateAnswer, response: dict[str, Any]) -> str:
 
 
 async def answer_gate(
-    registry: Registry, backend: GatesAPI, profile: str, gate_id: str, answer: GateAnswer
+    registry: RunStore, backend: GatesAPI, profile: str, gate_id: str, answer: GateAnswer
 ) -> AnswerOutcome:
     """Claim the gate in the registry, resume the backend, and record the outcome.
 
     The claim is what makes "answered at most once" hold whatever the backend does (some resume a run twice). A
     backend saying the gate is gone closes it; any other failure puts it back to open so it can be answered again.
     """
-    gate = registry.claim_gate(profile, gate_id)  # first: a gate that is no longer open says so, whatever the values
+    # First: a gate that is no longer open says so, whatever the values.
+    gate = await registry.claim_gate(profile, gate_id)
     try:
         if not gate.resolvable:
             raise GateError("This gate can only be decided in the backend's own interface; runbridge cannot answer it.")
         if answer.decision == "accept":
             answer = GateAnswer(decision="accept", values=validate_values(gate, answer.values))
     except GateError:
-        registry.finish_gate(profile, gate_id, "open")
+        await registry.finish_gate(profile, gate_id, "open")
         raise
     try:
         response = await backend.resolve_gate(gate, answer)
     except GateError as exc:
-        registry.finish_gate(profile, gate_id, "closed" if exc.closed else "open")
+        await registry.finish_gate(profile, gate_id, "closed" if exc.closed else "open")
         raise
     except BaseException:
         # A failure that may pass (timeout, 5xx, 429, bad credentials) or a cancel mid-answer: we cannot tell
         # whether the backend took it, so the gate stays answerable; the backend refuses a true duplicate.
-        registry.finish_gate(profile, gate_id, "open")
+        await registry.finish_gate(profile, gate_id, "open")
         raise
     resumed = bool(response.get("resolved", True))
     decision = _decision(gate, answer, response)
     waiting = response.get("gate") if response.get("pending") else None
     if isinstance(waiting, Gate):
         # The backend took the answer and still waits on this gate: it stays open, showing where it now stands.
-        registry.update_gate(profile, waiting)
-        registry.finish_gate(profile, gate_id, "open", decision)
+        await registry.update_gate(profile, waiting)
+        await registry.finish_gate(profile, gate_id, "open", decision)
         note = response.get("note")
         return AnswerOutcome(resumed=False, decision=decision, waiting=waiting, note=str(note) if note else None)
-    registry.finish_gate(
+    await registry.finish_gate(
         profile, gate_id, ("answered" if answer.decision == "accept" else "declined") if resumed else "open", decision
     )
     return AnswerOutcome(resumed=resumed, decision=decision)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Generator, Iterable
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Generator, Iterable
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
@@ -16,7 +16,7 @@ from ..core.config import Profile, Settings
 from ..core.errors import ConfigError, NotFoundError, RunbridgeError, UnsupportedError, sentences
 from ..core.protocols import Backend, capabilities_of
 from ..core.secret_policy import SecretPolicy
-from ..state import Registry
+from ..state import RunStore, SqliteStore
 
 if TYPE_CHECKING:
     from .subscriptions import RunSubscriptions
@@ -36,7 +36,7 @@ class App:
     """Created once per server lifespan; tools reach it through the MCP context."""
 
     settings: Settings
-    registry: Registry
+    registry: RunStore
     tasks: TaskGroup | None = None
     secret_policy: SecretPolicy | None = None
     _backends: dict[str, Backend] = field(default_factory=dict)
@@ -53,7 +53,7 @@ class App:
         """`tasks`: the server's task group, for adapters whose streams must outlive one tool call; `protect_env`:
         environment variables holding credentials beyond the profiles' (the HTTP bearer token's)."""
         policy = SecretPolicy(settings, protect_env=protect_env)
-        return cls(settings=settings, registry=Registry(settings.state_path), tasks=tasks, secret_policy=policy)
+        return cls(settings=settings, registry=SqliteStore(settings.state_path), tasks=tasks, secret_policy=policy)
 
     @staticmethod
     def check_state(settings: Settings) -> None:
@@ -62,7 +62,7 @@ class App:
         if settings.state_path == ":memory:":
             return
         try:
-            Registry(settings.state_path).close()
+            SqliteStore(settings.state_path).close()
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(
                 f"Cannot open the run registry {settings.state_path} ({exc}); set [server] state_path in "
@@ -92,42 +92,48 @@ class App:
             self._backends[chosen.name] = create_backend(chosen, tasks=self.tasks)
         return chosen, self._backends[chosen.name]
 
-    def seen_on(self, *, run_id: str | None = None, gate_id: str | None = None) -> list[str]:
+    async def seen_on(self, *, run_id: str | None = None, gate_id: str | None = None) -> list[str]:
         """The profiles on which runbridge has recorded this run (or gate), in configuration order."""
         found: list[str] = []
         for name in self.settings.profiles:
-            record = self.registry.get_run(name, run_id) if run_id else self.registry.get_gate(name, gate_id or "")
+            record = (
+                await self.registry.get_run(name, run_id)
+                if run_id
+                else await self.registry.get_gate(name, gate_id or "")
+            )
             if record is not None:
                 found.append(name)
         return found
 
-    def locate(self, profile: str | None, *, run_id: str | None = None, gate_id: str | None = None) -> str | None:
+    async def locate(self, profile: str | None, *, run_id: str | None = None, gate_id: str | None = None) -> str | None:
         """The profile a call about a run (or gate) means: the one named; when none is named, the profile runbridge
         recorded the run on, if that is one profile and not the default; else None (the default profile). So a
         run started on another profile is found without the model having to repeat the profile."""
         if profile is not None or len(self.settings.profiles) < 2:
             return profile
-        seen = self.seen_on(run_id=run_id, gate_id=gate_id)
+        seen = await self.seen_on(run_id=run_id, gate_id=gate_id)
         if len(seen) != 1 or seen[0] == self.settings.profile(None).name:
             return profile
         return seen[0]
 
-    def elsewhere(self, profile: str, *, run_id: str | None = None, gate_id: str | None = None) -> str:
+    async def elsewhere(self, profile: str, *, run_id: str | None = None, gate_id: str | None = None) -> str:
         """A sentence naming the other profiles runbridge saw this run (or gate) on, or ""."""
-        others = [name for name in self.seen_on(run_id=run_id, gate_id=gate_id) if name != profile]
+        others = [name for name in await self.seen_on(run_id=run_id, gate_id=gate_id) if name != profile]
         if not others:
             return ""
         what = f"run {run_id!r}" if run_id else f"gate {gate_id!r}"
         names = " or ".join(repr(name) for name in others)
         return f"runbridge saw {what} on profile {names}: call again with profile={names.split(' or ')[0]}."
 
-    @contextmanager
-    def hinting(self, profile: str, *, run_id: str | None = None, gate_id: str | None = None) -> Generator[None]:
+    @asynccontextmanager
+    async def hinting(
+        self, profile: str, *, run_id: str | None = None, gate_id: str | None = None
+    ) -> AsyncGenerator[None]:
         """A backend's "not found" for a run (or gate) runbridge saw on another profile also names that profile."""
         try:
             yield
         except NotFoundError as exc:
-            hint = self.elsewhere(profile, run_id=run_id, gate_id=gate_id)
+            hint = await self.elsewhere(profile, run_id=run_id, gate_id=gate_id)
             if hint:
                 exc.message = sentences(exc.message, hint)
             raise
@@ -202,4 +208,4 @@ class App:
             await backend.aclose()
         self._backends.clear()
         self._capabilities.clear()
-        self.registry.close()
+        await self.registry.aclose()

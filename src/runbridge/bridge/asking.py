@@ -18,9 +18,9 @@ from .results import RunReport
 __all__ = ["answered_note", "apply_answer", "ask_again", "on_gate", "settled"]
 
 
-def settled(f: Follow, gate: Gate) -> bool:
+async def settled(f: Follow, gate: Gate) -> bool:
     """Whether runbridge already settled this gate (answered, declined or closed it)."""
-    known = f.app.registry.get_gate(f.profile, gate.gate_id)
+    known = await f.app.registry.get_gate(f.profile, gate.gate_id)
     return known is not None and known.state != "open"
 
 
@@ -70,7 +70,7 @@ async def apply_answer(
     try:
         answer = answer_from_content(gate, action, content)
     except GateError as exc:  # the form came back with values the gate cannot take: nothing was sent
-        if f.caller.channel() == "input_required" and not settled(f, gate):
+        if f.caller.channel() == "input_required" and not await settled(f, gate):
             return ask_again(f, gate, f"The answer did not fit the question: {exc} Please answer again.")
         f._waiting, f.status = gate, RunStatus.WAITING
         f.note = f"The answer did not fit the question ({exc}); the gate stays open for gates_respond."

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..core.models import Gate, GateField, Run, RunStatus, Usage
-from ..state import Registry, RunRecord
+from ..state import RunRecord, RunStore
 from .actions import ALL_ACTIONS
 
 __all__ = [
@@ -251,11 +251,13 @@ def _as_recorded(run: Run, record: RunRecord) -> Run:
     return run.model_copy(update=update)
 
 
-def run_snapshot(registry: Registry, profile: str, run: Run, *, offers: frozenset[str] = ALL_ACTIONS) -> RunSnapshot:
-    """`run` as just read from its backend, recorded (`Registry.observe`), with the gate it waits on, how to answer it
+async def run_snapshot(
+    registry: RunStore, profile: str, run: Run, *, offers: frozenset[str] = ALL_ACTIONS
+) -> RunSnapshot:
+    """`run` as just read from its backend, recorded (`RunStore.observe`), with the gate it waits on, how to answer it
     and what to do next (`offers`: see `next_step`): what runs_get returns and the run resource shows. Where the
     backend keeps no usage, the usage runbridge summed while it followed the run stands in."""
-    record, gates = registry.observe(profile, run)
+    record, gates = await registry.observe(profile, run)
     if run.status is RunStatus.UNKNOWN and record.status is not RunStatus.UNKNOWN:
         run = _as_recorded(run, record)
     if run.usage is None and record.usage is not None:

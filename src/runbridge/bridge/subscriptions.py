@@ -127,7 +127,7 @@ class RunSubscriptions:
             async with changed:
                 try:
                     chosen, backend = self.app.require(followed.profile, "runs", RunsAPI)
-                    record = self.app.registry.get_run(chosen.name, followed.run_id)
+                    record = await self.app.registry.get_run(chosen.name, followed.run_id)
                     events = backend.watch(followed.run_id, cursor=record.cursor if record else None)
                     async with aclosing(events) as stream:  # type: ignore[type-var]
                         async for event in stream:

@@ -70,7 +70,7 @@ async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
     )
     if f.said:
         await reporter.note(f.said)
-    known = f.app.registry.get_run(f.profile, f.run_id)
+    known = await f.app.registry.get_run(f.profile, f.run_id)
     if known is not None and known.usage is not None:
         f.usage = known.usage
     if known is not None and known.status.terminal:
@@ -79,7 +79,7 @@ async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
         if known is not None and known.status is RunStatus.PAUSED and await still_paused(f.backend, f.run_id):
             f.status, f.note = RunStatus.PAUSED, PAUSED_NOTE
             return report(f)
-        for record in f.app.registry.gates(f.profile, run_id=f.run_id):
+        for record in await f.app.registry.gates(f.profile, run_id=f.run_id):
             # A gate seen by an earlier call is still open: put it to the human before following on.
             f.status = RunStatus.WAITING
             outcome = await on_gate(f, record.gate, reporter)
@@ -87,7 +87,7 @@ async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
                 return outcome
         return await _follow_stream(f, reporter) or report(f)
     finally:
-        f.app.registry.update_run(
+        await f.app.registry.update_run(
             f.profile, f.run_id, status=f.status, cursor=f.cursor, error=f.error, usage=f.usage, outputs=f.outputs
         )
 
@@ -183,14 +183,14 @@ async def _recover(f: Follow, problem: str) -> None:
     if run is not None and run.status.terminal:
         f.status, f.source, f.outputs, f.error = run.status, "status", run.outputs, run.error
         f.usage = run.usage or f.usage
-        f.app.registry.close_gates(f.profile, f.run_id)
+        await f.app.registry.close_gates(f.profile, f.run_id)
         f.note = (
             f"The event stream stopped ({problem}); the run's end was read from its status. runs_events lists its "
             "events from the cursor on."
         )
     elif run is not None and run.status is RunStatus.PAUSED:
         f.status, f.source, f.note = RunStatus.PAUSED, "status", PAUSED_NOTE
-    elif run is not None and run.status is RunStatus.UNKNOWN and (known := _recorded_end(f)) is not None:
+    elif run is not None and run.status is RunStatus.UNKNOWN and (known := await _recorded_end(f)) is not None:
         # The backend cannot say (Synapse v1 has no run status), but runbridge saw the run end: that stands.
         f.status, f.outputs, f.error = known.status, known.outputs, known.error
         f.note = "The run's end as runbridge saw it; the backend can neither replay its events nor report its status."
@@ -201,8 +201,8 @@ async def _recover(f: Follow, problem: str) -> None:
         f.note = f"Lost the event stream ({problem}). Call runs_watch to pick up from the cursor."
 
 
-def _recorded_end(f: Follow) -> RunRecord | None:
-    return known if (known := f.app.registry.get_run(f.profile, f.run_id)) and known.status.terminal else None
+async def _recorded_end(f: Follow) -> RunRecord | None:
+    return known if (known := await f.app.registry.get_run(f.profile, f.run_id)) and known.status.terminal else None
 
 
 async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
@@ -212,7 +212,7 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
     if event.usage is not None:
         f.usage = event.usage if f.usage is None else f.usage + event.usage
     kind = event.kind
-    if kind is EventKind.GATE_OPENED and event.gate is not None and settled(f, event.gate):
+    if kind is EventKind.GATE_OPENED and event.gate is not None and await settled(f, event.gate):
         return None  # the same gate announced again (a replay, or a second event type): already settled
     await reporter.on_event(event)
     if kind.terminal:
@@ -226,7 +226,7 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
             err = data.get("error")
             f.error = (err.get("message") if isinstance(err, dict) else err) or event.text
             f.error_code = err.get("code") if isinstance(err, dict) else None
-        f.app.registry.close_gates(f.profile, f.run_id)
+        await f.app.registry.close_gates(f.profile, f.run_id)
         return report(f)
     if kind is EventKind.GATE_RESOLVED:
         f.status = RunStatus.RUNNING
@@ -236,7 +236,7 @@ async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> R
             return None  # history: the run went past this gate before we saw it (a fork's copied events)
         f.status = RunStatus.WAITING
         gate = event.gate.model_copy(update={"profile": f.profile})
-        f.app.registry.record_gate(f.profile, gate)
+        await f.app.registry.record_gate(f.profile, gate)
         return await on_gate(f, gate, reporter)
     if kind in (EventKind.RUN_STARTED, EventKind.STEP_STARTED, EventKind.RUN_RESUMED):
         f.status = RunStatus.RUNNING

@@ -50,7 +50,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         except RunbridgeError as exc:
             raise _refused(exc) from None
         offers = offered_actions(app.settings, backend, found)
-        return _json(structured(run_snapshot(app.registry, chosen.name, found, offers=offers)))
+        return _json(structured(await run_snapshot(app.registry, chosen.name, found, offers=offers)))
 
     @mcp.resource(
         "runbridge://{profile}/runs/{run_id}/events{?cursor}", name="run-events", mime_type="application/json"
@@ -68,14 +68,14 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         return _json(structured(page))
 
     @mcp.resource("runbridge://{profile}/gates", name="gates", mime_type="application/json")
-    def open_gates(profile: str, ctx: Context[Any, Any]) -> str:
+    async def open_gates(profile: str, ctx: Context[Any, Any]) -> str:
         """The gates waiting for a human on a profile."""
         app = app_of(ctx)
         try:
             name = app.settings.profile(profile).name
         except RunbridgeError as exc:
             raise _refused(exc) from None
-        return _json([structured(gate_view(r.gate, name)) for r in app.registry.gates(name)])
+        return _json([structured(gate_view(r.gate, name)) for r in await app.registry.gates(name)])
 
     @mcp.resource("runbridge://{profile}/targets/{target_id}", name="target", mime_type="application/json")
     async def target(profile: str, target_id: str, ctx: Context[Any, Any]) -> str:

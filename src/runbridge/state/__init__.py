@@ -1,5 +1,7 @@
 """runbridge's own record of runs and gates (survives restarts; works where a backend cannot list)."""
 
-from .registry import GateRecord, GateState, Registry, RunRecord, offset_cursor
+from .cursors import offset_cursor
+from .sqlite_store import SqliteStore
+from .store import GateRecord, GateState, RunRecord, RunStore, StoredEvents
 
-__all__ = ["GateRecord", "GateState", "Registry", "RunRecord", "offset_cursor"]
+__all__ = ["GateRecord", "GateState", "RunRecord", "RunStore", "SqliteStore", "StoredEvents", "offset_cursor"]

@@ -71,7 +71,7 @@ async def continue_or_none(app: App, ctx: Context[Any, Any]) -> FollowResult | N
         return None
     state, result = carried
     chosen, backend = app.require(str(state.get("profile")), "runs", RunsAPI)
-    record = app.registry.get_gate(chosen.name, str(state.get("gate_id")))
+    record = await app.registry.get_gate(chosen.name, str(state.get("gate_id")))
     if record is None:
         raise GateError("The gate this answer belongs to is unknown here; list open gates with gates_list.")
     f = Follow(

@@ -40,7 +40,7 @@ async def approvals_approve(
     for it: this grants the run a permission. (A run already waiting on an approval is answered with
     gates_respond, which approves and resumes it.)"""
     app = app_of(ctx)
-    chosen, backend = app.require(app.locate(profile, run_id=run_id), "approvals", ApprovalsAPI)
+    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "approvals", ApprovalsAPI)
     keys = list(args_keys or [])
     await backend.approve_tool(run_id, tool, server=server, args_keys=keys)
     return ApprovalResult(

@@ -38,7 +38,7 @@ async def gates_list(
     app = app_of(ctx)
     name = app.settings.profile(profile).name if profile else None
     states: tuple[Any, ...] = ("open", "answering", "answered", "declined", "closed") if include_closed else ("open",)
-    records = app.registry.gates(name, run_id=run_id, states=states)
+    records = await app.registry.gates(name, run_id=run_id, states=states)
     start = offset_cursor(cursor)
     page = records[start : start + limit]
     views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in page]
@@ -72,18 +72,18 @@ async def gates_respond(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, backend = app.require(app.locate(profile, gate_id=gate_id), "gates", GatesAPI)
-    record = app.registry.get_gate(chosen.name, gate_id)
+    chosen, backend = app.require(await app.locate(profile, gate_id=gate_id), "gates", GatesAPI)
+    record = await app.registry.get_gate(chosen.name, gate_id)
     if record is None:
-        elsewhere = app.elsewhere(chosen.name, gate_id=gate_id)
+        elsewhere = await app.elsewhere(chosen.name, gate_id=gate_id)
         if elsewhere:
             raise InputError(sentences(f"Unknown gate {gate_id!r} on profile {chosen.name!r}", elsewhere))
-        known = ", ".join(r.gate.gate_id for r in app.registry.gates(chosen.name)) or "none are open"
+        known = ", ".join(r.gate.gate_id for r in await app.registry.gates(chosen.name)) or "none are open"
         raise InputError(f"Unknown gate {gate_id!r} on profile {chosen.name!r}. Open gates there: {known}.")
     outcome = await answer_gate(
         app.registry, backend, chosen.name, gate_id, GateAnswer(decision=decision, values=values or {})
     )
-    run = app.registry.get_run(chosen.name, record.gate.run_id)
+    run = await app.registry.get_run(chosen.name, record.gate.run_id)
     return await follow(
         app,
         ctx,

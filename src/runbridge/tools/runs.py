@@ -56,7 +56,7 @@ async def runs_start(
     request = StartRequest(target_id=target_id, inputs=inputs or {}, message=message, idempotency_key=str(uuid.uuid4()))
     run = await backend.start_run(request)
     run = run.model_copy(update={"target_id": run.target_id or target_id})
-    app.registry.record_run(chosen.name, run)
+    await app.registry.record_run(chosen.name, run)
     return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds), target_id=target_id)
 
 
@@ -78,15 +78,15 @@ async def runs_watch(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
-    record = app.registry.get_run(chosen.name, run_id)
+    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    record = await app.registry.get_run(chosen.name, run_id)
     # A run runbridge has not seen: make sure it exists (a clear "not found"), and learn what it runs.
     if record is None:
-        with app.hinting(chosen.name, run_id=run_id):
+        async with app.hinting(chosen.name, run_id=run_id):
             run = await backend.get_run(run_id)
         target_id = run.target_id
         # What it is now (paused, ended) decides how to follow it; its gate is read from the stream, as before.
-        app.registry.observe_run(chosen.name, run_id, status=run.status, error=run.error, target_id=target_id)
+        await app.registry.observe_run(chosen.name, run_id, status=run.status, error=run.error, target_id=target_id)
     else:
         target_id = record.target_id
     start = cursor if cursor is not None else (record.cursor if record else None)
@@ -105,10 +105,10 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
     """A snapshot of a run: status, outputs or error, current step, and the gate it waits on with how to answer it
     (relay it to the user; never answer it yourself). Does not wait."""
     app = app_of(ctx)
-    chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
-    with app.hinting(chosen.name, run_id=run_id):
+    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    async with app.hinting(chosen.name, run_id=run_id):
         run = await backend.get_run(run_id)
-    return run_snapshot(app.registry, chosen.name, run, offers=offered_actions(app.settings, backend, run))
+    return await run_snapshot(app.registry, chosen.name, run, offers=offered_actions(app.settings, backend, run))
 
 
 async def runs_events(
@@ -122,8 +122,8 @@ async def runs_events(
 ) -> EventsPage:
     """A page of a run's events (oldest first) without waiting for new ones; pass next_cursor for more."""
     app = app_of(ctx)
-    chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
-    with app.hinting(chosen.name, run_id=run_id):
+    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    async with app.hinting(chosen.name, run_id=run_id):
         return await read_events(
             backend, chosen.name, run_id, cursor=cursor, limit=limit, budget=app.settings.result_budget_chars
         )
@@ -144,13 +144,13 @@ async def runs_cancel(
 ) -> CancelResult:
     """Cancel a run on the backend. Only when the user asks to stop it: this cannot be undone."""
     app = app_of(ctx)
-    chosen, backend = app.require(app.locate(profile, run_id=run_id), "runs", RunsAPI)
-    before = app.registry.get_run(chosen.name, run_id)
-    with app.hinting(chosen.name, run_id=run_id):
+    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    before = await app.registry.get_run(chosen.name, run_id)
+    async with app.hinting(chosen.name, run_id=run_id):
         run = await backend.cancel_run(run_id, reason=reason)
-    app.registry.update_run(chosen.name, run_id, status=run.status)
+    await app.registry.update_run(chosen.name, run_id, status=run.status)
     if run.status.terminal:
-        app.registry.close_gates(chosen.name, run_id)  # a run that still waits keeps its gates answerable
+        await app.registry.close_gates(chosen.name, run_id)  # a run that still waits keeps its gates answerable
     if before is not None and before.status is RunStatus.CANCELLED and run.status is RunStatus.CANCELLED:
         note = "The run was already cancelled; nothing changed."
     elif run.status is RunStatus.CANCELLED and isinstance(run.details.get("note"), str):
@@ -184,12 +184,12 @@ async def runs_fork(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, backend = app.require(app.locate(profile, run_id=run_id), "fork", ForkAPI)
-    with app.hinting(chosen.name, run_id=run_id):
+    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "fork", ForkAPI)
+    async with app.hinting(chosen.name, run_id=run_id):
         run = await backend.fork_run(run_id, from_seq=from_seq, mode=mode)
-    source = app.registry.get_run(chosen.name, run_id)
+    source = await app.registry.get_run(chosen.name, run_id)
     target_id = run.target_id or (source.target_id if source else None)
-    app.registry.record_run(chosen.name, run.model_copy(update={"target_id": target_id}))
+    await app.registry.record_run(chosen.name, run.model_copy(update={"target_id": target_id}))
     return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds), target_id=target_id)
 
 
@@ -218,7 +218,7 @@ async def runs_list(
     """Runs started or watched through runbridge, newest first, each with its profile (works on every backend)."""
     app = app_of(ctx)
     name = app.settings.profile(profile).name if profile else None
-    page = app.registry.list_runs(name, cursor=cursor, limit=limit, status=status)
+    page = await app.registry.list_runs(name, cursor=cursor, limit=limit, status=status)
     runs = [
         RunSummary(
             profile=r.profile,

@@ -42,7 +42,7 @@ async def usage_report(
     name = app.settings.profile(profile).name if profile else None
     until = utc_now()
     since = until - timedelta(days=days)
-    records = app.registry.runs_since(name, since)
+    records = await app.registry.runs_since(name, since)
     total, groups = summarise(records, group_by)
     note = None
     if not records:

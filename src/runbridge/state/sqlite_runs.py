@@ -1,0 +1,170 @@
+"""The SQLite store's runs: recorded, updated without ever moving a status backwards, listed a page at a time off
+an index, and summed for usage in SQL.
+
+Blocking functions on one connection; `SqliteStore` runs them off the event loop, one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from ..core.models import Page, Run, RunStatus, Usage, utc_now
+from .cursors import decode_cursor, encode_cursor
+from .store import KEPT_STATUSES, RunRecord
+
+__all__ = ["get_run", "list_runs", "record_run", "run_row", "runs_since", "set_locator", "update_run", "usage_sums"]
+
+_COLUMNS = "profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at, outputs, locator"
+_FIGURES = ("input_tokens", "output_tokens", "total_tokens", "cost_usd", "turns")
+_KEPT = "(" + ", ".join(f"'{k}'" for k in KEPT_STATUSES) + ")"
+
+
+def record_run(db: sqlite3.Connection, profile: str, run: Run, locator: dict[str, str] | None) -> None:
+    now = utc_now().isoformat()
+    db.execute(
+        """INSERT INTO runs (profile, run_id, target_id, status, error, created_at, updated_at, locator)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (profile, run_id) DO UPDATE SET
+             target_id = COALESCE(excluded.target_id, runs.target_id),
+             status = excluded.status, error = COALESCE(excluded.error, runs.error),
+             locator = COALESCE(excluded.locator, runs.locator), updated_at = excluded.updated_at""",
+        (profile, run.run_id, run.target_id, run.status.value, run.error, now, now, _json_or_none(locator)),
+    )
+
+
+def update_run(
+    db: sqlite3.Connection,
+    profile: str,
+    run_id: str,
+    *,
+    status: RunStatus | None = None,
+    cursor: str | None = None,
+    error: str | None = None,
+    usage: Usage | None = None,
+    target_id: str | None = None,
+    outputs: Any = None,
+) -> None:
+    """Record what a watch learned; `usage` is the run's total so far (the caller adds what it saw). A target
+    already recorded is kept, and so is an end or a wait where the new status is only `unknown`."""
+    now = utc_now().isoformat()
+    used = usage.model_dump_json() if usage is not None else None
+    out = _json_or_none(outputs)
+    new_status = status.value if status else None
+    db.execute(
+        f"""INSERT INTO runs (profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at,
+             outputs)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (profile, run_id) DO UPDATE SET
+             target_id = COALESCE(runs.target_id, ?),
+             status = CASE WHEN ? = 'unknown' AND runs.status IN {_KEPT} THEN runs.status
+                           ELSE COALESCE(?, runs.status) END,
+             cursor = COALESCE(?, runs.cursor),
+             error = COALESCE(?, runs.error), usage = COALESCE(?, runs.usage),
+             outputs = COALESCE(?, runs.outputs), updated_at = ?""",  # noqa: S608  (a constant list)
+        (
+            *(profile, run_id, target_id, new_status or "unknown", cursor, error, used, now, now, out),
+            *(target_id, new_status, new_status, cursor, error, used, out, now),
+        ),
+    )
+
+
+def unchanged(row: tuple[Any, ...], status: RunStatus, **seen: Any) -> bool:
+    """Whether `row` (a `get_run` row) already says all of what a backend just said: then nothing is written."""
+    used = seen["usage"].model_dump_json() if seen["usage"] is not None else None
+    out = _json_or_none(seen["outputs"])
+    return (
+        (row[3] == status.value or (status is RunStatus.UNKNOWN and row[3] in KEPT_STATUSES))
+        and (seen["error"] is None or seen["error"] == row[5])
+        and (used is None or used == row[6])
+        and (out is None or out == row[9])
+        and (seen["target_id"] is None or row[2] is not None)
+    )
+
+
+def get_row(db: sqlite3.Connection, profile: str, run_id: str) -> tuple[Any, ...] | None:
+    return db.execute(
+        f"SELECT {_COLUMNS} FROM runs WHERE profile = ? AND run_id = ?",  # noqa: S608  (constant columns)
+        (profile, run_id),
+    ).fetchone()
+
+
+def get_run(db: sqlite3.Connection, profile: str, run_id: str) -> RunRecord | None:
+    row = get_row(db, profile, run_id)
+    return run_row(row) if row else None
+
+
+def list_runs(
+    db: sqlite3.Connection, profile: str | None, cursor: str | None, limit: int, status: RunStatus | None
+) -> Page[RunRecord]:
+    """Newest first (by when runbridge first recorded the run, so reading a run does not reorder the list), read
+    off `runs_by_created`/`runs_by_status` (or their every-profile twins) from just after the cursor's row."""
+    sql = f"SELECT {_COLUMNS}, rowid FROM runs WHERE 1 = 1"  # noqa: S608  (a constant column list)
+    args: list[object] = []
+    if profile is not None:
+        sql += " AND profile = ?"
+        args.append(profile)
+    if status is not None:
+        sql += " AND status = ?"
+        args.append(status.value)
+    if cursor:
+        sql += " AND (created_at, rowid) < (?, ?)"
+        args += decode_cursor(cursor, (str, int))
+    rows = db.execute(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*args, limit + 1]).fetchall()
+    page = rows[:limit]
+    more = encode_cursor(page[-1][7], page[-1][-1]) if len(rows) > limit else None
+    return Page[RunRecord].of([run_row(r) for r in page], more)
+
+
+def runs_since(db: sqlite3.Connection, profile: str | None, since: datetime) -> list[RunRecord]:
+    """The runs first recorded at or after `since`, oldest first, on one profile or (None) every profile."""
+    sql = f"SELECT {_COLUMNS} FROM runs WHERE created_at >= ?"  # noqa: S608  (a constant column list)
+    args: list[object] = [since.astimezone(UTC).isoformat()]
+    if profile is not None:
+        sql += " AND profile = ?"
+        args.append(profile)
+    return [run_row(r) for r in db.execute(sql + " ORDER BY created_at, rowid", args)]
+
+
+def usage_sums(db: sqlite3.Connection, profile: str | None, since: datetime, group: str) -> list[tuple[Any, ...]]:
+    """Per `group` key (a SQL expression over a run's columns, chosen by the caller from a fixed set): runs, runs
+    with usage, and the sums of each usage figure (None where no run reported it)."""
+    sums = ", ".join(f"SUM(json_extract(usage, '$.{figure}'))" for figure in _FIGURES)
+    sql = f"SELECT {group}, COUNT(*), COUNT(usage), {sums} FROM runs WHERE created_at >= ?"  # noqa: S608  (fixed)
+    args: list[object] = [since.astimezone(UTC).isoformat()]
+    if profile is not None:
+        sql += " AND profile = ?"
+        args.append(profile)
+    return db.execute(sql + " GROUP BY 1", args).fetchall()
+
+
+def set_locator(db: sqlite3.Connection, profile: str, run_id: str, locator: dict[str, str]) -> bool:
+    """Merge `locator`'s keys into the run's; False (and nothing written) when the run is not recorded."""
+    cur = db.execute(
+        "UPDATE runs SET locator = json_patch(COALESCE(locator, '{}'), ?) WHERE profile = ? AND run_id = ?",
+        (json.dumps(locator), profile, run_id),
+    )
+    return cur.rowcount == 1
+
+
+def run_row(row: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(
+        row[0],
+        row[1],
+        row[2],
+        RunStatus(row[3]),
+        row[4],
+        row[5],
+        datetime.fromisoformat(row[7]),
+        datetime.fromisoformat(row[8]),
+        Usage.model_validate_json(row[6]) if row[6] else None,
+        json.loads(row[9]) if row[9] else None,
+        json.loads(row[10]) if row[10] else None,
+    )
+
+
+def _json_or_none(value: Any) -> str | None:
+    """A value as stored (None: nothing new to store); what JSON cannot hold is kept as its text."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
