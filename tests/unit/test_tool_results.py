@@ -105,7 +105,7 @@ def test_models_held_as_dict_values_are_pruned_too() -> None:
 
 
 def test_the_published_schema_offers_no_null_where_the_result_leaves_the_field_out() -> None:
-    published = output_schema(TypeAdapter(_Shape).json_schema())
+    published = output_schema(_Shape)
     props = published["properties"]
     assert props["optional"]["type"] == "string"
     assert "anyOf" not in props["optional"]
@@ -113,7 +113,7 @@ def test_the_published_schema_offers_no_null_where_the_result_leaves_the_field_o
     assert {"type": "null"} in props["required_nullable"]["anyOf"], "a required field may still be null"
     assert {"type": "null"} in props["not_none_default"]["anyOf"], "so may one whose default is not None"
 
-    holder = output_schema(TypeAdapter(_Holder).json_schema())
+    holder = output_schema(_Holder)
     assert holder["properties"]["either"]["anyOf"] == [{"type": "integer"}, {"type": "string"}]
     item = holder["properties"]["item"]
     assert item["type"] == "object"
@@ -122,7 +122,7 @@ def test_the_published_schema_offers_no_null_where_the_result_leaves_the_field_o
 
 
 def test_every_published_run_report_schema_accepts_what_is_sent_and_refuses_a_null() -> None:
-    schema = output_schema(TypeAdapter(RunReport).json_schema())
+    schema = output_schema(RunReport)
     validator = jsonschema.Draft202012Validator(schema)
     sent = structured(
         RunReport(

@@ -1,9 +1,15 @@
-"""A gate as an elicitation form, and a human's answer checked against the gate before anything is resumed."""
+"""A gate as an elicitation form, and a human's answer checked against the gate before anything is resumed.
+
+An answer is checked against the very schema the form was built from (`elicitation_schema`), with `jsonschema`: what
+the form offers and what an answer may hold cannot drift apart, however the answer came (typed into the form, or
+passed to gates_respond)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from jsonschema import Draft202012Validator
 
 from ..core.errors import GateError
 from ..core.models import Gate, GateAnswer, GateField
@@ -12,6 +18,8 @@ __all__ = ["CONFIRM_FIELD", "answer_from_content", "elicitation_message", "elici
 
 CONFIRM_FIELD = "done"  # the one field of a confirmation form (an auth gate shown to a form-only client)
 _MAX_CONTEXT = 1500
+_MAX_TEXT = 20_000  # characters in one answer's text
+_SHOWN = 60  # characters of a refused value quoted back
 
 
 def _property(field: GateField, *, titled_enums: bool) -> dict[str, Any]:
@@ -70,35 +78,28 @@ def elicitation_message(gate: Gate) -> str:
     return "\n\n".join(parts)
 
 
-def _coerce(field: GateField, value: Any) -> Any:
-    match field.type:
-        case "select":
-            if field.options and value not in field.options:
-                raise GateError(f"{field.name} must be one of {field.options}, not {value!r}.")
-        case "multiselect":
-            if not isinstance(value, list) or not all(v in (field.options or []) for v in value):
-                raise GateError(f"{field.name} must be a list drawn from {field.options}.")
-        case "boolean":
-            if not isinstance(value, bool):
-                raise GateError(f"{field.name} must be true or false.")
-        case "integer":
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise GateError(f"{field.name} must be a whole number.")
-        case "number":
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise GateError(f"{field.name} must be a number.")
-        case "json":
-            if isinstance(value, str):
-                try:
-                    return json.loads(value)
-                except json.JSONDecodeError:
-                    raise GateError(f'{field.name} must be JSON text, e.g. {{"ok": true}}.') from None
-        case _:
-            if not isinstance(value, str):
-                raise GateError(f"{field.name} must be text.")
-            if len(value) > 20_000:
-                raise GateError(f"{field.name} is too long (at most 20,000 characters).")
+def _checked(field: GateField, prop: dict[str, Any], value: Any) -> Any:
+    """`value` for `field`, checked against the field's property in the form's schema (`prop`), as the backend
+    takes it: JSON text parsed, a whole number sent as 3.0 passed on as 3."""
+    if field.type == "json" and not isinstance(value, str):
+        return value  # JSON already: an answer passed to gates_respond, not typed into a form
+    if not Draft202012Validator(prop).is_valid(value):
+        raise GateError(f"{field.name} must be {_allowed(field)}, not {_shown(value)}.")
+    if isinstance(value, str) and len(value) > _MAX_TEXT and field.type != "json":
+        raise GateError(f"{field.name} is too long (at most {_MAX_TEXT:,} characters).")
+    if field.type == "json":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise GateError(f'{field.name} must be JSON text, e.g. {{"ok": true}}.') from None
+    if field.type == "integer" and isinstance(value, float):
+        return int(value)
     return value
+
+
+def _shown(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 1] + "…"
 
 
 def _allowed(field: GateField) -> str:
@@ -128,6 +129,7 @@ def validate_values(gate: Gate, values: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise GateError(f"Unknown field(s) {unknown}; this gate asks for {sorted(fields)}.")
+    properties: dict[str, dict[str, Any]] = elicitation_schema(gate)["properties"]
     clean: dict[str, Any] = {}
     for name, field in fields.items():
         value = values.get(name, field.default)
@@ -135,7 +137,7 @@ def validate_values(gate: Gate, values: dict[str, Any]) -> dict[str, Any]:
             if field.required:
                 raise GateError(f"{name} is required ({field.label or name}): {_allowed(field)}.")
             continue
-        clean[name] = _coerce(field, value)
+        clean[name] = _checked(field, properties[name], value)
     return clean
 
 

@@ -4,20 +4,20 @@ and the output schema the client checks it against.
 Content and schema keep one rule between them: a field that is optional with a None default is left out when it is
 None, never sent as null. The published schema says so (it offers no null for such a field), which is what a host
 generating types from it should see, and it is cheaper to check: a client tries each null against the field's
-non-null type first."""
+non-null type first. The schema is written so by pydantic itself (`AbsentNotNull`), not edited afterwards."""
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 
 import pydantic_core
 from mcp_types import CallToolResult, Result, TextContent
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
-__all__ = ["output_schema", "self_contained", "structured", "tool_result"]
-
-_NULL = {"type": "null"}
+__all__ = ["AbsentNotNull", "output_schema", "self_contained", "structured", "tool_result"]
 
 
 def tool_result(value: Any) -> Any:
@@ -72,39 +72,22 @@ def _fields(cls: type[BaseModel]) -> tuple[tuple[str, str, bool], ...]:
     )
 
 
-def output_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The output schema runbridge publishes for a tool returning a model with JSON Schema `schema`: written out
-    without references (`self_contained`), and offering no null for the fields `structured` leaves out."""
-    return _absent_not_null(self_contained(schema))
+def output_schema(result_type: Any) -> dict[str, Any]:
+    """The output schema runbridge publishes for a tool returning `result_type` (a model): offering no null for
+    the fields `structured` leaves out (`AbsentNotNull`), and written out without references (`self_contained`)."""
+    return self_contained(TypeAdapter(result_type).json_schema(schema_generator=AbsentNotNull))
 
 
-def _absent_not_null(node: Any) -> Any:
-    """`node` with each object property that is optional, defaults to null and allows null (`anyOf` with a null
-    branch, as pydantic writes `X | None = None`) narrowed to its other branches, its null default dropped."""
-    if isinstance(node, list):
-        return [_absent_not_null(item) for item in node]  # type: ignore[misc]
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {k: _absent_not_null(v) for k, v in node.items()}  # type: ignore[misc]
-    properties = out.get("properties")
-    if isinstance(properties, dict):
-        required = set(out.get("required", ()))
-        out["properties"] = {
-            key: prop if key in required else _never_null(prop)
-            for key, prop in properties.items()  # type: ignore[misc]
-        }
-    return out
+class AbsentNotNull(GenerateJsonSchema):
+    """JSON Schema for what `structured` sends: a field that may be None and defaults to None is left out when it
+    is None, so its schema is that of its non-null type, without the null default. A required field, or one whose
+    default is not None, keeps its null."""
 
-
-def _never_null(prop: Any) -> Any:
-    branches = prop.get("anyOf") if isinstance(prop, dict) else None
-    if not isinstance(branches, list) or _NULL not in branches or "default" not in prop or prop["default"] is not None:
-        return prop
-    others: list[Any] = [b for b in branches if b != _NULL]  # type: ignore[misc]
-    notes = {k: v for k, v in prop.items() if k not in ("anyOf", "default")}  # type: ignore[misc]
-    if len(others) == 1 and isinstance(others[0], dict):
-        return {**others[0], **notes}  # the property's own title and description win over its type's
-    return {"anyOf": others, **notes}
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        inner = schema["schema"]
+        if inner["type"] == "nullable" and "default" in schema and schema["default"] is None:
+            return self.generate_inner(cast(core_schema.NullableSchema, inner)["schema"])
+        return super().default_schema(schema)
 
 
 def self_contained(schema: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
+from mcp.server.mcpserver.tools import Tool
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from .. import __version__
@@ -157,8 +158,20 @@ def visible_tools(settings: Settings) -> list[ToolSpec]:
     ]
 
 
-def _argument_check(mcp: MCPServer[App], name: str) -> Callable[[dict[str, Any]], Any] | None:
-    tool = mcp._tool_manager.get_tool(name)
+def _sdk_tool(spec: ToolSpec) -> Tool:
+    """The SDK's tool for `spec`, publishing the output schema of what runbridge sends (`bridge/output.py`)."""
+    description = inspect.cleandoc(spec.fn.__doc__ or "")  # without the docstring's indentation
+    tool = Tool.from_function(
+        spec.bound(), name=spec.name, title=spec.title, description=description, annotations=spec.annotations
+    )
+    metadata = tool.fn_metadata
+    if metadata.output_schema is not None:  # read live by the SDK: what it lists, and checks results against
+        metadata.output_schema = output_schema(metadata.output_model)
+    return tool
+
+
+def _argument_check(tools: dict[str, Tool], name: str) -> Callable[[dict[str, Any]], Any] | None:
+    tool = tools.get(name)
     return None if tool is None else tool.fn_metadata.validate_arguments
 
 
@@ -189,6 +202,7 @@ def build_server(
     security = _request_state_security(settings)
     App.check_state(settings)
     bus = InMemorySubscriptionBus()
+    registered = {spec.name: _sdk_tool(spec) for spec in tools}
     mcp: MCPServer[App] = MCPServer(
         "runbridge",
         title="runbridge",
@@ -197,17 +211,10 @@ def build_server(
         lifespan=lifespan,
         request_state_security=security,
         subscriptions=bus,
+        tools=list(registered.values()),
     )
     mcp.middleware.insert(0, explain_refused_state)  # outermost: it rewords the SDK's requestState refusal
-    for spec in tools:
-        description = inspect.cleandoc(spec.fn.__doc__ or "")  # without the docstring's indentation
-        mcp.add_tool(
-            spec.bound(), name=spec.name, title=spec.title, description=description, annotations=spec.annotations
-        )
-        registered = mcp._tool_manager.get_tool(spec.name)
-        if registered is not None and registered.fn_metadata.output_schema is not None:
-            registered.fn_metadata.output_schema = output_schema(registered.fn_metadata.output_schema)
-    mcp.middleware.insert(1, InvalidArguments(lambda name: _argument_check(mcp, name)))
+    mcp.middleware.insert(1, InvalidArguments(lambda name: _argument_check(registered, name)))
     register_resources(mcp, settings)
     register_subscriptions(mcp, bus)
     register_prompts(mcp, {spec.toolset for spec in tools})

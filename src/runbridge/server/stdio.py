@@ -5,8 +5,9 @@ The SDK's stdio transport reads each line, and writes and flushes each message, 
 thread hops per request and answer. Here, when stdin and stdout are pipes or sockets (how MCP hosts start a
 server), they are read and written without blocking, straight from the event loop. Anything else (a terminal, a
 file, Windows) is read and written through a worker thread, one hop per chunk read and per message written. Either
-way, the standard descriptors are claimed as the SDK's transport claims them: while serving, fd 0 reads the null
-device and fd 1 writes to stderr, so stray output from a library or a child process cannot corrupt the wire.
+way, the standard descriptors are claimed as the SDK's own transport claims them: the wire is served from private
+duplicates, and while serving fd 0 reads the null device and fd 1 writes to stderr, so stray output from a library
+or a child process cannot corrupt the wire, nor a child read a request.
 
 The SDK's reader turns a broken line into an exception that the session drops in silence, so a client that sent
 a broken request waits for an answer that never comes. JSON-RPC 2.0 (§5.1) says what to answer instead: -32700 for
@@ -14,31 +15,34 @@ text that is not JSON, -32600 for JSON that is not a request; with the request's
 null. A frame whose id is not a string or an integer (an object, an array, null) would otherwise be read as a
 notification and never answered: it gets -32600 with a null id. The session goes on either way, and ends when
 stdin closes.
+
+The transport is built on public types only (anyio memory streams carrying `SessionMessage`s, the JSON-RPC models
+of `mcp_types`), so it does not depend on how the SDK's own transport is written.
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
 import os
 import stat
 import sys
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager, suppress
-from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any
 
 import anyio
 import anyio.to_thread
-import mcp.server.stdio as sdk_stdio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.mcpserver import MCPServer
-from mcp.server.stdio import stdio_server
-from mcp.shared._context_streams import ContextSendStream, create_context_streams
-from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, JSONRPCNotification
 from mcp_types import jsonrpc_message_adapter as message_adapter
 from pydantic import ValidationError
+
+from .sdk_private import lowlevel_server
+
+if sys.platform != "win32":  # pragma: no branch
+    import fcntl
 
 __all__ = ["error_for_frame", "frame_message", "run_stdio", "stdio_streams"]
 
@@ -166,32 +170,81 @@ class _Channel:
         self._file.flush()
 
 
-def _claim(fd: int, stream: Any, mode: str, diversion: Callable[[], int]) -> tuple[IO[bytes], Callable[[], None]]:
-    """The SDK's claim of a standard descriptor: a private duplicate serves the wire, the descriptor itself is
-    pointed elsewhere until `release`."""
-    wire, release = sdk_stdio._claim_fd(fd, stream, mode, diversion)  # type: ignore[arg-type]
-    return wire, release or (lambda: None)
+def _claim(fd: int, stream: Any, mode: str, divert: Callable[[], int]) -> tuple[IO[bytes], Callable[[], None]]:
+    """The wire end of standard descriptor `fd` (`stream` is its `sys` stream): a private duplicate, while `fd`
+    itself points at `divert()` until `release`. Where the descriptors cannot be duplicated or moved (no real
+    descriptor behind the stream, Windows), the stream's own buffer is served in place, unclaimed."""
+    buffer: IO[bytes] = stream.buffer
+    if sys.platform == "win32" or not _backed_by(stream, fd):  # pragma: no cover  (Windows)
+        return buffer, _nothing
+    try:
+        private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # never in the standard range
+    except OSError:
+        return buffer, _nothing
+    try:
+        diversion = divert()
+    except OSError:
+        os.close(private)
+        return buffer, _nothing
+    try:
+        os.dup2(diversion, fd)
+    except OSError:
+        os.close(private)
+        return buffer, _nothing
+    finally:
+        os.close(diversion)
+
+    def release() -> None:
+        with suppress(OSError):  # the wire is gone already: nothing to point back at
+            os.dup2(private, fd)
+
+    # closefd=False: a worker thread may still block reading it after serving ends; it must never be recycled.
+    return os.fdopen(private, mode, closefd=False), release
+
+
+def _backed_by(stream: Any, fd: int) -> bool:
+    try:
+        return stream.buffer.fileno() == fd
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _nothing() -> None:
+    return None
+
+
+def _null_device() -> int:
+    return os.open(os.devnull, os.O_RDONLY)
+
+
+def _stderr() -> int:
+    try:
+        return os.dup(2)
+    except OSError:
+        return os.open(os.devnull, os.O_WRONLY)
 
 
 @asynccontextmanager
 async def stdio_streams(
     stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None
-) -> AsyncGenerator[tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]]:
+) -> AsyncGenerator[
+    tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
+]:
     """The session's streams over stdin and stdout (or the given binary files, which are not claimed). Broken
     lines are answered here and never reach the session; the read stream ends when the input does."""
     releases: list[Callable[[], None]] = []
     channels: list[_Channel] = []
     try:
         if stdin is None:
-            stdin, release = _claim(0, sys.stdin, "rb", sdk_stdio._open_stdin_diversion)
+            stdin, release = _claim(0, sys.stdin, "rb", _null_device)
             releases.append(release)
         if stdout is None:
-            stdout, release = _claim(1, sys.stdout, "wb", sdk_stdio._open_stdout_diversion)
+            stdout, release = _claim(1, sys.stdout, "wb", _stderr)
             releases.append(release)
         source, sink = _Channel(stdin), _Channel(stdout)
         channels += [source, sink]
-        to_session, read_stream = create_context_streams[SessionMessage | Exception](0)
-        write_stream, outgoing = create_context_streams[SessionMessage](0)
+        to_session, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        write_stream, outgoing = anyio.create_memory_object_stream[SessionMessage](0)
         replies = write_stream.clone()
         reading = anyio.CancelScope()
 
@@ -235,7 +288,9 @@ async def stdio_streams(
 
 
 async def _deliver(
-    line: bytes, session: ContextSendStream[SessionMessage | Exception], replies: ContextSendStream[SessionMessage]
+    line: bytes,
+    session: MemoryObjectSendStream[SessionMessage | Exception],
+    replies: MemoryObjectSendStream[SessionMessage],
 ) -> None:
     found = frame_message(line.decode("utf-8", errors="replace"))
     if isinstance(found, JSONRPCError):
@@ -244,54 +299,9 @@ async def _deliver(
         await session.send(found)
 
 
-class _Answering:
-    """The SDK transport's read stream, minus unreadable frames: each is answered on the write stream instead."""
-
-    def __init__(self, inner: ReadStream[SessionMessage | Exception], reply: WriteStream[SessionMessage]) -> None:
-        self._inner = inner
-        self._reply = reply
-
-    @property
-    def last_context(self) -> contextvars.Context | None:
-        return getattr(self._inner, "last_context", None)
-
-    async def receive(self) -> SessionMessage | Exception:
-        while True:
-            item = await self._inner.receive()
-            if not isinstance(item, Exception):
-                return item
-            await self._reply.send(SessionMessage(error_for_frame(item)))
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None
-
-
 async def run_stdio(mcp: MCPServer[Any]) -> None:
-    """What `mcp.run("stdio")` does, without a thread hop per line where stdin and stdout are pipes, and with
-    broken lines answered."""
-    lowlevel = mcp._lowlevel_server
-    options = lowlevel.create_initialization_options()
-    if not hasattr(sdk_stdio, "_claim_fd"):  # pragma: no cover  (an SDK without it: its own transport)
-        async with stdio_server() as (read_stream, write_stream):
-            await lowlevel.run(_Answering(read_stream, write_stream), write_stream, options)
-        return
+    """What `mcp.run("stdio")` does, over runbridge's own transport: without a thread hop per line where stdin and
+    stdout are pipes, and with broken lines answered."""
+    lowlevel = lowlevel_server(mcp)
     async with stdio_streams() as (read_stream, write_stream):
-        await lowlevel.run(read_stream, write_stream, options)
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

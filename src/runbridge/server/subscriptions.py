@@ -29,6 +29,7 @@ from mcp_types import (
 from ..bridge.app import App
 from ..bridge.subscriptions import run_of
 from ..core.errors import RunbridgeError
+from .sdk_private import connection_of, lowlevel_server
 
 __all__ = ["register_subscriptions"]
 
@@ -79,13 +80,12 @@ def register_subscriptions(mcp: MCPServer[App], bus: SubscriptionBus) -> None:
             for uri in followed:
                 follows.unshare(uri, bus)
 
-    lowlevel = mcp._lowlevel_server  # pyright: ignore[reportPrivateUsage]  (the SDK's documented seam for this)
+    lowlevel = lowlevel_server(mcp)  # handlers MCPServer does not serve, or serves unwrapped
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
     lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_following_runs)
 
 
 def _connection_of(ctx: ServerRequestContext[App, Any]) -> Connection:
-    """What identifies the subscriber: the client's connection. `ctx.session` is made anew for each request, over
-    the one connection it does not expose."""
-    return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
+    """What identifies the subscriber: the client's connection (`ctx.session` is made anew for each request)."""
+    return connection_of(ctx.session)
