@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -125,3 +126,31 @@ def test_runbridge_serve_answers_frames_read_from_a_file_and_exits_at_its_end(
     assert [r["id"] for r in replies] == [1, None, 3]
     assert replies[1]["error"]["code"] == -32600
     assert any(tool["name"] == "runs_get" for tool in replies[2]["result"]["tools"])
+
+
+CLAIMING = """
+import os, anyio
+from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCResponse
+from runbridge.server.stdio import stdio_streams
+
+async def main():
+    async with stdio_streams() as (read_stream, write_stream):
+        os.write(1, b"stray output\\n")  # a library or a child writing to fd 1 while serving
+        assert os.read(0, 100) == b"", "fd 0 reads the null device while serving"
+        async for item in read_stream:
+            answer = JSONRPCResponse(jsonrpc="2.0", id=item.message.id, result={})
+            await write_stream.send(SessionMessage(answer))
+    os.write(1, b"fd 1 is back\\n")
+
+anyio.run(main)
+"""
+
+
+def test_while_serving_fd_0_reads_nothing_and_fd_1_writes_to_stderr_and_both_are_given_back() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CLAIMING], input=FRAMES[0] + b"\n", capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.decode().splitlines() == ['{"jsonrpc":"2.0","id":7,"result":{}}', "fd 1 is back"]
+    assert "stray output" in done.stderr.decode()
