@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 from anyio.abc import TaskGroup
+from pydantic import ValidationError
 
 from runbridge.backends import create_backend
 from runbridge.backends.orchestrations import OrchestrationsBackend
@@ -492,11 +493,23 @@ async def test_pings_in_a_quiet_stream_change_nothing(synapse: SandboxServer, co
     assert [(e.kind, e.text) for e in events] == [(e.kind, e.text) for e in clean]
 
 
-@pytest.mark.parametrize("options", [{"api_versions": ["v3"]}, {"api_versions": "v2"}, {"stream": "yes"}])
-def test_wrong_family_options_are_configuration_errors(options: dict[str, Any]) -> None:
-    profile = Profile(name="bad", family="orchestrations", base_url="http://127.0.0.1:9", options=options)
-    with pytest.raises(ConfigError, match="Profile 'bad': options"):
-        OrchestrationsBackend(profile)
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"api_versions": ["v3"]}, "options.api_versions.0: Input should be 'v1' or 'v2' (got 'v3')"),
+        ({"api_versions": "v2"}, "options.api_versions: Input should be a valid list (got 'v2')"),
+        ({"stream": "yes"}, "options.stream: Input should be a valid boolean (got 'yes')"),
+    ],
+)
+def test_wrong_family_options_are_configuration_errors(options: dict[str, Any], said: str) -> None:
+    with pytest.raises(ValidationError) as refused:  # when the profile is read, before any adapter exists
+        Profile(name="bad", family="orchestrations", base_url="http://127.0.0.1:9", options=options)
+    assert said in str(refused.value)
+    # A profile changed without validation (`model_copy`) is refused by the adapter, with the same words.
+    good = Profile(name="bad", family="orchestrations", base_url="http://127.0.0.1:9")
+    with pytest.raises(ConfigError, match="Profile 'bad': options") as caught:
+        OrchestrationsBackend(good.model_copy(update={"options": options}))
+    assert said in str(caught.value)
 
 
 # -- cursors runbridge did not give out ------------------------------------------------------------------------------

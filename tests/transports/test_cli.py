@@ -87,8 +87,8 @@ def test_doctor_says_which_option_is_wrong_instead_of_a_traceback(child_env: dic
         encoding="utf-8",
     )
     done = run_cli("doctor", "--config", str(config), env=child_env)
-    assert done.returncode == 1, done.stderr
-    assert "options.status_idle_seconds must be a positive number of seconds, not 'soon'" in done.stdout
+    assert done.returncode == 2, done.stderr
+    assert "[profiles.oa] options.status_idle_seconds: Input should be a valid number (got 'soon')" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
 
@@ -207,7 +207,7 @@ def test_the_sandbox_refuses_an_unknown_variant_in_one_line(
 def test_the_sandbox_refuses_an_unknown_family_with_the_known_ones(child_env: dict[str, str]) -> None:
     done = run_cli("sandbox", "--family", "bogus", env=child_env)
     assert done.returncode == 2
-    assert "invalid choice: 'bogus' (choose from 'openwop', 'orchestrations', 'orchagent')" in done.stderr
+    assert "invalid choice: 'bogus' (choose from 'openwop', 'orchagent', 'orchestrations')" in done.stderr
     assert "Traceback" not in done.stderr
 
 

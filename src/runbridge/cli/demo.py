@@ -256,7 +256,7 @@ def run_demo(
     answer: str,
     speed: float,
     out: TextIO | None = None,
-    family: str = "openwop",
+    family: str,
 ) -> int:
-    """Run the demo on the sandbox of `family` (`openwop` or `orchestrations`); `workflow` defaults per family."""
+    """Run the demo on the sandbox of `family` (one whose spec has `demo` defaults); `workflow` defaults per family."""
     return anyio.run(_demo, workflow, interactive, answer, speed, out or sys.stdout, family)
