@@ -1,5 +1,5 @@
 """The orchestrations family from the command line: `runbridge sandbox --family orchestrations` serves the Synapse
-API, and `runbridge demo --family orchestrations` walks the seed's gated orchestration."""
+API, and `runbridge demo --family orchestrations` walks the example gated orchestration."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The OpenWOP adapter against the sandbox, for every host variant: start, follow, gates, cancel, fork, targets.
 
 Real hosts disagree on `seq`/`sequence`, `payload`/`data`, the first sequence, relative or absolute `eventsUrl`,
-the `Accept` header, the resolve response and the already-resolved status (reference §7.1); every preset in the
-sandbox's `VARIANTS` is one such host, and the adapter must give the same normalised answers on each.
+the `Accept` header, the resolve response and the already-resolved status (docs/backends/openwop.md); every preset in
+the sandbox's `VARIANTS` is one such host, and the adapter must give the same normalised answers on each.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""A Synapse v1 stream cut between `orchestration_complete` and the run-level `final` (reference §4c): the run's
-end is kept with what the stream did show (its failure reason from the step that failed, the final state, the
+"""A Synapse v1 stream cut between `orchestration_complete` and the run-level `final` (docs/backends/orchestrations.md):
+the run's end is kept with what the stream did show (its failure reason from the step that failed, the final state, the
 steps seen), and says that the server's summary is missing. Real streams from the sandbox over loopback, cut by its
 stream-cut knob at exactly that point."""
 

@@ -1,5 +1,6 @@
-"""Every Synapse event type of reference §4c onto the core model, in the code's and the seed's spellings; endings
-folded into one terminal event; gate fields per §4d; resume bodies. Pure translation: no server needed."""
+"""Every Synapse event type of docs/backends/orchestrations.md onto the core model, in the code's and the
+documentation's spellings; endings folded into one terminal event; gate fields per docs/backends/orchestrations.md;
+resume bodies. Pure translation: no server needed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The orchagent sandbox on the wire (reference §1, §6.8): exact `data: ` framing, full replay on every
+"""The orchagent sandbox on the wire (docs/backends/orchagent.md): exact `data: ` framing, full replay on every
 connection, the stream held open across `auth.required` until resume, tokens, threads, history, secrets,
 approvals and stream faults."""
 

@@ -1,4 +1,4 @@
-"""The Synapse orchestrations sandbox against reference §4, §6.8 and §7.2: catalogue, auth, errors, synchronous and
+"""The Synapse orchestrations sandbox against docs/backends/orchestrations.md: catalogue, auth, errors, synchronous and
 streamed runs and resumes, gates, the cost limit, faults, and the v2 queue API."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md §2, enforced: imports point one way, and no module grows past its budget."""
+"""The layering of docs/architecture.md, enforced: imports point one way, and no module grows past its budget."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What the calling client can do, by protocol era (DESIGN.md §4), behind one small interface.
+"""What the calling client can do, by protocol era (docs/architecture.md, the life of a gate), behind one small
+interface.
 
 Up to 2025-11-25 a gate is a live `elicitation/create` request sent mid-call, if the client declared elicitation
 and the connection has a back-channel. From 2026-07-28 there are no server→client requests: the tool returns an

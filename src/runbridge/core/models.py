@@ -1,4 +1,4 @@
-"""The domain model every backend is translated into (reference §6).
+"""The domain model every backend is translated into (docs/architecture.md).
 
 Adapters speak only these types to the rest of runbridge; the bridge and the tools never see a backend's wire
 shapes. Everything here is plain pydantic: no MCP, no HTTP.
@@ -65,7 +65,7 @@ TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.
 
 
 class EventKind(StrEnum):
-    """Normalised event kinds (reference §6.3)."""
+    """Normalised event kinds: every backend event maps onto one (each docs/backends/<family>.md says how)."""
 
     RUN_STARTED = "run.started"
     STEP_STARTED = "step.started"
@@ -179,7 +179,7 @@ class GateAnswer(_Model):
 
 
 class RunEvent(_Model):
-    """The normalised envelope of one backend event (reference §6.3).
+    """The normalised envelope of one backend event.
 
     `seq` is the resumable cursor (the backend's sequence or SSE id, else a local counter); `text` is a short
     human-readable summary; `data` is the raw payload, kept for `runs_events`.

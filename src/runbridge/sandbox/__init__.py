@@ -19,8 +19,9 @@ Public API:
 * `FaultPlan`, `StreamFaults` — fault injection (also `POST /_sandbox/faults`); `Stats` — counters
   (`GET /_sandbox/stats`).
 * `HostVariant`, `VARIANTS`, `TokenSigner` — OpenWOP host variants and interrupt tokens.
-* `FAMILIES` — wire families by name (`"openwop"`; `"orchestrations"`, the Synapse API of reference §4, whose
-  variants are `reference` (v1 only), `scale` (also the v2 queue API) and `seed` (the seed's `step_id` spelling)).
+* `FAMILIES` — wire families by name (`"openwop"`; `"orchestrations"`, the Synapse API of
+  docs/backends/orchestrations.md, whose variants are `reference` (v1 only), `scale` (also the v2 queue API) and `seed`
+  (the documentation's `step_id` spelling)).
 """
 
 from .context import DEFAULT_API_KEY, SandboxContext

@@ -1,5 +1,5 @@
-"""The OpenWOP adapter: discovery, workflows, runs, the event stream (or poll), interrupts and forks (reference §5,
-§7.1)."""
+"""The OpenWOP adapter: discovery, workflows, runs, the event stream (or poll), interrupts and forks
+(docs/backends/openwop.md)."""
 
 from __future__ import annotations
 
@@ -237,7 +237,8 @@ class OpenWopBackend:
         return run if run.status.terminal else await settled(self.get_run, run_id, run)
 
     async def fork_run(self, run_id: str, *, from_seq: int | None = None, mode: str = "branch") -> Run:
-        """Fork even when discovery says no: real hosts lie (§7.1); the answer decides (see `forks`)."""
+        """Fork even when discovery says no: real hosts lie (docs/backends/openwop.md); the answer decides (see
+        `forks`)."""
         body: dict[str, Any] = {"mode": mode}
         if from_seq is not None:
             body["fromSeq"] = from_seq

@@ -1,4 +1,4 @@
-"""The host's discovery document, `GET /.well-known/openwop` (reference §5a, §5b, §7.1).
+"""The host's discovery document, `GET /.well-known/openwop` (docs/backends/openwop.md).
 
 Read once per adapter, without the credential (it is public, and proxies may cache it). Real hosts lack it (404),
 fail it (503) or answer part of it, so every reading here has a default, and what it claims is a hint only: fork

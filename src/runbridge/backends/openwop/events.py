@@ -1,4 +1,4 @@
-"""OpenWOP event types → the normalised `RunEvent` (reference §5c, §6.3).
+"""OpenWOP event types → the normalised `RunEvent` (docs/backends/openwop.md).
 
 One `EventMapper` per watch: it remembers step names and indexes, and which gates it has already announced, so
 that `interrupt.requested`, `approval.requested`, `clarification.requested` and `node.suspended` for one interrupt

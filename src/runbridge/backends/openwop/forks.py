@@ -1,5 +1,5 @@
 """A host's refusal to fork a run, told apart from an unknown run and phrased so the caller knows what to do instead
-(reference §5a, §7.1).
+(docs/backends/openwop.md).
 
 Fork is capability-gated: hosts without it answer 404 (no such route), 405 (the path matched the run's own route),
 501 (`not_implemented`) or, in v2, 422 `capability_not_provided`. Discovery is only a hint: fork worked on a host

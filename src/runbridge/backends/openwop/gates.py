@@ -1,4 +1,4 @@
-"""OpenWOP interrupts as gates (reference §5d, §6.4, §7.1).
+"""OpenWOP interrupts as gates (docs/backends/openwop.md).
 
 Hosts put what an interrupt asks in different places: the spec's `data` (`interrupt.requested`, `GET
 /interrupts/{token}`), the node's `config` (the SQLite reference host's `node.suspended` events), or a `payload` that

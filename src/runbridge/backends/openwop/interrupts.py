@@ -1,4 +1,4 @@
-"""Answering an interrupt: run-scoped by node id, or with its signed token (reference §5d, §7.1).
+"""Answering an interrupt: run-scoped by node id, or with its signed token (docs/backends/openwop.md).
 
 The run-scoped call (`POST /runs/{id}/interrupts/{nodeId}`) needs the `approvals:respond` scope and a node id. An
 external-event interrupt with a token is answered through the token (`POST /interrupts/{token}`, no credential): one
@@ -151,8 +151,8 @@ class Resolver:
         except RunbridgeError:
             return gate
         current = run.open_gate
-        # Interrupts are addressed by node (reference §5f): the same node still waiting is the same gate, even on a
-        # host whose snapshot names the interrupt differently from its events.
+        # Interrupts are addressed by node (docs/backends/openwop.md): the same node still waiting is the same gate,
+        # even on a host whose snapshot names the interrupt differently from its events.
         if current is None or current.resume.get("node_id") != gate.resume.get("node_id"):
             return None
         return current

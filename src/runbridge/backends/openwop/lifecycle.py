@@ -1,5 +1,5 @@
 """Small pieces of a run's lifecycle on an OpenWOP host: the create body, the "not found" that may hide wrong
-credentials, and a cancel that the host answers `cancelling` (reference §5a, §7.1)."""
+credentials, and a cancel that the host answers `cancelling` (docs/backends/openwop.md)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def start_body(request: StartRequest) -> dict[str, Any]:
 
 def not_found_hint(exc: NotFoundError, what: str) -> NotFoundError:
     """`exc`, saying the credentials may be wrong: one real host answers a wrong bearer with an anonymous session,
-    so a 404 may hide bad credentials (§7.1)."""
+    so a 404 may hide bad credentials (docs/backends/openwop.md)."""
     hint = f"No {what} with that id; if it was just created, the credentials may be wrong"
     if hint not in exc.message:
         exc.message = sentences(exc.message, hint)

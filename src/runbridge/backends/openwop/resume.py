@@ -1,4 +1,4 @@
-"""A human's answer as an OpenWOP `resumeValue`, in the shape the host takes (reference §5d, §7.1).
+"""A human's answer as an OpenWOP `resumeValue`, in the shape the host takes (docs/backends/openwop.md).
 
 Approvals: `{action, feedback?, decidedAt}`. Clarifications: the spec's `{answers: [{id, answer}]}`, or
 `{answers: {id: "answer"}}` on the host that keeps its questions in the node's `config` (every answer a string

@@ -1,4 +1,5 @@
-"""Reading a run's events: the SSE stream, and the poll endpoint when the stream cannot be opened (reference §5a, §5c).
+"""Reading a run's events: the SSE stream, and the poll endpoint when the stream cannot be opened
+(docs/backends/openwop.md).
 
 Some hosts have no SSE, and some proxies refuse `text/event-stream` or answer the stream with a page of their own.
 Both readers share one `WatchState` (the last sequence delivered), so a watch that starts on the stream and ends on

@@ -1,4 +1,4 @@
-"""Which OpenWOP protocol version runbridge speaks to a host (reference §5a, §5b).
+"""Which OpenWOP protocol version runbridge speaks to a host (docs/backends/openwop.md).
 
 v1 puts `/v1` before every path; v2 uses bare paths and sends `OpenWOP-Version: 2.0` with every request (its poll
 asks `afterSequence` and answers `{events, lastSequence, status, isTerminal}`). The host's discovery document names

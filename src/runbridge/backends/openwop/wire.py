@@ -1,4 +1,4 @@
-"""Reading OpenWOP's wire shapes, tolerant of the ways real hosts differ (reference §5, §7.1).
+"""Reading OpenWOP's wire shapes, tolerant of the ways real hosts differ (docs/backends/openwop.md).
 
 Hosts disagree on `sequence`/`seq`, `payload`/`data`, the first sequence (0 or 1), batched frames, and whether the
 `data:` of a frame is a RunEventDoc or a bare chunk. Everything that reads a frame goes through here.

@@ -1,6 +1,6 @@
 """The workflows a profile names, as targets: described by `GET /v1/workflows/{id}` where the host has that route
-(reference §5a), and still runnable where it has not (one reference host answers every describe with a bare 404
-`not_found`, "no route"; it runs the same ids all the same).
+(docs/backends/openwop.md), and still runnable where it has not (one reference host answers every describe with a bare
+404 `not_found`, "no route"; it runs the same ids all the same).
 
 Descriptions are kept for a short while only, so that a workflow changed on the host shows its new steps and
 total without restarting runbridge.

@@ -1,4 +1,5 @@
-"""The orchagent adapter (reference §1): threads, messages as runs, the replayed event stream, resume, approvals.
+"""The orchagent adapter (docs/backends/orchagent.md): threads, messages as runs, the replayed event stream, resume,
+approvals.
 
 Choices where the reference leaves a gap (each documented in README's orchagent section):
 

@@ -1,4 +1,4 @@
-"""Orchagent stream lines → the normalised `RunEvent` and `Gate` (reference §1c, §1d, §6.3, §6.4).
+"""Orchagent stream lines → the normalised `RunEvent` and `Gate` (docs/backends/orchagent.md).
 
 Each `data:` line is one JSON object with `type`, and optionally `message`, `details`, `timestamp`; a frame with
 several `data:` lines holds several objects (the SDK parses line by line). Lines that are not JSON objects are
@@ -7,8 +7,8 @@ skipped. Known types:
 * `auth.required` → an `auth` gate: prompt from `message` and `instruction`, `redirect_url` from `details`
   (then the top level); no fields: the human signs in at the URL and confirms; the answer is `POST /resume {}`.
 * `approval.required` (also `approval.requested`, `tool.approval_required`): the event that asks to approve an MCP
-  tool is not documented (reference §1d); runbridge reads `details: {server, tool, args}` → a `tool_approval` gate
-  with one choice: approve for this run, or deny.
+  tool is not documented (docs/backends/orchagent.md); runbridge reads `details: {server, tool, args}` → a
+  `tool_approval` gate with one choice: approve for this run, or deny.
 * `run.completed` ends the run (`details.output` is the answer); `error` fails it (as do `run.failed`,
   `run.cancelled`); `run.started`, `step.*`, `tool.*`, `usage`, `message`, `token`, `run.resumed` are read
   for progress; any other type is informational (a log line), never an error.

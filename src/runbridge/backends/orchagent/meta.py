@@ -1,4 +1,4 @@
-"""`GET /meta` (reference §1, row 3): what an orchagent server says about itself, read for `runbridge doctor`.
+"""`GET /meta` (docs/backends/orchagent.md): what an orchagent server says about itself, read for `runbridge doctor`.
 
 The orchagent SDK and CLI read it without a token; its shape is an object, of which the CLI reads `deprecations`
 (strings, or objects with `name`/`feature`, `message` and `sunset`/`sunset_date`) and prints the rest whole."""

@@ -1,4 +1,5 @@
-"""An orchagent run's state, derived from its events in order: the server has no run status endpoint (reference §1)."""
+"""An orchagent run's state, derived from its events in order: the server has no run status endpoint
+(docs/backends/orchagent.md)."""
 
 from __future__ import annotations
 

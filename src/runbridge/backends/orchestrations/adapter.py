@@ -1,5 +1,5 @@
 """The Synapse orchestrations adapter: catalogue, runs (streamed, synchronous, or queued on v2), gates, usage
-(reference §4, §7.2).
+(docs/backends/orchestrations.md).
 
 Profile options (`[profiles.NAME.options]`):
 
@@ -9,10 +9,10 @@ Profile options (`[profiles.NAME.options]`):
   background by the server's task group. `false`, or an adapter built without a task group (a script, a test),
   uses the synchronous `/run` and `/resume`: each call then returns only once the run pauses at a gate or ends.
 
-v1 has neither a run status nor a cancel (§7.2), so for v1 runs `get_run` answers from what this adapter saw
-(`unknown` for a run it has not seen since it started: the bridge's record of the run then stands), and a cancel
-abandons a run waiting at a gate: runbridge never resumes it, and the server still shows it paused. A running v1
-run cannot be cancelled at all, and `offers` says so, so that no result suggests it. v1 does not check a
+v1 has neither a run status nor a cancel (docs/backends/orchestrations.md), so for v1 runs `get_run` answers from what
+this adapter saw (`unknown` for a run it has not seen since it started: the bridge's record of the run then stands), and
+a cancel abandons a run waiting at a gate: runbridge never resumes it, and the server still shows it paused. A running
+v1 run cannot be cancelled at all, and `offers` says so, so that no result suggests it. v1 does not check a
 run's status when it is resumed either: this adapter refuses to resume a gate twice, a run that has moved on, or a
 run that ended or was cancelled, on top of the registry's own answer-once rule.
 """
@@ -306,7 +306,8 @@ class OrchestrationsBackend:
         return {"resolved": True}
 
     def _guard(self, log: RunLog, gate: Gate) -> None:
-        """Refuse what the server would wrongly accept (reference §7.2: resume does not check the run)."""
+        """Refuse what the server would wrongly accept (docs/backends/orchestrations.md: resume does not check the
+        run)."""
         if log.cancelled:
             raise GateError("The run was cancelled; its gate can no longer be answered.", closed=True)
         if log.ended:

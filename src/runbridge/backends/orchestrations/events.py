@@ -1,4 +1,4 @@
-"""Synapse events → the normalised `RunEvent` (reference §4c, §6.3).
+"""Synapse events → the normalised `RunEvent` (docs/backends/orchestrations.md).
 
 One `EventMapper` per run. It places steps by the orchestration's definition (so progress reads "step 2/5
 Research: tool web_search"), counts a human step that asks again, and folds the end of a run into one terminal

@@ -1,4 +1,4 @@
-"""`human_input_required` as a gate, and a human's answer as the resume body (reference §4d, §6.4).
+"""`human_input_required` as a gate, and a human's answer as the resume body (docs/backends/orchestrations.md).
 
 Synapse's gate is a form: `fields` of `{name, type, label, options?}` with `options` a comma-separated string. It
 has no reject action of its own: a decline answers an approval-like select with its reject option, and leaves any

@@ -1,5 +1,5 @@
-"""Synapse v1 runs (reference §4a to §4d, §7.2): streamed runs and resumes read into run logs in the background, and
-the synchronous `/run` and `/resume`, whose one answer becomes the same events.
+"""Synapse v1 runs (docs/backends/orchestrations.md): streamed runs and resumes read into run logs in the background,
+and the synchronous `/run` and `/resume`, whose one answer becomes the same events.
 
 A POST stream must outlive the tool call that started it, so it is read by a task of the server's task group
 (`tasks`). The task reports back once the stream is usable (the run id is known, or the resume was accepted) and

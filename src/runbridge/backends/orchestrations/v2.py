@@ -1,5 +1,5 @@
-"""Synapse v2, the scale-mode queue API (reference §4a, §4c): queued runs, their status, re-attachable event
-streams, resume and cancel. Used where the profile says the server has it (`options.api_versions`).
+"""Synapse v2, the scale-mode queue API (docs/backends/orchestrations.md): queued runs, their status, re-attachable
+event streams, resume and cancel. Used where the profile says the server has it (`options.api_versions`).
 
 A server that does not run in scale mode answers every v2 route with 503 "Scale mode is not enabled": that is its
 configuration, not a passing outage, so it is never retried (`permanent`), and once seen, v2 calls fail at once with

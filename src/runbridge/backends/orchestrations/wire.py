@@ -1,8 +1,9 @@
-"""Reading Synapse's wire shapes (reference §4, §7.2), in both the seed's and the server code's spellings.
+"""Reading Synapse's wire shapes (docs/backends/orchestrations.md), in both the documentation's and the server code's
+spellings.
 
-The seed names an event's step `step_id` and its type `type` (which on the wire is already the event's own type);
-the code sends `orch_step_id` and `step_type`. `step_history` items carry `turns` and `cost_usd` in the seed and
-timings in the code. Everything that reads a Synapse document goes through here.
+Synapse's documentation names an event's step `step_id` and its type `type` (which on the wire is already the event's
+own type); the code sends `orch_step_id` and `step_type`. `step_history` items carry `turns` and `cost_usd` in the
+documentation and timings in the code. Everything that reads a Synapse document goes through here.
 """
 
 from __future__ import annotations

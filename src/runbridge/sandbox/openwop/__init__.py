@@ -1,4 +1,4 @@
-"""The OpenWOP v1 wire family of the sandbox (reference §5, §7.1)."""
+"""The OpenWOP v1 wire family of the sandbox (docs/backends/openwop.md)."""
 
 from .app import build_app
 from .tokens import TokenSigner

@@ -1,4 +1,4 @@
-"""The discovery document, `GET /.well-known/openwop`, in the shape of each protocol version (reference §5a, §5b).
+"""The discovery document, `GET /.well-known/openwop`, in the shape of each protocol version (docs/backends/openwop.md).
 
 v1 is an open document of flags and limits (`replay.fork`, `eventPoll`, `limits.clarificationRounds`), as the 1.x
 client reads it. v2 is closed: version metadata at the root plus one capability record per advertised family,
@@ -45,7 +45,7 @@ def discovery_v1(v: HostVariant) -> dict[str, Any]:
         "engineVersion": 1,
         "eventLogSchemaVersion": 2,
         "host": {"name": "runbridge-sandbox", "variant": v.name},
-        # What this host *claims*; like the real one, it forks either way (reference §7.1).
+        # What this host *claims*; like the real one, it forks either way (docs/backends/openwop.md).
         "replay": {"fork": v.discovery_says_fork},
         "streamModes": _STREAM_MODES,
         "interrupts": {"kinds": _KINDS, "tokens": v.expose_interrupt_token},

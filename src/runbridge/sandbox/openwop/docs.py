@@ -1,4 +1,4 @@
-"""Engine events → OpenWOP RunEventDocs (reference §5b, §5c, §5d).
+"""Engine events → OpenWOP RunEventDocs (docs/backends/openwop.md).
 
 One engine event can become two wire events (`interrupt.requested` + `node.suspended`; `run.failed` after a failed
 step is preceded by `node.failed` from its own engine event), so the wire log has its own dense sequence. The
@@ -140,9 +140,9 @@ class Projector:
 
     def render(self, run_id: str, doc: WireDoc, version: int = 1, *, canonical: bool = False) -> dict[str, Any]:
         """The RunEventDoc JSON in this host's spelling (with an integer `schemaVersion`, except on `twin_fields`).
-        In protocol version 2 the event names of the v2 code map and an integer `engineVersion` (reference §5c).
-        `canonical` spells it `sequence`/`payload` whatever the host's stream says: every reference host's poll
-        does (a `twin_fields` host spells both there too)."""
+        In protocol version 2 the event names of the v2 code map and an integer `engineVersion`
+        (docs/backends/openwop.md). `canonical` spells it `sequence`/`payload` whatever the host's stream says: every
+        reference host's poll does (a `twin_fields` host spells both there too)."""
         v = self.variant
         seq_field, payload_field = ("sequence", "payload") if canonical else (v.seq_field, v.payload_field)
         sequence = doc.sequence + v.first_seq

@@ -1,4 +1,4 @@
-"""OpenWOP's request gate: 400 on unversioned paths, 401 without the right bearer key (reference §5a, §5e).
+"""OpenWOP's request gate: 400 on unversioned paths, 401 without the right bearer key (docs/backends/openwop.md).
 
 Discovery (`/.well-known/openwop`), `/v1/openapi.json`, the token surface `/v1/interrupts/{token}` and the
 sandbox admin paths need no key.

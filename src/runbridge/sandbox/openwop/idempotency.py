@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on OpenWOP mutations (reference §5e).
+"""`Idempotency-Key` on OpenWOP mutations (docs/backends/openwop.md).
 
 The final outcome (2xx and non-retryable 4xx) is kept per (method, path, key) and replayed byte for byte with
 `openwop-Idempotent-Replay: true`; the same key with a different body is 409 `idempotency_key_mismatch`; a key

@@ -1,4 +1,4 @@
-"""Resolving interrupts: run-scoped by node id, and through signed tokens (reference §5d, §7.1).
+"""Resolving interrupts: run-scoped by node id, and through signed tokens (docs/backends/openwop.md).
 
 Resume values are accepted in the shapes hosts accept: approval `{action, feedback?, decidedAt}` or legacy
 `{decision: "approved" | "rejected"}`; clarification `{answers: [{id, answer}]}` or `{answers: {id: answer}}`;

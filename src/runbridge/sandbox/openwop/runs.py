@@ -1,4 +1,4 @@
-"""Discovery, workflow definitions and the run lifecycle: create, read, cancel, fork (reference §5a, §5b, §7.1)."""
+"""Discovery, workflow definitions and the run lifecycle: create, read, cancel, fork (docs/backends/openwop.md)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from .versions import discovery_versions
 __all__ = ["RunRoutes"]
 
 _META_KEYS = ("tags", "metadata", "configurable", "tenantId", "scopeId", "callbackUrl")
-# How hosts without fork answer it (reference §5a: capability-gated endpoints are 404/501 when not advertised).
+# How hosts without fork answer it (docs/backends/openwop.md: capability-gated endpoints are 404/501 when not
+# advertised).
 _FORK_REFUSALS: dict[int, tuple[int, str, str, dict[str, Any] | None]] = {
     404: (404, "not_found", "Not Found", None),
     405: (405, "method_not_allowed", "Method Not Allowed", None),

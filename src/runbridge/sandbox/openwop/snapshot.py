@@ -1,5 +1,5 @@
 """RunSnapshot (`GET /v1/runs/{id}`; in v2 also `owner` and an integer `engineVersion`), interrupt objects and
-workflow definitions (reference §5b, §7.1)."""
+workflow definitions (docs/backends/openwop.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The event stream (`GET /v1/runs/{id}/events`, SSE) and the poll (`GET .../events/poll`) (reference §5c).
+"""The event stream (`GET /v1/runs/{id}/events`, SSE) and the poll (`GET .../events/poll`) (docs/backends/openwop.md).
 
 Frames are `id: <sequence>` / `event: <type>` / `data: <RunEventDoc>`; `:keepalive` comments fill silences; the
 stream closes right after `run.completed`, `run.failed` or `run.cancelled` and never before (it stays open while
@@ -179,7 +179,7 @@ class StreamRoutes:
     async def poll(self, request: Request) -> Response:
         params = request.query_params
         v2 = wire_version(request.scope) == 2
-        cursor = "afterSequence" if v2 else "lastSequence"  # both exclusive (reference §5f)
+        cursor = "afterSequence" if v2 else "lastSequence"  # both exclusive (docs/backends/openwop.md)
         last = _int(params.get(cursor))
         try:
             timeout = float(params.get("timeout", "30"))

@@ -1,4 +1,4 @@
-"""Signed interrupt tokens (reference §5d): `base64url(JSON claims) + "." + base64url(HMAC-SHA256)`.
+"""Signed interrupt tokens (docs/backends/openwop.md): `base64url(JSON claims) + "." + base64url(HMAC-SHA256)`.
 
 The claims are `{runId, nodeId, interruptId, expiresAt, intent}` with `intent` `resolve` or `inspect`. Anyone who
 holds the token may inspect or resolve the one interrupt it names, without a bearer key.

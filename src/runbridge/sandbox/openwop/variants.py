@@ -1,4 +1,4 @@
-"""The ways real OpenWOP hosts disagree on the wire (reference §7.1), as one settings record per host.
+"""The ways real OpenWOP hosts disagree on the wire (docs/backends/openwop.md), as one settings record per host.
 
 A bridge must accept all of them, so the sandbox can speak each. `VARIANTS` holds named presets that together use
 every value of every knob; `resolve_variant` turns a name, a preset or a dict of overrides into a `HostVariant`.

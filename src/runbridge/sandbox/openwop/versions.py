@@ -1,5 +1,5 @@
-"""Which OpenWOP protocol versions a sandbox host serves (reference §5a: v1 `/v1/...` paths; v2 bare paths with an
-`OpenWOP-Version: 2.0` header on every request, unknown majors refused with 406 `protocol_version_unsupported`).
+"""Which OpenWOP protocol versions a sandbox host serves (docs/backends/openwop.md: v1 `/v1/...` paths; v2 bare paths
+with an `OpenWOP-Version: 2.0` header on every request, unknown majors refused with 406 `protocol_version_unsupported`).
 
 `VersionRouter` is the outermost layer of the OpenWOP app: a v2 request is routed to the same handlers as its v1
 twin (its path gets the `/v1` prefix, and `scope["openwop_version"]` says 2, so handlers write v2 links and poll

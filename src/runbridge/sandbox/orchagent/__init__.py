@@ -1,8 +1,8 @@
-"""The orchagent wire family of the sandbox: the self-hosted threads/runs server of seed 000 (reference §1, §6.8).
+"""The orchagent wire family of the sandbox: the self-hosted threads/runs server (docs/backends/orchagent.md).
 
 A thread is created from a workflow spec (JSON): `{"workflow": "<engine workflow id>", "secrets": {...}, ...}`
 (`workflow` defaults to `chat`; other keys are kept, opaque, as on the real server). `EXAMPLE_SPECS` holds specs
-for the chat workflows, `calendar_hil_chat` among them (the seed's `composio_calendar_hil_chat.json`).
+for the chat workflows, `calendar_hil_chat` among them (orchagent's example `composio_calendar_hil_chat.json`).
 """
 
 from .app import build_app

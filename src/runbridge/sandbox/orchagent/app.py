@@ -1,4 +1,4 @@
-"""The orchagent wire app (reference §1, §6.8): routes, the bearer guard, errors, and the middleware stack.
+"""The orchagent wire app (docs/backends/orchagent.md): routes, the bearer guard, errors, and the middleware stack.
 
 Stack, outermost first: Starlette's crash handler (a plain-text 500, as FastAPI sends), `SandboxMiddleware`
 (counts requests, answers injected 429/503 bursts), `OrchagentGuard` (401 without a valid token), the router.

@@ -1,4 +1,4 @@
-"""The orchagent REST endpoints (reference §1a, §1b): auth, meta, threads, messages, resume and approvals.
+"""The orchagent REST endpoints (docs/backends/orchagent.md): auth, meta, threads, messages, resume and approvals.
 
 Errors are FastAPI-shaped (`{"detail": "..."}`, validation errors as a list), as the SDK only reads the status.
 """

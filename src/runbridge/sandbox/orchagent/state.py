@@ -34,7 +34,7 @@ SANDBOX_USER = "usr_sandbox"
 
 @dataclass(frozen=True)
 class OrchagentVariant:
-    """How this server differs from the reference where real servers may differ (reference §1f).
+    """How this server differs from the reference where real servers may differ (docs/backends/orchagent.md).
 
     `close_after_end`: close the stream after `run.completed`/`error` (else hold it open, keep-alives only).
     `gate_fields`: where `auth.required` puts `instruction` and `redirect_url` (`details`, as the CLI reads them,
@@ -72,7 +72,8 @@ def resolve_variant(variant: str | OrchagentVariant | Mapping[str, Any] | None) 
 
 
 def deep_merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
-    """Later layers win key by key; nested objects merge (the server's secret precedence, seed 000)."""
+    """Later layers win key by key; nested objects merge (the server's secret precedence:
+    docs/backends/orchagent.md)."""
     out: dict[str, Any] = {}
     for layer in layers:
         for key, value in layer.items():

@@ -1,7 +1,7 @@
 """`GET /runs/{run_id}/events`: the run's events as orchagent frames, replayed from the start on every connection.
 
-Wire format (reference §1c): each event is exactly `data: <one JSON object>` and a blank line; nothing else but
-`: keepalive` comments while nothing happens. No `id:`, no `event:`, no `Last-Event-ID`: a reconnecting client
+Wire format (docs/backends/orchagent.md): each event is exactly `data: <one JSON object>` and a blank line; nothing else
+but `: keepalive` comments while nothing happens. No `id:`, no `event:`, no `Last-Event-ID`: a reconnecting client
 gets everything again and must skip what it has. The stream stays open while the run waits on `auth.required` or
 `approval.required` and goes on after `POST /runs/{id}/resume`; after `run.completed` or `error` it closes (or,
 in the `held-open` variant, only sends keep-alives). The run's stream faults (drop after N frames, slow, malformed,

@@ -1,4 +1,4 @@
-"""The Synapse orchestrations wire family of the sandbox (reference §4, §6.8, §7.2)."""
+"""The Synapse orchestrations wire family of the sandbox (docs/backends/orchestrations.md)."""
 
 from .app import build_app
 from .settings import PRESETS, OrchestrationsSettings, resolve_settings

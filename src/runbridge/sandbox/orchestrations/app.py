@@ -34,7 +34,7 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 class ApiKeyGate:
     """Every `/api/` route needs `Authorization: Bearer <key>`: 401 "Not authenticated" without one, 401 "Invalid
-    or revoked API key" with a wrong one (reference §4e, §7.2)."""
+    or revoked API key" with a wrong one (docs/backends/orchestrations.md)."""
 
     def __init__(self, app: ASGIApp, *, api_key: str) -> None:
         self.app = app

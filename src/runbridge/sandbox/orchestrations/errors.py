@@ -1,4 +1,5 @@
-"""FastAPI's error shapes, as Synapse answers them (reference §4e): `{"detail": "..."}`, or a list for 422."""
+"""FastAPI's error shapes, as Synapse answers them (docs/backends/orchestrations.md): `{"detail": "..."}`, or a list for
+422."""
 
 from __future__ import annotations
 

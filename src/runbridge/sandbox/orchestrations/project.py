@@ -1,4 +1,5 @@
-"""Engine events → Synapse orchestration events (reference §4b, §4c), with the run's shared state and history.
+"""Engine events → Synapse orchestration events (docs/backends/orchestrations.md), with the run's shared state and
+history.
 
 A run's wire log is dense (an event's index is its position) and cached, so every stream of the run (the v1 run
 stream, each resume stream, any number of v2 connections) reads the same events. v1 streams send the events up to
@@ -7,8 +8,9 @@ a stop (a gate, or the end) and then `done`; v2 streams send all of them with id
 
 What the real server does and the projection copies: a human step shows `step_start` and `human_input_required`
 but neither `step_complete` nor a `step_history` entry; the answer lands in `shared_state` under the step's output
-key and `human_response`; the message is `shared_state.user_input` and `user_query` (§7.2); a cost-limit breach is
-an `orchestration_error`, a failed step is `step_error` then `orchestration_complete` with status `failed`.
+key and `human_response`; the message is `shared_state.user_input` and `user_query` (docs/backends/orchestrations.md); a
+cost-limit breach is an `orchestration_error`, a failed step is `step_error` then `orchestration_complete` with status
+`failed`.
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ class Projector:
         for f in spec.fields:
             item: dict[str, Any] = {"name": f.name, "type": f.type, "label": f.label or f.name}
             if f.options:
-                item["options"] = ",".join(f.options)  # a comma-separated string, as the seed shows it
+                item["options"] = ",".join(f.options)  # a comma-separated string, as Synapse's documentation shows it
             fields.append(item)
         gate = {
             "type": "human_input_required",

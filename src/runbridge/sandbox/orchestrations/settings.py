@@ -1,4 +1,4 @@
-"""How one sandbox Synapse server behaves where real deployments differ (reference §4, §7.2).
+"""How one sandbox Synapse server behaves where real deployments differ (docs/backends/orchestrations.md).
 
 * `v2`: serve the scale-mode `/api/v2` queue API (queued runs, status, re-attachable events, cancel); without it
   every `/api/v2` route answers 503, as on a server whose scale mode is off.
@@ -8,7 +8,7 @@
 * `step_labels`: the describe route's step `label` is the step's name; false sends `""`, as Synapse 1.9.2 does (it
   stores a step's name as `name`, and its describe route reads `label`). The events name every step either way.
 * `step_key`: the key naming an event's step: `orch_step_id` as the server's code sends it, or `step_id` as the
-  seed documents it (then `step_type` is left out too).
+  documentation spells it (then `step_type` is left out too).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the Synapse handlers of one app share: settings, the wire projection, and Synapse run ids.
 
-Synapse names a run `run_<orchestration id>_<epoch ms>` (reference §7.2); the engine has its own ids, so the app
-keeps the mapping (and bumps the milliseconds when two runs start within the same one).
+Synapse names a run `run_<orchestration id>_<epoch ms>` (docs/backends/orchestrations.md); the engine has its own ids,
+so the app keeps the mapping (and bumps the milliseconds when two runs start within the same one).
 """
 
 from __future__ import annotations

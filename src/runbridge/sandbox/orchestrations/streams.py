@@ -1,4 +1,5 @@
-"""Synapse event streams (reference §4c): v1 POST streams that stop at a gate, and v2 re-attachable streams.
+"""Synapse event streams (docs/backends/orchestrations.md): v1 POST streams that stop at a gate, and v2 re-attachable
+streams.
 
 v1: `data: <json>` lines only (no `event:`, no `id:`), JSON written with Python's default separators, `: ping`
 after a quiet spell, and `data: {"type": "done"}` always last: after the end, right after `human_input_required`

@@ -1,4 +1,4 @@
-"""The v1 orchestrations routes (reference §4a, §4b, §4d, §7.2): list, describe, run and resume, each synchronous
+"""The v1 orchestrations routes (docs/backends/orchestrations.md): list, describe, run and resume, each synchronous
 or streamed.
 
 Like the real server, a resume does not check the run's status: resuming a run that is not waiting at a gate
@@ -56,7 +56,8 @@ def definition(workflow: Workflow, *, labels: bool = True) -> dict[str, Any]:
 
 
 def normalise_response(response: Any, spec: GateSpec) -> Any:
-    """A bare string is accepted (§4d): as the one field of a one-field form, else as `{"response": ...}`."""
+    """A bare string is accepted (docs/backends/orchestrations.md): as the one field of a one-field form, else as
+    `{"response": ...}`."""
     if isinstance(response, str):
         return {spec.fields[0].name: response} if len(spec.fields) == 1 else {"response": response}
     return response

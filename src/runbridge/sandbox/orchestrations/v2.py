@@ -1,4 +1,5 @@
-"""The scale-mode v2 routes (reference §4a, §4c): queued runs, status, re-attachable events, resume and cancel.
+"""The scale-mode v2 routes (docs/backends/orchestrations.md): queued runs, status, re-attachable events, resume and
+cancel.
 
 Served only when the settings say `v2`; otherwise every `/api/v2` path answers 503, as a server without scale mode
 does. Unlike v1, a v2 resume checks the run: 409 once it is over (or when it waits on no gate).
