@@ -1,4 +1,4 @@
-"""Orchagent-shaped chat workflows (seed 000): a thread's workflow answers each message.
+"""Orchagent-shaped chat workflows: a thread's workflow answers each message.
 
 `{user_prompt}` in a workflow's `result` stands for the message that started the run; the orchagent sandbox
 writes the result, so filled in, into the thread's history as the assistant's answer.

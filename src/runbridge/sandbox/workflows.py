@@ -196,7 +196,7 @@ _BENCH_STREAM = Workflow(
     result="Burst delivered.",
 )
 
-# -- orchestrations (the Synapse family, reference §4): step ids and names as the seed's orchestrations have them.
+# -- orchestrations (the Synapse family): step ids and names as Synapse's example orchestrations have them.
 # A human step is an `input` gate whose fields are the form; a step whose `output` names `switch_on` is shown by
 # that family as a switch step deciding on an earlier human answer.
 
