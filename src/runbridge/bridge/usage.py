@@ -4,24 +4,17 @@ runs without one are counted, never guessed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Literal
+from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
 from ..core.models import Usage
-from ..state import RunRecord
+from ..state import UsageKey, UsageSums
 
 __all__ = ["GroupBy", "UsageGroup", "UsageTotals", "summarise"]
 
-GroupBy = Literal["target", "profile", "day", "status"]
-
-_KEYS: dict[str, Callable[[RunRecord], str]] = {
-    "target": lambda r: r.target_id or "(unknown target)",
-    "profile": lambda r: r.profile,
-    "day": lambda r: r.created_at.date().isoformat(),
-    "status": lambda r: r.status.value,
-}
+GroupBy = UsageKey
+_NO_TARGET = "(unknown target)"
 
 
 class UsageTotals(BaseModel):
@@ -38,17 +31,14 @@ class UsageGroup(UsageTotals):
     key: str = Field(description="The target, profile, day (UTC) or status the row sums.")
 
 
-def _totals(records: Iterable[RunRecord]) -> UsageTotals:
-    runs = 0
-    used: list[Usage] = []
-    for record in records:
-        runs += 1
-        if record.usage is not None:
-            used.append(record.usage)
-    total = sum(used, Usage())
+def _totals(sums: Iterable[UsageSums]) -> UsageTotals:
+    runs = used = 0
+    total = Usage()
+    for group in sums:
+        runs, used, total = runs + group.runs, used + group.runs_with_usage, total + group.usage
     return UsageTotals(
         runs=runs,
-        runs_with_usage=len(used),
+        runs_with_usage=used,
         input_tokens=total.input_tokens,
         output_tokens=total.output_tokens,
         total_tokens=total.total_tokens,
@@ -57,16 +47,12 @@ def _totals(records: Iterable[RunRecord]) -> UsageTotals:
     )
 
 
-def summarise(records: list[RunRecord], group_by: GroupBy) -> tuple[UsageTotals, list[UsageGroup]]:
-    """The total over `records`, and one row per `group_by` key: the costliest first, then by tokens (days in
-    order)."""
-    key = _KEYS[group_by]
-    grouped: dict[str, list[RunRecord]] = {}
-    for record in records:
-        grouped.setdefault(key(record), []).append(record)
-    groups = [UsageGroup(key=k, **_totals(rs).model_dump()) for k, rs in grouped.items()]
+def summarise(sums: list[UsageSums], group_by: GroupBy) -> tuple[UsageTotals, list[UsageGroup]]:
+    """The total over every group the store summed (`RunStore.usage_sums`), and one row per group: the costliest
+    first, then by tokens (days in order)."""
+    groups = [UsageGroup(key=g.key or _NO_TARGET, **_totals([g]).model_dump()) for g in sums]
     if group_by == "day":
         groups.sort(key=lambda g: g.key)
     else:
         groups.sort(key=lambda g: (-(g.cost_usd or 0.0), -g.total_tokens, g.key))
-    return _totals(records), groups
+    return _totals(sums), groups

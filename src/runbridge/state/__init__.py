@@ -2,6 +2,16 @@
 
 from .cursors import offset_cursor
 from .sqlite_store import SqliteStore
-from .store import GateRecord, GateState, RunRecord, RunStore, StoredEvents
+from .store import GateRecord, GateState, RunRecord, RunStore, StoredEvents, UsageKey, UsageSums
 
-__all__ = ["GateRecord", "GateState", "RunRecord", "RunStore", "SqliteStore", "StoredEvents", "offset_cursor"]
+__all__ = [
+    "GateRecord",
+    "GateState",
+    "RunRecord",
+    "RunStore",
+    "SqliteStore",
+    "StoredEvents",
+    "UsageKey",
+    "UsageSums",
+    "offset_cursor",
+]

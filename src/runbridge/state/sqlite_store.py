@@ -21,7 +21,7 @@ import anyio.to_thread
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
 from . import sqlite_events, sqlite_gates, sqlite_runs
 from .sqlite_schema import connect
-from .store import GateRecord, GateState, RunRecord, StoredEvents, claim_owner
+from .store import GateRecord, GateState, RunRecord, StoredEvents, UsageKey, UsageSums, claim_owner
 
 __all__ = ["SqliteStore"]
 
@@ -31,10 +31,11 @@ T = TypeVar("T")
 class SqliteStore:
     """The `RunStore` in SQLite. `path=":memory:"` keeps it in memory (tests)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, owner: str | None = None) -> None:
+        """`owner`: who this store's gate claims belong to (default: this process, `claim_owner()`)."""
         self._db = connect(path)
         self._limiter = anyio.CapacityLimiter(1)
-        self._owner = claim_owner()
+        self._owner = owner or claim_owner()
 
     @property
     def owner(self) -> str:
@@ -119,6 +120,10 @@ class SqliteStore:
     async def runs_since(self, profile: str | None, since: datetime) -> list[RunRecord]:
         """The runs first recorded at or after `since`, oldest first, on one profile or (None) every profile."""
         return await self._run(sqlite_runs.runs_since, profile, since)
+
+    async def usage_sums(self, profile: str | None, since: datetime, group_by: UsageKey) -> list[UsageSums]:
+        """The usage of the runs first recorded at or after `since`, summed per `group_by` key."""
+        return await self._run(sqlite_runs.usage_sums, profile, since, group_by)
 
     async def set_locator(self, profile: str, run_id: str, locator: dict[str, str]) -> bool:
         """Merge `locator`'s keys into the run's; False (and nothing recorded) when the run is not recorded."""

@@ -37,11 +37,14 @@ __all__ = [
     "RunRecord",
     "RunStore",
     "StoredEvents",
+    "UsageKey",
+    "UsageSums",
     "claim_owner",
     "closed_reason",
 ]
 
 GateState = Literal["open", "answering", "answered", "declined", "closed"]
+UsageKey = Literal["target", "profile", "day", "status"]  # what `usage_sums` groups runs by
 
 # Statuses an `unknown` never overwrites: runbridge saw the run end, or wait at a gate (which only an answer moves).
 KEPT_STATUSES = ("completed", "failed", "cancelled", "waiting")
@@ -82,6 +85,17 @@ class StoredEvents:
     events: list[RunEvent]
     next_after: str | None
     cut: int
+
+
+@dataclass(frozen=True)
+class UsageSums:
+    """The runs of one group (`key`: a target, None for runs with no target recorded; a profile; a UTC day
+    YYYY-MM-DD; a status) and the sum of the usage they reported (`cost_usd`/`turns` None where none reported one)."""
+
+    key: str | None
+    runs: int
+    runs_with_usage: int
+    usage: Usage
 
 
 def claim_owner() -> str:
@@ -149,6 +163,8 @@ class RunStore(Protocol):
     ) -> Page[RunRecord]: ...
 
     async def runs_since(self, profile: str | None, since: datetime) -> list[RunRecord]: ...
+
+    async def usage_sums(self, profile: str | None, since: datetime, group_by: UsageKey) -> list[UsageSums]: ...
 
     async def set_locator(self, profile: str, run_id: str, locator: dict[str, str]) -> bool: ...
 

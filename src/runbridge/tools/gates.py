@@ -8,11 +8,11 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from ..bridge.answers import AnswerOutcome, answer_gate
+from ..bridge.leases import recover_claims
 from ..bridge.results import GateView, gate_view
 from ..core.errors import InputError, sentences
 from ..core.models import GateAnswer
 from ..core.protocols import GatesAPI
-from ..state import offset_cursor
 from ._follow import FollowResult, continue_or_none, follow, wait_for
 from ._spec import ToolSpec, app_of
 
@@ -38,12 +38,11 @@ async def gates_list(
     app = app_of(ctx)
     name = app.settings.profile(profile).name if profile else None
     states: tuple[Any, ...] = ("open", "answering", "answered", "declined", "closed") if include_closed else ("open",)
-    records = await app.registry.gates(name, run_id=run_id, states=states)
-    start = offset_cursor(cursor)
-    page = records[start : start + limit]
-    views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in page]
-    more = str(start + limit) if start + limit < len(records) else None
-    return GatesPage(gates=views, next_cursor=more, note=None if records else "No gate is waiting for a human.")
+    await recover_claims(app, name, run_id=run_id)  # a gate a stopped runbridge was answering is settled first
+    page = await app.registry.gates_page(name, run_id=run_id, states=states, cursor=cursor, limit=limit)
+    views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in page.items]
+    note = None if views or cursor else "No gate is waiting for a human."
+    return GatesPage(gates=views, next_cursor=page.next_cursor, note=note)
 
 
 async def gates_respond(
@@ -80,6 +79,8 @@ async def gates_respond(
             raise InputError(sentences(f"Unknown gate {gate_id!r} on profile {chosen.name!r}", elsewhere))
         known = ", ".join(r.gate.gate_id for r in await app.registry.gates(chosen.name)) or "none are open"
         raise InputError(f"Unknown gate {gate_id!r} on profile {chosen.name!r}. Open gates there: {known}.")
+    if record.state == "answering":  # by a runbridge that stopped meanwhile? then it is settled before answering
+        await recover_claims(app, chosen.name, run_id=record.gate.run_id)
     outcome = await answer_gate(
         app.registry, backend, chosen.name, gate_id, GateAnswer(decision=decision, values=values or {})
     )

@@ -42,10 +42,9 @@ async def usage_report(
     name = app.settings.profile(profile).name if profile else None
     until = utc_now()
     since = until - timedelta(days=days)
-    records = await app.registry.runs_since(name, since)
-    total, groups = summarise(records, group_by)
+    total, groups = summarise(await app.registry.usage_sums(name, since, group_by), group_by)
     note = None
-    if not records:
+    if not total.runs:
         note = f"runbridge recorded no run in the last {days} days" + (f" on profile {name!r}." if name else ".")
     elif total.runs_with_usage < total.runs:
         missing = total.runs - total.runs_with_usage
