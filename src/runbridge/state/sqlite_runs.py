@@ -13,18 +13,11 @@ from typing import Any
 
 from ..core.models import Page, Run, RunStatus, Usage, utc_now
 from .cursors import decode_cursor, encode_cursor
-from .store import KEPT_STATUSES, RunRecord, UsageKey, UsageSums
+from .store import KEPT_STATUSES, RunRecord
 
-__all__ = ["get_run", "list_runs", "record_run", "run_row", "runs_since", "set_locator", "update_run", "usage_sums"]
+__all__ = ["get_run", "list_runs", "record_run", "run_row", "runs_since", "set_locator", "update_run"]
 
 _COLUMNS = "profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at, outputs, locator"
-_GROUP_KEYS: dict[str, str] = {
-    "target": "target_id",
-    "profile": "profile",
-    "day": "substr(created_at, 1, 10)",
-    "status": "status",
-}
-_FIGURES = ("input_tokens", "output_tokens", "total_tokens", "cost_usd", "turns")
 _KEPT = "(" + ", ".join(f"'{k}'" for k in KEPT_STATUSES) + ")"
 
 
@@ -132,23 +125,6 @@ def runs_since(db: sqlite3.Connection, profile: str | None, since: datetime) -> 
         sql += " AND profile = ?"
         args.append(profile)
     return [run_row(r) for r in db.execute(sql + " ORDER BY created_at, rowid", args)]
-
-
-def usage_sums(db: sqlite3.Connection, profile: str | None, since: datetime, group_by: UsageKey) -> list[UsageSums]:
-    """The runs first recorded at or after `since` and their usage, summed per `group_by` key in SQL (a JSON field
-    read per run, never a run loaded into Python)."""
-    sums = ", ".join(f"SUM(json_extract(usage, '$.{figure}'))" for figure in _FIGURES)
-    sql = f"SELECT {_GROUP_KEYS[group_by]}, COUNT(*), COUNT(usage), {sums} FROM runs WHERE created_at >= ?"  # noqa: S608
-    args: list[object] = [since.astimezone(UTC).isoformat()]
-    if profile is not None:
-        sql += " AND profile = ?"
-        args.append(profile)
-    return [
-        UsageSums(
-            key, runs, used, Usage(input_tokens=i or 0, output_tokens=o or 0, total_tokens=t or 0, cost_usd=c, turns=n)
-        )
-        for key, runs, used, i, o, t, c, n in db.execute(sql + " GROUP BY 1", args)
-    ]
 
 
 def set_locator(db: sqlite3.Connection, profile: str, run_id: str, locator: dict[str, str]) -> bool:

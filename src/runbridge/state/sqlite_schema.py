@@ -13,6 +13,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from .sqlite_usage import USAGE_SCHEMA, fill_usage_days
+
 __all__ = ["connect"]
 
 _SCHEMA = """
@@ -64,13 +66,13 @@ def connect(path: str | Path) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-        for table, columns in _ADDED.items():
-            present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-            for column in columns:
-                if column not in present:  # a state file written by an earlier runbridge
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
-        db.executescript(_INDEXES)
+        db.execute("BEGIN IMMEDIATE")  # one process sets the file up; another opening it at once waits, then sees it
+        try:
+            _set_up(db)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
     except BaseException:
         db.close()
         raise
@@ -78,6 +80,28 @@ def connect(path: str | Path) -> sqlite3.Connection:
         for suffix in ("-wal", "-shm"):  # created by SQLite with the database's mode; narrowed if found wider
             _narrow(Path(target + suffix))
     return db
+
+
+def _set_up(db: sqlite3.Connection) -> None:
+    """Create what is missing: tables, the columns and sums a file from an earlier runbridge lacks, and indexes."""
+    summed = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'usage_days'").fetchone() is not None
+    for statement in _statements(_SCHEMA):
+        db.execute(statement)
+    for table, columns in _ADDED.items():
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for column in columns:
+            if column not in present:  # a state file written by an earlier runbridge
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+    for statement in _statements(_INDEXES):
+        db.execute(statement)
+    if not summed:  # new, or written by a runbridge from before usage was summed as runs are written
+        for statement in USAGE_SCHEMA:
+            db.execute(statement)
+        fill_usage_days(db)
+
+
+def _statements(script: str) -> list[str]:
+    return [statement for statement in script.split(";") if statement.strip()]
 
 
 def _private_file(file: Path) -> None:

@@ -19,7 +19,7 @@ import anyio
 import anyio.to_thread
 
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
-from . import sqlite_events, sqlite_gates, sqlite_runs
+from . import sqlite_events, sqlite_gates, sqlite_runs, sqlite_usage
 from .sqlite_schema import connect
 from .store import GateRecord, GateState, RunRecord, StoredEvents, UsageKey, UsageSums, claim_owner
 
@@ -123,7 +123,7 @@ class SqliteStore:
 
     async def usage_sums(self, profile: str | None, since: datetime, group_by: UsageKey) -> list[UsageSums]:
         """The usage of the runs first recorded at or after `since`, summed per `group_by` key."""
-        return await self._run(sqlite_runs.usage_sums, profile, since, group_by)
+        return await self._run(sqlite_usage.usage_sums, profile, since, group_by)
 
     async def set_locator(self, profile: str, run_id: str, locator: dict[str, str]) -> bool:
         """Merge `locator`'s keys into the run's; False (and nothing recorded) when the run is not recorded."""
