@@ -5,9 +5,10 @@ The SDK's stdio transport reads each line, and writes and flushes each message, 
 thread hops per request and answer. Here, when stdin and stdout are pipes or sockets (how MCP hosts start a
 server), they are read and written without blocking, straight from the event loop. Anything else (a terminal, a
 file, Windows) is read and written through a worker thread, one hop per chunk read and per message written. Either
-way, the standard descriptors are claimed as the SDK's own transport claims them: the wire is served from private
-duplicates, and while serving fd 0 reads the null device and fd 1 writes to stderr, so stray output from a library
-or a child process cannot corrupt the wire, nor a child read a request.
+way (on POSIX), the standard descriptors are claimed as the SDK's own transport claims them: the wire is served from
+private duplicates, and while serving fd 0 reads the null device and fd 1 writes to stderr, so stray output from a
+library or a child process cannot corrupt the wire, nor a child read a request. On Windows, the streams are served
+as they are.
 
 The SDK's reader turns a broken line into an exception that the session drops in silence, so a client that sent
 a broken request waits for an answer that never comes. JSON-RPC 2.0 (§5.1) says what to answer instead: -32700 for
