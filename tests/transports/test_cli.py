@@ -311,6 +311,7 @@ def test_serve_with_unusable_state_says_what_to_fix_in_one_line(
     (tmp_path / "folder" / "state.db").mkdir(parents=True)  # a folder where the registry file should be
     (tmp_path / "empty-key").mkdir()
     (tmp_path / "empty-key" / "request-state.key").write_text("", encoding="utf-8")
+    (tmp_path / "empty-key" / "request-state.key").chmod(0o600)  # private, as runbridge wants it: only too short
     config = write_config(tmp_path / "state.toml", "http://127.0.0.1:9")
     config.write_text(
         config.read_text(encoding="utf-8").replace('state_path = ":memory:"', f'state_path = "{tmp_path / state}"'),

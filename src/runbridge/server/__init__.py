@@ -111,6 +111,7 @@ def _request_state_security(settings: Settings) -> RequestStateSecurity:
     if settings.state_path == ":memory:":
         return RequestStateSecurity.ephemeral(ttl=ttl)
     key_file = Path(settings.state_path).expanduser().with_name("request-state.key")
+    _refuse_shared_key(key_file)
     try:
         key = key_file.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -134,6 +135,20 @@ def _request_state_security(settings: Settings) -> RequestStateSecurity:
         f"{key_file} holds no usable key (too short): delete it and runbridge makes a new one (gate questions asked "
         "with the old key can then be answered with gates_respond only)",
     )
+
+
+def _refuse_shared_key(key_file: Path) -> None:
+    """Whoever can read the key can forge the gate continuations runbridge seals with it: a key file other users can
+    open is refused, saying how to fix it (runbridge creates it 0600)."""
+    try:
+        mode = key_file.stat().st_mode & 0o777
+    except OSError:
+        return  # absent (it is created below) or unreadable (said below)
+    if mode & 0o077:
+        raise ConfigError(
+            f"{key_file} can be opened by other users (mode {mode:o}), and it seals the gate answers runbridge hands "
+            f"out: run `chmod 600 {key_file}` and start runbridge again."
+        )
 
 
 def _sealing(key: str, ttl: float, problem: str) -> RequestStateSecurity:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from .sqlite_usage import USAGE_SCHEMA, fill_usage_days
@@ -118,7 +119,7 @@ def _narrow(file: Path) -> None:
     """Make `file` (if any, and if this user's) readable by its owner only."""
     try:
         mode = file.stat().st_mode
-        if mode & 0o077:
+        if stat.S_ISREG(mode) and mode & 0o077:
             file.chmod(0o600)
     except OSError:
         pass  # gone, or another user's: SQLite reports what it cannot open
