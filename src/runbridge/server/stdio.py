@@ -5,10 +5,9 @@ The SDK's stdio transport reads each line, and writes and flushes each message, 
 thread hops per request and answer. Here, when stdin and stdout are pipes or sockets (how MCP hosts start a
 server), they are read and written without blocking, straight from the event loop. Anything else (a terminal, a
 file, Windows) is read and written through a worker thread, one hop per chunk read and per message written. Either
-way (on POSIX), the standard descriptors are claimed as the SDK's own transport claims them: the wire is served from
+way, the standard descriptors are claimed as the SDK's own transport claims them: the wire is served from
 private duplicates, and while serving fd 0 reads the null device and fd 1 writes to stderr, so stray output from a
-library or a child process cannot corrupt the wire, nor a child read a request. On Windows, the streams are served
-as they are.
+library or a child process cannot corrupt the wire, nor a child read a request.
 
 The SDK's reader turns a broken line into an exception that the session drops in silence, so a client that sent
 a broken request waits for an answer that never comes. JSON-RPC 2.0 (§5.1) says what to answer instead: -32700 for
@@ -34,6 +33,7 @@ from typing import IO, Any
 import anyio
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.os.win32.utilities import rebind_std_handle_to_fd
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, JSONRPCNotification
@@ -174,12 +174,12 @@ class _Channel:
 def _claim(fd: int, stream: Any, mode: str, divert: Callable[[], int]) -> tuple[IO[bytes], Callable[[], None]]:
     """The wire end of standard descriptor `fd` (`stream` is its `sys` stream): a private duplicate, while `fd`
     itself points at `divert()` until `release`. Where the descriptors cannot be duplicated or moved (no real
-    descriptor behind the stream, Windows), the stream's own buffer is served in place, unclaimed."""
+    descriptor behind the stream), the stream's own buffer is served in place, unclaimed."""
     buffer: IO[bytes] = stream.buffer
-    if sys.platform == "win32" or not _backed_by(stream, fd):  # pragma: no cover  (Windows)
+    if not _backed_by(stream, fd):
         return buffer, _nothing
     try:
-        private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # never in the standard range
+        private = _duplicate(fd)
     except OSError:
         return buffer, _nothing
     try:
@@ -188,8 +188,10 @@ def _claim(fd: int, stream: Any, mode: str, divert: Callable[[], int]) -> tuple[
         os.close(private)
         return buffer, _nothing
     try:
-        os.dup2(diversion, fd)
+        _point(fd, diversion)
     except OSError:
+        with suppress(OSError):  # a Windows dup2 may close its target before failing: give the wire back
+            _point(fd, private)
         os.close(private)
         return buffer, _nothing
     finally:
@@ -197,10 +199,27 @@ def _claim(fd: int, stream: Any, mode: str, divert: Callable[[], int]) -> tuple[
 
     def release() -> None:
         with suppress(OSError):  # the wire is gone already: nothing to point back at
-            os.dup2(private, fd)
+            _point(fd, private)
 
     # closefd=False: a worker thread may still block reading it after serving ends; it must never be recycled.
     return os.fdopen(private, mode, closefd=False), release
+
+
+def _duplicate(fd: int) -> int:
+    """A duplicate of `fd` outside the standard range, so that pointing fd 0-2 elsewhere never moves it."""
+    if sys.platform == "win32":  # pragma: no cover
+        duplicate = os.dup(fd)
+        if duplicate <= 2:
+            os.close(duplicate)
+            raise OSError(f"the duplicate of fd {fd} is a standard descriptor")
+        return duplicate
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+
+
+def _point(fd: int, at: int) -> None:
+    os.dup2(at, fd)
+    if sys.platform == "win32":  # pragma: no cover  (children inherit the Win32 handle, not the descriptor)
+        rebind_std_handle_to_fd(fd)
 
 
 def _backed_by(stream: Any, fd: int) -> bool:
