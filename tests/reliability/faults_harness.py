@@ -183,8 +183,9 @@ def write_config(path: Path, profile: Profile, **server: Any) -> Path:
     lines = ["[server]", *(f"{k} = {json.dumps(v)}" for k, v in server.items()), "", f"[profiles.{profile.name}]"]
     body = profile.model_dump(mode="json", exclude={"name", "options"}, exclude_none=True)
     lines += [f"{k} = {json.dumps(v)}" for k, v in body.items()]
-    if profile.options:
-        lines += [f"[profiles.{profile.name}.options]", *(f"{k} = {json.dumps(v)}" for k, v in profile.options.items())]
+    options = profile.options.model_dump(mode="json", exclude_defaults=True)
+    if options:
+        lines += [f"[profiles.{profile.name}.options]", *(f"{k} = {json.dumps(v)}" for k, v in options.items())]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -157,9 +157,10 @@ def write_config(path: Path, profiles: Mapping[str, Profile], **server: Any) -> 
         body = profile.model_dump(mode="json", exclude={"name", "options"}, exclude_none=True)
         lines.append(f"[profiles.{name}]")
         lines += [f"{k} = {_toml(v)}" for k, v in body.items()]
-        if profile.options:
+        options = profile.options.model_dump(mode="json", exclude_defaults=True)
+        if options:
             lines.append(f"[profiles.{name}.options]")
-            lines += [f"{k} = {_toml(v)}" for k, v in profile.options.items()]
+            lines += [f"{k} = {_toml(v)}" for k, v in options.items()]
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
