@@ -88,15 +88,22 @@ async def test_runbridge_restarted_keeps_what_it_knew_of_each_run_and_finishes_t
         async with rb.connect("no-elicitation") as mcp:
             got = {run_id: structured(await call(mcp, "runs_get", {"run_id": run_id})) for run_id in expected}
             listed = structured(await call(mcp, "runs_list", {}))
-            # v1 cannot replay a run's events: after a restart runs_events says so (no stack trace, no empty page).
-            no_events = error_text(await call(mcp, "runs_events", {"run_id": plain["run_id"]}))
+            waiting_now = structured(await call(mcp, "runs_list", {"status": "waiting"}))
+            gates = structured(await call(mcp, "gates_list", {}))
+            # v1 cannot replay a run's events: after a restart runs_events lists those runbridge stored with the run.
+            stored = structured(await call(mcp, "runs_events", {"run_id": plain["run_id"], "limit": 500}))
         assert {run_id: got[run_id]["run"]["status"] for run_id in expected} == expected
         assert {r["run_id"]: r["status"] for r in listed["runs"]} == expected
         assert got[plain["run_id"]]["run"]["outputs"]["shared_state"]["total"] == 5
         assert step_errors(got[raising["run_id"]]["run"]["outputs"])[0]["step"] == "Divide by zero"
         assert got[waiting["run_id"]]["waiting_for"]["step"] == "Editor review"
+        assert [r["run_id"] for r in waiting_now["runs"]] == [waiting["run_id"]]
+        assert [g["gate_id"] for g in gates["gates"]] == [waiting["waiting_for"]["gate_id"]]
         assert "Still running" not in str(got)
-        assert "cannot re-attach" in no_events
+        assert stored["ended"]
+        assert stored["events"][-1]["kind"] == "run.completed"
+        assert len(stored["events"]) == plain["events_seen"]
+        assert "stored" in stored["note"]
         assert "runs_cancel" not in got[plain["run_id"]]["next"]
     assert synapse.run(waiting["run_id"])["status"] == "paused"
     assert synapse.run(abandoned["run_id"])["status"] == "paused"
@@ -172,3 +179,22 @@ async def test_a_v2_profile_on_a_server_without_scale_mode_says_what_to_change_a
         assert 'answered 503 "Scale mode is not enabled"' in text
         assert 'remove "v2" from the profile\'s options.api_versions' in text
     assert synapse.requests_to("/api/v2/") - before == 1  # permanent: neither retried nor asked again
+
+
+async def test_runs_get_on_an_id_nobody_knows_is_no_such_run_and_records_nothing(
+    synapse: SynapseHost, tmp_path: Path
+) -> None:
+    """Synapse v1 has no run status, so it cannot say a run does not exist: runbridge, which has no record of it
+    either, says "no such run" and records nothing (runs_list and usage_report unchanged)."""
+    rb = Runbridge(tmp_path, profile(synapse), synapse.api_key)
+    async with rb.connect("legacy") as mcp:
+        before = structured(await call(mcp, "usage_report", {}))
+        got = error_text(await call(mcp, "runs_get", {"run_id": "hello"}))
+        watched = error_text(await call(mcp, "runs_watch", {"run_id": "hello"}))
+        listed = structured(await call(mcp, "runs_list", {}))
+        after = structured(await call(mcp, "usage_report", {}))
+    assert "No such run 'hello'" in got
+    assert "No such run 'hello'" in watched
+    assert listed["runs"] == []
+    assert after["total"] == before["total"]
+    assert after["total"]["runs"] == 0

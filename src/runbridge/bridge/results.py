@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from ..core.models import Gate, GateField, Run, RunStatus, Usage
 from ..state import RunRecord, RunStore
 from .actions import ALL_ACTIONS
+from .locating import keep_locator, must_exist
 
 __all__ = [
     "GateView",
@@ -256,8 +257,12 @@ async def run_snapshot(
 ) -> RunSnapshot:
     """`run` as just read from its backend, recorded (`RunStore.observe`), with the gate it waits on, how to answer it
     and what to do next (`offers`: see `next_step`): what runs_get returns and the run resource shows. Where the
-    backend keeps no usage, the usage runbridge summed while it followed the run stands in."""
+    backend keeps no usage, the usage runbridge summed while it followed the run stands in. A run runbridge has no
+    record of, which its backend cannot confirm either (`unknown`), is "no such run" and is not recorded."""
+    if run.status is RunStatus.UNKNOWN:
+        must_exist(profile, run, await registry.get_run(profile, run.run_id))
     record, gates = await registry.observe(profile, run)
+    await keep_locator(registry, profile, run, record)
     if run.status is RunStatus.UNKNOWN and record.status is not RunStatus.UNKNOWN:
         run = _as_recorded(run, record)
     if run.usage is None and record.usage is not None:

@@ -25,6 +25,7 @@ from mcp.shared.exceptions import MCPError
 from ..core.errors import InputError, RunbridgeError
 from ..core.protocols import RunsAPI
 from .app import App
+from .locating import known_run
 
 __all__ = ["RunSubscriptions", "run_of"]
 
@@ -127,7 +128,7 @@ class RunSubscriptions:
             async with changed:
                 try:
                     chosen, backend = self.app.require(followed.profile, "runs", RunsAPI)
-                    record = await self.app.registry.get_run(chosen.name, followed.run_id)
+                    record = await known_run(self.app.registry, chosen.name, backend, followed.run_id)
                     events = backend.watch(followed.run_id, cursor=record.cursor if record else None)
                     async with aclosing(events) as stream:  # type: ignore[type-var]
                         async for event in stream:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from .errors import CursorError
 
@@ -244,8 +245,8 @@ class Run(_Model):
     parent_run_id: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     # What the adapter needs to find this run again in another process (its events URL, its thread id): opaque to the
-    # bridge, which stores it with the run and hands it back (`RunLocatorAPI`); never shown to the model.
-    locator: dict[str, str] | None = Field(default=None, exclude=True)
+    # bridge, which stores it with the run and hands it back (`RunLocatorAPI`); never shown, nor in any schema.
+    locator: SkipJsonSchema[dict[str, str]] | None = Field(default=None, exclude=True)
 
 
 class HostInfo(_Model):

@@ -10,6 +10,8 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from ..bridge.actions import offered_actions
 from ..bridge.events import read_events
+from ..bridge.leases import recover_claims
+from ..bridge.locating import known_run
 from ..bridge.output import structured
 from ..bridge.results import gate_view, run_snapshot
 from ..core.config import Settings
@@ -46,11 +48,13 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         app = app_of(ctx)
         try:
             chosen, backend = app.require(profile, "runs", RunsAPI)
+            await known_run(app.registry, chosen.name, backend, run_id)
             found = await backend.get_run(run_id)
+            offers = offered_actions(app.settings, backend, found)
+            snapshot = await run_snapshot(app.registry, chosen.name, found, offers=offers)
         except RunbridgeError as exc:
             raise _refused(exc) from None
-        offers = offered_actions(app.settings, backend, found)
-        return _json(structured(await run_snapshot(app.registry, chosen.name, found, offers=offers)))
+        return _json(structured(snapshot))
 
     @mcp.resource(
         "runbridge://{profile}/runs/{run_id}/events{?cursor}", name="run-events", mime_type="application/json"
@@ -60,8 +64,15 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         app = app_of(ctx)
         try:
             chosen, backend = app.require(profile, "runs", RunsAPI)
+            await known_run(app.registry, chosen.name, backend, run_id)
             page = await read_events(
-                backend, chosen.name, run_id, cursor=cursor, limit=100, budget=app.settings.result_budget_chars
+                backend,
+                app.registry,
+                chosen.name,
+                run_id,
+                cursor=cursor,
+                limit=100,
+                budget=app.settings.result_budget_chars,
             )
         except RunbridgeError as exc:
             raise _refused(exc) from None
@@ -75,6 +86,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
             name = app.settings.profile(profile).name
         except RunbridgeError as exc:
             raise _refused(exc) from None
+        await recover_claims(app, name)  # a gate a stopped runbridge was answering is settled first
         return _json([structured(gate_view(r.gate, name)) for r in await app.registry.gates(name)])
 
     @mcp.resource("runbridge://{profile}/targets/{target_id}", name="target", mime_type="application/json")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..bridge.actions import offered_actions
 from ..bridge.events import EventsPage, read_events
+from ..bridge.locating import known_run, must_exist
 from ..bridge.results import RunReport, RunSnapshot, run_snapshot
 from ..core.models import RunStatus, StartRequest
 from ..core.protocols import ForkAPI, RunsAPI
@@ -56,7 +57,7 @@ async def runs_start(
     request = StartRequest(target_id=target_id, inputs=inputs or {}, message=message, idempotency_key=str(uuid.uuid4()))
     run = await backend.start_run(request)
     run = run.model_copy(update={"target_id": run.target_id or target_id})
-    await app.registry.record_run(chosen.name, run)
+    await app.registry.record_run(chosen.name, run, locator=run.locator)
     return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds), target_id=target_id)
 
 
@@ -79,11 +80,12 @@ async def runs_watch(
     if resumed is not None:
         return resumed
     chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
-    record = await app.registry.get_run(chosen.name, run_id)
-    # A run runbridge has not seen: make sure it exists (a clear "not found"), and learn what it runs.
+    record = await known_run(app.registry, chosen.name, backend, run_id)
+    # A run runbridge has not seen: make sure it exists (a clear "no such run"), and learn what it runs.
     if record is None:
         async with app.hinting(chosen.name, run_id=run_id):
             run = await backend.get_run(run_id)
+            must_exist(chosen.name, run, record)
         target_id = run.target_id
         # What it is now (paused, ended) decides how to follow it; its gate is read from the stream, as before.
         await app.registry.observe_run(chosen.name, run_id, status=run.status, error=run.error, target_id=target_id)
@@ -106,6 +108,7 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
     (relay it to the user; never answer it yourself). Does not wait."""
     app = app_of(ctx)
     chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    await known_run(app.registry, chosen.name, backend, run_id)
     async with app.hinting(chosen.name, run_id=run_id):
         run = await backend.get_run(run_id)
     return await run_snapshot(app.registry, chosen.name, run, offers=offered_actions(app.settings, backend, run))
@@ -123,9 +126,18 @@ async def runs_events(
     """A page of a run's events (oldest first) without waiting for new ones; pass next_cursor for more."""
     app = app_of(ctx)
     chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    record = await known_run(app.registry, chosen.name, backend, run_id)
     async with app.hinting(chosen.name, run_id=run_id):
+        if record is None:  # a run runbridge never saw: one its backend confirms, or "no such run"
+            must_exist(chosen.name, await backend.get_run(run_id), record)
         return await read_events(
-            backend, chosen.name, run_id, cursor=cursor, limit=limit, budget=app.settings.result_budget_chars
+            backend,
+            app.registry,
+            chosen.name,
+            run_id,
+            cursor=cursor,
+            limit=limit,
+            budget=app.settings.result_budget_chars,
         )
 
 
@@ -145,8 +157,10 @@ async def runs_cancel(
     """Cancel a run on the backend. Only when the user asks to stop it: this cannot be undone."""
     app = app_of(ctx)
     chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
-    before = await app.registry.get_run(chosen.name, run_id)
+    before = await known_run(app.registry, chosen.name, backend, run_id)
     async with app.hinting(chosen.name, run_id=run_id):
+        if before is None:  # a run runbridge never saw: one its backend confirms, or "no such run"
+            must_exist(chosen.name, await backend.get_run(run_id), before)
         run = await backend.cancel_run(run_id, reason=reason)
     await app.registry.update_run(chosen.name, run_id, status=run.status)
     if run.status.terminal:
@@ -185,11 +199,11 @@ async def runs_fork(
     if resumed is not None:
         return resumed
     chosen, backend = app.require(await app.locate(profile, run_id=run_id), "fork", ForkAPI)
+    source = await known_run(app.registry, chosen.name, backend, run_id)
     async with app.hinting(chosen.name, run_id=run_id):
         run = await backend.fork_run(run_id, from_seq=from_seq, mode=mode)
-    source = await app.registry.get_run(chosen.name, run_id)
     target_id = run.target_id or (source.target_id if source else None)
-    await app.registry.record_run(chosen.name, run.model_copy(update={"target_id": target_id}))
+    await app.registry.record_run(chosen.name, run.model_copy(update={"target_id": target_id}), locator=run.locator)
     return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds), target_id=target_id)
 
 

@@ -134,7 +134,7 @@ async def _send(
     chosen, backend = app.require(profile, "threads", ThreadsAPI)
     refs = app.secrets.check(chosen, refs)  # before anything is read or sent
     run = await backend.send_message(thread_id, user_prompt, inputs=inputs, secrets=refs)
-    await app.registry.record_run(chosen.name, run.model_copy(update={"target_id": thread_id}))
+    await app.registry.record_run(chosen.name, run.model_copy(update={"target_id": thread_id}), locator=run.locator)
     return await follow(app, ctx, chosen.name, run.run_id, wait=wait, target_id=thread_id)
 
 
