@@ -21,11 +21,11 @@ import anyio
 
 from runbridge.core.logs import configure_logging
 
-from . import coldstart, concurrency, gates, overhead, pipeline
+from . import coldstart, concurrency, gates, overhead, pipeline, store
 from ._support import Figure, Outcome, load_average, machine
 from .report import from_json, render, to_json
 
-BENCHMARKS = ("overhead", "pipeline", "concurrency", "coldstart", "gates")
+BENCHMARKS = ("overhead", "pipeline", "concurrency", "coldstart", "gates", "store")
 HERE = Path(__file__).parent
 
 
@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs", type=int, default=500, help="concurrency: runs watched at once")
     parser.add_argument("--run-events", type=int, default=30, help="concurrency: events per run")
     parser.add_argument("--run-rate", type=float, default=1.0, help="concurrency: events per second per run")
+    parser.add_argument("--store-samples", type=int, default=100, help="store: calls of each kind per size")
+    parser.add_argument(
+        "--store-sizes", default="10,1000,10000,100000", help="store: recorded runs, comma-separated sizes"
+    )
     parser.add_argument(
         "--output", type=Path, default=HERE / "RESULTS.md", help="the report (default bench/RESULTS.md)"
     )
@@ -55,12 +59,15 @@ def _plan(args: argparse.Namespace) -> dict[str, Callable[[], Outcome]]:
     if args.quick:
         args.samples, args.events, args.steady, args.rate, args.repeat = 5, 300, 200, 500.0, 1
         args.runs, args.run_events, args.run_rate, args.rounds = 5, 5, 50.0, 1
+        args.store_samples, args.store_sizes = 5, "10,100"
+    sizes = tuple(int(size) for size in args.store_sizes.split(","))
     return {
         "overhead": lambda: anyio.run(overhead.measure, args.samples, 2 if args.quick else 30),
         "pipeline": lambda: anyio.run(pipeline.measure, args.events, args.steady, args.rate, args.repeat),
         "concurrency": lambda: anyio.run(concurrency.measure, args.runs, args.run_events, args.run_rate),
         "coldstart": lambda: coldstart.measure(max(2, args.repeat * 3)),
         "gates": lambda: anyio.run(gates.measure, args.repeat),
+        "store": lambda: anyio.run(store.measure, args.store_samples, sizes),
     }
 
 

@@ -12,7 +12,7 @@ import pytest
 from bench._support import Outcome
 
 from bench import __main__ as runner
-from bench import coldstart, concurrency, gates, overhead, pipeline
+from bench import coldstart, concurrency, gates, overhead, pipeline, store
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +51,13 @@ def test_the_gate_benchmark_times_both_families() -> None:
     outcome = anyio.run(gates.measure, 1)
     _produced(outcome)
     assert set(outcome.details) == {"orchagent", "openwop"}
+
+
+def test_the_store_benchmark_times_every_call_and_another_client_at_each_size() -> None:
+    outcome = anyio.run(store.measure, 3, (10, 30))
+    _produced(outcome)
+    assert set(outcome.details) == {"10", "30"}
+    assert len(outcome.figures) == 2 * (len(store.CALLS) + 1)
 
 
 def test_the_runner_writes_a_report_naming_the_machine_and_the_command(tmp_path: Path) -> None:

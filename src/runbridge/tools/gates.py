@@ -19,6 +19,9 @@ from ._spec import ToolSpec, app_of
 __all__ = ["SPECS"]
 
 
+_NAMED = 10  # open gates an "unknown gate" error names
+
+
 class GatesPage(BaseModel):
     gates: list[GateView]
     next_cursor: str | None = None
@@ -77,7 +80,9 @@ async def gates_respond(
         elsewhere = await app.elsewhere(chosen.name, gate_id=gate_id)
         if elsewhere:
             raise InputError(sentences(f"Unknown gate {gate_id!r} on profile {chosen.name!r}", elsewhere))
-        known = ", ".join(r.gate.gate_id for r in await app.registry.gates(chosen.name)) or "none are open"
+        some = await app.registry.gates_page(chosen.name, limit=_NAMED)  # however many are open: a few, then "..."
+        known = ", ".join(r.gate.gate_id for r in some.items) or "none are open"
+        known += ", ... (gates_list shows them all)" if some.next_cursor else ""
         raise InputError(f"Unknown gate {gate_id!r} on profile {chosen.name!r}. Open gates there: {known}.")
     if record.state == "answering":  # by a runbridge that stopped meanwhile? then it is settled before answering
         await recover_claims(app, chosen.name, run_id=record.gate.run_id)

@@ -1,0 +1,190 @@
+"""The run store at scale: `runs_get`, `runs_list` (first and last page), `gates_list` and `usage_report` through
+runbridge's tool layer (an MCP client in memory, the state in a file) at 10, 1,000, 10,000 and 100,000 recorded
+runs, half of them waiting at an open gate; and the latency of another client's cheap call (reading the
+`runbridge://profiles` resource, from a second session of its own) while those calls run, against its idle latency.
+
+Both sessions share the bench process's event loop, so anything the store did on the loop would hold up the other
+client. `runs_get` reads a real run from the sandbox (in its own process), so its figure includes one HTTP GET; the
+other calls read only the store. The runs are written straight into SQLite with `executemany` (setup, not measured).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from runbridge.core.models import Gate, GateField
+from runbridge.server import build_server
+from runbridge.state.cursors import encode_cursor
+from runbridge.state.sqlite_schema import connect
+
+from ._support import Figure, Outcome, percentile, sandbox_process
+from .overhead import settings_for
+
+SIZES = (10, 1_000, 10_000, 100_000)
+TARGET_P50_MS = 5.0
+TARGET_OTHER_P99_MS = 2.0  # at most this much above the other client's idle p99
+PROFILE = "bench"
+CALLS = ("runs_get", "runs_list first page", "runs_list last page", "gates_list", "usage_report")
+
+
+def fill(path: Path, runs: int) -> str:
+    """Write `runs` runs (every other one waiting at an open gate, the rest ended with usage) spread over the last
+    20 days; the cursor of `runs_list`'s last page."""
+    db = connect(path)
+    start = datetime.now(UTC) - timedelta(days=20)
+    step = timedelta(days=20) / max(runs, 1)
+    gate = Gate(
+        gate_id="G",
+        run_id="R",
+        kind="approval",
+        prompt="Ship the release?",
+        fields=[GateField(name="decision", type="select", options=["accept", "reject"], required=True)],
+        opened_at=start,
+        profile=PROFILE,
+    ).model_dump(mode="json")
+    usage = json.dumps({"input_tokens": 1200, "output_tokens": 300, "total_tokens": 1500, "cost_usd": 0.004})
+    run_rows: list[tuple[Any, ...]] = []
+    gate_rows: list[tuple[Any, ...]] = []
+    for i in range(runs):
+        at = (start + step * i).isoformat()
+        run_id = f"run-{i:07d}"
+        waiting = i % 2 == 0
+        status = "waiting" if waiting else "completed"
+        run_rows.append((PROFILE, run_id, f"wf-{i % 7}", status, at, at, None if waiting else usage))
+        if waiting:
+            body = {**gate, "gate_id": f"gate-{i:07d}", "run_id": run_id, "opened_at": at, "resume": {"n": i}}
+            gate_rows.append((PROFILE, f"gate-{i:07d}", run_id, json.dumps(body), at))
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO runs (profile, run_id, target_id, status, created_at, updated_at, usage) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        run_rows,
+    )
+    db.executemany(
+        "INSERT INTO gates (profile, gate_id, run_id, state, gate, opened_at) VALUES (?, ?, ?, 'open', ?, ?)",
+        gate_rows,
+    )
+    db.execute("COMMIT")
+    db.execute("ANALYZE")
+    # The last page holds the 20 oldest runs: it starts after the 21st oldest.
+    row = db.execute("SELECT created_at, rowid FROM runs ORDER BY created_at, rowid LIMIT 1 OFFSET 20").fetchone()
+    db.close()
+    return encode_cursor(row[0], row[1]) if row else ""
+
+
+async def _timed(call: Callable[[], Awaitable[Any]]) -> float:
+    start = time.perf_counter()
+    await call()
+    return time.perf_counter() - start
+
+
+async def _at_size(runs: int, samples: int, sandbox: Any, tmp: Path) -> dict[str, Any]:
+    state = tmp / f"state-{runs}.db"
+    last_page = fill(state, runs)
+    settings = settings_for(sandbox, ["quick-demo"], state)
+    timings: dict[str, list[float]] = {name: [] for name in CALLS}
+    idle: list[float] = []
+    busy: list[float] = []
+    async with Client(build_server(settings)) as client, Client(build_server(settings)) as other:
+        started = await client.call_tool("runs_start", {"target_id": "quick-demo", "wait_seconds": 5})
+        run_id = (started.structured_content or {})["run_id"]
+
+        def tool(name: str, args: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+            async def call() -> None:
+                result = await client.call_tool(name, args)
+                assert not result.is_error, result.content
+
+            return call
+
+        calls = {
+            "runs_get": tool("runs_get", {"run_id": run_id}),
+            "runs_list first page": tool("runs_list", {}),
+            "runs_list last page": tool("runs_list", {"cursor": last_page} if last_page else {}),
+            "gates_list": tool("gates_list", {}),
+            "usage_report": tool("usage_report", {}),
+        }
+
+        async def cheap() -> None:
+            await other.read_resource("runbridge://profiles")
+
+        for _ in range(max(5, samples // 5)):  # warm both sessions up
+            await cheap()
+            for call in calls.values():
+                await call()
+        for _ in range(samples):
+            idle.append(await _timed(cheap))
+        loaded = anyio.Event()
+
+        async def load() -> None:
+            for i in range(samples):
+                for name, call in calls.items():
+                    timings[name].append(await _timed(call))
+                if i == 0:
+                    loaded.set()
+            loaded.set()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(load)
+            await loaded.wait()
+            while len(timings["usage_report"]) < samples:
+                busy.append(await _timed(cheap))
+                await anyio.sleep(0)
+    ms = {name: (percentile(v, 50) * 1000, percentile(v, 99) * 1000) for name, v in timings.items()}
+    return {
+        "calls": ms,
+        "other idle": (percentile(idle, 50) * 1000, percentile(idle, 99) * 1000),
+        "other busy": (percentile(busy, 50) * 1000, percentile(busy, 99) * 1000, len(busy)),
+    }
+
+
+async def measure(samples: int, sizes: tuple[int, ...] = SIZES) -> Outcome:
+    every = ",".join(str(runs) for runs in sizes)
+    outcome = Outcome("store", f"python -m bench --only store --store-samples {samples} --store-sizes {every}")
+    with sandbox_process() as sandbox, tempfile.TemporaryDirectory() as tmp:
+        for runs in sizes:
+            outcome.details[str(runs)] = await _at_size(runs, samples, sandbox, Path(tmp))
+    _figures(outcome, sizes)
+    return outcome
+
+
+def _figures(outcome: Outcome, sizes: tuple[int, ...]) -> None:
+    largest = max(sizes)
+    for runs in sizes:
+        found = outcome.details[str(runs)]
+        for name in CALLS:
+            p50, p99 = found["calls"][name]
+            scored = runs == largest
+            outcome.figures.append(
+                Figure(
+                    "store",
+                    f"{name} at {runs:,} runs: p50",
+                    p50,
+                    "ms",
+                    target=f"≤ {TARGET_P50_MS:g} ms" if scored else "",
+                    met=p50 <= TARGET_P50_MS if scored else None,
+                    absolute=f"p99 {p99:.2f} ms",
+                )
+            )
+        idle50, idle99 = found["other idle"]
+        busy50, busy99, count = found["other busy"]
+        outcome.figures.append(
+            Figure(
+                "store",
+                f"another client's cheap call while those run, at {runs:,} runs: p99 above idle",
+                busy99 - idle99,
+                "ms",
+                target=f"≤ {TARGET_OTHER_P99_MS:g} ms",
+                met=busy99 - idle99 <= TARGET_OTHER_P99_MS,
+                absolute=f"p50 {busy50:.2f} ms / p99 {busy99:.2f} ms over {count} calls; idle p50 {idle50:.2f} ms "
+                f"/ p99 {idle99:.2f} ms",
+            )
+        )
