@@ -225,3 +225,38 @@ async def test_runs_started_before_a_restart_are_read_watched_and_answered_on_ea
         "workflow_id": "approval-demo",
     }
     assert oa_record.locator == {"thread_id": thread["thread_id"]}
+
+
+@pytest.mark.parametrize(("profile", "settled"), [("syn", "answered"), ("syn2", "open")])
+async def test_a_gate_claim_nobody_finished_is_settled_by_what_the_backend_can_say(
+    profile: str, settled: str, settings: Settings, sandbox: SandboxServer
+) -> None:
+    """A claim whose lease lapsed (its runbridge stopped mid-answer) is taken back by the next runbridge. Synapse v2
+    says the run still waits on the gate: it is open again and answered. Synapse v1 cannot say whether the answer
+    arrived: it is settled as answered, saying so, and never resumed a second time."""
+    with anyio.fail_after(30):
+        async with serving(settings) as client:
+            waiting = await ok(client, "runs_start", {"target_id": "orch-research-report", "profile": profile})
+        gate_id = waiting["waiting_for"]["gate_id"]
+        store = SqliteStore(settings.state_path)
+        try:
+            await store.claim_gate(profile, gate_id, lease_seconds=0.001)  # a claim nobody finishes: its lease lapses
+        finally:
+            await store.aclose()
+        resolves = sandbox.stats()["resolves"]
+        async with serving(settings) as client:
+            listed = await ok(client, "gates_list", {"include_closed": True, "profile": profile})
+            answer = {"gate_id": gate_id, "decision": "accept", "values": {"decision": "approve"}}
+            answered = await client.call_tool("gates_respond", answer)
+    (gate,) = [g for g in listed["gates"] if g["gate_id"] == gate_id]
+    assert gate["state"] == settled
+    if settled == "open":
+        assert not answered.is_error, answered.content
+        assert answered.structured_content is not None
+        assert answered.structured_content["status"] == "completed"
+        assert sandbox.stats()["resolves"] == resolves + 1
+    else:
+        text = "\n".join(getattr(c, "text", "") for c in answered.content)
+        assert answered.is_error
+        assert "already answered (unconfirmed" in text
+        assert sandbox.stats()["resolves"] == resolves
