@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTSIDE = re.compile(r"DESIGN\.md|reference §|\bseed 0\d\d\b|\.\./shared|/work/shared")
+OUTSIDE = re.compile(r"DESIGN\.md|reference §|backend reference|\bseed 0\d\d\b|\.\./shared|/work/shared")
 CITED = re.compile(r"\bdocs/[\w./<>-]+?\.md\b")
 
 

@@ -46,7 +46,8 @@ class _Model(BaseModel):
 class RunStatus(StrEnum):
     """A run's status on every backend. `waiting`: a gate waits for a human; `paused`: an operator paused it."""
 
-    # The mapping from each backend's own statuses is in the backend reference, section 6.2.
+    # Each adapter maps its backend's own statuses onto these; a status it does not know is `unknown`, which
+    # clients treat as terminal.
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -154,8 +155,9 @@ class GateField(_Model):
 class Gate(_Model):
     """A point where a run waits for a human decision (an approval, a question, a sign-in)."""
 
-    # The backend reference, section 6.4, maps each backend's gates to this model. `resume` is the adapter's own note
-    # of how to answer (ids, paths, the original payload): opaque to the bridge, and never shown to the model.
+    # Each adapter maps its backend's gates onto this model (docs/backends/<family>.md says how). `resume` is the
+    # adapter's own note of how to answer (ids, paths, the original payload): opaque to the bridge, never shown to
+    # the model.
 
     gate_id: str
     profile: str = ""

@@ -1,7 +1,7 @@
 """The orchagent adapter (docs/backends/orchagent.md): threads, messages as runs, the replayed event stream, resume,
 approvals.
 
-Choices where the reference leaves a gap (each documented in README's orchagent section):
+Choices where the server's documentation leaves a gap (each described in docs/backends/orchagent.md):
 
 * **Run status.** The server has no run status endpoint, so `get_run` reads the run's stream from the start for
   as long as it keeps delivering (it stops after `status_idle_seconds` of silence, default 0.3 s, or the end
