@@ -133,7 +133,7 @@ def close_gates(db: sqlite3.Connection, profile: str, run_id: str, keep: str | N
 
 def stale_claims(db: sqlite3.Connection, profile: str | None, owner: str) -> list[GateRecord]:
     """`answering` gates whose lease lapsed, or whose owner was a process on this host that is gone."""
-    sql = f"SELECT {_COLUMNS} FROM gates WHERE state = 'answering'"  # noqa: S608  (constant columns)
+    sql = f"SELECT {_COLUMNS} FROM gates WHERE state = 'answering'"  # noqa: S608  (constant columns; `gates_claimed`)
     args: list[object] = []
     if profile is not None:
         sql += " AND profile = ?"

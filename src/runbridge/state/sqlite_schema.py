@@ -49,6 +49,7 @@ CREATE INDEX IF NOT EXISTS gates_by_opened ON gates (profile, opened_at, gate_id
 CREATE INDEX IF NOT EXISTS gates_all_by_opened ON gates (opened_at, gate_id);
 DROP INDEX IF EXISTS gates_by_run;
 CREATE INDEX IF NOT EXISTS gates_of_run ON gates (profile, run_id, opened_at, gate_id);
+CREATE INDEX IF NOT EXISTS gates_claimed ON gates (profile) WHERE state = 'answering';
 DROP INDEX IF EXISTS runs_by_update;
 """
 # Columns added since the first runbridge: a state file written before gains them (empty) when opened.
