@@ -249,6 +249,8 @@ def _b64(text: str) -> str:
         _b64('["2026-01-01", true]'),
         _b64(f'["2026-01-01", {2**63}]'),  # more than SQLite's integers hold
         _b64(f'["2026-01-01", {-(2**70)}]'),
+        _b64(f'["2026-01-01", {"9" * 5000}]'),  # more digits than Python reads as a number
+        _b64('["' + "x" * 5000 + '", 1]'),  # far longer than any cursor runbridge gives out
     ],
 )
 async def test_a_cursor_runbridge_did_not_give_out_is_refused_clearly(store: RunStore, cursor: str) -> None:
