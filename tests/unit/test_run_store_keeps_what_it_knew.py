@@ -21,6 +21,7 @@ async def test_an_unknown_status_never_replaces_an_end_or_a_wait(store: RunStore
     await store.update_run("p", "r1", status=known, error="boom", outputs=outputs, usage=USED, target_id="wf")
     record, _ = await store.observe("p", Run(run_id="r1", status=RunStatus.UNKNOWN))
     await store.update_run("p", "r1", status=RunStatus.UNKNOWN)
+    await store.record_run("p", Run(run_id="r1", status=RunStatus.UNKNOWN))
     observed = await store.observe_run("p", "r1", status=RunStatus.UNKNOWN)
     again = await store.get_run("p", "r1")
     assert again is not None

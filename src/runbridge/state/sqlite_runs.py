@@ -24,12 +24,14 @@ _KEPT = "(" + ", ".join(f"'{k}'" for k in KEPT_STATUSES) + ")"
 def record_run(db: sqlite3.Connection, profile: str, run: Run, locator: dict[str, str] | None) -> None:
     now = utc_now().isoformat()
     db.execute(
-        """INSERT INTO runs (profile, run_id, target_id, status, error, created_at, updated_at, locator)
+        f"""INSERT INTO runs (profile, run_id, target_id, status, error, created_at, updated_at, locator)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (profile, run_id) DO UPDATE SET
              target_id = COALESCE(excluded.target_id, runs.target_id),
-             status = excluded.status, error = COALESCE(excluded.error, runs.error),
-             locator = COALESCE(excluded.locator, runs.locator), updated_at = excluded.updated_at""",
+             status = CASE WHEN excluded.status = 'unknown' AND runs.status IN {_KEPT} THEN runs.status
+                           ELSE excluded.status END,
+             error = COALESCE(excluded.error, runs.error),
+             locator = COALESCE(excluded.locator, runs.locator), updated_at = excluded.updated_at""",  # noqa: S608
         (profile, run.run_id, run.target_id, run.status.value, run.error, now, now, _json_or_none(locator)),
     )
 
