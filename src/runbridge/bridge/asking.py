@@ -1,4 +1,4 @@
-"""Putting a gate to the human the way the client allows, and acting on their answer."""
+"""Putting a gate to the human the way the client allows, and acting on their answer (`GateAsker`)."""
 
 from __future__ import annotations
 
@@ -6,104 +6,99 @@ from typing import Any
 
 from mcp_types import InputRequiredResult
 
+from ..core.config import Settings
 from ..core.errors import GateError
-from ..core.models import Gate, RunStatus
-from ..core.protocols import GatesAPI
+from ..core.models import Gate
+from ..core.protocols import GatesAPI, RunsAPI
+from ..state import RunStore
 from .answers import answer_gate
-from .following import Follow, report
+from .caller import Caller
+from .following import FollowedRun
 from .gates import answer_from_content
 from .progress import ProgressReporter
 from .results import RunReport
 
-__all__ = ["answered_note", "apply_answer", "ask_again", "on_gate", "settled"]
+__all__ = ["GateAsker"]
+
+Outcome = RunReport | InputRequiredResult | None
+"""None: the gate was answered and following goes on; a report or an input request: the call stops here."""
 
 
-async def settled(f: Follow, gate: Gate) -> bool:
-    """Whether runbridge already settled this gate (answered, declined or closed it)."""
-    known = await f.app.registry.get_gate(f.profile, gate.gate_id)
-    return known is not None and known.state != "open"
+class GateAsker:
+    """The gates of one followed run, put to the human of one call. It changes the run only through what happened
+    (`FollowedRun.waits_on`, `.resumed`)."""
 
+    def __init__(self, run: FollowedRun, caller: Caller, backend: RunsAPI, store: RunStore, settings: Settings) -> None:
+        self._run = run
+        self._caller = caller
+        self._backend = backend
+        self._store = store
+        self._settings = settings
 
-async def on_gate(f: Follow, gate: Gate, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
-    """Put the gate to the human as the client allows; None means it was answered and following goes on."""
-    if not gate.resolvable:
-        await reporter.note(f"waiting for a decision in the backend's own UI: {gate.prompt}")
-        return None
-    channel = f.caller.channel()
-    if channel == "input_required":
-        f._waiting = gate
-        return f.caller.input_required(gate, _state(f, gate, reporter.last_value, reporter.step_total))
-    if channel == "none":
-        f._waiting = gate
-        return report(f)
-    result = await f.caller.ask_live(gate)
-    return await apply_answer(f, gate, result.action, result.content, reporter)
+    def _report(self) -> RunReport:
+        return self._run.report(self._settings, self._backend)
 
+    async def settled(self, gate: Gate) -> bool:
+        """Whether runbridge already settled this gate (answered, declined or closed it)."""
+        known = await self._store.get_gate(self._run.profile, gate.gate_id)
+        return known is not None and known.state != "open"
 
-def _state(f: Follow, gate: Gate, progress: float, step_total: int | None) -> dict[str, Any]:
-    """What a 2026 retry needs to continue the same run where this call stopped."""
-    return {
-        "profile": f.profile,
-        "run_id": f.run_id,
-        "gate_id": gate.gate_id,
-        "cursor": f.cursor,
-        "events": f.events,
-        "wait": f.wait,
-        "target_id": f.target_id,
-        "progress": progress,
-        "step_total": step_total,
-    }
+    async def ask(self, gate: Gate, reporter: ProgressReporter) -> Outcome:
+        """Put the gate to the human as the client allows."""
+        if not gate.resolvable:
+            await reporter.note(f"waiting for a decision in the backend's own UI: {gate.prompt}")
+            return None
+        channel = self._caller.channel()
+        if channel == "input_required":
+            self._run.waits_on(gate)
+            return self._caller.input_required(
+                gate, self._run.continuation(gate, reporter.last_value, reporter.step_total)
+            )
+        if channel == "none":
+            self._run.waits_on(gate)
+            return self._report()
+        result = await self._caller.ask_live(gate)
+        return await self.apply(gate, result.action, result.content, reporter)
 
+    def ask_again(self, gate: Gate, why: str) -> InputRequiredResult:
+        """A 2026 retry that did not answer the gate (no answer, or one that does not fit) is asked the same
+        question again, the protocol's way, saying why; nothing was sent to the backend and the run still waits."""
+        run = self._run
+        run.waits_on(gate)
+        return self._caller.input_required(gate, run.continuation(gate, run.progress_floor, run.step_total), again=why)
 
-def ask_again(f: Follow, gate: Gate, why: str) -> InputRequiredResult:
-    """A 2026 retry that did not answer the gate (no answer, or one that does not fit) is asked the same question
-    again, the protocol's way, saying why; nothing was sent to the backend and the run still waits."""
-    f._waiting = gate
-    return f.caller.input_required(gate, _state(f, gate, f.progress_floor, f.step_total), again=why)
-
-
-async def apply_answer(
-    f: Follow, gate: Gate, action: str, content: dict[str, Any] | None, reporter: ProgressReporter | None
-) -> RunReport | InputRequiredResult | None:
-    """Act on the human's elicitation answer. None: resumed, keep following. A report: stop here. A 2026 retry
-    whose answer does not fit is asked again."""
-    try:
-        answer = answer_from_content(gate, action, content)
-    except GateError as exc:  # the form came back with values the gate cannot take: nothing was sent
-        if f.caller.channel() == "input_required" and not await settled(f, gate):
-            return ask_again(f, gate, f"The answer did not fit the question: {exc} Please answer again.")
-        f._waiting, f.status = gate, RunStatus.WAITING
-        f.note = f"The answer did not fit the question ({exc}); the gate stays open for gates_respond."
-        return report(f)
-    if answer is None:
-        f.decision, f._waiting, f.status = "cancelled", gate, RunStatus.WAITING
-        f.note = "The question was dismissed without a decision; the gate stays open for gates_respond."
-        return report(f)
-    backend = f.backend
-    assert isinstance(backend, GatesAPI)
-    outcome = await answer_gate(f.app.registry, backend, f.profile, gate.gate_id, answer)
-    f.decision = outcome.decision
-    if outcome.waiting is not None:  # taken, and the backend still waits on this gate (a quorum short of votes)
-        f._waiting, f.status = outcome.waiting, RunStatus.WAITING
-        said = f"{outcome.decision}: {outcome.note or 'the backend still waits on this gate'}"
-        f.note = f"{said}. The gate stays open for the next answer (gates_respond, or runs_watch to ask again)."
+    async def apply(
+        self, gate: Gate, action: str, content: dict[str, Any] | None, reporter: ProgressReporter | None
+    ) -> Outcome:
+        """Act on the human's elicitation answer. A 2026 retry whose answer does not fit is asked again."""
+        run = self._run
+        try:
+            answer = answer_from_content(gate, action, content)
+        except GateError as exc:  # the form came back with values the gate cannot take: nothing was sent
+            if self._caller.channel() == "input_required" and not await self.settled(gate):
+                return self.ask_again(gate, f"The answer did not fit the question: {exc} Please answer again.")
+            run.waits_on(gate, f"The answer did not fit the question ({exc}); the gate stays open for gates_respond.")
+            return self._report()
+        if answer is None:
+            note = "The question was dismissed without a decision; the gate stays open for gates_respond."
+            run.waits_on(gate, note, decision="cancelled")
+            return self._report()
+        backend = self._backend
+        assert isinstance(backend, GatesAPI)
+        outcome = await answer_gate(self._store, backend, run.profile, gate.gate_id, answer)
+        if outcome.waiting is not None:  # taken, and the backend still waits on this gate (a quorum short of votes)
+            said = f"{outcome.decision}: {outcome.note or 'the backend still waits on this gate'}"
+            note = f"{said}. The gate stays open for the next answer (gates_respond, or runs_watch to ask again)."
+            run.waits_on(outcome.waiting, note, decision=outcome.decision)
+            if reporter is not None:
+                await reporter.note(said)
+            return self._report()
+        if not outcome.resumed:
+            note = "The human declined; this gate has no reject action, so the run still waits on it."
+            run.waits_on(gate, note, decision=outcome.decision)
+            return self._report()
+        said = run.resumed(outcome.decision)
         if reporter is not None:
             await reporter.note(said)
-        return report(f)
-    if not outcome.resumed:
-        f._waiting, f.status = gate, RunStatus.WAITING
-        f.note = "The human declined; this gate has no reject action, so the run still waits on it."
-        return report(f)
-    f._waiting = None
-    f.status = RunStatus.RUNNING
-    f.said = answered_note(outcome.decision)
-    if reporter is not None:
-        await reporter.note(f.said)
-        f.said = None
-    return None
-
-
-def answered_note(decision: str) -> str:
-    """The progress message for a human's answer that the backend took ("rejected: …", never "accepted" for it)."""
-    going = "resuming the run" if decision == "accepted" else "the answer was sent; following the run"
-    return f"{decision}: {going}"
+            run.told()
+        return None

@@ -1,81 +1,189 @@
-"""One call's watch over one run (`Follow`), and the report it ends with."""
+"""The run as one call follows it (`FollowedRun`): what the call has learned so far, changed only through what
+happened to the run, and the report the call ends with."""
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from anyio.streams.memory import MemoryObjectReceiveStream
-
-from ..core.models import Gate, Run, RunEvent, RunStatus, Usage
-from ..core.protocols import RunsAPI
+from ..core.config import Settings
+from ..core.models import EventKind, Gate, Run, RunEvent, RunStatus, Usage
 from .actions import offered_actions
-from .app import App
-from .caller import Caller
+from .paused import PAUSED_NOTE
 from .results import RunReport, fit_budget, gate_view, next_step
 
-__all__ = ["Follow", "report"]
+__all__ = ["FollowedRun", "answered_note"]
+
+Source = Literal["stream", "status", "lost"]
 
 
-@dataclass
-class Follow:
-    """One call's watch over one run."""
-
-    app: App
-    caller: Caller
-    profile: str
-    run_id: str
-    backend: RunsAPI
-    wait: float
-    cursor: str | None = None
-    target_id: str | None = None
-    events: int = 0
-    decision: str | None = None
-    status: RunStatus = RunStatus.RUNNING
-    usage: Usage | None = None  # the run's total: what earlier calls recorded, plus what this one sees
-    outputs: Any = None
-    error: str | None = None
-    error_code: str | None = None
-    note: str | None = None
-    step_total: int | None = None
-    progress_floor: float = 0.0
-    source: Literal["stream", "status", "lost"] = "stream"
-    said: str | None = None  # a decision taken before following began (gates_respond, a 2026 retry): told first
-    _waiting: Gate | None = field(default=None, repr=False)
-    _ahead: deque[RunEvent | Exception] = field(default_factory=deque[RunEvent | Exception], repr=False)
-    _receive: MemoryObjectReceiveStream[RunEvent | Exception] | None = field(default=None, repr=False)
+def answered_note(decision: str) -> str:
+    """The progress message for a human's answer that the backend took ("rejected: …", never "accepted" for it)."""
+    going = "resuming the run" if decision == "accepted" else "the answer was sent; following the run"
+    return f"{decision}: {going}"
 
 
-def report(f: Follow) -> RunReport:
-    """Where the run stands for this call, with what to do next (kept within the result budget)."""
-    done = f.status.terminal
-    waiting = gate_view(f._waiting, f.profile) if f._waiting is not None else None
-    offers = offered_actions(f.app.settings, f.backend, Run(run_id=f.run_id, target_id=f.target_id, status=f.status))
-    nxt = next_step(
-        f.run_id,
-        done=done,
-        waiting=waiting,
-        lost=f.source == "lost",
-        status=f.status if f.status is RunStatus.PAUSED else None,
-        offers=offers,
-    )
-    report = RunReport(
-        profile=f.profile,
-        run_id=f.run_id,
-        target_id=f.target_id,
-        status=f.status,
-        done=done,
-        decision=f.decision,  # type: ignore[arg-type]
-        waiting_for=waiting,
-        outputs=f.outputs,
-        error=f.error,
-        error_code=f.error_code,
-        usage=f.usage,
-        events_seen=f.events,
-        cursor=f.cursor,
-        source=f.source,
-        note=f.note,
-        next=nxt,
-    )
-    return fit_budget(report, f.app.settings.result_budget_chars)
+class FollowedRun:
+    """What one call knows of the run it follows: where it stands, what it produced, where the stream is, and the
+    gate it waits on. The call's own terms (`wait`, `step_total`, `progress_floor`) travel with it, as a 2026-era
+    retry needs them to continue."""
+
+    def __init__(
+        self,
+        profile: str,
+        run_id: str,
+        *,
+        wait: float,
+        cursor: str | None = None,
+        target_id: str | None = None,
+        events: int = 0,
+        decision: str | None = None,
+        said: str | None = None,
+        step_total: int | None = None,
+        progress_floor: float = 0.0,
+    ) -> None:
+        self.profile = profile
+        self.run_id = run_id
+        self.target_id = target_id
+        self.wait = wait
+        self.step_total = step_total
+        self.progress_floor = progress_floor
+        self.cursor = cursor
+        self.events = events  # seen by this call and the calls it continues
+        self.decision = decision
+        self.said = said  # a decision taken before following began (gates_respond, a 2026 retry): told first
+        self.status = RunStatus.RUNNING
+        self.usage: Usage | None = None  # the run's total: what earlier calls recorded, plus what this one sees
+        self.outputs: Any = None
+        self.error: str | None = None
+        self.error_code: str | None = None
+        self.note: str | None = None
+        self.source: Source = "stream"
+        self.waiting: Gate | None = None
+        self.unsaved: list[RunEvent] = []  # read, not stored with the run yet
+
+    # -- what happened -------------------------------------------------------------------------------------------
+
+    def saw(self, event: RunEvent) -> None:
+        """One more event: counted, its position kept as the cursor, its usage added, kept for the store."""
+        self.events += 1
+        self.unsaved.append(event)
+        if event.seq:
+            self.cursor = event.seq
+        if event.usage is not None:
+            self.usage = event.usage if self.usage is None else self.usage + event.usage
+
+    def take_unsaved(self) -> list[RunEvent]:
+        batch, self.unsaved = self.unsaved, []
+        return batch
+
+    def ended_with(self, event: RunEvent) -> None:
+        """The run's terminal event: its status, and its outputs or its error."""
+        kind = event.kind
+        self.status = kind.terminal_status or RunStatus.UNKNOWN
+        if event.from_status:
+            self.source = "status"
+        data = event.data
+        if kind is EventKind.RUN_COMPLETED:
+            self.outputs = data.get("outputs", data.get("output"))
+        else:
+            err = data.get("error")
+            self.error = (err.get("message") if isinstance(err, dict) else err) or event.text
+            self.error_code = err.get("code") if isinstance(err, dict) else None
+
+    def ended_as_read(self, run: Run, note: str) -> None:
+        """The run's end, read from its status rather than its events."""
+        self.status, self.source, self.outputs, self.error = run.status, "status", run.outputs, run.error
+        self.usage = run.usage or self.usage
+        self.note = note
+
+    def ended_as_recorded(self, status: RunStatus, outputs: Any, error: str | None, note: str) -> None:
+        """The run's end as runbridge recorded it, where the backend can no longer say."""
+        self.status, self.outputs, self.error, self.note = status, outputs, error, note
+
+    def running(self) -> None:
+        self.status = RunStatus.RUNNING
+
+    def paused(self, *, from_status: bool = False) -> None:
+        """Paused by an operator (not a gate): nothing comes until it is resumed in the backend."""
+        self.status, self.note = RunStatus.PAUSED, PAUSED_NOTE
+        if from_status:
+            self.source = "status"
+
+    def lost(self, note: str, *, unknown: bool = False) -> None:
+        """The stream stopped before the end; `unknown`: nobody can say where the run is."""
+        self.note = note
+        if unknown:
+            self.status, self.source = RunStatus.UNKNOWN, "lost"
+
+    def waits(self) -> None:
+        """The run waits at a gate (about to be put to the human)."""
+        self.status = RunStatus.WAITING
+
+    def waits_on(self, gate: Gate, note: str | None = None, *, decision: str | None = None) -> None:
+        """The run waits on `gate`, which this call leaves open (the result names it); `note` says why."""
+        self.waiting, self.status = gate, RunStatus.WAITING
+        if note is not None:
+            self.note = note
+        if decision is not None:
+            self.decision = decision
+
+    def resumed(self, decision: str) -> str:
+        """The backend took the human's answer and the run goes on; the progress message that says so."""
+        self.waiting, self.status, self.decision = None, RunStatus.RUNNING, decision
+        self.said = answered_note(decision)
+        return self.said
+
+    def told(self) -> None:
+        """The decision taken before following went on was told as progress: not again."""
+        self.said = None
+
+    def continuation(self, gate: Gate, progress: float, step_total: int | None) -> dict[str, Any]:
+        """What a 2026-era retry needs to continue the same run where this call stopped."""
+        return {
+            "profile": self.profile,
+            "run_id": self.run_id,
+            "gate_id": gate.gate_id,
+            "cursor": self.cursor,
+            "events": self.events,
+            "wait": self.wait,
+            "target_id": self.target_id,
+            "progress": progress,
+            "step_total": step_total,
+        }
+
+    # -- the report ----------------------------------------------------------------------------------------------
+
+    def report(self, settings: Settings, backend: object) -> RunReport:
+        """Where the run stands for this call, with what to do next (kept within the result budget)."""
+        done = self.status.terminal
+        waiting = gate_view(self.waiting, self.profile) if self.waiting is not None else None
+        offers = offered_actions(
+            settings, backend, Run(run_id=self.run_id, target_id=self.target_id, status=self.status)
+        )
+        nxt = next_step(
+            self.run_id,
+            done=done,
+            waiting=waiting,
+            lost=self.source == "lost",
+            status=self.status if self.status is RunStatus.PAUSED else None,
+            offers=offers,
+        )
+        report = RunReport(
+            profile=self.profile,
+            run_id=self.run_id,
+            target_id=self.target_id,
+            status=self.status,
+            done=done,
+            decision=self.decision,  # type: ignore[arg-type]
+            waiting_for=waiting,
+            outputs=self.outputs,
+            error=self.error,
+            error_code=self.error_code,
+            usage=self.usage,
+            events_seen=self.events,
+            cursor=self.cursor,
+            source=self.source,
+            note=self.note,
+            next=nxt,
+        )
+        return fit_budget(report, settings.result_budget_chars)

@@ -5,6 +5,9 @@ put to the human the way the client allows (see `caller.py`); the terminal event
 If the run is still going when the time is up, the call returns a durable handle (`runs_watch` continues from
 the cursor, so no event is lost or repeated). Cancelling the tool call stops the watching only: the backend run
 is never cancelled here.
+
+`Follower` is one call's watch: it reads the stream and decides what each event means; what the call has learned
+is its `FollowedRun`, and its gates are put to the human by its `GateAsker`.
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ from mcp_types import InputRequiredResult
 
 from ..core.errors import CursorError, RunbridgeError, TransportError, UnavailableError, UnreachableError, sentences
 from ..core.models import EventKind, Gate, RunEvent, RunStatus
+from ..core.protocols import RunsAPI
 from ..state import RunRecord
-from .asking import answered_note, apply_answer, on_gate, settled
-from .following import Follow, report
-from .paused import PAUSED_NOTE, still_paused, went_on
+from .app import App
+from .asking import GateAsker, Outcome
+from .caller import Caller
+from .following import FollowedRun
+from .leases import recover_claims
+from .paused import still_paused, went_on
 from .progress import ProgressReporter
 from .results import RunReport
 
-__all__ = ["Follow", "answered_note", "apply_answer", "follow_run"]
+__all__ = ["Follower"]
 
 _BUFFER = 1024  # events read ahead of the bridge; the stream reader waits (backpressure) beyond this
 _GATE_CHECK_SECONDS = 0.05  # how long a gate waits for the run's snapshot before the human is asked
@@ -62,226 +69,260 @@ async def _next(receive: MemoryObjectReceiveStream[RunEvent | Exception], within
     return None
 
 
-async def follow_run(f: Follow) -> RunReport | InputRequiredResult:
-    """Follow until the run ends, a gate needs a human who cannot be asked now, or `f.wait` runs out."""
-    settings = f.app.settings
-    reporter = ProgressReporter(
-        f.caller.progress, step_total=f.step_total, interval=settings.progress_interval_seconds, start=f.progress_floor
-    )
-    if f.said:
-        await reporter.note(f.said)
-    known = await f.app.registry.get_run(f.profile, f.run_id)
-    if known is not None and known.usage is not None:
-        f.usage = known.usage
-    if known is not None and known.status.terminal:
-        f.status = known.status  # an ended run stays ended, whatever this call manages to read
-    try:
-        if known is not None and known.status is RunStatus.PAUSED and await still_paused(f.backend, f.run_id):
-            f.status, f.note = RunStatus.PAUSED, PAUSED_NOTE
-            return report(f)
-        for record in await f.app.registry.gates(f.profile, run_id=f.run_id):
-            # A gate seen by an earlier call is still open: put it to the human before following on.
-            f.status = RunStatus.WAITING
-            outcome = await on_gate(f, record.gate, reporter)
-            if outcome is not None:
-                return outcome
-        return await _follow_stream(f, reporter) or report(f)
-    finally:
-        await f.app.registry.update_run(
-            f.profile, f.run_id, status=f.status, cursor=f.cursor, error=f.error, usage=f.usage, outputs=f.outputs
+class Follower:
+    """One call following one run: until the run ends, a gate needs a human who cannot be asked now, or `wait`
+    runs out."""
+
+    def __init__(self, app: App, caller: Caller, backend: RunsAPI, run: FollowedRun) -> None:
+        self.app = app
+        self.caller = caller
+        self.backend = backend
+        self.run = run
+        self.gates = GateAsker(run, caller, backend, app.registry, app.settings)
+        self._ahead: deque[RunEvent | Exception] = deque()  # received, looked at, not acted on yet
+        self._receive: MemoryObjectReceiveStream[RunEvent | Exception] | None = None
+
+    def report(self) -> RunReport:
+        return self.run.report(self.app.settings, self.backend)
+
+    async def follow(self) -> RunReport | InputRequiredResult:
+        """Follow the run, and report where it stands (or ask for the answer to its gate)."""
+        run, store = self.run, self.app.registry
+        reporter = ProgressReporter(
+            self.caller.progress,
+            step_total=run.step_total,
+            interval=self.app.settings.progress_interval_seconds,
+            start=run.progress_floor,
         )
-
-
-async def _follow_stream(f: Follow, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
-    heartbeat = f.app.settings.heartbeat_seconds
-    deadline = monotonic() + f.wait
-    last_activity = monotonic()
-    failure: RunbridgeError | None = None
-    seen_before = f.events
-    async with anyio.create_task_group() as tg:
-        send, receive = anyio.create_memory_object_stream[RunEvent | Exception](_BUFFER)
-        tg.start_soon(_pump, f.backend.watch(f.run_id, cursor=f.cursor), send)
-        f._receive = receive
+        if run.said:
+            await reporter.note(run.said)
+        known = await store.get_run(run.profile, run.run_id)
+        if known is not None and known.usage is not None:
+            run.usage = known.usage
+        if known is not None and known.status.terminal:
+            run.status = known.status  # an ended run stays ended, whatever this call manages to read
         try:
-            async with receive:
-                while (now := monotonic()) < deadline:
-                    timeout = min(deadline, last_activity + heartbeat) - now
-                    due = reporter.flush_due_in()
-                    try:
-                        if f._ahead:
-                            item = f._ahead.popleft()
-                        else:
-                            item = await _next(receive, timeout if due is None else min(timeout, due))
-                    except anyio.EndOfStream:
-                        await _recover(f, "the event stream ended without a final event")
-                        break
-                    now = monotonic()
-                    if item is None:
-                        if reporter.pending:
-                            await reporter.flush()
-                        elif now - last_activity >= heartbeat:
-                            await reporter.heartbeat(now - last_activity)
-                            last_activity = now
-                        continue
-                    if isinstance(item, CursorError):
-                        raise item  # the caller's cursor is wrong: say so, do not report a lost stream
-                    if isinstance(item, UnreachableError) and f.events == seen_before:
-                        raise _unreachable(f, item)  # the backend is off: say so now, as a plain request would
-                    if isinstance(item, Exception):
-                        await _recover(f, str(item))
-                        break
-                    last_activity = now
-                    answered_before = f.decision
-                    outcome = await _on_event(f, item, reporter)
-                    if outcome is not None:
-                        return outcome
-                    if f.decision != answered_before:
-                        deadline = monotonic() + f.wait  # a human answered: follow afresh from here
-                if reporter.pending:
-                    await reporter.flush()
-                if f.events == seen_before and f.wait >= _QUIET_PROBE_SECONDS:
-                    await _check_reachable(f)
-        except RunbridgeError as exc:
-            failure = exc  # raised below, outside the task group, so it reaches the tool as itself
+            if known is not None and known.status is RunStatus.PAUSED and await still_paused(self.backend, run.run_id):
+                run.paused()
+                return self.report()
+            await recover_claims(self.app, run.profile, run_id=run.run_id)  # a gate a stopped runbridge was answering
+            for record in await store.gates(run.profile, run_id=run.run_id):
+                # A gate seen by an earlier call is still open: put it to the human before following on.
+                run.waits()
+                outcome = await self.gates.ask(record.gate, reporter)
+                if outcome is not None:
+                    return outcome
+            return await self._follow_stream(reporter) or self.report()
         finally:
-            f._receive = None
-            tg.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
-    return None
+            with anyio.CancelScope(shield=True):  # a call cancelled mid-watch still keeps what it saw, and where
+                await self._keep_seen()
+                await store.update_run(
+                    run.profile,
+                    run.run_id,
+                    status=run.status,
+                    cursor=run.cursor,
+                    error=run.error,
+                    usage=run.usage,
+                    outputs=run.outputs,
+                )
 
+    async def answer(self, gate: Gate, action: str, content: dict[str, Any] | None) -> Outcome:
+        """A human's answer that arrived with the call (a 2026-era retry): acted on before following goes on."""
+        return await self.gates.apply(gate, action, content, None)
 
-def _unreachable(f: Follow, exc: RunbridgeError) -> TransportError:
-    """The backend does not answer and nothing arrived: an error that says the run's place is kept."""
-    return TransportError(
-        sentences(
-            f"No event arrived while following run {f.run_id!r}, and the backend does not answer: {exc}",
-            "Nothing is lost: runbridge kept where it got to, so call runs_watch again once the backend is back",
-        )
-    )
+    def ask_again(self, gate: Gate, why: str) -> InputRequiredResult:
+        return self.gates.ask_again(gate, why)
 
-
-async def _check_reachable(f: Follow) -> None:
-    """Nothing arrived during the whole wait: a quiet run, or a backend that does not answer while the stream keeps
-    reconnecting. Only the second is an error, so that a handle never says "still running" about a run nobody can
-    see."""
-    try:
-        await f.backend.get_run(f.run_id)
-    except (TransportError, UnavailableError) as exc:
-        raise _unreachable(f, exc) from None
-    except RunbridgeError:
-        return  # it answered: the run is merely quiet
-
-
-async def _recover(f: Follow, problem: str) -> None:
-    """The stream stopped before the run's end: ask the backend where the run is, and say how it is known."""
-    try:
-        run = await f.backend.get_run(f.run_id)
-    except RunbridgeError:
-        run = None
-    problem = problem.rstrip(".")
-    if run is not None and run.status.terminal:
-        f.status, f.source, f.outputs, f.error = run.status, "status", run.outputs, run.error
-        f.usage = run.usage or f.usage
-        await f.app.registry.close_gates(f.profile, f.run_id)
-        f.note = (
-            f"The event stream stopped ({problem}); the run's end was read from its status. runs_events lists its "
-            "events from the cursor on."
-        )
-    elif run is not None and run.status is RunStatus.PAUSED:
-        f.status, f.source, f.note = RunStatus.PAUSED, "status", PAUSED_NOTE
-    elif run is not None and run.status is RunStatus.UNKNOWN and (known := await _recorded_end(f)) is not None:
-        # The backend cannot say (Synapse v1 has no run status), but runbridge saw the run end: that stands.
-        f.status, f.outputs, f.error = known.status, known.outputs, known.error
-        f.note = "The run's end as runbridge saw it; the backend can neither replay its events nor report its status."
-    elif run is not None and run.status is RunStatus.UNKNOWN:
-        f.status, f.source = RunStatus.UNKNOWN, "lost"
-        f.note = f"{problem}. The backend cannot report this run's status either, so its state is unknown here."
-    else:
-        f.note = f"Lost the event stream ({problem}). Call runs_watch to pick up from the cursor."
-
-
-async def _recorded_end(f: Follow) -> RunRecord | None:
-    return known if (known := await f.app.registry.get_run(f.profile, f.run_id)) and known.status.terminal else None
-
-
-async def _on_event(f: Follow, event: RunEvent, reporter: ProgressReporter) -> RunReport | InputRequiredResult | None:
-    f.events += 1
-    if event.seq:
-        f.cursor = event.seq
-    if event.usage is not None:
-        f.usage = event.usage if f.usage is None else f.usage + event.usage
-    kind = event.kind
-    if kind is EventKind.GATE_OPENED and event.gate is not None and await settled(f, event.gate):
-        return None  # the same gate announced again (a replay, or a second event type): already settled
-    await reporter.on_event(event)
-    if kind.terminal:
-        f.status = kind.terminal_status or RunStatus.UNKNOWN
-        if event.from_status:
-            f.source = "status"
-        data = event.data
-        if kind is EventKind.RUN_COMPLETED:
-            f.outputs = data.get("outputs", data.get("output"))
-        else:
-            err = data.get("error")
-            f.error = (err.get("message") if isinstance(err, dict) else err) or event.text
-            f.error_code = err.get("code") if isinstance(err, dict) else None
-        await f.app.registry.close_gates(f.profile, f.run_id)
-        return report(f)
-    if kind is EventKind.GATE_RESOLVED:
-        f.status = RunStatus.RUNNING
-        return None
-    if kind is EventKind.GATE_OPENED and event.gate is not None:
-        if not await _still_waiting_on(f, event.gate):
-            return None  # history: the run went past this gate before we saw it (a fork's copied events)
-        f.status = RunStatus.WAITING
-        gate = event.gate.model_copy(update={"profile": f.profile})
-        await f.app.registry.record_gate(f.profile, gate)
-        return await on_gate(f, gate, reporter)
-    if kind in (EventKind.RUN_STARTED, EventKind.STEP_STARTED, EventKind.RUN_RESUMED):
-        f.status = RunStatus.RUNNING
-    elif (
-        kind is EventKind.RUN_PAUSED
-        and not went_on(_read_ahead(f))
-        and await still_paused(f.backend, f.run_id)  # not a replay of a pause long since lifted
-    ):
-        # Nothing more comes until an operator resumes it: say so now rather than wait out the time in silence.
-        f.status, f.note = RunStatus.PAUSED, PAUSED_NOTE
-        if reporter.pending:
-            await reporter.flush()
-        return report(f)
-    return None
-
-
-def _read_ahead(f: Follow) -> deque[RunEvent | Exception]:
-    """Move what the stream already delivered into `f._ahead` (returned), to look at it before acting on the
-    current event."""
-    if f._receive is not None:
-        while True:
+    async def _follow_stream(self, reporter: ProgressReporter) -> Outcome:
+        run = self.run
+        heartbeat = self.app.settings.heartbeat_seconds
+        deadline = monotonic() + run.wait
+        last_activity = monotonic()
+        failure: RunbridgeError | None = None
+        seen_before = run.events
+        async with anyio.create_task_group() as tg:
+            send, receive = anyio.create_memory_object_stream[RunEvent | Exception](_BUFFER)
+            tg.start_soon(_pump, self.backend.watch(run.run_id, cursor=run.cursor), send)
+            self._receive = receive
             try:
-                f._ahead.append(f._receive.receive_nowait())
-            except (anyio.WouldBlock, anyio.EndOfStream):
-                break
-    return f._ahead
+                async with receive:
+                    while (now := monotonic()) < deadline:
+                        timeout = min(deadline, last_activity + heartbeat) - now
+                        due = reporter.flush_due_in()
+                        try:
+                            if self._ahead:
+                                item = self._ahead.popleft()
+                            else:
+                                item = await _next(receive, timeout if due is None else min(timeout, due))
+                        except anyio.EndOfStream:
+                            await self._recover("the event stream ended without a final event")
+                            break
+                        now = monotonic()
+                        if item is None:
+                            if reporter.pending:
+                                await reporter.flush()
+                            elif now - last_activity >= heartbeat:
+                                await reporter.heartbeat(now - last_activity)
+                                last_activity = now
+                            continue
+                        if isinstance(item, CursorError):
+                            raise item  # the caller's cursor is wrong: say so, do not report a lost stream
+                        if isinstance(item, UnreachableError) and run.events == seen_before:
+                            raise self._unreachable(item)  # the backend is off: say so now, as a plain request would
+                        if isinstance(item, Exception):
+                            await self._recover(str(item))
+                            break
+                        last_activity = now
+                        answered_before = run.decision
+                        outcome = await self._on_event(item, reporter)
+                        if outcome is not None:
+                            return outcome
+                        if not self._ahead and receive.statistics().current_buffer_used == 0:
+                            await self._keep_seen()  # once per batch of events the stream delivered together
+                        if run.decision != answered_before:
+                            deadline = monotonic() + run.wait  # a human answered: follow afresh from here
+                    if reporter.pending:
+                        await reporter.flush()
+                    if run.events == seen_before and run.wait >= _QUIET_PROBE_SECONDS:
+                        await self._check_reachable()
+            except RunbridgeError as exc:
+                failure = exc  # raised below, outside the task group, so it reaches the tool as itself
+            finally:
+                self._receive = None
+                tg.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        return None
 
+    def _unreachable(self, exc: RunbridgeError) -> TransportError:
+        """The backend does not answer and nothing arrived: an error that says the run's place is kept."""
+        return TransportError(
+            sentences(
+                f"No event arrived while following run {self.run.run_id!r}, and the backend does not answer: {exc}",
+                "Nothing is lost: runbridge kept where it got to, so call runs_watch again once the backend is back",
+            )
+        )
 
-async def _still_waiting_on(f: Follow, gate: Gate) -> bool:
-    """False when the run has visibly moved past `gate`: the events already received resolve it or end the run,
-    or the run's snapshot shows it ended. A human is never asked about history.
-
-    The snapshot is awaited for `_GATE_CHECK_SECONDS` at most: where reading a run's status is slow (a backend
-    without a status endpoint replays the stream), the events the stream delivered meanwhile decide alone."""
-    run = None
-    with anyio.move_on_after(_GATE_CHECK_SECONDS):
+    async def _check_reachable(self) -> None:
+        """Nothing arrived during the whole wait: a quiet run, or a backend that does not answer while the stream
+        keeps reconnecting. Only the second is an error, so that a handle never says "still running" about a run
+        nobody can see."""
         try:
-            run = await f.backend.get_run(f.run_id)  # also gives the stream time to deliver what follows the gate
+            await self.backend.get_run(self.run.run_id)
+        except (TransportError, UnavailableError) as exc:
+            raise self._unreachable(exc) from None
         except RunbridgeError:
-            run = None
-    _read_ahead(f)
-    step = gate.step.id if gate.step else None
-    for item in f._ahead:
-        if isinstance(item, RunEvent) and (
-            item.kind.terminal or (item.kind is EventKind.GATE_RESOLVED and step and item.step and item.step.id == step)
+            return  # it answered: the run is merely quiet
+
+    async def _recover(self, problem: str) -> None:
+        """The stream stopped before the run's end: ask the backend where the run is, and say how it is known."""
+        run, store = self.run, self.app.registry
+        try:
+            found = await self.backend.get_run(run.run_id)
+        except RunbridgeError:
+            found = None
+        problem = problem.rstrip(".")
+        if found is not None and found.status.terminal:
+            await store.close_gates(run.profile, run.run_id)
+            run.ended_as_read(
+                found,
+                f"The event stream stopped ({problem}); the run's end was read from its status. runs_events lists "
+                "its events from the cursor on.",
+            )
+        elif found is not None and found.status is RunStatus.PAUSED:
+            run.paused(from_status=True)
+        elif (
+            found is not None
+            and found.status is RunStatus.UNKNOWN
+            and (known := await self._recorded_end()) is not None
         ):
-            return False
-    return run is None or not run.status.terminal
+            # The backend cannot say (Synapse v1 has no run status), but runbridge saw the run end: that stands.
+            run.ended_as_recorded(
+                known.status,
+                known.outputs,
+                known.error,
+                "The run's end as runbridge saw it; the backend can neither replay its events nor report its status.",
+            )
+        elif found is not None and found.status is RunStatus.UNKNOWN:
+            note = f"{problem}. The backend cannot report this run's status either, so its state is unknown here."
+            run.lost(note, unknown=True)
+        else:
+            run.lost(f"Lost the event stream ({problem}). Call runs_watch to pick up from the cursor.")
+
+    async def _recorded_end(self) -> RunRecord | None:
+        known = await self.app.registry.get_run(self.run.profile, self.run.run_id)
+        return known if known is not None and known.status.terminal else None
+
+    async def _keep_seen(self) -> None:
+        """Store the events this call read since it last did with the run, so that runs_events and the next
+        runbridge process have them (Synapse v1 cannot replay them)."""
+        if self.run.unsaved:
+            await self.app.registry.append_events(self.run.profile, self.run.run_id, self.run.take_unsaved())
+
+    async def _on_event(self, event: RunEvent, reporter: ProgressReporter) -> Outcome:
+        run = self.run
+        run.saw(event)
+        kind = event.kind
+        if kind is EventKind.GATE_OPENED and event.gate is not None and await self.gates.settled(event.gate):
+            return None  # the same gate announced again (a replay, or a second event type): already settled
+        await reporter.on_event(event)
+        if kind.terminal:
+            run.ended_with(event)
+            await self.app.registry.close_gates(run.profile, run.run_id)
+            return self.report()
+        if kind is EventKind.GATE_RESOLVED:
+            run.running()
+            return None
+        if kind is EventKind.GATE_OPENED and event.gate is not None:
+            if not await self._still_waiting_on(event.gate):
+                return None  # history: the run went past this gate before we saw it (a fork's copied events)
+            run.waits()
+            gate = event.gate.model_copy(update={"profile": run.profile})
+            await self.app.registry.record_gate(run.profile, gate)
+            await self._keep_seen()  # before asking: the person may take long
+            return await self.gates.ask(gate, reporter)
+        if kind in (EventKind.RUN_STARTED, EventKind.STEP_STARTED, EventKind.RUN_RESUMED):
+            run.running()
+        elif (
+            kind is EventKind.RUN_PAUSED
+            and not went_on(self._read_ahead())
+            and await still_paused(self.backend, run.run_id)  # not a replay of a pause long since lifted
+        ):
+            # Nothing more comes until an operator resumes it: say so now rather than wait out the time in silence.
+            run.paused()
+            if reporter.pending:
+                await reporter.flush()
+            return self.report()
+        return None
+
+    def _read_ahead(self) -> deque[RunEvent | Exception]:
+        """Move what the stream already delivered into `_ahead` (returned), to look at it before acting on the
+        current event."""
+        if self._receive is not None:
+            while True:
+                try:
+                    self._ahead.append(self._receive.receive_nowait())
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+        return self._ahead
+
+    async def _still_waiting_on(self, gate: Gate) -> bool:
+        """False when the run has visibly moved past `gate`: the events already received resolve it or end the
+        run, or the run's snapshot shows it ended. A human is never asked about history.
+
+        The snapshot is awaited for `_GATE_CHECK_SECONDS` at most: where reading a run's status is slow (a backend
+        without a status endpoint replays the stream), the events the stream delivered meanwhile decide alone."""
+        found = None
+        with anyio.move_on_after(_GATE_CHECK_SECONDS):
+            try:
+                found = await self.backend.get_run(self.run.run_id)  # also gives the stream time to deliver the rest
+            except RunbridgeError:
+                found = None
+        step = gate.step.id if gate.step else None
+        for item in self._read_ahead():
+            if isinstance(item, RunEvent) and (
+                item.kind.terminal
+                or (item.kind is EventKind.GATE_RESOLVED and step and item.step and item.step.id == step)
+            ):
+                return False
+        return found is None or not found.status.terminal

@@ -8,10 +8,11 @@ from mcp.server.mcpserver import Context
 from mcp_types import InputRequiredResult
 
 from ..bridge.app import App
-from ..bridge.asking import ask_again
 from ..bridge.caller import Caller
+from ..bridge.following import FollowedRun, answered_note
+from ..bridge.locating import known_run
 from ..bridge.results import RunReport
-from ..bridge.watch import Follow, answered_note, apply_answer, follow_run
+from ..bridge.watch import Follower
 from ..core import budget
 from ..core.errors import GateError
 from ..core.protocols import RunsAPI
@@ -43,12 +44,10 @@ async def follow(
     said: str | None = None,
 ) -> FollowResult:
     chosen, backend = app.require(profile, "runs", RunsAPI)
-    f = Follow(
-        app=app,
-        caller=Caller(ctx),
-        profile=chosen.name,
-        run_id=run_id,
-        backend=backend,
+    await known_run(app.registry, chosen.name, backend, run_id)  # the adapter finds the run as it was started
+    run = FollowedRun(
+        chosen.name,
+        run_id,
         wait=wait,
         cursor=cursor,
         target_id=target_id,
@@ -56,7 +55,7 @@ async def follow(
         decision=decision,
         said=said or (answered_note(decision) if decision else None),
     )
-    return await follow_run(f)
+    return await Follower(app, Caller(ctx), backend, run).follow()
 
 
 async def continue_or_none(app: App, ctx: Context[Any, Any]) -> FollowResult | None:
@@ -71,15 +70,13 @@ async def continue_or_none(app: App, ctx: Context[Any, Any]) -> FollowResult | N
         return None
     state, result = carried
     chosen, backend = app.require(str(state.get("profile")), "runs", RunsAPI)
+    await known_run(app.registry, chosen.name, backend, str(state.get("run_id")))
     record = await app.registry.get_gate(chosen.name, str(state.get("gate_id")))
     if record is None:
         raise GateError("The gate this answer belongs to is unknown here; list open gates with gates_list.")
-    f = Follow(
-        app=app,
-        caller=caller,
-        profile=chosen.name,
-        run_id=str(state["run_id"]),
-        backend=backend,
+    run = FollowedRun(
+        chosen.name,
+        str(state["run_id"]),
         wait=budget.for_waiting(float(state.get("wait") or app.settings.wait_seconds)),  # this call's own budget
         cursor=state.get("cursor"),
         target_id=state.get("target_id"),
@@ -87,11 +84,12 @@ async def continue_or_none(app: App, ctx: Context[Any, Any]) -> FollowResult | N
         progress_floor=float(state.get("progress") or 0.0),
         step_total=state.get("step_total"),
     )
+    follower = Follower(app, caller, backend, run)
     if result is None:  # the retry carried no answer: the same question again while it is open (never a run)
         if record.state != "open":
             raise GateError("This gate is no longer open (answered, declined or closed); runs_get shows the run.")
-        return ask_again(f, record.gate, "The retried call carried no answer to this question; please answer it.")
-    stopped = await apply_answer(f, record.gate, result.action, result.content, None)
+        return follower.ask_again(record.gate, "The retried call carried no answer to this question; please answer it.")
+    stopped = await follower.answer(record.gate, result.action, result.content)
     if stopped is not None:
         return stopped
-    return await follow_run(f)
+    return await follower.follow()
