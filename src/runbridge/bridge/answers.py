@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import budget
 from ..core.errors import GateError
 from ..core.models import Gate, GateAnswer
 from ..core.protocols import GatesAPI
@@ -15,6 +16,9 @@ __all__ = ["AnswerOutcome", "answer_gate"]
 
 
 _REJECTS = frozenset({"reject", "rejected"})
+# How long a claim outlives the call answering it: another process takes a claim over only once its lease lapsed (or
+# its process is gone), and every backend request of the call ends within the call's own time budget.
+_LEASE_MARGIN = 120.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ async def answer_gate(
     backend saying the gate is gone closes it; any other failure puts it back to open so it can be answered again.
     """
     # First: a gate that is no longer open says so, whatever the values.
-    gate = await registry.claim_gate(profile, gate_id)
+    gate = await registry.claim_gate(profile, gate_id, lease_seconds=(budget.remaining() or 0.0) + _LEASE_MARGIN)
     try:
         if not gate.resolvable:
             raise GateError("This gate can only be decided in the backend's own interface; runbridge cannot answer it.")
