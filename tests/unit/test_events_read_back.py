@@ -12,6 +12,7 @@ import pytest
 from runbridge.bridge.events import EventsPage, read_events
 from runbridge.core.errors import UnsupportedError
 from runbridge.core.models import EventKind, Run, RunEvent, RunStatus
+from runbridge.core.protocols import EventPage
 from runbridge.state import RunStore
 
 pytestmark = pytest.mark.anyio
@@ -83,3 +84,23 @@ async def test_the_events_the_bound_cut_are_said_on_the_first_page(store: RunSto
 async def test_a_run_with_nothing_stored_is_the_backends_own_answer(store: RunStore) -> None:
     with pytest.raises(UnsupportedError, match="cannot re-attach"):
         await _page(store, None)
+
+
+class Pages(NoReplay):
+    """A backend that pages a run's events at once (as OpenWOP's poll endpoint): here, nine of them."""
+
+    async def event_page(self, run_id: str, *, cursor: str | None = None) -> EventPage:
+        start = int(cursor or 0)
+        return EventPage(events=[_event(n, last=n == 9) for n in range(start + 1, 10)], complete=True)
+
+
+async def test_pages_the_backend_gives_are_stored_only_where_they_go_on_from_the_stored_events(
+    store: RunStore,
+) -> None:
+    await store.record_run("p", Run(run_id="r", status=RunStatus.RUNNING))
+    await store.append_events("p", "r", [_event(n) for n in range(1, 4)])
+    skipped = await read_events(Pages(), store, "p", "r", cursor="6", limit=50, budget=1_000_000)  # type: ignore[arg-type]
+    assert [e.seq for e in skipped.events] == ["7", "8", "9"]
+    assert [e.seq for e in (await store.events("p", "r")).events] == ["1", "2", "3"], "a gap would break the order"
+    await read_events(Pages(), store, "p", "r", cursor="3", limit=50, budget=1_000_000)  # type: ignore[arg-type]
+    assert [e.seq for e in (await store.events("p", "r")).events] == [str(n) for n in range(1, 10)]

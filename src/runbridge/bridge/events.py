@@ -6,8 +6,8 @@ the run (what it followed or paged before, kept across restarts: the only record
 runbridge restarted), and past what is stored, from the run's stream until the stream falls quiet, the only sign
 there that the backlog is over: a page then takes at least `_IDLE`, and up to `_FIRST` for a run with nothing new.
 
-Every event a page reads from the backend is stored with the run (a run runbridge recorded only), so the next
-runbridge process can read it too."""
+Every event a page reads from the backend is stored with the run (a run runbridge recorded only, and a page that
+goes on from what is stored, so that the stored events stay in order), so the next runbridge process has it too."""
 
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ async def read_events(
             for event in found.events:
                 if not page.add(event):
                     break
-            await keep_events(store, profile, run_id, page.read)
+            if cursor is None or await _stored(store, profile, run_id, cursor, 1) is not None:
+                await keep_events(store, profile, run_id, page.read)
             return page.done(complete=found.complete)
     stored = await _stored(store, profile, run_id, cursor, limit)
     if stored is not None and stored.events:
@@ -95,13 +96,15 @@ async def read_events(
             raise
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
-    await keep_events(store, profile, run_id, page.read)
+    if stored is not None:
+        await keep_events(store, profile, run_id, page.read)
     return page.done()
 
 
 async def keep_events(store: RunStore, profile: str, run_id: str, events: list[RunEvent]) -> None:
     """Store events read from the backend with their run, so that they outlive this process; a run runbridge has
-    no record of keeps nothing (a typo leaves nothing behind)."""
+    no record of keeps nothing (a typo leaves nothing behind). Callers store a page only where it goes on from the
+    stored events (or starts the run's), so that what is stored stays in the run's order."""
     if events and await store.get_run(profile, run_id) is not None:
         await store.append_events(profile, run_id, events)
 
