@@ -197,6 +197,18 @@ async def test_the_first_sighting_of_a_gate_wins(store: RunStore) -> None:
     assert await store.get_gate("other", "g1") is None
 
 
+async def test_updating_a_gate_replaces_what_it_shows_and_keeps_its_state(store: RunStore) -> None:
+    await store.record_gate(P, _gate(prompt="2 of 3 votes"))
+    await store.claim_gate(P, "g1")
+    await store.update_gate(P, _gate(prompt="3 of 3 votes"))
+    await store.update_gate(P, _gate("never-recorded"))  # creates nothing
+    record = await store.get_gate(P, "g1")
+    assert record is not None
+    assert (record.gate.prompt, record.state, record.owner) == ("3 of 3 votes", "answering", store.owner)
+    assert record.gate.resume == {"node_id": "approve", "token": "opaque"}
+    assert await store.get_gate(P, "never-recorded") is None
+
+
 async def test_gates_are_listed_by_profile_run_and_state(store: RunStore) -> None:
     await store.record_gate(P, _gate("g1", "run_1"))
     await store.record_gate(P, _gate("g2", "run_2"))
