@@ -23,7 +23,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -151,9 +150,11 @@ def install_all() -> int:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port for a host, below the ephemeral range and this xdist worker's own (tests/ports.py). Imported
+    here: run as a script (`install`) this module has no `tests` package on its path, and needs no port."""
+    from tests.ports import free_port as pick
+
+    return pick()
 
 
 class HostProcess:

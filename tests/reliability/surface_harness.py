@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import uvicorn
 from mcp_types import CallToolResult
+from tests.ports import free_port as free_port
 
 from runbridge.core import Profile, Settings
 from runbridge.sandbox import SandboxServer
@@ -164,12 +165,6 @@ def write_config(path: Path, profiles: Mapping[str, Profile], **server: Any) -> 
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 async def wait_for_port(port: int, *, within: float = 20, host: str = "127.0.0.1") -> None:

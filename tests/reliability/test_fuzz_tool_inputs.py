@@ -245,6 +245,7 @@ def test_the_tool_surface_lists_a_schema_for_every_tool(wire: Wire) -> None:
     assert all(schema.get("type") == "object" for schema in wire.schemas.values())
 
 
+@pytest.mark.slow  # fuzzing: EXAMPLES generated calls
 @settings(
     max_examples=EXAMPLES,
     derandomize=True,

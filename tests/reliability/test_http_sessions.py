@@ -54,6 +54,7 @@ async def _alive(http: httpx2.AsyncClient, url: str, session: str) -> int:
     return (await http.post(url, json=ping, headers=headers)).status_code
 
 
+@pytest.mark.slow  # a flood: 10,000 sessions, over a minute
 async def test_ten_thousand_idle_sessions_lock_no_one_out_and_memory_stays_bounded(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:

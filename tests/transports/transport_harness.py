@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import anyio
 from mcp.client.context import ClientRequestContext
 from mcp_types import ElicitRequestParams, ElicitResult
+from tests.ports import free_port as free_port
 
 KEY_ENV = "RUNBRIDGE_TRANSPORT_SANDBOX_KEY"
 # Distinctive, so that finding it in a log or on stdout cannot be a coincidence.
@@ -78,9 +78,3 @@ async def wait_for_port(port: int, *, within: float = 15) -> None:
                 continue
             await stream.aclose()
             return
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
