@@ -65,6 +65,7 @@ def _host(value: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # The --family choices come from the registry: a family's spec says whether it has a demo, a sandbox, a sign-in.
     specs = registered_families()
     demos = [spec.name for spec in specs if spec.demo is not None and spec.sandbox]
     sandboxes = sorted({spec.sandbox for spec in specs if spec.sandbox})
