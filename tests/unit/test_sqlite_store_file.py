@@ -11,8 +11,10 @@ from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 
+from runbridge.core.errors import RunbridgeError
 from runbridge.core.models import Gate, Run, RunStatus, Usage
 from runbridge.state import SqliteStore, sqlite_gates, sqlite_runs, sqlite_usage
 from runbridge.state.cursors import encode_cursor
@@ -61,6 +63,43 @@ async def test_a_state_file_readable_by_others_is_narrowed_when_opened(tmp_path:
     await store.aclose()
     assert _mode(path) == 0o600
     assert _mode(tmp_path) == 0o755, "a directory runbridge did not create is left as it is"
+
+
+# -- never on the event loop -----------------------------------------------------------------------------------
+
+
+async def test_a_write_waiting_on_another_process_lock_leaves_the_event_loop_free_then_fails_clearly(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStore(path, busy_seconds=1.0)
+    other = sqlite3.connect(path, isolation_level=None)  # another process, in the middle of a long write
+    other.execute("BEGIN EXCLUSIVE")
+    ticks: list[int] = []  # one per turn of the event loop's other work
+    ticked: list[int] = []  # the turns taken by the time the write gave up
+    failed: list[str] = []
+
+    async def write() -> None:
+        with pytest.raises(RunbridgeError) as refused:
+            await store.record_run(P, Run(run_id="r", status=RunStatus.RUNNING))
+        failed.append(str(refused.value))
+        ticked.append(len(ticks))
+
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(write)
+            while not failed:
+                ticks.append(1)
+                await anyio.sleep(0.01)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert ticked[0] >= 5, "the loop went on serving while the write waited for the lock"
+    assert "runbridge's run store could not be used (database is locked)" in failed[0]
+    assert "another runbridge process may be holding it" in failed[0]
+    await store.record_run(P, Run(run_id="r", status=RunStatus.RUNNING))  # the lock released: writes go through
+    assert await store.get_run(P, "r") is not None
+    await store.aclose()
 
 
 # -- a state file from the previous runbridge -------------------------------------------------------------------

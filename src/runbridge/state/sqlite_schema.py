@@ -56,15 +56,15 @@ DROP INDEX IF EXISTS runs_by_update;
 _ADDED = {"runs": ("outputs", "locator"), "gates": ("owner", "lease_until")}
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+def connect(path: str | Path, *, busy_seconds: float = 5.0) -> sqlite3.Connection:
     """The store's connection (WAL, so several runbridge processes of one user can share the file); `":memory:"`
-    keeps it in memory."""
+    keeps it in memory. A write waits up to `busy_seconds` for another process's lock."""
     target = str(path)
     if target != ":memory:":
         file = Path(target).expanduser()
         _private_file(file)
         target = str(file)
-    db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=5.0)
+    db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=busy_seconds)
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")

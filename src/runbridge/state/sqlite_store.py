@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
+from ..core.errors import RunbridgeError
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
 from . import sqlite_events, sqlite_gates, sqlite_runs, sqlite_usage
 from .sqlite_schema import connect
@@ -31,9 +32,10 @@ T = TypeVar("T")
 class SqliteStore:
     """The `RunStore` in SQLite. `path=":memory:"` keeps it in memory (tests)."""
 
-    def __init__(self, path: str | Path, *, owner: str | None = None) -> None:
-        """`owner`: who this store's gate claims belong to (default: this process, `claim_owner()`)."""
-        self._db = connect(path)
+    def __init__(self, path: str | Path, *, owner: str | None = None, busy_seconds: float = 5.0) -> None:
+        """`owner`: who this store's gate claims belong to (default: this process, `claim_owner()`);
+        `busy_seconds`: how long a write waits for another process's lock before it fails."""
+        self._db = connect(path, busy_seconds=busy_seconds)
         self._limiter = anyio.CapacityLimiter(1)
         self._owner = owner or claim_owner()
 
@@ -42,7 +44,13 @@ class SqliteStore:
         return self._owner
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await anyio.to_thread.run_sync(partial(fn, self._db, *args, **kwargs), limiter=self._limiter)
+        try:
+            return await anyio.to_thread.run_sync(partial(fn, self._db, *args, **kwargs), limiter=self._limiter)
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout, a full disk, a file gone
+            raise RunbridgeError(
+                f"runbridge's run store could not be used ({exc}): another runbridge process may be holding it, or "
+                "its disk is full. Try again in a moment"
+            ) from None
 
     async def aclose(self) -> None:
         await self._run(sqlite3.Connection.close)
