@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _state_kept_in_the_test_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A runbridge started without a `state_path` (in this process or as a subprocess) keeps its state under this
+    run's temporary folder, one per xdist worker: never in the developer's ~/.local/state, never shared by two
+    workers at once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+        yield
 
 
 @pytest.hookimpl(trylast=True)  # after tests/real/conftest.py has marked its tests `real`
