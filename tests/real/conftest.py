@@ -1,7 +1,7 @@
 """The real-backend tier: servers written by others (the OpenWOP reference hosts, Synapse), started on loopback
 for the session, and runbridge driven against them over stdio by the official MCP client.
 
-Every test here is marked `real` (`pytest -m "not real"` is the fast lane). A backend that cannot be installed or
+Every test here is marked `real` (`pytest -m "not real"` leaves them out). A backend that cannot be installed or
 started skips its tests with one line saying why, except where it is required (`RUNBRIDGE_REAL_REQUIRED=1`, or `CI`
 set), where it fails them."""
 
