@@ -155,7 +155,7 @@ class _BrokenWatch:
 
 
 async def test_a_watch_that_fails_unexpectedly_ends_the_following_and_not_the_server(app: App) -> None:
-    app._backends["wop"] = _BrokenWatch()  # pyright: ignore[reportPrivateUsage]
+    app.adapters.put("wop", _BrokenWatch())
     await _told_once_then_no_longer_followed(app, "runbridge://wop/runs/run_1")
     assert app.tasks is not None
     assert not app.tasks.cancel_scope.cancel_called, "the server's task group goes on"
@@ -164,7 +164,7 @@ async def test_a_watch_that_fails_unexpectedly_ends_the_following_and_not_the_se
 async def test_a_bug_in_a_follower_is_logged_with_its_traceback_not_reported_as_a_broken_connection(
     app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _, backend = app.backend("wop")
+    _, backend = app.adapters.get("wop")
 
     async def buggy_watch(run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
         raise KeyError("a bug in runbridge")

@@ -7,7 +7,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from runbridge.bridge.app import STOPPING, App
+from runbridge.bridge.app import App
+from runbridge.bridge.calls import STOPPING
 from runbridge.core.config import Settings
 from runbridge.core.errors import RunbridgeError
 
@@ -20,7 +21,7 @@ async def test_stop_calls_ends_the_calls_in_progress_after_their_clean_up_and_re
 
     async def call() -> None:
         try:
-            with app.serving():
+            with app.calls.serving():
                 try:
                     started.set()
                     await anyio.sleep(30)
@@ -33,11 +34,11 @@ async def test_stop_calls_ends_the_calls_in_progress_after_their_clean_up_and_re
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(call)
             await started.wait()
-            await app.stop_calls(1.0)
+            await app.calls.stop(1.0)
     assert cleaned == [True]
     assert outcomes == [STOPPING + "."]
     assert "runs_watch" in outcomes[0]
-    with pytest.raises(RunbridgeError, match="runbridge is stopping"), app.serving():
+    with pytest.raises(RunbridgeError, match="runbridge is stopping"), app.calls.serving():
         pass
     await app.registry.aclose()
 
@@ -45,10 +46,10 @@ async def test_stop_calls_ends_the_calls_in_progress_after_their_clean_up_and_re
 async def test_a_call_its_client_cancels_is_a_cancellation_not_a_stop() -> None:
     app = App.open(Settings(state_path=":memory:"))
     with anyio.CancelScope() as outer:
-        with app.serving():
+        with app.calls.serving():
             outer.cancel()
             await anyio.sleep(1)
     assert outer.cancelled_caught
-    with app.serving():  # not stopping: calls still run
+    with app.calls.serving():  # not stopping: calls still run
         pass
     await app.registry.aclose()

@@ -54,7 +54,7 @@ async def _settle(app: App, stale: GateRecord) -> bool:
     if taken is None:
         return False  # another process took it over first, or its owner finished it meanwhile
     try:
-        _, backend = app.backend(profile)
+        _, backend = app.adapters.get(profile)
         if not isinstance(backend, RunsAPI):
             return False
         run = await backend.get_run(gate.run_id)

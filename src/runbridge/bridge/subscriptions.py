@@ -127,7 +127,7 @@ class RunSubscriptions:
         async def read() -> None:
             async with changed:
                 try:
-                    chosen, backend = self.app.require(followed.profile, "runs", RunsAPI)
+                    chosen, backend = self.app.adapters.require(followed.profile, "runs", RunsAPI)
                     record = await known_run(self.app.registry, chosen.name, backend, followed.run_id)
                     events = backend.watch(followed.run_id, cursor=record.cursor if record else None)
                     async with aclosing(events) as stream:  # type: ignore[type-var]

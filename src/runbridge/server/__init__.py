@@ -88,7 +88,7 @@ class Lifecycle:
     async def stop_calls(self) -> None:
         """End the tool calls in progress (each saves its cursor and answers that runbridge is stopping)."""
         if self.app is not None:
-            await self.app.stop_calls(_DRAIN_SECONDS)
+            await self.app.calls.stop(_DRAIN_SECONDS)
 
     async def wait_closed(self, within: float) -> bool:
         """Wait up to `within` seconds for the lifespan to have closed everything; whether it did."""
@@ -207,7 +207,7 @@ def build_server(
             try:
                 yield app
             finally:
-                await app.drain(_DRAIN_SECONDS)
+                await app.calls.drain(_DRAIN_SECONDS)
                 tasks.cancel_scope.cancel()
                 with anyio.move_on_after(_CLOSE_SECONDS, shield=True):  # the task group's scope is cancelled now
                     await app.aclose()

@@ -47,7 +47,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         answer."""
         app = app_of(ctx)
         try:
-            chosen, backend = app.require(profile, "runs", RunsAPI)
+            chosen, backend = app.adapters.require(profile, "runs", RunsAPI)
             await known_run(app.registry, chosen.name, backend, run_id)
             found = await backend.get_run(run_id)
             offers = offered_actions(app.settings, backend, found)
@@ -63,7 +63,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         """A page of a run's events after `cursor`; the page's next_cursor continues it."""
         app = app_of(ctx)
         try:
-            chosen, backend = app.require(profile, "runs", RunsAPI)
+            chosen, backend = app.adapters.require(profile, "runs", RunsAPI)
             await known_run(app.registry, chosen.name, backend, run_id)
             page = await read_events(
                 backend,
@@ -94,7 +94,7 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         """One runnable target: its steps and expected inputs."""
         app = app_of(ctx)
         try:
-            _, backend = app.require(profile, "targets", TargetsAPI)
+            _, backend = app.adapters.require(profile, "targets", TargetsAPI)
             found = await backend.describe_target(target_id)
         except RunbridgeError as exc:
             raise _refused(exc) from None

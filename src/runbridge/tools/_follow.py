@@ -43,7 +43,7 @@ async def follow(
     decision: str | None = None,
     said: str | None = None,
 ) -> FollowResult:
-    chosen, backend = app.require(profile, "runs", RunsAPI)
+    chosen, backend = app.adapters.require(profile, "runs", RunsAPI)
     await known_run(app.registry, chosen.name, backend, run_id)  # the adapter finds the run as it was started
     run = FollowedRun(
         chosen.name,
@@ -69,7 +69,7 @@ async def continue_or_none(app: App, ctx: Context[Any, Any]) -> FollowResult | N
     if carried is None:
         return None
     state, result = carried
-    chosen, backend = app.require(str(state.get("profile")), "runs", RunsAPI)
+    chosen, backend = app.adapters.require(str(state.get("profile")), "runs", RunsAPI)
     await known_run(app.registry, chosen.name, backend, str(state.get("run_id")))
     record = await app.registry.get_gate(chosen.name, str(state.get("gate_id")))
     if record is None:

@@ -88,7 +88,7 @@ class ToolSpec:
                     return tool_result(await fn(*args, **kwargs))
                 app = app_of(ctx)
                 # One deadline for the whole call, which every backend request it makes respects (`core.budget`).
-                with app.serving(), budget.call_budget(app.settings.call_budget_seconds):
+                with app.calls.serving(), budget.call_budget(app.settings.call_budget_seconds):
                     return tool_result(await fn(*args, **kwargs))
             except CursorError as exc:  # adapters cannot know which tool to call again without the cursor
                 named = exc.for_call(fn.__name__)

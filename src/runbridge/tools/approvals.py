@@ -40,7 +40,9 @@ async def approvals_approve(
     for it: this grants the run a permission. (A run already waiting on an approval is answered with
     gates_respond, which approves and resumes it.)"""
     app = app_of(ctx)
-    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "approvals", ApprovalsAPI)
+    chosen, backend = app.adapters.require(
+        await app.sightings.locate(profile, run_id=run_id), "approvals", ApprovalsAPI
+    )
     keys = list(args_keys or [])
     await backend.approve_tool(run_id, tool, server=server, args_keys=keys)
     return ApprovalResult(
@@ -70,7 +72,7 @@ async def approvals_clear(
     if all and user_id:
         raise InputError("Pass either all=true or a user_id, not both.")
     app = app_of(ctx)
-    chosen, backend = app.require(profile, "approvals", ApprovalsAPI)
+    chosen, backend = app.adapters.require(profile, "approvals", ApprovalsAPI)
     doc = await backend.clear_approvals(all=all, user_id=user_id)
     scope = "all approvals" if all else f"the approvals of {user_id}" if user_id else "your approvals"
     return ClearResult(profile=chosen.name, cleared=doc.get("cleared"), note=f"Cleared {scope}.")

@@ -74,10 +74,10 @@ async def gates_respond(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, backend = app.require(await app.locate(profile, gate_id=gate_id), "gates", GatesAPI)
+    chosen, backend = app.adapters.require(await app.sightings.locate(profile, gate_id=gate_id), "gates", GatesAPI)
     record = await app.registry.get_gate(chosen.name, gate_id)
     if record is None:
-        elsewhere = await app.elsewhere(chosen.name, gate_id=gate_id)
+        elsewhere = await app.sightings.elsewhere(chosen.name, gate_id=gate_id)
         if elsewhere:
             raise InputError(sentences(f"Unknown gate {gate_id!r} on profile {chosen.name!r}", elsewhere))
         some = await app.registry.gates_page(chosen.name, limit=_NAMED)  # however many are open: a few, then "..."

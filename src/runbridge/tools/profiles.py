@@ -38,7 +38,7 @@ async def profiles_list(ctx: Context[Any, Any]) -> ProfilesResult:
         problem = None
         capabilities: list[str] = []
         try:
-            _, backend = app.backend(name)
+            _, backend = app.adapters.get(name)
             capabilities = sorted(capabilities_of(backend))
         except RunbridgeError as exc:
             problem = str(exc)

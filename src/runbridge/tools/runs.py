@@ -53,7 +53,7 @@ async def runs_start(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, backend = app.require(profile, "runs", RunsAPI)
+    chosen, backend = app.adapters.require(profile, "runs", RunsAPI)
     request = StartRequest(target_id=target_id, inputs=inputs or {}, message=message, idempotency_key=str(uuid.uuid4()))
     run = await backend.start_run(request)
     run = run.model_copy(update={"target_id": run.target_id or target_id})
@@ -79,11 +79,11 @@ async def runs_watch(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    chosen, backend = app.adapters.require(await app.sightings.locate(profile, run_id=run_id), "runs", RunsAPI)
     record = await known_run(app.registry, chosen.name, backend, run_id)
     # A run runbridge has not seen: make sure it exists (a clear "no such run"), and learn what it runs.
     if record is None:
-        async with app.hinting(chosen.name, run_id=run_id):
+        async with app.sightings.hinting(chosen.name, run_id=run_id):
             run = await backend.get_run(run_id)
             must_exist(chosen.name, run, record)
         target_id = run.target_id
@@ -107,9 +107,9 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
     """A snapshot of a run: status, outputs or error, current step, and the gate it waits on with how to answer it
     (relay it to the user; never answer it yourself). Does not wait."""
     app = app_of(ctx)
-    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    chosen, backend = app.adapters.require(await app.sightings.locate(profile, run_id=run_id), "runs", RunsAPI)
     await known_run(app.registry, chosen.name, backend, run_id)
-    async with app.hinting(chosen.name, run_id=run_id):
+    async with app.sightings.hinting(chosen.name, run_id=run_id):
         run = await backend.get_run(run_id)
     return await run_snapshot(app.registry, chosen.name, run, offers=offered_actions(app.settings, backend, run))
 
@@ -125,9 +125,9 @@ async def runs_events(
 ) -> EventsPage:
     """A page of a run's events (oldest first) without waiting for new ones; pass next_cursor for more."""
     app = app_of(ctx)
-    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    chosen, backend = app.adapters.require(await app.sightings.locate(profile, run_id=run_id), "runs", RunsAPI)
     record = await known_run(app.registry, chosen.name, backend, run_id)
-    async with app.hinting(chosen.name, run_id=run_id):
+    async with app.sightings.hinting(chosen.name, run_id=run_id):
         if record is None:  # a run runbridge never saw: one its backend confirms, or "no such run"
             must_exist(chosen.name, await backend.get_run(run_id), record)
         return await read_events(
@@ -156,9 +156,9 @@ async def runs_cancel(
 ) -> CancelResult:
     """Cancel a run on the backend. Only when the user asks to stop it: this cannot be undone."""
     app = app_of(ctx)
-    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "runs", RunsAPI)
+    chosen, backend = app.adapters.require(await app.sightings.locate(profile, run_id=run_id), "runs", RunsAPI)
     before = await known_run(app.registry, chosen.name, backend, run_id)
-    async with app.hinting(chosen.name, run_id=run_id):
+    async with app.sightings.hinting(chosen.name, run_id=run_id):
         if before is None:  # a run runbridge never saw: one its backend confirms, or "no such run"
             must_exist(chosen.name, await backend.get_run(run_id), before)
         run = await backend.cancel_run(run_id, reason=reason)
@@ -198,9 +198,9 @@ async def runs_fork(
     resumed = await continue_or_none(app, ctx)
     if resumed is not None:
         return resumed
-    chosen, backend = app.require(await app.locate(profile, run_id=run_id), "fork", ForkAPI)
+    chosen, backend = app.adapters.require(await app.sightings.locate(profile, run_id=run_id), "fork", ForkAPI)
     source = await known_run(app.registry, chosen.name, backend, run_id)
-    async with app.hinting(chosen.name, run_id=run_id):
+    async with app.sightings.hinting(chosen.name, run_id=run_id):
         run = await backend.fork_run(run_id, from_seq=from_seq, mode=mode)
     target_id = run.target_id or (source.target_id if source else None)
     await app.registry.record_run(chosen.name, run.model_copy(update={"target_id": target_id}), locator=run.locator)

@@ -29,7 +29,7 @@ async def targets_list(
 ) -> TargetsPage:
     """What can be run on a profile (workflows, orchestrations, agents): ids to pass to runs_start."""
     app = app_of(ctx)
-    chosen, backend = app.require(profile, "targets", TargetsAPI)
+    chosen, backend = app.adapters.require(profile, "targets", TargetsAPI)
     page = await backend.list_targets(cursor=cursor, limit=limit)
     return TargetsPage(profile=chosen.name, targets=page.items, next_cursor=page.next_cursor, total=page.total)
 
@@ -41,7 +41,7 @@ async def targets_describe(
 ) -> Target:
     """One target in detail: its steps and the inputs it expects. Read before runs_start when unsure."""
     app = app_of(ctx)
-    _, backend = app.require(profile, "targets", TargetsAPI)
+    _, backend = app.adapters.require(profile, "targets", TargetsAPI)
     return await backend.describe_target(target_id)
 
 

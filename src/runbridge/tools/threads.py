@@ -110,7 +110,7 @@ async def threads_create(
     if (spec is None) == (path is None):
         raise InputError("Pass exactly one of `spec` (a JSON object) or `path` (a workflow .json file).")
     app = app_of(ctx)
-    chosen, backend = app.require(profile, "threads", ThreadsAPI)
+    chosen, backend = app.adapters.require(profile, "threads", ThreadsAPI)
     document = spec if spec is not None else _read_spec(app, chosen, path or "")
     thread = await backend.create_thread(document)
     return ThreadCreated(
@@ -131,7 +131,7 @@ async def _send(
     refs: SecretRefs,
     wait: float,
 ) -> FollowResult:
-    chosen, backend = app.require(profile, "threads", ThreadsAPI)
+    chosen, backend = app.adapters.require(profile, "threads", ThreadsAPI)
     refs = app.secrets.check(chosen, refs)  # before anything is read or sent
     run = await backend.send_message(thread_id, user_prompt, inputs=inputs, secrets=refs)
     await app.registry.record_run(chosen.name, run.model_copy(update={"target_id": thread_id}), locator=run.locator)
@@ -182,7 +182,7 @@ async def threads_history(
 ) -> HistoryPage:
     """A thread's messages: the latest `limit` first (oldest first within the page); next_cursor pages back."""
     app = app_of(ctx)
-    chosen, backend = app.require(profile, "threads", ThreadsAPI)
+    chosen, backend = app.adapters.require(profile, "threads", ThreadsAPI)
     offset = offset_cursor(cursor)
     if offset + limit > _MAX_HISTORY_FETCH:
         raise InputError(f"The server returns at most the latest {_MAX_HISTORY_FETCH} messages of a thread.")
@@ -215,7 +215,7 @@ async def threads_set_secrets(
     References to runbridge's own credentials, or outside what the profile allows, are refused (nothing is
     stored); the error names the refused reference."""
     app = app_of(ctx)
-    chosen, backend = app.require(profile, "threads", ThreadsAPI)
+    chosen, backend = app.adapters.require(profile, "threads", ThreadsAPI)
     refs = app.secrets.check(chosen, _refs(secrets_from_env, secrets_from_file))
     keys = await backend.set_thread_secrets(thread_id, refs)
     return SecretsSet(
@@ -245,7 +245,7 @@ async def _reply(app: App, thread_id: str, result: FollowResult) -> AskResult | 
         if isinstance(result.outputs, str):
             reply = result.outputs
         else:
-            _, backend = app.require(result.profile, "threads", ThreadsAPI)
+            _, backend = app.adapters.require(result.profile, "threads", ThreadsAPI)
             history = await backend.thread_history(thread_id, limit=20)
             answers = [h for h in history if h.role == "assistant"]
             mine = [h for h in answers if h.run_id == result.run_id] or answers[-1:]
