@@ -83,3 +83,32 @@ def test_no_module_exceeds_the_size_budget(path: Path) -> None:
 def test_the_layer_table_covers_every_package() -> None:
     packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert packages <= set(ALLOWED), f"add {sorted(packages - set(ALLOWED))} to the layer table"
+
+
+FAMILIES_DIR = SRC / "backends"
+# Modules every part of the server builds on, which must not reach back to the whole server object (`bridge.app`):
+# the App's parts, and what one call's watch knows of its run.
+WITHOUT_APP = (
+    "bridge/adapters.py",
+    "bridge/calls.py",
+    "bridge/sightings.py",
+    "bridge/following.py",
+    "bridge/asking.py",
+)
+
+
+@pytest.mark.parametrize("path", sorted(FAMILIES_DIR.glob("_*.py")), ids=lambda p: p.name)
+def test_what_the_backend_families_share_imports_no_family(path: Path) -> None:
+    families = {p.name for p in FAMILIES_DIR.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    for name in _imports(path):
+        parts = name.split(".")
+        assert parts[:2] != ["runbridge", "backends"] or len(parts) < 3 or parts[2] not in families, (
+            f"{path.name} is shared by every family: it must not import {name}"
+        )
+
+
+@pytest.mark.parametrize("module", WITHOUT_APP)
+def test_the_apps_parts_and_a_followed_run_do_not_reach_back_to_the_app(module: str) -> None:
+    path = SRC / module
+    assert path.is_file(), f"{module} moved: update WITHOUT_APP"
+    assert "runbridge.bridge.app" not in _imports(path), f"{module} must not import bridge.app"
