@@ -63,6 +63,14 @@ class FollowedRun:
 
     # -- what happened -------------------------------------------------------------------------------------------
 
+    def recalled(self, status: RunStatus, usage: Usage | None) -> None:
+        """What runbridge recorded of the run before this call: its usage so far, and its end if it ended (an
+        ended run stays ended, whatever this call manages to read)."""
+        if usage is not None:
+            self.usage = usage
+        if status.terminal:
+            self.status = status
+
     def saw(self, event: RunEvent) -> None:
         """One more event: counted, its position kept as the cursor, its usage added, kept for the store."""
         self.events += 1

@@ -97,10 +97,8 @@ class Follower:
         if run.said:
             await reporter.note(run.said)
         known = await store.get_run(run.profile, run.run_id)
-        if known is not None and known.usage is not None:
-            run.usage = known.usage
-        if known is not None and known.status.terminal:
-            run.status = known.status  # an ended run stays ended, whatever this call manages to read
+        if known is not None:
+            run.recalled(known.status, known.usage)
         try:
             if known is not None and known.status is RunStatus.PAUSED and await still_paused(self.backend, run.run_id):
                 run.paused()
