@@ -117,6 +117,7 @@ async def _settled_fds(served: Served, ceiling: int) -> int:
     return served.open_fds()
 
 
+@pytest.mark.timeout(SOAK_SECONDS + 180)  # a longer soak (RUNBRIDGE_SOAK_SECONDS) gets the time it asks for
 async def test_fifty_clients_at_a_time_over_the_soak_leak_no_memory_and_leave_no_session_behind(
     sandbox: SandboxServer, tmp_path: Path, shared_validators: None
 ) -> None:
