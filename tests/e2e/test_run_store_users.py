@@ -180,7 +180,7 @@ async def test_synapse_v1_runs_keep_status_outputs_error_gate_and_events_across_
     assert seqs == sorted(set(seqs)), "every event once, in order, before and after the restart"
 
 
-async def test_runs_started_before_a_restart_are_read_watched_and_answered_on_each_family(
+async def test_runs_started_before_a_restart_are_read_watched_answered_and_cancelled_on_each_family(
     settings: Settings, sandbox: SandboxServer
 ) -> None:
     with anyio.fail_after(60):
@@ -189,6 +189,10 @@ async def test_runs_started_before_a_restart_are_read_watched_and_answered_on_ea
             syn2 = await ok(client, "runs_start", {"target_id": "orch-research-report", "profile": "syn2"})
             thread = await ok(client, "threads_create", {"spec": EXAMPLE_SPECS["tool_approval_chat"], "profile": "oa"})
             oa = await ok(client, "threads_send", {"thread_id": thread["thread_id"], "user_prompt": "search"})
+            to_cancel = {
+                p: await ok(client, "runs_start", {"target_id": target, "profile": p})
+                for p, target in (("wop", "approval-demo"), ("syn2", "orch-research-report"))
+            }
         started = {"wop": wop, "syn2": syn2, "oa": oa}
         assert {p: r["status"] for p, r in started.items()} == dict.fromkeys(started, "waiting")
 
@@ -207,6 +211,8 @@ async def test_runs_started_before_a_restart_are_read_watched_and_answered_on_ea
                 )
                 for p, r in started.items()
             }
+            cancelled = {p: await ok(client, "runs_cancel", {"run_id": r["run_id"]}) for p, r in to_cancel.items()}
+    assert {p: c["status"] for p, c in cancelled.items()} == {"wop": "cancelled", "syn2": "cancelled"}
     for p, run in started.items():
         assert got[p]["waiting_for"]["gate_id"] == run["waiting_for"]["gate_id"], p
         assert watched[p]["waiting_for"]["gate_id"] == run["waiting_for"]["gate_id"], p
