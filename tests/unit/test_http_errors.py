@@ -9,6 +9,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from runbridge.backends.openwop.errors import closed_envelope
 from runbridge.core.errors import (
     AuthError,
     BackendError,
@@ -18,7 +19,6 @@ from runbridge.core.errors import (
     RateLimitedError,
     UnavailableError,
 )
-from runbridge.backends.openwop.errors import closed_envelope
 from runbridge.http.errors import ErrorInfo, error_for_response, parse_error_body
 from runbridge.http.retry import parse_retry_after
 
