@@ -10,10 +10,14 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from .agents import Agent, AgentCallRequest, AgentScope
 from .models import Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, Target
 from .threads import HistoryItem, SecretRefs, Thread
 
 __all__ = [
+    "AgentCallAPI",
+    "AgentForkAPI",
+    "AgentsAPI",
     "ApprovalsAPI",
     "Backend",
     "EventPage",
@@ -151,6 +155,60 @@ class ApprovalsAPI(Protocol):
 
 
 @runtime_checkable
+class AgentsAPI(Protocol):
+    """Find and manage the agents a backend hosts (`core/agents.py`).
+
+    `scope`: "public" (a catalogue anyone can call) or "workspace" (the account's own agents); None: the family's
+    default; a family refuses a scope it has not. `sort`, `search` and `tags` narrow a list where the backend can
+    (a family that cannot refuses them, rather than ignore them). `update_agent` takes a partial update in the
+    family's own terms (fields the backend will not change are refused before the call, saying what to do
+    instead). `delete_preview` says what deleting would affect, for the person confirming it (None: the backend
+    cannot tell); the agents toolset always reads it before `delete_agent`.
+    """
+
+    async def list_agents(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        search: str | None = None,
+        sort: str | None = None,
+        tags: Sequence[str] | None = None,
+        scope: AgentScope | None = None,
+    ) -> Page[Agent]: ...
+
+    async def get_agent(self, agent_id: str) -> Agent: ...
+
+    async def create_agent(self, spec: Mapping[str, Any]) -> Agent: ...
+
+    async def update_agent(self, agent_id: str, changes: Mapping[str, Any]) -> Agent: ...
+
+    async def delete_preview(self, agent_id: str) -> str | None: ...
+
+    async def delete_agent(self, agent_id: str, *, all_versions: bool = False) -> None:
+        """Delete the agent (`all_versions`: every version of it, where the backend keeps versions apart; a family
+        without versions refuses it)."""
+        ...
+
+
+@runtime_checkable
+class AgentCallAPI(Protocol):
+    """Call an agent: the call is a run, returned as soon as it started and followed with `RunsAPI.watch` (the
+    same hybrid wait, progress and gates as `runs_start`). An adapter implementing this implements `RunsAPI`."""
+
+    async def call_agent(self, request: AgentCallRequest) -> Run: ...
+
+
+@runtime_checkable
+class AgentForkAPI(Protocol):
+    """Copy an agent someone else published into the account's workspace."""
+
+    async def fork_agent(
+        self, agent_id: str, *, new_name: str | None = None, workspace_id: str | None = None
+    ) -> Agent: ...
+
+
+@runtime_checkable
 class RunActionsAPI(Protocol):
     """What the backend will do to a run right now, as far as the adapter knows without asking it: `next` (in tool
     results) offers only these, so it never sends the model to a tool that will refuse. Not a tool capability."""
@@ -188,6 +246,9 @@ _CAPABILITIES: dict[str, type] = {
     "run_list": RunListAPI,
     "threads": ThreadsAPI,
     "approvals": ApprovalsAPI,
+    "agents": AgentsAPI,
+    "agent_calls": AgentCallAPI,
+    "agent_fork": AgentForkAPI,
 }
 
 

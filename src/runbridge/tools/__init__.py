@@ -9,11 +9,12 @@
 | threads  | threads_create, threads_send, threads_ask, threads_history, threads_set_secrets |
 | approvals| approvals_approve, approvals_clear                                     |
 | usage    | usage_report                                                           |
+| agents   | agents_list, agents_get, agents_call, agents_create, agents_update, agents_fork, agents_delete |
 """
 
 from __future__ import annotations
 
-from . import approvals, gates, profiles, runs, targets, threads, usage
+from . import agents, approvals, gates, profiles, runs, targets, threads, usage
 from ._spec import ToolSpec
 
 __all__ = ["SURFACE", "ToolSpec"]
@@ -26,4 +27,5 @@ SURFACE: list[ToolSpec] = [
     *threads.SPECS,
     *approvals.SPECS,
     *usage.SPECS,
+    *agents.SPECS,
 ]
