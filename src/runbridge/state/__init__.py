@@ -2,15 +2,29 @@
 
 from .cursors import offset_cursor
 from .sqlite_store import SqliteStore
-from .store import GateRecord, GateState, RunRecord, RunStore, StoredEvents, UsageKey, UsageSums
+from .store import (
+    TASK_ENDS,
+    GateRecord,
+    GateState,
+    RunRecord,
+    RunStore,
+    StoredEvents,
+    TaskRecord,
+    TaskStatus,
+    UsageKey,
+    UsageSums,
+)
 
 __all__ = [
+    "TASK_ENDS",
     "GateRecord",
     "GateState",
     "RunRecord",
     "RunStore",
     "SqliteStore",
     "StoredEvents",
+    "TaskRecord",
+    "TaskStatus",
     "UsageKey",
     "UsageSums",
     "offset_cursor",

@@ -20,9 +20,19 @@ import anyio.to_thread
 
 from ..core.errors import RunbridgeError
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
-from . import sqlite_events, sqlite_gates, sqlite_runs, sqlite_usage
+from . import sqlite_events, sqlite_gates, sqlite_runs, sqlite_tasks, sqlite_usage
 from .sqlite_schema import connect
-from .store import GateRecord, GateState, RunRecord, StoredEvents, UsageKey, UsageSums, claim_owner
+from .store import (
+    GateRecord,
+    GateState,
+    RunRecord,
+    StoredEvents,
+    TaskRecord,
+    TaskStatus,
+    UsageKey,
+    UsageSums,
+    claim_owner,
+)
 
 __all__ = ["SqliteStore"]
 
@@ -196,6 +206,43 @@ class SqliteStore:
 
     async def events(self, profile: str, run_id: str, *, after: str | None = None, limit: int = 100) -> StoredEvents:
         return await self._run(sqlite_events.events, profile, run_id, after, limit)
+
+    # -- tasks --------------------------------------------------------------------------------------------------
+
+    async def record_task(self, task: TaskRecord) -> None:
+        await self._run(sqlite_tasks.record_task, task)
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        return await self._run(sqlite_tasks.get_task, task_id)
+
+    async def update_task(
+        self,
+        task_id: str,
+        *,
+        status: TaskStatus | None = None,
+        status_message: str | None = None,
+        gate_id: str | None = None,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> TaskRecord | None:
+        return await self._run(
+            sqlite_tasks.update_task,
+            task_id,
+            status=status,
+            status_message=status_message,
+            gate_id=gate_id,
+            result=result,
+            error=error,
+        )
+
+    async def list_tasks(self, owner: str | None, *, cursor: str | None = None, limit: int = 20) -> Page[TaskRecord]:
+        return await self._run(sqlite_tasks.list_tasks, owner, cursor=cursor, limit=limit)
+
+    async def tasks_of_run(self, profile: str, run_id: str) -> list[TaskRecord]:
+        return await self._run(sqlite_tasks.tasks_of_run, profile, run_id)
+
+    async def claim_task(self, task_id: str, *, lease_seconds: float) -> bool:
+        return await self._run(sqlite_tasks.claim_task, task_id, self._owner, lease_seconds)
 
 
 def _observe_run(

@@ -14,6 +14,8 @@ The guarantees:
   owner and an expiry; a lease whose owner died (`stale_claims`) is taken over by one process only (`take_over`).
 - A run's events are kept with it, bounded (the newest `EVENTS_KEPT` events or `EVENT_BYTES_KEPT` bytes), and the
   number cut is remembered.
+- A task (an MCP task bound to a run, `TaskRecord`) exists only with its run, and once it has ended (completed,
+  failed, cancelled) it never changes again; one process at a time follows it (`claim_task`, a lease).
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ __all__ = [
     "EVENTS_KEPT",
     "EVENT_BYTES_KEPT",
     "KEPT_STATUSES",
+    "TASK_ENDS",
     "GateRecord",
     "GateState",
     "RunRecord",
     "RunStore",
     "StoredEvents",
+    "TaskRecord",
+    "TaskStatus",
     "UsageKey",
     "UsageSums",
     "claim_owner",
@@ -44,6 +49,8 @@ __all__ = [
 ]
 
 GateState = Literal["open", "answering", "answered", "declined", "closed"]
+TaskStatus = Literal["working", "input_required", "completed", "failed", "cancelled"]
+TASK_ENDS: tuple[TaskStatus, ...] = ("completed", "failed", "cancelled")  # a task in one of these never changes
 UsageKey = Literal["target", "profile", "day", "status"]  # what `usage_sums` groups runs by
 
 # Statuses an `unknown` never overwrites: runbridge saw the run end, or wait at a gate (which only an answer moves).
@@ -75,6 +82,36 @@ class GateRecord:
     decision: str | None
     owner: str | None = None  # the process answering it (`claim_owner`), while `answering`
     lease_until: datetime | None = None  # when that claim lapses unless finished
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """An MCP task bound to one run. `owner`: the client identity that made it (None where the transport gives
+    none); `gate_id`: the gate it waits on while `input_required`; `result`: the tool's result (a `CallToolResult`
+    on the wire) once completed, or the run's end when it failed or was cancelled; `error` a JSON-RPC error
+    (`code`, `message`) when it failed without a result. `runner`/`runner_until`: the process following it, and
+    until when its lease holds."""
+
+    task_id: str
+    profile: str
+    run_id: str
+    tool: str
+    status: TaskStatus
+    created_at: datetime
+    updated_at: datetime
+    ttl_ms: int | None
+    poll_ms: int
+    owner: str | None = None
+    status_message: str | None = None
+    gate_id: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    runner: str | None = None
+    runner_until: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in TASK_ENDS
 
 
 @dataclass(frozen=True)
@@ -205,3 +242,39 @@ class RunStore(Protocol):
     async def events(
         self, profile: str, run_id: str, *, after: str | None = None, limit: int = 100
     ) -> StoredEvents: ...
+
+    # -- tasks
+    async def record_task(self, task: TaskRecord) -> None:
+        """Store a new task; its run must be recorded first (`InputError` otherwise)."""
+        ...
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        """The task, or None when unknown or past its ttl."""
+        ...
+
+    async def update_task(
+        self,
+        task_id: str,
+        *,
+        status: TaskStatus | None = None,
+        status_message: str | None = None,
+        gate_id: str | None = None,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> TaskRecord | None:
+        """Record where the task stands (`gate_id` is kept only while `input_required`); an ended task is left as
+        it is. The task as it now stands, or None when unknown."""
+        ...
+
+    async def list_tasks(self, owner: str | None, *, cursor: str | None = None, limit: int = 20) -> Page[TaskRecord]:
+        """`owner`'s tasks (None: the tasks made without an identity), newest first, past their ttl left out."""
+        ...
+
+    async def tasks_of_run(self, profile: str, run_id: str) -> list[TaskRecord]:
+        """The tasks bound to a run that have not ended."""
+        ...
+
+    async def claim_task(self, task_id: str, *, lease_seconds: float) -> bool:
+        """Become the process that follows the task (`owner` of this store) while no other holds a live lease;
+        renews this process's own lease. False when another process holds it, or the task has ended."""
+        ...
