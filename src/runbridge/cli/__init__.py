@@ -1,4 +1,4 @@
-"""The `runbridge` command: serve, demo, sandbox, doctor, tools, login, logout.
+"""The `runbridge` command: serve, demo, sandbox, doctor, tools, install, login, logout.
 
 Every failure a user can fix is printed as one clear line on stderr with exit status 2; no stack traces.
 """
@@ -16,6 +16,9 @@ from ..core.config import load_settings
 from ..core.errors import ConfigError, RunbridgeError
 from ..core.families import registered_families
 from ..core.logs import configure_logging
+from .install_hosts import HOSTS
+
+INSTALL_CLIENTS = tuple(HOSTS)
 
 __all__ = ["main"]
 
@@ -149,7 +152,16 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     command("doctor", "check the configuration and reach every profile")
-    command("tools", "list the tools this configuration exposes")
+    tools = command("tools", "list the tools this configuration exposes")
+    tools.add_argument(
+        "--markdown", action="store_true", help="print every tool runbridge has as a Markdown table (the README's)"
+    )
+
+    install = command("install", "write an MCP host's configuration for this runbridge")
+    install.add_argument("--client", required=True, choices=INSTALL_CLIENTS, help="the MCP host to configure")
+    install.add_argument("--print", action="store_true", help="only show what would be written")
+    install.add_argument("--name", default="runbridge", help="the server's name in the host (default runbridge)")
+    install.add_argument("--file", help="the host's file to write (default: the host's user configuration)")
 
     login = command("login", "sign in to a backend and save its token (mode 0600)")
     login.add_argument("family", choices=logins, help="the backend family")
@@ -205,6 +217,11 @@ def _run(args: argparse.Namespace) -> int:
             speed=args.speed,
             family=args.family,
         )
+    if command == "tools" and args.markdown:  # the whole surface, whatever the configuration says
+        from .tool_table import markdown_table
+
+        print(markdown_table(), end="")
+        return 0
     settings = load_settings(args.config)
     if command == "serve":
         from .serve import serve_http, serve_stdio
@@ -233,6 +250,10 @@ def _run(args: argparse.Namespace) -> int:
         else:
             serve_stdio(settings)
         return 0
+    if command == "install":
+        from .install import run_install
+
+        return run_install(settings, args.client, name=args.name, file=args.file, print_only=args.print)
     if command in ("login", "logout"):
         from .login import login_profile, run_login, run_logout
 
