@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import pytest
 import real_backends
+import real_langgraph
 import real_synapse
 from real_backends import HostProcess, Unavailable
 
@@ -111,3 +112,15 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[real_synapse.S
         yield host
     finally:
         host.stop()
+
+
+@pytest.fixture(scope="session")
+def langgraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[real_langgraph.LangGraphServer]:
+    """The LangGraph Agent Server (`langgraph dev`, in memory) serving the graphs of `langgraph_project/`, once per
+    worker; `.key` is the key its auth accepts, `.thread(id)` and `.runs(id)` its own word on a thread."""
+    server = real_langgraph.LangGraphServer(tmp_path_factory.mktemp("langgraph"))
+    available(server.start)
+    try:
+        yield server
+    finally:
+        server.stop()

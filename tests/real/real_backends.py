@@ -129,6 +129,9 @@ def install_all() -> int:
         ("synapse", synapse_python),
     ]
     jobs += [(name, functools.partial(venv, name, reqs)) for name, reqs in CLIENT_VENVS.items()]
+    from real_langgraph import python as langgraph_python  # its own module: the server, its graphs and its pins
+
+    jobs.append(("langgraph agent server", langgraph_python))
 
     def run(job: tuple[str, Callable[[], object]]) -> bool:
         label, make = job
