@@ -118,7 +118,10 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
+        secret_header: str | None = None,
     ) -> None:
+        """`secret_header`: the header the credential is sent in as it is (`x-api-key`), instead of
+        `Authorization: Bearer <credential>`."""
         self.profile = profile
         self.secret = load_secret(profile) if secret is None else secret
         self.retry = retry or RetryPolicy(attempts=profile.max_retries + 1)
@@ -126,7 +129,10 @@ class HttpClient:
         # "Scale mode is not enabled"): such an error is raised at once, never retried.
         self.permanent: Callable[[BackendError], bool] | None = None
         base_headers = {"User-Agent": f"runbridge/{__version__}", "Accept": "application/json"}
-        if self.secret:
+        self._secret_header = (secret_header or "authorization").lower()
+        if self.secret and secret_header:
+            base_headers[secret_header] = self.secret.value
+        elif self.secret:
             base_headers["Authorization"] = f"Bearer {self.secret.value}"
         base_headers.update(headers or {})
         # What a 401 adds: where the credential it refused comes from, and that only a person can fix it.
@@ -238,8 +244,8 @@ class HttpClient:
             headers=headers,
             timeout=self._stream_timeout if streaming else self._timeout,
         )
-        if anonymous and "authorization" in request.headers:
-            del request.headers["authorization"]
+        if anonymous and self._secret_header in request.headers:
+            del request.headers[self._secret_header]
         waited = 0.0
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
