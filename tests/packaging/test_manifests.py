@@ -1,0 +1,148 @@
+"""The manifests (manifests/): the MCP registry entry valid on its schema (2025-12-11, copied beside this test
+from its $id, which cannot be fetched here), the Claude Desktop bundle validated and packed by the official mcpb
+CLI, the packed bundle started as Claude Desktop starts it (answering `tools/list`), and every version in them the
+package's version."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tomllib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+import jsonschema
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from conftest import ROOT, node_tool, uv, with_uv_on_path
+from runbridge import __version__
+from runbridge.core.families import registered_families
+from runbridge.sandbox import SandboxServer
+
+MANIFESTS = ROOT / "manifests"
+SCHEMA = Path(__file__).with_name("server.schema.json")
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_the_registry_entry_is_valid_on_the_2025_12_11_schema() -> None:
+    entry, schema = _json(MANIFESTS / "server.json"), _json(SCHEMA)
+    assert entry["$schema"] == schema["$id"]
+    jsonschema.validate(entry, schema, format_checker=jsonschema.FormatChecker())
+    transports = {package["transport"]["type"] for package in entry["packages"]}
+    assert transports == {"stdio", "streamable-http"}
+    assert [remote["type"] for remote in entry["remotes"]] == ["streamable-http"]
+
+
+def test_the_registry_entry_names_every_family_variable_and_marks_every_key_secret() -> None:
+    """Each family's own environment variables are listed for the stdio package; the one a family's environment
+    profile reads its key from is `isSecret` (so is every header that carries a token)."""
+    entry = _json(MANIFESTS / "server.json")
+    stdio = next(p for p in entry["packages"] if p["transport"]["type"] == "stdio")
+    listed = {variable["name"]: variable for variable in stdio["environmentVariables"]}
+    for spec in registered_families():
+        profile = spec.env_profile(dict.fromkeys(spec.env_vars, "x")) or {}
+        for name in spec.env_vars:
+            assert name in listed, f"manifests/server.json: add {name} ({spec.display_name}) to the stdio package"
+        key = profile.get("api_key_env")
+        if key:
+            assert listed[key].get("isSecret") is True, f"manifests/server.json: {key} must be isSecret"
+    secrets = {name for name, variable in listed.items() if variable.get("isSecret")}
+    assert secrets == {
+        (spec.env_profile(dict.fromkeys(spec.env_vars, "x")) or {}).get("api_key_env") for spec in registered_families()
+    } - {None}
+    for remote in entry["remotes"]:
+        assert all(header.get("isSecret") for header in remote["headers"])
+
+
+def test_every_manifest_carries_the_package_version() -> None:
+    entry = _json(MANIFESTS / "server.json")
+    bundle = _json(MANIFESTS / "mcpb" / "manifest.json")
+    project = tomllib.loads((MANIFESTS / "mcpb" / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert entry["version"] == __version__
+    assert {package["version"] for package in entry["packages"]} == {__version__}
+    assert bundle["version"] == __version__
+    assert project["version"] == __version__
+    assert project["dependencies"] == [f"runbridge=={__version__}"]
+
+
+def test_the_bundle_uses_the_newest_manifest_version_the_cli_knows_and_keeps_keys_sensitive() -> None:
+    bundle = _json(MANIFESTS / "mcpb" / "manifest.json")
+    constants = node_tool("@anthropic-ai", "mcpb", "dist", "shared", "constants.js").read_text(encoding="utf-8")
+    assert f'LATEST_MANIFEST_VERSION = "{bundle["manifest_version"]}"' in constants
+    assert bundle["server"]["type"] == "uv"
+    env = bundle["server"]["mcp_config"]["env"]
+    for name, option in bundle["user_config"].items():
+        assert f"${{user_config.{name}}}" in env.values(), f"user_config.{name} reaches no variable"
+        assert option.get("sensitive", False) == name.endswith("_key")
+
+
+def _mcpb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    cli = node_tool("@anthropic-ai", "mcpb", "dist", "cli", "cli.js")
+    return subprocess.run(["node", str(cli), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+@pytest.mark.node
+def test_mcpb_validates_the_bundle_manifest() -> None:
+    done = _mcpb("validate", str(MANIFESTS / "mcpb" / "manifest.json"), cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "validation passes" in done.stdout
+
+
+@pytest.mark.node
+def test_mcpb_refuses_a_broken_manifest(tmp_path: Path) -> None:
+    """The validation can fail: the same manifest with a key type the schema does not have is refused."""
+    broken = _json(MANIFESTS / "mcpb" / "manifest.json")
+    broken["user_config"]["openwop_api_key"]["type"] = "secret"
+    (tmp_path / "manifest.json").write_text(json.dumps(broken), encoding="utf-8")
+    done = _mcpb("validate", str(tmp_path / "manifest.json"), cwd=tmp_path)
+    assert done.returncode != 0
+
+
+@pytest.mark.node
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_the_packed_bundle_starts_as_claude_desktop_runs_it_and_lists_tools(
+    tmp_path: Path, wheel: Path, sandbox: SandboxServer
+) -> None:
+    """`mcpb pack`, then the bundle unpacked and its command resolved with a user's configuration by the mcpb
+    library (what Claude Desktop runs), started with uv, which installs runbridge (this build: the wheel is offered
+    through UV_FIND_LINKS, standing in for PyPI) and answers the official MCP client."""
+    packed = tmp_path / "runbridge.mcpb"
+    done = _mcpb("pack", str(MANIFESTS / "mcpb"), str(packed), cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(zipfile.ZipFile(packed).namelist()) == ["manifest.json", "pyproject.toml", "server.py"]
+    user_config = {
+        "openwop_base_url": sandbox.base_url,
+        "openwop_api_key": sandbox.api_key,
+        "openwop_workflows": "approval-demo,quick-demo",
+    }
+    resolver = Path(__file__).parents[1] / "hosts" / "bundle_config.mjs"
+    resolved = subprocess.run(
+        ["node", str(resolver), str(packed), str(tmp_path / "unpacked"), json.dumps(user_config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=resolver.parent,
+    )
+    assert resolved.returncode == 0, resolved.stderr
+    config = json.loads(resolved.stdout)
+    assert config["command"] == "uv"
+    assert config["env"]["OPENWOP_API_KEY"] == sandbox.api_key
+    base = with_uv_on_path({k: v for k, v in os.environ.items() if not k.startswith(("OPENWOP_", "ORCHAGENT_"))})
+    env = {**base, **config["env"], "UV_FIND_LINKS": str(wheel.parent), "XDG_STATE_HOME": str(tmp_path / "state")}
+    params = StdioServerParameters(command=uv(), args=config["args"], env=env, cwd=str(tmp_path))
+    with anyio.fail_after(180):  # the first start installs runbridge's dependencies into the bundle's environment
+        async with Client(stdio_client(params)) as client:
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            targets = await client.call_tool("targets_list", {})
+    assert {"runs_start", "runs_watch", "gates_respond", "targets_list"} <= tools
+    assert not targets.is_error, targets.content
+    assert [t["id"] for t in (targets.structured_content or {})["targets"]] == ["approval-demo", "quick-demo"]
