@@ -15,6 +15,7 @@ from .context import SandboxContext
 from .openwop import build_app as build_openwop
 from .orchagent import build_app as build_orchagent
 from .orchestrations import build_app as build_orchestrations
+from .orq import build_app as build_orq
 
 __all__ = ["FAMILIES", "AppFactory", "build_family"]
 
@@ -24,6 +25,7 @@ FAMILIES: dict[str, AppFactory] = {
     "openwop": build_openwop,
     "orchagent": build_orchagent,
     "orchestrations": build_orchestrations,
+    "orq": build_orq,
 }
 
 
