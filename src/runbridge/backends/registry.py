@@ -13,10 +13,11 @@ from ..core.families import FamilySpec, register
 from .openwop.spec import SPEC as OPENWOP
 from .orchagent.spec import SPEC as ORCHAGENT
 from .orchestrations.spec import SPEC as ORCHESTRATIONS
+from .platform.spec import SPEC as PLATFORM
 
 __all__ = ["SHIPPED", "register_shipped"]
 
-SHIPPED: tuple[FamilySpec, ...] = (OPENWOP, ORCHAGENT, ORCHESTRATIONS)
+SHIPPED: tuple[FamilySpec, ...] = (OPENWOP, ORCHAGENT, ORCHESTRATIONS, PLATFORM)
 
 
 def register_shipped() -> None:

@@ -16,6 +16,7 @@ from .openwop import build_app as build_openwop
 from .orchagent import build_app as build_orchagent
 from .orchestrations import build_app as build_orchestrations
 from .orq import build_app as build_orq
+from .platform import build_app as build_platform
 
 __all__ = ["FAMILIES", "AppFactory", "build_family"]
 
@@ -26,6 +27,7 @@ FAMILIES: dict[str, AppFactory] = {
     "orchagent": build_orchagent,
     "orchestrations": build_orchestrations,
     "orq": build_orq,
+    "platform": build_platform,
 }
 
 

@@ -1,0 +1,57 @@
+"""The orchagent.io platform adapter (docs/backends/platform.md): one class made of one part per job, each in its
+own module over the shared HTTP layer (`client.PlatformHttp`).
+
+A part is a mixin that reads `self.wire` (the HTTP layer), `self.profile` and `self.options`, and implements the
+capability protocols of its job. Adding a part (usage views, administration) is one module and one line in the
+bases of `PlatformBackend`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from anyio.abc import TaskGroup
+
+from ...core.config import Profile
+from ...core.errors import BackendError
+from ...core.models import HostInfo
+from ...http import HttpClient
+from .client import PlatformHttp
+from .spec import PlatformOptions
+
+__all__ = ["PlatformBackend"]
+
+
+class PlatformBackend:
+    """Implements, through its parts, the capability protocols of one orchagent.io account."""
+
+    family = "platform"
+
+    def __init__(
+        self,
+        profile: Profile,
+        http: HttpClient | None = None,
+        *,
+        tasks: TaskGroup | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.options = profile.typed_options(PlatformOptions)
+        self.env = os.environ if env is None else env
+        self.tasks = tasks  # the server's task group: agent calls are read in the background, past one tool call
+        self.wire = PlatformHttp(profile, self.options, http)
+
+    async def aclose(self) -> None:
+        await self.wire.aclose()
+
+    async def host_info(self) -> HostInfo:
+        """Whether the public catalogue answers at `base_url` (the platform publishes no discovery document)."""
+        try:
+            answer = await self.wire.call("GET", "/public/agents", action="read the public catalogue", anonymous=True)
+        except BackendError as exc:
+            return HostInfo(available=False, note=f"The public catalogue did not answer ({exc.status or 'error'}).")
+        if not isinstance(answer.data, list):
+            return HostInfo(available=False, foreign="GET /public/agents did not answer with a list of agents")
+        limits = {k: v for k, v in (("daily_calls", self.wire.quota.limit),) if v is not None}
+        return HostInfo(available=True, server="orchagent.io", limits=limits, capabilities=["agents", "agent_calls"])
