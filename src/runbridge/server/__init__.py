@@ -29,6 +29,7 @@ from ..tools import SURFACE, ToolSpec
 from .prompts import register_prompts
 from .resources import register_resources
 from .subscriptions import register_subscriptions
+from .tasks_modern import RunTasks
 
 __all__ = ["INSTRUCTIONS", "Lifecycle", "build_server", "instructions_for", "visible_tools"]
 
@@ -227,6 +228,7 @@ def build_server(
         request_state_security=security,
         subscriptions=bus,
         tools=list(registered.values()),
+        extensions=[RunTasks(frozenset(spec.name for spec in tools if spec.task))],
     )
     mcp.middleware.insert(0, explain_refused_state)  # outermost: it rewords the SDK's requestState refusal
     mcp.middleware.insert(1, InvalidArguments(lambda name: _argument_check(registered, name)))

@@ -12,6 +12,7 @@ from ..bridge.caller import Caller
 from ..bridge.following import FollowedRun, answered_note
 from ..bridge.locating import known_run
 from ..bridge.results import RunReport
+from ..bridge.tasks import starting
 from ..bridge.watch import Follower
 from ..core import budget
 from ..core.errors import GateError
@@ -45,6 +46,9 @@ async def follow(
 ) -> FollowResult:
     chosen, backend = app.adapters.require(profile, "runs", RunsAPI)
     await known_run(app.registry, chosen.name, backend, run_id)  # the adapter finds the run as it was started
+    start = starting()
+    if start is not None and start.task is None:  # a call that asked to run as a task: the task follows the run
+        return await start.bind(app, chosen.name, run_id, cursor=cursor, target_id=target_id)
     run = FollowedRun(
         chosen.name,
         run_id,

@@ -47,7 +47,8 @@ def app_of(ctx: Context[Any, Any]) -> App:
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """One MCP tool. `capability` names what the profile's backend must implement (None: always available)."""
+    """One MCP tool. `capability` names what the profile's backend must implement (None: always available); `task`:
+    it follows a run, so a client that asks may run it as an MCP task (`server/tasks*.py`)."""
 
     fn: Callable[..., Any]
     toolset: str
@@ -57,6 +58,7 @@ class ToolSpec:
     idempotent: bool = False
     open_world: bool = True
     capability: str | None = None
+    task: bool = False
 
     @property
     def name(self) -> str:

@@ -248,8 +248,8 @@ async def runs_list(
 
 
 SPECS = [
-    ToolSpec(runs_start, "runs", "Start a run", read_only=False, capability="runs"),
-    ToolSpec(runs_watch, "runs", "Follow a run", read_only=False, idempotent=True, capability="runs"),
+    ToolSpec(runs_start, "runs", "Start a run", read_only=False, capability="runs", task=True),
+    ToolSpec(runs_watch, "runs", "Follow a run", read_only=False, idempotent=True, capability="runs", task=True),
     ToolSpec(runs_get, "runs", "Get a run", read_only=True, capability="runs"),
     ToolSpec(runs_events, "runs", "List a run's events", read_only=True, capability="runs"),
     ToolSpec(

@@ -289,7 +289,7 @@ async def threads_ask(
 
 SPECS = [
     ToolSpec(threads_create, "threads", "Create a thread", read_only=False, capability="threads"),
-    ToolSpec(threads_send, "threads", "Send a message on a thread", read_only=False, capability="threads"),
+    ToolSpec(threads_send, "threads", "Send a message on a thread", read_only=False, capability="threads", task=True),
     ToolSpec(threads_history, "threads", "Read a thread's history", read_only=True, capability="threads"),
     ToolSpec(
         threads_set_secrets,
@@ -299,5 +299,12 @@ SPECS = [
         idempotent=True,
         capability="threads",
     ),
-    ToolSpec(threads_ask, "threads", "Ask on a thread and wait for the reply", read_only=False, capability="threads"),
+    ToolSpec(
+        threads_ask,
+        "threads",
+        "Ask on a thread and wait for the reply",
+        read_only=False,
+        capability="threads",
+        task=True,
+    ),
 ]

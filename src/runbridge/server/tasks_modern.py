@@ -1,0 +1,114 @@
+"""The 2026-07-28 tasks extension (`io.modelcontextprotocol/tasks`): for a client that declares it, a run tool
+answers `tools/call` with a task bound to the run (`resultType: "task"`), and `tasks/get`, `tasks/update` and
+`tasks/cancel` read it, answer its gate and cancel it. A client that did not declare it gets the tool as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.extension import Extension, MethodBinding
+from mcp_types import CallToolRequestParams, RequestParams
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ConfigDict, Field
+
+from ..bridge.app import App
+from ..bridge.tasks import TaskStart, book_of
+from ..bridge.tasks_ops import answer_task, cancel_task, input_requests, read_task
+from ..core.errors import RunbridgeError
+from ..state import TaskRecord
+from .tasks import as_protocol_error, owner_of, run_as_task, wire_task
+
+__all__ = ["EXTENSION_ID", "RunTasks"]
+
+EXTENSION_ID = "io.modelcontextprotocol/tasks"
+
+
+class TaskIdParams(RequestParams):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    task_id: str = Field(alias="taskId", min_length=1, max_length=2048)
+
+
+class UpdateParams(TaskIdParams):
+    input_responses: dict[str, Any] = Field(alias="inputResponses")
+
+
+def declared(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether the client of this request declared the tasks extension."""
+    caps = ctx.session.client_capabilities
+    return caps is not None and EXTENSION_ID in (caps.extensions or {})
+
+
+def _created(task: TaskRecord) -> dict[str, Any]:
+    return {"resultType": "task", **wire_task(task), "ttlMs": task.ttl_ms, "pollIntervalMs": task.poll_ms}
+
+
+async def detailed(app: App, task: TaskRecord) -> dict[str, Any]:
+    """`tasks/get`'s answer: the task, with its result, error or the input it needs."""
+    doc: dict[str, Any] = {"resultType": "complete", **wire_task(task), "ttlMs": task.ttl_ms}
+    doc["pollIntervalMs"] = task.poll_ms
+    if task.status == "completed":
+        doc["result"] = task.result or {"content": []}
+    elif task.status == "failed":
+        doc["error"] = task.error or {"code": -32603, "message": task.status_message or "The task failed."}
+    elif task.status == "input_required":
+        requests = await input_requests(app, task)
+        if requests is None:  # answered meanwhile: the task is about to say it works on
+            doc["status"] = "working"
+        else:
+            doc["inputRequests"] = requests
+    return doc
+
+
+class RunTasks(Extension):
+    """The tasks extension over runbridge's run tools (`task_tools`: the names of the tools that follow a run)."""
+
+    identifier = EXTENSION_ID
+
+    def __init__(self, task_tools: frozenset[str]) -> None:
+        self._tools = task_tools
+
+    def methods(self) -> list[MethodBinding]:
+        versions = frozenset(MODERN_PROTOCOL_VERSIONS)
+        return [
+            MethodBinding("tasks/get", TaskIdParams, self._get, protocol_versions=versions),
+            MethodBinding("tasks/update", UpdateParams, self._update, protocol_versions=versions),
+            MethodBinding("tasks/cancel", TaskIdParams, self._cancel, protocol_versions=versions),
+        ]
+
+    async def intercept_tool_call(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        if params.name not in self._tools or not declared(ctx):
+            return await call_next(ctx)
+        app: App = ctx.lifespan_context
+        start = TaskStart(tool=params.name, owner=owner_of())
+        outcome = await run_as_task(app, start, lambda: call_next(ctx))
+        return _created(outcome) if isinstance(outcome, TaskRecord) else outcome
+
+    async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
+        app: App = ctx.lifespan_context
+        try:
+            return await detailed(app, await read_task(app, params.task_id, owner_of()))
+        except RunbridgeError as exc:
+            raise as_protocol_error(exc) from None
+
+    async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateParams) -> HandlerResult:
+        app: App = ctx.lifespan_context
+        try:
+            await answer_task(app, await read_task(app, params.task_id, owner_of()), params.input_responses)
+        except RunbridgeError as exc:
+            raise as_protocol_error(exc) from None
+        return {"resultType": "complete"}
+
+    async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
+        app: App = ctx.lifespan_context
+        try:
+            await cancel_task(app, await read_task(app, params.task_id, owner_of()))
+        except RunbridgeError as exc:
+            raise as_protocol_error(exc) from None
+        return {"resultType": "complete"}
+
+
+_ = book_of  # the book the operations above share

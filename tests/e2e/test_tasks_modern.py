@@ -1,0 +1,98 @@
+"""Runs as 2026 MCP tasks (the `io.modelcontextprotocol/tasks` extension) through the official Python client with a
+client extension claiming `resultType: "task"`: polled to completion, a gate answered with `tasks/update` (once),
+cancelled (the backend run with it), and a client that did not opt in served as before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from tests.task_client import TaskExtension, cancel, get, until, update
+
+from runbridge.core import Settings
+from runbridge.sandbox import SandboxServer
+from runbridge.server import build_server
+
+pytestmark = pytest.mark.anyio
+
+
+def _report(result: Any) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def test_a_run_started_as_a_task_is_polled_to_completion(settings: Settings, sandbox: SandboxServer) -> None:
+    tasks = TaskExtension()
+    before = sandbox.stats()["runs_created"]
+    with anyio.fail_after(30):
+        async with Client(build_server(settings), extensions=[tasks]) as client:
+            report = _report(await client.call_tool("runs_start", {"target_id": "quick-demo"}))
+    assert report["status"] == "completed"
+    assert report["done"] is True
+    assert sandbox.stats()["runs_created"] == before + 1
+    created = tasks.created[0]
+    assert created.status == "working"
+    assert created.task_id.startswith(f"sandbox/{report['run_id']}/")  # bound to the run
+    assert created.ttl_ms is not None
+    assert created.ttl_ms >= 24 * 3600 * 1000
+    assert [s.status for s in tasks.seen][-1] == "completed"
+
+
+async def test_a_client_that_did_not_opt_in_gets_the_hybrid_wait(settings: Settings) -> None:
+    with anyio.fail_after(30):
+        async with Client(build_server(settings)) as client:
+            report = _report(await client.call_tool("runs_start", {"target_id": "quick-demo"}))
+    assert report["status"] == "completed"
+
+
+async def test_a_gate_is_input_required_and_answered_once_with_tasks_update(settings: Settings) -> None:
+    tasks = TaskExtension(poll=False)
+    with anyio.fail_after(40):
+        async with Client(build_server(settings), extensions=[tasks]) as client:
+            await client.call_tool("runs_start", {"target_id": "approval-demo"})
+            task_id = tasks.created[0].task_id
+            waiting = await until(client.session, task_id, "input_required")
+            assert waiting.input_requests is not None
+            [(key, request)] = waiting.input_requests.items()
+            assert request["method"] == "elicitation/create"
+            assert "Approve the launch announcement" in request["params"]["message"]
+            schema = request["params"]["requestedSchema"]
+            assert [o["const"] for o in schema["properties"]["decision"]["oneOf"]] == ["accept", "reject", "refine"]
+            await update(client.session, task_id, {key: {"action": "accept", "content": {"decision": "accept"}}})
+            with pytest.raises(MCPError):  # a gate is answered once
+                await update(client.session, task_id, {key: {"action": "accept", "content": {"decision": "accept"}}})
+            done = await until(client.session, task_id, "completed", "failed")
+    assert done.status == "completed", done
+    assert done.result is not None
+    structured = done.result["structuredContent"]
+    assert structured["decision"] == "accepted"
+    assert structured["outputs"]["result"] == "Announcement published."
+
+
+async def test_cancelling_the_task_cancels_the_backend_run(
+    slow_settings: Settings, slow_sandbox: SandboxServer
+) -> None:
+    tasks = TaskExtension(poll=False)
+    with anyio.fail_after(30):
+        async with Client(build_server(slow_settings), extensions=[tasks]) as client:
+            await client.call_tool("runs_start", {"target_id": "long-demo"})
+            task_id = tasks.created[0].task_id
+            run_id = task_id.split("/")[1]
+            await cancel(client.session, task_id)
+            state = await get(client.session, task_id)
+            assert state.status == "cancelled"
+            with pytest.raises(MCPError):  # an ended task cannot be cancelled again
+                await cancel(client.session, task_id)
+            run = _report(await client.call_tool("runs_get", {"run_id": run_id}))
+    assert run["run"]["status"] == "cancelled"
+
+
+async def test_an_unknown_task_is_an_invalid_params_error(settings: Settings) -> None:
+    async with Client(build_server(settings), extensions=[TaskExtension()]) as client:
+        with pytest.raises(MCPError) as raised:
+            await get(client.session, "sandbox/nope/xyz")
+    assert raised.value.error.code == -32602

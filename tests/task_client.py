@@ -1,0 +1,116 @@
+"""A 2026 client of the tasks extension built on the official Python client's seams (`ClientExtension`,
+`ResultClaim`): it declares `io.modelcontextprotocol/tasks`, claims `resultType: "task"`, and either polls the task
+to its end (`poll=True`, what a host does) or hands the created task back (`created`) for a test to drive with
+`tasks/get`, `tasks/update` and `tasks/cancel`. Shared by every test directory (`from tests.task_client import ...`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import anyio
+from mcp.client import ClaimContext, ClientExtension, ResultClaim
+from mcp_types import CallToolResult, Request, RequestParams, Result, TextContent
+from pydantic import ConfigDict, Field
+
+EXTENSION_ID = "io.modelcontextprotocol/tasks"
+
+
+class TaskCreated(Result):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    result_type: Literal["task"] = Field(alias="resultType")
+    task_id: str = Field(alias="taskId")
+    status: str
+    status_message: str | None = Field(default=None, alias="statusMessage")
+    ttl_ms: int | None = Field(alias="ttlMs")
+    poll_interval_ms: int | None = Field(default=None, alias="pollIntervalMs")
+
+
+class TaskState(Result):
+    """`tasks/get`'s answer, kept whole (`raw`) as well."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    task_id: str = Field(alias="taskId")
+    status: str
+    status_message: str | None = Field(default=None, alias="statusMessage")
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    input_requests: dict[str, Any] | None = Field(default=None, alias="inputRequests")
+
+
+class Done(Result):
+    model_config = ConfigDict(extra="allow")
+
+
+class TaskIdParams(RequestParams):
+    model_config = ConfigDict(populate_by_name=True)
+    task_id: str = Field(alias="taskId")
+
+
+class UpdateParams(TaskIdParams):
+    input_responses: dict[str, Any] = Field(alias="inputResponses")
+
+
+class TasksGet(Request[TaskIdParams, Literal["tasks/get"]]):
+    method: Literal["tasks/get"] = "tasks/get"
+
+
+class TasksUpdate(Request[UpdateParams, Literal["tasks/update"]]):
+    method: Literal["tasks/update"] = "tasks/update"
+
+
+class TasksCancel(Request[TaskIdParams, Literal["tasks/cancel"]]):
+    method: Literal["tasks/cancel"] = "tasks/cancel"
+
+
+class TaskExtension(ClientExtension):
+    """`poll=True`: `call_tool` returns the task's result, polled to its end (every status seen is in `seen`);
+    else it returns at once with the task id as its text, and the task is in `created`."""
+
+    identifier = EXTENSION_ID
+
+    def __init__(self, *, poll: bool = True, interval: float = 0.05) -> None:
+        self.poll = poll
+        self.interval = interval
+        self.created: list[TaskCreated] = []
+        self.seen: list[TaskState] = []
+
+    def claims(self) -> list[ResultClaim[Any]]:
+        return [ResultClaim(result_type="task", model=TaskCreated, resolve=self._resolve)]
+
+    async def _resolve(self, created: TaskCreated, ctx: ClaimContext) -> CallToolResult:
+        self.created.append(created)
+        if not self.poll:
+            # Marked an error so that the client does not check it against the tool's output schema: it is no result.
+            return CallToolResult(content=[TextContent(type="text", text=created.task_id)], is_error=True)
+        while True:
+            state = await get(ctx.session, created.task_id)
+            self.seen.append(state)
+            if state.status == "completed":
+                assert state.result is not None
+                return CallToolResult.model_validate(state.result)
+            if state.status in ("failed", "cancelled"):
+                return CallToolResult(content=[TextContent(type="text", text=state.status)], is_error=True)
+            await anyio.sleep(self.interval)
+
+
+async def get(session: Any, task_id: str) -> TaskState:
+    return await session.send_request(TasksGet(params=TaskIdParams(task_id=task_id)), TaskState)
+
+
+async def update(session: Any, task_id: str, responses: dict[str, Any]) -> None:
+    await session.send_request(TasksUpdate(params=UpdateParams(task_id=task_id, input_responses=responses)), Done)
+
+
+async def cancel(session: Any, task_id: str) -> None:
+    await session.send_request(TasksCancel(params=TaskIdParams(task_id=task_id)), Done)
+
+
+async def until(session: Any, task_id: str, *statuses: str, within: float = 20.0) -> TaskState:
+    """Poll the task until its status is one of `statuses`."""
+    with anyio.fail_after(within):
+        while True:
+            state = await get(session, task_id)
+            if state.status in statuses:
+                return state
+            await anyio.sleep(0.05)
