@@ -27,7 +27,8 @@ from ..context import SandboxContext
 from ..sse import Drop, EventStreamResponse
 from .routes import REQUIRED, error, read_json
 from .state import OrqState, TaskRecord, agent_doc, now_iso
-from .turns import TICK, run_turn
+from .turn_base import TICK
+from .turns import run_turn
 
 __all__ = ["Execution"]
 
