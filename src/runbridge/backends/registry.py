@@ -10,6 +10,7 @@ demo read the registry. Spec modules import no HTTP code, and the adapters are i
 from __future__ import annotations
 
 from ..core.families import FamilySpec, register
+from .langgraph.spec import SPEC as LANGGRAPH
 from .openwop.spec import SPEC as OPENWOP
 from .orchagent.spec import SPEC as ORCHAGENT
 from .orchestrations.spec import SPEC as ORCHESTRATIONS
@@ -17,7 +18,7 @@ from .platform.spec import SPEC as PLATFORM
 
 __all__ = ["SHIPPED", "register_shipped"]
 
-SHIPPED: tuple[FamilySpec, ...] = (OPENWOP, ORCHAGENT, ORCHESTRATIONS, PLATFORM)
+SHIPPED: tuple[FamilySpec, ...] = (OPENWOP, ORCHAGENT, ORCHESTRATIONS, PLATFORM, LANGGRAPH)
 
 
 def register_shipped() -> None:
