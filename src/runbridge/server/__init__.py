@@ -29,6 +29,7 @@ from ..tools import SURFACE, ToolSpec
 from .prompts import register_prompts
 from .resources import register_resources
 from .subscriptions import register_subscriptions
+from .tasks_legacy import LegacyTasks
 from .tasks_modern import RunTasks
 
 __all__ = ["INSTRUCTIONS", "Lifecycle", "build_server", "instructions_for", "visible_tools"]
@@ -219,6 +220,7 @@ def build_server(
     App.check_state(settings)
     bus = InMemorySubscriptionBus()
     registered = {spec.name: _sdk_tool(spec) for spec in tools}
+    task_tools = frozenset(spec.name for spec in tools if spec.task)  # run as MCP tasks when a client asks
     mcp: MCPServer[App] = MCPServer(
         "runbridge",
         title="runbridge",
@@ -228,10 +230,11 @@ def build_server(
         request_state_security=security,
         subscriptions=bus,
         tools=list(registered.values()),
-        extensions=[RunTasks(frozenset(spec.name for spec in tools if spec.task))],
+        extensions=[RunTasks(task_tools)],
     )
     mcp.middleware.insert(0, explain_refused_state)  # outermost: it rewords the SDK's requestState refusal
     mcp.middleware.insert(1, InvalidArguments(lambda name: _argument_check(registered, name)))
+    mcp.middleware.insert(2, LegacyTasks(task_tools))  # 2025 task-augmented calls (the SDK serves none)
     register_resources(mcp, settings)
     register_subscriptions(mcp, bus)
     register_prompts(mcp, {spec.toolset for spec in tools})

@@ -10,14 +10,14 @@ from typing import Any
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
 from mcp_types import CallToolRequestParams, RequestParams
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ConfigDict, Field
 
 from ..bridge.app import App
-from ..bridge.tasks import TaskStart, book_of
+from ..bridge.tasks import TaskStart
 from ..bridge.tasks_ops import answer_task, cancel_task, input_requests, read_task
 from ..core.errors import RunbridgeError
 from ..state import TaskRecord
+from . import tasks_legacy
 from .tasks import as_protocol_error, owner_of, run_as_task, wire_task
 
 __all__ = ["EXTENSION_ID", "RunTasks"]
@@ -32,6 +32,15 @@ class TaskIdParams(RequestParams):
 
 class UpdateParams(TaskIdParams):
     input_responses: dict[str, Any] = Field(alias="inputResponses")
+
+
+class ListParams(RequestParams):
+    model_config = ConfigDict(extra="allow")
+    cursor: str | None = Field(default=None, max_length=4096)
+
+
+def _modern(ctx: ServerRequestContext[Any, Any]) -> bool:
+    return ctx.protocol_version >= "2026-07-28"
 
 
 def declared(ctx: ServerRequestContext[Any, Any]) -> bool:
@@ -70,11 +79,14 @@ class RunTasks(Extension):
         self._tools = task_tools
 
     def methods(self) -> list[MethodBinding]:
-        versions = frozenset(MODERN_PROTOCOL_VERSIONS)
+        """The task methods of both eras: one handler per method (the SDK keys them by name), in each era's form."""
+        legacy = frozenset({"2025-11-25"})
         return [
-            MethodBinding("tasks/get", TaskIdParams, self._get, protocol_versions=versions),
-            MethodBinding("tasks/update", UpdateParams, self._update, protocol_versions=versions),
-            MethodBinding("tasks/cancel", TaskIdParams, self._cancel, protocol_versions=versions),
+            MethodBinding("tasks/get", TaskIdParams, self._get),
+            MethodBinding("tasks/update", UpdateParams, self._update, protocol_versions=frozenset({"2026-07-28"})),
+            MethodBinding("tasks/cancel", TaskIdParams, self._cancel),
+            MethodBinding("tasks/result", TaskIdParams, self._result, protocol_versions=legacy),
+            MethodBinding("tasks/list", ListParams, self._list, protocol_versions=legacy),
         ]
 
     async def intercept_tool_call(
@@ -90,7 +102,8 @@ class RunTasks(Extension):
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
         app: App = ctx.lifespan_context
         try:
-            return await detailed(app, await read_task(app, params.task_id, owner_of()))
+            task = await read_task(app, params.task_id, owner_of())
+            return await detailed(app, task) if _modern(ctx) else await tasks_legacy.get(app, task)
         except RunbridgeError as exc:
             raise as_protocol_error(exc) from None
 
@@ -105,10 +118,24 @@ class RunTasks(Extension):
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
         app: App = ctx.lifespan_context
         try:
-            await cancel_task(app, await read_task(app, params.task_id, owner_of()))
+            task = await read_task(app, params.task_id, owner_of())
+            if not _modern(ctx):
+                return await tasks_legacy.cancel(app, task)
+            await cancel_task(app, task)
         except RunbridgeError as exc:
             raise as_protocol_error(exc) from None
         return {"resultType": "complete"}
 
+    async def _result(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
+        app: App = ctx.lifespan_context
+        try:
+            return await tasks_legacy.result(app, ctx, await read_task(app, params.task_id, owner_of()))
+        except RunbridgeError as exc:
+            raise as_protocol_error(exc) from None
 
-_ = book_of  # the book the operations above share
+    async def _list(self, ctx: ServerRequestContext[Any, Any], params: ListParams) -> HandlerResult:
+        app: App = ctx.lifespan_context
+        try:
+            return await tasks_legacy.listed(app, params.cursor)
+        except RunbridgeError as exc:
+            raise as_protocol_error(exc) from None
