@@ -17,13 +17,29 @@ from ...core.config import Profile
 from ...core.errors import BackendError
 from ...core.models import HostInfo
 from ...http import HttpClient
+from .agents import AgentCatalogue
+from .calls import AgentCalls, Call
 from .client import PlatformHttp
+from .runs import WorkspaceRuns
 from .spec import PlatformOptions
 
 __all__ = ["PlatformBackend"]
 
 
-class PlatformBackend:
+def _stream_profile(profile: Profile, options: PlatformOptions) -> Profile:
+    # A call's answer comes when the agent is done, and a stream has no keep-alives: the profile's stream read
+    # timeout is the option's, unless the profile sets one on purpose.
+    if "stream_read_timeout" in profile.model_fields_set:
+        return profile
+    return profile.model_copy(update={"stream_read_timeout": options.stream_idle_seconds})
+
+
+class PlatformBackend(
+    AgentCatalogue,  # the catalogue, the account's agents, their management (`agents.py`)
+    AgentCalls,  # agent calls as runs (`calls.py`)
+    WorkspaceRuns,  # the workspace's runs and logs (`runs.py`)
+    # usage views (`usage.py`) and administration (`admin.py`) are parts added here, one line each
+):
     """Implements, through its parts, the capability protocols of one orchagent.io account."""
 
     family = "platform"
@@ -40,7 +56,8 @@ class PlatformBackend:
         self.options = profile.typed_options(PlatformOptions)
         self.env = os.environ if env is None else env
         self.tasks = tasks  # the server's task group: agent calls are read in the background, past one tool call
-        self.wire = PlatformHttp(profile, self.options, http)
+        self.wire = PlatformHttp(_stream_profile(profile, self.options), self.options, http)
+        self.calls: dict[str, Call] = {}  # the calls made in this process, by run id
 
     async def aclose(self) -> None:
         await self.wire.aclose()

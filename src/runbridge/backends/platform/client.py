@@ -147,7 +147,8 @@ class PlatformHttp:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    def _explained(self, exc: BackendError) -> BackendError:
+    def explain(self, exc: BackendError) -> BackendError:
+        """`exc` saying what to do: a precondition's remedy, or when a rate limit resets."""
         error = explain(exc, self.profile, self.options)
         if isinstance(error, RateLimitedError) and error.code in (None, "RATE_LIMITED"):
             when = self.quota.resets_at()
@@ -174,14 +175,14 @@ class PlatformHttp:
                     method, path, action=action, json=json, params=params, headers=headers, anonymous=anonymous
                 )
             except RateLimitedError as exc:
-                error = self._explained(exc)
+                error = self.explain(exc)
                 wait = error.retry_after if error.retry_after is not None else 1.0
                 if reads or not error.retryable or attempt == _WRITE_TRIES - 1 or not self._fits(wait):
                     raise error from None
                 await anyio.sleep(wait)
                 continue
             except BackendError as exc:
-                raise self._explained(exc) from None
+                raise self.explain(exc) from None
             doc: Any = None
             if response.content:
                 try:
