@@ -214,7 +214,7 @@ async def agents_delete(
 SPECS = [
     ToolSpec(agents_list, "agents", "List agents", read_only=True, capability="agents"),
     ToolSpec(agents_get, "agents", "Describe an agent", read_only=True, capability="agents"),
-    ToolSpec(agents_call, "agents", "Call an agent", read_only=False, capability="agent_calls"),
+    ToolSpec(agents_call, "agents", "Call an agent", read_only=False, capability="agent_calls", task=True),
     ToolSpec(agents_create, "agents", "Register an agent", read_only=False, capability="agents"),
     ToolSpec(agents_update, "agents", "Update an agent", read_only=False, idempotent=True, capability="agents"),
     ToolSpec(agents_fork, "agents", "Fork an agent", read_only=False, capability="agent_fork"),
