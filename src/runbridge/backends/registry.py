@@ -14,11 +14,12 @@ from .langgraph.spec import SPEC as LANGGRAPH
 from .openwop.spec import SPEC as OPENWOP
 from .orchagent.spec import SPEC as ORCHAGENT
 from .orchestrations.spec import SPEC as ORCHESTRATIONS
+from .orq.spec import SPEC as ORQ
 from .platform.spec import SPEC as PLATFORM
 
 __all__ = ["SHIPPED", "register_shipped"]
 
-SHIPPED: tuple[FamilySpec, ...] = (OPENWOP, ORCHAGENT, ORCHESTRATIONS, PLATFORM, LANGGRAPH)
+SHIPPED: tuple[FamilySpec, ...] = (OPENWOP, ORCHAGENT, ORCHESTRATIONS, PLATFORM, LANGGRAPH, ORQ)
 
 
 def register_shipped() -> None:
