@@ -50,7 +50,7 @@ class LangGraphBackend:
             http = HttpClient(profile, secret=load_secret(profile), secret_header=header)
         self.http = http
         self.wire = Wire(http)
-        self._modes = [*options.stream_modes, "checkpoints"]
+        self._modes = list(dict.fromkeys([*options.stream_modes, "tasks", "checkpoints"]))
         self._poll = options.poll_seconds
         self._threads: dict[str, str] = {}  # root run id -> thread id
 

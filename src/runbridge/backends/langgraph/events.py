@@ -2,9 +2,9 @@
 
 Each SSE event of a LangGraph run is one item of its stream (its position counts every event, shown or not), and
 becomes at most one `RunEvent`: node names are steps, messages are text. `updates` says which node finished (an
-`__interrupt__` update is left to the gates, read from the thread when the run has ended), `tasks` when a node
-starts or fails, `messages-tuple`/`messages` the messages nodes produce, `custom` what a node wrote to the stream
-writer. `values`, `checkpoints`, `debug` and `events` count but are not shown: they repeat the state.
+`__interrupt__` update is left to `tasks`), `tasks` when a node starts, fails or raises an interrupt (a gate),
+`messages-tuple`/`messages` the messages nodes produce, `custom` what a node wrote to the stream writer. `values`,
+`checkpoints`, `debug` and `events` count but are not shown: they repeat the state.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 
 from ...core.models import EventKind, RunEvent, StepRef
 from ...core.text import shorten
-from .wire import as_dict, as_list
+from .gates import gate_of
+from .wire import Interrupt, as_dict, as_list
 
-__all__ = ["RawEvent", "checkpoint_of", "map_event", "parse"]
+__all__ = ["RawEvent", "checkpoint_of", "interrupts_raised", "map_event", "parse"]
 
 _TEXT = 200
 
@@ -45,6 +46,16 @@ def checkpoint_of(raw: RawEvent) -> str | None:
         return None
     found = as_dict(as_dict(as_dict(raw.data).get("config")).get("configurable")).get("checkpoint_id")
     return found if isinstance(found, str) else None
+
+
+def interrupts_raised(raw: RawEvent) -> list[Interrupt]:
+    """The interrupts a `tasks` result event says its node raised."""
+    if raw.mode != "tasks":
+        return []
+    data = as_dict(raw.data)
+    node = data.get("name")
+    found = [Interrupt(as_dict(i), node if isinstance(node, str) else None) for i in as_list(data.get("interrupts"))]
+    return [i for i in found if i.id]
 
 
 def _step(node: object) -> StepRef | None:
@@ -120,6 +131,17 @@ def map_event(raw: RawEvent, run_id: str, seq: str, *, first: bool) -> RunEvent 
         if "input" in data or "triggers" in data:
             return RunEvent(
                 kind=EventKind.STEP_STARTED, raw_type="tasks", seq=seq, run_id=run_id, step=_step(name), text="started"
+            )
+        if raised := interrupts_raised(raw):
+            gate = gate_of(raised[0], run_id=run_id)
+            return RunEvent(
+                kind=EventKind.GATE_OPENED,
+                raw_type="tasks",
+                seq=seq,
+                run_id=run_id,
+                step=gate.step,
+                text=shorten(gate.prompt, _TEXT),
+                gate=gate,
             )
         if data.get("error"):
             return RunEvent(

@@ -1,8 +1,9 @@
 """Where a fork starts (docs/backends/langgraph.md): the checkpoint the run had reached at an event.
 
-Every run is streamed with the `checkpoints` mode too, so the events of a run say when each checkpoint was
-written: the fork starts from the last checkpoint announced at or before the event `from_seq` names (read again
-from the run's resumable stream). Without `from_seq`, from the chain's latest checkpoint (thread history).
+Every run is streamed with the `checkpoints` mode too, so the events of a run say when each checkpoint was written:
+the fork starts from the first checkpoint announced after the event `from_seq` names (the state that includes what
+the event says happened), else the last one before it (read again from the run's resumable stream). Without
+`from_seq`, from the chain's latest checkpoint (thread history).
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ async def checkpoint_at(watch: ChainWatch, from_seq: int | None) -> str:
     last: str | None = None
     async with aclosing(watch.stream(str(chain[index]["run_id"]))) as events:
         async for at, raw in events:
-            if at > position:
-                break
-            last = checkpoint_of(raw) or last
+            found = checkpoint_of(raw)
+            if found is not None:
+                last = found
+                if at > position:
+                    break  # the first checkpoint written after the event: the state that includes it
     if last is None:
         raise InputError(
             f"No checkpoint was written by event {from_seq} (or the server no longer has that run's events): "

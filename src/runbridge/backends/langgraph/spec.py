@@ -12,8 +12,8 @@ from ...core.families import DemoDefaults, DoctorChecks, ErrorInfo, FamilyOption
 
 __all__ = ["MODES", "SPEC", "LangGraphOptions"]
 
-# The stream modes runbridge maps onto run events (docs/backends/langgraph.md); `checkpoints` is always asked for
-# as well (it marks where a fork can start) and never shown.
+# The stream modes runbridge maps onto run events (docs/backends/langgraph.md); `tasks` (it announces interrupts) and
+# `checkpoints` (where a fork can start, never shown) are always asked for as well.
 MODES = ("updates", "messages-tuple", "custom", "tasks", "values", "messages", "events", "debug")
 _KEY_VARS = ("LANGGRAPH_API_KEY", "LANGSMITH_API_KEY", "LANGCHAIN_API_KEY")
 

@@ -1,16 +1,18 @@
 """Following a chain of LangGraph runs as one run (docs/backends/langgraph.md).
 
-For each run of the chain, its resumable stream is joined from its first event (`Last-Event-ID: 0`) and the
-events the cursor already covers are skipped; a dropped connection is rejoined with `Last-Event-ID`. The server's
-event ids are millisecond stamps that several events of the same millisecond share, and it resends only events
-whose id is *greater*: a rejoin therefore names the last id *before* the last one delivered and skips again the
-events of that last id that were already delivered, so nothing is lost or repeated.
+For each run of the chain, its resumable stream is joined from its first event (`Last-Event-ID: 0`) and the events
+the cursor already covers are skipped; a dropped connection is rejoined with `Last-Event-ID`. The server's event ids
+are millisecond stamps that several events of the same millisecond share, and it resends only events whose id is
+*greater*: a rejoin therefore names the last id *before* the last one delivered and skips again the events of that
+last id that were already delivered, so nothing is lost or repeated.
 
 The stream of a run has no end event: it closes. Once the run's status says it ended, one more join reads anything
 the closed connection missed, then the run's outcome comes from its status and its thread: failed, cancelled,
-resumed (a newer run of the chain exists), waiting on the thread's pending interrupts (one gate each), or completed
-with the thread's values. While it waits, the chain is asked every `poll` seconds for a resume (by this process,
-another runbridge or any other client) or a cancel.
+resumed (a newer run of the chain exists), waiting on the thread's pending interrupts, or completed with the
+thread's values. Each interrupt is a gate event where the stream announces it (a `tasks` event); one the stream did
+not announce (a stream the server no longer has) gets its gate event from the thread's state. While it waits, the
+chain is asked every `poll` seconds for a resume (by this process, another runbridge or any other client) or a
+cancel.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ...core.errors import CursorError, NotFoundError, StreamError, TransportErr
 from ...core.models import EventKind, RunEvent
 from ...http import RetryPolicy, iter_messages
 from .client import Wire
-from .events import RawEvent, map_event, parse
+from .events import RawEvent, interrupts_raised, map_event, parse
 from .gates import gate_of
 from .wire import CANCELLED_KEY, CHAIN_STRIDE, as_dict, chain_of, decode_cursor, encode_seq, ended_status, interrupts_of
 
@@ -76,8 +78,10 @@ class ChainWatch:
         while True:
             run_id = str(chain[index]["run_id"])
             count = 0
+            raised: set[str] = set()  # the interrupts the stream announced (each a gate event already)
             async for position, raw in self.stream(run_id):
                 count = position
+                raised.update(i.id for i in interrupts_raised(raw))
                 if position > skip:
                     event = map_event(raw, self.root, encode_seq(index, position), first=index == 0)
                     if event is not None:
@@ -100,6 +104,8 @@ class ChainWatch:
                         )
                     return
                 for item in pending:
+                    if item.id in raised:
+                        continue
                     position += 1
                     if position > skip:
                         gate = gate_of(item, run_id=self.root)
