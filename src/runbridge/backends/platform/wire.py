@@ -60,7 +60,8 @@ def agent_from(doc: Any, *, public: bool) -> Agent:
     details["ref"] = f"{org}/{name}@{version or 'latest'}"
     if uuid:
         details["uuid"] = uuid
-    details["streams"] = item.get("type") == "agent" and item.get("execution_engine") == "managed_loop"
+    if "execution_engine" in item:  # in an agent's details, not in the catalogue's list
+        details["streams"] = item.get("type") == "agent" and item.get("execution_engine") == "managed_loop"
     tags = item.get("tags")
     visibility = "public" if item.get("is_public", public) else "private"
     return Agent(

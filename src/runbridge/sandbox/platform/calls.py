@@ -61,6 +61,11 @@ def _output(agent: AgentVersion, body: dict[str, Any]) -> tuple[Any, list[dict[s
     return result, []
 
 
+def _fails(agent: AgentVersion, body: dict[str, Any]) -> bool:
+    """The `flaky` agent fails unless told `fail: false`; any other fails when told `fail: true`."""
+    return body.get("fail", True) is not False if agent.behaviour == "fail" else body.get("fail") is True
+
+
 class CallRoutes:
     def __init__(self, state: PlatformState) -> None:
         self.s = state
@@ -107,7 +112,7 @@ class CallRoutes:
                 pass
         else:
             await self._pause(_TURN_SECONDS)
-        if agent.behaviour == "fail" and body.get("fail", True):
+        if _fails(agent, body):
             self._finish(run, None, failed="The agent's code raised ValueError: asked to fail")
             extra = {"hint": "Run it with fail: false to see it succeed"}
             return error(
@@ -212,7 +217,7 @@ class CallRoutes:
         started = time.monotonic()
         async for event in self._loop(agent, run):
             yield _frame("progress", event)
-        if agent.behaviour == "fail" and body.get("fail", True):
+        if _fails(agent, body):
             self._finish(run, None, failed="The loop gave up: asked to fail")
             yield _frame(
                 "error",

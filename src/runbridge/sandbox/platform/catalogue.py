@@ -147,6 +147,7 @@ def agents(now: datetime) -> list[AgentVersion]:
             "Writes a draft with your own LLM key.",
             behaviour="write",
             requires_llm_key=True,
+            allow_local_download=False,
             supported_providers=["openai", "anthropic"],
             tags=["text"],
             created_at=when(30),

@@ -1,0 +1,388 @@
+"""Workspace administration on the platform sandbox: schedules (cron and webhook, triggered synchronously, their
+runs and events), the unauthenticated webhook trigger, and always-on services (deploy, restart, logs), in the
+shapes the official CLI's `schedule` and `service` commands read (`{"schedules": [...], "total"}`, `{"schedule":
+{...}}`, `{"services": [...], "total"}`, `{"service": {...}}`, `{"logs": [...]}`).
+
+A webhook schedule's full URL (with its secret) is in the answer that creates it, and never again: later answers
+carry `webhook_secret_preview` only. The account's own settings (workspaces, secrets, billing, API keys) are in
+`admin_account.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from .catalogue import ORG, iso
+from .data import WorkspaceRun
+from .state import PlatformState
+from .wire import error, reply
+
+__all__ = ["routes"]
+
+_SCHEDULE_FIELDS = (
+    "cron_expression",
+    "timezone",
+    "input_data",
+    "llm_provider",
+    "enabled",
+    "auto_update",
+    "alert_webhook_url",
+    "alert_on_failure_count",
+    "agent_version",
+)
+_SERVICE_FIELDS = ("min_instances", "max_instances", "env", "secret_names", "desired_state", "auto_update")
+
+
+async def _body(request: Request) -> dict[str, Any] | Response:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return error(400, "INVALID_INPUT", "The body is not JSON")
+    return body if isinstance(body, dict) else error(400, "INVALID_INPUT", "The body must be a JSON object")
+
+
+class AdminRoutes:
+    def __init__(self, state: PlatformState) -> None:
+        self.s = state
+        self.webhook_secrets: dict[str, str] = {}  # schedule id -> its secret (never served again)
+        self.events: dict[str, list[dict[str, Any]]] = {}  # schedule id -> its events
+
+    def _ws(self, request: Request) -> str | Response:
+        ws = request.path_params["workspace_id"]
+        return ws if ws in self.s.workspace_ids() else error(404, "NOT_FOUND", f"Workspace {ws} not found")
+
+    def _event(self, schedule_id: str, kind: str, message: str) -> None:
+        self.events.setdefault(schedule_id, []).append(
+            {"id": str(uuid.uuid4()), "event_type": kind, "message": message, "created_at": iso(datetime.now(UTC))}
+        )
+
+    # -- schedules ------------------------------------------------------------------------------------------------
+
+    def _schedule(self, request: Request) -> tuple[str, dict[str, Any]] | Response:
+        ws = self._ws(request)
+        if isinstance(ws, Response):
+            return ws
+        sid = request.path_params["schedule_id"]
+        found = next((s for s in self.s.data.schedules.get(ws, []) if s["id"] == sid), None)
+        return (ws, found) if found else error(404, "NOT_FOUND", f"Schedule {sid} not found")
+
+    async def list_schedules(self, request: Request) -> Response:
+        ws = self._ws(request)
+        if isinstance(ws, Response):
+            return ws
+        q = request.query_params
+        found = list(self.s.data.schedules.get(ws, []))
+        if q.get("agent_name"):
+            found = [s for s in found if s["agent_name"] == q["agent_name"]]
+        if q.get("schedule_type"):
+            found = [s for s in found if s["schedule_type"] == q["schedule_type"]]
+        limit = int(q.get("limit") or 100)
+        return reply(self.s, {"schedules": found[:limit], "total": len(found)})
+
+    async def create_schedule(self, request: Request) -> Response:
+        ws = self._ws(request)
+        if isinstance(ws, Response):
+            return ws
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        kind = body.get("schedule_type", "cron")
+        if kind not in ("cron", "webhook"):
+            return error(400, "INVALID_INPUT", "schedule_type must be cron or webhook")
+        if kind == "cron" and not body.get("cron_expression"):
+            return error(400, "INVALID_INPUT", "cron_expression is required for a cron schedule")
+        agent = next(
+            (a for a in self.s.live_agents() if a.org == ORG and a.name == body.get("agent_name")),
+            None,
+        )
+        if agent is None:
+            return error(404, "NOT_FOUND", f"Agent {body.get('agent_name')!r} not found in this workspace")
+        now = datetime.now(UTC)
+        sid = str(uuid.uuid4())
+        doc: dict[str, Any] = {
+            "id": sid,
+            "workspace_id": ws,
+            "agent_id": agent.id,
+            "agent_name": agent.name,
+            "agent_version": body.get("agent_version") or agent.version,
+            "schedule_type": kind,
+            "cron_expression": body.get("cron_expression") if kind == "cron" else None,
+            "timezone": body.get("timezone") or "UTC",
+            "input_data": body.get("input_data") or {},
+            "llm_provider": body.get("llm_provider"),
+            "enabled": True,
+            "auto_update": bool(body.get("auto_update", False)),
+            "last_run_at": None,
+            "last_run_status": None,
+            "next_run_at": iso(now + timedelta(hours=1)) if kind == "cron" else None,
+            "run_count": 0,
+            "consecutive_failures": 0,
+            "max_consecutive_failures": 5,
+            "auto_disabled_at": None,
+            "alert_webhook_url": body.get("alert_webhook_url"),
+            "alert_on_failure_count": 3,
+            "created_at": iso(now),
+        }
+        shown = dict(doc)
+        if kind == "webhook":
+            secret = f"whsec_{secrets.token_hex(16)}"
+            self.webhook_secrets[sid] = secret
+            doc["webhook_secret_preview"] = f"whsec_…{secret[-4:]}"
+            shown |= {
+                "webhook_secret_preview": doc["webhook_secret_preview"],
+                "webhook_secret": secret,
+                "webhook_url": f"{str(request.base_url).rstrip('/')}/webhooks/{sid}/{secret}",
+            }
+        self.s.data.schedules.setdefault(ws, []).append(doc)
+        self._event(sid, "created", f"Schedule created ({kind})")
+        return reply(self.s, {"schedule": shown}, status=201)
+
+    async def get_schedule(self, request: Request) -> Response:
+        found = self._schedule(request)
+        return found if isinstance(found, Response) else reply(self.s, {"schedule": found[1]})
+
+    async def update_schedule(self, request: Request) -> Response:
+        found = self._schedule(request)
+        if isinstance(found, Response):
+            return found
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        unknown = sorted(set(body) - set(_SCHEDULE_FIELDS))
+        if unknown:
+            return error(400, "INVALID_INPUT", f"Unknown or immutable fields: {', '.join(unknown)}")
+        found[1].update(body)
+        self._event(found[1]["id"], "updated", f"Updated: {', '.join(sorted(body))}")
+        return reply(self.s, {"schedule": found[1]})
+
+    async def delete_schedule(self, request: Request) -> Response:
+        found = self._schedule(request)
+        if isinstance(found, Response):
+            return found
+        ws, doc = found
+        self.s.data.schedules[ws] = [s for s in self.s.data.schedules[ws] if s["id"] != doc["id"]]
+        self.webhook_secrets.pop(doc["id"], None)
+        return reply(self.s, {"deleted": True})
+
+    def _run(self, ws: str, schedule: dict[str, Any], override: dict[str, Any], trigger: str) -> WorkspaceRun:
+        now = datetime.now(UTC)
+        run = WorkspaceRun(
+            id=str(uuid.uuid4()),
+            workspace_id=ws,
+            agent_name=schedule["agent_name"],
+            agent_version=schedule["agent_version"],
+            org=ORG,
+            status="completed",
+            trigger_source=trigger,
+            started_at=now,
+            duration_ms=420,
+            input_data=override or dict(schedule.get("input_data") or {}),
+            output_data={"summary": f"{schedule['agent_name']} ran on {trigger}"},
+            input_tokens=300,
+            output_tokens=80,
+            cost_cents=round((300 * 0.15 + 80 * 0.6) / 10_000, 4),
+        )
+        self.s.data.runs.append(run)
+        schedule.update(last_run_at=iso(now), last_run_status="completed", run_count=schedule["run_count"] + 1)
+        self._event(schedule["id"], "triggered", f"Run {run.id} triggered by {trigger}")
+        return run
+
+    async def trigger(self, request: Request) -> Response:
+        found = self._schedule(request)
+        if isinstance(found, Response):
+            return found
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        run = self._run(found[0], found[1], body, "manual")
+        return reply(
+            self.s,
+            {"run_id": run.id, "status": run.status, "duration_ms": run.duration_ms, "output": run.output_data},
+        )
+
+    async def schedule_runs(self, request: Request) -> Response:
+        found = self._schedule(request)
+        if isinstance(found, Response):
+            return found
+        q = request.query_params
+        doc = found[1]
+        runs = [
+            r
+            for r in sorted(self.s.runs_of(found[0]), key=lambda r: r.started_at, reverse=True)
+            if r.agent_name == doc["agent_name"] and r.trigger_source in ("schedule", "webhook", "manual")
+        ]
+        if q.get("status"):
+            runs = [r for r in runs if r.status == q["status"]]
+        limit = int(q.get("limit") or 20)
+        rows = [
+            {
+                "id": r.id,
+                "status": r.status,
+                "error_message": r.error_message,
+                "duration_ms": r.duration_ms,
+                "trigger_source": r.trigger_source,
+                "started_at": iso(r.started_at),
+            }
+            for r in runs[:limit]
+        ]
+        return reply(self.s, {"runs": rows, "total": len(runs)})
+
+    async def schedule_events(self, request: Request) -> Response:
+        found = self._schedule(request)
+        if isinstance(found, Response):
+            return found
+        limit = int(request.query_params.get("limit") or 50)
+        events = list(reversed(self.events.get(found[1]["id"], [])))
+        return reply(self.s, {"events": events[:limit]})
+
+    async def webhook(self, request: Request) -> Response:
+        sid, secret = request.path_params["schedule_id"], request.path_params["secret"]
+        if not secrets.compare_digest(self.webhook_secrets.get(sid, ""), secret):
+            return error(404, "NOT_FOUND", "Webhook not found")
+        for ws, schedules in self.s.data.schedules.items():
+            for schedule in schedules:
+                if schedule["id"] == sid:
+                    body = await _body(request)
+                    run = self._run(ws, schedule, body if isinstance(body, dict) else {}, "webhook")
+                    return reply(self.s, {"run_id": run.id, "status": run.status}, status=202)
+        return error(404, "NOT_FOUND", "Webhook not found")
+
+    # -- services -------------------------------------------------------------------------------------------------
+
+    def _service(self, request: Request) -> tuple[str, dict[str, Any]] | Response:
+        ws = self._ws(request)
+        if isinstance(ws, Response):
+            return ws
+        sid = request.path_params["service_id"]
+        found = next((s for s in self.s.data.services.get(ws, []) if s["id"] == sid), None)
+        return (ws, found) if found else error(404, "NOT_FOUND", f"Service {sid} not found")
+
+    async def list_services(self, request: Request) -> Response:
+        ws = self._ws(request)
+        if isinstance(ws, Response):
+            return ws
+        found = list(self.s.data.services.get(ws, []))
+        if request.query_params.get("status"):
+            found = [s for s in found if s["current_state"] == request.query_params["status"]]
+        return reply(self.s, {"services": found, "total": len(found)})
+
+    async def deploy(self, request: Request) -> Response:
+        ws = self._ws(request)
+        if isinstance(ws, Response):
+            return ws
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        agent = next((a for a in self.s.live_agents() if a.org == ORG and a.name == body.get("agent_name")), None)
+        if agent is None:
+            return error(404, "NOT_FOUND", f"Agent {body.get('agent_name')!r} not found in this workspace")
+        missing = sorted(set(body.get("secret_names") or []) - self.s.secret_names(ws))
+        if missing:
+            return error(400, "MISSING_SECRETS", f"Secrets not found in workspace: {', '.join(missing)}.")
+        now = iso(datetime.now(UTC))
+        doc = {
+            "id": str(uuid.uuid4()),
+            "workspace_id": ws,
+            "service_name": body.get("service_name") or agent.name,
+            "agent_id": agent.id,
+            "agent_name": agent.name,
+            "agent_version": agent.version if body.get("agent_version") in (None, "latest") else body["agent_version"],
+            "desired_state": "running",
+            "current_state": "provisioning",
+            "health_status": "unknown",
+            "min_instances": int(body.get("min_instances") or 1),
+            "max_instances": int(body.get("max_instances") or 1),
+            "restart_count": 0,
+            "consecutive_restart_failures": 0,
+            "auto_paused_at": None,
+            "auto_update": body.get("auto_update", True),
+            "env_json": body.get("env") or {},
+            "secret_names": body.get("secret_names") or [],
+            "last_deployed_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.s.data.services.setdefault(ws, []).append(doc)
+        return reply(self.s, {"service": doc}, status=201)
+
+    async def get_service(self, request: Request) -> Response:
+        found = self._service(request)
+        return found if isinstance(found, Response) else reply(self.s, {"service": found[1]})
+
+    async def update_service(self, request: Request) -> Response:
+        found = self._service(request)
+        if isinstance(found, Response):
+            return found
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        unknown = sorted(set(body) - set(_SERVICE_FIELDS))
+        if unknown:
+            return error(400, "INVALID_INPUT", f"Unknown or immutable fields: {', '.join(unknown)}")
+        found[1].update({("env_json" if k == "env" else k): v for k, v in body.items()})
+        found[1]["updated_at"] = iso(datetime.now(UTC))
+        return reply(self.s, {"service": found[1]})
+
+    async def restart(self, request: Request) -> Response:
+        found = self._service(request)
+        if isinstance(found, Response):
+            return found
+        doc = found[1]
+        doc.update(restart_count=doc["restart_count"] + 1, current_state="running", health_status="healthy")
+        doc["last_restart_at"] = iso(datetime.now(UTC))
+        return reply(self.s, {"service": doc})
+
+    async def delete_service(self, request: Request) -> Response:
+        found = self._service(request)
+        if isinstance(found, Response):
+            return found
+        ws, doc = found
+        self.s.data.services[ws] = [s for s in self.s.data.services[ws] if s["id"] != doc["id"]]
+        return reply(self.s, {"deleted": True})
+
+    async def service_logs(self, request: Request) -> Response:
+        found = self._service(request)
+        if isinstance(found, Response):
+            return found
+        limit = int(request.query_params.get("limit") or 100)
+        start = datetime.now(UTC) - timedelta(minutes=10)
+        logs = [
+            {"timestamp": iso(start + timedelta(seconds=30 * i)), "severity": sev, "message": msg}
+            for i, (sev, msg) in enumerate(
+                [("INFO", "Service starting"), ("INFO", "Listening on :8080"), ("WARNING", "Slow upstream (2.1s)")]
+                + [("INFO", f"Handled event {n}") for n in range(1, 8)]
+            )
+        ]
+        return reply(self.s, {"logs": logs[-limit:]})
+
+
+def routes(state: PlatformState) -> list[BaseRoute]:
+    a = AdminRoutes(state)
+    sched = "/workspaces/{workspace_id}/schedules"
+    svc = "/workspaces/{workspace_id}/services"
+    return [
+        Route(sched, a.list_schedules, methods=["GET"]),
+        Route(sched, a.create_schedule, methods=["POST"]),
+        Route(sched + "/{schedule_id}", a.get_schedule, methods=["GET"]),
+        Route(sched + "/{schedule_id}", a.update_schedule, methods=["PATCH"]),
+        Route(sched + "/{schedule_id}", a.delete_schedule, methods=["DELETE"]),
+        Route(sched + "/{schedule_id}/trigger", a.trigger, methods=["POST"]),
+        Route(sched + "/{schedule_id}/runs", a.schedule_runs, methods=["GET"]),
+        Route(sched + "/{schedule_id}/events", a.schedule_events, methods=["GET"]),
+        Route("/webhooks/{schedule_id}/{secret}", a.webhook, methods=["POST"]),
+        Route(svc, a.list_services, methods=["GET"]),
+        Route(svc, a.deploy, methods=["POST"]),
+        Route(svc + "/{service_id}", a.get_service, methods=["GET"]),
+        Route(svc + "/{service_id}", a.update_service, methods=["PATCH"]),
+        Route(svc + "/{service_id}", a.delete_service, methods=["DELETE"]),
+        Route(svc + "/{service_id}/restart", a.restart, methods=["POST"]),
+        Route(svc + "/{service_id}/logs", a.service_logs, methods=["GET"]),
+    ]
