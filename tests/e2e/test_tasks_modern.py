@@ -85,8 +85,8 @@ async def test_cancelling_the_task_cancels_the_backend_run(
             await cancel(client.session, task_id)
             state = await get(client.session, task_id)
             assert state.status == "cancelled"
-            with pytest.raises(MCPError):  # an ended task cannot be cancelled again
-                await cancel(client.session, task_id)
+            await cancel(client.session, task_id)  # cancelling an ended task is acknowledged and changes nothing
+            assert (await get(client.session, task_id)).status == "cancelled"
             run = _report(await client.call_tool("runs_get", {"run_id": run_id}))
     assert run["run"]["status"] == "cancelled"
 
@@ -96,3 +96,29 @@ async def test_an_unknown_task_is_an_invalid_params_error(settings: Settings) ->
         with pytest.raises(MCPError) as raised:
             await get(client.session, "sandbox/nope/xyz")
     assert raised.value.error.code == -32602
+
+
+async def test_a_failed_run_completes_the_task_with_the_tools_result_saying_so(settings: Settings) -> None:
+    tasks = TaskExtension()
+    with anyio.fail_after(30):
+        async with Client(build_server(settings), extensions=[tasks]) as client:
+            report = _report(await client.call_tool("runs_start", {"target_id": "failing-demo"}))
+    assert report["status"] == "failed"
+    assert report["error"]
+    assert tasks.seen[-1].status == "completed"  # the tool ran; "failed" is for runbridge failing to finish it
+
+
+async def test_a_call_refused_before_any_run_is_answered_as_without_a_task(settings: Settings) -> None:
+    tasks = TaskExtension()
+    async with Client(build_server(settings), extensions=[tasks]) as client:
+        result = await client.call_tool("runs_start", {"target_id": "quick-demo", "profile": "nope"})
+    assert result.is_error
+    assert "nope" in " ".join(getattr(c, "text", "") for c in result.content)
+    assert tasks.created == []
+
+
+async def test_the_task_methods_need_the_extension_declared(settings: Settings) -> None:
+    async with Client(build_server(settings)) as client:
+        with pytest.raises(MCPError) as raised:
+            await get(client.session, "sandbox/nope/xyz")
+    assert raised.value.error.code == -32021

@@ -117,21 +117,18 @@ class TaskBook:
                 live.listeners.remove(listener) if live and listener in live.listeners else None
 
     async def ended(self, task: TaskRecord, report: RunReport | None, result: Any, error: str | None = None) -> None:
-        """The tool finished: end the task with its result, as the run ended (or failed with `error`)."""
+        """The tool finished: the task ends `completed` with its result (also when the run failed, or the tool said
+        why it could not go on: the result says so), `cancelled` when the run was, and `failed` only when runbridge
+        itself could not finish the call (`error`), with no result."""
         status: TaskStatus = "completed"
         failure: dict[str, Any] | None = None
-        if report is not None and report.status is RunStatus.CANCELLED:
-            status = "cancelled"
-        elif report is not None and report.status is RunStatus.FAILED:
-            status = "failed"
-            failure = {"code": -32603, "message": report.error or "The run failed."}
-        elif error is not None:
-            status = "failed"
+        if error is not None:
+            status, result = "failed", None
             failure = {"code": -32603, "message": error}
+        elif report is not None and report.status is RunStatus.CANCELLED:
+            status = "cancelled"
         doc = result_doc(result) if result is not None else None
-        if doc is not None and failure is not None:
-            failure["data"] = doc
-        message = error or (f"the run {report.status.value}" if report is not None else None)
+        message = error or (f"the run {report.status.value}" if report is not None else "the call ended")
         await self.set(task, status=status, result=doc, error=failure, status_message=message)
         live = self.live.pop(task.task_id, None)
         if live is not None:

@@ -16,7 +16,7 @@ import anyio
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import principal_components
 from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
 from ..bridge.app import App
 from ..bridge.tasks import TaskStart, as_task, book_of
@@ -78,10 +78,7 @@ async def _ended(app: App, start: TaskStart, outcome: dict[str, Any]) -> None:
             if not isinstance(error, RunbridgeError):  # a bug: logged with its traceback
                 log.error("task %s failed", start.task.task_id, exc_info=error)
             await book.ended(start.task, start.report, None, "runbridge failed while following the run")
-        elif isinstance(result, CallToolResult) and result.is_error and start.report is None:
-            text = " ".join(getattr(c, "text", "") for c in result.content)
-            await book.ended(start.task, None, result, text or "The tool failed.")
-        else:
+        else:  # the tool's result, a tool error included (it says why the call could not go on)
             await book.ended(start.task, start.report, result)
     except RunbridgeError as exc:  # the store cannot be written now: the next read follows the run on
         log.warning("task %s: its end could not be recorded: %s", start.task.task_id, exc)

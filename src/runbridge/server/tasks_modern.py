@@ -9,6 +9,7 @@ from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension, MethodBinding
+from mcp.server.mcpserver import require_client_extension
 from mcp_types import CallToolRequestParams, RequestParams
 from pydantic import ConfigDict, Field
 
@@ -40,7 +41,11 @@ class ListParams(RequestParams):
 
 
 def _modern(ctx: ServerRequestContext[Any, Any]) -> bool:
-    return ctx.protocol_version >= "2026-07-28"
+    """A 2026 request (the extension's form), from a client that declared the extension (else -32021)."""
+    if ctx.protocol_version < "2026-07-28":
+        return False
+    require_client_extension(ctx, EXTENSION_ID)
+    return True
 
 
 def declared(ctx: ServerRequestContext[Any, Any]) -> bool:
@@ -102,13 +107,15 @@ class RunTasks(Extension):
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
         app: App = ctx.lifespan_context
         try:
+            modern = _modern(ctx)
             task = await read_task(app, params.task_id, owner_of())
-            return await detailed(app, task) if _modern(ctx) else await tasks_legacy.get(app, task)
+            return await detailed(app, task) if modern else await tasks_legacy.get(app, task)
         except RunbridgeError as exc:
             raise as_protocol_error(exc) from None
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateParams) -> HandlerResult:
         app: App = ctx.lifespan_context
+        _modern(ctx)
         try:
             await answer_task(app, await read_task(app, params.task_id, owner_of()), params.input_responses)
         except RunbridgeError as exc:
@@ -118,10 +125,12 @@ class RunTasks(Extension):
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
         app: App = ctx.lifespan_context
         try:
+            modern = _modern(ctx)
             task = await read_task(app, params.task_id, owner_of())
-            if not _modern(ctx):
+            if not modern:
                 return await tasks_legacy.cancel(app, task)
-            await cancel_task(app, task)
+            if not task.ended:  # cancelling an ended task is acknowledged, and changes nothing
+                await cancel_task(app, task)
         except RunbridgeError as exc:
             raise as_protocol_error(exc) from None
         return {"resultType": "complete"}
