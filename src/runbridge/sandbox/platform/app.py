@@ -27,6 +27,7 @@ from ..admin import admin_routes
 from ..context import SandboxContext
 from ..faults import Burst
 from ..middleware import ADMIN_PREFIX, SandboxMiddleware
+from . import admin, admin_account, usage
 from .agents import AgentRoutes
 from .calls import CallRoutes
 from .runs import RunRoutes
@@ -35,7 +36,7 @@ from .wire import QuotaHeaders, error
 
 __all__ = ["ROUTE_GROUPS", "PlatformGuard", "build_app"]
 
-_OPEN = ("/public/", ADMIN_PREFIX)
+_OPEN = ("/public/", "/webhooks/", ADMIN_PREFIX)  # a webhook's secret is in its URL
 
 
 def _agent_routes(state: PlatformState) -> list[BaseRoute]:
@@ -72,6 +73,9 @@ ROUTE_GROUPS: list[Callable[[PlatformState], list[BaseRoute]]] = [
     _agent_routes,
     _run_routes,
     # usage views and administration mount here, one line each, before the calls
+    usage.routes,
+    admin.routes,
+    admin_account.routes,
     _call_routes,
 ]
 

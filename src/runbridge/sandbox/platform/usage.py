@@ -128,11 +128,14 @@ def _log(run: WorkspaceRun) -> dict[str, Any]:
     }
 
 
+_Build = Callable[[Request, int, datetime, list[WorkspaceRun], bool], dict[str, Any]]
+
+
 class UsageRoutes:
     def __init__(self, state: PlatformState) -> None:
         self.s = state
 
-    def _view(self, request: Request, author: bool, build: Callable[..., dict[str, Any]]) -> Response:
+    def _view(self, request: Request, author: bool, build: _Build) -> Response:
         try:
             days, since, runs = _selected(self.s, request, author=author)
             period = {"from": iso(since), "to": iso(datetime.now(UTC)), "days": days}
@@ -141,8 +144,11 @@ class UsageRoutes:
             return error(400, "INVALID_INPUT", str(exc))
 
     def summary(self, author: bool) -> Callable[[Request], Any]:
+        def build(_r: Request, _d: int, _s: datetime, runs: list[WorkspaceRun], a: bool) -> dict[str, Any]:
+            return totals(self.s, runs, author=a)
+
         async def handler(request: Request) -> Response:
-            return self._view(request, author, lambda _r, _d, _s, runs, a: totals(self.s, runs, author=a))
+            return self._view(request, author, build)
 
         return handler
 
