@@ -40,6 +40,7 @@ RUNS = {"runs_start", "runs_watch", "runs_get", "runs_events", "runs_cancel", "r
 EVERY_TOOL = READ_ONLY | RUNS | {"gates_respond"}
 THREADS = {"threads_create", "threads_send", "threads_ask", "threads_history", "threads_set_secrets"}
 APPROVALS = {"approvals_approve", "approvals_clear"}
+AGENTS = {"agents_list", "agents_get", "agents_call", "agents_create", "agents_update", "agents_fork", "agents_delete"}
 
 
 async def _listed(connect: Any, settings: Settings | None = None) -> list[dict[str, Any]]:
@@ -66,13 +67,14 @@ def _every_family(settings: Settings) -> Settings:
     extra = {
         "synapse": Profile(name="synapse", family="orchestrations", base_url="http://127.0.0.1:9"),
         "chat": Profile(name="chat", family="orchagent", base_url="http://127.0.0.1:9"),
+        "oa": Profile(name="oa", family="platform", base_url="http://127.0.0.1:9"),
     }
     return settings.model_copy(update={"profiles": {**settings.profiles, **extra}})
 
 
 async def test_the_tool_schemas_match_the_snapshot(connect: Any, settings: Settings) -> None:
     listed = await _listed(connect, _every_family(settings))
-    assert {t["name"] for t in listed} >= EVERY_TOOL | THREADS | APPROVALS, "the snapshot covers every toolset"
+    assert {t["name"] for t in listed} >= EVERY_TOOL | THREADS | APPROVALS | AGENTS, "the snapshot covers every toolset"
     current = json.dumps(listed, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if os.environ.get(UPDATE_ENV) == "1":
         SNAPSHOT.parent.mkdir(exist_ok=True)
@@ -136,6 +138,18 @@ async def test_the_threads_and_approvals_tools_are_described_and_annotated_hones
     assert "usage_report" in (server.instructions or "")
     no_usage = settings.model_copy(update={"toolsets": frozenset({"runs", "gates"})})
     assert "usage_report" not in (runbridge.server.build_server(no_usage).instructions or "")
+
+
+async def test_the_agents_tools_are_described_and_annotated_honestly(connect: Any, settings: Settings) -> None:
+    tools = {t["name"]: t for t in await _listed(connect, _every_family(settings))}
+    hints = {name: tools[name]["annotations"] for name in AGENTS}
+    assert {n for n, h in hints.items() if h["readOnlyHint"]} == {"agents_list", "agents_get"}
+    assert {n for n, h in hints.items() if h.get("destructiveHint")} == {"agents_delete"}
+    for name in AGENTS:
+        assert len(tools[name]["description"] or "") > 40, name
+    assert {"run_id", "status", "done", "next", "cursor"} <= set(tools["agents_call"]["outputSchema"]["properties"])
+    assert "llm_credentials" not in json.dumps(tools["agents_call"]["inputSchema"]), "keys come from the profile"
+    assert "confirm" in tools["agents_delete"]["inputSchema"]["properties"]
 
 
 async def test_read_only_mode_hides_every_tool_that_changes_something(connect: Any, settings: Settings) -> None:
