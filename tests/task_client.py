@@ -10,7 +10,18 @@ from typing import Any, Literal
 
 import anyio
 from mcp.client import ClaimContext, ClientExtension, ResultClaim
-from mcp_types import CallToolResult, Request, RequestParams, Result, TextContent
+from mcp.client.extension import NotificationBinding
+from mcp_types import (
+    CallToolResult,
+    Request,
+    RequestParams,
+    Result,
+    SubscriptionFilter,
+    SubscriptionsListenRequest,
+    SubscriptionsListenRequestParams,
+    SubscriptionsListenResult,
+    TextContent,
+)
 from pydantic import ConfigDict, Field
 
 EXTENSION_ID = "io.modelcontextprotocol/tasks"
@@ -36,6 +47,12 @@ class TaskState(Result):
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     input_requests: dict[str, Any] | None = Field(default=None, alias="inputRequests")
+
+
+class TaskNote(RequestParams):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    task_id: str = Field(alias="taskId")
+    status: str
 
 
 class Done(Result):
@@ -74,9 +91,16 @@ class TaskExtension(ClientExtension):
         self.interval = interval
         self.created: list[TaskCreated] = []
         self.seen: list[TaskState] = []
+        self.notified: list[dict[str, Any]] = []  # `notifications/tasks` params, as received
 
     def claims(self) -> list[ResultClaim[Any]]:
         return [ResultClaim(result_type="task", model=TaskCreated, resolve=self._resolve)]
+
+    def notifications(self) -> list[NotificationBinding[Any]]:
+        return [NotificationBinding(method="notifications/tasks", params_type=TaskNote, handler=self._noted)]
+
+    async def _noted(self, params: TaskNote) -> None:
+        self.notified.append(params.model_dump(by_alias=True, exclude_none=True))
 
     async def _resolve(self, created: TaskCreated, ctx: ClaimContext) -> CallToolResult:
         self.created.append(created)
@@ -114,3 +138,10 @@ async def until(session: Any, task_id: str, *statuses: str, within: float = 20.0
             if state.status in statuses:
                 return state
             await anyio.sleep(0.05)
+
+
+async def listen_to_tasks(session: Any, *task_ids: str) -> None:
+    """A `subscriptions/listen` stream naming tasks (`taskIds`); returns when the stream ends (cancel it to stop)."""
+    wanted = SubscriptionFilter.model_validate({"taskIds": list(task_ids)})
+    request = SubscriptionsListenRequest(params=SubscriptionsListenRequestParams(notifications=wanted))
+    await session.send_request(request, SubscriptionsListenResult)

@@ -10,7 +10,7 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from tests.task_client import TaskExtension, cancel, get, until, update
+from tests.task_client import TaskExtension, cancel, get, listen_to_tasks, until, update
 
 from runbridge.core import Settings
 from runbridge.sandbox import SandboxServer
@@ -122,3 +122,25 @@ async def test_the_task_methods_need_the_extension_declared(settings: Settings) 
         with pytest.raises(MCPError) as raised:
             await get(client.session, "sandbox/nope/xyz")
     assert raised.value.error.code == -32021
+
+
+async def test_status_changes_reach_a_listen_stream_that_names_the_task(settings: Settings) -> None:
+    tasks = TaskExtension(poll=False)
+    with anyio.fail_after(40):
+        async with Client(build_server(settings), extensions=[tasks]) as client:
+            await client.call_tool("runs_start", {"target_id": "approval-demo"})
+            task_id = tasks.created[0].task_id
+            async with anyio.create_task_group() as listening:
+                listening.start_soon(listen_to_tasks, client.session, task_id)
+                waiting = await until(client.session, task_id, "input_required")
+                assert waiting.input_requests is not None
+                [key] = waiting.input_requests
+                await update(client.session, task_id, {key: {"action": "accept", "content": {"decision": "accept"}}})
+                await until(client.session, task_id, "completed")
+                while not any(n["status"] == "completed" for n in tasks.notified):
+                    await anyio.sleep(0.05)
+                listening.cancel_scope.cancel()
+    told = [n["status"] for n in tasks.notified if n["taskId"] == task_id]
+    assert "working" in told
+    assert told[-1] == "completed"
+    assert tasks.notified[-1]["result"]["structuredContent"]["decision"] == "accepted"

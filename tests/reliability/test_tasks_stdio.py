@@ -94,6 +94,8 @@ async def test_the_2025_task_methods_by_hand_over_stdio(
             assert result["_meta"]["io.modelcontextprotocol/related-task"] == {"taskId": task_id}
             assert (await rpc.call("tasks/get", {"taskId": task_id}))["result"]["status"] == "completed"
             assert any(n["method"] == "notifications/progress" for n in rpc.notes), "progress keeps flowing"
+            told = [n["params"] for n in rpc.notes if n["method"] == "notifications/tasks/status"]
+            assert {"taskId": task_id, "status": "completed"}.items() <= told[-1].items()
 
             second = (await rpc.call("tools/call", {**asked, "task": {}}))["result"]["task"]["taskId"]
             cancelled = (await rpc.call("tasks/cancel", {"taskId": second}))["result"]

@@ -30,6 +30,7 @@ from ..bridge.app import App
 from ..bridge.subscriptions import run_of
 from ..core.errors import RunbridgeError
 from .sdk_private import connection_of, lowlevel_server
+from .tasks_notify import listen_to_tasks
 
 __all__ = ["register_subscriptions"]
 
@@ -75,7 +76,8 @@ def register_subscriptions(mcp: MCPServer[App], bus: SubscriptionBus) -> None:
                 except RunbridgeError:
                     continue  # an unknown profile, or too many runs followed: the same
                 followed.append(uri)
-            return await listen(ctx, params)  # the stream: returns when the client or the server ends it
+            async with listen_to_tasks(ctx, params):  # and the tasks it names (`taskIds`)
+                return await listen(ctx, params)  # the stream: returns when the client or the server ends it
         finally:
             for uri in followed:
                 follows.unshare(uri, bus)

@@ -23,6 +23,7 @@ from ..bridge.tasks_ops import answer_task, cancel_task, elicitation_params, gat
 from ..core.errors import GateError, RunbridgeError
 from ..state import TaskRecord
 from .tasks import as_protocol_error, owner_of, run_as_task, wire_task
+from .tasks_notify import tell_session
 
 __all__ = ["LegacyTasks", "cancel", "get", "listed", "result"]
 
@@ -79,6 +80,7 @@ class LegacyTasks:
         outcome = await run_as_task(app, start, lambda: call_next(ctx))
         if not isinstance(outcome, TaskRecord):
             return outcome
+        tell_session(app, outcome, session)
         return {"task": legacy_task(outcome)}
 
 
