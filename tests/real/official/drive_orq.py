@@ -17,6 +17,8 @@ Flows:
 - `stream_run`: a streamed run with the agent's configuration inline.
 - `responses`: a response created, then read back by its task id; with `stream`, the responses event stream.
 - `external`: an external A2A agent registered, then its card refreshed.
+- `validate`: each of `events` (as a stream sends them) validated with the SDK's stream event model; the types
+  that passed and the errors of those that did not.
 """
 
 from __future__ import annotations
@@ -228,6 +230,19 @@ def external(orq: Orq, flow: dict[str, Any], out: dict[str, Any]) -> None:
     out["refreshed"] = bool(fresh.agent and fresh.agent.card_refreshed_at)
 
 
+def validate(orq: Orq, flow: dict[str, Any], out: dict[str, Any]) -> None:
+    del orq
+    passed: list[str] = []
+    errors: list[str] = []
+    for event in flow["events"]:
+        try:
+            models.StreamAgentResponseBody.model_validate({"data": event})
+            passed.append(event["type"])
+        except Exception as exc:  # a pydantic ValidationError: recorded, so the test shows which event failed
+            errors.append(f"{event.get('type')}: {exc}"[:400])
+    out.update(passed=passed, errors=errors)
+
+
 FLOWS = {
     "crud": crud,
     "invoke": invoke,
@@ -235,6 +250,7 @@ FLOWS = {
     "stream_run": stream_run,
     "responses": responses,
     "external": external,
+    "validate": validate,
 }
 
 

@@ -47,7 +47,7 @@ def _check_message(message: Any) -> str | None:
     if role not in ("user", "tool"):
         return "message.role must be user or tool"
     kinds = {p.get("kind") for p in message["parts"] if isinstance(p, dict)}
-    allowed = {"tool_result", "error"} if role == "tool" else {"text", "file", "data"}
+    allowed = {"tool_result", "error"} if role == "tool" else {"text", "file"}
     if not kinds or not kinds <= allowed:
         return f"A {role} message may only hold {' and '.join(sorted(allowed))} parts"
     return None
@@ -175,21 +175,30 @@ class Execution:
         task.active = True
         turn = run_turn(self.s, task, agent, body["message"])
         timeout = float(body.get("stream_timeout_seconds", 1800))
-        return EventStreamResponse(self._frames(turn, timeout, _agent_frames), closing=self.ctx.closing)
+        frames = self._frames(turn, timeout, _agent_frames, record=task.events)
+        return EventStreamResponse(frames, closing=self.ctx.closing)
 
     def _keepalive_seconds(self) -> float:
         return self.ctx.keepalive_seconds if self.ctx.keepalive_seconds is not None else 15.0
 
     async def _frames(
-        self, turn: AsyncIterator[dict[str, Any]], limit: float, encode: Any, *, timeout_event: bool = True
+        self,
+        turn: AsyncIterator[dict[str, Any]],
+        limit: float,
+        encode: Any,
+        *,
+        record: list[dict[str, Any]] | None = None,
     ) -> AsyncGenerator[bytes | Drop, None]:
+        """The turn's events as frames; `record` (the task's events): an agents stream, which times out."""
         deadline, last = time.monotonic() + limit, time.monotonic()
         try:
             async for item in turn:
                 now = time.monotonic()
-                if now >= deadline and timeout_event:
+                if now >= deadline and record is not None:
                     message = f"The stream timed out after {limit:g} s; the task goes on."
-                    yield frame({"type": "agents.timeout", "timestamp": now_iso(), "data": {"message": message}})
+                    timed_out = {"type": "agents.timeout", "timestamp": now_iso(), "data": {"message": message}}
+                    record.append(timed_out)
+                    yield frame(timed_out)
                     break
                 if item is TICK:
                     if now - last >= self._keepalive_seconds():
@@ -223,7 +232,7 @@ class Execution:
 
             async def frames() -> AsyncGenerator[bytes | Drop, None]:
                 yield first
-                async for chunk in self._frames(turn, 3600, _response_frames, timeout_event=False):
+                async for chunk in self._frames(turn, 3600, _response_frames):
                     yield chunk
 
             return EventStreamResponse(frames(), closing=self.ctx.closing)

@@ -101,6 +101,12 @@ SEED_AGENTS: list[dict[str, Any]] = [
         variables={"sandbox_script": "slow"},
     ),
     _seed("broken-agent", "Broken assistant", "Fails with an execution error.", variables={"sandbox_script": "error"}),
+    _seed(
+        "overloaded-agent",
+        "Overloaded assistant",
+        "Its stream fails with a stream-level error.",
+        variables={"sandbox_script": "stream_error"},
+    ),
 ]
 """The agents a new sandbox starts with: one per behaviour the scripted turns know (docs/backends/orq.md)."""
 

@@ -10,7 +10,7 @@ configuration, so an agent created through the API behaves by the same rules as 
   until a person reviews it "in orq.ai's UI" (`POST /_sandbox/orq/reviews/{task_id}`); `action_reviewed` follows;
 * `team_of_agents`: hands off to the first member (`handed_off`), whose tool fails once and then works;
 * `variables.sandbox_script`: `execution_review` (the whole execution waits for a review), `slow` (thinks until the
-  stream times out), `error` (`event.agents.errored`);
+  stream times out), `error` (`event.agents.errored`), `stream_error` (`agents.error`);
 * anything else echoes the message.
 
 Every `inactive` event carries usage and billing.
@@ -65,6 +65,10 @@ class _Turn(TurnBase):
             yield event(
                 "event.agents.errored", {"error": task.errored, "code": 500, "workflowRunId": task.workflow_run_id}
             )
+            return
+        if self.script == "stream_error":
+            task.active, task.errored = False, "The stream failed: the agent runtime is overloaded."
+            yield event("agents.error", {"error": task.errored, "code": "overloaded"})
             return
         if self.script == "slow":
             yield self.thought("This needs a lot of research.")
