@@ -44,6 +44,7 @@ CLIENT_VENVS: dict[str, list[str]] = {
     "openwop-client-1": ["openwop-client==1.1.1"],
     "openwop-client-2": ["openwop-client==2.7.0"],
     "orchagent-sdk-local": ["orchagent==0.1.3"],
+    "orchagent-sdk-platform": ["orchagent-sdk==0.1.13"],  # also a module named `orchagent`: a venv of its own
     "orq-ai-sdk": ["orq-ai-sdk==4.17.13"],
 }
 
