@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from .agents import Agent, AgentCallRequest, AgentScope
 from .models import Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, Target
 from .threads import HistoryItem, SecretRefs, Thread
+from .usage_views import UsageViewsAPI
 
 __all__ = [
     "AgentCallAPI",
@@ -249,6 +250,7 @@ _CAPABILITIES: dict[str, type] = {
     "agents": AgentsAPI,
     "agent_calls": AgentCallAPI,
     "agent_fork": AgentForkAPI,
+    "usage_views": UsageViewsAPI,
 }
 
 

@@ -22,6 +22,7 @@ from .calls import AgentCalls, Call
 from .client import PlatformHttp
 from .runs import WorkspaceRuns
 from .spec import PlatformOptions
+from .usage import PlatformUsage
 
 __all__ = ["PlatformBackend"]
 
@@ -38,6 +39,7 @@ class PlatformBackend(
     AgentCatalogue,  # the catalogue, the account's agents, their management (`agents.py`)
     AgentCalls,  # agent calls as runs (`calls.py`)
     WorkspaceRuns,  # the workspace's runs and logs (`runs.py`)
+    PlatformUsage,  # usage and cost as the platform keeps it (`usage.py`)
     # usage views (`usage.py`) and administration (`admin.py`) are parts added here, one line each
 ):
     """Implements, through its parts, the capability protocols of one orchagent.io account."""
