@@ -1,0 +1,53 @@
+"""Interop: the official TypeScript SDK's task client (1.x `client.experimental.tasks`, pinned in tests/interop)
+drives runbridge's 2025-11-25 tasks over stdio: a gated run called as a task is polled, its gate asked by
+elicitation in `tasks/result` and answered, and the result returned; another task is cancelled (its run with it);
+the tasks are listed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from transport_harness import RUNBRIDGE, SECRET
+
+INTEROP = Path(__file__).resolve().parents[1] / "interop"
+NODE = shutil.which("node")
+
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.skipif(NODE is None, reason="Node.js is not installed (the interop test needs `node` on PATH)"),
+    pytest.mark.skipif(
+        not (INTEROP / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir(),
+        reason="tests/interop/node_modules is missing: run `npm ci --prefix tests/interop` (.ci/run does)",
+    ),
+]
+
+
+def test_the_typescript_task_client_polls_answers_cancels_and_lists_tasks(child_env: dict[str, str]) -> None:
+    assert NODE is not None
+    command = [NODE, str(INTEROP / "tasks.mjs"), "--target", "approval-demo", "--", *RUNBRIDGE, "serve"]
+    done = subprocess.run(command, env=child_env, capture_output=True, text=True, timeout=90, cwd=INTEROP)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["protocolVersion"] == "2025-11-25"
+    assert summary["taskSupport"]["runs_start"] == "optional"
+    assert summary["taskSupport"]["runs_get"] is None
+    kinds = [m["type"] for m in summary["messages"]]
+    assert kinds[0] == "taskCreated"
+    assert kinds[-1] == "result", summary["messages"]
+    statuses = {m.get("status") for m in summary["messages"]}
+    assert "input_required" in statuses or "working" in statuses
+    assert len(summary["elicitations"]) == 1
+    assert "Approve the launch announcement" in summary["elicitations"][0]
+    result = summary["result"]
+    assert result["isError"] is False
+    assert result["structuredContent"]["decision"] == "accepted"
+    assert result["structuredContent"]["status"] == "completed"
+    assert summary["cancelled"]["status"] == "cancelled"
+    listed = {t["taskId"]: t["status"] for t in summary["listed"]}
+    assert listed[summary["cancelled"]["taskId"]] == "cancelled"
+    assert listed[summary["messages"][0]["taskId"]] == "completed"
+    assert SECRET not in summary["stderr"]
