@@ -1,0 +1,211 @@
+"""orq.ai end to end, through the official MCP client in the 2025 (live elicitation) and 2026 (input required) eras
+and without elicitation: an agent call with progress and usage, the client-tool-call gate answered by a person and
+the task continued as the same run, a tool review decided in orq.ai (never by the person through runbridge), the
+run tools and targets on orq tasks, and deleting an agent with confirmation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+
+from runbridge.core import Profile, Settings
+from runbridge.sandbox import SandboxServer
+
+pytestmark = pytest.mark.anyio
+
+ERAS = ["legacy", "auto"]
+KEY_ENV = "RUNBRIDGE_E2E_ORQ_KEY"
+
+
+@pytest.fixture(scope="module")
+def orq() -> Iterator[SandboxServer]:
+    with SandboxServer("orq", keepalive_seconds=0.2) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(orq: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The conftest's `connect` builds runbridge on these: one orq profile on the orq sandbox."""
+    monkeypatch.setenv(KEY_ENV, orq.api_key)
+    profile = Profile(name="orq", family="orq", base_url=orq.base_url, api_key_env=KEY_ENV)
+    return Settings(
+        profiles={"orq": profile},
+        state_path=":memory:",
+        wait_seconds=15,
+        heartbeat_seconds=5,
+        progress_interval_seconds=0,
+    )
+
+
+def _ok(result: Any) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+def _text(result: Any) -> str:
+    return " ".join(getattr(c, "text", "") for c in result.content)
+
+
+def _agent(orq: SandboxServer, key: str) -> None:
+    body = {
+        "key": key,
+        "role": "Temporary",
+        "description": "made for a test",
+        "instructions": "Echo.",
+        "path": "Default/agents",
+        "model": "openai/gpt-4o-mini",
+        "settings": {},
+    }
+    response = httpx2.post(f"{orq.base_url}/v2/agents", json=body, headers=orq.headers)
+    assert response.status_code == 201, response.text
+
+
+def _exists(orq: SandboxServer, key: str) -> bool:
+    return httpx2.get(f"{orq.base_url}/v2/agents/{key}", headers=orq.headers).status_code == 200
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_an_agent_call_with_progress_usage_and_the_run_tools(
+    mode: str, connect: Any, human_factory: Any, progress: Any
+) -> None:
+    with anyio.fail_after(30):
+        async with connect(mode=mode, human=human_factory()) as client:
+            targets = _ok(await client.call_tool("targets_list", {}))
+            listed = _ok(await client.call_tool("agents_list", {"limit": 50}))
+            report = _ok(
+                await client.call_tool(
+                    "agents_call", {"agent_id": "triage-lead", "message": "my invoices"}, progress_callback=progress
+                )
+            )
+            snapshot = _ok(await client.call_tool("runs_get", {"run_id": report["run_id"]}))
+            events = _ok(await client.call_tool("runs_events", {"run_id": report["run_id"], "limit": 100}))
+            usage = _ok(await client.call_tool("usage_report", {}))
+    assert "triage-lead" in {t["id"] for t in targets["targets"]}
+    assert {"echo-agent", "weather-agent", "payments-agent"} <= {a["id"] for a in listed["agents"]}
+    assert report["status"] == "completed", report
+    assert report["outputs"]["text"] == "billing-specialist: you have 2 open invoices."
+    assert report["usage"]["total_tokens"] == 300
+    assert report["usage"]["cost_usd"] == pytest.approx(0.0012)
+    messages = progress.messages
+    assert "handed off to billing-specialist" in " | ".join(messages)
+    assert any("calling Invoice lookup" in m for m in messages)
+    assert snapshot["run"]["status"] == "completed"
+    kinds = [e["kind"] for e in events["events"]]
+    assert kinds[0] == "run.started"
+    assert kinds[-1] == "run.completed"
+    assert "decision" in kinds
+    assert usage["total"]["cost_usd"] > 0
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_client_tool_call_is_asked_and_the_task_continues_as_the_same_run(
+    mode: str, connect: Any, human_factory: Any, orq: SandboxServer
+) -> None:
+    human = human_factory(("accept", {"result": "sunny, 21 C"}))
+    with anyio.fail_after(30):
+        async with connect(mode=mode, human=human) as client:
+            report = _ok(await client.call_tool("agents_call", {"agent_id": "weather-agent", "message": "Lisbon"}))
+            events = _ok(await client.call_tool("runs_events", {"run_id": report["run_id"], "limit": 100}))
+    assert report["status"] == "completed", report
+    assert report["outputs"]["text"] == "The tool said: sunny, 21 C"
+    (question,) = human.questions
+    assert "get_weather" in question.message
+    assert "Lisbon" in question.message
+    assert question.requested_schema["required"] == ["result"]  # type: ignore[union-attr]
+    kinds = [e["kind"] for e in events["events"]]
+    assert kinds.count("run.completed") == 1
+    assert "gate.resolved" in kinds
+    assert "run.resumed" in kinds  # the continuation's stream, read into the same run
+    assert report["usage"]["turns"] == 2
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_without_elicitation_the_tool_call_waits_for_gates_respond(mode: str, connect: Any) -> None:
+    with anyio.fail_after(30):
+        async with connect(mode=mode, human=None) as client:
+            first = _ok(await client.call_tool("agents_call", {"agent_id": "weather-agent", "message": "Oslo"}))
+            assert first["status"] == "waiting"
+            gate = first["waiting_for"]
+            assert gate["kind"] == "tool_result"
+            assert [f["name"] for f in gate["fields"]] == ["result"]
+            assert "A human must decide this, not you" in gate["how_to_answer"]
+            listed = _ok(await client.call_tool("gates_list", {}))
+            assert gate["gate_id"] in {g["gate_id"] for g in listed["gates"]}
+            answer = {"gate_id": gate["gate_id"], "decision": "accept", "values": {"result": '{"temp_c": -3}'}}
+            done = _ok(await client.call_tool("gates_respond", answer))
+    assert done["status"] == "completed", done
+    assert done["outputs"]["text"] == 'The tool said: {"temp_c": -3}'
+
+
+@pytest.mark.parametrize("mode", [*ERAS, "no-elicitation"])
+async def test_a_tool_review_is_decided_in_orq_ai_and_the_run_goes_on(
+    mode: str, connect: Any, human_factory: Any, orq: SandboxServer
+) -> None:
+    human = None if mode == "no-elicitation" else human_factory()
+    with anyio.fail_after(40):
+        async with connect(mode="legacy" if mode == "no-elicitation" else mode, human=human) as client:
+            first = _ok(
+                await client.call_tool(
+                    "runs_start", {"target_id": "payments-agent", "message": "refund it", "wait_seconds": 1}
+                )
+            )
+            run_id = first["run_id"]
+            snapshot = _ok(await client.call_tool("runs_get", {"run_id": run_id}))
+            gates = _ok(await client.call_tool("gates_list", {}))
+            review = next(g for g in gates["gates"] if g["run_id"] == run_id)
+            refused = await client.call_tool(
+                "gates_respond", {"gate_id": review["gate_id"], "decision": "accept", "values": {"decision": "approve"}}
+            )
+            async with httpx2.AsyncClient(base_url=orq.base_url) as ui:
+                decided = await ui.post(f"/_sandbox/orq/reviews/{run_id}", json={"review": "approved"})
+                assert decided.status_code == 200
+            done = _ok(await client.call_tool("runs_watch", {"run_id": run_id, "wait_seconds": 15}))
+            after = _ok(await client.call_tool("gates_list", {}))
+    assert first["status"] in ("running", "waiting"), first
+    assert snapshot["run"]["status"] == "waiting"
+    assert review["kind"] == "tool_approval"
+    assert "Only a person can decide this" in review["how_to_answer"]
+    assert refused.is_error
+    assert "own interface" in _text(refused)
+    assert human is None or human.questions == []  # never put to the person through runbridge
+    assert done["status"] == "completed", done
+    assert done["outputs"]["text"] == "The refund of 20 for order ord_42 was issued."
+    assert run_id not in {g["run_id"] for g in after["gates"]}
+
+
+@pytest.mark.parametrize(("mode", "answer"), [("legacy", "accept"), ("auto", "accept"), ("legacy", "decline")])
+async def test_deleting_an_agent_is_confirmed_by_the_person(
+    mode: str, answer: str, connect: Any, human_factory: Any, orq: SandboxServer
+) -> None:
+    key = f"temp-{uuid.uuid4().hex[:8]}"
+    _agent(orq, key)
+    human = human_factory((answer, {"confirm": True} if answer == "accept" else None))
+    with anyio.fail_after(20):
+        async with connect(mode=mode, human=human) as client:
+            result = _ok(await client.call_tool("agents_delete", {"agent_id": key}))
+    (question,) = human.questions
+    assert key in question.message
+    assert "for good" in question.message
+    assert result["deleted"] is (answer == "accept")
+    assert _exists(orq, key) is (answer != "accept")
+
+
+async def test_without_elicitation_deleting_needs_confirm_true(connect: Any, orq: SandboxServer) -> None:
+    key = f"temp-{uuid.uuid4().hex[:8]}"
+    _agent(orq, key)
+    with anyio.fail_after(20):
+        async with connect(mode="legacy", human=None) as client:
+            refused = await client.call_tool("agents_delete", {"agent_id": key})
+            kept = _exists(orq, key)
+            done = _ok(await client.call_tool("agents_delete", {"agent_id": key, "confirm": True}))
+    assert refused.is_error
+    assert "confirm: true" in _text(refused)
+    assert kept
+    assert done["deleted"] is True
+    assert not _exists(orq, key)
