@@ -31,6 +31,7 @@ from .resources import register_resources
 from .subscriptions import register_subscriptions
 from .tasks_legacy import LegacyTasks
 from .tasks_modern import RunTasks
+from .usage_resources import register_usage_resources
 
 __all__ = ["INSTRUCTIONS", "Lifecycle", "build_server", "instructions_for", "visible_tools"]
 
@@ -236,6 +237,7 @@ def build_server(
     mcp.middleware.insert(1, InvalidArguments(lambda name: _argument_check(registered, name)))
     mcp.middleware.insert(2, LegacyTasks(task_tools))  # 2025 task-augmented calls (the SDK serves none)
     register_resources(mcp, settings)
+    register_usage_resources(mcp, settings)
     register_subscriptions(mcp, bus)
     register_prompts(mcp, {spec.toolset for spec in tools})
     return mcp
