@@ -21,11 +21,11 @@ import anyio
 
 from runbridge.core.logs import configure_logging
 
-from . import coldstart, concurrency, gates, overhead, pipeline, store
+from . import agents, coldstart, concurrency, gates, overhead, pipeline, store
 from ._support import Figure, Outcome, load_average, machine
 from .report import from_json, render, to_json
 
-BENCHMARKS = ("overhead", "pipeline", "concurrency", "coldstart", "gates", "store")
+BENCHMARKS = ("overhead", "pipeline", "concurrency", "coldstart", "gates", "store", "agents")
 HERE = Path(__file__).parent
 
 
@@ -68,6 +68,7 @@ def _plan(args: argparse.Namespace) -> dict[str, Callable[[], Outcome]]:
         "coldstart": lambda: coldstart.measure(max(2, args.repeat * 3)),
         "gates": lambda: anyio.run(gates.measure, args.repeat),
         "store": lambda: anyio.run(store.measure, args.store_samples, sizes),
+        "agents": lambda: anyio.run(agents.measure, max(2, args.repeat * 3), 5 if args.quick else 50),
     }
 
 

@@ -12,7 +12,7 @@ import pytest
 from bench._support import Outcome
 
 from bench import __main__ as runner
-from bench import coldstart, concurrency, gates, overhead, pipeline, store
+from bench import agents, coldstart, concurrency, gates, overhead, pipeline, store
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +71,9 @@ def test_the_runner_writes_a_report_naming_the_machine_and_the_command(tmp_path:
     before = ["--before", str(figures), "--before-label", "the same tree"]
     assert runner.main(["--quick", "--only", "overhead", "--output", str(report), *before]) == 0
     assert "## Before and after" in report.read_text(encoding="utf-8")
+
+
+def test_the_agent_call_benchmark_accounts_for_every_call_and_its_progress() -> None:
+    outcome = anyio.run(agents.measure, 2, 3)
+    _produced(outcome)
+    assert outcome.details["events_per_call"] == 1 + 3 * 3 + 2

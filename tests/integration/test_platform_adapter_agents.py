@@ -12,7 +12,7 @@ from runbridge.sandbox import SandboxServer
 pytestmark = pytest.mark.anyio
 _ = platform
 
-VARIANTS = ["cli", "enveloped"]
+VARIANTS = ["reference", "enveloped"]
 
 
 @pytest.fixture(params=VARIANTS)

@@ -17,6 +17,7 @@ from ...core.config import Profile
 from ...core.errors import BackendError
 from ...core.models import HostInfo
 from ...http import HttpClient
+from .admin import PlatformAdmin
 from .agents import AgentCatalogue
 from .calls import AgentCalls, Call
 from .client import PlatformHttp
@@ -40,6 +41,7 @@ class PlatformBackend(
     AgentCalls,  # agent calls as runs (`calls.py`)
     WorkspaceRuns,  # the workspace's runs and logs (`runs.py`)
     PlatformUsage,  # usage and cost as the platform keeps it (`usage.py`)
+    PlatformAdmin,  # schedules, services, workspaces, secrets, billing, API keys (`admin.py`)
     # usage views (`usage.py`) and administration (`admin.py`) are parts added here, one line each
 ):
     """Implements, through its parts, the capability protocols of one orchagent.io account."""

@@ -103,6 +103,10 @@ class AgentCatalogue:
     # -- one agent --------------------------------------------------------------------------------------------
 
     async def get_agent(self, agent_id: str) -> Agent:
+        return await self.agent_details(agent_id, download=True)
+
+    async def agent_details(self, agent_id: str, *, download: bool = False) -> Agent:
+        """The agent (`download`: with what running it locally takes, one more request)."""
         ref = parse_ref(agent_id)
         if isinstance(ref, str):
             answer = await self._own(ref, action="read the agent")
@@ -119,7 +123,8 @@ class AgentCatalogue:
                 ) from None
             return own
         agent = agent_from(answer.data, public=True)
-        agent.details["download"] = await self._download(ref.with_version(agent.version))
+        if download:
+            agent.details["download"] = await self._download(ref.with_version(agent.version))
         return agent
 
     async def own_by_ref(self, ref: AgentRef) -> Agent | None:

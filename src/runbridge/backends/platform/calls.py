@@ -131,11 +131,11 @@ class AgentCalls:
         """The agent's reference (with the requested version) and what calling it needs (endpoint, streaming)."""
         parsed = parse_ref(request.agent_id)
         if isinstance(parsed, str):
-            agent = await self.get_agent(parsed)  # type: ignore[attr-defined]  (AgentCatalogue)
+            agent = await self.agent_details(parsed)  # type: ignore[attr-defined]  (AgentCatalogue)
             parsed = parse_ref(str(agent.details.get("ref")))
             assert isinstance(parsed, AgentRef)
         else:
-            agent = await self.get_agent(str(parsed.with_version(request.version)))  # type: ignore[attr-defined]
+            agent = await self.agent_details(str(parsed.with_version(request.version)))  # type: ignore[attr-defined]
         ref = parsed.with_version(request.version or agent.version or parsed.version)
         return ref, dict(agent.details)
 

@@ -136,7 +136,7 @@ def _sandbox_routes(state: PlatformState) -> list[BaseRoute]:
 
 
 def build_app(ctx: SandboxContext, variant: str | PlatformVariant | dict[str, Any] | None = None) -> Starlette:
-    """A platform server of the given variant (`cli`, the default, or `enveloped`; or a `PlatformVariant`)."""
+    """A platform server of the given variant (`reference`, the default, or `enveloped`; or a `PlatformVariant`)."""
     state = PlatformState(ctx, resolve_variant(variant))
     routes: list[BaseRoute] = [*admin_routes(ctx), *_sandbox_routes(state)]
     for group in ROUTE_GROUPS:

@@ -197,11 +197,14 @@ class CallRoutes:
         run.stdout, run.stderr = "", (failed or "")
 
     async def _loop(self, agent: AgentVersion, run: WorkspaceRun) -> AsyncGenerator[dict[str, Any]]:
-        """A managed loop's turns, as progress events (kept with the run for its logs)."""
+        """A managed loop's turns, as progress events (kept with the run for its logs). An input `turns` (1..500)
+        sets how many the call takes (the benchmarks' long calls)."""
         tools = [("read_file", "README.md"), ("bash", "grep -rn token ."), ("write_file", "REPORT.md")]
-        for turn in range(1, agent.max_turns + 1):
+        asked = run.input_data.get("turns")
+        turns = max(1, min(500, asked)) if isinstance(asked, int) and not isinstance(asked, bool) else agent.max_turns
+        for turn in range(1, turns + 1):
             for event in (
-                {"type": "turn_start", "turn": turn, "max_turns": agent.max_turns},
+                {"type": "turn_start", "turn": turn, "max_turns": turns},
                 {"type": "tool_call", "tool": tools[(turn - 1) % 3][0], "args_brief": tools[(turn - 1) % 3][1]},
                 {"type": "tool_result", "status": "ok"},
             ):

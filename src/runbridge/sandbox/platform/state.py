@@ -21,24 +21,24 @@ __all__ = ["VARIANTS", "ForcedLimit", "PlatformState", "PlatformVariant", "resol
 
 @dataclass(frozen=True)
 class PlatformVariant:
-    """How answers are shaped. `cli`: management answers are bare objects and arrays, as the official CLI reads
+    """How answers are shaped. `reference`: management answers are bare objects and arrays, as the official CLI reads
     them (agent calls and errors always use the documented envelopes); `enveloped`: every success is wrapped in
     `{data, metadata}`, as the API overview documents. `daily_limit`: the call quota of the account's plan."""
 
-    name: str = "cli"
+    name: str = "reference"
     envelope_everything: bool = False
     daily_limit: int = 1000
 
 
 VARIANTS: dict[str, PlatformVariant] = {
-    "cli": PlatformVariant(),
+    "reference": PlatformVariant(),
     "enveloped": PlatformVariant(name="enveloped", envelope_everything=True),
 }
 
 
 def resolve_variant(variant: str | PlatformVariant | Mapping[str, Any] | None) -> PlatformVariant:
     if variant is None:
-        return VARIANTS["cli"]
+        return VARIANTS["reference"]
     if isinstance(variant, PlatformVariant):
         return variant
     if isinstance(variant, str):
