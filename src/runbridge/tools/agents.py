@@ -97,7 +97,14 @@ async def agents_call(
         None
     ),
     version: Annotated[str | None, Field(max_length=100, description="Agent version; omit for the default.")] = None,
-    endpoint: Annotated[str | None, Field(max_length=100, description="Entry point; omit for the default.")] = None,
+    endpoint: Annotated[
+        str | None,
+        Field(
+            max_length=100,
+            description="Entry point; omit for the default. agents_get's details name the agent's entry points and "
+            "say which its backend marks deprecated.",
+        ),
+    ] = None,
     stream: Annotated[
         bool | None, Field(description="Ask for live progress where the agent can stream; omit to let runbridge pick.")
     ] = None,
