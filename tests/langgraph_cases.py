@@ -121,6 +121,11 @@ async def test_a_review_run_reads_as_one_run_through_its_gate_and_resume(
         thread_id = run.locator["thread_id"] if run.locator else ""
         before = await until(backend, run.run_id, gate_opened)
         waiting = await backend.get_run(run.run_id)
+        for _ in range(50):  # the gate is announced while the server finishes the run: it waits a moment later
+            if waiting.status is not RunStatus.RUNNING:
+                break
+            await anyio.sleep(0.1)
+            waiting = await backend.get_run(run.run_id)
         gate = before[-1].gate
         assert gate is not None
         assert (gate.kind, gate.prompt) == ("approval", "Publish this draft? A short note on owls.")

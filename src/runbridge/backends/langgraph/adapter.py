@@ -198,6 +198,9 @@ class LangGraphBackend:
         if as_dict(thread.get("metadata")).get(CANCELLED_KEY) == run_id:
             run.status = RunStatus.CANCELLED
             return run
+        if thread.get("status") == "busy" and await watch.latest(chain):
+            run.status = RunStatus.RUNNING  # the server is still writing the thread the run ended on
+            return run
         state = await self.wire.state(watch.thread_id)
         pending = interrupts_of(state) if await watch.latest(chain) else []
         if pending:

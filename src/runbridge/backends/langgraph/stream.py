@@ -94,9 +94,9 @@ class ChainWatch:
                 return
             chain = await self.chain()
             if len(chain) <= index + 1:
-                state = await self.wire.state(self.thread_id)
-                pending = interrupts_of(state) if await self.latest(chain) else []
-                if not pending:
+                state, latest = await self._settled_state(chain)
+                pending = interrupts_of(state) if latest else []
+                if not pending and not raised:  # an interrupt the stream announced ended the run, whatever else
                     if position + 1 > skip:
                         outputs = state.get("values")
                         yield self._event(
@@ -120,6 +120,18 @@ class ChainWatch:
                     return
             index, skip = index + 1, 0
             yield self._event(EventKind.RUN_RESUMED, index, 0, "resumed with the answer")
+
+    async def _settled_state(self, chain: list[dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """The thread's state once the server has finished writing it (a run's status may read `success` a moment
+        before its thread stops being `busy`), and whether the chain's last run is the thread's newest."""
+        for _ in range(50):  # 10 s at most: then the state as it is
+            latest = await self.latest(chain)
+            if not latest or (await self.wire.thread(self.thread_id)).get("status") != "busy":
+                break
+            await anyio.sleep(0.2)
+        else:
+            latest = await self.latest(chain)
+        return await self.wire.state(self.thread_id), latest
 
     async def _failed(self, index: int, position: int, run_id: str, status: str) -> RunEvent:
         if status == "cancelled":
