@@ -33,6 +33,7 @@ from .client import PlatformHttp
 from .events import CallFeed, warnings_text
 from .refs import AgentRef, parse_ref
 from .spec import PlatformOptions
+from .wire import scrub
 
 __all__ = ["CALL_OPTIONS", "AgentCalls", "Call"]
 
@@ -241,6 +242,7 @@ class AgentCalls:
             doc = json.loads(await response.aread() or b"null")
         except ValueError:
             raise StreamError("orchagent.io answered the call with a body that is not JSON.") from None
+        doc = scrub(doc)
         run_log.take({"type": "result", "data": doc, "note": self._note(doc)})
 
     async def _read_stream(self, call: Call, run_log: RunLog[CallFeed], response: httpx2.Response) -> None:
@@ -249,7 +251,7 @@ class AgentCalls:
         try:
             async for message in iter_messages(response):
                 try:
-                    data = json.loads(message.data)
+                    data = scrub(json.loads(message.data))
                 except ValueError:
                     continue
                 if message.event == "progress":

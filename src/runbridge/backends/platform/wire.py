@@ -3,14 +3,16 @@ and workspace runs (the run list's items and a run's logs). Unknown or missing f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from ...core.agents import Agent
+from ...core.logs import redact
 from ...core.models import Run, RunStatus, Usage
 from .._wire import parse_time
 
-__all__ = ["RUN_STATUSES", "agent_from", "download_from", "run_from_logs", "run_from_summary"]
+__all__ = ["RUN_STATUSES", "agent_from", "download_from", "run_from_logs", "run_from_summary", "scrub"]
 
 _DETAILS = (
     "type",
@@ -38,6 +40,18 @@ RUN_STATUSES = {
     "timeout": RunStatus.FAILED,
     "cancelled": RunStatus.CANCELLED,
 }
+
+
+def scrub(value: Any) -> Any:
+    """`value` with every credential runbridge holds (the API key, an LLM key it sent) replaced by `***`, at any
+    depth: an agent may echo what it was sent, and its output goes to the model."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {redact(str(k)): scrub(v) for k, v in cast(Mapping[Any, Any], value).items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in cast(list[Any], value)]
+    return value
 
 
 def _str(value: Any) -> str | None:
@@ -118,7 +132,7 @@ def run_from_summary(item: dict[str, Any]) -> Run:
 
 def run_from_logs(doc: Any, run_id: str) -> Run:
     """`GET /workspaces/{ws}/runs/{id}/logs`: the run's status, input, output and what its sandbox printed."""
-    item: dict[str, Any] = doc if isinstance(doc, dict) else {}
+    item: dict[str, Any] = scrub(doc) if isinstance(doc, dict) else {}
     raw = str(item.get("run_status") or item.get("status") or "")
     agent, version = _str(item.get("agent_name")), _str(item.get("agent_version"))
     details: dict[str, Any] = {

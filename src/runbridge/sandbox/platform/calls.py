@@ -123,6 +123,8 @@ class CallRoutes:
                 headers={"X-Run-Id": run.id},
             )
         output, warnings = _output(agent, body)
+        if body.get("echo_key") is True and isinstance(credentials, dict):  # a careless agent
+            output["echoed"] = f"my key is {credentials.get('api_key')}"
         self._finish(run, output)
         elapsed = int((time.monotonic() - started) * 1000)
         verbose = request.query_params.get("verbose") == "true"
