@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Literal, Self, cast
@@ -149,6 +149,13 @@ class Engine:
         )
         self._runs[run.id] = run
         return run
+
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> None:
+        """Run `fn(*args)` in the background on the engine's loop, for as long as the server runs (a wire family
+        that executes its own runs, as the LangGraph sandbox does)."""
+        if self._tg is None:
+            raise RuntimeError("The engine is not running: use `async with engine:` (or a SandboxServer).")
+        self._tg.start_soon(fn, *args, name=name)
 
     def _spawn(self, run: RunRecord, start_at: int) -> None:
         if self._tg is None:
