@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Literal, Self, cast
@@ -150,7 +150,7 @@ class Engine:
         self._runs[run.id] = run
         return run
 
-    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> None:
+    def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any, name: str | None = None) -> None:
         """Run `fn(*args)` in the background on the engine's loop, for as long as the server runs (a wire family
         that executes its own runs, as the LangGraph sandbox does)."""
         if self._tg is None:
