@@ -174,14 +174,15 @@ async def test_forking_a_gated_run_mid_flight_on_a_slow_backend_asks_nothing_aga
         name="Gate, then slow work",
         steps=(
             Step("ask", "Ask", kind="gate", gate=GateSpec(kind="approval", title="Go ahead?")),
-            Step("work", "Work", delay=4.0),  # 0.4 s on the slow sandbox
+            Step("work", "Work", delay=40.0),  # 4 s on the slow sandbox
         ),
     )
     slow_sandbox.call(slow_sandbox.engine.register, gated)
     human = human_factory(("accept", {"decision": "accept"}))
-    with anyio.fail_after(20):
+    with anyio.fail_after(30):
         async with connect(mode="legacy", human=human, server_settings=slow_settings) as client:
-            source = await transcript.ok(client, "runs_start", {"target_id": gated.id, "wait_seconds": 0.05})
+            # Long enough to reach the gate and ask even on a busy machine, short of the work that follows it.
+            source = await transcript.ok(client, "runs_start", {"target_id": gated.id, "wait_seconds": 1.0})
             fork = await transcript.ok(client, "runs_fork", {"run_id": source["run_id"]})
             finished = await transcript.ok(client, "runs_watch", {"run_id": source["run_id"]})
     transcript.record(*human.questions)
