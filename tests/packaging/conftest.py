@@ -4,32 +4,14 @@ needs), and the sandbox on loopback."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging_tools import ROOT, uv
 
 from runbridge.sandbox import SandboxServer
-
-ROOT = Path(__file__).resolve().parents[2]
-HOSTS = ROOT / "tests" / "hosts"
-BIN = Path(sys.executable).parent  # the dev virtualenv's scripts: uv and uvx come with the dev extras
-
-
-def uv() -> str:
-    found = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
-    if found is None:
-        pytest.fail("uv is not installed: it comes with the dev extras (pip install -e '.[dev]')")
-    return found
-
-
-def with_uv_on_path(env: dict[str, str]) -> dict[str, str]:
-    """`env` with the directory of uv first on PATH (a bundle's command is a bare `uv`)."""
-    return {**env, "PATH": os.pathsep.join([str(Path(uv()).parent), env.get("PATH", "")])}
 
 
 @pytest.fixture(scope="session")
@@ -50,18 +32,6 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def wheel(dist: Path) -> Path:
     (found,) = dist.glob("runbridge-*.whl")
     return found
-
-
-def node_tool(*parts: str) -> Path:
-    """A file of tests/hosts/node_modules. Missing, the test skips saying how to install it, except under `.ci/run`
-    (RUNBRIDGE_REAL_REQUIRED=1), which installs them: there it fails."""
-    path = HOSTS.joinpath("node_modules", *parts)
-    if not path.exists():
-        why = f"{path.relative_to(ROOT)} is missing: run `npm ci --prefix tests/hosts` (.ci/run does)"
-        if os.environ.get("RUNBRIDGE_REAL_REQUIRED") == "1":
-            pytest.fail(why)
-        pytest.skip(why)
-    return path
 
 
 @pytest.fixture(scope="module")

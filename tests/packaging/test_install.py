@@ -191,3 +191,30 @@ async def test_the_entry_written_for_claude_desktop_starts_runbridge_as_the_host
             targets = await client.call_tool("targets_list", {})
     assert not targets.is_error, targets.content
     assert [t["id"] for t in (targets.structured_content or {})["targets"]] == ["approval-demo"]
+
+
+def test_without_a_file_the_variables_of_the_families_this_shell_defines_are_passed_keys_as_keys(
+    tmp_path: Path,
+) -> None:
+    """No runbridge.toml: the profile comes from OPENWOP_* variables, so they are passed (the key as VS Code input);
+    a key of a family this shell does not define (LANGSMITH_API_KEY without LANGGRAPH_API_URL) is not."""
+    home = tmp_path / "home"
+    env = _env(home, OPENWOP_BASE_URL="http://127.0.0.1:9", OPENWOP_API_KEY=SECRET, LANGSMITH_API_KEY=SECRET + "2")
+    done = subprocess.run(
+        [sys.executable, "-m", "runbridge", "install", "--client", "vscode"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(_target(home, "vscode").read_text(encoding="utf-8"))
+    entry = data["servers"]["runbridge"]
+    assert entry["args"][-1] == "serve", "no configuration file, no --config"
+    assert entry["env"] == {
+        "OPENWOP_BASE_URL": "http://127.0.0.1:9",
+        "OPENWOP_API_KEY": "${input:runbridge-openwop-api-key}",
+    }
+    assert [i["id"] for i in data["inputs"]] == ["runbridge-openwop-api-key"]
+    assert SECRET not in done.stdout + _target(home, "vscode").read_text(encoding="utf-8")

@@ -18,9 +18,10 @@ import jsonschema
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from packaging_tools import ROOT, node, node_tool, uv, with_uv_on_path
 
-from conftest import ROOT, node_tool, uv, with_uv_on_path
 from runbridge import __version__
+from runbridge.cli.install import family_key_variables
 from runbridge.core.families import registered_families
 from runbridge.sandbox import SandboxServer
 
@@ -42,22 +43,16 @@ def test_the_registry_entry_is_valid_on_the_2025_12_11_schema() -> None:
 
 
 def test_the_registry_entry_names_every_family_variable_and_marks_every_key_secret() -> None:
-    """Each family's own environment variables are listed for the stdio package; the one a family's environment
-    profile reads its key from is `isSecret` (so is every header that carries a token)."""
+    """Each family's own environment variables are listed for the stdio package; those a family's environment
+    profile can read its key from, and only those, are `isSecret` (so is every header of a remote)."""
     entry = _json(MANIFESTS / "server.json")
     stdio = next(p for p in entry["packages"] if p["transport"]["type"] == "stdio")
     listed = {variable["name"]: variable for variable in stdio["environmentVariables"]}
     for spec in registered_families():
-        profile = spec.env_profile(dict.fromkeys(spec.env_vars, "x")) or {}
         for name in spec.env_vars:
             assert name in listed, f"manifests/server.json: add {name} ({spec.display_name}) to the stdio package"
-        key = profile.get("api_key_env")
-        if key:
-            assert listed[key].get("isSecret") is True, f"manifests/server.json: {key} must be isSecret"
     secrets = {name for name, variable in listed.items() if variable.get("isSecret")}
-    assert secrets == {
-        (spec.env_profile(dict.fromkeys(spec.env_vars, "x")) or {}).get("api_key_env") for spec in registered_families()
-    } - {None}
+    assert secrets == family_key_variables()
     for remote in entry["remotes"]:
         assert all(header.get("isSecret") for header in remote["headers"])
 
@@ -86,7 +81,7 @@ def test_the_bundle_uses_the_newest_manifest_version_the_cli_knows_and_keeps_key
 
 def _mcpb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     cli = node_tool("@anthropic-ai", "mcpb", "dist", "cli", "cli.js")
-    return subprocess.run(["node", str(cli), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+    return subprocess.run([str(node()), str(cli), *args], capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
 @pytest.mark.node
@@ -126,7 +121,7 @@ async def test_the_packed_bundle_starts_as_claude_desktop_runs_it_and_lists_tool
     }
     resolver = Path(__file__).parents[1] / "hosts" / "bundle_config.mjs"
     resolved = subprocess.run(
-        ["node", str(resolver), str(packed), str(tmp_path / "unpacked"), json.dumps(user_config)],
+        [str(node()), str(resolver), str(packed), str(tmp_path / "unpacked"), json.dumps(user_config)],
         capture_output=True,
         text=True,
         timeout=60,

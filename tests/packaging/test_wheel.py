@@ -15,9 +15,9 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from packaging_tools import uv
 from tests.mcp_people import Human
 
-from conftest import uv
 from runbridge import __version__
 from runbridge.sandbox import SandboxServer
 

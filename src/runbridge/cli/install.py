@@ -24,7 +24,7 @@ from ..core.errors import ConfigError
 from ..core.families import registered_families
 from .install_hosts import HOSTS, Host, cursor_link, entry_for, vscode_inputs, vscode_link
 
-__all__ = ["CLIENTS", "readme_install_links", "run_install", "runbridge_command"]
+__all__ = ["CLIENTS", "family_key_variables", "readme_install_links", "run_install", "runbridge_command"]
 
 CLIENTS = tuple(HOSTS)
 
@@ -42,18 +42,39 @@ def runbridge_command() -> list[str]:
     return [str(interpreter), "-m", "runbridge"]
 
 
+def family_key_variables() -> set[str]:
+    """Every variable a family's environment profile can read its key from: asked with all its variables set, then
+    again without each key found (LangGraph, say, reads the first of three)."""
+    keys: set[str] = set()
+    for spec in registered_families():
+        env = dict.fromkeys(spec.env_vars, "x")
+        while (key := (spec.env_profile(env) or {}).get("api_key_env")) and key in env:
+            keys.add(key)
+            del env[key]
+    return keys
+
+
 def _variables(settings: Settings, environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str | None]]:
-    """(plain variables with their values, keys with their value in this shell or None) the profiles need."""
+    """(plain variables with their values, keys with their value in this shell or None) the profiles need: each
+    profile's key variable (and the secrets it sends by reference), and the variables of every family whose
+    environment profile this shell defines (its key variables as keys, never as plain values)."""
     keys: dict[str, str | None] = {}
     for profile in settings.profiles.values():
         named = [profile.api_key_env] if profile.api_key_env else []
         named += list(getattr(profile.options, "secrets_from_env", {}).values())  # sent to the backend by reference
         for name in named:
             keys[name] = environ.get(name) or None
+    secret = family_key_variables()
     plain: dict[str, str] = {}
     for spec in registered_families():
+        if spec.env_profile(environ) is None:
+            continue
         for name in (*spec.env_vars, *spec.credentials.path_env):
-            if name not in keys and environ.get(name):
+            if not environ.get(name) or name in keys:
+                continue
+            if name in secret:
+                keys[name] = environ[name]
+            else:
                 plain[name] = environ[name]
     for name in _OWN_VARIABLES:
         if environ.get(name):
