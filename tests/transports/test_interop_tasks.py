@@ -1,17 +1,23 @@
 """Interop: the official TypeScript SDK's task client (1.x `client.experimental.tasks`, pinned in tests/interop)
 drives runbridge's 2025-11-25 tasks over stdio: a gated run called as a task is polled, its gate asked by
 elicitation in `tasks/result` and answered, and the result returned; another task is cancelled (its run with it);
-the tasks are listed."""
+the tasks are listed. And the 2026 tasks extension's client (`@modelcontextprotocol/ext-tasks`) over streamable
+HTTP."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from transport_harness import RUNBRIDGE, SECRET
+
+from runbridge.cli.serve import http_app
+from runbridge.core import Settings
 
 INTEROP = Path(__file__).resolve().parents[1] / "interop"
 NODE = shutil.which("node")
@@ -51,3 +57,29 @@ def test_the_typescript_task_client_polls_answers_cancels_and_lists_tasks(child_
     assert listed[summary["cancelled"]["taskId"]] == "cancelled"
     assert listed[summary["messages"][0]["taskId"]] == "completed"
     assert SECRET not in summary["stderr"]
+
+
+def test_the_2026_tasks_client_follows_a_task_through_its_gate_over_http(
+    settings: Settings, serve_http: Callable[[Any], str]
+) -> None:
+    """`@modelcontextprotocol/ext-tasks` on the 2.x client, pinned to 2026-07-28 over streamable HTTP: the run tool
+    answers with a task, the package polls it, answers the gate's input request through `tasks/update`, and gets
+    the tool's result from the completed task."""
+    assert NODE is not None
+    if not (INTEROP / "node_modules" / "@modelcontextprotocol" / "ext-tasks").is_dir():
+        pytest.skip("tests/interop/node_modules has no ext-tasks: run `npm ci --prefix tests/interop` (.ci/run does)")
+    url = serve_http(http_app(settings, host="127.0.0.1"))
+    command = [NODE, str(INTEROP / "tasks2026.mjs"), "--url", url, "--target", "approval-demo"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=90, cwd=INTEROP)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["era"] == "modern"
+    assert summary["kind"] == "task"
+    assert summary["statuses"][0] == "working"
+    assert "input_required" in summary["statuses"]
+    assert summary["outcome"] == "completed", summary["error"]
+    assert len(summary["inputs"]) == 1
+    assert "Approve the launch announcement" in summary["inputs"][0]
+    report = summary["result"]["structuredContent"]
+    assert report["decision"] == "accepted"
+    assert report["outputs"]["result"] == "Announcement published."

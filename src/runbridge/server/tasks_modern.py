@@ -63,7 +63,7 @@ async def detailed(app: App, task: TaskRecord) -> dict[str, Any]:
     doc: dict[str, Any] = {"resultType": "complete", **wire_task(task), "ttlMs": task.ttl_ms}
     doc["pollIntervalMs"] = task.poll_ms
     if task.status == "completed":
-        doc["result"] = task.result or {"content": []}
+        doc["result"] = {"resultType": "complete", **(task.result or {"content": []})}  # as tools/call would answer
     elif task.status == "failed":
         doc["error"] = task.error or {"code": -32603, "message": task.status_message or "The task failed."}
     elif task.status == "input_required":
