@@ -377,3 +377,40 @@ async def test_cancel_is_refused_saying_why(orq: SandboxServer, connect: Connect
     backend = connect(orq)
     with pytest.raises(UnsupportedError, match="cancel"):
         await backend.cancel_run("any")
+
+
+async def test_an_execution_review_and_a_stream_level_error(orq: SandboxServer, connect: Connect) -> None:
+    backend = connect(orq)
+    run = await backend.start_run(StartRequest(target_id="release-agent", message="ship"))
+    first = await _events(backend, run.run_id, lambda e: e.kind is EventKind.GATE_OPENED)
+    gate = _gate(first)
+    assert gate.kind == "approval"
+    assert not gate.resolvable
+    await _review(orq, run.run_id, "approved")
+    rest = await _events(backend, run.run_id, lambda e: e.terminal, cursor=first[-1].seq)
+    assert [e.data.get("gate_id") for e in rest if e.kind is EventKind.GATE_RESOLVED] == [gate.gate_id]
+    assert rest[-1].data["outputs"]["text"] == "The release notes were published."
+    failed = await backend.start_run(StartRequest(target_id="overloaded-agent", message="x"))
+    events = await _events(backend, failed.run_id, lambda e: e.terminal)
+    assert events[-1].kind is EventKind.RUN_FAILED
+    assert events[-1].data["error"]["code"] == "overloaded"
+
+
+async def test_a_task_is_followed_after_a_restart_by_its_locator(orq: SandboxServer, connect: Connect) -> None:
+    before = connect(orq)
+    run = await before.call_agent(AgentCallRequest(agent_id="weather-agent", message="Bergen"))
+    gate = _gate(await _events(before, run.run_id, lambda e: e.kind is EventKind.GATE_OPENED))
+    assert run.locator is not None
+    after = connect(orq, poll_seconds=0.05)  # another process: no stream, no log, only what the store kept
+    unknown = await after.get_run(run.run_id)
+    assert unknown.status is RunStatus.UNKNOWN
+    after.locate_run(run.run_id, run.locator)
+    snapshot = await after.get_run(run.run_id)
+    assert snapshot.status is RunStatus.WAITING  # from orq.ai's own state of the task
+    assert snapshot.open_gate is not None
+    assert snapshot.open_gate.gate_id == gate.gate_id
+    await after.resolve_gate(gate, GateAnswer(decision="accept", values={"result": "windy"}))
+    events = await _events(after, run.run_id, lambda e: e.terminal, cursor=gate.resume.get("seq"))
+    assert events[-1].data["outputs"]["text"] == "The tool said: windy"
+    ended = await after.get_run(run.run_id)
+    assert ended.status is RunStatus.COMPLETED
