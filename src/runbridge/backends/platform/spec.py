@@ -79,6 +79,6 @@ SPEC = FamilySpec(
     env_profile=_env_profile,
     credentials=Credentials(files=_key_files),
     doctor=DoctorChecks(host_kind="orchagent.io API"),
-    demo=DemoDefaults(workflow="acme/summarizer"),
+    demo=DemoDefaults(workflow="acme/repo-auditor"),
     sandbox="platform",
 )

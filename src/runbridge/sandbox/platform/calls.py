@@ -43,6 +43,8 @@ def _missing(agent: AgentVersion, body: dict[str, Any]) -> list[str]:
 
 def _output(agent: AgentVersion, body: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
     text = str(body.get("text") or body.get("topic") or body.get("repo") or body.get("message") or "")
+    if agent.behaviour == "audit" and not text:
+        text = "the current repository"
     if agent.behaviour == "scan":
         warning = {"code": "LOW_CONFIDENCE", "field": "amount", "message": "Amount extracted with low confidence"}
         return {"vendor": "ACME", "amount": 1234.5}, [warning]

@@ -137,7 +137,7 @@ def agents(now: datetime) -> list[AgentVersion]:
             default_endpoint="run",
             stars_count=27,
             created_at=when(60),
-            input_schema=_schema({"repo": "string"}, ["repo"]),
+            input_schema=_schema({"repo": "string"}, []),  # the current repository by default
             output_schema=_schema({"findings": "array", "summary": "string"}, ["summary"]),
         ),
         AgentVersion(
