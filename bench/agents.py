@@ -95,7 +95,7 @@ async def measure(repeat: int = 10, turns: int = 50) -> Outcome:
             f"agent call with progress ({turns} turns, {expected} events): time runbridge adds",
             added,
             "ms",
-            target=f"<= {TARGET_MS:g} ms",
+            target=f"≤ {TARGET_MS:g} ms",
             met=added <= TARGET_MS,
             absolute=f"runbridge {median(runbridge_s) * 1000:.1f} ms, bare client {median(bare_s) * 1000:.1f} ms",
             note=f"median of {repeat} calls; the details read before the call included",
