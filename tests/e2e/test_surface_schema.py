@@ -17,6 +17,7 @@ import pytest
 
 import runbridge.server
 from runbridge.core import Profile, Settings
+from runbridge.core.config import ALL_TOOLSETS
 from runbridge.core.models import Run, RunEvent, StartRequest
 from runbridge.server import visible_tools
 
@@ -63,13 +64,14 @@ async def _listed(connect: Any, settings: Settings | None = None) -> list[dict[s
 
 
 def _every_family(settings: Settings) -> Settings:
-    """The settings plus a profile of every other family, so every toolset is listed (backends connect lazily)."""
+    """The settings plus a profile of every other family and every toolset (`admin` too, off by default), so every
+    tool is listed (backends connect lazily)."""
     extra = {
         "synapse": Profile(name="synapse", family="orchestrations", base_url="http://127.0.0.1:9"),
         "chat": Profile(name="chat", family="orchagent", base_url="http://127.0.0.1:9"),
         "oa": Profile(name="oa", family="platform", base_url="http://127.0.0.1:9"),
     }
-    return settings.model_copy(update={"profiles": {**settings.profiles, **extra}})
+    return settings.model_copy(update={"profiles": {**settings.profiles, **extra}, "toolsets": ALL_TOOLSETS})
 
 
 async def test_the_tool_schemas_match_the_snapshot(connect: Any, settings: Settings) -> None:

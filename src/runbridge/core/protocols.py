@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from .admin import AdminAPI
 from .agents import Agent, AgentCallRequest, AgentScope
 from .models import Gate, GateAnswer, HostInfo, Page, Run, RunEvent, StartRequest, Target
 from .threads import HistoryItem, SecretRefs, Thread
@@ -251,6 +252,7 @@ _CAPABILITIES: dict[str, type] = {
     "agent_calls": AgentCallAPI,
     "agent_fork": AgentForkAPI,
     "usage_views": UsageViewsAPI,
+    "admin": AdminAPI,
 }
 
 

@@ -172,6 +172,7 @@ def visible_tools(settings: Settings) -> list[ToolSpec]:
         for spec in SURFACE
         if spec.toolset in settings.toolsets
         and (spec.read_only or not settings.read_only)
+        and not (settings.read_only and spec.toolset == "admin")  # administration is hidden whole when read-only
         and (spec.capability is None or spec.capability in capabilities)
     ]
 

@@ -10,11 +10,12 @@
 | approvals| approvals_approve, approvals_clear                                     |
 | usage    | usage_report                                                           |
 | agents   | agents_list, agents_get, agents_call, agents_create, agents_update, agents_fork, agents_delete |
+| admin    | schedules_*, services_*, workspaces_*, secrets_*, billing_*, api_keys_* (off by default)          |
 """
 
 from __future__ import annotations
 
-from . import agents, approvals, gates, profiles, runs, targets, threads, usage
+from . import admin, agents, approvals, gates, profiles, runs, targets, threads, usage
 from ._spec import ToolSpec
 
 __all__ = ["SURFACE", "ToolSpec"]
@@ -28,4 +29,5 @@ SURFACE: list[ToolSpec] = [
     *approvals.SPECS,
     *usage.SPECS,
     *agents.SPECS,
+    *admin.SPECS,
 ]

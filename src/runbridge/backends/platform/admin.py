@@ -151,6 +151,8 @@ class PlatformAdmin:
         if method is None:
             raise UnsupportedError(f"orchagent.io has no {action!r} for {kind}.")
         base = await self._base(kind, None if kind == "workspaces" else workspace_id)
+        if kind == "workspaces" and not item_id:  # the profile's workspace
+            item_id = await self.wire.workspace()
         path = f"{base}/{segment(item_id)}/{action}"
         answer = await self.wire.call(
             method,
