@@ -4,7 +4,9 @@ environment (`runbridge --version`, a stdio session with the official MCP client
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -147,4 +149,22 @@ def test_uvx_runs_the_demo_from_the_wheel(wheel: Path, tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Announcement published." in done.stdout
+    assert re.search(r"^Run \S+: completed \(you accepted\)$", done.stdout, re.M), done.stdout
+
+
+def test_install_run_by_uvx_writes_uvx_not_its_passing_environment(wheel: Path, tmp_path: Path) -> None:
+    """`uvx runbridge install` runs from a cache entry that may go away: the host is given `uvx runbridge@VERSION`,
+    by uvx's absolute path."""
+    uvx = Path(uv()).with_name("uvx")
+    done = subprocess.run(
+        [str(uvx), "--from", str(wheel), "runbridge", "install", "--client", "cursor", "--print"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        env=_clean_env(HOME=str(tmp_path)),
+    )
+    assert done.returncode == 0, done.stderr
+    entry = json.loads(done.stdout.split("\n", 1)[1])["mcpServers"]["runbridge"]
+    assert entry["command"] == str(uvx)
+    assert entry["args"] == [f"runbridge@{__version__}", "serve"]

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..core.config import Settings
 from ..core.errors import ConfigError
 from ..core.families import registered_families
@@ -34,7 +35,12 @@ _OWN_VARIABLES = ("RUNBRIDGE_SPEC_DIRS",)
 
 def runbridge_command() -> list[str]:
     """The runbridge this process runs from, by absolute path: its script beside the interpreter (a virtualenv's
-    `bin/runbridge`), else the interpreter with `-m runbridge`."""
+    `bin/runbridge`), else the interpreter with `-m runbridge`. Run by `uvx`, whose environment is a cache entry
+    that may go away, it is `uvx runbridge@VERSION` (uvx by its absolute path)."""
+    uv = os.environ.get("UV")
+    if uv and any(part.startswith("archive-v") for part in Path(sys.prefix).parts):
+        uvx = Path(uv).with_name("uvx.exe" if sys.platform == "win32" else "uvx")
+        return [str(uvx if uvx.is_file() else shutil.which("uvx") or "uvx"), f"runbridge@{__version__}"]
     interpreter = Path(sys.executable).absolute()
     script = interpreter.with_name("runbridge.exe" if sys.platform == "win32" else "runbridge")
     if script.is_file():
