@@ -238,3 +238,22 @@ async def test_a_bad_body_is_the_platforms_invalid_input(
             await backend.call_agent(_call("acme/summarizer", input={}))
         with pytest.raises(InputError, match=r"not an orchagent.io agent"):
             await backend.call_agent(_call("a/b/c/d"))
+
+
+async def test_a_slow_synchronous_call_is_a_handle_first_and_names_its_workspace_run_once_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with SandboxServer("platform", speed=0.1) as slow:  # a synchronous call takes 4 s
+        async with adapter(slow, monkeypatch) as backend:
+            started = time.monotonic()
+            run = await backend.call_agent(_call("acme/summarizer", input={"text": "slow one"}))
+            returned = time.monotonic() - started
+            assert run.status is RunStatus.QUEUED
+            events = await events_of(backend, run.run_id)
+            snapshot = await backend.get_run(run.run_id)
+    assert run.run_id.startswith("call_")
+    assert returned < 3.5, "the tool call gets its handle before the agent answers"
+    assert [e.kind for e in events] == [EventKind.RUN_STARTED, EventKind.RUN_COMPLETED]
+    assert events[-1].data["outputs"] == {"summary": "slow one", "bullets": ["slow", "one"]}
+    assert snapshot.status is RunStatus.COMPLETED
+    assert snapshot.details["workspace_run_id"] != run.run_id
