@@ -162,10 +162,20 @@ async def test_a_tool_review_is_decided_in_orq_ai_and_the_run_goes_on(
             refused = await client.call_tool(
                 "gates_respond", {"gate_id": review["gate_id"], "decision": "accept", "values": {"decision": "approve"}}
             )
-            async with httpx2.AsyncClient(base_url=orq.base_url) as ui:
-                decided = await ui.post(f"/_sandbox/orq/reviews/{run_id}", json={"review": "approved"})
-                assert decided.status_code == 200
-            done = _ok(await client.call_tool("runs_watch", {"run_id": run_id, "wait_seconds": 15}))
+            watched: dict[str, Any] = {}
+
+            async def watch() -> None:
+                watched.update(_ok(await client.call_tool("runs_watch", {"run_id": run_id, "wait_seconds": 15})))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch)
+                async with httpx2.AsyncClient(base_url=orq.base_url) as ui:
+                    decided = await ui.post(f"/_sandbox/orq/reviews/{run_id}", json={"review": "approved"})
+                    assert decided.status_code == 200
+                while run_id in {g["run_id"] for g in _ok(await client.call_tool("gates_list", {}))["gates"]}:
+                    await anyio.sleep(0.05)  # until the watch reads action_reviewed
+                during = _ok(await client.call_tool("runs_get", {"run_id": run_id}))
+            done = watched
             after = _ok(await client.call_tool("gates_list", {}))
     assert first["status"] in ("running", "waiting"), first
     assert snapshot["run"]["status"] == "waiting"
@@ -174,6 +184,11 @@ async def test_a_tool_review_is_decided_in_orq_ai_and_the_run_goes_on(
     assert refused.is_error
     assert "own interface" in _text(refused)
     assert human is None or human.questions == []  # never put to the person through runbridge
+    # The review left gates_list once orq.ai said it was decided, while the refund was still being made.
+    assert during["run"]["status"] == "running"
+    assert during["open_gates"] == []
+    assert during.get("waiting_for") is None
+    assert during["run"].get("open_gate") is None
     assert done["status"] == "completed", done
     assert done["outputs"]["text"] == "The refund of 20 for order ord_42 was issued."
     assert run_id not in {g["run_id"] for g in after["gates"]}

@@ -247,6 +247,16 @@ class Follower:
         else:
             run.lost(f"Lost the event stream ({problem}). Call runs_watch to pick up from the cursor.")
 
+    async def _decided_elsewhere(self, event: RunEvent) -> None:
+        """A gate only the backend's own UI can answer (`resolvable: false`), which the stream now says is resolved
+        (`data.gate_id`): it is no longer listed as open."""
+        gate_id = event.data.get("gate_id")
+        if not isinstance(gate_id, str):
+            return
+        known = await self.app.registry.get_gate(self.run.profile, gate_id)
+        if known is not None and known.state == "open" and not known.gate.resolvable:
+            await self.app.registry.finish_gate(self.run.profile, gate_id, "closed")
+
     async def _recorded_end(self) -> RunRecord | None:
         known = await self.app.registry.get_run(self.run.profile, self.run.run_id)
         return known if known is not None and known.status.terminal else None
@@ -269,6 +279,7 @@ class Follower:
             await self.app.registry.close_gates(run.profile, run.run_id)
             return self.report()
         if kind is EventKind.GATE_RESOLVED:
+            await self._decided_elsewhere(event)
             run.running()
             return None
         if kind is EventKind.GATE_OPENED and event.gate is not None:

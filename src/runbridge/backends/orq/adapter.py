@@ -224,7 +224,7 @@ class OrqBackend:
             outputs=log.outputs,
             error=str(as_dict(log.error).get("message")) if isinstance(log.error, dict) else log.error,
             usage=log.mapper.usage,
-            open_gate=log.open_gate,
+            open_gate=log.open_gate if status is RunStatus.WAITING else None,  # a review decided in orq.ai is behind it
             details=details,
             locator={"agent_key": log.mapper.agent_key},
         )

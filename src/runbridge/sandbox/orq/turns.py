@@ -29,6 +29,8 @@ from .turn_base import TICK, TICK_SECONDS, TurnBase, event, message_text
 
 __all__ = ["run_turn"]
 
+REFUND_TICKS = 5
+
 
 class _Turn(TurnBase):
     async def run(self) -> AsyncIterator[dict[str, Any]]:
@@ -197,6 +199,9 @@ class _Turn(TurnBase):
                     "tool_display_name": tool_doc["display_name"],
                 },
             )
+            for _ in range(REFUND_TICKS):  # the refund takes a moment: the review is behind the task, its end is not
+                await anyio.sleep(TICK_SECONDS)
+                yield TICK
             yield event(
                 "event.workflow_events.tool_execution_finished",
                 {
