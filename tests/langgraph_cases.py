@@ -206,7 +206,7 @@ async def test_two_interrupts_at_once_are_two_gates_answered_one_by_one(
         run = await backend.start_run(StartRequest(target_id="pair"))
         seen = await until(backend, run.run_id, gate_opened)
         more = await until(backend, run.run_id, gate_opened, cursor=seen[-1].seq)
-        gates = {g.step.name: g for g in (seen[-1].gate, more[0].gate) if g and g.step}
+        gates = {g.step.name: g for g in (seen[-1].gate, more[-1].gate) if g and g.step}
         assert set(gates) == {"legal", "budget"}
         budget = gates["budget"]
         assert budget.kind == "custom"

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.types import ASGIApp
 
 from .context import SandboxContext
+from .langgraph import build_app as build_langgraph
 from .openwop import build_app as build_openwop
 from .orchagent import build_app as build_orchagent
 from .orchestrations import build_app as build_orchestrations
@@ -23,6 +24,7 @@ __all__ = ["FAMILIES", "AppFactory", "build_family"]
 AppFactory = Callable[[SandboxContext, Any], ASGIApp]
 
 FAMILIES: dict[str, AppFactory] = {
+    "langgraph": build_langgraph,
     "openwop": build_openwop,
     "orchagent": build_orchagent,
     "orchestrations": build_orchestrations,
