@@ -14,7 +14,7 @@ from tests.task_client import TaskExtension, cancel, get, listen_to_tasks, until
 
 from runbridge.core import Settings
 from runbridge.sandbox import SandboxServer
-from runbridge.server import build_server
+from runbridge.server import Lifecycle, build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -144,3 +144,19 @@ async def test_status_changes_reach_a_listen_stream_that_names_the_task(settings
     assert "working" in told
     assert told[-1] == "completed"
     assert tasks.notified[-1]["result"]["structuredContent"]["decision"] == "accepted"
+
+
+async def test_a_graceful_stop_leaves_the_task_for_the_next_runbridge(settings: Settings) -> None:
+    """Stopping runbridge ends the tool calls in progress, saying so; a task is no call in progress: it stays where it
+    was (waiting on its gate here), for the next runbridge to take up."""
+    lifecycle = Lifecycle()
+    tasks = TaskExtension(poll=False)
+    with anyio.fail_after(30):
+        async with Client(build_server(settings, lifecycle=lifecycle), extensions=[tasks]) as client:
+            await client.call_tool("runs_start", {"target_id": "approval-demo"})
+            task_id = tasks.created[0].task_id
+            await until(client.session, task_id, "input_required")
+            await lifecycle.stop_calls()
+            await anyio.sleep(0.2)
+            after = await get(client.session, task_id)
+    assert after.status == "input_required", after

@@ -143,18 +143,27 @@ class TaskBook:
         self.app.tasks.start_soon(self._resume, task)
 
     async def _resume(self, task: TaskRecord) -> None:
-        live = self.live_of(task.task_id)
         try:
-            with anyio.CancelScope() as scope:
-                live.scope = scope
-                if not await self.app.registry.claim_task(task.task_id, lease_seconds=LEASE_SECONDS):
-                    return  # another process follows it
+            with self.app.calls.serving():  # counted like a call: a graceful stop ends it before the store closes
+                try:
+                    await self._follow_on(task)
+                finally:
+                    await self.release(task)
+        except RunbridgeError:
+            return  # runbridge is stopping: the task is left as it is, for the next runbridge to take up
+
+    async def _follow_on(self, task: TaskRecord) -> None:
+        live = self.live_of(task.task_id)
+        with anyio.CancelScope() as scope:  # cancelled by tasks/cancel, which has ended the task itself
+            live.scope = scope
+            if not await self.app.registry.claim_task(task.task_id, lease_seconds=LEASE_SECONDS):
+                return  # another process follows it
+            try:
                 report = await follow_task(self, task)
-                await self.ended(task, report, report)
-        except RunbridgeError as exc:
-            await self.ended(task, None, None, str(exc))
-        finally:
-            await self.release(task)
+            except RunbridgeError as exc:
+                await self.ended(task, None, None, str(exc))
+                return
+            await self.ended(task, report, report)
 
     async def release(self, task: TaskRecord) -> None:
         """This process stops following the task (it ended, or runbridge stops): the lease lapses now, so the next
@@ -283,6 +292,7 @@ class TaskStart:
     bound: anyio.Event = field(default_factory=anyio.Event)
     task: TaskRecord | None = None
     report: RunReport | None = None  # how the run ended, once it has
+    interrupted: bool = False  # runbridge stopped while following: the task is left for the next one to take up
 
     async def bind(
         self, app: App, profile: str, run_id: str, *, cursor: str | None, target_id: str | None
@@ -314,6 +324,9 @@ class TaskStart:
                 self.report = report = await follow_task(book, task, cursor=cursor, target_id=target_id)
                 return report
             raise RunbridgeError("The task was cancelled.")  # tasks/cancel: the run was cancelled, the task with it
+        except anyio.get_cancelled_exc_class():
+            self.interrupted = True  # runbridge is stopping: the task is not over, only this process's part in it
+            raise
         finally:
             if self.report is None:
                 await book.release(task)  # stopping: the next runbridge takes it up

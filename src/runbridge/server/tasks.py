@@ -57,7 +57,7 @@ async def run_as_task(app: App, start: TaskStart, call: Callable[[], Awaitable[A
             outcome["error"] = exc
         finally:
             start.bound.set()
-        if start.task is not None:
+        if start.task is not None and not start.interrupted:  # stopped: the next runbridge takes the task up
             await _ended(app, start, outcome)
 
     app.tasks.start_soon(body)
