@@ -30,6 +30,7 @@ from .families import build_family
 from .faults import FaultPlan
 from .middleware import PathPrefix
 from .model import Workflow
+from .orq import SEED_AGENTS
 from .stats import Stats
 
 __all__ = ["SandboxServer", "run_sandbox"]
@@ -271,8 +272,10 @@ class SandboxServer:
         several = len(self.base_urls) > 1
         lines: list[str] = []
         for family in self.base_urls:
-            shown = ", ".join(self._listed(family))
-            lines.append(f"{family} workflows: {shown}" if several else f"workflows: {shown}")
+            what, shown = "workflows", ", ".join(self._listed(family))
+            if family == "orq":  # orq.ai runs agents, not the engine's workflows
+                what, shown = "agents", ", ".join(a["key"] for a in SEED_AGENTS)
+            lines.append(f"{family} {what}: {shown}" if several else f"{what}: {shown}")
         lines += ["", f"For runbridge.toml (and `export {SANDBOX_KEY_ENV}={self.api_key}` where runbridge runs):"]
         for family, url in self.base_urls.items():
             lines += [

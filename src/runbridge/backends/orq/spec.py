@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat
 
-from ...core.families import DemoDefaults, DoctorChecks, FamilyOptions, FamilySpec
+from ...core.families import DoctorChecks, FamilyOptions, FamilySpec
 
 __all__ = ["DEFAULT_URL", "SPEC", "OrqOptions"]
 
@@ -58,6 +58,5 @@ SPEC = FamilySpec(
     env_vars=_VARS,
     env_profile=_env_profile,
     doctor=DoctorChecks(host_kind="orq.ai API", api_prefixes=("/v2/agents", "/v2")),
-    demo=DemoDefaults(workflow="weather-agent"),
     sandbox="orq",
 )
