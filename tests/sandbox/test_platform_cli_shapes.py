@@ -25,6 +25,11 @@ TYPES_TS = "cli/src/types.ts@017cf75"
 LOGS_TS = "cli/src/commands/logs.ts@1946300"
 CALL_TS = "cli/src/commands/call.ts@017cf75"
 SSE_TS = "cli/src/lib/sse.ts@1631f83"
+SCHEDULE_TS = "cli/src/commands/schedule.ts@1da5803"
+SERVICE_TS = "cli/src/commands/service.ts@133a488"
+METRICS_TS = "cli/src/commands/metrics.ts@21c9983"
+BILLING_TS = "cli/src/commands/billing.ts@06b8862"
+SECRETS_TS = "cli/src/commands/secrets.ts@21c9983"
 
 STR, INT, BOOL, LIST, OBJ, NUM = "string", "integer", "boolean", "array", "object", "number"
 _TYPES: dict[str, type | tuple[type, ...]] = {STR: str, INT: int, BOOL: bool, LIST: list, OBJ: dict, NUM: (int, float)}
@@ -104,6 +109,66 @@ RUN_LOGS = {
     "execution_time_ms": "integer?",
 }
 ERROR = {"code": STR, "message": STR, "is_retryable": BOOL}
+SCHEDULE = {
+    "id": STR,
+    "workspace_id": STR,
+    "agent_id": STR,
+    "agent_name": STR,
+    "agent_version": STR,
+    "schedule_type": STR,
+    "cron_expression": "string?",
+    "timezone": STR,
+    "input_data": OBJ,
+    "llm_provider": "string?",
+    "enabled": BOOL,
+    "auto_update": BOOL,
+    "last_run_at": "string?",
+    "last_run_status": "string?",
+    "next_run_at": "string?",
+    "run_count": INT,
+    "consecutive_failures": INT,
+    "max_consecutive_failures": INT,
+    "auto_disabled_at": "string?",
+    "alert_webhook_url": "string?",
+    "alert_on_failure_count": "integer?",
+    "created_at": STR,
+}
+SERVICE = {
+    "id": STR,
+    "service_name": STR,
+    "agent_name": STR,
+    "agent_version": STR,
+    "current_state": STR,
+    "health_status": STR,
+    "restart_count": INT,
+    "consecutive_restart_failures": INT,
+    "auto_paused_at": "string?",
+    "last_deployed_at": "string?",
+}
+METRICS = {
+    "total_runs": INT,
+    "completed": INT,
+    "failed": INT,
+    "timeout": INT,
+    "success_rate": NUM,
+    "error_rate": NUM,
+    "p50_latency_ms": INT,
+    "p95_latency_ms": INT,
+    "avg_latency_ms": INT,
+}
+TRANSACTION = {"amount_cents": INT, "balance_after_cents": INT, "transaction_type": STR, "created_at": STR}
+SECRET = {
+    "id": STR,
+    "name": STR,
+    "description": "string?",
+    "secret_type": STR,
+    "llm_provider": "string?",
+    "created_by": "string?",
+    "created_at": STR,
+    "updated_at": STR,
+}
+_SCHEDULES = "/workspaces/ws_acme_personal/schedules"
+_SERVICES = "/workspaces/ws_acme_personal/services"
 
 SHAPES: list[Shape] = [
     Shape(
@@ -205,6 +270,140 @@ SHAPES: list[Shape] = [
         body={"text": "x"},
         status=402,
     ),
+    # administration and usage
+    Shape("GET", _SCHEDULES, SCHEDULE_TS, "SchedulesListResponse {schedules, total}", SCHEDULE, ("schedules", "[]")),
+    Shape("GET", _SCHEDULES, SCHEDULE_TS, "SchedulesListResponse.total", {"total": INT}),
+    Shape(
+        "POST",
+        _SCHEDULES,
+        SCHEDULE_TS,
+        "create: ScheduleResponse.schedule, webhook_url shown once",
+        {**SCHEDULE, "webhook_url": STR, "webhook_secret_preview": STR},
+        ("schedule",),
+        body={"agent_name": "summarizer", "schedule_type": "webhook", "timezone": "UTC"},
+        status=201,
+    ),
+    Shape("GET", _SCHEDULES + "/{schedule}", SCHEDULE_TS, "info: ScheduleResponse", SCHEDULE, ("schedule",)),
+    Shape(
+        "PATCH",
+        _SCHEDULES + "/{schedule}",
+        SCHEDULE_TS,
+        "update: ScheduleResponse",
+        SCHEDULE,
+        ("schedule",),
+        body={"enabled": True},
+    ),
+    Shape(
+        "POST",
+        _SCHEDULES + "/{schedule}/trigger",
+        SCHEDULE_TS,
+        "TriggerResponse",
+        {"run_id": STR, "status": STR, "duration_ms": INT, "output": "object?", "error": "string?"},
+        body={},
+    ),
+    Shape(
+        "GET",
+        _SCHEDULES + "/{schedule}/runs?limit=5",
+        SCHEDULE_TS,
+        "ScheduleRunsResponse {runs, total}",
+        {
+            "id": STR,
+            "status": STR,
+            "error_message": "string?",
+            "duration_ms": "integer?",
+            "trigger_source": "string?",
+            "started_at": STR,
+        },
+        ("runs", "[]"),
+    ),
+    Shape(
+        "GET",
+        _SCHEDULES + "/{schedule}/events?limit=5",
+        SCHEDULE_TS,
+        "ScheduleEventsResponse {events}",
+        {"id": STR, "event_type": STR, "message": "string?", "created_at": STR},
+        ("events", "[]"),
+    ),
+    Shape("GET", _SERVICES, SERVICE_TS, "ServicesListResponse {services, total}", SERVICE, ("services", "[]")),
+    Shape("GET", _SERVICES + "/{service}", SERVICE_TS, "info: ServiceResponse", SERVICE, ("service",)),
+    Shape("POST", _SERVICES + "/{service}/restart", SERVICE_TS, "restart: ServiceResponse", SERVICE, ("service",)),
+    Shape(
+        "GET",
+        _SERVICES + "/{service}/logs?limit=5",
+        SERVICE_TS,
+        "LogsResponse {logs}",
+        {"timestamp": "string?", "severity": STR, "message": STR},
+        ("logs", "[]"),
+    ),
+    Shape(
+        "POST",
+        _SERVICES,
+        SERVICE_TS,
+        "deploy: ServiceResponse",
+        SERVICE,
+        ("service",),
+        body={"agent_name": "summarizer", "agent_version": "latest", "service_name": "shape-svc"},
+        status=201,
+    ),
+    Shape(
+        "GET",
+        "/workspaces/ws_acme_personal/metrics/dashboard?days=30",
+        METRICS_TS,
+        "MetricsDashboardResponse.overview",
+        {**METRICS, "runs_per_day": NUM},
+        ("overview",),
+    ),
+    Shape(
+        "GET",
+        "/workspaces/ws_acme_personal/metrics/dashboard?days=30",
+        METRICS_TS,
+        "MetricsDashboardResponse.agents (MetricsAgent)",
+        {
+            **METRICS,
+            "agent_name": STR,
+            "agent_id": STR,
+            "latest_version": STR,
+            "top_error": "string?",
+            "trigger_sources": OBJ,
+        },
+        ("agents", "[]"),
+    ),
+    Shape(
+        "GET",
+        "/billing/credits",
+        BILLING_TS,
+        "balance: getCreditsBalance (api.ts) -> recent_transactions",
+        TRANSACTION,
+        ("recent_transactions", "[]"),
+    ),
+    Shape("GET", "/billing/credits", BILLING_TS, "balance: data.balance_cents", {"balance_cents": INT}),
+    Shape(
+        "POST",
+        "/billing/add-credits",
+        BILLING_TS,
+        "add: createCreditCheckout (api.ts) -> checkout.checkout_url",
+        {"checkout_url": STR, "session_id": STR},
+        body={"amount_cents": 500},
+    ),
+    Shape("GET", "/workspaces/ws_acme_personal/secrets", SECRETS_TS, "list: {secrets}", SECRET, ("secrets", "[]")),
+    Shape(
+        "POST",
+        "/workspaces/ws_acme_personal/secrets",
+        SECRETS_TS,
+        "set (new): {secret}",
+        SECRET,
+        ("secret",),
+        body={"name": "SHAPE_CHECK", "value": "v-123456", "secret_type": "custom"},
+        status=201,
+    ),
+    Shape(
+        "PATCH",
+        "/workspaces/ws_acme_personal/secrets/{secret}",
+        SECRETS_TS,
+        "set (existing): {updated, restarted_services?}",
+        {"updated": BOOL, "restarted_services": LIST},
+        body={"value": "v-654321"},
+    ),
 ]
 
 
@@ -223,10 +422,16 @@ def _ids(sandbox: SandboxServer) -> dict[str, str]:
     agents = httpx2.get(f"{sandbox.base_url}/agents", headers=sandbox.headers).json()
     public = httpx2.get(f"{sandbox.base_url}/public/agents/joe/leak-finder/v1").json()
     runs = httpx2.get(f"{sandbox.base_url}/workspaces/ws_acme_personal/runs?limit=1", headers=sandbox.headers).json()
+    schedules = httpx2.get(f"{sandbox.base_url}{_SCHEDULES}", headers=sandbox.headers).json()
+    services = httpx2.get(f"{sandbox.base_url}{_SERVICES}", headers=sandbox.headers).json()
+    secrets = httpx2.get(f"{sandbox.base_url}/workspaces/ws_acme_personal/secrets", headers=sandbox.headers).json()
     return {
         "own": next(a["id"] for a in agents if a["name"] == "flaky"),
         "public": public["id"],
         "run": runs["runs"][0]["id"],
+        "schedule": schedules["schedules"][0]["id"],
+        "service": services["services"][0]["id"],
+        "secret": secrets["secrets"][0]["id"],
     }
 
 

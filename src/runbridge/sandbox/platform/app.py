@@ -27,7 +27,7 @@ from ..admin import admin_routes
 from ..context import SandboxContext
 from ..faults import Burst
 from ..middleware import ADMIN_PREFIX, SandboxMiddleware
-from . import admin, admin_account, usage
+from . import admin, admin_account, admin_services, usage
 from .agents import AgentRoutes
 from .calls import CallRoutes
 from .runs import RunRoutes
@@ -75,6 +75,7 @@ ROUTE_GROUPS: list[Callable[[PlatformState], list[BaseRoute]]] = [
     # usage views and administration mount here, one line each, before the calls
     usage.routes,
     admin.routes,
+    admin_services.routes,
     admin_account.routes,
     _call_routes,
 ]
