@@ -414,3 +414,21 @@ async def test_a_task_is_followed_after_a_restart_by_its_locator(orq: SandboxSer
     assert events[-1].data["outputs"]["text"] == "The tool said: windy"
     ended = await after.get_run(run.run_id)
     assert ended.status is RunStatus.COMPLETED
+
+
+async def test_a_later_turn_of_a_task_is_a_run_of_its_own(orq: SandboxServer, connect: Connect) -> None:
+    backend = connect(orq)
+    first = await backend.call_agent(AgentCallRequest(agent_id="echo-agent", message="first"))
+    assert (await _events(backend, first.run_id, lambda e: e.terminal))[-1].data["outputs"]["text"] == "You said: first"
+    later = await backend.call_agent(
+        AgentCallRequest(agent_id="echo-agent", message="second", options={"task_id": first.run_id})
+    )
+    assert later.run_id.startswith(f"{first.run_id}~")
+    events = await _events(backend, later.run_id, lambda e: e.terminal)
+    assert events[0].kind is EventKind.RUN_STARTED
+    assert events[0].seq == "1"
+    assert events[-1].data["outputs"]["text"] == "You said: second"
+    assert (await backend.get_run(first.run_id)).status is RunStatus.COMPLETED
+    fresh = connect(orq)  # another process reads the later turn from orq.ai's state of the task
+    fresh.locate_run(later.run_id, {"agent_key": "echo-agent"})
+    assert (await fresh.get_run(later.run_id)).outputs == {"text": "You said: second", "finish_reason": "stop"}

@@ -18,6 +18,7 @@ no cancel and no way to submit a tool review (docs/backends/orq.md says what tha
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -43,7 +44,7 @@ from .events import EventMapper
 from .gates import tool_results
 from .spec import OrqOptions
 from .streams import RunLog, TaskStreams, new_log_maker, response_path, state_events
-from .wire import as_dict, call_body, tool_message, user_message
+from .wire import as_dict, call_body, task_of, tool_message, user_message
 
 __all__ = ["OrqBackend"]
 
@@ -165,7 +166,9 @@ class OrqBackend:
             stream_timeout=self.options.stream_timeout_seconds,
             streamed=endpoint in ("stream-task", "stream-run"),
         )
-        new_log = new_log_maker(self._logs, agent_key)
+        # A later turn of a task (`task_id`) is a run of its own: the task's earlier turns are runs that ended.
+        turn = f"{body['task_id']}~{uuid.uuid4().hex[:8]}" if body.get("task_id") else None
+        new_log = new_log_maker(self._logs, agent_key, run_id=turn)
         what = f"call agent {agent_key!r}"
         try:
             if endpoint in ("run", "stream-run"):
@@ -241,7 +244,8 @@ class OrqBackend:
                 status=RunStatus.UNKNOWN,
                 details={"source": "none: orq.ai reads a task by its agent's key, which runbridge does not know"},
             )
-        doc = as_dict(await self.http.json("GET", response_path(agent_key, run_id), action=f"read task {run_id!r}"))
+        path = response_path(agent_key, task_of(run_id))
+        doc = as_dict(await self.http.json("GET", path, action=f"read task {task_of(run_id)!r}"))
         status = _STATES.get(str(doc.get("status")), RunStatus.UNKNOWN)
         outputs = None
         open_gate = None
@@ -318,7 +322,7 @@ class OrqBackend:
         log.answered.add(gate.gate_id)
         body = call_body(
             tool_message(results),
-            {"task_id": gate.run_id},
+            {"task_id": task_of(gate.run_id)},
             defaults={},
             stream_timeout=self.options.stream_timeout_seconds,
             streamed=True,

@@ -25,7 +25,7 @@ from ...core.models import Gate
 from ...http import HttpClient, iter_messages, segment
 from .._runlog import RunLog as GenericRunLog
 from .events import TIMEOUT, EventMapper
-from .wire import as_dict
+from .wire import as_dict, task_of
 
 __all__ = ["LOST", "RunLog", "TaskStreams"]
 
@@ -192,7 +192,7 @@ class TaskStreams:
             log.stream_ended(f"runbridge failed reading it ({type(exc).__name__}, an internal error)")
 
     async def _poll(self, log: RunLog) -> None:
-        path = response_path(log.mapper.agent_key, log.run_id)
+        path = response_path(log.mapper.agent_key, task_of(log.run_id))
         while True:
             doc = as_dict(await self.http.json("GET", path, action="read the task's state"))
             events = state_events(doc)
@@ -238,13 +238,16 @@ class TaskStreams:
 
 
 def new_log_maker(
-    logs: dict[str, RunLog], agent_key: str, *, base: int = 0, known: str = ""
+    logs: dict[str, RunLog], agent_key: str, *, base: int = 0, run_id: str | None = None
 ) -> Callable[[str], RunLog]:
-    """A maker of run logs for tasks of `agent_key`, registered in `logs` under their task ids as they are named."""
+    """A maker of run logs for tasks of `agent_key`, registered in `logs` under their run ids as the tasks are named:
+    the task id, or `run_id` (a later turn of a task, followed as a run of its own)."""
 
     def make(task_id: str) -> RunLog:
-        mapper = EventMapper(agent_key, task_id or known)
-        log = logs[task_id] = RunLog(task_id, mapper, target_id=agent_key, base=base, ends_with=_NEVER, lost=LOST)
+        rid = run_id or task_id
+        log = logs[rid] = RunLog(
+            rid, EventMapper(agent_key, rid), target_id=agent_key, base=base, ends_with=_NEVER, lost=LOST
+        )
         return log
 
     return make

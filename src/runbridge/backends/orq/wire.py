@@ -17,6 +17,8 @@ __all__ = [
     "CALL_OPTIONS",
     "as_dict",
     "call_body",
+    "parse_arguments",
+    "task_of",
     "to_agent",
     "to_target",
     "tool_message",
@@ -39,6 +41,12 @@ CALL_OPTIONS = frozenset(
     }
 )
 """What `agents_call`'s `options` may hold for an orq.ai agent (`agent`: the inline configuration of `run`)."""
+
+
+def task_of(run_id: str) -> str:
+    """The orq.ai task a run is part of: a run is the task itself, or (`<task_id>~<n>`) a later turn of it started
+    with `options.task_id`, which runbridge follows as a run of its own."""
+    return run_id.split("~", 1)[0]
 
 
 def as_dict(value: object) -> dict[str, Any]:
