@@ -8,8 +8,10 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,18 @@ def _check(words: list[str], answer: dict[str, object]) -> None:
         raise AssertionError(f"the test has no check for {method}: add one")
 
 
+def _wait_for_port(port: int, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def test_the_section_names_the_environment_and_both_transports() -> None:
     lines = _lines()
     assert lines[0][:2] == NPX
@@ -126,6 +140,7 @@ def test_the_inspector_cli_lines_work_over_http(setup: dict[str, str], tmp_path:
         assert server.stderr is not None
         first = server.stderr.readline()  # it says its address on stderr once it listens
         assert f"127.0.0.1:{setup['8765']}/mcp" in first, first
+        _wait_for_port(int(setup["8765"]))  # it says so as it starts listening
         over_http = [w for w in _lines() if w[:3] == [*NPX, "--cli"] and w[3].startswith("http")]
         assert over_http
         for words in over_http:

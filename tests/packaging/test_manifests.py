@@ -141,3 +141,68 @@ async def test_the_packed_bundle_starts_as_claude_desktop_runs_it_and_lists_tool
     assert {"runs_start", "runs_watch", "gates_respond", "targets_list"} <= tools
     assert not targets.is_error, targets.content
     assert [t["id"] for t in (targets.structured_content or {})["targets"]] == ["approval-demo", "quick-demo"]
+
+
+def _package_command(package: dict[str, Any], wheel: Path, values: dict[str, str]) -> list[str]:
+    """The command a registry client builds for a package: its runtime (`uvx`, with this build's wheel standing in
+    for PyPI), the package, then its arguments (a named one with its value, else the value the user gave for its
+    hint, else its default)."""
+    assert package["runtimeHint"] == "uvx"
+    command = [str(Path(uv()).with_name("uvx")), "--from", str(wheel), package["identifier"]]
+    for argument in package["packageArguments"]:
+        value = argument.get("value") or values.get(argument.get("valueHint", "")) or argument.get("default")
+        command += [argument["name"], value] if argument["type"] == "named" else [value]
+    return command
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_both_packages_of_the_registry_entry_run_as_written(
+    tmp_path: Path, wheel: Path, sandbox: SandboxServer
+) -> None:
+    """The stdio package with its environment variables, and the streamable HTTP package on the port a user picks,
+    at the URL its transport names: each answers the official MCP client."""
+    from tests.ports import free_port
+
+    entry = _json(MANIFESTS / "server.json")
+    stdio, http = sorted(entry["packages"], key=lambda p: p["transport"]["type"] != "stdio")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENWOP_", "ORCHAGENT_", "RUNBRIDGE_"))}
+    config = tmp_path / "runbridge.toml"
+    config.write_text('[server]\nstate_path = ":memory:"\n', encoding="utf-8")
+    variables = {
+        "RUNBRIDGE_CONFIG": str(config),
+        "OPENWOP_BASE_URL": sandbox.base_url,
+        "OPENWOP_API_KEY": sandbox.api_key,
+        "OPENWOP_WORKFLOWS": "approval-demo",
+    }
+    assert set(variables) <= {v["name"] for v in stdio["environmentVariables"]}
+    command = _package_command(stdio, wheel, {})
+    params = StdioServerParameters(command=command[0], args=command[1:], env={**env, **variables}, cwd=str(tmp_path))
+    with anyio.fail_after(120):
+        async with Client(stdio_client(params)) as client:
+            targets = await client.call_tool("targets_list", {})
+    assert [t["id"] for t in (targets.structured_content or {})["targets"]] == ["approval-demo"]
+
+    port = str(free_port())
+    command = _package_command(http, wheel, {"port": port})
+    server = subprocess.Popen(
+        command, env={**env, **variables}, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stderr is not None
+        with anyio.fail_after(120):
+            line = await anyio.to_thread.run_sync(server.stderr.readline)  # it says its address once it listens
+            url = http["transport"]["url"].replace("{port}", port)
+            assert url in line, line
+            while True:  # it says so as it starts listening: wait until it accepts a connection
+                try:
+                    await (await anyio.connect_tcp("127.0.0.1", int(port))).aclose()
+                    break
+                except OSError:
+                    await anyio.sleep(0.05)
+            async with Client(url) as client:
+                tools = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"runs_start", "targets_list"} <= tools
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
