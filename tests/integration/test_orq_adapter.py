@@ -432,3 +432,23 @@ async def test_a_later_turn_of_a_task_is_a_run_of_its_own(orq: SandboxServer, co
     fresh = connect(orq)  # another process reads the later turn from orq.ai's state of the task
     fresh.locate_run(later.run_id, {"agent_key": "echo-agent"})
     assert (await fresh.get_run(later.run_id)).outputs == {"text": "You said: second", "finish_reason": "stop"}
+
+
+async def test_a_dropped_stream_is_followed_to_the_end_by_the_tasks_state(orq: SandboxServer, connect: Connect) -> None:
+    backend = connect(orq, poll_seconds=0.05)
+    orq.faults.set_stream(drop_after=[3])
+    try:
+        run = await backend.start_run(StartRequest(target_id="triage-lead", message="invoices"))
+        events = await _events(backend, run.run_id, lambda e: e.terminal)
+    finally:
+        orq.faults.set_stream()
+    assert [e.raw_type for e in events][:3] == [
+        "agents.execution_started",
+        "event.agents.started",
+        "event.agents.thought",
+    ]
+    assert events[3].raw_type == "runbridge.stream_lost"
+    assert events[-1].kind is EventKind.RUN_COMPLETED
+    assert events[-1].data["outputs"]["text"] == "billing-specialist: you have 2 open invoices."
+    assert orq.stats()["stream_drops"] == 1
+    assert (await backend.get_run(run.run_id)).status is RunStatus.COMPLETED

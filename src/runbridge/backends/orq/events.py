@@ -15,7 +15,8 @@ never mapped). The agents stream (`stream-task`, `stream-run`):
 * `event.agents.inactive` → with `pending_tool_calls` (`finish_reason` `tool_calls` or `function_call`): a tool-call
   gate; otherwise `run.completed` with the last message; usage and billing go on that event either way;
 * `event.agents.errored`, `agents.error` → `run.failed`; `agents.timeout` → a log line: the stream stopped, the task
-  did not (the adapter then reads the task's state until it ends).
+  did not (the adapter then reads the task's state until it ends, as after any stream that stops before the task
+  ends: runbridge notes that as a `runbridge.stream_lost` log line).
 
 The responses stream (`/responses` with `stream: true`) maps alike: `response.started` → `run.started`,
 `part.delta` / `part.done` → `message.delta` / `message`, `tool.*` → tool events and review gates,
@@ -34,9 +35,10 @@ from .._wire import parse_time
 from .gates import execution_review_gate, review_gate, tool_calls_gate
 from .wire import as_dict, usage_of
 
-__all__ = ["TIMEOUT", "EventMapper"]
+__all__ = ["LOST_TYPE", "TIMEOUT", "EventMapper"]
 
 TIMEOUT = "agents.timeout"
+LOST_TYPE = "runbridge.stream_lost"  # runbridge's own marker: a stream broke before the task ended
 
 
 class EventMapper:
@@ -176,6 +178,9 @@ class EventMapper:
                 error = {"message": message, "code": str(data["code"]) if data.get("code") is not None else None}
                 out = {**data, "error": error}
                 return [self._event(EventKind.RUN_FAILED, type_, ts, f"agent failed: {shorten(message)}", out)]
+            case "runbridge.stream_lost":
+                message = str(data.get("message") or "the stream stopped")
+                return [self._event(EventKind.LOG, type_, ts, f"{message}; following the task's state", data)]
             case "agents.timeout":
                 message = str(data.get("message") or "the stream timed out")
                 text = f"stream timed out ({shorten(message)}); following the task's state"

@@ -24,7 +24,7 @@ from ...core.errors import BackendError, RunbridgeError, StreamError
 from ...core.models import Gate
 from ...http import HttpClient, iter_messages, segment
 from .._runlog import RunLog as GenericRunLog
-from .events import TIMEOUT, EventMapper
+from .events import LOST_TYPE, TIMEOUT, EventMapper
 from .wire import as_dict, task_of
 
 __all__ = ["LOST", "RunLog", "TaskStreams"]
@@ -144,7 +144,7 @@ class TaskStreams:
             await self._after_stream(log)
         except BROKEN as exc:
             if log is not None:
-                log.stream_ended(_problem(exc))
+                await self._after_stream(log, _problem(exc))
             elif isinstance(exc, RunbridgeError) and not isinstance(exc, StreamError):
                 raise  # orq.ai refused the call (401, 404, ...): the caller gets the error itself
             else:
@@ -168,11 +168,21 @@ class TaskStreams:
             raise BackendError(f"orq.ai refused the call: {data.get('error') or 'no reason given'}", backend="orq")
         return None
 
-    async def _after_stream(self, log: RunLog) -> None:
-        """The stream said `[DONE]`. After a timeout the task goes on: its state is read until it ends."""
-        timed_out = bool(log.events) and log.events[-1].raw_type == TIMEOUT
-        if timed_out and not log.ended and log.open_gate is None:
+    async def _after_stream(self, log: RunLog, problem: str | None = None) -> None:
+        """A stream of the task is over (`[DONE]`, or `problem`: it broke). Unless the task ended or waits for tool
+        results, it goes on on orq.ai (a stream that timed out, a connection that broke, a review pending): its state
+        is read until it ends. Only when that fails too is the log broken."""
+        if log.ended or (log.open_gate is not None and log.open_gate.resolvable):
+            log.stream_ended()
+            return
+        if problem is not None or not (log.events and log.events[-1].raw_type == TIMEOUT):
+            why = problem or "it ended before the task did"
+            log.take({"type": LOST_TYPE, "data": {"message": f"the stream stopped ({why})"}})
+        try:
             await self._poll(log)
+        except BROKEN as exc:
+            log.stream_ended(f"{problem or 'the stream stopped'}; reading the task's state failed too: {_problem(exc)}")
+            return
         log.stream_ended()
 
     async def start_polled(self, log: RunLog) -> None:
@@ -229,7 +239,7 @@ class TaskStreams:
         except BROKEN as exc:
             if not accepted:
                 raise
-            log.stream_ended(_problem(exc))
+            await self._after_stream(log, _problem(exc))
         except Exception as exc:
             if not accepted:
                 raise

@@ -19,12 +19,13 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+import anyio
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..context import SandboxContext
-from ..sse import Drop, EventStreamResponse
+from ..sse import DROP, Drop, EventStreamResponse
 from .routes import REQUIRED, error, read_json
 from .state import OrqState, TaskRecord, agent_doc, now_iso
 from .turn_base import TICK
@@ -175,8 +176,11 @@ class Execution:
         task.active = True
         turn = run_turn(self.s, task, agent, body["message"])
         timeout = float(body.get("stream_timeout_seconds", 1800))
-        frames = self._frames(turn, timeout, _agent_frames, record=task.events)
-        return EventStreamResponse(frames, closing=self.ctx.closing)
+        drop_after = self.ctx.faults.stream_state(task.id).next_drop()
+        frames = self._frames(turn, timeout, _agent_frames, record=task.events, drop_after=drop_after)
+        return EventStreamResponse(
+            frames, closing=self.ctx.closing, on_drop=lambda: self.ctx.stats.incr("stream_drops")
+        )
 
     def _keepalive_seconds(self) -> float:
         return self.ctx.keepalive_seconds if self.ctx.keepalive_seconds is not None else 15.0
@@ -188,11 +192,22 @@ class Execution:
         encode: Any,
         *,
         record: list[dict[str, Any]] | None = None,
+        drop_after: int | None = None,
     ) -> AsyncGenerator[bytes | Drop, None]:
-        """The turn's events as frames; `record` (the task's events): an agents stream, which times out."""
+        """The turn's events as frames; `record` (the task's events): an agents stream, which times out.
+        `drop_after` events, the connection is cut (a fault): the task goes on to the end of its turn unseen."""
         deadline, last = time.monotonic() + limit, time.monotonic()
+        sent = 0
         try:
             async for item in turn:
+                if drop_after is not None and sent >= drop_after and item is not TICK:
+                    with anyio.move_on_after(5):  # the rest of the turn happens on the server, unseen
+                        async for _ in turn:
+                            pass
+                    yield DROP
+                    return
+                if item is not TICK:
+                    sent += 1
                 now = time.monotonic()
                 if now >= deadline and record is not None:
                     message = f"The stream timed out after {limit:g} s; the task goes on."
