@@ -221,31 +221,24 @@ async def test_secrets_and_new_keys_never_reach_the_model_the_store_or_the_logs(
         assert secret not in logs
 
 
-async def test_a_webhook_url_is_shown_to_the_person_once(
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_webhook_url_and_the_payment_page_are_shown_to_the_person(
+    mode: str,
     connect: Any,
     human_factory: Any,
     oa: SandboxServer,
     settings: Settings,
-    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     human = human_factory(("accept", None), ("accept", None))
     with anyio.fail_after(30):
-        async with connect(mode="legacy", human=human) as client:
+        async with connect(mode=mode, human=human) as client:
             made = _ok(
                 await client.call_tool("schedules_create", {"agent_name": "summarizer", "schedule_type": "webhook"})
             )
             read = _ok(await client.call_tool("schedules_get", {"schedule_id": made["record"]["id"]}))
             checkout = _ok(await client.call_tool("billing_checkout", {"amount_usd": 20}))
-        async with connect(mode="auto", human=human_factory()) as client:
-            into_file = _ok(
-                await client.call_tool(
-                    "schedules_create",
-                    {"agent_name": "summarizer", "schedule_type": "webhook", "secret_file": str(tmp_path / "hook")},
-                )
-            )
-            link = _ok(await client.call_tool("billing_checkout", {"amount_usd": 5}))
     shown, pay = human.questions
     assert shown.mode == "url"
     url = shown.url
@@ -262,11 +255,32 @@ async def test_a_webhook_url_is_shown_to_the_person_once(
     assert fired.status_code == 202, "the URL the person got works"
     assert pay.mode == "url"
     assert pay.url.startswith("https://checkout.")
-    assert "checkout_url" not in (checkout.get("record") or {})
-    # A client that cannot show a URL: the webhook URL goes to the file, the checkout URL to the model to relay.
+    assert "record" not in checkout
+    assert "shown to the person" in checkout["note"]
+
+
+async def test_without_elicitation_a_webhook_url_goes_to_a_0600_file_and_the_payment_page_to_the_model(
+    connect: Any, oa: SandboxServer, tmp_path: Path
+) -> None:
+    with anyio.fail_after(30):
+        async with connect(mode="legacy", human=None) as client:
+            into_file = _ok(
+                await client.call_tool(
+                    "schedules_create",
+                    {"agent_name": "summarizer", "schedule_type": "webhook", "secret_file": str(tmp_path / "hook")},
+                )
+            )
+            taken = await client.call_tool(
+                "schedules_create",
+                {"agent_name": "summarizer", "schedule_type": "webhook", "secret_file": str(tmp_path / "hook")},
+            )
+            link = _ok(await client.call_tool("billing_checkout", {"amount_usd": 5}))
     hook = (tmp_path / "hook").read_text().strip()
     assert f"/webhooks/{into_file['record']['id']}/whsec_" in hook
+    assert hook not in str(into_file)
     assert stat.S_IMODE(os.stat(tmp_path / "hook").st_mode) == 0o600
+    assert taken.is_error
+    assert "already exists" in _text(taken)
     assert link["record"]["checkout_url"].startswith("https://checkout.")
 
 

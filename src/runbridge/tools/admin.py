@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp_types import InputRequiredResult
 from pydantic import Field
 
-from ..bridge.admin_results import AdminResult, check_once, hand_over
+from ..bridge.admin_results import AdminResult, check_once, hand_over, once_note, shown_before
 from ..core.errors import InputError
 from . import admin_account
 from ._admin import Confirm, Limit, Profile, SecretFile, Workspace, admin_of, confirmed_delete, listed
@@ -81,9 +81,16 @@ async def schedules_create(
     secret_file: SecretFile = None,
     workspace_id: Workspace = None,
     profile: Profile = None,
-) -> AdminResult:
+) -> AdminResult | InputRequiredResult:
     """Create a schedule that runs an agent on a cron timetable or when its webhook is called. A webhook's URL
     holds its secret and is shown once, to the person (by the client, or into secret_file), never to you."""
+    shown = shown_before(ctx, "webhook URL")
+    if shown is not None:  # a 2026 retry: the schedule was made and its URL shown
+        chosen, backend = admin_of(app_of(ctx), profile)
+        record = await backend.admin_get("schedules", str(shown.get("schedule_id")), workspace_id=workspace_id)
+        return AdminResult(
+            profile=chosen.name, kind="schedules", record=record, done=True, note=once_note("webhook URL")
+        )
     if schedule_type == "cron" and not cron_expression:
         raise InputError("A cron schedule needs cron_expression (e.g. '0 9 * * *').")
     chosen, backend = admin_of(app_of(ctx), profile)
@@ -100,7 +107,11 @@ async def schedules_create(
     made = await backend.admin_create("schedules", spec, workspace_id=workspace_id)
     note = None
     if made.once is not None:
-        note = await hand_over(ctx, what=made.once_label or "webhook URL", value=made.once, path=path)
+        state = {"schedule_id": made.record.get("id")}
+        handed = await hand_over(ctx, what="webhook URL", value=made.once, path=path, state=state)
+        if isinstance(handed, InputRequiredResult):
+            return handed
+        note = handed
     return AdminResult(profile=chosen.name, kind="schedules", record=made.record, done=True, note=note)
 
 

@@ -11,7 +11,7 @@ from mcp.server.mcpserver import Context
 from mcp_types import InputRequiredResult
 from pydantic import Field
 
-from ..bridge.admin_results import AdminResult, check_once, hand_over, show_url
+from ..bridge.admin_results import AdminResult, check_once, hand_over, show_url, shown_before
 from ..core.errors import InputError
 from ..core.threads import SecretRefs
 from ._admin import Confirm, Profile, SecretFile, Workspace, admin_of, admin_spec, confirmed_delete, listed
@@ -153,13 +153,20 @@ async def billing_checkout(
     amount_usd: Annotated[float, Field(ge=5, le=10_000, description="Credit to add, in US dollars (from 5).")],
     ctx: Context[Any, Any],
     profile: Profile = None,
-) -> AdminResult:
+) -> AdminResult | InputRequiredResult:
     """Start adding credit: a payment page the person opens to pay. Where the client can, runbridge shows the page
     to the person itself; otherwise the result holds its URL for you to give them."""
     chosen, backend = admin_of(app_of(ctx), profile)
+    if shown_before(ctx, "payment page") is not None:  # a 2026 retry: the page was shown
+        return AdminResult(
+            profile=chosen.name, kind="billing", done=True, note="The payment page was shown to the person."
+        )
     url = await backend.checkout(round(amount_usd * 100))
     message = f"Add ${amount_usd:.2f} of orchagent.io credit: open the payment page and pay there."
-    if await show_url(ctx, message=message, url=url):
+    shown = await show_url(ctx, message=message, url=url, what="payment page")
+    if isinstance(shown, InputRequiredResult):
+        return shown
+    if shown:
         return AdminResult(
             profile=chosen.name, kind="billing", done=True, note="The payment page was shown to the person."
         )
@@ -196,8 +203,9 @@ async def api_keys_create(
     path = check_once(ctx, what="API key", is_url=False, file=secret_file)
     made = await backend.admin_create("api_keys", {"name": name})
     note = None
-    if made.once is not None:
-        note = await hand_over(ctx, what="API key", value=made.once, path=path)
+    if made.once is not None and path is not None:
+        written = await hand_over(ctx, what="API key", value=made.once, path=path)
+        note = written if isinstance(written, str) else None
     return AdminResult(profile=chosen.name, kind="api_keys", record=made.record, done=True, note=note)
 
 
