@@ -20,11 +20,12 @@ pytestmark = pytest.mark.anyio
 
 ERAS = ["legacy", "auto"]
 KEY_ENV = "RUNBRIDGE_E2E_ORQ_KEY"
+SENTINEL = "orq-SENTINEL-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 
 @pytest.fixture(scope="module")
 def orq() -> Iterator[SandboxServer]:
-    with SandboxServer("orq", keepalive_seconds=0.2) as server:
+    with SandboxServer("orq", api_key=SENTINEL, keepalive_seconds=0.2) as server:
         yield server
 
 
@@ -224,3 +225,35 @@ async def test_without_elicitation_deleting_needs_confirm_true(connect: Any, orq
     assert kept
     assert done["deleted"] is True
     assert not _exists(orq, key)
+
+
+async def test_the_api_key_never_reaches_a_result_progress_or_log(
+    connect: Any,
+    human_factory: Any,
+    progress: Any,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caplog.set_level("DEBUG")
+    seen: list[str] = []
+    with anyio.fail_after(30):
+        async with connect(mode="legacy", human=human_factory(("accept", {"result": "fine"}))) as client:
+            for name, args in [
+                ("agents_call", {"agent_id": "weather-agent", "message": "Rome"}),
+                ("agents_call", {"agent_id": "broken-agent", "message": "x"}),
+                ("agents_get", {"agent_id": "nobody"}),
+                ("agents_call", {"agent_id": "echo-agent", "message": "x", "options": {"colour": "red"}}),
+                ("runs_list", {}),
+                ("usage_report", {}),
+            ]:
+                result = await client.call_tool(name, args, progress_callback=progress)
+                seen.append(_text(result))
+                seen.append(str(result.structured_content))
+    monkeypatch.setenv(KEY_ENV, "orq-WRONG-" + SENTINEL[::-1])
+    async with connect(mode="legacy", human=None) as client:
+        refused = await client.call_tool("agents_list", {})
+    assert refused.is_error
+    assert KEY_ENV in _text(refused)  # where the refused key comes from, never the key
+    seen += [_text(refused), *progress.messages, caplog.text]
+    assert not [chunk for chunk in seen if SENTINEL in chunk or SENTINEL[::-1] in chunk]
