@@ -164,6 +164,7 @@ async def test_a_tool_review_is_decided_in_orq_ai_and_the_run_goes_on(
                 "gates_respond", {"gate_id": review["gate_id"], "decision": "accept", "values": {"decision": "approve"}}
             )
             watched: dict[str, Any] = {}
+            during: dict[str, Any] = {}
 
             async def watch() -> None:
                 watched.update(_ok(await client.call_tool("runs_watch", {"run_id": run_id, "wait_seconds": 15})))
@@ -175,7 +176,7 @@ async def test_a_tool_review_is_decided_in_orq_ai_and_the_run_goes_on(
                     assert decided.status_code == 200
                 while run_id in {g["run_id"] for g in _ok(await client.call_tool("gates_list", {}))["gates"]}:
                     await anyio.sleep(0.05)  # until the watch reads action_reviewed
-                during = _ok(await client.call_tool("runs_get", {"run_id": run_id}))
+                during.update(_ok(await client.call_tool("runs_get", {"run_id": run_id})))
             done = watched
             after = _ok(await client.call_tool("gates_list", {}))
     assert first["status"] in ("running", "waiting"), first
