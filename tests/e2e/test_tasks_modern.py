@@ -160,3 +160,19 @@ async def test_a_graceful_stop_leaves_the_task_for_the_next_runbridge(settings: 
             await anyio.sleep(0.2)
             after = await get(client.session, task_id)
     assert after.status == "input_required", after
+
+
+async def test_a_working_task_says_the_runs_current_step_and_runs_watch_runs_as_a_task_too(
+    slow_settings: Settings,
+) -> None:
+    tasks = TaskExtension(interval=0.02)
+    with anyio.fail_after(30):
+        async with Client(build_server(slow_settings)) as plain:  # started without a task: a handle at once
+            handle = _report(await plain.call_tool("runs_start", {"target_id": "long-demo", "wait_seconds": 0}))
+        assert handle["done"] is False
+        async with Client(build_server(slow_settings), extensions=[tasks]) as client:
+            report = _report(await client.call_tool("runs_watch", {"run_id": handle["run_id"]}))
+    assert report["status"] == "completed"
+    assert tasks.created[0].task_id.startswith(f"sandbox/{handle['run_id']}/")
+    steps = [s.status_message for s in tasks.seen if s.status == "working" and s.status_message]
+    assert any(m.startswith("step ") for m in steps), steps
