@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
+from ..backends.registry import SHIPPED
 from ..core.config import load_settings
 from ..core.errors import ConfigError, RunbridgeError
 from ..core.families import registered_families
@@ -72,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     specs = registered_families()
     demos = [spec.name for spec in specs if spec.demo is not None and spec.sandbox]
     sandboxes = sorted({spec.sandbox for spec in specs if spec.sandbox})
+    # The defaults are the first shipped family's (the registry's order), not the first name in the alphabet: a
+    # family added later does not change what `runbridge demo` and `runbridge sandbox` do without --family.
+    shipped = [spec.name for spec in SHIPPED]
+    rank = {name: (shipped.index(name) if name in shipped else len(shipped), name) for name in demos}
+    demo_default = min(demos, key=rank.__getitem__)
+    by_sandbox = {spec.sandbox: spec.name for spec in reversed(specs) if spec.sandbox}
+    sandbox_default = min(
+        sandboxes, key=lambda s: (shipped.index(by_sandbox[s]) if by_sandbox[s] in shipped else len(shipped), s)
+    )
     logins = [spec.name for spec in specs if spec.login is not None]
     parser = argparse.ArgumentParser(prog="runbridge", description="An MCP server for agent-orchestration platforms.")
     parser.add_argument("--version", action="version", version=f"runbridge {__version__}")
@@ -114,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     demo = command("demo", "walk a gated run on the embedded sandbox, end to end")
-    demo.add_argument("--family", choices=demos, default=demos[0], help=f"sandbox API (default {demos[0]})")
+    demo.add_argument("--family", choices=demos, default=demo_default, help=f"sandbox API (default {demo_default})")
     demo.add_argument(
         "--workflow", help="sandbox workflow to run (default approval-demo; orch-research-report for orchestrations)"
     )
@@ -130,7 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = command("sandbox", "run the sandbox backend on 127.0.0.1 (prints its address)")
     sandbox.add_argument("--port", type=_port(0), default=0, help="port (default: any free port)")
     sandbox.add_argument(
-        "--family", choices=sandboxes, default=sandboxes[0], help=f"wire protocol to speak (default {sandboxes[0]})"
+        "--family",
+        choices=sandboxes,
+        default=sandbox_default,
+        help=f"wire protocol to speak (default {sandbox_default})",
     )
     sandbox.add_argument(
         "--variant",
