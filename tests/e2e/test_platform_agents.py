@@ -159,3 +159,32 @@ async def test_without_elicitation_deleting_needs_confirm_true(connect: Any, oa:
     assert "Agent nightly-report has" in _text(refused)
     assert kept
     assert done["deleted"] is True
+
+
+async def test_a_long_call_hands_back_a_handle_and_runs_watch_follows_it_to_its_output(
+    connect: Any, progress: Any
+) -> None:
+    with anyio.fail_after(30):
+        async with connect(mode="legacy") as client:
+            handle = _ok(
+                await client.call_tool(
+                    "agents_call",
+                    {"agent_id": "acme/repo-auditor", "input": {"repo": "big", "turns": 40}, "wait_seconds": 0.3},
+                )
+            )
+            done = _ok(await client.call_tool("runs_watch", {"run_id": handle["run_id"]}, progress_callback=progress))
+            events: list[dict[str, Any]] = []
+            cursor: str | None = None
+            for _ in range(20):  # pages, as long as the result budget cuts them
+                args = {"run_id": handle["run_id"], "limit": 500, **({"cursor": cursor} if cursor else {})}
+                page = _ok(await client.call_tool("runs_events", args))
+                events += page["events"]
+                cursor = page.get("next_cursor")
+                if page["ended"] or not cursor:
+                    break
+    assert handle["done"] is False
+    assert "runs_watch" in handle["next"]
+    assert done["status"] == "completed"
+    assert done["outputs"]["summary"] == "Audited big"
+    assert handle["events_seen"] + done["events_seen"] == 1 + 3 * 40 + 2, "none lost or repeated"
+    assert [e["seq"] for e in events] == [str(i) for i in range(1, 1 + 3 * 40 + 2 + 1)]
