@@ -14,6 +14,7 @@ holding the task's lease.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import weakref
 from collections.abc import Awaitable, Callable, Generator
@@ -31,7 +32,7 @@ from ..core.models import RunStatus, utc_now
 from ..core.protocols import RunsAPI
 from ..state import TaskRecord, TaskStatus
 from .app import App
-from .caller import Caller
+from .caller import Caller, Channel
 from .following import FollowedRun, answered_note
 from .output import tool_result
 from .results import RunReport
@@ -48,6 +49,8 @@ __all__ = [
     "result_doc",
     "starting",
 ]
+
+log = logging.getLogger("runbridge.tasks")
 
 ROUND_SECONDS = 60.0  # one round of following; no client waits on it, the task goes on with the next
 LEASE_SECONDS = ROUND_SECONDS + 60.0  # another process takes the task over only once this lapses
@@ -109,12 +112,19 @@ class TaskBook:
         return now
 
     async def tell(self, task: TaskRecord) -> None:
+        """Tell the task's listeners where it stands. One that is gone (its stream closed) is dropped; one that
+        fails otherwise is a bug, logged with its traceback, and dropped too: the task goes on either way."""
         live = self.live.get(task.task_id)
-        for listener in list(live.listeners if live else ()):
+        if live is None:
+            return
+        for listener in list(live.listeners):
             try:
                 await listener(task)
-            except Exception:  # a listener gone away must not stop the task
-                live.listeners.remove(listener) if live and listener in live.listeners else None
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                live.listeners.remove(listener)
+            except Exception:
+                log.exception("telling a listener of task %s failed", task.task_id)
+                live.listeners.remove(listener)
 
     async def ended(self, task: TaskRecord, report: RunReport | None, result: Any, error: str | None = None) -> None:
         """The tool finished: the task ends `completed` with its result (also when the run failed, or the tool said
@@ -177,7 +187,10 @@ class TaskBook:
         if live is not None and live.progress is not None:
             try:
                 await live.progress(value, total, message)
-            except Exception:  # the client that asked for progress is gone: the task goes on
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                live.progress = None  # the client that asked for progress is gone: the task goes on
+            except Exception:
+                log.exception("progress of task %s could not be sent", task.task_id)
                 live.progress = None
 
 
@@ -201,7 +214,7 @@ class _TaskCaller(Caller):
         self._task = task
         self._last = 0.0
 
-    def channel(self) -> Any:
+    def channel(self) -> Channel:
         return "none"
 
     async def progress(self, value: float, total: float | None, message: str) -> None:
