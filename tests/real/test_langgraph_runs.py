@@ -84,6 +84,8 @@ async def test_a_review_run_with_progress_and_its_gate_answered_by_every_kind_of
     assert "run.resumed" in kinds
     seqs = [int(e["seq"]) for e in events["events"]]
     assert seqs == sorted(set(seqs))
+    assert langgraph_server.key not in str(result) + str(events) + rb.stderr()  # the key never shows
+    assert "Traceback" not in rb.stderr()
 
 
 @pytest.mark.parametrize("client", ["legacy", "modern"])
