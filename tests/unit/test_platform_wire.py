@@ -8,12 +8,13 @@ import time
 import httpx2
 import pytest
 
-from runbridge.backends.platform.client import Quota, unwrap
+from runbridge.backends.platform.client import PATHS, PlatformHttp, Quota, unwrap
 from runbridge.backends.platform.errors import explain, missing_secrets
 from runbridge.backends.platform.refs import AgentRef, parse_ref
 from runbridge.backends.platform.spec import PlatformOptions
 from runbridge.core import Profile
 from runbridge.core.errors import BadRequestError, InputError
+from runbridge.http import HttpClient
 
 
 @pytest.mark.parametrize(
@@ -76,3 +77,38 @@ def test_a_precondition_says_what_to_do_and_is_never_retried() -> None:
     assert "options.llm_credentials" in str(said)
     other = explain(BadRequestError("bad", status=400, code="INVALID_INPUT"), profile, PlatformOptions())
     assert str(other) == "bad (HTTP 400, INVALID_INPUT)."
+
+
+def _answering(statuses: dict[str, int]) -> tuple[PlatformHttp, list[str]]:
+    """The platform's HTTP layer on a transport that answers each `METHOD path` with its status (200 with a body)."""
+    asked: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        key = f"{request.method} {request.url.path}"
+        asked.append(key)
+        status = statuses.get(key, 404)
+        body = (
+            {"balance_cents": 5} if status == 200 else {"error": {"code": "X", "message": "no", "is_retryable": False}}
+        )
+        return httpx2.Response(status, json=body)
+
+    profile = Profile(name="oa", family="platform", base_url="https://api.orchagent.io", max_retries=0)
+    http = HttpClient(profile, transport=httpx2.MockTransport(answer))
+    return PlatformHttp(profile, PlatformOptions(), http), asked
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("refusal", [404, 405])
+async def test_a_path_the_server_does_not_have_falls_back_to_the_clis(refusal: int) -> None:
+    wire, asked = _answering({"GET /billing/balance": refusal, "GET /billing/credits": 200})
+    answer = await wire.first_of(PATHS["billing.balance"], action="read the balance")
+    assert answer.data == {"balance_cents": 5}
+    assert asked == ["GET /billing/balance", "GET /billing/credits"], "the documented path first"
+
+
+@pytest.mark.anyio
+async def test_any_other_refusal_is_the_answer_and_nothing_else_is_tried() -> None:
+    wire, asked = _answering({"PUT /workspaces/ws1/secrets": 400})
+    with pytest.raises(BadRequestError):
+        await wire.first_of(PATHS["secrets.set"], action="set the secret", fill={"workspace": "ws1"}, json={})
+    assert asked == ["PUT /workspaces/ws1/secrets"]
