@@ -52,6 +52,8 @@ def record_task(db: sqlite3.Connection, task: TaskRecord) -> None:
     ):
         raise InputError(f"Run {task.run_id!r} is not recorded on profile {task.profile!r}: a task needs its run.")
     expires = task.created_at + timedelta(milliseconds=task.ttl_ms) if task.ttl_ms is not None else None
+    # Tasks past their ttl are gone from every read; their rows go as new tasks are made.
+    db.execute("DELETE FROM tasks WHERE expires_at IS NOT NULL AND expires_at <= ?", (utc_now().isoformat(),))
     db.execute(
         f"INSERT INTO tasks ({_COLUMNS}, expires_at) VALUES ({', '.join('?' * 17)})",  # noqa: S608  (constant)
         (
