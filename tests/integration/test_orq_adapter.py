@@ -31,6 +31,7 @@ from runbridge.core.models import EventKind, Gate, GateAnswer, RunEvent, RunStat
 from runbridge.core.protocols import AgentCallAPI, AgentsAPI, capabilities_of
 from runbridge.http import HttpClient, RetryPolicy, Secret
 from runbridge.sandbox import SandboxServer
+from runbridge.sandbox.orq import OrqState
 
 pytestmark = pytest.mark.anyio
 
@@ -330,6 +331,7 @@ async def test_call_options_pass_through_and_unknown_ones_are_refused(orq: Sandb
         await backend.call_agent(
             AgentCallRequest(agent_id="echo-agent", message="x", options={"stream_timeout_seconds": 99999})
         )
+    backend = connect(orq, stream_timeout_seconds=120)
     run = await backend.call_agent(
         AgentCallRequest(
             agent_id="echo-agent",
@@ -346,6 +348,16 @@ async def test_call_options_pass_through_and_unknown_ones_are_refused(orq: Sandb
     )
     events = await _events(backend, run.run_id, lambda e: e.terminal)
     assert events[-1].data["outputs"]["text"] == "You said: with files (+1 file)"
+    state: OrqState = getattr(orq.apps["orq"], "state").orq  # noqa: B009  (a Starlette app's state)
+    context = orq.call(lambda: state.tasks[run.run_id].context)
+    assert context == {
+        "identity": {"id": "contact_1"},
+        "thread": {"id": "thread_1"},
+        "memory": {"entity_id": "u-1"},
+        "metadata": {"k": "v"},
+        "variables": {"user_name": "Ada"},  # the call's `input`
+        "stream_timeout_seconds": 120,  # the profile's option
+    }
     with pytest.raises(NotFoundError, match="nobody"):
         await backend.call_agent(AgentCallRequest(agent_id="nobody", message="x"))
 

@@ -34,6 +34,7 @@ from .turns import run_turn
 __all__ = ["Execution"]
 
 DONE = b"data: [DONE]\n\n"
+_CONTEXT = ("identity", "contact", "thread", "memory", "metadata", "variables", "engine", "stream_timeout_seconds")
 KEEPALIVE = b": keep-alive\n\n"
 
 
@@ -101,8 +102,8 @@ class Execution:
             if body["message"].get("role") == "tool":
                 return error(400, "Tool results continue a task: pass its task_id")
             task = self.s.new_task(agent["key"])
-        if isinstance(body.get("memory"), dict):
-            task.memory = dict(body["memory"])
+        # What the call carried besides its message, as orq.ai keeps it with the task (the last call's).
+        task.context = {k: body[k] for k in _CONTEXT if k in body}
         return task, agent, body
 
     def _inline_agent(self, body: dict[str, Any]) -> dict[str, Any]:

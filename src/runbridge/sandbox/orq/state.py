@@ -189,7 +189,7 @@ class TaskRecord:
     review: anyio.Event = field(default_factory=anyio.Event)
     decision: str | None = None  # a person's review in "orq.ai's UI" (the sandbox admin route)
     awaiting_review: str | None = None  # "action" or "execution" while it waits for one
-    memory: dict[str, Any] = field(default_factory=dict[str, Any])
+    context: dict[str, Any] = field(default_factory=dict[str, Any])  # identity, thread, memory, ... of the last call
 
 
 class OrqState:
