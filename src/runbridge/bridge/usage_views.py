@@ -26,6 +26,15 @@ def _cell(value: Any) -> str:
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
 
 
+def _numeric(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _fit(text: str, width: int, numeric: bool) -> str:
+    """Numbers right-aligned, text left-aligned."""
+    return text.rjust(width) if numeric else text.ljust(width)
+
+
 def table_of(view: UsageView, *, profile: str) -> str:
     """`view` as text: a heading, the period's figures on one line, then the rows under their columns."""
     period = f"{view.since:%Y-%m-%d} to {view.until:%Y-%m-%d}"
@@ -36,9 +45,10 @@ def table_of(view: UsageView, *, profile: str) -> str:
     if view.columns and view.rows:
         cells = [[_cell(row.get(c)) for c in view.columns] for row in view.rows]
         widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(view.columns)]
-        lines.append("  ".join(c.ljust(w) for c, w in zip(view.columns, widths, strict=True)).rstrip())
+        numeric = [all(_numeric(row.get(c)) for row in view.rows) for c in view.columns]
+        lines.append("  ".join(_fit(c, w, n) for c, w, n in zip(view.columns, widths, numeric, strict=True)).rstrip())
         for row in cells:
-            lines.append("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+            lines.append("  ".join(_fit(v, w, n) for v, w, n in zip(row, widths, numeric, strict=True)).rstrip())
     elif view.columns:
         lines.append("(no rows in this period)")
     if view.total_rows is not None and view.total_rows > len(view.rows):
