@@ -1,6 +1,7 @@
-"""The LangGraph adapter's tests, run as they are against the real Agent Server (tests/real/test_langgraph_adapter.py)
-and against runbridge's LangGraph sandbox (tests/integration/test_langgraph_adapter.py): a module that imports them
-provides the `lg` fixture (an `LgHost`). That the same tests pass on both is what makes the sandbox a stand-in.
+"""The LangGraph adapter's tests, run as they are against the real Agent Server
+(tests/real/test_langgraph_adapter_real.py) and against runbridge's LangGraph sandbox
+(tests/integration/test_langgraph_adapter.py): a module that imports them provides the `lg` fixture (an `LgHost`).
+That the same tests pass on both is what makes the sandbox a stand-in.
 
 The graphs are those of tests/real/langgraph_project: `review` (draft, a review interrupt with options, publish),
 `form` (a response_schema interrupt), `pair` (two interrupts at once), `ticker` (slow ticks)."""
@@ -18,7 +19,7 @@ import pytest
 
 from runbridge.backends.langgraph import LangGraphBackend
 from runbridge.core.config import Profile
-from runbridge.core.errors import GateError
+from runbridge.core.errors import BackendError, GateError, NotFoundError
 from runbridge.core.models import EventKind, GateAnswer, RunEvent, RunStatus, StartRequest
 from runbridge.http import HttpClient, RetryPolicy, load_secret
 
@@ -346,3 +347,22 @@ async def test_the_key_goes_as_a_bearer_token_when_the_profile_says_so(
     async with adapter(lg, monkeypatch, auth="bearer") as backend:
         page = await backend.list_targets()
     assert len(page.items) == 4
+
+
+async def test_a_node_that_raises_fails_the_run_and_an_unknown_assistant_is_not_found(
+    lg: LgHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with adapter(lg, monkeypatch) as backend:
+        run = await backend.start_run(StartRequest(target_id="ticker", inputs={"ticks": 2, "delay": "soon"}))
+        events = await until(backend, run.run_id, ended)
+        failed = await backend.get_run(run.run_id)
+        with pytest.raises(NotFoundError) as unknown:
+            await backend.describe_target("no-such-graph")
+        with pytest.raises(BackendError) as refused:
+            await backend.start_run(StartRequest(target_id="no-such-graph"))
+    assert events[-1].kind is EventKind.RUN_FAILED
+    assert events[-1].data["error"]
+    assert failed.status is RunStatus.FAILED
+    assert "no-such-graph" in str(unknown.value)
+    assert refused.value.status in (404, 422)
+    assert lg.key not in str(refused.value)

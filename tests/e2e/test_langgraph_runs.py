@@ -1,7 +1,7 @@
 """The LangGraph family end to end on its sandbox, through the official MCP client (in memory): a review run whose
 gate is answered in both eras and through gates_respond, two interrupts at once, a resume refused once the thread
 moved on, cancel, fork from a checkpoint, and threads. The same flows run against the real Agent Server in
-tests/real/test_langgraph_runs.py."""
+tests/real/test_langgraph_runs_real.py."""
 
 from __future__ import annotations
 

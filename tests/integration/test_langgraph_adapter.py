@@ -1,5 +1,5 @@
 """The LangGraph adapter's tests (tests/langgraph_cases.py) against runbridge's LangGraph sandbox: the same tests
-tests/real/test_langgraph_adapter.py runs against the real Agent Server, so the sandbox is held to the server."""
+tests/real/test_langgraph_adapter_real.py runs against the real Agent Server, so the sandbox is held to the server."""
 
 from __future__ import annotations
 
