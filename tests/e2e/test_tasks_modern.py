@@ -176,3 +176,25 @@ async def test_a_working_task_says_the_runs_current_step_and_runs_watch_runs_as_
     assert tasks.created[0].task_id.startswith(f"sandbox/{handle['run_id']}/")
     steps = [s.status_message for s in tasks.seen if s.status == "working" and s.status_message]
     assert any(m.startswith("step ") for m in steps), steps
+
+
+async def test_a_tasks_gate_answered_with_gates_respond_moves_the_task_on_and_is_not_answered_twice(
+    settings: Settings,
+) -> None:
+    tasks = TaskExtension(poll=False)
+    with anyio.fail_after(40):
+        async with Client(build_server(settings), extensions=[tasks]) as client:
+            await client.call_tool("runs_start", {"target_id": "approval-demo"})
+            task_id = tasks.created[0].task_id
+            waiting = await until(client.session, task_id, "input_required")
+            assert waiting.input_requests is not None
+            [key] = waiting.input_requests
+            gate_id = key.split(":", 1)[1]
+            answered = _report(await client.call_tool("gates_respond", {"gate_id": gate_id, "decision": "accept"}))
+            assert answered["decision"] == "accepted"
+            with pytest.raises(MCPError):  # the gate was answered: the task's copy of the question is gone
+                await update(client.session, task_id, {key: {"action": "accept", "content": {"decision": "accept"}}})
+            done = await until(client.session, task_id, "completed", "failed")
+    assert done.status == "completed", done
+    assert done.result is not None
+    assert done.result["structuredContent"]["outputs"]["result"] == "Announcement published."
