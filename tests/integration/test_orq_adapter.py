@@ -321,6 +321,15 @@ async def test_the_task_and_responses_endpoints(orq: SandboxServer, connect: Con
     done = await _events(backend, ran.run_id, lambda e: e.terminal)
     assert done[-1].data["outputs"]["text"] == "You said: inline"
     assert (await backend.get_agent(key)).id == key  # the inline run created the agent
+    again = await backend.call_agent(
+        AgentCallRequest(agent_id=key, message="not streamed", endpoint="run", options={"agent": inline})
+    )
+    assert (await _events(backend, again.run_id, lambda e: e.terminal))[-1].data["outputs"]["text"] == (
+        "You said: not streamed"
+    )
+    assert _posts(orq, "POST /v2/agents/run") == 1
+    with pytest.raises(InputError, match=r"options\.agent"):
+        await backend.call_agent(AgentCallRequest(agent_id=key, message="x", endpoint="stream-run"))
 
 
 async def test_call_options_pass_through_and_unknown_ones_are_refused(orq: SandboxServer, connect: Connect) -> None:
