@@ -49,6 +49,7 @@ def test_the_example_shows_what_it_says(program: Path) -> None:
     assert "ok: " in done.stdout
 
 
+@pytest.mark.slow
 def test_an_example_whose_check_fails_exits_non_zero_saying_which(tmp_path: Path) -> None:
     program = tmp_path / "failing.py"
     program.write_text(

@@ -5,11 +5,14 @@ really starts runbridge, which answers the official MCP client."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from runbridge.cli.install import run_install
 from runbridge.cli.install_hosts import HOSTS
+from runbridge.core import RunbridgeError, load_settings
 from runbridge.sandbox import SandboxServer
 
 KEY_ENV = "RUNBRIDGE_INSTALL_TEST_KEY"
@@ -50,17 +55,30 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _install(
-    home: Path, config: Path, client: str, *more: str, key: str | None = SECRET
-) -> subprocess.CompletedProcess[str]:
-    extra = {KEY_ENV: key} if key is not None else {}
-    return subprocess.run(
-        [sys.executable, "-m", "runbridge", "install", "--client", client, "--config", str(config), *more],
-        env=_env(home, **extra),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _install(home: Path, config: Path, client: str, *more: str, key: str | None = SECRET) -> Done:
+    """`runbridge install --client CLIENT --config CONFIG [--print]` in this process, in the environment `_env`
+    makes (a failure is exit status 2 and one line, as the command says it; test_the_command_refuses_... runs the
+    real command)."""
+    env = _env(home, **({KEY_ENV: key} if key is not None else {}))
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+        for name in set(os.environ) - set(env):
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        try:
+            code = run_install(load_settings(str(config)), client, print_only="--print" in more, home=home)
+        except RunbridgeError as exc:
+            print(f"runbridge: {exc}", file=sys.stderr)
+            code = 2
+    return Done(code, out.getvalue(), err.getvalue())
 
 
 def _target(home: Path, client: str) -> Path:
@@ -163,6 +181,26 @@ def test_print_shows_the_entry_and_writes_nothing_and_never_a_key(client: str, t
     assert SECRET not in done.stdout + done.stderr
     shown = json.loads(done.stdout.split("\n", 1)[1])
     assert "runbridge" in shown[HOSTS[client].servers_key]
+
+
+def test_the_command_refuses_a_file_that_is_not_json_in_one_line_and_exit_status_2(
+    tmp_path: Path, config: Path
+) -> None:
+    home = tmp_path / "home"
+    target = _target(home, "cursor")
+    target.parent.mkdir(parents=True)
+    target.write_text("{ not json", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "runbridge", "install", "--client", "cursor", "--config", str(config)],
+        env=_env(home, **{KEY_ENV: SECRET}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"runbridge: {target} is not JSON")
+    assert done.stderr.count("\n") == 1
+    assert target.read_text(encoding="utf-8") == "{ not json"
 
 
 def test_claude_desktop_refuses_when_the_key_is_not_set_in_the_shell(tmp_path: Path, config: Path) -> None:
