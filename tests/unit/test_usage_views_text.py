@@ -49,7 +49,10 @@ def _rows(png: bytes) -> tuple[int, int, list[bytes]]:
 
 
 def test_the_table_aligns_numbers_right_and_text_left_and_says_when_more_rows_exist() -> None:
-    rows = [{"agent": "acme/summarizer", "calls": 1200, "cost_usd": 0.5}, {"agent": "joe/x", "calls": 3}]
+    rows: list[dict[str, object]] = [
+        {"agent": "acme/summarizer", "calls": 1200, "cost_usd": 0.5},
+        {"agent": "joe/x", "calls": 3},
+    ]
     text = table_of(_view("breakdown", rows, ["agent", "calls", "cost_usd"], total_rows=9), profile="oa")
     lines = text.splitlines()
     assert lines[0] == "consumer breakdown on oa, 2026-03-28 to 2026-03-31"
