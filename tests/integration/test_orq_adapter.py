@@ -369,6 +369,10 @@ async def test_call_options_pass_through_and_unknown_ones_are_refused(orq: Sandb
     }
     with pytest.raises(NotFoundError, match="nobody"):
         await backend.call_agent(AgentCallRequest(agent_id="nobody", message="x"))
+    with pytest.raises(NotFoundError, match="no task 'gone'"):
+        await backend.call_agent(AgentCallRequest(agent_id="echo-agent", message="x", options={"task_id": "gone"}))
+    with pytest.raises(InputError, match="inline"):
+        await backend.call_agent(AgentCallRequest(agent_id="echo-agent", message="x", options={"agent": {"a": 1}}))
 
 
 async def test_reads_are_retried_on_429_and_5xx(orq: SandboxServer, connect: Connect) -> None:

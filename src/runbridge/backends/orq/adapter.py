@@ -159,6 +159,8 @@ class OrqBackend:
         message = user_message(text, options.pop("files", None))
         if options.get("task_id") and endpoint in ("run", "stream-run"):
             raise InputError("A task is continued through stream-task, task or responses, not run.")
+        if inline and endpoint not in ("run", "stream-run"):
+            raise InputError("options.agent (an inline configuration) is for the run and stream-run endpoints.")
         body = call_body(
             message,
             options,
@@ -197,7 +199,8 @@ class OrqBackend:
                 log.take({"type": "agents.execution_started", "data": {"agent_task_id": task_id}})
                 await self.streams.start_polled(log)
         except NotFoundError as exc:
-            exc.message = f"No agent with key {agent_key!r} on {self.profile.base_url} (agents_list shows them)."
+            task = f", or no task {body['task_id']!r} of it" if body.get("task_id") else ""
+            exc.message = f"No agent with key {agent_key!r}{task} on {self.profile.base_url} (agents_list shows them)."
             raise
         self._agents[log.run_id] = agent_key
         run = self._run_of(log)
