@@ -112,7 +112,7 @@ async def test_every_tool_has_a_description_an_output_schema_and_honest_annotati
     assert tools["runs_cancel"]["annotations"]["idempotentHint"] is True
     assert tools["runs_start"]["annotations"]["idempotentHint"] is False
     assert tools["gates_list"]["annotations"]["openWorldHint"] is False
-    assert tools["usage_report"]["annotations"]["openWorldHint"] is False, "it reads runbridge's own record"
+    assert tools["usage_report"]["annotations"]["openWorldHint"] is True, "with `view` it reads a backend's usage"
     assert tools["runs_start"]["annotations"]["openWorldHint"] is True
     for follow in ("runs_start", "runs_watch", "runs_fork", "gates_respond"):
         assert {"run_id", "status", "done", "next", "cursor"} <= set(tools[follow]["outputSchema"]["properties"])

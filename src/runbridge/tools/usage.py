@@ -121,4 +121,4 @@ def platform_view(found: UsageView) -> dict[str, Any]:
     return structured(found)
 
 
-SPECS = [ToolSpec(usage_report, "usage", "Report usage and cost", read_only=True, open_world=False)]
+SPECS = [ToolSpec(usage_report, "usage", "Report usage and cost", read_only=True)]  # `view` reads a backend
