@@ -171,18 +171,29 @@ async def test_a_stream_dropped_mid_run_is_rejoined_and_loses_nothing(
     proxy = CuttableProxy(langgraph_server.port)
     try:
         rb = Runbridge(tmp_path, profile(proxy.base_url), langgraph_server.key)
-        progress = Progress()
+        ticks_seen = 0
+        cut_at = {3: anyio.Event(), 7: anyio.Event()}  # cut while the run ticks: after its 3rd and its 7th tick
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            nonlocal ticks_seen
+            if message and '"tick"' in message:
+                ticks_seen += 1
+                for at, event in cut_at.items():
+                    if ticks_seen >= at:
+                        event.set()
+
         async with rb.connect("legacy") as mcp, anyio.create_task_group() as tg:
 
             async def cut_twice() -> None:
-                for _ in range(2):
-                    await anyio.sleep(1.0)
+                for event in cut_at.values():
+                    await event.wait()
                     proxy.cut()
 
             tg.start_soon(cut_twice)
             args = {"target_id": "ticker", "inputs": {"ticks": 12, "delay": 0.25}, "wait_seconds": 30}
-            result = structured(await call(mcp, "runs_start", args, progress_callback=progress))
+            result = structured(await call(mcp, "runs_start", args, progress_callback=on_progress))
             events = structured(await call(mcp, "runs_events", {"run_id": result["run_id"], "limit": 500}))["events"]
+            tg.cancel_scope.cancel()  # the cuts are done (a run that ended first would leave one waiting)
     finally:
         proxy.close()
     assert proxy.cuts == 2
