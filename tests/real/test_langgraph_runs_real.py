@@ -129,7 +129,7 @@ async def test_cancel_a_ticking_run_and_fork_a_finished_one_from_a_checkpoint(
         events = structured(await call(mcp, "runs_events", {"run_id": done["run_id"], "limit": 200}))["events"]
         drafted = next(e for e in events if e["kind"] == "step.completed" and e.get("step") == "draft")
         fork = structured(await call(mcp, "runs_fork", {"run_id": done["run_id"], "from_seq": int(drafted["seq"])}))
-    assert ticking["status"] == "running"
+    assert ticking["status"] in ("queued", "running")
     assert cancelled["status"] == "cancelled"
     assert after["run"]["status"] == "cancelled"
     ticks = langgraph_server.thread(thread_of(langgraph_server, ticking["run_id"]))["values"]["count"]
@@ -151,7 +151,7 @@ async def test_runbridge_restarted_mid_run_goes_on_from_its_cursor(
     args = {"target_id": "ticker", "inputs": {"ticks": 12, "delay": 0.25}, "wait_seconds": 1}
     async with rb.connect("legacy") as mcp:
         started = structured(await call(mcp, "runs_start", args))
-    assert started["status"] == "running"
+    assert started["status"] in ("queued", "running")
     progress = Progress()
     async with rb.connect("legacy") as mcp:  # a new runbridge process on the same store
         finished = structured(
