@@ -186,3 +186,20 @@ async def test_a_write_refused_with_429_is_tried_again_and_a_final_refusal_is_no
             await backend.admin_get("schedules", "nope")
     assert made.record["service_name"] == "retried"
     assert tries <= 1, "is_retryable false is never tried again"
+
+
+async def test_a_usage_read_waits_out_a_short_rate_limit_and_reports_a_long_one(
+    oa: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with adapter(oa, monkeypatch, background=False) as backend:
+        steer(oa, rate_limit={"count": 1, "path_prefix": "/usage", "suggested_wait": 0.2})
+        before = requests_to(oa, "GET /usage")
+        summary = await backend.usage_view(UsageQuery(view="summary"))
+        waited = requests_to(oa, "GET /usage") - before
+        steer(oa, rate_limit={"count": 5, "path_prefix": "/usage", "suggested_wait": 3600})
+        with pytest.raises(RateLimitedError) as refused:
+            await backend.usage_view(UsageQuery(view="summary"))
+    assert summary.figures.calls == own_sums(oa, days=30)["total_calls"]
+    assert waited == 2, "refused once, then answered"
+    assert "wait 3600 s" in str(refused.value)
+    assert "quota resets at" in str(refused.value)
