@@ -257,3 +257,16 @@ async def test_a_slow_synchronous_call_is_a_handle_first_and_names_its_workspace
     assert events[-1].data["outputs"] == {"summary": "slow one", "bullets": ["slow", "one"]}
     assert snapshot.status is RunStatus.COMPLETED
     assert snapshot.details["workspace_run_id"] != run.run_id
+
+
+async def test_a_stream_lost_before_its_result_is_settled_from_the_workspace_runs_logs(
+    platform: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with adapter(platform, monkeypatch) as backend:
+        run = await backend.call_agent(_call("acme/repo-auditor", input={"repo": "cut", "drop_before_result": True}))
+        events = await events_of(backend, run.run_id)
+        snapshot = await backend.get_run(run.run_id)
+    assert events[-1].kind is EventKind.RUN_COMPLETED
+    assert events[-1].data["outputs"]["summary"] == "Audited cut"
+    assert EventKind.TOOL_CALLED in {e.kind for e in events}, "the progress read before the break is kept"
+    assert snapshot.status is RunStatus.COMPLETED

@@ -69,7 +69,13 @@ class Call:
         """The run's id, once: the first to decide (the answer, or call_agent giving up waiting) makes the log."""
         if self.log is None:
             self.run_id = run_id
-            self.log = RunLog(run_id, CallFeed(run_id, str(self.ref)), target_id=str(self.ref), ends_with="result")
+            self.log = RunLog(
+                run_id,
+                CallFeed(run_id, str(self.ref)),
+                target_id=str(self.ref),
+                ends_with="result",
+                lost="The call may go on on orchagent.io: runs_get reads how it ended from the workspace run's logs.",
+            )
             self.log.take({"type": "started"})
         return self.log
 
@@ -242,6 +248,8 @@ class AgentCalls:
             doc = json.loads(await response.aread() or b"null")
         except ValueError:
             raise StreamError("orchagent.io answered the call with a body that is not JSON.") from None
+        except httpx2.TransportError as exc:
+            raise StreamError(f"orchagent.io's answer to the call broke off ({type(exc).__name__}).") from None
         doc = scrub(doc)
         run_log.take({"type": "result", "data": doc, "note": self._note(doc)})
 
@@ -265,14 +273,14 @@ class AgentCalls:
                     ended = True
                     break
         except (httpx2.TransportError, RunbridgeError) as exc:
+            await self._settle_from_logs(call)  # before the log says the stream is over: watchers wait for this
             run_log.stream_ended(
                 str(exc) if isinstance(exc, RunbridgeError) else f"the connection broke ({type(exc).__name__})"
             )
-            await self._settle_from_logs(call)
             return
-        run_log.stream_ended(None if ended else "the stream ended before its result")
         if not ended:
             await self._settle_from_logs(call)
+        run_log.stream_ended(None if ended else "the stream ended before its result")
 
     def _stream_error(self, data: Any) -> dict[str, Any]:
         err = data.get("error") if isinstance(data, dict) else None

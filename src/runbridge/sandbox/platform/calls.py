@@ -21,7 +21,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..sse import Drop, EventStreamResponse
+from ..sse import DROP, Drop, EventStreamResponse
 from .catalogue import PERSONAL_WS, AgentVersion
 from .data import WorkspaceRun
 from .state import PlatformState
@@ -240,6 +240,9 @@ class CallRoutes:
             return
         output, warnings = _output(agent, body)
         self._finish(run, output)
+        if body.get("drop_before_result") is True:  # the call is done, but its stream breaks before the result
+            yield DROP
+            return
         elapsed = int((time.monotonic() - started) * 1000)
         metadata = {
             "processing_time_ms": elapsed,
