@@ -113,8 +113,11 @@ async def test_the_admin_toolset_is_off_by_default_and_hidden_in_read_only_mode(
     assert {s.name for s in visible_tools(read_only)} & ADMIN_TOOLS == set()
     assert set(listed) >= ADMIN_TOOLS
     for name in ADMIN_TOOLS:
+        assert len(listed[name].description or "") > 40, name
+        assert (listed[name].output_schema or {}).get("type") == "object", name
         hints = listed[name].annotations
         assert hints is not None
+        assert hints.read_only_hint is name.endswith(("_list", "_get", "_members", "_balance")), name
         assert bool(hints.destructive_hint) is (name in DESTRUCTIVE), name
         if name in DESTRUCTIVE:
             assert "confirm" in listed[name].input_schema["properties"], name

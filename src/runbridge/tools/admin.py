@@ -187,7 +187,7 @@ async def services_get(
     workspace_id: Workspace = None,
     profile: Profile = None,
 ) -> AdminResult:
-    """Read one service, or its recent log lines."""
+    """Read one always-on service (state, health, restarts), or its recent log lines."""
     chosen, backend = admin_of(app_of(ctx), profile)
     if view == "service":
         record = await backend.admin_get("services", service_id, workspace_id=workspace_id)
@@ -243,7 +243,7 @@ async def services_update(
 async def services_restart(
     service_id: ServiceId, ctx: Context[Any, Any], workspace_id: Workspace = None, profile: Profile = None
 ) -> AdminResult:
-    """Restart a service."""
+    """Restart an always-on service (it stops briefly); returns it with its restart count."""
     chosen, backend = admin_of(app_of(ctx), profile)
     doc = await backend.admin_action("services", service_id, "restart", {}, workspace_id=workspace_id)
     record = doc.get("service") if isinstance(doc.get("service"), dict) else doc

@@ -55,7 +55,7 @@ async def workspaces_create(
     slug: Annotated[str | None, Field(max_length=100, pattern=r"^[a-z0-9-]+$")] = None,
     profile: Profile = None,
 ) -> AdminResult:
-    """Create a team workspace."""
+    """Create a team workspace (members are then invited with workspaces_invite)."""
     chosen, backend = admin_of(app_of(ctx), profile)
     made = await backend.admin_create("workspaces", {"name": name, **({"slug": slug} if slug else {})})
     return AdminResult(profile=chosen.name, kind="workspaces", record=made.record, done=True)
@@ -68,7 +68,8 @@ async def workspaces_invite(
     workspace_id: Workspace = None,
     profile: Profile = None,
 ) -> AdminResult:
-    """Invite someone to a workspace by email."""
+    """Invite someone to a workspace by email, as a member or an admin; the invitation stays pending until they
+    accept."""
     chosen, backend = admin_of(app_of(ctx), profile)
     doc = await backend.admin_action("workspaces", workspace_id or "", "invite", {"email": email, "role": role})
     record = doc.get("invitation") if isinstance(doc.get("invitation"), dict) else doc
