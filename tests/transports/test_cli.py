@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from transport_harness import KEY_ENV, RUNBRIDGE, free_port, run_cli, write_config
 
+from runbridge.backends.registry import register_shipped
+from runbridge.core.families import registered_families
 from runbridge.sandbox import SandboxServer
 
 
@@ -205,9 +207,12 @@ def test_the_sandbox_refuses_an_unknown_variant_in_one_line(
 
 
 def test_the_sandbox_refuses_an_unknown_family_with_the_known_ones(child_env: dict[str, str]) -> None:
+    register_shipped()
+    known = ", ".join(repr(name) for name in sorted({spec.sandbox for spec in registered_families() if spec.sandbox}))
+    assert "'openwop'" in known  # the list is the registry's, which has at least the first family
     done = run_cli("sandbox", "--family", "bogus", env=child_env)
     assert done.returncode == 2
-    assert "invalid choice: 'bogus' (choose from 'openwop', 'orchagent', 'orchestrations')" in done.stderr
+    assert f"invalid choice: 'bogus' (choose from {known})" in done.stderr
     assert "Traceback" not in done.stderr
 
 
