@@ -47,21 +47,20 @@ async def open_gate(app: App, task: TaskRecord) -> Gate | None:
     return record.gate if record is not None and record.state == "open" else None
 
 
-def elicitation_params(gate: Gate, *, titled_enums: bool = True) -> ElicitRequestFormParams | ElicitRequestURLParams:
-    """The gate as an elicitation, as the hybrid wait asks it (a sign-in as a link, anything else as a form)."""
-    if gate.redirect_url is not None and not gate.fields:
+def elicitation_params(gate: Gate, *, links: bool = True) -> ElicitRequestFormParams | ElicitRequestURLParams:
+    """The gate as an elicitation, as the hybrid wait asks it: a sign-in as a link where the client takes links,
+    anything else (and a sign-in otherwise) as a form whose message carries the link."""
+    if gate.redirect_url is not None and not gate.fields and links:
         return ElicitRequestURLParams(message=elicitation_message(gate), url=gate.redirect_url)
-    return ElicitRequestFormParams(
-        message=elicitation_message(gate), requested_schema=elicitation_schema(gate, titled_enums=titled_enums)
-    )
+    return ElicitRequestFormParams(message=elicitation_message(gate), requested_schema=elicitation_schema(gate))
 
 
-async def input_requests(app: App, task: TaskRecord) -> dict[str, Any] | None:
+async def input_requests(app: App, task: TaskRecord, *, links: bool = True) -> dict[str, Any] | None:
     """The task's input requests on the wire (`{key: {method, params}}`), while it waits on an open gate."""
     gate = await open_gate(app, task)
     if gate is None:
         return None
-    params = elicitation_params(gate).model_dump(mode="json", by_alias=True, exclude_none=True)
+    params = elicitation_params(gate, links=links).model_dump(mode="json", by_alias=True, exclude_none=True)
     return {gate_key(gate.gate_id): {"method": "elicitation/create", "params": params}}
 
 

@@ -18,9 +18,11 @@ from mcp_types import ElicitResult
 from pydantic import BaseModel
 
 from ..bridge.app import App
+from ..bridge.gates import elicitation_message, elicitation_schema
 from ..bridge.tasks import TaskStart, book_of, ttl_of
-from ..bridge.tasks_ops import answer_task, cancel_task, elicitation_params, gate_key, list_tasks, open_gate, read_task
+from ..bridge.tasks_ops import answer_task, cancel_task, gate_key, list_tasks, open_gate, read_task
 from ..core.errors import GateError, RunbridgeError
+from ..core.models import Gate
 from ..state import TaskRecord
 from .tasks import as_protocol_error, owner_of, run_as_task, wire_task
 from .tasks_notify import tell_session
@@ -110,12 +112,7 @@ async def result(app: App, ctx: ServerRequestContext[Any, Any], task: TaskRecord
         gate = await open_gate(app, task)
         if gate is not None and gate.gate_id not in asked and _can_elicit(ctx):
             asked.add(gate.gate_id)  # asked once per call: a dismissed question is not put again and again
-            answer = await ctx.session.elicit_form(
-                elicitation_params(gate).message,
-                elicitation_schema_of(gate),
-                related_request_id=ctx.request_id,
-            )
-            await _apply(app, task, gate.gate_id, answer)
+            await _apply(app, task, gate.gate_id, await _ask(ctx, gate))
         live = book.live.get(task.task_id)
         with anyio.move_on_after(task.poll_ms / 1000):
             if live is not None:
@@ -131,9 +128,16 @@ async def result(app: App, ctx: ServerRequestContext[Any, Any], task: TaskRecord
     return doc
 
 
-def elicitation_schema_of(gate: Any) -> dict[str, Any]:
-    params = elicitation_params(gate)
-    return getattr(params, "requested_schema", None) or {"type": "object", "properties": {}}
+async def _ask(ctx: ServerRequestContext[Any, Any], gate: Gate) -> ElicitResult:
+    """The gate as the hybrid wait asks it: a sign-in as a link where the client takes links, else as a form."""
+    caps = ctx.session.client_capabilities
+    takes_links = caps is not None and caps.elicitation is not None and caps.elicitation.url is not None
+    if gate.redirect_url is not None and takes_links:
+        return await ctx.session.elicit_url(
+            elicitation_message(gate), gate.redirect_url, f"runbridge:{gate.profile}:{gate.gate_id}", ctx.request_id
+        )
+    schema = elicitation_schema(gate, titled_enums=True)
+    return await ctx.session.elicit_form(elicitation_message(gate), schema, related_request_id=ctx.request_id)
 
 
 def _can_elicit(ctx: ServerRequestContext[Any, Any]) -> bool:

@@ -58,7 +58,13 @@ def _created(task: TaskRecord) -> dict[str, Any]:
     return {"resultType": "task", **wire_task(task), "ttlMs": task.ttl_ms, "pollIntervalMs": task.poll_ms}
 
 
-async def detailed(app: App, task: TaskRecord) -> dict[str, Any]:
+def takes_links(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether a sign-in may be asked as a link: unless the client declared elicitation without URL mode."""
+    caps = ctx.session.client_capabilities
+    return caps is None or caps.elicitation is None or caps.elicitation.url is not None
+
+
+async def detailed(app: App, task: TaskRecord, *, links: bool = True) -> dict[str, Any]:
     """`tasks/get`'s answer: the task, with its result, error or the input it needs."""
     doc: dict[str, Any] = {"resultType": "complete", **wire_task(task), "ttlMs": task.ttl_ms}
     doc["pollIntervalMs"] = task.poll_ms
@@ -67,7 +73,7 @@ async def detailed(app: App, task: TaskRecord) -> dict[str, Any]:
     elif task.status == "failed":
         doc["error"] = task.error or {"code": -32603, "message": task.status_message or "The task failed."}
     elif task.status == "input_required":
-        requests = await input_requests(app, task)
+        requests = await input_requests(app, task, links=links)
         if requests is None:  # answered meanwhile: the task is about to say it works on
             doc["status"] = "working"
         else:
@@ -109,7 +115,7 @@ class RunTasks(Extension):
         try:
             modern = _modern(ctx)
             task = await read_task(app, params.task_id, owner_of())
-            return await detailed(app, task) if modern else await tasks_legacy.get(app, task)
+            return await detailed(app, task, links=takes_links(ctx)) if modern else await tasks_legacy.get(app, task)
         except RunbridgeError as exc:
             raise as_protocol_error(exc) from None
 

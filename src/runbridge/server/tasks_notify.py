@@ -48,11 +48,11 @@ def tell_session(app: App, task: TaskRecord, session: ServerSession) -> None:
     book_of(app).live_of(task.task_id).listeners.append(tell)
 
 
-def _stream_teller(app: App, session: ServerSession, stream: Any) -> Listener:
+def _stream_teller(app: App, session: ServerSession, stream: Any, links: bool) -> Listener:
     from .tasks_modern import detailed  # the 2026 form of a task
 
     async def tell(now: TaskRecord) -> None:
-        doc = await detailed(app, now)
+        doc = await detailed(app, now, links=links)
         doc.pop("resultType", None)
         doc["_meta"] = {SUBSCRIPTION_ID_META_KEY: stream}
         await _send(session, "notifications/tasks", doc, related=stream)
@@ -70,6 +70,8 @@ async def listen_to_tasks(
     app = ctx.lifespan_context
     added: list[tuple[str, Listener]] = []
     if isinstance(named, list) and ctx.protocol_version >= "2026-07-28":
+        from .tasks_modern import takes_links
+
         owner, book = owner_of(), book_of(app)
         session, stream = ctx.session, ctx.request_id
         for task_id in [t for t in cast(list[Any], named) if isinstance(t, str)][:_MOST_TASKS]:
@@ -77,7 +79,7 @@ async def listen_to_tasks(
             if task is None or task.owner != owner:
                 continue  # honoured and never told, like a resource nothing publishes
 
-            tell = _stream_teller(app, session, stream)
+            tell = _stream_teller(app, session, stream, takes_links(ctx))
             book.ensure_followed(task)
             book.live_of(task_id).listeners.append(tell)
             added.append((task_id, tell))
