@@ -28,7 +28,7 @@ import httpx2
 
 from ...core import budget
 from ...core.config import Profile
-from ...core.errors import BackendError, ConfigError, NotFoundError, RateLimitedError, RunbridgeError, sentences
+from ...core.errors import BackendError, ConfigError, RateLimitedError, sentences
 from ...http import HttpClient
 from .errors import explain
 from .spec import PlatformOptions
@@ -241,10 +241,3 @@ class PlatformHttp:
             )
         self._workspace = str(chosen["id"])
         return self._workspace
-
-
-def not_found(exc: RunbridgeError, what: str) -> RunbridgeError:
-    """`exc`, saying what was not found, when it is a 404."""
-    if isinstance(exc, NotFoundError):
-        exc.message = sentences(exc.message, what)
-    return exc
