@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -44,6 +45,7 @@ __all__ = [
     "Live",
     "TaskBook",
     "TaskStart",
+    "TaskTaken",
     "as_task",
     "book_of",
     "result_doc",
@@ -170,6 +172,8 @@ class TaskBook:
                 return  # another process follows it
             try:
                 report = await follow_task(self, task)
+            except TaskTaken:
+                return
             except RunbridgeError as exc:
                 await self.ended(task, None, None, str(exc))
                 return
@@ -192,6 +196,10 @@ class TaskBook:
             except Exception:
                 log.exception("progress of task %s could not be sent", task.task_id)
                 live.progress = None
+
+
+class TaskTaken(RunbridgeError):
+    """Another process follows the task now (this one's lease lapsed): this one stops, and leaves the task be."""
 
 
 _books: weakref.WeakKeyDictionary[App, TaskBook] = weakref.WeakKeyDictionary()
@@ -236,7 +244,7 @@ async def follow_task(
     first = True
     while True:
         if not await store.claim_task(task.task_id, lease_seconds=LEASE_SECONDS):
-            raise RunbridgeError("Another runbridge process follows this task now.")
+            raise TaskTaken("Another runbridge process follows this task now.")
         record = await store.get_run(task.profile, task.run_id)
         run = FollowedRun(
             chosen.name,
@@ -325,6 +333,8 @@ class TaskStart:
             poll_ms=self.poll_ms,
             owner=self.owner,
             status_message="following the run",
+            runner=app.registry.owner,  # this process follows it from the start: no other takes it meanwhile
+            runner_until=now + timedelta(seconds=LEASE_SECONDS),
         )
         await app.registry.record_task(task)
         live = book.live_of(task.task_id)
@@ -337,8 +347,8 @@ class TaskStart:
                 self.report = report = await follow_task(book, task, cursor=cursor, target_id=target_id)
                 return report
             raise RunbridgeError("The task was cancelled.")  # tasks/cancel: the run was cancelled, the task with it
-        except anyio.get_cancelled_exc_class():
-            self.interrupted = True  # runbridge is stopping: the task is not over, only this process's part in it
+        except (anyio.get_cancelled_exc_class(), TaskTaken):
+            self.interrupted = True  # runbridge is stopping, or another took over: the task is not over, only our part
             raise
         finally:
             if self.report is None:
