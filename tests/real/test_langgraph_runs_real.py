@@ -202,3 +202,32 @@ async def test_a_stream_dropped_mid_run_is_rejoined_and_loses_nothing(
     assert ticks == [f'{{"tick": {n}}}' for n in range(1, 13)]
     seqs = [int(e["seq"]) for e in events]
     assert seqs == sorted(set(seqs))
+
+
+async def test_without_elicitation_the_form_and_both_interrupts_are_answered_with_gates_respond(
+    langgraph_server: LangGraphServer, tmp_path: Path
+) -> None:
+    rb = Runbridge(tmp_path, profile(langgraph_server.base_url), langgraph_server.key)
+    ticket = {"title": "Oil the hinge", "priority": "low"}
+    async with rb.connect("no-elicitation") as mcp:
+        form = structured(await call(mcp, "runs_start", {"target_id": "form"}))
+        gate = form["waiting_for"]
+        form_done = structured(
+            await call(mcp, "gates_respond", {"gate_id": gate["gate_id"], "decision": "accept", "values": ticket})
+        )
+        pair = structured(await call(mcp, "runs_start", {"target_id": "pair"}))
+        answered: list[str] = []
+        result = pair
+        for _ in range(2):
+            waiting = result["waiting_for"]
+            answered.append(waiting["step"])
+            values = {"choice": "yes"} if waiting["step"] == "legal" else {"answer": "900"}
+            answer = {"gate_id": waiting["gate_id"], "decision": "accept", "values": values}
+            result = structured(await call(mcp, "gates_respond", answer))
+    assert [f["name"] for f in gate["fields"]] == ["title", "priority", "urgent"]
+    assert form_done["status"] == "completed", form_done
+    thread = langgraph_server.thread(thread_of(langgraph_server, form["run_id"]))
+    assert thread["values"]["ticket"] == ticket
+    assert sorted(answered) == ["budget", "legal"]
+    assert result["status"] == "completed", result
+    assert sorted(result["outputs"]["answers"], key=str) == sorted([{"legal": "yes"}, {"budget": 900}], key=str)
