@@ -62,7 +62,8 @@ variable or file to use instead, never guess another."""
 
 USAGE_INSTRUCTIONS = """\
 usage_report sums the tokens and cost backends reported for the runs runbridge started, followed or read, over \
-the last days, by target, profile, day or status."""
+the last days, by target, profile, day or status; with `view`, a profile whose platform keeps usage reports its \
+own figures (summary, timeseries, breakdown, tenants, logs, metrics)."""
 
 
 def instructions_for(tools: list[ToolSpec]) -> str:
