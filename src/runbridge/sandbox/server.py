@@ -263,7 +263,11 @@ class SandboxServer:
         await anyio.to_thread.run_sync(self.stop)
 
     def _listed(self, family: str) -> list[str]:
-        """The ids of the workflows `family`'s catalogue shows."""
+        """The ids of the workflows `family`'s catalogue shows (a family that runs its own graphs says which, as
+        its app's `state.catalogue`)."""
+        own = getattr(getattr(self.apps.get(family), "state", None), "catalogue", None)
+        if isinstance(own, list):
+            return [str(name) for name in own]
         return [w.id for w in self.engine.workflows.values() if w.listed(family)]
 
     def _how_to_connect(self) -> list[str]:

@@ -247,5 +247,6 @@ def build_app(ctx: SandboxContext, variant: Any = None) -> Starlette:
         routes=routes, middleware=[Middleware(KeyGuard, ctx=ctx)], exception_handlers={HTTPException: _http_error}
     )
     app.state.langgraph = state
+    app.state.catalogue = list(GRAPHS)  # what `runbridge sandbox` lists
     app.add_middleware(SandboxMiddleware, ctx=ctx, routes=routes, burst_response=_burst)
     return app
