@@ -1,0 +1,257 @@
+"""The Redis store's runs: a hash per run, written under WATCH so a status never moves backwards whoever writes it,
+listed newest first off sorted sets (every run, per profile, per status), and summed for usage.
+
+A run's place in the lists is when runbridge first recorded it and a number Redis counts out (`INCR`), so reading or
+updating a run never moves it, and two runs recorded in the same microsecond still have an order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from ..core.models import Page, Run, RunStatus, Usage, utc_now
+from .cursors import decode_cursor, encode_cursor
+from .redis_keys import (
+    Keys,
+    as_mapping,
+    cursor_time,
+    id_of,
+    ident,
+    read_fields,
+    read_lex,
+    read_lex_back,
+    time_key,
+    transact,
+)
+from .store import KEPT_STATUSES, RunRecord, UsageKey, UsageSums
+
+__all__ = [
+    "get_fields",
+    "get_run",
+    "list_runs",
+    "record_run",
+    "run_record",
+    "runs_since",
+    "set_locator",
+    "unchanged",
+    "update_run",
+    "usage_sums",
+]
+
+Fields = dict[str, str]
+Change = Callable[[Fields | None], Fields]
+
+
+async def record_run(redis: Redis, keys: Keys, profile: str, run: Run, locator: dict[str, str] | None) -> None:
+    def change(old: Fields | None) -> Fields:
+        new = {"status": run.status.value, "target_id": run.target_id, "error": run.error}
+        new["locator"] = _json_or_none(locator)
+        if old is not None and run.status is RunStatus.UNKNOWN and old["status"] in KEPT_STATUSES:
+            new["status"] = old["status"]
+        return _present(new)
+
+    await _upsert(redis, keys, profile, run.run_id, change)
+
+
+async def update_run(
+    redis: Redis,
+    keys: Keys,
+    profile: str,
+    run_id: str,
+    *,
+    status: RunStatus | None = None,
+    cursor: str | None = None,
+    error: str | None = None,
+    usage: Usage | None = None,
+    target_id: str | None = None,
+    outputs: Any = None,
+) -> None:
+    """Record what a watch learned: what it was not told is kept, so is a target already recorded, and so is an end
+    or a wait where the new status is only `unknown`."""
+
+    def change(old: Fields | None) -> Fields:
+        new = {"cursor": cursor, "error": error, "outputs": _json_or_none(outputs)}
+        new["usage"] = usage.model_dump_json() if usage is not None else None
+        if old is None:
+            new |= {"status": status.value if status else RunStatus.UNKNOWN.value, "target_id": target_id}
+        else:
+            if "target_id" not in old:
+                new["target_id"] = target_id
+            if status is not None and not (status is RunStatus.UNKNOWN and old["status"] in KEPT_STATUSES):
+                new["status"] = status.value
+        return _present(new)
+
+    await _upsert(redis, keys, profile, run_id, change)
+
+
+def unchanged(old: Fields, status: RunStatus, **seen: Any) -> bool:
+    """Whether a run's fields already say all of what a backend just said: then nothing is written."""
+    used = seen["usage"].model_dump_json() if seen["usage"] is not None else None
+    out = _json_or_none(seen["outputs"])
+    return (
+        (old["status"] == status.value or (status is RunStatus.UNKNOWN and old["status"] in KEPT_STATUSES))
+        and (seen["error"] is None or seen["error"] == old.get("error"))
+        and (used is None or used == old.get("usage"))
+        and (out is None or out == old.get("outputs"))
+        and (seen["target_id"] is None or "target_id" in old)
+    )
+
+
+async def get_fields(redis: Redis, keys: Keys, profile: str, run_id: str) -> Fields | None:
+    return await read_fields(redis, keys.run(profile, run_id)) or None
+
+
+async def get_run(redis: Redis, keys: Keys, profile: str, run_id: str) -> RunRecord | None:
+    fields = await get_fields(redis, keys, profile, run_id)
+    return run_record(fields) if fields else None
+
+
+async def list_runs(
+    redis: Redis, keys: Keys, profile: str | None, cursor: str | None, limit: int, status: RunStatus | None
+) -> Page[RunRecord]:
+    """Newest first, from just before the cursor's run (a keyset: runs added since do not shift the pages)."""
+    top = "+"
+    if cursor:
+        created, n = decode_cursor(cursor, (str, int))
+        top = "(" + cursor_time(cursor, str(created)) + f"{n:020d}"
+    index = keys.runs(profile, status.value if status else None)
+    members = await read_lex_back(redis, index, top, "-", limit + 1)
+    found = await _records(redis, keys, members)
+    page = found[:limit]
+    more = encode_cursor(page[-1][0].created_at.isoformat(), page[-1][1]) if len(found) > limit else None
+    return Page[RunRecord].of([record for record, _ in page], more)
+
+
+async def runs_since(redis: Redis, keys: Keys, profile: str | None, since: datetime) -> list[RunRecord]:
+    """The runs first recorded at or after `since`, oldest first."""
+    members = await read_lex(redis, keys.runs(profile), "[" + time_key(since), "+")
+    return [record for record, _ in await _records(redis, keys, members)]
+
+
+async def set_locator(redis: Redis, keys: Keys, profile: str, run_id: str, locator: dict[str, str]) -> bool:
+    """Merge `locator`'s keys into the run's; False (and nothing written) when the run is not recorded."""
+    key = keys.run(profile, run_id)
+
+    async def decide(pipe: Pipeline) -> tuple[bool, bool]:
+        known = await pipe.hget(key, "locator")  # pyright: ignore[reportUnknownMemberType]
+        if known is None and not await pipe.exists(key):
+            return False, False
+        merged = (json.loads(known) if known else {}) | locator
+        pipe.multi()
+        pipe.hset(key, "locator", json.dumps(merged))  # pyright: ignore[reportUnknownMemberType]
+        return True, True
+
+    return await transact(redis, [key], decide)
+
+
+async def usage_sums(
+    redis: Redis, keys: Keys, profile: str | None, since: datetime, group_by: UsageKey
+) -> list[UsageSums]:
+    """The runs first recorded at or after `since` and their usage, summed per `group_by` key."""
+    groups: dict[str | None, list[RunRecord]] = defaultdict(list)
+    for record in await runs_since(redis, keys, profile, since):
+        groups[_group(record, group_by)].append(record)
+    return [_sums(key, records) for key, records in groups.items()]
+
+
+def _group(record: RunRecord, group_by: UsageKey) -> str | None:
+    match group_by:
+        case "target":
+            return record.target_id
+        case "profile":
+            return record.profile
+        case "day":
+            return record.created_at.astimezone(UTC).date().isoformat()
+        case "status":
+            return record.status.value
+
+
+def _sums(key: str | None, records: list[RunRecord]) -> UsageSums:
+    used = [r.usage for r in records if r.usage is not None]
+    costs = [u.cost_usd for u in used if u.cost_usd is not None]
+    turns = [u.turns for u in used if u.turns is not None]
+    usage = Usage(
+        input_tokens=sum(u.input_tokens for u in used),
+        output_tokens=sum(u.output_tokens for u in used),
+        total_tokens=sum(u.total_tokens for u in used),
+        cost_usd=sum(costs) if costs else None,
+        turns=sum(turns) if turns else None,
+    )
+    return UsageSums(key, len(records), len(used), usage)
+
+
+async def _records(redis: Redis, keys: Keys, members: Iterable[str]) -> list[tuple[RunRecord, int]]:
+    """The runs `members` (list entries) name, in their order, each with its number; one round trip."""
+    members = list(members)
+    async with redis.pipeline(transaction=False) as pipe:
+        for member in members:
+            pipe.hgetall(keys.run(*id_of(member)))  # pyright: ignore[reportUnknownMemberType]
+        rows = cast(list[Fields], await pipe.execute())
+    return [(run_record(row), int(row["n"])) for row in rows if row]
+
+
+async def _upsert(redis: Redis, keys: Keys, profile: str, run_id: str, change: Change) -> None:
+    """Write what `change` makes of the run's fields (None: not recorded yet), and move it between the status lists
+    when its status changes; one transaction."""
+    key = keys.run(profile, run_id)
+
+    async def decide(pipe: Pipeline) -> tuple[None, bool]:
+        old = await read_fields(pipe, key) or None
+        new = change(old)
+        now = utc_now().isoformat()
+        if old is None:
+            n = int(await redis.incr(keys("runs-counted")))
+            created = utc_now()
+            member = time_key(created) + f"{n:020d}\x00" + ident(profile, run_id)
+            new |= {"profile": profile, "run_id": run_id, "created_at": created.isoformat(), "n": str(n)}
+            new |= {"member": member, "updated_at": now}
+            pipe.multi()
+            pipe.hset(key, mapping=as_mapping(new))  # pyright: ignore[reportUnknownMemberType]
+            for index in (keys.runs(None), keys.runs(profile)):
+                pipe.zadd(index, {member: 0})
+            for index in (keys.runs(None, new["status"]), keys.runs(profile, new["status"])):
+                pipe.zadd(index, {member: 0})
+            return None, True
+        pipe.multi()
+        pipe.hset(key, mapping=as_mapping(new | {"updated_at": now}))  # pyright: ignore[reportUnknownMemberType]
+        if "status" in new and new["status"] != old["status"]:
+            member = old["member"]
+            for index in (keys.runs(None, old["status"]), keys.runs(profile, old["status"])):
+                pipe.zrem(index, member)
+            for index in (keys.runs(None, new["status"]), keys.runs(profile, new["status"])):
+                pipe.zadd(index, {member: 0})
+        return None, True
+
+    await transact(redis, [key], decide)
+
+
+def run_record(fields: Fields) -> RunRecord:
+    return RunRecord(
+        fields["profile"],
+        fields["run_id"],
+        fields.get("target_id"),
+        RunStatus(fields["status"]),
+        fields.get("cursor"),
+        fields.get("error"),
+        datetime.fromisoformat(fields["created_at"]),
+        datetime.fromisoformat(fields["updated_at"]),
+        Usage.model_validate_json(fields["usage"]) if fields.get("usage") else None,
+        json.loads(fields["outputs"]) if fields.get("outputs") else None,
+        json.loads(fields["locator"]) if fields.get("locator") else None,
+    )
+
+
+def _present(fields: dict[str, str | None]) -> Fields:
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _json_or_none(value: Any) -> str | None:
+    """A value as stored (None: nothing new to store); what JSON cannot hold is kept as its text."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)

@@ -1,0 +1,198 @@
+"""The Redis store's tasks: an MCP task bound to a run, a hash that Redis deletes once past its ttl, listed per owner
+newest first off a sorted set (entries of tasks Redis deleted are dropped as they are met), moving forward only,
+and followed by one process at a time (a lease, changed under WATCH like a gate's claim).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from ..core.errors import InputError
+from ..core.models import Page, utc_now
+from .cursors import decode_cursor, encode_cursor
+from .redis_keys import Keys, as_mapping, cursor_time, ident, read_fields, read_lex_back, read_set, time_key, transact
+from .store import TASK_ENDS, TaskRecord, TaskStatus
+
+__all__ = ["claim_task", "get_task", "list_tasks", "record_task", "tasks_of_run", "update_task"]
+
+Fields = dict[str, str]
+_READ = 100  # list entries read at a time while filling a page
+
+
+async def record_task(redis: Redis, keys: Keys, task: TaskRecord) -> None:
+    if not await redis.exists(keys.run(task.profile, task.run_id)):
+        raise InputError(f"Run {task.run_id!r} is not recorded on profile {task.profile!r}: a task needs its run.")
+    key = keys.task(task.task_id)
+    member = time_key(task.created_at) + "\x00" + task.task_id + "\x00" + ident(task.task_id)
+    fields = {
+        "task_id": task.task_id,
+        "owner": json.dumps(task.owner),
+        "profile": task.profile,
+        "run_id": task.run_id,
+        "tool": task.tool,
+        "status": task.status,
+        "status_message": task.status_message,
+        "gate_id": task.gate_id,
+        "result": _json(task.result),
+        "error": _json(task.error),
+        "created_at": task.created_at.isoformat(),
+        "updated_at": task.updated_at.isoformat(),
+        "ttl_ms": None if task.ttl_ms is None else str(task.ttl_ms),
+        "poll_ms": str(task.poll_ms),
+        "runner": task.runner,
+        "runner_until": task.runner_until.isoformat() if task.runner_until else None,
+        "member": member,
+    }
+    if task.ttl_ms is not None:
+        fields["expires_at"] = (task.created_at + timedelta(milliseconds=task.ttl_ms)).isoformat()
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping=as_mapping({k: v for k, v in fields.items() if v is not None}))  # pyright: ignore[reportUnknownMemberType]
+        if "expires_at" in fields:  # Redis deletes it then; reads check the time too (`_live`)
+            pipe.pexpireat(key, datetime.fromisoformat(str(fields["expires_at"])))
+        pipe.zadd(keys.tasks(task.owner), {member: 0})
+        pipe.sadd(keys.tasks_of_run(task.profile, task.run_id), task.task_id)  # pyright: ignore[reportUnknownMemberType]
+        await pipe.execute()
+
+
+async def get_task(redis: Redis, keys: Keys, task_id: str) -> TaskRecord | None:
+    fields = await read_fields(redis, keys.task(task_id))
+    return _record(fields) if _live(fields) else None
+
+
+async def update_task(
+    redis: Redis,
+    keys: Keys,
+    task_id: str,
+    *,
+    status: TaskStatus | None = None,
+    status_message: str | None = None,
+    gate_id: str | None = None,
+    result: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> TaskRecord | None:
+    key = keys.task(task_id)
+
+    async def decide(pipe: Pipeline) -> tuple[TaskRecord | None, bool]:
+        fields = await read_fields(pipe, key)
+        if not _live(fields):
+            return None, False
+        if fields["status"] in TASK_ENDS:
+            return _record(fields), False
+        now = status or fields["status"]
+        new = {"status": now, "status_message": status_message, "result": _json(result), "error": _json(error)}
+        new["updated_at"] = utc_now().isoformat()
+        waiting_on = (gate_id or fields.get("gate_id")) if now == "input_required" else None
+        changed = fields | {k: v for k, v in new.items() if v is not None}
+        changed.pop("gate_id", None)
+        if waiting_on is not None:
+            changed["gate_id"] = waiting_on
+        pipe.multi()
+        pipe.hset(key, mapping=as_mapping({k: v for k, v in new.items() if v is not None}))  # pyright: ignore[reportUnknownMemberType]
+        if waiting_on is None:
+            pipe.hdel(key, "gate_id")  # pyright: ignore[reportUnknownMemberType]
+        else:
+            pipe.hset(key, "gate_id", waiting_on)  # pyright: ignore[reportUnknownMemberType]
+        return _record(changed), True
+
+    return await transact(redis, [key], decide)
+
+
+async def list_tasks(
+    redis: Redis, keys: Keys, owner: str | None, *, cursor: str | None, limit: int
+) -> Page[TaskRecord]:
+    """`owner`'s tasks newest first, from just before the cursor's task; past their ttl left out."""
+    top = "+"
+    if cursor:
+        created, task_id = decode_cursor(cursor, (str, str))
+        top = "(" + cursor_time(cursor, str(created)) + "\x00" + str(task_id)
+    index = keys.tasks(owner)
+    found: list[TaskRecord] = []
+    while len(found) <= limit:
+        members = await read_lex_back(redis, index, top, "-", _READ)
+        if not members:
+            break
+        rows = await _rows(redis, keys, members)
+        gone = [m for m, fields in zip(members, rows, strict=True) if not fields]
+        if gone:
+            await redis.zrem(index, *gone)  # deleted by Redis at their ttl
+        found += [_record(f) for f in rows if _live(f)]
+        top = "(" + members[-1]
+    page = found[:limit]
+    last = page[-1] if len(found) > limit else None
+    return Page(items=page, next_cursor=encode_cursor(last.created_at.isoformat(), last.task_id) if last else None)
+
+
+async def tasks_of_run(redis: Redis, keys: Keys, profile: str, run_id: str) -> list[TaskRecord]:
+    """The run's tasks that have not ended, oldest first."""
+    ids = await read_set(redis, keys.tasks_of_run(profile, run_id))
+    rows = await _rows(redis, keys, [ident(task_id) for task_id in ids], by_id=True)
+    records = [_record(f) for f in rows if _live(f) and f["status"] not in TASK_ENDS]
+    return sorted(records, key=lambda t: (time_key(t.created_at), t.task_id))
+
+
+async def claim_task(redis: Redis, keys: Keys, task_id: str, runner: str, lease_seconds: float) -> bool:
+    key = keys.task(task_id)
+
+    async def decide(pipe: Pipeline) -> tuple[bool, bool]:
+        fields = await read_fields(pipe, key)
+        if not _live(fields) or fields["status"] in TASK_ENDS:
+            return False, False
+        now = utc_now()
+        holder, until = fields.get("runner"), fields.get("runner_until")
+        if holder not in (None, runner) and until is not None and datetime.fromisoformat(until) >= now:
+            return False, False
+        pipe.multi()
+        lease = (now + timedelta(seconds=lease_seconds)).isoformat()
+        pipe.hset(key, mapping=as_mapping({"runner": runner, "runner_until": lease}))  # pyright: ignore[reportUnknownMemberType]
+        return True, True
+
+    return await transact(redis, [key], decide)
+
+
+async def _rows(redis: Redis, keys: Keys, members: list[str], *, by_id: bool = False) -> list[Fields]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for member in members:
+            task_id = json.loads(member if by_id else member.rpartition("\x00")[2])[0]
+            pipe.hgetall(keys.task(task_id))  # pyright: ignore[reportUnknownMemberType]
+        return cast(list[Fields], await pipe.execute())
+
+
+def _live(fields: Fields) -> bool:
+    """Whether a task's fields are there and not past its ttl (Redis deletes it a moment later)."""
+    expires = fields.get("expires_at") if fields else None
+    return bool(fields) and (expires is None or datetime.fromisoformat(expires) > utc_now())
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else cast(dict[str, Any], json.loads(text))
+
+
+def _record(fields: Fields) -> TaskRecord:
+    until = fields.get("runner_until")
+    return TaskRecord(
+        task_id=fields["task_id"],
+        profile=fields["profile"],
+        run_id=fields["run_id"],
+        tool=fields["tool"],
+        status=fields["status"],  # type: ignore[arg-type]
+        created_at=datetime.fromisoformat(fields["created_at"]),
+        updated_at=datetime.fromisoformat(fields["updated_at"]),
+        ttl_ms=int(fields["ttl_ms"]) if "ttl_ms" in fields else None,
+        poll_ms=int(fields["poll_ms"]),
+        owner=json.loads(fields["owner"]),
+        status_message=fields.get("status_message"),
+        gate_id=fields.get("gate_id"),
+        result=_loads(fields.get("result")),
+        error=_loads(fields.get("error")),
+        runner=fields.get("runner"),
+        runner_until=datetime.fromisoformat(until) if until else None,
+    )
