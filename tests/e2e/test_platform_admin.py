@@ -1,7 +1,8 @@
 """The admin toolset through the official MCP client, against the platform sandbox: absent by default and in
 read-only mode; every destructive tool confirmed by the person (accepted and declined, both eras, and `confirm: true`
 without elicitation); a secret's value, a new API key and a webhook URL never in a result, the logs or the run store
-(the key and the URL reach the person by a 0600 file or URL elicitation); the checkout page put to the person."""
+(the key and the URL reach the person only by a new 0600 file, never by URL elicitation: refused without one, nothing
+made); the checkout page put to the person."""
 
 from __future__ import annotations
 
@@ -224,66 +225,79 @@ async def test_secrets_and_new_keys_never_reach_the_model_the_store_or_the_logs(
         assert secret not in logs
 
 
+def _schedule_ids(oa: SandboxServer) -> set[str]:
+    return {s["id"] for s in _get(oa, f"/workspaces/{WS}/schedules")["schedules"]}
+
+
 @pytest.mark.parametrize("mode", ERAS)
-async def test_a_webhook_url_and_the_payment_page_are_shown_to_the_person(
+async def test_a_webhook_url_is_never_put_in_a_url_elicitation_but_the_payment_page_is(
+    mode: str, connect: Any, human_factory: Any, oa: SandboxServer
+) -> None:
+    human = human_factory(("accept", None))
+    before = _schedule_ids(oa)
+    with anyio.fail_after(30):
+        async with connect(mode=mode, human=human) as client:
+            refused = await client.call_tool(
+                "schedules_create", {"agent_name": "summarizer", "schedule_type": "webhook"}
+            )
+            checkout = _ok(await client.call_tool("billing_checkout", {"amount_usd": 20}))
+    assert refused.is_error
+    message = _text(refused)
+    assert "Nothing was made" in message
+    assert "secret_file" in message
+    assert "URL-mode elicitation" in message
+    assert _schedule_ids(oa) == before, "nothing was made on the platform"
+    (pay,) = human.questions  # the client could show a URL: it was asked for the payment page only
+    assert pay.mode == "url"
+    assert pay.url.startswith("https://checkout.")
+    assert "/webhooks/" not in pay.url
+    assert "record" not in checkout
+    assert "shown to the person" in checkout["note"]
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_a_webhook_url_goes_only_to_a_new_0600_file_and_works(
     mode: str,
     connect: Any,
     human_factory: Any,
     oa: SandboxServer,
     settings: Settings,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    human = human_factory(("accept", None), ("accept", None))
+    human = human_factory()
+    hook_file = tmp_path / "hook"
+    args = {"agent_name": "summarizer", "schedule_type": "webhook", "secret_file": str(hook_file)}
     with anyio.fail_after(30):
         async with connect(mode=mode, human=human) as client:
-            made = _ok(
-                await client.call_tool("schedules_create", {"agent_name": "summarizer", "schedule_type": "webhook"})
-            )
+            made = _ok(await client.call_tool("schedules_create", args))
             read = _ok(await client.call_tool("schedules_get", {"schedule_id": made["record"]["id"]}))
-            checkout = _ok(await client.call_tool("billing_checkout", {"amount_usd": 20}))
-    shown, pay = human.questions
-    assert shown.mode == "url"
-    url = shown.url
+            ids = _schedule_ids(oa)
+            taken = await client.call_tool("schedules_create", args)
+    assert human.questions == [], "the URL went nowhere but the file"
+    url = hook_file.read_text().strip()
+    assert stat.S_IMODE(os.stat(hook_file).st_mode) == 0o600
     assert f"/webhooks/{made['record']['id']}/whsec_" in url
     secret = url.rsplit("/", 1)[1]
     for doc in (made, read):
         assert secret not in str(doc)
         assert "webhook_url" not in doc["record"]
     assert made["record"]["webhook_secret_preview"].endswith(secret[-4:])
-    assert "shown to the person once" in made["note"]
+    assert str(hook_file) in made["note"]
     assert secret not in caplog.text
     assert secret.encode() not in _store_bytes(settings)
     fired = httpx2.post(url, json={"text": "from the hook"})
-    assert fired.status_code == 202, "the URL the person got works"
-    assert pay.mode == "url"
-    assert pay.url.startswith("https://checkout.")
-    assert "record" not in checkout
-    assert "shown to the person" in checkout["note"]
-
-
-async def test_without_elicitation_a_webhook_url_goes_to_a_0600_file_and_the_payment_page_to_the_model(
-    connect: Any, oa: SandboxServer, tmp_path: Path
-) -> None:
-    with anyio.fail_after(30):
-        async with connect(mode="legacy", human=None) as client:
-            into_file = _ok(
-                await client.call_tool(
-                    "schedules_create",
-                    {"agent_name": "summarizer", "schedule_type": "webhook", "secret_file": str(tmp_path / "hook")},
-                )
-            )
-            taken = await client.call_tool(
-                "schedules_create",
-                {"agent_name": "summarizer", "schedule_type": "webhook", "secret_file": str(tmp_path / "hook")},
-            )
-            link = _ok(await client.call_tool("billing_checkout", {"amount_usd": 5}))
-    hook = (tmp_path / "hook").read_text().strip()
-    assert f"/webhooks/{into_file['record']['id']}/whsec_" in hook
-    assert hook not in str(into_file)
-    assert stat.S_IMODE(os.stat(tmp_path / "hook").st_mode) == 0o600
+    assert fired.status_code == 202, "the URL in the file works"
     assert taken.is_error
     assert "already exists" in _text(taken)
+    assert _schedule_ids(oa) == ids, "a refused call makes nothing"
+
+
+async def test_without_elicitation_the_payment_page_goes_to_the_model(connect: Any, oa: SandboxServer) -> None:
+    with anyio.fail_after(30):
+        async with connect(mode="legacy", human=None) as client:
+            link = _ok(await client.call_tool("billing_checkout", {"amount_usd": 5}))
     assert link["record"]["checkout_url"].startswith("https://checkout.")
 
 

@@ -42,8 +42,9 @@ SecretFile = Annotated[
     str | None,
     Field(
         max_length=4096,
-        description="A new file (absolute path on the runbridge machine) the person chose, to receive what is "
-        "shown only once, with mode 0600. Needed when the client cannot show a URL to the person.",
+        description="A new file (absolute path on the runbridge machine) the person chose, to receive a secret the "
+        "platform shows only once (a webhook URL, an API key), with mode 0600; required for those, as the secret "
+        "goes nowhere else.",
     ),
 ]
 

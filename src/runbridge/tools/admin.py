@@ -3,8 +3,8 @@ secrets, billing and API keys in `admin_account.py`. Off by default (`[server] t
 hidden whole in read-only mode.
 
 Every destructive tool is annotated so and confirmed by the person (`bridge/confirming.py`). What the platform
-shows only once (a webhook schedule's URL, a new API key) goes to the person, never to the model
-(`bridge/admin_results.py`).
+shows only once (a webhook schedule's URL, a new API key) is a secret: it goes only into the 0600 file the call
+names, never to the model or through the client (`bridge/admin_results.py`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp_types import InputRequiredResult
 from pydantic import Field
 
-from ..bridge.admin_results import AdminResult, check_once, hand_over, once_note, shown_before
+from ..bridge.admin_results import AdminResult, check_once, hand_over
 from ..core.errors import InputError
 from . import admin_account
 from ._admin import Confirm, Limit, Profile, SecretFile, Workspace, admin_of, confirmed_delete, listed
@@ -26,6 +26,10 @@ __all__ = ["SPECS"]
 
 ScheduleId = Annotated[str, Field(min_length=1, max_length=200, description="The schedule's id.")]
 ServiceId = Annotated[str, Field(min_length=1, max_length=200, description="The service's id.")]
+_URL_RULES = (
+    ", not even as a URL for the client to open (the MCP specification's URL-mode elicitation rules forbid "
+    "credentials in such a URL)"
+)
 
 # -- schedules ----------------------------------------------------------------------------------------------------
 
@@ -81,20 +85,14 @@ async def schedules_create(
     secret_file: SecretFile = None,
     workspace_id: Workspace = None,
     profile: Profile = None,
-) -> AdminResult | InputRequiredResult:
+) -> AdminResult:
     """Create a schedule that runs an agent on a cron timetable or when its webhook is called. A webhook's URL
-    holds its secret and is shown once, to the person (by the client, or into secret_file), never to you."""
-    shown = shown_before(ctx, "webhook URL")
-    if shown is not None:  # a 2026 retry: the schedule was made and its URL shown
-        chosen, backend = admin_of(app_of(ctx), profile)
-        record = await backend.admin_get("schedules", str(shown.get("schedule_id")), workspace_id=workspace_id)
-        return AdminResult(
-            profile=chosen.name, kind="schedules", record=record, done=True, note=once_note("webhook URL")
-        )
+    holds its secret and is shown only once: a webhook schedule needs secret_file (a new file the person chose,
+    mode 0600), where the URL is written; it is never shown to you. Ask the person for the path first."""
     if schedule_type == "cron" and not cron_expression:
         raise InputError("A cron schedule needs cron_expression (e.g. '0 9 * * *').")
     chosen, backend = admin_of(app_of(ctx), profile)
-    path = check_once(ctx, what="webhook URL", is_url=True, file=secret_file) if schedule_type == "webhook" else None
+    path = check_once(what="webhook URL", file=secret_file, why=_URL_RULES) if schedule_type == "webhook" else None
     spec: dict[str, Any] = {"agent_name": agent_name, "schedule_type": schedule_type}
     for key, value in (
         ("cron_expression", cron_expression),
@@ -106,12 +104,8 @@ async def schedules_create(
             spec[key] = value
     made = await backend.admin_create("schedules", spec, workspace_id=workspace_id)
     note = None
-    if made.once is not None:
-        state = {"schedule_id": made.record.get("id")}
-        handed = await hand_over(ctx, what="webhook URL", value=made.once, path=path, state=state)
-        if isinstance(handed, InputRequiredResult):
-            return handed
-        note = handed
+    if made.once is not None and path is not None:
+        note = hand_over(what="webhook URL", value=made.once, path=path)
     return AdminResult(profile=chosen.name, kind="schedules", record=made.record, done=True, note=note)
 
 

@@ -158,7 +158,7 @@ async def billing_checkout(
     """Start adding credit: a payment page the person opens to pay. Where the client can, runbridge shows the page
     to the person itself; otherwise the result holds its URL for you to give them."""
     chosen, backend = admin_of(app_of(ctx), profile)
-    if shown_before(ctx, "payment page") is not None:  # a 2026 retry: the page was shown
+    if shown_before(ctx, "payment page"):  # a 2026 retry: the page was shown
         return AdminResult(
             profile=chosen.name, kind="billing", done=True, note="The payment page was shown to the person."
         )
@@ -199,14 +199,9 @@ async def api_keys_create(
     """Create an API key. The key is shown only once and never to you: it is written to secret_file (a new file
     the person chose, mode 0600); ask them for the path first."""
     chosen, backend = admin_of(app_of(ctx), profile)
-    if secret_file is None:
-        raise InputError("Ask the person for a new file path for the key (secret_file); nothing was made.")
-    path = check_once(ctx, what="API key", is_url=False, file=secret_file)
+    path = check_once(what="API key", file=secret_file)
     made = await backend.admin_create("api_keys", {"name": name})
-    note = None
-    if made.once is not None and path is not None:
-        written = await hand_over(ctx, what="API key", value=made.once, path=path)
-        note = written if isinstance(written, str) else None
+    note = hand_over(what="API key", value=made.once, path=path) if made.once is not None else None
     return AdminResult(profile=chosen.name, kind="api_keys", record=made.record, done=True, note=note)
 
 
