@@ -14,6 +14,7 @@ Each part has one job:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -22,7 +23,7 @@ from anyio.abc import TaskGroup
 
 from ..core.config import Settings
 from ..core.errors import ConfigError
-from ..core.secret_policy import SecretPolicy
+from ..core.secret_policy import REDIS_PASSWORD_ENV, SecretPolicy
 from ..state import RunStore, SqliteStore
 from .adapters import Adapters
 from .calls import Calls
@@ -31,7 +32,17 @@ from .sightings import Sightings
 if TYPE_CHECKING:
     from .subscriptions import RunSubscriptions
 
-__all__ = ["App"]
+__all__ = ["App", "open_store"]
+
+
+def open_store(settings: Settings) -> RunStore:
+    """The run store `settings` name: Redis at `state_url` (shared by replicas), else the SQLite file at
+    `state_path`."""
+    if settings.state_url is None:
+        return SqliteStore(settings.state_path)
+    from ..state.redis_check import redis_store  # the optional extra runbridge[redis]
+
+    return redis_store(settings.state_url, os.environ.get(REDIS_PASSWORD_ENV))
 
 
 class App:
@@ -58,12 +69,17 @@ class App:
         """`tasks`: the server's task group, for adapters whose streams must outlive one tool call; `protect_env`:
         environment variables holding credentials beyond the profiles' (the HTTP bearer token's)."""
         policy = SecretPolicy(settings, protect_env=protect_env)
-        return cls(settings, SqliteStore(settings.state_path), tasks, policy)
+        return cls(settings, open_store(settings), tasks, policy)
 
     @staticmethod
     def check_state(settings: Settings) -> None:
-        """Open (and close) the run registry once, so that a state path runbridge cannot use is a configuration error
-        before serving starts, rather than a failure of the first session."""
+        """Open (and close) the run registry once, so that a state path runbridge cannot use (or a Redis it cannot
+        reach) is a configuration error before serving starts, rather than a failure of the first session."""
+        if settings.state_url is not None:
+            from ..state.redis_check import check_redis  # the optional extra runbridge[redis]
+
+            check_redis(settings.state_url, os.environ.get(REDIS_PASSWORD_ENV))
+            return
         if settings.state_path == ":memory:":
             return
         try:

@@ -11,6 +11,7 @@ call_budget_seconds = 50        # everything one tool call does, the backend's r
 result_budget_chars = 20000
 gate_ttl_seconds = 3600        # how long a 2026-era gate question stays answerable
 state_path = "~/.local/state/runbridge/state.db"
+# state_url = "redis://127.0.0.1:6379/0"  # the run store in Redis, shared by replicas (docs/deploy.md)
 http_session_idle_seconds = 300 # serve --http: a session with nothing in flight ends after this long
 http_max_sessions = 100        # serve --http: sessions kept at most (the idlest makes room for a newcomer)
 
@@ -41,6 +42,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -182,11 +184,33 @@ class Settings(BaseModel):
     result_budget_chars: int = Field(default=20_000, ge=1_000)
     gate_ttl_seconds: float = Field(default=3600.0, ge=60)
     state_path: str = Field(default_factory=lambda: str(default_state_path()))
+    # The run store in Redis (`redis://host:port/db`, `rediss://` for TLS), shared by every replica pointing at it;
+    # state_path is then unused. Its password comes from $RUNBRIDGE_REDIS_PASSWORD, never from this file.
+    state_url: str | None = None
     # `serve --http`: a session with nothing in flight (no call, no listening stream) ends after this long, and at
     # most this many are kept (the idlest make room for a newcomer; `server.http_sessions` says how).
     http_session_idle_seconds: float = Field(default=300.0, gt=0, le=86_400)
     http_max_sessions: int = Field(default=100, ge=1, le=100_000)
     config_file: Path | None = None  # the runbridge.toml read (set by load_settings, never by the file itself)
+
+    @field_validator("state_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError("takes a Redis URL, redis://HOST:PORT/DB (or rediss:// for TLS)")
+        if parts.password:
+            raise ValueError(
+                "must not hold a password: put it in $RUNBRIDGE_REDIS_PASSWORD and leave it out of the URL"
+            )
+        return value
+
+    @property
+    def shared_state(self) -> bool:
+        """Whether the run store is shared by several runbridge servers (Redis), not this machine's own file."""
+        return self.state_url is not None
 
     @field_validator("toolsets")
     @classmethod

@@ -43,9 +43,19 @@ from .file_guard import open_checked as _open
 from .threads import SecretRefs
 from .token_file import tokens_in
 
-__all__ = ["MAX_SECRET_FILE_BYTES", "MAX_SPEC_FILE_BYTES", "SPEC_DIRS_ENV", "STATE_KEY_ENV", "SecretPolicy"]
+__all__ = [
+    "MAX_SECRET_FILE_BYTES",
+    "MAX_SPEC_FILE_BYTES",
+    "REDIS_PASSWORD_ENV",
+    "SPEC_DIRS_ENV",
+    "STATE_KEYS_ENV",
+    "STATE_KEY_ENV",
+    "SecretPolicy",
+]
 
 STATE_KEY_ENV = "RUNBRIDGE_STATE_KEY"
+STATE_KEYS_ENV = "RUNBRIDGE_STATE_KEYS"  # a ring of keys: the first seals, every one unseals
+REDIS_PASSWORD_ENV = "RUNBRIDGE_REDIS_PASSWORD"  # noqa: S105  (the name of a variable)
 SPEC_DIRS_ENV = "RUNBRIDGE_SPEC_DIRS"
 MAX_SECRET_FILE_BYTES = 64 * 1024
 MAX_SPEC_FILE_BYTES = 5 * 1024 * 1024
@@ -90,6 +100,8 @@ class SecretPolicy:
     def _reserved(self) -> _Reserved:
         """Computed per check: symlinks and files may have changed since the server started."""
         env: dict[str, str] = {STATE_KEY_ENV: "the key sealing gate continuations"}
+        env[STATE_KEYS_ENV] = "the keys sealing gate continuations"
+        env[REDIS_PASSWORD_ENV] = "the password of runbridge's Redis"
         holders: dict[Path, str] = {}
         for spec in registered_families():  # each family's own credentials (orchagent's token file), as it says
             env.update(spec.credentials.path_env)
@@ -140,7 +152,8 @@ class SecretPolicy:
         for name, what in reserved.env.items():
             value = self._env.get(name, "").strip()
             if value and not self._names_a_file(name):
-                found[value] = what
+                for one in value.replace(",", " ").split() if name == STATE_KEYS_ENV else [value]:
+                    found[one] = what
         for path, what in reserved.holders.items():
             try:
                 text = _open(path, max_bytes=MAX_SECRET_FILE_BYTES).data.decode("utf-8", "replace").strip()

@@ -25,6 +25,7 @@ from ..core.config import Settings
 from ..core.errors import ConfigError, sentence
 from ..core.logs import register_secret
 from ..core.protocols import capabilities_of
+from ..core.secret_policy import STATE_KEY_ENV, STATE_KEYS_ENV
 from ..tools import SURFACE, ToolSpec
 from .prompts import register_prompts
 from .resources import register_resources
@@ -103,17 +104,29 @@ class Lifecycle:
         return self.closed.is_set()
 
 
+REQUEST_STATE_AUDIENCE = "runbridge"  # fixed: a continuation sealed by one replica opens on every other
+
+
 def _request_state_security(settings: Settings) -> RequestStateSecurity:
     """Seal 2026-era gate continuations with a key that outlives a restart (kept beside the run registry, 0600),
-    so a human who answers after runbridge restarted is not turned away. `RUNBRIDGE_STATE_KEY` shares one key
-    across replicas."""
+    so a human who answers after runbridge restarted is not turned away.
+
+    Replicas sharing a run store share a key ring instead: `RUNBRIDGE_STATE_KEYS` (keys separated by commas or
+    spaces; the first seals, every one unseals, so a key is rotated in without refusing what the old one sealed),
+    or `RUNBRIDGE_STATE_KEY` (a ring of one). A shared store (`state_url`) with neither is refused: a key of this
+    machine's own would turn away every answer that reaches another replica."""
     ttl = settings.gate_ttl_seconds
-    shared = os.environ.get("RUNBRIDGE_STATE_KEY")
-    if shared:
-        register_secret(shared)
-        return _sealing(shared, ttl, "$RUNBRIDGE_STATE_KEY must hold at least 32 random bytes")
+    ring = _key_ring(ttl)
+    if ring is not None:
+        return ring
+    if settings.shared_state:
+        raise ConfigError(
+            "[server] state_url shares the run store between runbridge servers, but the key sealing gate "
+            f"continuations would be this one's alone: set ${STATE_KEYS_ENV} to the same keys on every server "
+            "(each at least 32 random bytes, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+        )
     if settings.state_path == ":memory:":
-        return RequestStateSecurity.ephemeral(ttl=ttl)
+        return RequestStateSecurity.ephemeral(ttl=ttl, audience=REQUEST_STATE_AUDIENCE)
     key_file = Path(settings.state_path).expanduser().with_name("request-state.key")
     _refuse_shared_key(key_file)
     try:
@@ -141,6 +154,27 @@ def _request_state_security(settings: Settings) -> RequestStateSecurity:
     )
 
 
+def _key_ring(ttl: float) -> RequestStateSecurity | None:
+    """The key ring from the environment (`RUNBRIDGE_STATE_KEYS`, else `RUNBRIDGE_STATE_KEY`), or None."""
+    many, one = os.environ.get(STATE_KEYS_ENV, ""), os.environ.get(STATE_KEY_ENV, "")
+    if many.strip() and one.strip():
+        raise ConfigError(
+            f"Both ${STATE_KEYS_ENV} and ${STATE_KEY_ENV} are set: keep ${STATE_KEYS_ENV} (its first key seals, "
+            f"every key unseals) and unset ${STATE_KEY_ENV}."
+        )
+    keys = many.replace(",", " ").split() if many.strip() else one.split()
+    if not keys:
+        return None
+    for key in keys:
+        register_secret(key)
+    name = STATE_KEYS_ENV if many.strip() else STATE_KEY_ENV
+    try:
+        return RequestStateSecurity(keys=keys, ttl=ttl, audience=REQUEST_STATE_AUDIENCE)
+    except ValueError:
+        each = " in each of its keys" if len(keys) > 1 else ""
+        raise ConfigError(sentence(f"${name} must hold at least 32 random bytes{each}")) from None
+
+
 def _refuse_shared_key(key_file: Path) -> None:
     """Whoever can read the key can forge the gate continuations runbridge seals with it: a key file other users can
     open is refused, saying how to fix it (runbridge creates it 0600)."""
@@ -158,7 +192,7 @@ def _refuse_shared_key(key_file: Path) -> None:
 def _sealing(key: str, ttl: float, problem: str) -> RequestStateSecurity:
     """The SDK's sealing with `key`; a key it refuses is a configuration error saying where the key came from."""
     try:
-        return RequestStateSecurity(keys=[key], ttl=ttl)
+        return RequestStateSecurity(keys=[key], ttl=ttl, audience=REQUEST_STATE_AUDIENCE)
     except ValueError:
         raise ConfigError(sentence(problem)) from None
 

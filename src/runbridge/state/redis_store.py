@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from redis import Redis as SyncRedis
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
@@ -40,7 +41,7 @@ from .store import (
     claim_owner,
 )
 
-__all__ = ["RedisStore", "redis_location"]
+__all__ = ["RedisStore", "open_redis", "open_redis_sync", "redis_location"]
 
 DEFAULT_PREFIX = "runbridge"
 
@@ -56,23 +57,38 @@ def redis_location(url: str) -> str:
     return f"{parts.scheme}://{host}:{port or 6379}{parts.path or ''}"
 
 
-def open_redis(url: str) -> Redis:
-    """A Redis client (a pool of connections) for `url`; its password, if any, is never logged."""
-    parts = urlsplit(url)
-    if parts.password:
-        register_secret(parts.password)
-    return Redis.from_url(url, decode_responses=True, socket_connect_timeout=5, socket_timeout=10)
+def open_redis(url: str, password: str | None = None) -> Redis:
+    """A Redis client (a pool of connections) for `url`, with `password` if given; a password is never logged."""
+    return Redis.from_url(url, **_options(url, password))
+
+
+def open_redis_sync(url: str, password: str | None = None) -> SyncRedis:
+    """A blocking client, for a check before serving starts."""
+    return SyncRedis.from_url(url, **_options(url, password))
+
+
+def _options(url: str, password: str | None) -> dict[str, Any]:
+    for secret in (password, urlsplit(url).password):
+        if secret:
+            register_secret(secret)
+    options: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 5, "socket_timeout": 10}
+    if password:
+        options["password"] = password
+    return options
 
 
 class RedisStore:
     """The `RunStore` in Redis at `url` (`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS).
 
-    `prefix` starts every key (several runbridge deployments can share one Redis under prefixes of their own);
+    `password`: Redis's (from the environment, never the configuration file); `prefix` starts every key (several
+    runbridge deployments can share one Redis under prefixes of their own);
     `owner` is who this store's claims belong to (default: this process, `claim_owner()`)."""
 
-    def __init__(self, url: str, *, owner: str | None = None, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self, url: str, *, password: str | None = None, owner: str | None = None, prefix: str = DEFAULT_PREFIX
+    ) -> None:
         self._url = url
-        self._redis = open_redis(url)
+        self._redis = open_redis(url, password)
         self._keys = Keys(prefix)
         self._owner = owner or claim_owner()
 
