@@ -21,17 +21,18 @@ import anyio
 
 from runbridge.core.logs import configure_logging
 
-from . import agents, coldstart, concurrency, gates, overhead, pipeline, store
+from . import agents, coldstart, concurrency, gates, overhead, pipeline, store, store_redis
 from ._support import Figure, Outcome, load_average, machine
 from .report import from_json, render, to_json
 
-BENCHMARKS = ("overhead", "pipeline", "concurrency", "coldstart", "gates", "store", "agents")
+BENCHMARKS = ("overhead", "pipeline", "concurrency", "coldstart", "gates", "store", "agents", "store-redis")
+DEFAULT = BENCHMARKS[:-1]  # store-redis needs a redis-server: asked for by name
 HERE = Path(__file__).parent
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {BENCHMARKS}")
+    parser.add_argument("--only", default=",".join(DEFAULT), help=f"comma-separated subset of {BENCHMARKS}")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per benchmark (default 3)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that everything runs, in seconds")
     parser.add_argument("--samples", type=int, default=300, help="overhead: calls of each kind per round")
@@ -68,6 +69,7 @@ def _plan(args: argparse.Namespace) -> dict[str, Callable[[], Outcome]]:
         "coldstart": lambda: coldstart.measure(max(2, args.repeat * 3)),
         "gates": lambda: anyio.run(gates.measure, args.repeat),
         "store": lambda: anyio.run(store.measure, args.store_samples, sizes),
+        "store-redis": lambda: anyio.run(store_redis.measure, args.store_samples, sizes),
         "agents": lambda: anyio.run(agents.measure, max(2, args.repeat * 3), 5 if args.quick else 50),
     }
 

@@ -25,9 +25,10 @@ import anyio
 import httpx2
 from mcp import Client
 
+from runbridge.core.config import Settings
 from runbridge.core.models import Gate, GateField, Run, RunStatus
 from runbridge.server import build_server
-from runbridge.state import SqliteStore
+from runbridge.state import RunStore, SqliteStore
 from runbridge.state.cursors import encode_cursor
 from runbridge.state.sqlite_schema import connect
 
@@ -102,6 +103,15 @@ async def _at_size(runs: int, samples: int, sandbox: Any, tmp: Path) -> dict[str
     state = tmp / f"state-{runs}.db"
     last_page = fill(state, runs)
     settings = settings_for(sandbox, ["quick-demo"], state)
+    return await timed_calls(samples, sandbox, settings, last_page, lambda: SqliteStore(state))
+
+
+async def timed_calls(
+    samples: int, sandbox: Any, settings: Settings, last_page: str, open_store: Callable[[], RunStore]
+) -> dict[str, Any]:
+    """Each call's latency through the tool layer on the store `settings` name (filled already; `last_page`: the
+    cursor of runs_list's last page), the same queries on the store itself (`open_store()`), and another client's
+    cheap call while they run."""
     timings: dict[str, list[float]] = {name: [] for name in CALLS}
     idle: list[float] = []
     busy: list[float] = []
@@ -157,7 +167,7 @@ async def _at_size(runs: int, samples: int, sandbox: Any, tmp: Path) -> dict[str
                 tasks.start_soon(one_pass)
                 while not done.is_set():
                     busy.append(await _timed(cheap))
-    store = SqliteStore(state)  # the same queries on the store itself: its own share of each call
+    store = open_store()  # the same queries on the store itself: its own share of each call
     since = datetime.now(UTC) - timedelta(days=30)
     direct = {
         "runs_get": lambda: store.observe(PROFILE, Run(run_id="run-0000001", status=RunStatus.COMPLETED)),
@@ -187,11 +197,11 @@ async def measure(samples: int, sizes: tuple[int, ...] = SIZES) -> Outcome:
     with sandbox_process() as sandbox, tempfile.TemporaryDirectory() as tmp:
         for runs in sizes:
             outcome.details[str(runs)] = await _at_size(runs, samples, sandbox, Path(tmp))
-    _figures(outcome, sizes)
+    figures(outcome, sizes)
     return outcome
 
 
-def _figures(outcome: Outcome, sizes: tuple[int, ...]) -> None:
+def figures(outcome: Outcome, sizes: tuple[int, ...]) -> None:
     largest = max(sizes)
     for runs in sizes:
         found = outcome.details[str(runs)]
@@ -200,7 +210,7 @@ def _figures(outcome: Outcome, sizes: tuple[int, ...]) -> None:
             scored = runs == largest
             outcome.figures.append(
                 Figure(
-                    "store",
+                    outcome.name,
                     f"{name} at {runs:,} runs: p50",
                     p50,
                     "ms",
@@ -219,7 +229,7 @@ def _figures(outcome: Outcome, sizes: tuple[int, ...]) -> None:
         busy50, busy99, count = found["other busy"]
         outcome.figures.append(
             Figure(
-                "store",
+                outcome.name,
                 f"another client's cheap call while those run, at {runs:,} runs: p99 above idle",
                 busy99 - idle99,
                 "ms",

@@ -201,3 +201,15 @@ async def test_a_redis_that_went_away_is_a_clear_error_and_the_store_works_again
         assert (await store.get_run(P, "r1")) is not None
     finally:
         await store.aclose()
+
+
+async def test_hundreds_of_calls_at_once_queue_for_connections_rather_than_fail(redis: RedisServer) -> None:
+    """More calls in flight than the store's pool has connections: each waits for one, none fails."""
+    store = RedisStore(redis.url)
+    try:
+        async with anyio.create_task_group() as tasks:
+            for i in range(400):
+                tasks.start_soon(store.record_run, P, Run(run_id=f"r{i}", status=RunStatus.RUNNING))
+        assert len((await store.list_runs(P, limit=500)).items) == 400
+    finally:
+        await store.aclose()

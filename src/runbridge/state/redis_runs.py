@@ -207,7 +207,7 @@ async def _upsert(redis: Redis, keys: Keys, profile: str, run_id: str, change: C
         new = change(old)
         now = utc_now().isoformat()
         if old is None:
-            n = int(await redis.incr(keys("runs-counted")))
+            n = int(await pipe.incr(keys("runs-counted")))  # on the watched connection: never a second one
             created = utc_now()
             member = time_key(created) + f"{n:020d}\x00" + ident(profile, run_id)
             new |= {"profile": profile, "run_id": run_id, "created_at": created.isoformat(), "n": str(n)}

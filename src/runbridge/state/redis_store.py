@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from redis import Redis as SyncRedis
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from ..core.errors import RunbridgeError
 from ..core.logs import register_secret
@@ -44,6 +44,8 @@ from .store import (
 __all__ = ["RedisStore", "open_redis", "open_redis_sync", "redis_location"]
 
 DEFAULT_PREFIX = "runbridge"
+POOL_SIZE = 64  # connections to Redis per runbridge process
+POOL_WAIT_SECONDS = 10.0
 
 
 def redis_location(url: str) -> str:
@@ -58,8 +60,13 @@ def redis_location(url: str) -> str:
 
 
 def open_redis(url: str, password: str | None = None) -> Redis:
-    """A Redis client (a pool of connections) for `url`, with `password` if given; a password is never logged."""
-    return Redis.from_url(url, **_options(url, password))
+    """A Redis client for `url`, with `password` if given (never logged). Its pool holds at most `POOL_SIZE`
+    connections; a call that finds them all busy waits for one (up to `POOL_WAIT_SECONDS`) instead of failing, so a
+    burst of sessions queues rather than erring."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=POOL_SIZE, timeout=POOL_WAIT_SECONDS, **_options(url, password)
+    )
+    return Redis(connection_pool=pool)
 
 
 def open_redis_sync(url: str, password: str | None = None) -> SyncRedis:
@@ -111,7 +118,7 @@ class RedisStore:
             await self._redis.ping()  # pyright: ignore[reportUnknownMemberType]
 
     async def aclose(self) -> None:
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)  # the pool is its own (`open_redis`)
 
     # -- runs ---------------------------------------------------------------------------------------------------
 
