@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from transport_harness import run_cli
 
+from runbridge.backends.registry import register_shipped
+from runbridge.core.families import family_names
+
 BAD_OPTIONS = {
     "a duration that is not a number": (
         "orchagent",
@@ -68,11 +71,8 @@ def test_options_a_family_does_not_take_stop_every_command_before_it_starts(
         (["sandbox", "--port", "-1"], "argument --port: -1 is not a port: use 0 to 65535"),
         (["sandbox", "--speed", "fast"], "argument --speed: 'fast' is not a number"),
         (["demo", "--speed", "-2"], "argument --speed: -2 is not a speed"),
-        (
-            ["demo", "--family", "platform"],
-            "argument --family: invalid choice: 'platform' (choose from 'openwop', 'orchestrations')",
-        ),
-        (["login", "orq"], "argument family: invalid choice: 'orq' (choose from 'orchagent')"),
+        (["demo", "--family", "bogus"], "argument --family: invalid choice: 'bogus' (choose from 'langgraph', "),
+        (["login", "orq"], "argument family: invalid choice: 'orq' (choose from 'orchagent'"),
         (["--log-level", "verbose", "tools"], "is not a log level"),
     ],
 )
@@ -82,11 +82,11 @@ def test_a_bad_flag_is_a_usage_error_naming_what_it_takes(env: dict[str, str], a
 
 def test_a_family_that_does_not_exist_is_refused_naming_those_that_do(tmp_path: Path, env: dict[str, str]) -> None:
     config = tmp_path / "runbridge.toml"
-    config.write_text('[profiles.p]\nfamily = "platform"\nbase_url = "https://example.test"\n', encoding="utf-8")
+    config.write_text('[profiles.p]\nfamily = "bogus"\nbase_url = "https://example.test"\n', encoding="utf-8")
     done = run_cli("tools", "--config", str(config), env=env)
-    _one_line_error(
-        done, "[profiles.p] family: unknown family 'platform'; runbridge knows openwop, orchagent, orchestrations"
-    )
+    register_shipped()
+    assert "openwop" in family_names()
+    _one_line_error(done, f"[profiles.p] family: unknown family 'bogus'; runbridge knows {', '.join(family_names())}")
 
 
 def test_a_configuration_file_that_cannot_be_read_says_why(tmp_path: Path, env: dict[str, str]) -> None:
