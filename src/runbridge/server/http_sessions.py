@@ -86,6 +86,13 @@ class SessionLimit:
             await _busy(send, self.cap)
             return
         opened: list[str] = []
+        counted_out = False
+
+        def count_out() -> None:
+            nonlocal counted_out
+            if not counted_out:
+                counted_out = True
+                self._ended(opened[0], self._sessions.get(opened[0]), "POST", None)
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start" and not opened:
@@ -96,12 +103,14 @@ class SessionLimit:
                     self._sessions[session_id] = _Session(anyio.current_time(), calls=1)
                     self._opening -= 1
             await send(message)
+            if opened and _last_of_response(message):
+                count_out()
 
         try:
             await self.app(scope, receive, watch)
         finally:
             if opened:
-                self._ended(opened[0], self._sessions.get(opened[0]), "POST", None)
+                count_out()
             else:
                 self._opening -= 1
 
@@ -116,16 +125,25 @@ class SessionLimit:
         else:
             session.streams += 1
         status: list[int] = []
+        counted_out = False
+
+        def count_out() -> None:
+            nonlocal counted_out
+            if not counted_out:
+                counted_out = True
+                self._ended(session_id, session, method, status[0] if status else None)
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
             await send(message)
+            if _last_of_response(message):
+                count_out()
 
         try:
             await self.app(scope, receive, watch)
         finally:
-            self._ended(session_id, session, method, status[0] if status else None)
+            count_out()
 
     def _ended(self, session_id: str, session: _Session | None, method: str, status: int | None) -> None:
         """One request of the session ended: count it out, and forget the session if the SDK no longer has it."""
@@ -175,6 +193,12 @@ class SessionLimit:
             return None
 
         await self.app(delete, receive, discard)
+
+
+def _last_of_response(message: Message) -> bool:
+    """Whether the client now has the whole answer: from here the request no longer keeps its session busy, though
+    the app may take a moment more to return (a newcomer arriving in that moment must find the session idle)."""
+    return message["type"] == "http.response.body" and not message.get("more_body", False)
 
 
 def _without_resumption(scope: Scope) -> Scope:
