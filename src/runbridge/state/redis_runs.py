@@ -8,9 +8,8 @@ updating a run never moves it, and two runs recorded in the same microsecond sti
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -30,7 +29,8 @@ from .redis_keys import (
     time_key,
     transact,
 )
-from .store import KEPT_STATUSES, RunRecord, UsageKey, UsageSums
+from .redis_usage import add_run
+from .store import KEPT_STATUSES, RunRecord
 
 __all__ = [
     "get_fields",
@@ -42,7 +42,6 @@ __all__ = [
     "set_locator",
     "unchanged",
     "update_run",
-    "usage_sums",
 ]
 
 Fields = dict[str, str]
@@ -151,42 +150,6 @@ async def set_locator(redis: Redis, keys: Keys, profile: str, run_id: str, locat
     return await transact(redis, [key], decide)
 
 
-async def usage_sums(
-    redis: Redis, keys: Keys, profile: str | None, since: datetime, group_by: UsageKey
-) -> list[UsageSums]:
-    """The runs first recorded at or after `since` and their usage, summed per `group_by` key."""
-    groups: dict[str | None, list[RunRecord]] = defaultdict(list)
-    for record in await runs_since(redis, keys, profile, since):
-        groups[_group(record, group_by)].append(record)
-    return [_sums(key, records) for key, records in groups.items()]
-
-
-def _group(record: RunRecord, group_by: UsageKey) -> str | None:
-    match group_by:
-        case "target":
-            return record.target_id
-        case "profile":
-            return record.profile
-        case "day":
-            return record.created_at.astimezone(UTC).date().isoformat()
-        case "status":
-            return record.status.value
-
-
-def _sums(key: str | None, records: list[RunRecord]) -> UsageSums:
-    used = [r.usage for r in records if r.usage is not None]
-    costs = [u.cost_usd for u in used if u.cost_usd is not None]
-    turns = [u.turns for u in used if u.turns is not None]
-    usage = Usage(
-        input_tokens=sum(u.input_tokens for u in used),
-        output_tokens=sum(u.output_tokens for u in used),
-        total_tokens=sum(u.total_tokens for u in used),
-        cost_usd=sum(costs) if costs else None,
-        turns=sum(turns) if turns else None,
-    )
-    return UsageSums(key, len(records), len(used), usage)
-
-
 async def _records(redis: Redis, keys: Keys, members: Iterable[str]) -> list[tuple[RunRecord, int]]:
     """The runs `members` (list entries) name, in their order, each with its number; one round trip."""
     members = list(members)
@@ -218,9 +181,14 @@ async def _upsert(redis: Redis, keys: Keys, profile: str, run_id: str, change: C
                 pipe.zadd(index, {member: 0})
             for index in (keys.runs(None, new["status"]), keys.runs(profile, new["status"])):
                 pipe.zadd(index, {member: 0})
+            add_run(pipe, keys, new, 1)
             return None, True
         pipe.multi()
         pipe.hset(key, mapping=as_mapping(new | {"updated_at": now}))  # pyright: ignore[reportUnknownMemberType]
+        merged = old | new
+        if any(merged.get(name) != old.get(name) for name in ("status", "target_id", "usage")):
+            add_run(pipe, keys, old, -1)
+            add_run(pipe, keys, merged, 1)
         if "status" in new and new["status"] != old["status"]:
             member = old["member"]
             for index in (keys.runs(None, old["status"]), keys.runs(profile, old["status"])):

@@ -27,7 +27,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from ..core.errors import RunbridgeError
 from ..core.logs import register_secret
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
-from . import redis_events, redis_gates, redis_runs, redis_tasks
+from . import redis_events, redis_gates, redis_runs, redis_tasks, redis_usage
 from .redis_keys import Keys
 from .store import (
     GateRecord,
@@ -219,7 +219,7 @@ class RedisStore:
 
     async def usage_sums(self, profile: str | None, since: datetime, group_by: UsageKey) -> list[UsageSums]:
         async with self._using():
-            return await redis_runs.usage_sums(self._redis, self._keys, profile, since, group_by)
+            return await redis_usage.usage_sums(self._redis, self._keys, profile, since, group_by)
 
     async def set_locator(self, profile: str, run_id: str, locator: dict[str, str]) -> bool:
         async with self._using():
