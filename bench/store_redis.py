@@ -4,8 +4,9 @@ page, `gates_list`, `usage_report` through the tool layer, an MCP client in memo
 disk's), at 10, 1,000 and 10,000 recorded runs, half of them waiting at an open gate, and another client's cheap
 call while they run.
 
-The runs are written through the store's own API, many at once (setup, not measured); they are all first recorded
-now, so `usage_report` sums every one of them.
+The runs are written through the store's own API, many at once (setup, not measured), spread over the last 20 days
+as in `bench/store.py` (the store's clock is set per run while filling), so `usage_report` reads the days' sums and
+the first day's runs.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
 
 from runbridge.core.models import Gate, GateField, Run, RunStatus, Usage
+from runbridge.state import redis_runs
 from runbridge.state.redis_store import RedisStore
 
 from ._support import Outcome, sandbox_process
@@ -58,31 +62,47 @@ def redis_server(folder: Path) -> Iterator[str]:
         server.wait(timeout=10)
 
 
+_WHEN: ContextVar[datetime] = ContextVar("when")  # the moment the store's clock reads while one run is written
+
+
 async def fill(url: str, runs: int) -> str:
-    """Record `runs` runs (every other one waiting at an open gate, the rest ended with usage); the cursor of
-    `runs_list`'s last page."""
+    """Record `runs` runs (every other one waiting at an open gate, the rest ended with usage) spread over the last
+    20 days; the cursor of `runs_list`'s last page."""
     store = RedisStore(url)
+    start = datetime.now(UTC) - timedelta(days=20)
+    step = timedelta(days=20) / max(runs, 1)
     usage = Usage(input_tokens=1200, output_tokens=300, total_tokens=1500, cost_usd=0.004)
     field = GateField(name="decision", type="select", options=["accept", "reject"], required=True)
 
     async def one(i: int) -> None:
+        _WHEN.set(start + step * i)
         run_id = f"run-{i:07d}"
         if i % 2 == 0:
             await store.record_run(PROFILE, Run(run_id=run_id, target_id=f"wf-{i % 7}", status=RunStatus.WAITING))
-            gate = Gate(gate_id=f"gate-{i:07d}", run_id=run_id, kind="approval", prompt="Ship?", fields=[field])
+            gate = Gate(
+                gate_id=f"gate-{i:07d}",
+                run_id=run_id,
+                kind="approval",
+                prompt="Ship?",
+                fields=[field],
+                opened_at=_WHEN.get(),
+            )
             await store.record_gate(PROFILE, gate)
         else:
             await store.update_run(PROFILE, run_id, status=RunStatus.COMPLETED, target_id=f"wf-{i % 7}", usage=usage)
 
+    clock = redis_runs.utc_now
+    redis_runs.utc_now = _WHEN.get  # each task sees its own run's moment
     try:
-        for start in range(0, runs, _AT_ONCE):
+        for first in range(0, runs, _AT_ONCE):
             async with anyio.create_task_group() as tasks:
-                for i in range(start, min(start + _AT_ONCE, runs)):
+                for i in range(first, min(first + _AT_ONCE, runs)):
                     tasks.start_soon(one, i)
         if runs <= 20:
             return ""
         return (await store.list_runs(None, limit=runs - 20)).next_cursor or ""  # the last page: the 20 oldest
     finally:
+        redis_runs.utc_now = clock
         await store.aclose()
 
 
