@@ -2,8 +2,9 @@
 over stdio by the official MCP Python client, the way an MCP host starts it. An example checks what it shows with
 `check`; `run` prints what happened and exits non-zero when a check failed.
 
-An example imports it as `from _harness import ...` (Python puts the example's folder's parent on the path through
-the two lines at the top of each example)."""
+An example imports it as `from _harness import ...`: the two lines at the top of each example put examples/ on the
+path in place of the example's own folder, which Python puts first: a family's example is named after its family,
+and `families/platform.py` would stand in for the standard library's `platform` module."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ to the user and `next`, the tool to call), and `gates_respond` with the user's a
 import sys
 from pathlib import Path
 
+sys.path.pop(0)  # this folder (see _harness.py)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _harness import check, connect, key_profile, run

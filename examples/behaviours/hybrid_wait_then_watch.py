@@ -7,6 +7,7 @@ run goes on; `runs_watch` continues exactly where it stopped, so no event is los
 import sys
 from pathlib import Path
 
+sys.path.pop(0)  # this folder (see _harness.py)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _harness import check, connect, key_profile, run

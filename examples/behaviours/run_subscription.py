@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 
+sys.path.pop(0)  # this folder (see _harness.py)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _harness import PROFILE, check, connect, key_profile, run

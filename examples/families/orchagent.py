@@ -7,6 +7,7 @@ approve the tool it wants to call, then replies.
 import sys
 from pathlib import Path
 
+sys.path.pop(0)  # this folder (see _harness.py)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _harness import Person, check, connect, run

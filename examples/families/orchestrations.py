@@ -7,6 +7,7 @@ and a free-text note) is answered in the host's form; the answer reaches the orc
 import sys
 from pathlib import Path
 
+sys.path.pop(0)  # this folder (see _harness.py)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _harness import Person, check, connect, key_profile, run

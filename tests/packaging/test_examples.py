@@ -37,7 +37,7 @@ def test_each_family_example_is_named_after_a_registered_family() -> None:
 
     have = {p.stem for p in (EXAMPLES / "families").glob("*.py")}
     assert have <= set(family_names()), f"not a family: {sorted(have - set(family_names()))}"
-    assert {"openwop", "orchestrations", "orchagent"} <= have
+    assert {"openwop", "orchestrations", "orchagent", "platform", "orq", "langgraph"} <= have
 
 
 @pytest.mark.slow
