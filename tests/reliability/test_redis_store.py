@@ -213,3 +213,18 @@ async def test_hundreds_of_calls_at_once_queue_for_connections_rather_than_fail(
         assert len((await store.list_runs(P, limit=500)).items) == 400
     finally:
         await store.aclose()
+
+
+async def test_a_redis_out_of_memory_is_a_clear_error_and_loses_nothing_stored(redis: RedisServer) -> None:
+    store = RedisStore(redis.url)
+    try:
+        await store.record_run(P, Run(run_id="r1", status=RunStatus.RUNNING))
+        await store._redis.config_set("maxmemory", "1")  # pyright: ignore[reportPrivateUsage]
+        with pytest.raises(Exception, match=r"refused the change \(OutOfMemoryError: command not allowed") as caught:
+            await store.record_run(P, Run(run_id="r2", status=RunStatus.RUNNING))
+        assert "Traceback" not in str(caught.value)
+        await store._redis.config_set("maxmemory", "0")  # pyright: ignore[reportPrivateUsage]
+        assert [r.run_id for r in (await store.list_runs(P)).items] == ["r1"]
+        assert await store.get_run(P, "r2") is None, "the refused transaction wrote nothing"
+    finally:
+        await store.aclose()

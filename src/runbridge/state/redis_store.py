@@ -112,6 +112,11 @@ class RedisStore:
                 f"runbridge's run store at {redis_location(self._url)} could not be used ({exc.__class__.__name__}): "
                 "Redis may be down, restarting or unreachable from here. Try again in a moment"
             ) from None
+        except redis_errors.RedisError as exc:  # refused by Redis itself: out of memory, a command disabled...
+            raise RunbridgeError(
+                f"runbridge's run store at {redis_location(self._url)} refused the change ({exc.__class__.__name__}: "
+                f"{str(exc)[:200]}). Ask whoever runs that Redis to check its memory and configuration"
+            ) from None
 
     async def ping(self) -> None:
         async with self._using():
