@@ -2,7 +2,8 @@
 
 Some backends cannot list runs, show a run's status, or refuse a second resume, so runbridge keeps its own record.
 `RunStore` is what every caller relies on; `SqliteStore` (embedded SQLite, shared by the processes of one user) is
-the one implementation today, and any other must pass the same contract tests (tests/unit/test_run_store_contract.py).
+the default and `RedisStore` (a Redis server shared by several runbridge servers) the other, and both pass the same
+contract tests (tests/unit/test_run_store_contract*.py), as any other must.
 
 Every method is async: a store may wait on a disk, a lock held by another process or a network, and none of that
 may hold up the server's other sessions.
