@@ -241,6 +241,22 @@ SHAPES: list[Shape] = [
         ("runs", "[]"),
     ),
     Shape("GET", "/workspaces/ws_acme_personal/runs?limit=5", LOGS_TS, "RunsListResponse.total", {"total": INT}),
+    Shape(
+        "GET",
+        "/workspaces/ws_acme_personal/runs?agent_name=summarizer&status=completed&limit=200",
+        LOGS_TS,
+        "RunsListResponse (listRuns: agent_name, status, limit 1..200)",
+        RUN_SUMMARY,
+        ("runs", "[]"),
+    ),
+    Shape(
+        "GET",
+        "/workspaces/ws_acme_personal/runs?limit=200&run_id_prefix={run}",
+        LOGS_TS,
+        "RunsListResponse (resolveShortRunId)",
+        {"id": STR},
+        ("runs", "[]"),
+    ),
     Shape("GET", "/workspaces/ws_acme_personal/runs/{run}/logs", LOGS_TS, "RunLogsResponse (showRunLogs)", RUN_LOGS),
     Shape(
         "POST",

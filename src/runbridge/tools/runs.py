@@ -12,8 +12,9 @@ from ..bridge.actions import offered_actions
 from ..bridge.events import EventsPage, read_events
 from ..bridge.locating import known_run, must_exist
 from ..bridge.results import RunReport, RunSnapshot, run_snapshot
+from ..bridge.run_lists import merged_runs
 from ..core.models import RunStatus, StartRequest
-from ..core.protocols import ForkAPI, RunsAPI
+from ..core.protocols import ForkAPI, RunListAPI, RunsAPI
 from ._follow import FollowResult, continue_or_none, follow, wait_for
 from ._spec import ToolSpec, app_of
 
@@ -214,6 +215,10 @@ class RunSummary(BaseModel):
     status: RunStatus
     updated_at: str
     error: str | None = None
+    source: Literal["runbridge", "backend"] = Field(
+        default="runbridge",
+        description="runbridge: started or watched through runbridge; backend: listed by the backend's run history.",
+    )
 
 
 class RunsPage(BaseModel):
@@ -229,9 +234,27 @@ async def runs_list(
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
     profile: Annotated[str | None, Field(description="Only this profile; omit for all profiles.")] = None,
 ) -> RunsPage:
-    """Runs started or watched through runbridge, newest first, each with its profile (works on every backend)."""
+    """Runs started or watched through runbridge, newest first, each with its profile (works on every backend).
+    Naming a profile whose backend keeps a run history also lists the backend's runs (started elsewhere too)."""
     app = app_of(ctx)
     name = app.settings.profile(profile).name if profile else None
+    if name is not None:
+        _, backend = app.adapters.get(name)
+        if isinstance(backend, RunListAPI):
+            items, after = await merged_runs(app.registry, name, backend, cursor=cursor, limit=limit, status=status)
+            listed = [
+                RunSummary(
+                    profile=name,
+                    run_id=i.run_id,
+                    target_id=i.target_id,
+                    status=i.status,
+                    error=i.error,
+                    updated_at=i.updated_at.isoformat(timespec="seconds"),
+                    source="backend" if i.source == "backend" else "runbridge",
+                )
+                for i in items
+            ]
+            return RunsPage(profile=name, runs=listed, next_cursor=after)
     page = await app.registry.list_runs(name, cursor=cursor, limit=limit, status=status)
     runs = [
         RunSummary(
