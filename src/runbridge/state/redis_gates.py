@@ -64,6 +64,7 @@ async def record_gate(redis: Redis, keys: Keys, profile: str, gate: Gate) -> boo
         pipe.zadd(keys.gates(profile, "open"), {member: 0})
         pipe.zadd(keys.gates(None, "open"), {member: 0})
         pipe.sadd(keys.gates_of_run(profile, gate.run_id), gate.gate_id)  # pyright: ignore[reportUnknownMemberType]
+        pipe.sadd(keys.gates_of_run(None, gate.run_id), ident(profile, gate.gate_id))  # pyright: ignore[reportUnknownMemberType]
         return True, True
 
     return await transact(redis, [key], decide)
@@ -99,23 +100,27 @@ async def gates(
     limit: int | None,
 ) -> Page[GateRecord]:
     """Oldest first (opened, gate id), from just after the cursor's gate; every matching gate when `limit` is None.
-    A run's gates are read from the run's set; otherwise the lists of the states asked for are merged."""
+    A run's gates are read from the run's set (one per profile, and one across profiles); otherwise the lists of the
+    states asked for are merged."""
     low = "-"
     if cursor:
         opened, gate_id = decode_cursor(cursor, (str, str))
         low = "(" + cursor_time(cursor, str(opened)) + "\x00" + str(gate_id) + "\x00~"  # past every id after it
     wanted = tuple(dict.fromkeys(s for s in states if s in _ALL_STATES))
-    if run_id is not None and profile is not None:
-        ids = await read_set(redis, keys.gates_of_run(profile, run_id))
-        fields = await _fields(redis, [keys.gate(profile, g) for g in ids])
-        members = sorted(f["member"] for f in fields if f["state"] in wanted and (low == "-" or f["member"] > low[1:]))
+    if run_id is not None:  # a run's gates, from the run's set: a few, however many the store holds
+        if profile is not None:
+            ids = await read_set(redis, keys.gates_of_run(profile, run_id))
+            gate_keys = [keys.gate(profile, gate_id) for gate_id in ids]
+        else:
+            named = await read_set(redis, keys.gates_of_run(None, run_id))
+            gate_keys = [keys.gate(*json.loads(name)) for name in named]
+        found = [f for f in await _fields(redis, gate_keys) if f["state"] in wanted]
+        fields = sorted((f for f in found if low == "-" or f["member"] > low[1:]), key=lambda f: f["member"])
+        fields = fields if limit is None else fields[: limit + 1]
     else:
-        count = None if limit is None or run_id is not None else limit + 1
+        count = None if limit is None else limit + 1
         lists = [await _range(redis, keys.gates(profile, state), low, count) for state in wanted]
         members = list(heapq.merge(*lists))
-    if run_id is not None and profile is None:
-        fields = [f for f in await _fields(redis, [keys.gate(*id_of(m)) for m in members]) if f["run_id"] == run_id]
-    else:
         members = members if limit is None else members[: limit + 1]
         fields = await _fields(redis, [keys.gate(*id_of(m)) for m in members])
     records = [_record(f) for f in fields]

@@ -94,7 +94,8 @@ class Keys:
         """Gates of one state (of one profile, or every profile's), oldest first (opened, gate id)."""
         return self("gates", ident(profile, state))
 
-    def gates_of_run(self, profile: str, run_id: str) -> str:
+    def gates_of_run(self, profile: str | None, run_id: str) -> str:
+        """A run's gate ids (of one profile), or (None) `ident(profile, gate_id)` of each across profiles."""
         return self("gates-of-run", ident(profile, run_id))
 
     # events
