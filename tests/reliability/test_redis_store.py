@@ -5,6 +5,9 @@ synced) loses nothing, even when it was killed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -133,6 +136,39 @@ def test_a_shared_store_without_a_shared_key_ring_is_refused_before_serving(
     monkeypatch.setenv("RUNBRIDGE_STATE_KEY", OLD)
     with pytest.raises(ConfigError, match=r"Both \$RUNBRIDGE_STATE_KEYS and \$RUNBRIDGE_STATE_KEY are set"):
         build_server(settings)
+
+
+def test_runbridge_serve_on_a_shared_store_without_a_key_ring_stops_with_one_line(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    config = tmp_path / "runbridge.toml"
+    profile = '[profiles.p]\nfamily = "openwop"\nbase_url = "http://127.0.0.1:9"\n'
+    config.write_text(f'[server]\nstate_url = "{redis.url}"\n\n{profile}', encoding="utf-8")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "runbridge", "serve", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert "set $RUNBRIDGE_STATE_KEYS to the same keys on every server" in done.stderr
+    ring = {**env, "RUNBRIDGE_STATE_KEYS": NEW}
+    redis.stop()
+    done = subprocess.run(
+        [sys.executable, "-m", "runbridge", "serve", "--config", str(config)],
+        env=ring,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Cannot reach the run store's Redis at redis://127.0.0.1:" in done.stderr
+    assert NEW not in done.stderr
 
 
 def test_a_redis_that_cannot_be_reached_is_refused_before_serving(
