@@ -62,6 +62,7 @@ class PlatformBackend(
         self.tasks = tasks  # the server's task group: agent calls are read in the background, past one tool call
         self.wire = PlatformHttp(_stream_profile(profile, self.options), self.options, http)
         self.calls: dict[str, Call] = {}  # the calls made in this process, by run id
+        self.located: dict[str, dict[str, str]] = {}  # calls made elsewhere, by their `call_…` id: their locators
 
     async def aclose(self) -> None:
         await self.wire.aclose()

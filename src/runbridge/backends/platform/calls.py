@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets as token
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -31,6 +32,7 @@ from ...http import iter_messages
 from .._runlog import RunLog
 from .client import PlatformHttp
 from .events import CallFeed, warnings_text
+from .locating import LOCAL_PREFIX, input_digest
 from .refs import AgentRef, parse_ref
 from .spec import PlatformOptions
 from .wire import scrub
@@ -56,9 +58,11 @@ CALL_OPTIONS: dict[str, str | None] = {
 class Call:
     """One agent call: its log once the run has an id, and what the call said first (an answer, or a refusal)."""
 
-    def __init__(self, ref: AgentRef) -> None:
+    def __init__(self, ref: AgentRef, digest: str = "") -> None:
         self.ref = ref
-        self.local_id = f"call_{token.token_hex(8)}"
+        self.local_id = f"{LOCAL_PREFIX}{token.token_hex(8)}"
+        self.sent_at = datetime.now(UTC)
+        self.digest = digest
         self.run_id: str | None = None
         self.workspace_run: str | None = None
         self.log: RunLog[CallFeed] | None = None
@@ -78,6 +82,16 @@ class Call:
             )
             self.log.take({"type": "started"})
         return self.log
+
+    def locator(self) -> dict[str, str]:
+        """What finds the call again in another runbridge process (`locating.py`): under runbridge's own id, the
+        agent, when it was sent and what (a digest), and its workspace run once the platform named it."""
+        found = {"agent": str(self.ref)}
+        if self.run_id == self.local_id:
+            found |= {"sent_at": self.sent_at.isoformat(), "input_digest": self.digest}
+            if self.workspace_run:
+                found["workspace_run"] = self.workspace_run
+        return found
 
 
 def _refuse_secrets(request: AgentCallRequest) -> None:
@@ -116,7 +130,7 @@ class AgentCalls:
             body["llm_credentials"] = credentials
         headers, params = self._call_headers(request.options, streams)
         path = f"/{ref.path}/{endpoint}"
-        call = Call(ref)
+        call = Call(ref, input_digest(body))
         if self.tasks is None:  # no server around it (a script, a test): the call is read to its end first
             await self._perform(call, path, body, headers, params)
         else:
@@ -132,7 +146,7 @@ class AgentCalls:
         if call.workspace_run:
             details["workspace_run_id"] = call.workspace_run
         status = run_log.status if call.answered.is_set() else RunStatus.QUEUED
-        return Run(run_id=run_id, target_id=str(ref), status=status, details=details, locator={"agent": str(ref)})
+        return Run(run_id=run_id, target_id=str(ref), status=status, details=details, locator=call.locator())
 
     async def _resolve(self, request: AgentCallRequest) -> tuple[AgentRef, dict[str, Any]]:
         """The agent's reference (with the requested version) and what calling it needs (endpoint, streaming)."""

@@ -21,6 +21,7 @@ from .._runlog import follow_log
 from .calls import Call
 from .client import PlatformHttp
 from .events import CallFeed
+from .locating import LOCAL_PREFIX, CallNotFound, as_call, match_call
 from .spec import PlatformOptions
 from .wire import run_from_logs, run_from_summary
 
@@ -37,6 +38,7 @@ class WorkspaceRuns:
     profile: Profile
     options: PlatformOptions
     calls: dict[str, Call]
+    located: dict[str, dict[str, str]]  # calls made elsewhere (another process, before a restart): their locators
 
     async def workspace_run(self, run_id: str) -> Run:
         ws = await self.wire.workspace()
@@ -55,7 +57,7 @@ class WorkspaceRuns:
     async def get_run(self, run_id: str) -> Run:
         call = self.calls.get(run_id)
         if call is None or call.log is None:
-            run = await self.workspace_run(run_id)
+            run = await self._read_run(run_id)
             run.details.pop("progress", None)
             return run
         log = call.log
@@ -73,7 +75,24 @@ class WorkspaceRuns:
             error=log.error,
             usage=log.usage,
             details=details,
+            locator=call.locator(),
         )
+
+    async def _read_run(self, run_id: str) -> Run:
+        """A workspace run from its logs; a call runbridge numbered itself, from its workspace run (`locating.py`)."""
+        if not run_id.startswith(LOCAL_PREFIX):
+            return await self.workspace_run(run_id)
+        locator = self.located.get(run_id)
+        if locator is None:
+            raise CallNotFound(
+                f"Run {run_id!r} is an agent call runbridge numbered itself, and runbridge has no record of it on "
+                f"profile {self.profile.name!r}: runs_list shows the runs it knows.",
+                status=404,
+            )
+        workspace_run = locator.get("workspace_run") or await match_call(self.wire, run_id, locator)
+        locator["workspace_run"] = workspace_run
+        agent = locator.get("agent") or ""
+        return as_call(await self.workspace_run(workspace_run), run_id, workspace_run, agent)
 
     async def watch(self, run_id: str, *, cursor: str | None = None) -> AsyncIterator[RunEvent]:
         call = self.calls.get(run_id)
@@ -81,14 +100,14 @@ class WorkspaceRuns:
             async for event in follow_log(call.log, cursor):
                 yield event
             return
-        async for event in self._watch_logs(run_id, cursor):
+        async for event in self._watch_logs(run_id, cursor):  # the call's events, under the id it was asked by
             yield event
 
     async def _watch_logs(self, run_id: str, cursor: str | None) -> AsyncIterator[RunEvent]:
         """A workspace run from its logs: its events so far (numbered from 1), then polled until it ends."""
         delivered = Page.start_of(cursor)
         while True:
-            run = await self.workspace_run(run_id)
+            run = await self._read_run(run_id)
             events = _events_of(run)
             for event in events[delivered:]:
                 delivered += 1
@@ -110,8 +129,12 @@ class WorkspaceRuns:
         return False
 
     def locate_run(self, run_id: str, locator: Mapping[str, str]) -> None:
-        """Nothing to note: a run is found by its id in the workspace (a call runbridge numbered itself is not)."""
-        del run_id, locator
+        """A run is found by its id in the workspace; a call runbridge numbered itself (`call_…`) and did not make in
+        this process, by its locator: its workspace run, or the agent, time and input to find it by."""
+        if run_id.startswith(LOCAL_PREFIX) and run_id not in self.calls:
+            known = self.located.setdefault(run_id, {})
+            for key, value in locator.items():
+                known.setdefault(key, value)
 
     async def list_runs(self, *, cursor: str | None = None, limit: int = 50, target_id: str | None = None) -> Page[Run]:
         start = Page.start_of(cursor)
