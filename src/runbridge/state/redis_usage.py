@@ -27,6 +27,36 @@ _COUNTED = ("cost_usd", "turns")  # absent from a run's usage unless its backend
 _SUMS = ("runs", "with_usage", *_FIGURES, *_COUNTED, "cost_runs", "turns_runs")
 _GROUP = {"profile": 0, "day": 1, "target": 2, "status": 3}
 
+# The days after the first one, summed inside Redis (one call, nothing per group read back into Python): each entry
+# of the days' list names a group's hash; its sums are added to those of its `group_by` key. Returns, per key, the
+# key and its sums as text (Lua numbers would come back truncated to integers).
+_SUM_DAYS = """
+local low, profile, only, pos, prefix = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4]), ARGV[5]
+local names = {}
+for i = 6, #ARGV do names[#names + 1] = ARGV[i] end
+local sums, order = {}, {}
+for _, member in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], low, '+')) do
+  local id = string.sub(member, string.find(member, '\0', 1, true) + 1)
+  local group = cjson.decode(id)
+  if not only or group[1] == profile then
+    local values = redis.call('HMGET', prefix .. id, unpack(names))
+    local key = group[pos]
+    if sums[key] == nil then
+      sums[key] = {}
+      for i = 1, #names do sums[key][i] = 0 end
+      order[#order + 1] = key
+    end
+    for i = 1, #names do sums[key][i] = sums[key][i] + (tonumber(values[i]) or 0) end
+  end
+end
+local out = {}
+for _, key in ipairs(order) do
+  out[#out + 1] = key
+  for i = 1, #names do out[#out + 1] = string.format('%.17g', sums[key][i]) end
+end
+return out
+"""
+
 
 def _group_of(fields: dict[str, str]) -> tuple[str, str, str, str]:
     return (fields["profile"], fields["created_at"][:10], fields.get("target_id", ""), fields["status"])
@@ -64,19 +94,29 @@ async def usage_sums(
     next_day = datetime.combine(since.date(), datetime.min.time(), UTC) + timedelta(days=1)
     merged: dict[str, list[float]] = {}
 
-    def add(group: tuple[str, ...], values: list[float]) -> None:
+    def add(group: tuple[str, ...], values: list[float]) -> None:  # a run of the first day
         if profile is not None and group[0] != profile:
             return
         known = merged.setdefault(group[_GROUP[group_by]], [0] * len(_SUMS))
         merged[group[_GROUP[group_by]]] = [a + b for a, b in zip(known, values, strict=True)]
 
-    later = [id_of(m) for m in await read_lex(redis, keys("usage-days"), "(" + first_day + "\x00~", "+")]
-    async with redis.pipeline(transaction=False) as pipe:
-        for group in later:
-            pipe.hmget(keys("usage", ident(*group)), list(_SUMS))  # pyright: ignore[reportUnknownMemberType]
-        rows = cast(list[list[str | None]], await pipe.execute())
-    for group, row in zip(later, rows, strict=True):
-        add(tuple(group), [float(v) if v else 0 for v in row])
+    days = keys("usage-days")
+    summed = await redis.eval(  # pyright: ignore[reportUnknownMemberType]
+        _SUM_DAYS,
+        1,
+        days,
+        "(" + first_day + "\x00~",
+        profile or "",
+        "1" if profile is not None else "",
+        str(_GROUP[group_by] + 1),
+        keys("usage", ""),
+        *_SUMS,
+    )
+    flat = cast(list[str], summed)
+    width = len(_SUMS) + 1
+    for at in range(0, len(flat), width):
+        group = flat[at]
+        merged[group] = [float(v) for v in flat[at + 1 : at + width]]
     members = await read_lex(redis, keys.runs(profile), "[" + time_key(since), "(" + time_key(next_day))
     wanted = ["profile", "created_at", "target_id", "status", "usage"]
     async with redis.pipeline(transaction=False) as pipe:
