@@ -3,8 +3,8 @@ many days reads a few hundred sums instead of every run.
 
 Each write of a run that changes its status, target or usage takes the run's old figures out of its day's sums and
 adds the new ones, in the same transaction as the run itself (`redis_runs`): the sums are never behind the runs,
-whichever replica wrote them. A report sums the days after the first one from these hashes, and reads the first
-(partial) day's runs themselves, only the fields it needs.
+whichever replica wrote them. A report adds up the days after the first one inside Redis (one Lua call, `_SUM_DAYS`),
+and reads the first (partial) day's runs themselves, only the fields it needs.
 """
 
 from __future__ import annotations
