@@ -123,6 +123,26 @@ async def test_once_the_old_key_is_dropped_its_continuations_are_refused_and_the
     assert resumes(sandbox) == before + 1
 
 
+async def test_pages_through_the_mcp_client_join_up_and_a_forged_cursor_is_a_tool_error(
+    settings: Settings, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with anyio.fail_after(30):
+        async with replica(settings, NEW, monkeypatch) as client:
+            for _ in range(3):
+                await client.call_tool("runs_start", {"target_id": "quick-demo"})
+            first = structured(await client.call_tool("runs_list", {"limit": 2}))
+            rest = structured(await client.call_tool("runs_list", {"limit": 2, "cursor": first["next_cursor"]}))
+            forged = await client.call_tool("runs_list", {"cursor": "20"})  # an offset, as cursors once were
+            garbled = await client.call_tool("gates_list", {"cursor": "not-a-cursor"})
+    ids = [r["run_id"] for r in first["runs"] + rest["runs"]]
+    assert len(ids) == len(set(ids)) == 3
+    for refused in (forged, garbled):
+        assert refused.is_error
+        text = refused.content[0].text  # type: ignore[union-attr]
+        assert_curated(text, KEY)
+        assert "it is not one runbridge gave out" in text
+
+
 def test_a_shared_store_without_a_shared_key_ring_is_refused_before_serving(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
