@@ -30,6 +30,7 @@ LOCAL_PREFIX = "call_"
 _EARLIEST = timedelta(seconds=30)  # a run that started this much before the call was sent is not it (clock skew)
 _LATEST = timedelta(seconds=120)  # nor one that started this much after (the call's own wait for a connection)
 _MAX_DIGESTS = 5  # candidates whose logs are read to compare inputs
+_NOT_A_CALL = frozenset({"schedule", "webhook", "agent"})  # runs no API call of runbridge's started
 
 
 class CallNotFound(NotFoundError):
@@ -71,6 +72,8 @@ async def match_call(wire: PlatformHttp, run_id: str, locator: Mapping[str, str]
     candidates: list[str] = []
     for item in doc.get("runs") or []:
         if not isinstance(item, dict) or (version and item.get("agent_version") not in (None, version)):
+            continue
+        if item.get("trigger_source") in _NOT_A_CALL:
             continue
         started = parse_time(item.get("started_at") or item.get("created_at"))
         if started is not None and sent - _EARLIEST <= started <= sent + _LATEST:
