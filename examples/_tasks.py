@@ -1,11 +1,15 @@
 """A 2026 client of the tasks extension built on the official Python client's seams (`ClientExtension`,
 `ResultClaim`): it declares `io.modelcontextprotocol/tasks`, claims `resultType: "task"`, and either polls the task
-to its end (`poll=True`, what a host does) or hands the created task back (`created`) for a test to drive with
-`tasks/get`, `tasks/update` and `tasks/cancel`. Shared by every test directory (`from tests.task_client import ...`).
-"""
+to its end (`poll=True`, what a host does) or hands the created task back (`created`) for the caller to drive with
+`tasks/get`, `tasks/update` and `tasks/cancel`.
+
+The official client has no task support of its own, so this is the one copy of it: `behaviours/task.py` imports it
+as `from _tasks import ...` (examples/ on the path, see `_harness.py`), the tests as `examples._tasks` (the
+repository root is on their path)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import anyio
@@ -119,22 +123,30 @@ class TaskExtension(ClientExtension):
 
 
 async def get(session: Any, task_id: str) -> TaskState:
-    return await session.send_request(TasksGet(params=TaskIdParams(task_id=task_id)), TaskState)
+    return await session.send_request(TasksGet(params=TaskIdParams(taskId=task_id)), TaskState)
 
 
 async def update(session: Any, task_id: str, responses: dict[str, Any]) -> None:
-    await session.send_request(TasksUpdate(params=UpdateParams(task_id=task_id, input_responses=responses)), Done)
+    await session.send_request(TasksUpdate(params=UpdateParams(taskId=task_id, inputResponses=responses)), Done)
 
 
 async def cancel(session: Any, task_id: str) -> None:
-    await session.send_request(TasksCancel(params=TaskIdParams(task_id=task_id)), Done)
+    await session.send_request(TasksCancel(params=TaskIdParams(taskId=task_id)), Done)
 
 
-async def until(session: Any, task_id: str, *statuses: str, within: float = 20.0) -> TaskState:
-    """Poll the task until its status is one of `statuses`."""
+async def until(
+    session: Any,
+    task_id: str,
+    *statuses: str,
+    within: float = 20.0,
+    on_state: Callable[[TaskState], None] | None = None,
+) -> TaskState:
+    """Poll the task until its status is one of `statuses`; `on_state` is shown every answer to `tasks/get`."""
     with anyio.fail_after(within):
         while True:
             state = await get(session, task_id)
+            if on_state is not None:
+                on_state(state)
             if state.status in statuses:
                 return state
             await anyio.sleep(0.05)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from examples._tasks import TaskExtension, until, update
 from mcp import Client
 from tests.e2e.test_orq_agents import orq, settings  # noqa: F401  (fixtures: the orq sandbox and its profile)
-from tests.task_client import TaskExtension, until, update
 
 from runbridge.core import Settings
 from runbridge.server import build_server

@@ -8,9 +8,9 @@ from typing import Any
 
 import anyio
 import pytest
+from examples._tasks import TaskExtension, cancel, get, listen_to_tasks, until, update
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from tests.task_client import TaskExtension, cancel, get, listen_to_tasks, until, update
 
 from runbridge.core import Settings
 from runbridge.sandbox import SandboxServer

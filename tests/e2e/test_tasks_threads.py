@@ -8,9 +8,9 @@ from typing import Any
 
 import anyio
 import pytest
+from examples._tasks import TaskExtension, until, update
 from mcp import Client
 from tests.e2e.test_orchagent_threads import REPLY, oa_settings, orchagent, spec_file  # noqa: F401  (fixtures)
-from tests.task_client import TaskExtension, until, update
 
 from runbridge.core import Settings
 from runbridge.server import build_server

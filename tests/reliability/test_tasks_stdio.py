@@ -11,10 +11,10 @@ from typing import Any
 
 import anyio
 import pytest
+from examples._tasks import TaskExtension, get, until, update
 from mcp import Client, StdioServerParameters
 from surface_harness import RUNBRIDGE, child_env, profile_for, settings_for, write_config
 from test_malformed_jsonrpc import INITIALIZE, Stdio
-from tests.task_client import TaskExtension, get, until, update
 
 from runbridge.core import Settings
 from runbridge.sandbox import SandboxServer

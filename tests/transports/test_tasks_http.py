@@ -11,9 +11,9 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from examples._tasks import TaskExtension, until, update
 from mcp import Client
 from tests.raw_jsonrpc import ACCEPT, INITIALIZE
-from tests.task_client import TaskExtension, until, update
 
 from runbridge.cli.serve import http_app
 from runbridge.core import Settings
