@@ -114,7 +114,12 @@ def http_app(
     from ..server.http_bodies import JsonRpcBodies
     from ..server.http_sessions import SessionLimit
 
-    token = _token(token_env, host)
+    if settings.auth and token_env:
+        raise ConfigError(
+            "[auth] in runbridge.toml and --token-env are two ways to let clients in: keep one (with [auth], each "
+            "user's own token from the identity provider)."
+        )
+    token = None if settings.auth else _token(token_env, host)
     try:
         rules = rules_for(host, allowed_hosts or [], allowed_origins or [])
     except ValueError as exc:
@@ -123,7 +128,7 @@ def http_app(
     idle = settings.http_session_idle_seconds if session_idle_seconds is None else session_idle_seconds
     if cap < 1 or not 0 < idle <= 86_400:
         raise ConfigError("--max-sessions must be at least 1 and --session-idle-seconds between 0 and 86400.")
-    mcp = build_server(settings, protect_env=[token_env] if token_env else [], lifecycle=lifecycle)
+    mcp = build_server(settings, protect_env=[token_env] if token_env else [], lifecycle=lifecycle, auth=settings.auth)
     sdk: ASGIApp = mcp.streamable_http_app(
         streamable_http_path=_PATH,
         host=host,

@@ -54,6 +54,7 @@ from pydantic import (
     field_validator,
 )
 
+from .auth_config import AuthConfig
 from .errors import ConfigError, UnknownProfileError, sentences
 from .families import FamilyOptions, NoOptions, family_names, find_family, registered_families
 
@@ -191,6 +192,7 @@ class Settings(BaseModel):
     # most this many are kept (the idlest make room for a newcomer; `server.http_sessions` says how).
     http_session_idle_seconds: float = Field(default=300.0, gt=0, le=86_400)
     http_max_sessions: int = Field(default=100, ge=1, le=100_000)
+    auth: AuthConfig | None = None  # `[auth]`: serve --http as an OAuth resource server (`core.auth_config`)
     config_file: Path | None = None  # the runbridge.toml read (set by load_settings, never by the file itself)
 
     @field_validator("state_url")
@@ -279,15 +281,19 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, env: dict[str, 
 
 
 def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Settings:
-    unknown = sorted(set(raw) - {"server", "profiles"})
+    unknown = sorted(set(raw) - {"server", "profiles", "auth"})
     if unknown:
-        raise ConfigError(f"{file}: unknown top-level table(s) {unknown}; only [server] and [profiles.NAME] exist.")
+        raise ConfigError(
+            f"{file}: unknown top-level table(s) {unknown}; only [server], [auth] and [profiles.NAME] exist."
+        )
     server_raw, file_profiles = raw.get("server", {}), raw.get("profiles", {})
     if not isinstance(server_raw, dict):
         raise ConfigError(f"{file}: `server` must be a table: write [server] on a line of its own, then its keys.")
     if not isinstance(file_profiles, dict):
         raise ConfigError(f"{file}: `profiles` must hold tables: write one [profiles.NAME] table per profile.")
     server: dict[str, Any] = dict(server_raw)
+    if "auth" in server:
+        raise ConfigError(f"{file}: [server] auth: unknown key (write [auth] as a table of its own).")
     if "config_file" in server:
         raise ConfigError(f"{file}: [server] config_file: unknown key (runbridge knows which file it read).")
     env_profiles = _env_profiles(env)
@@ -306,6 +312,13 @@ def _settings_from(raw: dict[str, Any], env: dict[str, str], file: Path) -> Sett
         settings = Settings.model_validate({**server, "profiles": profiles})
     except ValidationError as exc:
         raise ConfigError(f"{file}: [server] {describe(exc, Settings)}") from None
+    if "auth" in raw:
+        if not isinstance(raw["auth"], dict):
+            raise ConfigError(f"{file}: `auth` must be a table: write [auth] on a line of its own, then its keys.")
+        try:
+            settings.auth = AuthConfig.model_validate(raw["auth"])
+        except ValidationError as exc:
+            raise ConfigError(f"{file}: [auth] {describe(exc, AuthConfig)}") from None
     if settings.default_profile and settings.default_profile not in settings.profiles:
         known = ", ".join(sorted(settings.profiles)) or "none"
         raise ConfigError(

@@ -21,12 +21,14 @@ from ..bridge.app import App
 from ..bridge.arguments import InvalidArguments
 from ..bridge.caller import explain_refused_state
 from ..bridge.output import output_schema
+from ..core.auth_config import AuthConfig
 from ..core.config import Settings
 from ..core.errors import ConfigError, sentence
 from ..core.logs import register_secret
 from ..core.protocols import capabilities_of
 from ..core.secret_policy import STATE_KEY_ENV, STATE_KEYS_ENV
 from ..tools import SURFACE, ToolSpec
+from .auth import JwtVerifier, ReadOnlyScopes, auth_settings
 from .prompts import register_prompts
 from .resources import register_resources
 from .subscriptions import register_subscriptions
@@ -230,11 +232,16 @@ def _argument_check(tools: dict[str, Tool], name: str) -> Callable[[dict[str, An
 
 
 def build_server(
-    settings: Settings, *, protect_env: Iterable[str] = (), lifecycle: Lifecycle | None = None
+    settings: Settings,
+    *,
+    protect_env: Iterable[str] = (),
+    lifecycle: Lifecycle | None = None,
+    auth: AuthConfig | None = None,
 ) -> MCPServer[App]:
     """The runbridge MCP server for `settings`. Backends connect lazily, on first use. `protect_env` names
     environment variables holding credentials beyond the profiles' (the HTTP bearer token's), which secret
-    references from tool calls may never name; `lifecycle`, if given, follows the server's lifespan."""
+    references from tool calls may never name; `lifecycle`, if given, follows the server's lifespan; `auth`, if
+    given, makes its HTTP app an OAuth resource server (`server.auth`)."""
     protected = tuple(protect_env)
     running = lifecycle or Lifecycle()
 
@@ -268,10 +275,14 @@ def build_server(
         subscriptions=bus,
         tools=list(registered.values()),
         extensions=[RunTasks(task_tools)],
+        token_verifier=JwtVerifier(auth) if auth else None,
+        auth=auth_settings(auth) if auth else None,
     )
     mcp.middleware.insert(0, explain_refused_state)  # outermost: it rewords the SDK's requestState refusal
     mcp.middleware.insert(1, InvalidArguments(lambda name: _argument_check(registered, name)))
     mcp.middleware.insert(2, LegacyTasks(task_tools))  # 2025 task-augmented calls (the SDK serves none)
+    if auth and auth.write_scope:  # outermost of all: a read-only token changes nothing, whichever way it calls
+        mcp.middleware.insert(0, ReadOnlyScopes(auth.write_scope, frozenset(s.name for s in tools if s.read_only)))
     register_resources(mcp, settings)
     register_usage_resources(mcp, settings)
     register_subscriptions(mcp, bus)

@@ -21,6 +21,7 @@ from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 from ..bridge.app import App
 from ..bridge.tasks import TaskStart, as_task, book_of
 from ..core.errors import InputError, NotFoundError, RunbridgeError, bounded
+from .auth import principal_of
 
 __all__ = ["as_protocol_error", "owner_of", "run_as_task", "wire_task"]
 
@@ -33,6 +34,8 @@ def owner_of() -> str | None:
     token = get_access_token()
     if token is None:
         return None
+    if token.subject:  # a user: the same one through whichever client (`server.auth.principal_of`)
+        return principal_of(token)
     client, issuer, subject = principal_components(token)
     return "|".join(part or "" for part in (issuer, client, subject))
 

@@ -1,0 +1,144 @@
+"""`serve --http` as an OAuth resource server ([auth]): bearer JWTs signed by a test issuer whose metadata and JWKS
+are served on loopback, through the official MCP client. The protected-resource metadata is served; a request
+without a token, or with an expired, wrongly signed or wrong-audience one, gets 401 and a `WWW-Authenticate` header
+pointing at the metadata; each user's tasks are theirs alone; a token without the write scope only reads."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx2
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from examples._tasks import TaskExtension, get, until
+from jwt.algorithms import RSAAlgorithm
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from tests.raw_jsonrpc import ACCEPT, INITIALIZE
+
+from runbridge.cli.serve import http_app
+from runbridge.core import Settings
+from runbridge.core.auth_config import AuthConfig
+
+pytestmark = pytest.mark.anyio
+
+Serve = Callable[[Any], str]
+RESOURCE = "http://127.0.0.1/mcp"
+WRITE = "runbridge:write"
+
+
+class Issuer:
+    """A test authorization server: one RSA key, its JWKS and its RFC 8414 metadata on loopback."""
+
+    def __init__(self, serve: Serve) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        jwks = {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+
+        async def keys(_request: Request) -> JSONResponse:
+            return JSONResponse(jwks)
+
+        async def metadata(_request: Request) -> JSONResponse:
+            return JSONResponse({"issuer": self.url, "jwks_uri": self.url + "/jwks"})
+
+        routes = [Route("/jwks", keys), Route("/.well-known/oauth-authorization-server", metadata)]
+        self.url = serve(Starlette(routes=routes)).removesuffix("/mcp")
+
+    def token(self, sub: str, *, scope: str = WRITE, aud: str = RESOURCE, ttl: int = 600, key: Any = None) -> str:
+        now = int(time.time())
+        claims = {"iss": self.url, "sub": sub, "aud": aud, "iat": now, "exp": now + ttl, "scope": scope}
+        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": "k1"})
+
+
+@pytest.fixture
+def issuer(serve_http: Serve) -> Issuer:
+    return Issuer(serve_http)
+
+
+@pytest.fixture
+def url(settings: Settings, issuer: Issuer, serve_http: Serve) -> str:
+    auth = AuthConfig(issuer=issuer.url, resource_url=RESOURCE, write_scope=WRITE, leeway_seconds=5)
+    return serve_http(http_app(settings.model_copy(update={"auth": auth}), host="127.0.0.1"))
+
+
+@asynccontextmanager
+async def _client(url: str, token: str, **kwargs: Any) -> AsyncGenerator[Client]:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http), **kwargs) as client,
+    ):
+        yield client
+
+
+async def test_the_metadata_is_served_and_a_request_without_a_token_is_told_where(url: str, issuer: Issuer) -> None:
+    async with httpx2.AsyncClient(timeout=10) as http:
+        refused = await http.post(url, json=INITIALIZE, headers=ACCEPT)
+        assert refused.status_code == 401
+        challenge = refused.headers["www-authenticate"]
+        assert challenge.startswith("Bearer ")
+        assert 'resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource/mcp"' in challenge
+        here = urlsplit(url)
+        metadata = await http.get(f"{here.scheme}://{here.netloc}/.well-known/oauth-protected-resource/mcp")
+        assert metadata.status_code == 200
+        document = metadata.json()
+        assert document["resource"] == RESOURCE
+        assert document["authorization_servers"] == [issuer.url]
+
+
+@pytest.mark.parametrize("kind", ["expired", "wrongly signed", "wrong audience", "not a JWT"])
+async def test_a_bad_token_is_refused_with_401_and_a_clear_challenge(url: str, issuer: Issuer, kind: str) -> None:
+    token = {
+        "expired": lambda: issuer.token("alice", ttl=-120),
+        "wrongly signed": lambda: issuer.token("alice", key=rsa.generate_private_key(65537, 2048)),
+        "wrong audience": lambda: issuer.token("alice", aud="https://elsewhere.example/mcp"),
+        "not a JWT": lambda: "not-a-jwt-at-all-0123456789",
+    }[kind]()
+    async with httpx2.AsyncClient(timeout=10) as http:
+        refused = await http.post(url, json=INITIALIZE, headers={**ACCEPT, "Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401
+    challenge = refused.headers["www-authenticate"]
+    assert 'error="invalid_token"' in challenge
+    assert "resource_metadata=" in challenge
+    assert token not in refused.text
+
+
+async def test_a_valid_token_reaches_the_tools(url: str, issuer: Issuer) -> None:
+    with anyio.fail_after(30):
+        async with _client(url, issuer.token("alice")) as client:
+            result = await client.call_tool("runs_start", {"target_id": "quick-demo"})
+    assert not result.is_error, result
+
+
+async def test_one_user_cannot_read_the_others_task(url: str, issuer: Issuer) -> None:
+    tasks = TaskExtension(poll=False)
+    with anyio.fail_after(40):
+        async with _client(url, issuer.token("alice"), extensions=[tasks]) as alice:
+            await alice.call_tool("runs_start", {"target_id": "approval-demo"})
+            task_id = tasks.created[0].task_id
+            await until(alice.session, task_id, "input_required")
+            async with _client(url, issuer.token("bob"), extensions=[TaskExtension(poll=False)]) as bob:
+                with pytest.raises(MCPError, match="No task"):
+                    await get(bob.session, task_id)
+            assert (await get(alice.session, task_id)).status == "input_required"
+
+
+async def test_a_token_without_the_write_scope_only_reads(url: str, issuer: Issuer) -> None:
+    with anyio.fail_after(30):
+        async with _client(url, issuer.token("carol", scope="runbridge:read")) as client:
+            refused = await client.call_tool("runs_start", {"target_id": "quick-demo"})
+            listed = await client.call_tool("runs_list", {})
+    assert refused.is_error
+    assert "read-only" in refused.content[0].text  # type: ignore[union-attr]
+    assert WRITE in refused.content[0].text  # type: ignore[union-attr]
+    assert not listed.is_error, listed
