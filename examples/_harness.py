@@ -12,7 +12,7 @@ import json
 import sys
 import tempfile
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp.client import ClientExtension
 from mcp.client.stdio import stdio_client
 from mcp_types import ElicitRequestParams, ElicitResult
 
@@ -79,10 +80,12 @@ async def connect(
     mode: str = "legacy",
     speed: float = 0.0,
     message_handler: Callable[[Any], Awaitable[None]] | None = None,
+    extensions: Sequence[ClientExtension] = (),
 ) -> AsyncIterator[Session]:
     """runbridge over stdio on a `family` sandbox. `profile` and `server` are extra TOML lines for the profile and
     the [server] table; the profile gets the sandbox's address and its key (in $RUNBRIDGE_EXAMPLE_KEY, and as a
-    token file in the work folder, `token.json`, for families that sign in)."""
+    token file in the work folder, `token.json`, for families that sign in). `extensions` are the client's own
+    (the 2026 protocol's, so with `mode="auto"`)."""
     with SandboxServer(family, speed=speed, keepalive_seconds=0.2) as sandbox, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         token = workdir / "token.json"
@@ -104,6 +107,8 @@ async def connect(
             kw: dict[str, Any] = {"mode": mode, "elicitation_callback": person}
             if message_handler is not None:
                 kw["message_handler"] = message_handler
+            if extensions:
+                kw["extensions"] = list(extensions)
             async with Client(stdio_client(params, errlog=errlog), **kw) as client:
                 yield Session(client, sandbox, workdir)
 

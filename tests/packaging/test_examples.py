@@ -40,6 +40,12 @@ def test_each_family_example_is_named_after_a_registered_family() -> None:
     assert {"openwop", "orchestrations", "orchagent", "platform", "orq", "langgraph"} <= have
 
 
+def test_each_behaviour_has_its_example() -> None:
+    have = {p.stem for p in (EXAMPLES / "behaviours").glob("*.py")}
+    shown = {"gate_by_elicitation", "gate_without_elicitation", "hybrid_wait_then_watch", "usage_report"}
+    assert shown | {"run_subscription", "task"} <= have
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("program", PROGRAMS, ids=[p.relative_to(EXAMPLES).as_posix() for p in PROGRAMS])
 def test_the_example_shows_what_it_says(program: Path) -> None:
