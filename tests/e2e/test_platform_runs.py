@@ -4,6 +4,8 @@ lists the workspace's run history with runbridge's own records, each run once, p
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -11,7 +13,9 @@ import httpx2
 import pytest
 
 from runbridge.core import Profile, Settings
+from runbridge.core.models import Run, RunStatus
 from runbridge.sandbox import SandboxServer
+from runbridge.state import SqliteStore
 
 pytestmark = pytest.mark.anyio
 
@@ -83,3 +87,28 @@ async def test_a_garbled_cursor_is_refused(connect: Any) -> None:
             result = await client.call_tool("runs_list", {"profile": "oa", "cursor": "m1.notacursor"})
     assert result.is_error
     assert "cursor" in " ".join(getattr(c, "text", "") for c in result.content).lower()
+
+
+async def test_a_call_that_never_ran_is_said_so_by_runs_get_and_runs_watch(
+    connect: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """A `call_…` run another runbridge recorded, whose call never reached the platform (no run of the agent started
+    when it was sent): both tools say what happened to it, neither reports a status nobody read."""
+    state = tmp_path / "state.db"
+    store = SqliteStore(state)
+    sent = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    locator = {"agent": "acme/summarizer@v2", "sent_at": sent, "input_digest": "0" * 32}
+    try:
+        await store.record_run("oa", Run(run_id="call_00000000000000cc", status=RunStatus.QUEUED), locator=locator)
+    finally:
+        await store.aclose()
+    on_file = settings.model_copy(update={"state_path": str(state)})
+    with anyio.fail_after(30):
+        async with connect(mode="legacy", server_settings=on_file) as client:
+            got = await client.call_tool("runs_get", {"run_id": "call_00000000000000cc"})
+            watched = await client.call_tool("runs_watch", {"run_id": "call_00000000000000cc", "wait_seconds": 5})
+    for result in (got, watched):
+        text = " ".join(getattr(c, "text", "") for c in result.content)
+        assert result.is_error, result.structured_content
+        assert "nothing ran" in text, text
+        assert "acme/summarizer@v2" in text

@@ -21,7 +21,15 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp_types import InputRequiredResult
 
-from ..core.errors import CursorError, RunbridgeError, TransportError, UnavailableError, UnreachableError, sentences
+from ..core.errors import (
+    CursorError,
+    NotFoundError,
+    RunbridgeError,
+    TransportError,
+    UnavailableError,
+    UnreachableError,
+    sentences,
+)
 from ..core.models import EventKind, Gate, RunEvent, RunStatus
 from ..core.protocols import RunsAPI
 from ..state import RunRecord
@@ -167,6 +175,8 @@ class Follower:
                             raise item  # the caller's cursor is wrong: say so, do not report a lost stream
                         if isinstance(item, UnreachableError) and run.events == seen_before:
                             raise self._unreachable(item)  # the backend is off: say so now, as a plain request would
+                        if isinstance(item, NotFoundError) and run.events == seen_before:
+                            raise item  # the backend has no such run (any more): say so, not "still running"
                         if isinstance(item, Exception):
                             await self._recover(str(item))
                             break
