@@ -1,0 +1,162 @@
+"""Three `runbridge serve --http` processes on one Redis (a real redis-server) behind a real HAProxy running the
+configuration shown in docs/deploy.md (`docs/deploy/haproxy.cfg`), all on loopback; and HTTP clients that note,
+for every request, which replica answered it (HAProxy's `X-Runbridge-Replica` header)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from faults_harness import wait_for_port
+
+from ports import free_port
+from redis_server import RedisServer, redis_server_or_skip
+from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
+
+HAPROXY_CFG = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "haproxy.cfg"
+RING = "lb-ring-key-" + "r" * 40
+REPLICAS = ("r1", "r2", "r3")
+
+
+def haproxy_or_skip() -> str:
+    """The path of `haproxy`; skips without it (with the reason `.ci/run` found), fails on CI when none was given."""
+    binary = os.environ.get("RUNBRIDGE_HAPROXY") or shutil.which("haproxy")
+    if binary:
+        return binary
+    why = os.environ.get("RUNBRIDGE_HAPROXY_UNAVAILABLE")
+    if os.environ.get("RUNBRIDGE_REAL_REQUIRED") == "1" and not why:
+        pytest.fail("haproxy is not installed; .ci/run installs it (apt-get install haproxy)", pytrace=False)
+    pytest.skip(why or "haproxy is not installed (apt-get install haproxy)")
+
+
+@dataclass
+class Seen:
+    """One request through a client: its JSON-RPC method, tool name and arguments, whether it carried a sealed
+    requestState (a 2026 gate's retry), its Mcp-Session-Id, and the replica that answered."""
+
+    method: str
+    tool: str | None
+    arguments: dict[str, Any]
+    retry: bool
+    session: str | None
+    replica: str | None
+
+
+@dataclass
+class Cluster:
+    folder: Path
+    redis: RedisServer
+    ports: dict[str, int]
+    lb_port: int
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.lb_port}/mcp"
+
+    def replica_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}/mcp"
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+
+    def watched(self) -> httpx2.AsyncClient:
+        """An HTTP client for the official MCP client that notes every request it makes in `seen`."""
+
+        async def note(response: httpx2.Response) -> None:
+            request = response.request
+            try:
+                body = json.loads(request.content or b"null")
+            except (ValueError, httpx2.RequestNotRead):
+                body = None
+            params = body.get("params") or {} if isinstance(body, dict) else {}
+            self.seen.append(
+                Seen(
+                    method=body.get("method", "") if isinstance(body, dict) else request.method,
+                    tool=params.get("name"),
+                    arguments=params.get("arguments") or {},
+                    retry=bool(params.get("requestState")),
+                    session=request.headers.get("mcp-session-id"),
+                    replica=response.headers.get("x-runbridge-replica"),
+                )
+            )
+
+        return httpx2.AsyncClient(event_hooks={"response": [note]}, timeout=httpx2.Timeout(60, read=60))
+
+
+def _config(folder: Path, sandbox: SandboxServer, key_env: str, redis: RedisServer) -> Path:
+    path = folder / "runbridge.toml"
+    path.write_text(
+        "[server]\n"
+        f"state_url = {json.dumps(redis.url)}\n"
+        "wait_seconds = 20\n"
+        "progress_interval_seconds = 0\n\n"
+        "[profiles.rel]\n"
+        'family = "openwop"\n'
+        f"base_url = {json.dumps(sandbox.base_url)}\n"
+        f"api_key_env = {json.dumps(key_env)}\n"
+        'workflows = ["approval-demo"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@asynccontextmanager
+async def cluster(folder: Path, sandbox: SandboxServer, key_env: str) -> AsyncIterator[Cluster]:
+    """Redis, three replicas and HAProxy in front of them; everything stopped afterwards."""
+    haproxy = haproxy_or_skip()
+    redis = RedisServer(redis_server_or_skip(), folder / "redis")
+    redis.start()
+    here = Cluster(folder, redis, {name: free_port() for name in REPLICAS}, free_port())
+    config = _config(folder, sandbox, key_env, redis)
+    env = {k: v for k, v in os.environ.items() if k not in ("RUNBRIDGE_STATE_KEY", "RUNBRIDGE_STATE_KEYS")}
+    env |= {key_env: DEFAULT_API_KEY, "RUNBRIDGE_STATE_KEYS": RING}
+    try:
+        for name, port in here.ports.items():
+            command = [
+                sys.executable,
+                "-m",
+                "runbridge",
+                "serve",
+                "--http",
+                "--port",
+                str(port),
+                "--config",
+                str(config),
+            ]
+            command += ["--log-level", "INFO"]
+            with open(folder / f"{name}.log", "wb") as log:
+                here.processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+        for port in here.ports.values():
+            await wait_for_port(port, within=30)  # before HAProxy's first health check finds them
+        lb_env = {"PATH": env.get("PATH", ""), "RUNBRIDGE_LB_BIND": f"127.0.0.1:{here.lb_port}"}
+        lb_env |= {f"RUNBRIDGE_REPLICA_{i}": f"127.0.0.1:{here.ports[n]}" for i, n in enumerate(REPLICAS, 1)}
+        with open(folder / "haproxy.log", "wb") as log:
+            here.processes.append(
+                subprocess.Popen(
+                    [haproxy, "-db", "-f", str(HAPROXY_CFG)], env=lb_env, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
+        await wait_for_port(here.lb_port, within=30)
+        yield here
+    finally:
+        for process in reversed(here.processes):
+            process.terminate()
+        for process in here.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        redis.stop()
