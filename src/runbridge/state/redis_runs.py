@@ -48,10 +48,13 @@ Fields = dict[str, str]
 Change = Callable[[Fields | None], Fields]
 
 
-async def record_run(redis: Redis, keys: Keys, profile: str, run: Run, locator: dict[str, str] | None) -> None:
+async def record_run(
+    redis: Redis, keys: Keys, profile: str, run: Run, locator: dict[str, str] | None, user: str | None = None
+) -> None:
     def change(old: Fields | None) -> Fields:
         new = {"status": run.status.value, "target_id": run.target_id, "error": run.error}
         new["locator"] = _json_or_none(locator)
+        new["started_by"] = (old or {}).get("started_by", user)  # who started it is kept from the first record
         if old is not None and run.status is RunStatus.UNKNOWN and old["status"] in KEPT_STATUSES:
             new["status"] = old["status"]
         return _present(new)
@@ -113,16 +116,31 @@ async def get_run(redis: Redis, keys: Keys, profile: str, run_id: str) -> RunRec
 
 
 async def list_runs(
-    redis: Redis, keys: Keys, profile: str | None, cursor: str | None, limit: int, status: RunStatus | None
+    redis: Redis,
+    keys: Keys,
+    profile: str | None,
+    cursor: str | None,
+    limit: int,
+    status: RunStatus | None,
+    user: str | None = None,
 ) -> Page[RunRecord]:
-    """Newest first, from just before the cursor's run (a keyset: runs added since do not shift the pages)."""
+    """Newest first, from just before the cursor's run (a keyset: runs added since do not shift the pages); with
+    `user`, only that user's runs (the index is read on in batches past the others')."""
     top = "+"
     if cursor:
         created, n = decode_cursor(cursor, (str, int))
         top = "(" + cursor_time(cursor, str(created)) + f"{n:020d}"
     index = keys.runs(profile, status.value if status else None)
-    members = await read_lex_back(redis, index, top, "-", limit + 1)
-    found = await _records(redis, keys, members)
+    found: list[tuple[RunRecord, int]] = []
+    while len(found) <= limit:
+        members = await read_lex_back(redis, index, top, "-", limit + 1)
+        if not members:
+            break
+        batch = await _records(redis, keys, members)
+        found += [(record, n) for record, n in batch if user is None or record.user == user]
+        if user is None or len(members) <= limit:
+            break
+        top = "(" + members[-1]
     page = found[:limit]
     more = encode_cursor(page[-1][0].created_at.isoformat(), page[-1][1]) if len(found) > limit else None
     return Page[RunRecord].of([record for record, _ in page], more)
@@ -213,6 +231,7 @@ def run_record(fields: Fields) -> RunRecord:
         Usage.model_validate_json(fields["usage"]) if fields.get("usage") else None,
         json.loads(fields["outputs"]) if fields.get("outputs") else None,
         json.loads(fields["locator"]) if fields.get("locator") else None,
+        fields.get("started_by"),
     )
 
 

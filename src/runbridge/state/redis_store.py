@@ -127,9 +127,11 @@ class RedisStore:
 
     # -- runs ---------------------------------------------------------------------------------------------------
 
-    async def record_run(self, profile: str, run: Run, *, locator: dict[str, str] | None = None) -> None:
+    async def record_run(
+        self, profile: str, run: Run, *, locator: dict[str, str] | None = None, user: str | None = None
+    ) -> None:
         async with self._using():
-            await redis_runs.record_run(self._redis, self._keys, profile, run, locator)
+            await redis_runs.record_run(self._redis, self._keys, profile, run, locator, user)
 
     async def update_run(
         self,
@@ -213,10 +215,16 @@ class RedisStore:
             return await redis_runs.get_run(self._redis, self._keys, profile, run_id)
 
     async def list_runs(
-        self, profile: str | None, *, cursor: str | None = None, limit: int = 20, status: RunStatus | None = None
+        self,
+        profile: str | None,
+        *,
+        cursor: str | None = None,
+        limit: int = 20,
+        status: RunStatus | None = None,
+        user: str | None = None,
     ) -> Page[RunRecord]:
         async with self._using():
-            return await redis_runs.list_runs(self._redis, self._keys, profile, cursor, limit, status)
+            return await redis_runs.list_runs(self._redis, self._keys, profile, cursor, limit, status, user)
 
     async def runs_since(self, profile: str | None, since: datetime) -> list[RunRecord]:
         async with self._using():

@@ -17,22 +17,28 @@ from .store import KEPT_STATUSES, RunRecord
 
 __all__ = ["get_run", "list_runs", "record_run", "run_row", "runs_since", "set_locator", "update_run"]
 
-_COLUMNS = "profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at, outputs, locator"
+_COLUMNS = (
+    "profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at, outputs, locator, started_by"
+)
 _KEPT = "(" + ", ".join(f"'{k}'" for k in KEPT_STATUSES) + ")"
 
 
-def record_run(db: sqlite3.Connection, profile: str, run: Run, locator: dict[str, str] | None) -> None:
+def record_run(
+    db: sqlite3.Connection, profile: str, run: Run, locator: dict[str, str] | None, user: str | None = None
+) -> None:
     now = utc_now().isoformat()
     db.execute(
-        f"""INSERT INTO runs (profile, run_id, target_id, status, error, created_at, updated_at, locator)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        f"""INSERT INTO runs (profile, run_id, target_id, status, error, created_at, updated_at, locator,
+             started_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (profile, run_id) DO UPDATE SET
              target_id = COALESCE(excluded.target_id, runs.target_id),
              status = CASE WHEN excluded.status = 'unknown' AND runs.status IN {_KEPT} THEN runs.status
                            ELSE excluded.status END,
              error = COALESCE(excluded.error, runs.error),
-             locator = COALESCE(excluded.locator, runs.locator), updated_at = excluded.updated_at""",  # noqa: S608
-        (profile, run.run_id, run.target_id, run.status.value, run.error, now, now, _json_or_none(locator)),
+             locator = COALESCE(excluded.locator, runs.locator), updated_at = excluded.updated_at,
+             started_by = COALESCE(runs.started_by, excluded.started_by)""",  # noqa: S608
+        (profile, run.run_id, run.target_id, run.status.value, run.error, now, now, _json_or_none(locator), user),
     )
 
 
@@ -98,7 +104,12 @@ def get_run(db: sqlite3.Connection, profile: str, run_id: str) -> RunRecord | No
 
 
 def list_runs(
-    db: sqlite3.Connection, profile: str | None, cursor: str | None, limit: int, status: RunStatus | None
+    db: sqlite3.Connection,
+    profile: str | None,
+    cursor: str | None,
+    limit: int,
+    status: RunStatus | None,
+    user: str | None = None,
 ) -> Page[RunRecord]:
     """Newest first (by when runbridge first recorded the run, so reading a run does not reorder the list), read
     off `runs_by_created`/`runs_by_status` (or their every-profile twins) from just after the cursor's row."""
@@ -110,6 +121,9 @@ def list_runs(
     if status is not None:
         sql += " AND status = ?"
         args.append(status.value)
+    if user is not None:
+        sql += " AND started_by = ?"
+        args.append(user)
     if cursor:
         sql += " AND (created_at, rowid) < (?, ?)"
         args += decode_cursor(cursor, (str, int))
@@ -151,6 +165,7 @@ def run_row(row: tuple[Any, ...]) -> RunRecord:
         Usage.model_validate_json(row[6]) if row[6] else None,
         json.loads(row[9]) if row[9] else None,
         json.loads(row[10]) if row[10] else None,
+        row[11],
     )
 
 

@@ -23,7 +23,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     profile TEXT NOT NULL, run_id TEXT NOT NULL, target_id TEXT, status TEXT NOT NULL,
     cursor TEXT, error TEXT, usage TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, outputs TEXT,
-    locator TEXT,
+    locator TEXT, started_by TEXT,
     PRIMARY KEY (profile, run_id));
 CREATE TABLE IF NOT EXISTS gates (
     profile TEXT NOT NULL, gate_id TEXT NOT NULL, run_id TEXT NOT NULL, state TEXT NOT NULL,
@@ -54,7 +54,7 @@ CREATE INDEX IF NOT EXISTS gates_claimed ON gates (profile) WHERE state = 'answe
 DROP INDEX IF EXISTS runs_by_update;
 """
 # Columns added since the first runbridge: a state file written before gains them (empty) when opened.
-_ADDED = {"runs": ("outputs", "locator"), "gates": ("owner", "lease_until")}
+_ADDED = {"runs": ("outputs", "locator", "started_by"), "gates": ("owner", "lease_until")}
 
 
 def connect(path: str | Path, *, busy_seconds: float = 5.0) -> sqlite3.Connection:

@@ -71,8 +71,10 @@ class SqliteStore:
 
     # -- runs ---------------------------------------------------------------------------------------------------
 
-    async def record_run(self, profile: str, run: Run, *, locator: dict[str, str] | None = None) -> None:
-        await self._run(sqlite_runs.record_run, profile, run, locator)
+    async def record_run(
+        self, profile: str, run: Run, *, locator: dict[str, str] | None = None, user: str | None = None
+    ) -> None:
+        await self._run(sqlite_runs.record_run, profile, run, locator, user)
 
     async def update_run(
         self,
@@ -129,11 +131,17 @@ class SqliteStore:
         return await self._run(sqlite_runs.get_run, profile, run_id)
 
     async def list_runs(
-        self, profile: str | None, *, cursor: str | None = None, limit: int = 20, status: RunStatus | None = None
+        self,
+        profile: str | None,
+        *,
+        cursor: str | None = None,
+        limit: int = 20,
+        status: RunStatus | None = None,
+        user: str | None = None,
     ) -> Page[RunRecord]:
         """One profile's runs, or every profile's (`profile=None`), newest first (by when runbridge first recorded
         the run, so reading a run does not reorder the list)."""
-        return await self._run(sqlite_runs.list_runs, profile, cursor, limit, status)
+        return await self._run(sqlite_runs.list_runs, profile, cursor, limit, status, user)
 
     async def runs_since(self, profile: str | None, since: datetime) -> list[RunRecord]:
         """The runs first recorded at or after `since`, oldest first, on one profile or (None) every profile."""

@@ -73,6 +73,7 @@ class RunRecord:
     usage: Usage | None = None
     outputs: Any = None
     locator: dict[str, str] | None = None  # what the run's adapter needs to find it again (thread id, events URL...)
+    user: str | None = None  # who started it (an authenticated user, `server.auth`); None: whoever reaches runbridge
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,11 @@ class RunStore(Protocol):
     async def aclose(self) -> None: ...
 
     # -- runs
-    async def record_run(self, profile: str, run: Run, *, locator: dict[str, str] | None = None) -> None: ...
+    async def record_run(
+        self, profile: str, run: Run, *, locator: dict[str, str] | None = None, user: str | None = None
+    ) -> None:
+        """Record `run`; `user` is who started it, kept from the first record on (never changed after)."""
+        ...
 
     async def update_run(
         self,
@@ -197,8 +202,16 @@ class RunStore(Protocol):
     async def get_run(self, profile: str, run_id: str) -> RunRecord | None: ...
 
     async def list_runs(
-        self, profile: str | None, *, cursor: str | None = None, limit: int = 20, status: RunStatus | None = None
-    ) -> Page[RunRecord]: ...
+        self,
+        profile: str | None,
+        *,
+        cursor: str | None = None,
+        limit: int = 20,
+        status: RunStatus | None = None,
+        user: str | None = None,
+    ) -> Page[RunRecord]:
+        """Newest first; with `user`, only the runs that user started."""
+        ...
 
     async def runs_since(self, profile: str | None, since: datetime) -> list[RunRecord]: ...
 
