@@ -96,7 +96,7 @@ async def test_a_call_that_never_ran_is_said_so_by_runs_get_and_runs_watch(
     when it was sent): both tools say what happened to it, neither reports a status nobody read."""
     state = tmp_path / "state.db"
     store = SqliteStore(state)
-    sent = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    sent = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()  # no run of the agent started then
     locator = {"agent": "acme/summarizer@v2", "sent_at": sent, "input_digest": "0" * 32}
     try:
         await store.record_run("oa", Run(run_id="call_00000000000000cc", status=RunStatus.QUEUED), locator=locator)

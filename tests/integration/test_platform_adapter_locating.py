@@ -73,7 +73,7 @@ async def test_two_calls_of_one_agent_at_once_are_told_apart_by_their_input(
 async def test_a_call_that_never_ran_is_said_so_and_an_unknown_one_is_no_such_run(
     platform: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent = (datetime.now(UTC) + timedelta(hours=1)).isoformat()  # no run of the agent started then
+    sent = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()  # no run of the agent started then
     async with adapter(platform, monkeypatch) as other:
         other.locate_run("call_00000000000000aa", {"agent": "acme/summarizer@v2", "sent_at": sent})
         with pytest.raises(CallNotFound) as never:
@@ -83,3 +83,15 @@ async def test_a_call_that_never_ran_is_said_so_and_an_unknown_one_is_no_such_ru
     assert "nothing ran" in never.value.message
     assert "acme/summarizer@v2" in never.value.message
     assert "no record of it" in unknown.value.message
+
+
+async def test_a_call_sent_a_moment_ago_that_has_not_started_yet_is_not_said_to_have_never_run(
+    platform: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = (datetime.now(UTC) - timedelta(seconds=35)).isoformat()  # after every seeded run, within the window
+    async with adapter(platform, monkeypatch) as other:
+        other.locate_run("call_00000000000000dd", {"agent": "acme/summarizer@v2", "sent_at": sent})
+        with pytest.raises(CallNotFound) as pending:
+            await other.get_run("call_00000000000000dd")
+    assert "may not have received it yet" in pending.value.message
+    assert "nothing ran" not in pending.value.message

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...core.errors import NotFoundError, RunbridgeError
@@ -82,6 +82,14 @@ async def match_call(wire: PlatformHttp, run_id: str, locator: Mapping[str, str]
         alike = [c for c in candidates[:_MAX_DIGESTS] if await _logged_digest(wire, ws, c) == locator["input_digest"]]
         candidates = alike if alike else candidates
     when = sent.isoformat(timespec="seconds")
+    if not candidates and datetime.now(UTC) < sent + _LATEST:
+        raise CallNotFound(
+            f"Run {run_id!r} is a call of {agent} sent at {when} by another runbridge process (or before a restart), "
+            f"and no run of {agent} has started in workspace {ws} since: the platform may not have received it yet. "
+            "Read it again in a few seconds; if still none has started two minutes after it was sent, the call "
+            "never reached the agent.",
+            status=404,
+        )
     if not candidates:
         raise CallNotFound(
             f"Run {run_id!r} is a call of {agent} sent at {when} by a runbridge process that stopped, or by another "
