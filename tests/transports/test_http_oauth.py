@@ -142,3 +142,35 @@ async def test_a_token_without_the_write_scope_only_reads(url: str, issuer: Issu
     assert "read-only" in refused.content[0].text  # type: ignore[union-attr]
     assert WRITE in refused.content[0].text  # type: ignore[union-attr]
     assert not listed.is_error, listed
+
+
+def _data(result: Any) -> dict[str, Any]:
+    assert not result.is_error, result
+    return result.structured_content
+
+
+async def test_one_user_can_neither_see_nor_touch_the_others_runs_and_gates(url: str, issuer: Issuer) -> None:
+    with anyio.fail_after(60):
+        async with _client(url, issuer.token("alice")) as alice, _client(url, issuer.token("bob")) as bob:
+            started = _data(await alice.call_tool("runs_start", {"target_id": "approval-demo", "wait_seconds": 5}))
+            run_id = started["run_id"]
+            [gate] = _data(await alice.call_tool("gates_list", {}))["gates"]
+            assert [r["run_id"] for r in _data(await alice.call_tool("runs_list", {}))["runs"]] == [run_id]
+
+            assert _data(await bob.call_tool("runs_list", {}))["runs"] == []
+            assert _data(await bob.call_tool("gates_list", {}))["gates"] == []
+            for tool, arguments in [
+                ("runs_get", {"run_id": run_id}),
+                ("runs_events", {"run_id": run_id}),
+                ("runs_cancel", {"run_id": run_id}),
+                ("gates_respond", {"gate_id": gate["gate_id"], "decision": "accept", "wait_seconds": 0}),
+            ]:
+                refused = await bob.call_tool(tool, arguments)
+                assert refused.is_error, (tool, refused)
+                text = refused.content[0].text  # type: ignore[union-attr]
+                assert "No such run" in text or "Unknown gate" in text, (tool, text)
+
+            still = _data(await alice.call_tool("runs_get", {"run_id": run_id}))
+            assert still["run"]["status"] == "waiting"
+            assert still["open_gates"] == [gate["gate_id"]]  # bob's answer reached nothing
+            assert [g["gate_id"] for g in _data(await alice.call_tool("gates_list", {}))["gates"]] == [gate["gate_id"]]

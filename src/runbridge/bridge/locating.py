@@ -8,6 +8,7 @@ from ..core.errors import NotFoundError
 from ..core.models import Run, RunStatus
 from ..core.protocols import RunLocatorAPI
 from ..state import RunRecord, RunStore
+from .users import current_user, visible_to
 
 __all__ = ["keep_locator", "known_run", "must_exist", "no_such_run"]
 
@@ -16,6 +17,8 @@ async def known_run(store: RunStore, profile: str, backend: object, run_id: str)
     """runbridge's record of the run (None: it has none), its locator handed to an adapter that notes one, so that
     a run started before a restart, or by another runbridge process, is reached as this one would."""
     record = await store.get_run(profile, run_id)
+    if record is not None and not visible_to(current_user(), record):  # another user's: as if there were none
+        raise no_such_run(profile, run_id)
     if record is not None and record.locator and isinstance(backend, RunLocatorAPI):
         backend.locate_run(run_id, record.locator)
     return record

@@ -23,6 +23,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 
+from ..bridge.users import principal_of
 from ..core.auth_config import AuthConfig, web_url
 from ..core.errors import ConfigError
 
@@ -41,14 +42,6 @@ def auth_settings(config: AuthConfig) -> AuthSettings:
         required_scopes=list(config.required_scopes) or None,
         validate_token_resource=False,
     )
-
-
-def principal_of(token: AccessToken | None) -> str | None:
-    """The user a token stands for: its subject at its issuer; None without a token (stdio, or one shared token)."""
-    if token is None or not token.subject:
-        return None
-    issuer = (token.claims or {}).get("iss") or ""
-    return f"{issuer}|{token.subject}"
 
 
 def scopes_of(token: AccessToken | None) -> frozenset[str] | None:

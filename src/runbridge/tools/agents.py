@@ -15,6 +15,7 @@ from mcp_types import InputRequiredResult
 from pydantic import BaseModel, Field
 
 from ..bridge.confirming import Confirmation, confirm_action
+from ..bridge.users import current_user
 from ..core.agents import Agent, AgentCallRequest, AgentScope
 from ..core.errors import sentences
 from ..core.protocols import AgentCallAPI, AgentForkAPI, AgentsAPI
@@ -135,7 +136,7 @@ async def agents_call(
     )
     run = await backend.call_agent(request)
     run = run.model_copy(update={"target_id": run.target_id or agent_id})
-    await app.registry.record_run(chosen.name, run, locator=run.locator)
+    await app.registry.record_run(chosen.name, run, locator=run.locator, user=current_user())
     return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds), target_id=run.target_id)
 
 

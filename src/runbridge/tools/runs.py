@@ -13,6 +13,7 @@ from ..bridge.events import EventsPage, read_events
 from ..bridge.locating import known_run, must_exist
 from ..bridge.results import RunReport, RunSnapshot, run_snapshot
 from ..bridge.run_lists import merged_runs
+from ..bridge.users import current_user
 from ..core.models import RunStatus, StartRequest
 from ..core.protocols import ForkAPI, RunListAPI, RunsAPI
 from ._follow import FollowResult, continue_or_none, follow, wait_for
@@ -58,7 +59,7 @@ async def runs_start(
     request = StartRequest(target_id=target_id, inputs=inputs or {}, message=message, idempotency_key=str(uuid.uuid4()))
     run = await backend.start_run(request)
     run = run.model_copy(update={"target_id": run.target_id or target_id})
-    await app.registry.record_run(chosen.name, run, locator=run.locator)
+    await app.registry.record_run(chosen.name, run, locator=run.locator, user=current_user())
     return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds), target_id=target_id)
 
 
@@ -204,7 +205,9 @@ async def runs_fork(
     async with app.sightings.hinting(chosen.name, run_id=run_id):
         run = await backend.fork_run(run_id, from_seq=from_seq, mode=mode)
     target_id = run.target_id or (source.target_id if source else None)
-    await app.registry.record_run(chosen.name, run.model_copy(update={"target_id": target_id}), locator=run.locator)
+    await app.registry.record_run(
+        chosen.name, run.model_copy(update={"target_id": target_id}), locator=run.locator, user=current_user()
+    )
     return await follow(app, ctx, chosen.name, run.run_id, wait=wait_for(app, wait_seconds), target_id=target_id)
 
 
@@ -238,7 +241,8 @@ async def runs_list(
     Naming a profile whose backend keeps a run history also lists the backend's runs (started elsewhere too)."""
     app = app_of(ctx)
     name = app.settings.profile(profile).name if profile else None
-    if name is not None:
+    user = current_user()
+    if name is not None and user is None:  # a backend's history is everyone's: not listed to one user
         _, backend = app.adapters.get(name)
         if isinstance(backend, RunListAPI):
             items, after = await merged_runs(app.registry, name, backend, cursor=cursor, limit=limit, status=status)
@@ -255,7 +259,7 @@ async def runs_list(
                 for i in items
             ]
             return RunsPage(profile=name, runs=listed, next_cursor=after)
-    page = await app.registry.list_runs(name, cursor=cursor, limit=limit, status=status)
+    page = await app.registry.list_runs(name, cursor=cursor, limit=limit, status=status, user=user)
     runs = [
         RunSummary(
             profile=r.profile,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..bridge.app import App
 from ..bridge.results import RunReport
+from ..bridge.users import current_user
 from ..core.config import Profile as ProfileConfig
 from ..core.errors import InputError
 from ..core.protocols import ThreadsAPI
@@ -134,7 +135,9 @@ async def _send(
     chosen, backend = app.adapters.require(profile, "threads", ThreadsAPI)
     refs = app.secrets.check(chosen, refs)  # before anything is read or sent
     run = await backend.send_message(thread_id, user_prompt, inputs=inputs, secrets=refs)
-    await app.registry.record_run(chosen.name, run.model_copy(update={"target_id": thread_id}), locator=run.locator)
+    await app.registry.record_run(
+        chosen.name, run.model_copy(update={"target_id": thread_id}), locator=run.locator, user=current_user()
+    )
     return await follow(app, ctx, chosen.name, run.run_id, wait=wait, target_id=thread_id)
 
 
