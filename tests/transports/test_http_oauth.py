@@ -5,6 +5,7 @@ pointing at the metadata; each user's tasks are theirs alone; a token without th
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
@@ -169,6 +170,13 @@ async def test_one_user_can_neither_see_nor_touch_the_others_runs_and_gates(url:
                 assert refused.is_error, (tool, refused)
                 text = refused.content[0].text  # type: ignore[union-attr]
                 assert "No such run" in text or "Unknown gate" in text, (tool, text)
+
+            gates_uri = "runbridge://sandbox/gates"
+            assert json.loads((await bob.read_resource(gates_uri)).contents[0].text) == []  # type: ignore[union-attr]
+            theirs = json.loads((await alice.read_resource(gates_uri)).contents[0].text)  # type: ignore[union-attr]
+            assert [g["gate_id"] for g in theirs] == [gate["gate_id"]]
+            with pytest.raises(MCPError, match="No such run"):
+                await bob.read_resource(f"runbridge://sandbox/runs/{run_id}")
 
             still = _data(await alice.call_tool("runs_get", {"run_id": run_id}))
             assert still["run"]["status"] == "waiting"

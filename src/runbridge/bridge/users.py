@@ -8,9 +8,9 @@ from __future__ import annotations
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 
-from ..state import RunRecord
+from ..state import GateRecord, RunRecord, RunStore
 
-__all__ = ["current_user", "principal_of", "visible_to"]
+__all__ = ["current_user", "principal_of", "visible_gates", "visible_to"]
 
 
 def principal_of(token: AccessToken | None) -> str | None:
@@ -29,3 +29,11 @@ def current_user() -> str | None:
 def visible_to(user: str | None, record: RunRecord | None) -> bool:
     """Whether `user` may see a run (and its gates): always without a user; else only a run that user started."""
     return user is None or (record is not None and record.user == user)
+
+
+async def visible_gates(store: RunStore, records: list[GateRecord]) -> list[GateRecord]:
+    """The gates the request's user may see: those of the runs they started (all of them without a user)."""
+    user = current_user()
+    if user is None:
+        return records
+    return [r for r in records if visible_to(user, await store.get_run(r.gate.profile, r.gate.run_id))]

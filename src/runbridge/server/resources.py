@@ -14,6 +14,7 @@ from ..bridge.leases import recover_claims
 from ..bridge.locating import known_run
 from ..bridge.output import structured
 from ..bridge.results import gate_view, run_snapshot
+from ..bridge.users import visible_gates
 from ..core.config import Settings
 from ..core.errors import InputError, NotFoundError, RunbridgeError
 from ..core.protocols import RunsAPI, TargetsAPI
@@ -87,7 +88,8 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         except RunbridgeError as exc:
             raise _refused(exc) from None
         await recover_claims(app, name)  # a gate a stopped runbridge was answering is settled first
-        return _json([structured(gate_view(r.gate, name)) for r in await app.registry.gates(name)])
+        mine = await visible_gates(app.registry, await app.registry.gates(name))  # with [auth], the user's own
+        return _json([structured(gate_view(r.gate, name)) for r in mine])
 
     @mcp.resource("runbridge://{profile}/targets/{target_id}", name="target", mime_type="application/json")
     async def target(profile: str, target_id: str, ctx: Context[Any, Any]) -> str:

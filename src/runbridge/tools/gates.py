@@ -8,14 +8,12 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from ..bridge.answers import AnswerOutcome, answer_gate
-from ..bridge.app import App
 from ..bridge.leases import recover_claims
 from ..bridge.results import GateView, gate_view
-from ..bridge.users import current_user, visible_to
+from ..bridge.users import visible_gates
 from ..core.errors import InputError, sentences
 from ..core.models import GateAnswer
 from ..core.protocols import GatesAPI
-from ..state import GateRecord
 from ._follow import FollowResult, continue_or_none, follow, wait_for
 from ._spec import ToolSpec, app_of
 
@@ -46,7 +44,7 @@ async def gates_list(
     states: tuple[Any, ...] = ("open", "answering", "answered", "declined", "closed") if include_closed else ("open",)
     await recover_claims(app, name, run_id=run_id)  # a gate a stopped runbridge was answering is settled first
     page = await app.registry.gates_page(name, run_id=run_id, states=states, cursor=cursor, limit=limit)
-    items = await _visible(app, page.items)
+    items = await visible_gates(app.registry, page.items)
     views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in items]
     note = None if views or cursor else "No gate is waiting for a human."
     return GatesPage(gates=views, next_cursor=page.next_cursor, note=note)
@@ -80,14 +78,14 @@ async def gates_respond(
         return resumed
     chosen, backend = app.adapters.require(await app.sightings.locate(profile, gate_id=gate_id), "gates", GatesAPI)
     record = await app.registry.get_gate(chosen.name, gate_id)
-    if record is not None and not await _visible(app, [record]):  # another user's: as if there were none
+    if record is not None and not await visible_gates(app.registry, [record]):  # another user's: as if there were none
         record = None
     if record is None:
         elsewhere = await app.sightings.elsewhere(chosen.name, gate_id=gate_id)
         if elsewhere:
             raise InputError(sentences(f"Unknown gate {gate_id!r} on profile {chosen.name!r}", elsewhere))
         some = await app.registry.gates_page(chosen.name, limit=_NAMED)  # however many are open: a few, then "..."
-        known = ", ".join(r.gate.gate_id for r in await _visible(app, some.items)) or "none are open"
+        known = ", ".join(r.gate.gate_id for r in await visible_gates(app.registry, some.items)) or "none are open"
         known += ", ... (gates_list shows them all)" if some.next_cursor else ""
         raise InputError(f"Unknown gate {gate_id!r} on profile {chosen.name!r}. Open gates there: {known}.")
     if record.state == "answering":  # by a runbridge that stopped meanwhile? then it is settled before answering
@@ -107,14 +105,6 @@ async def gates_respond(
         decision=outcome.decision,
         said=_said(outcome),
     )
-
-
-async def _visible(app: App, records: list[GateRecord]) -> list[GateRecord]:
-    """The gates the request's user may see: those of the runs they started (all of them without a user)."""
-    user = current_user()
-    if user is None:
-        return records
-    return [r for r in records if visible_to(user, await app.registry.get_run(r.gate.profile, r.gate.run_id))]
 
 
 def _said(outcome: AnswerOutcome) -> str | None:
