@@ -13,7 +13,6 @@ from typing import Any
 import anyio
 from mcp.server.mcpserver import MCPServer, RequestStateSecurity
 from mcp.server.mcpserver.tools import Tool
-from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from .. import __version__
 from ..backends import adapter_class
@@ -30,8 +29,9 @@ from ..core.secret_policy import STATE_KEY_ENV, STATE_KEYS_ENV
 from ..tools import SURFACE, ToolSpec
 from .auth import JwtVerifier, ReadOnlyScopes, auth_settings
 from .prompts import register_prompts
+from .redis_bus import RedisSubscriptionBus
 from .resources import register_resources
-from .subscriptions import register_subscriptions
+from .subscriptions import register_subscriptions, subscription_bus
 from .tasks_legacy import LegacyTasks
 from .tasks_modern import RunTasks
 from .usage_resources import register_usage_resources
@@ -250,6 +250,8 @@ def build_server(
         async with anyio.create_task_group() as tasks:
             app = running.app = App.open(settings, tasks, protect_env=protected)
             closed = running.closed = anyio.Event()
+            if isinstance(bus, RedisSubscriptionBus):
+                tasks.start_soon(bus.relay)  # events across replicas while this serves
             try:
                 yield app
             finally:
@@ -262,7 +264,7 @@ def build_server(
     tools = visible_tools(settings)
     security = _request_state_security(settings)
     App.check_state(settings)
-    bus = InMemorySubscriptionBus()
+    bus = subscription_bus(settings)
     registered = {spec.name: _sdk_tool(spec) for spec in tools}
     task_tools = frozenset(spec.name for spec in tools if spec.task)  # run as MCP tasks when a client asks
     mcp: MCPServer[App] = MCPServer(

@@ -5,17 +5,19 @@
   `notifications/resources/updated` on its own channel.
 * 2026 clients open a `subscriptions/listen` stream, served by the SDK's `ListenHandler` on the server's
   subscription bus, wrapped: the run resources a stream asks for are followed while it lasts, and a change is
-  published once on the bus, which hands it to every stream that asked for that resource.
+  published once on the bus, which hands it to every stream that asked for that resource. With the run store in
+  Redis the bus is Redis pub/sub (`redis_bus.py`): a stream on one replica hears of a run another replica follows.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
-from mcp.server.subscriptions import ListenHandler, ResourceUpdated, SubscriptionBus
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated, SubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INVALID_PARAMS,
@@ -28,13 +30,24 @@ from mcp_types import (
 
 from ..bridge.app import App
 from ..bridge.subscriptions import run_of
+from ..core.config import Settings
 from ..core.errors import RunbridgeError
+from ..core.secret_policy import REDIS_PASSWORD_ENV
+from .redis_bus import RedisSubscriptionBus
 from .sdk_private import connection_of, lowlevel_server
 from .tasks_notify import listen_to_tasks
 
-__all__ = ["register_subscriptions"]
+__all__ = ["register_subscriptions", "subscription_bus"]
 
 _FORGOTTEN_ON_CLOSE = "runbridge.subscriptions.forgotten_on_close"  # in the connection's scratch state
+
+
+def subscription_bus(settings: Settings) -> SubscriptionBus:
+    """The server's subscription bus: over Redis pub/sub when the run store is Redis (shared by replicas), else in
+    this process."""
+    if settings.state_url is not None:
+        return RedisSubscriptionBus(settings.state_url, os.environ.get(REDIS_PASSWORD_ENV))
+    return InMemorySubscriptionBus()
 
 
 def register_subscriptions(mcp: MCPServer[App], bus: SubscriptionBus) -> None:

@@ -1,0 +1,102 @@
+"""The subscription bus over Redis pub/sub: two `runbridge serve --http` processes on one real Redis, through the
+official MCP client (2026 era). A client listening on replica B hears of a run that replica A follows. B is not
+configured with the run's profile, so it cannot follow the run itself: what it hears came from A, over Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+from faults_harness import MakeSandbox, structured, wait_for_port
+from mcp import Client
+from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, ToolsListChanged
+
+from ports import free_port
+from redis_server import RedisServer, redis_server_or_skip
+from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
+from runbridge.server.redis_bus import decode, encode
+
+RING = "bus-ring-key-" + "q" * 40
+
+
+def _config(path: Path, redis: RedisServer, sandbox: SandboxServer, key_env: str, profile: str) -> Path:
+    path.write_text(
+        f"[server]\nstate_url = {json.dumps(redis.url)}\nprogress_interval_seconds = 0\n\n"
+        f'[profiles.{profile}]\nfamily = "openwop"\nbase_url = {json.dumps(sandbox.base_url)}\n'
+        f'api_key_env = {json.dumps(key_env)}\nworkflows = ["approval-demo"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@contextmanager
+def _serving(folder: Path, configs: dict[str, Path], key_env: str) -> Iterator[dict[str, int]]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RUNBRIDGE_STATE_KEY", "RUNBRIDGE_STATE_KEYS")}
+    env |= {key_env: DEFAULT_API_KEY, "RUNBRIDGE_STATE_KEYS": RING}
+    ports = {name: free_port() for name in configs}
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, config in configs.items():
+            command = [sys.executable, "-m", "runbridge", "serve", "--http", "--port", str(ports[name])]
+            with open(folder / f"{name}.log", "wb") as log:
+                processes.append(
+                    subprocess.Popen([*command, "--config", str(config)], env=env, stdout=log, stderr=subprocess.STDOUT)
+                )
+        yield ports
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.anyio
+async def test_a_client_listening_on_one_replica_hears_of_a_run_another_replica_follows(
+    make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox("openwop")
+    redis = RedisServer(redis_server_or_skip(), tmp_path / "redis")
+    redis.start()
+    configs = {
+        "a": _config(tmp_path / "a.toml", redis, sandbox, sandbox_key_env, "rel"),
+        "b": _config(tmp_path / "b.toml", redis, sandbox, sandbox_key_env, "elsewhere"),
+    }
+    heard: list[str] = []
+    try:
+        with _serving(tmp_path, configs, sandbox_key_env) as ports, anyio.fail_after(40):
+            for port in ports.values():
+                await wait_for_port(port, within=30)
+            url_a, url_b = (f"http://127.0.0.1:{ports[n]}/mcp" for n in ("a", "b"))
+            async with Client(url_a, mode="auto") as a, Client(url_b, mode="auto") as b:
+                assert a.protocol_version == b.protocol_version == "2026-07-28"
+                waiting = structured(await a.call_tool("runs_start", {"target_id": "approval-demo"}))
+                uri = f"runbridge://rel/runs/{waiting['run_id']}"
+                async with b.listen(resource_subscriptions=[uri]) as on_b, a.listen(resource_subscriptions=[uri]):
+                    answer = {"gate_id": waiting["waiting_for"]["gate_id"], "decision": "accept", "wait_seconds": 0}
+                    structured(await a.call_tool("gates_respond", answer))
+                    async for event in on_b:
+                        heard.append(getattr(event, "uri", ""))
+                        break
+            logs = {name: (tmp_path / f"{name}.log").read_text(errors="replace") for name in configs}
+    finally:
+        redis.stop()
+    assert heard == [uri]
+    assert not any("Traceback" in log for log in logs.values()), logs
+
+
+def test_events_cross_the_channel_as_they_were_and_anything_else_on_it_is_ignored() -> None:
+    for event in (ResourceUpdated(uri="runbridge://p/runs/r1"), ToolsListChanged(), ResourcesListChanged()):
+        assert decode(encode(event)) == event
+    for junk in (b"", b"not json", b"[1]", b'{"updated": 3}', b'{"list_changed": "nope"}'):
+        assert decode(junk) is None
