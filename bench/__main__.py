@@ -21,12 +21,12 @@ import anyio
 
 from runbridge.core.logs import configure_logging
 
-from . import agents, coldstart, concurrency, gates, overhead, pipeline, store, store_redis
+from . import agents, coldstart, concurrency, gates, overhead, pipeline, replicas, store, store_redis
 from ._support import Figure, Outcome, load_average, machine
 from .report import from_json, render, to_json
 
-BENCHMARKS = ("overhead", "pipeline", "concurrency", "coldstart", "gates", "store", "agents", "store-redis")
-DEFAULT = BENCHMARKS[:-1]  # store-redis needs a redis-server: asked for by name
+BENCHMARKS = ("overhead", "pipeline", "concurrency", "coldstart", "gates", "store", "agents", "store-redis", "replicas")
+DEFAULT = BENCHMARKS[:-2]  # store-redis needs a redis-server, replicas also haproxy: asked for by name
 HERE = Path(__file__).parent
 
 
@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--store-sizes", default="10,1000,10000,100000", help="store: recorded runs, comma-separated sizes"
     )
+    parser.add_argument("--replica-clients", type=int, default=12, help="replicas: clients calling at once")
+    parser.add_argument("--replica-seconds", type=float, default=10.0, help="replicas: seconds measured per size")
     parser.add_argument(
         "--output", type=Path, default=HERE / "RESULTS.md", help="the report (default bench/RESULTS.md)"
     )
@@ -61,6 +63,7 @@ def _plan(args: argparse.Namespace) -> dict[str, Callable[[], Outcome]]:
         args.samples, args.events, args.steady, args.rate, args.repeat = 5, 300, 200, 500.0, 1
         args.runs, args.run_events, args.run_rate, args.rounds = 5, 5, 50.0, 1
         args.store_samples, args.store_sizes = 5, "10,100"
+        args.replica_clients, args.replica_seconds = 2, 1.0
     sizes = tuple(int(size) for size in args.store_sizes.split(","))
     return {
         "overhead": lambda: anyio.run(overhead.measure, args.samples, 2 if args.quick else 30),
@@ -70,6 +73,7 @@ def _plan(args: argparse.Namespace) -> dict[str, Callable[[], Outcome]]:
         "gates": lambda: anyio.run(gates.measure, args.repeat),
         "store": lambda: anyio.run(store.measure, args.store_samples, sizes),
         "store-redis": lambda: anyio.run(store_redis.measure, args.store_samples, sizes),
+        "replicas": lambda: anyio.run(replicas.measure, args.replica_clients, args.replica_seconds),
         "agents": lambda: anyio.run(agents.measure, max(2, args.repeat * 3), 5 if args.quick else 50),
     }
 
