@@ -17,7 +17,7 @@ import httpx2
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from examples._tasks import TaskExtension, get, until
+from examples._tasks import TaskExtension, cancel, get, until, update
 from jwt.algorithms import RSAAlgorithm
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -135,10 +135,21 @@ async def test_one_user_cannot_read_the_others_task(url: str, issuer: Issuer) ->
 
 
 async def test_a_token_without_the_write_scope_only_reads(url: str, issuer: Issuer) -> None:
-    with anyio.fail_after(30):
-        async with _client(url, issuer.token("carol", scope="runbridge:read")) as client:
+    tasks = TaskExtension(poll=False)
+    with anyio.fail_after(40):
+        async with _client(url, issuer.token("carol"), extensions=[tasks]) as writer:
+            await writer.call_tool("runs_start", {"target_id": "approval-demo"})
+            task_id = tasks.created[0].task_id
+            await until(writer.session, task_id, "input_required")
+        token = issuer.token("carol", scope="runbridge:read")  # the same user, read-only now
+        async with _client(url, token, extensions=[TaskExtension(poll=False)]) as client:
             refused = await client.call_tool("runs_start", {"target_id": "quick-demo"})
             listed = await client.call_tool("runs_list", {})
+            with pytest.raises(MCPError, match="read-only"):
+                await cancel(client.session, task_id)
+            with pytest.raises(MCPError, match="read-only"):
+                await update(client.session, task_id, {"x": {"action": "decline"}})
+            assert (await get(client.session, task_id)).status == "input_required"  # reading it is fine
     assert refused.is_error
     assert "read-only" in refused.content[0].text  # type: ignore[union-attr]
     assert WRITE in refused.content[0].text  # type: ignore[union-attr]

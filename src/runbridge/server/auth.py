@@ -21,7 +21,8 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp_types import CallToolResult, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_REQUEST, CallToolResult, TextContent
 
 from ..bridge.users import principal_of
 from ..core.auth_config import AuthConfig, web_url
@@ -32,6 +33,7 @@ __all__ = ["JwtVerifier", "ReadOnlyScopes", "auth_settings", "principal_of", "sc
 log = logging.getLogger("runbridge.auth")
 _FETCH_SECONDS = 10.0
 _MAX_DOCUMENT = 1_048_576
+_TASK_WRITES = ("tasks/update", "tasks/cancel")
 
 
 def auth_settings(config: AuthConfig) -> AuthSettings:
@@ -127,20 +129,29 @@ def _scopes(claims: dict[str, Any]) -> list[str]:
 
 class ReadOnlyScopes:
     """Server middleware: a token without the write scope calls only the read-only tools; any other is a tool error
-    saying which scope it lacks (nothing is changed)."""
+    saying which scope it lacks, and answering (`tasks/update`) or cancelling a task is refused (nothing is
+    changed)."""
 
     def __init__(self, write_scope: str, read_only_tools: frozenset[str]) -> None:
         self._scope = write_scope
         self._read_only = read_only_tools
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method == "tools/call":
-            name = (ctx.params or {}).get("name")
-            scopes = scopes_of(get_access_token())
-            if scopes is not None and self._scope not in scopes and name not in self._read_only:
-                text = (
-                    f"{name} changes something, and this token is read-only: it lacks the {self._scope!r} scope. "
-                    "Ask your identity provider for a token with that scope, or use a read-only tool."
-                )
-                return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
-        return await call_next(ctx)
+        if ctx.method not in ("tools/call", *_TASK_WRITES):
+            return await call_next(ctx)
+        scopes = scopes_of(get_access_token())
+        if scopes is None or self._scope in scopes:
+            return await call_next(ctx)
+        if ctx.method in _TASK_WRITES:  # answering or cancelling a task changes its run
+            raise MCPError(
+                code=INVALID_REQUEST,
+                message=f"{ctx.method} changes a run, and this token is read-only: it lacks the {self._scope!r} scope.",
+            )
+        name = (ctx.params or {}).get("name")
+        if name in self._read_only:
+            return await call_next(ctx)
+        text = (
+            f"{name} changes something, and this token is read-only: it lacks the {self._scope!r} scope. "
+            "Ask your identity provider for a token with that scope, or use a read-only tool."
+        )
+        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
