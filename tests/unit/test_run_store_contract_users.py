@@ -1,14 +1,16 @@
 """The run store contract, continued: a run belongs to the user who started it (kept from its first record, never
-changed by a later one), and a user's list holds that user's runs only, in pages; run against each store."""
+changed by a later one); a user's lists hold that user's runs and those runs' gates only, in full pages; run
+against each store."""
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from runbridge.core.models import Run, RunStatus
+from runbridge.core.models import Gate, Run, RunStatus
 from runbridge.state import RunStore, SqliteStore
 
 pytestmark = pytest.mark.anyio
@@ -77,3 +79,28 @@ async def test_a_state_file_from_before_users_gains_the_column(tmp_path: Path) -
         assert [run.run_id for run in (await store.list_runs("p", user=ALICE)).items] == ["new"]
     finally:
         await store.aclose()
+
+
+def _gate(gate_id: str, run_id: str, opened: int) -> Gate:
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=opened)
+    return Gate(gate_id=gate_id, run_id=run_id, kind="approval", prompt="Approve?", opened_at=at)
+
+
+async def test_a_users_gates_are_those_of_their_runs_in_full_pages(store: RunStore) -> None:
+    await store.record_run("p", Run(run_id="alices", status=RunStatus.WAITING), user=ALICE)
+    await store.record_run("p", Run(run_id="bobs", status=RunStatus.WAITING), user=BOB)
+    await store.record_run("p", Run(run_id="anyone's", status=RunStatus.WAITING))
+    for n in range(9):
+        await store.record_gate("p", _gate(f"g{n}", ("alices", "bobs", "anyone's")[n % 3], n))
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        page = await store.gates_page("p", user=ALICE, limit=2, cursor=cursor)
+        pages.append([record.gate.gate_id for record in page.items])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert pages == [["g0", "g3"], ["g6"]]
+    assert [r.gate.gate_id for r in (await store.gates_page(None, user=BOB, limit=10)).items] == ["g1", "g4", "g7"]
+    assert [r.gate.gate_id for r in (await store.gates_page(run_id="bobs", user=ALICE)).items] == []
+    assert len((await store.gates_page("p", limit=20)).items) == 9

@@ -279,3 +279,34 @@ def _gate_json(gate: Gate) -> str:
     doc = gate.model_dump(mode="json")
     doc["resume"] = gate.resume
     return json.dumps(doc)
+
+
+async def gates_of_user(
+    redis: Redis,
+    keys: Keys,
+    profile: str | None,
+    run_id: str | None,
+    states: tuple[GateState, ...],
+    cursor: str | None,
+    limit: int,
+    user: str,
+) -> Page[GateRecord]:
+    """`gates`, only those of the runs `user` started: the lists are read on in pages past other users' gates."""
+    kept: list[GateRecord] = []
+    owners: dict[tuple[str, str], str | None] = {}
+    after = cursor
+    while len(kept) <= limit:
+        page = await gates(redis, keys, profile, run_id, states, after, limit)
+        for record in page.items:
+            run = (record.gate.profile, record.gate.run_id)
+            if run not in owners:
+                owners[run] = cast(str | None, await redis.hget(keys.run(*run), "started_by"))  # pyright: ignore[reportUnknownMemberType]
+            if owners[run] == user:
+                kept.append(record)
+        after = page.next_cursor
+        if after is None:
+            break
+    shown = kept[:limit]
+    last = shown[-1] if len(kept) > limit else None
+    more = encode_cursor(last.gate.opened_at.isoformat(), last.gate.gate_id) if last else None
+    return Page[GateRecord].of(shown, more)

@@ -267,9 +267,14 @@ class RedisStore:
         states: tuple[GateState, ...] = ("open",),
         cursor: str | None = None,
         limit: int = 20,
+        user: str | None = None,
     ) -> Page[GateRecord]:
         async with self._using():
-            return await redis_gates.gates(self._redis, self._keys, profile, run_id, states, cursor, limit)
+            if user is None:
+                return await redis_gates.gates(self._redis, self._keys, profile, run_id, states, cursor, limit)
+            return await redis_gates.gates_of_user(
+                self._redis, self._keys, profile, run_id, states, cursor, limit, user
+            )
 
     async def claim_gate(self, profile: str, gate_id: str, *, lease_seconds: float = 120.0) -> Gate:
         async with self._using():

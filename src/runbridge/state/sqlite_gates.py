@@ -66,8 +66,10 @@ def gates(
     states: tuple[GateState, ...],
     cursor: str | None,
     limit: int | None,
+    user: str | None = None,
 ) -> Page[GateRecord]:
-    """Oldest first, from just after the cursor's gate; every matching gate when `limit` is None. Read off
+    """Oldest first, from just after the cursor's gate; every matching gate when `limit` is None; with `user`, only
+    the gates of the runs that user started. Read off
     `gates_by_state` (one state), `gates_by_opened` (every state) or `gates_of_run`."""
     sql = f"SELECT {_COLUMNS}, opened_at, gate_id FROM gates WHERE 1 = 1"  # noqa: S608  (constant columns)
     args: list[object] = []
@@ -80,6 +82,12 @@ def gates(
     if not set(states) >= _ALL_STATES:
         sql += f" AND state IN ({','.join('?' * len(states))})"  # only "?" characters: the values stay bound
         args += states
+    if user is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM runs WHERE runs.profile = gates.profile AND runs.run_id = gates.run_id"
+            " AND runs.started_by = ?)"
+        )
+        args.append(user)
     if cursor:
         sql += " AND (opened_at, gate_id) > (?, ?)"
         args += decode_cursor(cursor, (str, str))

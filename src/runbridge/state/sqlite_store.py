@@ -183,9 +183,10 @@ class SqliteStore:
         states: tuple[GateState, ...] = ("open",),
         cursor: str | None = None,
         limit: int = 20,
+        user: str | None = None,
     ) -> Page[GateRecord]:
         """A page of the matching gates, oldest first."""
-        return await self._run(sqlite_gates.gates, profile, run_id, states, cursor, limit)
+        return await self._run(sqlite_gates.gates, profile, run_id, states, cursor, limit, user)
 
     async def claim_gate(self, profile: str, gate_id: str, *, lease_seconds: float = 120.0) -> Gate:
         """Take the right to answer a gate for `lease_seconds`; raises `GateError` saying why when it is not open."""

@@ -238,7 +238,10 @@ class RunStore(Protocol):
         states: tuple[GateState, ...] = ("open",),
         cursor: str | None = None,
         limit: int = 20,
-    ) -> Page[GateRecord]: ...
+        user: str | None = None,
+    ) -> Page[GateRecord]:
+        """A page of the matching gates, oldest first; with `user`, only the gates of runs that user started."""
+        ...
 
     async def claim_gate(self, profile: str, gate_id: str, *, lease_seconds: float = 120.0) -> Gate: ...
 

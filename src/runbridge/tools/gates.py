@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from ..bridge.answers import AnswerOutcome, answer_gate
 from ..bridge.leases import recover_claims
 from ..bridge.results import GateView, gate_view
-from ..bridge.users import visible_gates
+from ..bridge.users import current_user, visible_gates
 from ..core.errors import InputError, sentences
 from ..core.models import GateAnswer
 from ..core.protocols import GatesAPI
@@ -43,9 +43,10 @@ async def gates_list(
     name = app.settings.profile(profile).name if profile else None
     states: tuple[Any, ...] = ("open", "answering", "answered", "declined", "closed") if include_closed else ("open",)
     await recover_claims(app, name, run_id=run_id)  # a gate a stopped runbridge was answering is settled first
-    page = await app.registry.gates_page(name, run_id=run_id, states=states, cursor=cursor, limit=limit)
-    items = await visible_gates(app.registry, page.items)
-    views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in items]
+    page = await app.registry.gates_page(
+        name, run_id=run_id, states=states, cursor=cursor, limit=limit, user=current_user()
+    )
+    views = [gate_view(r.gate, r.gate.profile, state=r.state) for r in page.items]
     note = None if views or cursor else "No gate is waiting for a human."
     return GatesPage(gates=views, next_cursor=page.next_cursor, note=note)
 
