@@ -31,6 +31,7 @@ from tests.raw_jsonrpc import ACCEPT, INITIALIZE
 from runbridge.cli.serve import http_app
 from runbridge.core import Settings
 from runbridge.core.auth_config import AuthConfig
+from runbridge.core.errors import ConfigError
 
 pytestmark = pytest.mark.anyio
 
@@ -193,3 +194,16 @@ async def test_one_user_can_neither_see_nor_touch_the_others_runs_and_gates(url:
             assert still["run"]["status"] == "waiting"
             assert still["open_gates"] == [gate["gate_id"]]  # bob's answer reached nothing
             assert [g["gate_id"] for g in _data(await alice.call_tool("gates_list", {}))["gates"]] == [gate["gate_id"]]
+
+
+def test_auth_and_a_shared_token_are_exclusive_and_auth_may_listen_beyond_loopback(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = AuthConfig(issuer="https://id.example.com", resource_url="https://mcp.example.com/mcp")
+    with_auth = settings.model_copy(update={"auth": auth})
+    monkeypatch.setenv("RB_SHARED_TOKEN", "s" * 32)
+    with pytest.raises(ConfigError, match="keep one"):
+        http_app(with_auth, host="127.0.0.1", token_env="RB_SHARED_TOKEN")
+    assert http_app(with_auth, host="0.0.0.0", allowed_hosts=["mcp.example.com"]) is not None  # noqa: S104
+    with pytest.raises(ConfigError, match="--token-env"):
+        http_app(settings, host="0.0.0.0", allowed_hosts=["mcp.example.com"])  # noqa: S104
