@@ -1,6 +1,7 @@
 """The subscription bus over Redis pub/sub: two `runbridge serve --http` processes on one real Redis, through the
-official MCP client (2026 era). A client listening on replica B hears of a run that replica A follows. B is not
-configured with the run's profile, so it cannot follow the run itself: what it hears came from A, over Redis."""
+official MCP client (2026 era). A client listening on replica B hears of a run that replica A follows (B is not
+configured with the run's profile, so it cannot follow the run itself: what it hears came from A, over Redis), and
+of a task's status changes while A follows the task (A holds the task's lease, so B does not follow it)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from examples._tasks import TaskExtension, listen_to_tasks, until, update
 from faults_harness import MakeSandbox, structured, wait_for_port
 from mcp import Client
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, ToolsListChanged
@@ -92,6 +94,39 @@ async def test_a_client_listening_on_one_replica_hears_of_a_run_another_replica_
     finally:
         redis.stop()
     assert heard == [uri]
+    assert not any("Traceback" in log for log in logs.values()), logs
+
+
+@pytest.mark.anyio
+async def test_a_client_listening_on_one_replica_hears_the_status_of_a_task_another_replica_follows(
+    make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
+) -> None:
+    sandbox = make_sandbox("openwop")
+    redis = RedisServer(redis_server_or_skip(), tmp_path / "redis")
+    redis.start()
+    config = _config(tmp_path / "rb.toml", redis, sandbox, sandbox_key_env, "rel")
+    on_a, on_b = TaskExtension(poll=False), TaskExtension(poll=False)
+    try:
+        with _serving(tmp_path, {"a": config, "b": config}, sandbox_key_env) as ports, anyio.fail_after(40):
+            for port in ports.values():
+                await wait_for_port(port, within=30)
+            url_a, url_b = (f"http://127.0.0.1:{ports[n]}/mcp" for n in ("a", "b"))
+            async with Client(url_a, extensions=[on_a]) as a, Client(url_b, extensions=[on_b]) as b:
+                await a.call_tool("runs_start", {"target_id": "approval-demo"})
+                task_id = on_a.created[0].task_id
+                waiting = await until(a.session, task_id, "input_required")
+                [key] = waiting.input_requests or {}
+                async with anyio.create_task_group() as listening:
+                    listening.start_soon(listen_to_tasks, b.session, task_id)
+                    await anyio.sleep(1.0)  # the stream is acknowledged and names the task
+                    await update(a.session, task_id, {key: {"action": "accept", "content": {"decision": "accept"}}})
+                    while not any(n.get("status") == "completed" for n in on_b.notified):
+                        await anyio.sleep(0.05)  # bounded by fail_after
+                    listening.cancel_scope.cancel()
+            logs = {name: (tmp_path / f"{name}.log").read_text(errors="replace") for name in ports}
+    finally:
+        redis.stop()
+    assert [n["taskId"] for n in on_b.notified if n.get("status") == "completed"] == [task_id]
     assert not any("Traceback" in log for log in logs.values()), logs
 
 

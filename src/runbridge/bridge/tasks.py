@@ -101,6 +101,8 @@ class TaskBook:
     def __init__(self, app: App) -> None:
         self.app = app
         self.live: dict[str, Live] = {}
+        self.remote: dict[str, list[Listener]] = {}  # listeners also told of changes another process made
+        self.publish: Callable[[str], Awaitable[None]] | None = None  # tells the other processes (a shared store)
 
     def live_of(self, task_id: str) -> Live:
         return self.live.setdefault(task_id, Live())
@@ -116,17 +118,18 @@ class TaskBook:
     async def tell(self, task: TaskRecord) -> None:
         """Tell the task's listeners where it stands. One that is gone (its stream closed) is dropped; one that
         fails otherwise is a bug, logged with its traceback, and dropped too: the task goes on either way."""
+        if self.publish is not None:
+            await self.publish(task.task_id)
         live = self.live.get(task.task_id)
-        if live is None:
-            return
-        for listener in list(live.listeners):
-            try:
-                await listener(task)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                live.listeners.remove(listener)
-            except Exception:
-                log.exception("telling a listener of task %s failed", task.task_id)
-                live.listeners.remove(listener)
+        if live is not None:
+            await _tell_each(live.listeners, task)
+
+    async def heard(self, task_id: str) -> None:
+        """Another process changed the task: tell the listeners here that wait for such news where it stands."""
+        listeners = self.remote.get(task_id)
+        task = await self.app.registry.get_task(task_id) if listeners else None
+        if listeners and task is not None:
+            await _tell_each(listeners, task)
 
     async def ended(self, task: TaskRecord, report: RunReport | None, result: Any, error: str | None = None) -> None:
         """The tool finished: the task ends `completed` with its result (also when the run failed, or the tool said
@@ -203,6 +206,17 @@ class TaskTaken(RunbridgeError):
 
 
 _books: weakref.WeakKeyDictionary[App, TaskBook] = weakref.WeakKeyDictionary()
+
+
+async def _tell_each(listeners: list[Listener], task: TaskRecord) -> None:
+    for listener in list(listeners):
+        try:
+            await listener(task)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            listeners.remove(listener)
+        except Exception:
+            log.exception("telling a listener of task %s failed", task.task_id)
+            listeners.remove(listener)
 
 
 def book_of(app: App) -> TaskBook:

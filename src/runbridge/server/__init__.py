@@ -20,6 +20,7 @@ from ..bridge.app import App
 from ..bridge.arguments import InvalidArguments
 from ..bridge.caller import explain_refused_state
 from ..bridge.output import output_schema
+from ..bridge.tasks import book_of
 from ..core.auth_config import AuthConfig
 from ..core.config import Settings
 from ..core.errors import ConfigError, sentence
@@ -251,6 +252,7 @@ def build_server(
             app = running.app = App.open(settings, tasks, protect_env=protected)
             closed = running.closed = anyio.Event()
             if isinstance(bus, RedisSubscriptionBus):
+                bus.follow_tasks(book_of(app))  # task status changes across replicas too
                 tasks.start_soon(bus.relay)  # events across replicas while this serves
             try:
                 yield app

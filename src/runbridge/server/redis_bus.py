@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -26,6 +27,8 @@ from mcp.server.subscriptions import (
     ServerEvent,
     ToolsListChanged,
 )
+
+from ..bridge.tasks import TaskBook
 
 __all__ = ["CHANNEL", "RedisSubscriptionBus"]
 
@@ -73,9 +76,25 @@ class RedisSubscriptionBus:
         self._redis: Any = None  # a client of the relay's own, made on the event loop that serves
         self._relaying = False
         self._publish_failed = False
+        self._origin = secrets.token_hex(8)  # this replica's own task messages are not read back
+        self._on_task: Callable[[str], Awaitable[None]] | None = None
 
     def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
         return self._local.subscribe(listener)
+
+    def follow_tasks(self, book: TaskBook) -> None:
+        """Carry `book`'s task status changes to the other replicas, and theirs to `book`."""
+        book.publish = self.publish_task
+        self._on_task = book.heard
+
+    async def publish_task(self, task_id: str) -> None:
+        """Tell the other replicas that the task changed (they read it from the store)."""
+        if not self._relaying or self._redis is None:
+            return
+        try:
+            await self._redis.publish(self._channel, json.dumps({"task": task_id, "from": self._origin}))
+        except Exception as exc:  # Redis away: the other replicas' clients learn it with tasks/get
+            log.info("could not publish a task change on Redis (%s)", type(exc).__name__)
 
     async def publish(self, event: ServerEvent) -> None:
         if not self._relaying or self._redis is None:  # nothing reads the channel here (not serving, Redis away)
@@ -91,6 +110,20 @@ class RedisSubscriptionBus:
                 )
             self._publish_failed = True
             await self._local.publish(event)
+
+    async def _task_message(self, data: bytes | str) -> None:
+        try:
+            message: Any = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(message, dict) or self._on_task is None:
+            return
+        task_id, origin = message.get("task"), message.get("from")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        if isinstance(task_id, str) and origin != self._origin:
+            try:
+                await self._on_task(task_id)
+            except Exception:  # a bug, or the store away: this message is lost, tasks/get still tells
+                log.exception("telling this replica's listeners of task %s failed", task_id)
 
     async def relay(self) -> None:
         """Read the channel until cancelled, reconnecting when Redis goes away. One relay at a time: a second
@@ -117,6 +150,7 @@ class RedisSubscriptionBus:
                 async for message in pubsub.listen():  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
                     if message.get("type") != "message":  # pyright: ignore[reportUnknownMemberType]
                         continue
+                    await self._task_message(message["data"])  # pyright: ignore[reportUnknownArgumentType]
                     event = decode(message["data"])  # pyright: ignore[reportUnknownArgumentType]
                     if event is not None:
                         await self._local.publish(event)

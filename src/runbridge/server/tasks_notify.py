@@ -1,8 +1,9 @@
 """Task status notifications: in the 2026 extension, `notifications/tasks` on a `subscriptions/listen` stream that
 named the task (`notifications.taskIds`); in 2025, `notifications/tasks/status` on the session that made the task.
 
-Either is sent when the task's status changes while this process follows it; a client that misses one loses
-nothing, since `tasks/get` always tells where the task stands.
+Either is sent when the task's status changes while this process follows it; with the run store in Redis, a
+listen stream also hears of changes made by the replica that follows the task (`redis_bus.py`). A client that
+misses one loses nothing, since `tasks/get` always tells where the task stands.
 """
 
 from __future__ import annotations
@@ -82,12 +83,18 @@ async def listen_to_tasks(
             tell = _stream_teller(app, session, stream, takes_links(ctx))
             book.ensure_followed(task)
             book.live_of(task_id).listeners.append(tell)
+            book.remote.setdefault(task_id, []).append(tell)  # and when another replica follows it
             added.append((task_id, tell))
     try:
         yield
     finally:
         book = book_of(app)
         for task_id, tell in added:
+            remote = book.remote.get(task_id, [])
+            if tell in remote:
+                remote.remove(tell)
+            if not remote:
+                book.remote.pop(task_id, None)
             live = book.live.get(task_id)
             if live is not None and tell in live.listeners:
                 live.listeners.remove(tell)
