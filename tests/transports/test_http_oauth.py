@@ -207,3 +207,32 @@ def test_auth_and_a_shared_token_are_exclusive_and_auth_may_listen_beyond_loopba
     assert http_app(with_auth, host="0.0.0.0", allowed_hosts=["mcp.example.com"]) is not None  # noqa: S104
     with pytest.raises(ConfigError, match="--token-env"):
         http_app(settings, host="0.0.0.0", allowed_hosts=["mcp.example.com"])  # noqa: S104
+
+
+async def test_one_user_cannot_subscribe_to_the_others_run_in_either_era(url: str, issuer: Issuer) -> None:
+    with anyio.fail_after(60):
+        async with _client(url, issuer.token("alice")) as alice:
+            started = _data(await alice.call_tool("runs_start", {"target_id": "approval-demo", "wait_seconds": 5}))
+            uri = f"runbridge://sandbox/runs/{started['run_id']}"
+            [gate] = _data(await alice.call_tool("gates_list", {}))["gates"]
+            async with _client(url, issuer.token("bob"), mode="legacy") as bob:
+                with pytest.raises(MCPError, match="No such run"):
+                    await bob.subscribe_resource(uri)  # pyright: ignore[reportDeprecated]
+            async with _client(url, issuer.token("alice"), mode="legacy") as owner:
+                await owner.subscribe_resource(uri)  # pyright: ignore[reportDeprecated]  (the owner may)
+
+            async with _client(url, issuer.token("bob")) as bob, bob.listen(resource_subscriptions=[uri]) as events:
+                heard: list[str] = []
+
+                async def hear() -> None:
+                    async for event in events:
+                        heard.append(getattr(event, "uri", ""))
+
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(hear)
+                    answer = {"gate_id": gate["gate_id"], "decision": "accept", "wait_seconds": 30}
+                    done = _data(await alice.call_tool("gates_respond", answer))
+                    await anyio.sleep(1)  # time for a change notice to arrive, were one sent
+                    tasks.cancel_scope.cancel()
+    assert done["status"] == "completed", done
+    assert uri not in heard, "another user's run changed, and this listener was told"

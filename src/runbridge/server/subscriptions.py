@@ -29,7 +29,9 @@ from mcp_types import (
 )
 
 from ..bridge.app import App
+from ..bridge.locating import no_such_run
 from ..bridge.subscriptions import run_of
+from ..bridge.users import current_user, visible_to
 from ..core.config import Settings
 from ..core.errors import RunbridgeError
 from ..core.secret_policy import REDIS_PASSWORD_ENV
@@ -54,6 +56,9 @@ def register_subscriptions(mcp: MCPServer[App], bus: SubscriptionBus) -> None:
     """Serve run-resource subscriptions on `mcp`, whose subscription bus is `bus`."""
 
     async def subscribe(ctx: ServerRequestContext[App, Any], params: SubscribeRequestParams) -> EmptyResult:
+        if not await _may_see(ctx.lifespan_context, params.uri):
+            profile, run_id = run_of(params.uri) or ("", "")
+            raise MCPError(INVALID_PARAMS, str(no_such_run(profile, run_id)))
         follows, connection = ctx.lifespan_context.subscriptions, _connection_of(ctx)
         # Told on the connection's own channel (the request that subscribed is long over by then).
         tell = ctx.session.send_resource_updated
@@ -80,6 +85,12 @@ def register_subscriptions(mcp: MCPServer[App], bus: SubscriptionBus) -> None:
     ) -> SubscriptionsListenResult:
         follows = ctx.lifespan_context.subscriptions
         followed: list[str] = []
+        asked = params.notifications.resource_subscriptions
+        if asked:  # another user's runs are left out, as if they did not exist: their changes never reach this stream
+            seen = [uri for uri in asked if await _may_see(ctx.lifespan_context, uri)]
+            if len(seen) < len(asked):
+                notifications = params.notifications.model_copy(update={"resource_subscriptions": seen})
+                params = params.model_copy(update={"notifications": notifications})
         try:
             for uri in params.notifications.resource_subscriptions or ():
                 if run_of(uri) is None:
@@ -99,6 +110,15 @@ def register_subscriptions(mcp: MCPServer[App], bus: SubscriptionBus) -> None:
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
     lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_following_runs)
+
+
+async def _may_see(app: App, uri: str) -> bool:
+    """Whether the request's user may hear of changes to `uri`: a run resource only if they may read the run (see
+    `bridge/users.py`); anything else, and everything without a user, always."""
+    user, run = current_user(), run_of(uri)
+    if user is None or run is None:
+        return True
+    return visible_to(user, await app.registry.get_run(*run))
 
 
 def _connection_of(ctx: ServerRequestContext[App, Any]) -> Connection:
