@@ -124,13 +124,13 @@ async def test_the_open_tasks_of_a_run_are_found_from_the_run(store: RunStore) -
 
 async def test_one_process_follows_a_task_until_its_lease_lapses(open_store: OpenStore) -> None:
     first = open_store(owner="host:1:a")
+    second = open_store(owner="host:2:b")  # another process on the same data (opened first: opening takes time)
     await _with_run(first)
     await first.record_task(_task())
-    assert await first.claim_task("t1", lease_seconds=0.2)
-    assert await first.claim_task("t1", lease_seconds=0.2)  # its own lease, renewed
-    second = open_store(owner="host:2:b")  # another process on the same data
+    assert await first.claim_task("t1", lease_seconds=1.0)
+    assert await first.claim_task("t1", lease_seconds=1.0)  # its own lease, renewed
     assert not await second.claim_task("t1", lease_seconds=30)
-    await anyio.sleep(0.3)
+    await anyio.sleep(1.1)
     assert await second.claim_task("t1", lease_seconds=30)
     task = await second.get_task("t1")
     assert task is not None
