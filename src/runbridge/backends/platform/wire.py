@@ -3,14 +3,13 @@ and workspace runs (the run list's items and a run's logs). Unknown or missing f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from ...core.agents import Agent
-from ...core.logs import redact
 from ...core.models import Run, RunStatus, Usage
 from .._wire import parse_time
+from ..orchagent.secrets import scrub  # what runbridge sent, out of what comes back
 
 __all__ = ["RUN_STATUSES", "agent_from", "download_from", "run_from_logs", "run_from_summary", "scrub"]
 
@@ -40,18 +39,6 @@ RUN_STATUSES = {
     "timeout": RunStatus.FAILED,
     "cancelled": RunStatus.CANCELLED,
 }
-
-
-def scrub(value: Any) -> Any:
-    """`value` with every credential runbridge holds (the API key, an LLM key it sent) replaced by `***`, at any
-    depth: an agent may echo what it was sent, and its output goes to the model."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {redact(str(k)): scrub(v) for k, v in cast(Mapping[Any, Any], value).items()}
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in cast(list[Any], value)]
-    return value
 
 
 def _str(value: Any) -> str | None:
