@@ -17,6 +17,7 @@ from redis.asyncio.client import Pipeline
 
 from ..core.models import Page, Run, RunStatus, Usage, utc_now
 from .cursors import decode_cursor, encode_cursor
+from .records import keeps_status, run_record, stored_json, stored_usage
 from .redis_keys import (
     Keys,
     as_mapping,
@@ -30,17 +31,15 @@ from .redis_keys import (
     transact,
 )
 from .redis_usage import add_run
-from .store import KEPT_STATUSES, RunRecord
+from .store import RunRecord
 
 __all__ = [
     "get_fields",
     "get_run",
     "list_runs",
     "record_run",
-    "run_record",
     "runs_since",
     "set_locator",
-    "unchanged",
     "update_run",
 ]
 
@@ -53,9 +52,9 @@ async def record_run(
 ) -> None:
     def change(old: Fields | None) -> Fields:
         new = {"status": run.status.value, "target_id": run.target_id, "error": run.error}
-        new["locator"] = _json_or_none(locator)
+        new["locator"] = stored_json(locator)
         new["started_by"] = (old or {}).get("started_by", user)  # who started it is kept from the first record
-        if old is not None and run.status is RunStatus.UNKNOWN and old["status"] in KEPT_STATUSES:
+        if old is not None and keeps_status(old["status"], run.status):
             new["status"] = old["status"]
         return _present(new)
 
@@ -79,31 +78,17 @@ async def update_run(
     or a wait where the new status is only `unknown`."""
 
     def change(old: Fields | None) -> Fields:
-        new = {"cursor": cursor, "error": error, "outputs": _json_or_none(outputs)}
-        new["usage"] = usage.model_dump_json() if usage is not None else None
+        new = {"cursor": cursor, "error": error, "outputs": stored_json(outputs), "usage": stored_usage(usage)}
         if old is None:
             new |= {"status": status.value if status else RunStatus.UNKNOWN.value, "target_id": target_id}
         else:
             if "target_id" not in old:
                 new["target_id"] = target_id
-            if status is not None and not (status is RunStatus.UNKNOWN and old["status"] in KEPT_STATUSES):
+            if status is not None and not keeps_status(old["status"], status):
                 new["status"] = status.value
         return _present(new)
 
     await _upsert(redis, keys, profile, run_id, change)
-
-
-def unchanged(old: Fields, status: RunStatus, **seen: Any) -> bool:
-    """Whether a run's fields already say all of what a backend just said: then nothing is written."""
-    used = seen["usage"].model_dump_json() if seen["usage"] is not None else None
-    out = _json_or_none(seen["outputs"])
-    return (
-        (old["status"] == status.value or (status is RunStatus.UNKNOWN and old["status"] in KEPT_STATUSES))
-        and (seen["error"] is None or seen["error"] == old.get("error"))
-        and (used is None or used == old.get("usage"))
-        and (out is None or out == old.get("outputs"))
-        and (seen["target_id"] is None or "target_id" in old)
-    )
 
 
 async def get_fields(redis: Redis, keys: Keys, profile: str, run_id: str) -> Fields | None:
@@ -218,27 +203,5 @@ async def _upsert(redis: Redis, keys: Keys, profile: str, run_id: str, change: C
     await transact(redis, [key], decide)
 
 
-def run_record(fields: Fields) -> RunRecord:
-    return RunRecord(
-        fields["profile"],
-        fields["run_id"],
-        fields.get("target_id"),
-        RunStatus(fields["status"]),
-        fields.get("cursor"),
-        fields.get("error"),
-        datetime.fromisoformat(fields["created_at"]),
-        datetime.fromisoformat(fields["updated_at"]),
-        Usage.model_validate_json(fields["usage"]) if fields.get("usage") else None,
-        json.loads(fields["outputs"]) if fields.get("outputs") else None,
-        json.loads(fields["locator"]) if fields.get("locator") else None,
-        fields.get("started_by"),
-    )
-
-
 def _present(fields: dict[str, str | None]) -> Fields:
     return {name: value for name, value in fields.items() if value is not None}
-
-
-def _json_or_none(value: Any) -> str | None:
-    """A value as stored (None: nothing new to store); what JSON cannot hold is kept as its text."""
-    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)

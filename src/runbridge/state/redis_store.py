@@ -28,6 +28,7 @@ from ..core.errors import RunbridgeError
 from ..core.logs import register_secret
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
 from . import redis_events, redis_gates, redis_runs, redis_tasks, redis_usage
+from .records import run_record, unchanged
 from .redis_keys import Keys
 from .store import (
     GateRecord,
@@ -175,8 +176,8 @@ class RedisStore:
         seen: dict[str, Any] = {"error": error, "usage": usage, "target_id": target_id, "outputs": outputs}
         async with self._using():
             fields = await redis_runs.get_fields(self._redis, self._keys, profile, run_id)
-            if fields is not None and redis_runs.unchanged(fields, status, **seen):
-                return redis_runs.run_record(fields)
+            if fields is not None and unchanged(fields, status, **seen):
+                return run_record(fields)
             await redis_runs.update_run(
                 self._redis,
                 self._keys,

@@ -13,13 +13,12 @@ from typing import Any
 
 from ..core.models import Page, Run, RunStatus, Usage, utc_now
 from .cursors import decode_cursor, encode_cursor
+from .records import RUN_FIELDS, run_record, stored_json, stored_usage
 from .store import KEPT_STATUSES, RunRecord
 
-__all__ = ["get_run", "list_runs", "record_run", "run_row", "runs_since", "set_locator", "update_run"]
+__all__ = ["get_run", "get_stored", "list_runs", "record_run", "runs_since", "set_locator", "update_run"]
 
-_COLUMNS = (
-    "profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at, outputs, locator, started_by"
-)
+_COLUMNS = ", ".join(RUN_FIELDS)
 _KEPT = "(" + ", ".join(f"'{k}'" for k in KEPT_STATUSES) + ")"
 
 
@@ -38,7 +37,7 @@ def record_run(
              error = COALESCE(excluded.error, runs.error),
              locator = COALESCE(excluded.locator, runs.locator), updated_at = excluded.updated_at,
              started_by = COALESCE(runs.started_by, excluded.started_by)""",  # noqa: S608
-        (profile, run.run_id, run.target_id, run.status.value, run.error, now, now, _json_or_none(locator), user),
+        (profile, run.run_id, run.target_id, run.status.value, run.error, now, now, stored_json(locator), user),
     )
 
 
@@ -57,8 +56,8 @@ def update_run(
     """Record what a watch learned; `usage` is the run's total so far (the caller adds what it saw). A target
     already recorded is kept, and so is an end or a wait where the new status is only `unknown`."""
     now = utc_now().isoformat()
-    used = usage.model_dump_json() if usage is not None else None
-    out = _json_or_none(outputs)
+    used = stored_usage(usage)
+    out = stored_json(outputs)
     new_status = status.value if status else None
     db.execute(
         f"""INSERT INTO runs (profile, run_id, target_id, status, cursor, error, usage, created_at, updated_at,
@@ -78,29 +77,18 @@ def update_run(
     )
 
 
-def unchanged(row: tuple[Any, ...], status: RunStatus, **seen: Any) -> bool:
-    """Whether `row` (a `get_run` row) already says all of what a backend just said: then nothing is written."""
-    used = seen["usage"].model_dump_json() if seen["usage"] is not None else None
-    out = _json_or_none(seen["outputs"])
-    return (
-        (row[3] == status.value or (status is RunStatus.UNKNOWN and row[3] in KEPT_STATUSES))
-        and (seen["error"] is None or seen["error"] == row[5])
-        and (used is None or used == row[6])
-        and (out is None or out == row[9])
-        and (seen["target_id"] is None or row[2] is not None)
-    )
-
-
-def get_row(db: sqlite3.Connection, profile: str, run_id: str) -> tuple[Any, ...] | None:
-    return db.execute(
+def get_stored(db: sqlite3.Connection, profile: str, run_id: str) -> dict[str, Any] | None:
+    """The run as stored (`records.RUN_FIELDS`), or None when it is not recorded."""
+    row = db.execute(
         f"SELECT {_COLUMNS} FROM runs WHERE profile = ? AND run_id = ?",  # noqa: S608  (constant columns)
         (profile, run_id),
     ).fetchone()
+    return _stored(row) if row else None
 
 
 def get_run(db: sqlite3.Connection, profile: str, run_id: str) -> RunRecord | None:
-    row = get_row(db, profile, run_id)
-    return run_row(row) if row else None
+    stored = get_stored(db, profile, run_id)
+    return run_record(stored) if stored else None
 
 
 def list_runs(
@@ -130,7 +118,7 @@ def list_runs(
     rows = db.execute(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*args, limit + 1]).fetchall()
     page = rows[:limit]
     more = encode_cursor(page[-1][7], page[-1][-1]) if len(rows) > limit else None
-    return Page[RunRecord].of([run_row(r) for r in page], more)
+    return Page[RunRecord].of([run_record(_stored(r)) for r in page], more)
 
 
 def runs_since(db: sqlite3.Connection, profile: str | None, since: datetime) -> list[RunRecord]:
@@ -140,7 +128,7 @@ def runs_since(db: sqlite3.Connection, profile: str | None, since: datetime) -> 
     if profile is not None:
         sql += " AND profile = ?"
         args.append(profile)
-    return [run_row(r) for r in db.execute(sql + " ORDER BY created_at, rowid", args)]
+    return [run_record(_stored(r)) for r in db.execute(sql + " ORDER BY created_at, rowid", args)]
 
 
 def set_locator(db: sqlite3.Connection, profile: str, run_id: str, locator: dict[str, str]) -> bool:
@@ -152,23 +140,6 @@ def set_locator(db: sqlite3.Connection, profile: str, run_id: str, locator: dict
     return cur.rowcount == 1
 
 
-def run_row(row: tuple[Any, ...]) -> RunRecord:
-    return RunRecord(
-        row[0],
-        row[1],
-        row[2],
-        RunStatus(row[3]),
-        row[4],
-        row[5],
-        datetime.fromisoformat(row[7]),
-        datetime.fromisoformat(row[8]),
-        Usage.model_validate_json(row[6]) if row[6] else None,
-        json.loads(row[9]) if row[9] else None,
-        json.loads(row[10]) if row[10] else None,
-        row[11],
-    )
-
-
-def _json_or_none(value: Any) -> str | None:
-    """A value as stored (None: nothing new to store); what JSON cannot hold is kept as its text."""
-    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+def _stored(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row whose first columns are `_COLUMNS`, by name (what follows them is left out)."""
+    return dict(zip(RUN_FIELDS, row, strict=False))

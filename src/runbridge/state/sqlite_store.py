@@ -21,6 +21,7 @@ import anyio.to_thread
 from ..core.errors import RunbridgeError
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
 from . import sqlite_events, sqlite_gates, sqlite_runs, sqlite_tasks, sqlite_usage
+from .records import run_record, unchanged
 from .sqlite_schema import connect
 from .store import (
     GateRecord,
@@ -257,9 +258,9 @@ class SqliteStore:
 def _observe_run(
     db: sqlite3.Connection, profile: str, run_id: str, status: RunStatus, seen: dict[str, Any]
 ) -> RunRecord:
-    row = sqlite_runs.get_row(db, profile, run_id)
-    if row is not None and sqlite_runs.unchanged(row, status, **seen):
-        return sqlite_runs.run_row(row)
+    stored = sqlite_runs.get_stored(db, profile, run_id)
+    if stored is not None and unchanged(stored, status, **seen):
+        return run_record(stored)
     sqlite_runs.update_run(db, profile, run_id, status=status, **seen)
     if status.terminal:
         sqlite_gates.close_gates(db, profile, run_id, None)
