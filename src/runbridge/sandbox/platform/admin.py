@@ -9,7 +9,6 @@ carry `webhook_secret_preview` only. The account's own settings (workspaces, sec
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from .catalogue import ORG, iso
 from .data import WorkspaceRun
 from .state import PlatformState
-from .wire import error, reply
+from .wire import error, json_body, reply, workspace_of
 
 __all__ = ["routes"]
 
@@ -39,23 +38,11 @@ _SCHEDULE_FIELDS = (
 )
 
 
-async def _body(request: Request) -> dict[str, Any] | Response:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        return error(400, "INVALID_INPUT", "The body is not JSON")
-    return body if isinstance(body, dict) else error(400, "INVALID_INPUT", "The body must be a JSON object")
-
-
 class AdminRoutes:
     def __init__(self, state: PlatformState) -> None:
         self.s = state
         self.webhook_secrets: dict[str, str] = {}  # schedule id -> its secret (never served again)
         self.events: dict[str, list[dict[str, Any]]] = {}  # schedule id -> its events
-
-    def _ws(self, request: Request) -> str | Response:
-        ws = request.path_params["workspace_id"]
-        return ws if ws in self.s.workspace_ids() else error(404, "NOT_FOUND", f"Workspace {ws} not found")
 
     def _event(self, schedule_id: str, kind: str, message: str) -> None:
         self.events.setdefault(schedule_id, []).append(
@@ -65,7 +52,7 @@ class AdminRoutes:
     # -- schedules ------------------------------------------------------------------------------------------------
 
     def _schedule(self, request: Request) -> tuple[str, dict[str, Any]] | Response:
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         sid = request.path_params["schedule_id"]
@@ -73,7 +60,7 @@ class AdminRoutes:
         return (ws, found) if found else error(404, "NOT_FOUND", f"Schedule {sid} not found")
 
     async def list_schedules(self, request: Request) -> Response:
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         q = request.query_params
@@ -86,10 +73,10 @@ class AdminRoutes:
         return reply(self.s, {"schedules": found[:limit], "total": len(found)})
 
     async def create_schedule(self, request: Request) -> Response:
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         kind = body.get("schedule_type", "cron")
@@ -151,7 +138,7 @@ class AdminRoutes:
         found = self._schedule(request)
         if isinstance(found, Response):
             return found
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         unknown = sorted(set(body) - set(_SCHEDULE_FIELDS))
@@ -197,7 +184,7 @@ class AdminRoutes:
         found = self._schedule(request)
         if isinstance(found, Response):
             return found
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         run = self._run(found[0], found[1], body, "manual")
@@ -254,7 +241,7 @@ class AdminRoutes:
         for ws, schedules in self.s.data.schedules.items():
             for schedule in schedules:
                 if schedule["id"] == sid:
-                    body = await _body(request)
+                    body = await json_body(request)
                     run = self._run(ws, schedule, body if isinstance(body, dict) else {}, "webhook")
                     return reply(self.s, {"run_id": run.id, "status": run.status}, status=202)
         return error(404, "NOT_FOUND", "Webhook not found")

@@ -11,7 +11,6 @@ Secret values and new API keys are kept, never served back: secrets are listed b
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import secrets
 import uuid
@@ -25,20 +24,12 @@ from starlette.routing import BaseRoute, Route
 from ..middleware import ADMIN_PREFIX
 from .catalogue import iso
 from .state import PlatformState
-from .wire import error, reply
+from .wire import error, json_body, reply, workspace_of
 
 __all__ = ["routes"]
 
 _SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
 MIN_CHECKOUT_CENTS = 500
-
-
-async def _body(request: Request) -> dict[str, Any] | Response:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        return error(400, "INVALID_INPUT", "The body is not JSON")
-    return body if isinstance(body, dict) else error(400, "INVALID_INPUT", "The body must be a JSON object")
 
 
 def _now() -> str:
@@ -52,14 +43,10 @@ class AccountRoutes:
         self.invitations: dict[str, list[dict[str, Any]]] = {}
         self.issued_keys: dict[str, str] = {}  # key id -> the key: never served again
 
-    def _ws(self, request: Request) -> str | Response:
-        ws = request.path_params["workspace_id"]
-        return ws if ws in self.s.workspace_ids() else error(404, "NOT_FOUND", f"Workspace {ws} not found")
-
     # -- workspaces -----------------------------------------------------------------------------------------------
 
     async def create_workspace(self, request: Request) -> Response:
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         name = str(body.get("name") or "").strip()
@@ -74,16 +61,16 @@ class AccountRoutes:
         return reply(self.s, {"workspace": doc}, status=201)
 
     async def members(self, request: Request) -> Response:
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         return reply(self.s, {"members": self.s.data.members.get(ws, []), "invitations": self.invitations.get(ws, [])})
 
     async def invite(self, request: Request) -> Response:
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         email, role = str(body.get("email") or ""), str(body.get("role") or "member")
@@ -102,7 +89,7 @@ class AccountRoutes:
         return self.s.variant.envelope_everything
 
     async def list_secrets(self, request: Request) -> Response:
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         return reply(self.s, {"secrets": self.s.data.secrets.get(ws, [])})
@@ -115,12 +102,12 @@ class AccountRoutes:
         return doc
 
     async def put_secret(self, request: Request) -> Response:  # documented: create or update
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         if not self.documented:
             return error(405, "METHOD_NOT_ALLOWED", "Method Not Allowed")
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         name, value = str(body.get("name") or ""), body.get("value")
@@ -129,12 +116,12 @@ class AccountRoutes:
         return reply(self.s, {"secret": self._store(ws, name, value, body.get("description"))})
 
     async def post_secret(self, request: Request) -> Response:  # CLI: create
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         if self.documented:
             return error(405, "METHOD_NOT_ALLOWED", "Method Not Allowed")
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         name, value = str(body.get("name") or ""), body.get("value")
@@ -145,13 +132,13 @@ class AccountRoutes:
         return reply(self.s, {"secret": self._store(ws, name, value, body.get("description"))}, status=201)
 
     async def patch_secret(self, request: Request) -> Response:  # CLI: update by id
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         found = next((s for s in self.s.data.secrets.get(ws, []) if s["id"] == request.path_params["key"]), None)
         if self.documented or found is None:
             return error(404, "NOT_FOUND", "Secret not found")
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         if not isinstance(body.get("value"), str) or not body["value"]:
@@ -160,7 +147,7 @@ class AccountRoutes:
         return reply(self.s, {"updated": True, "restarted_services": []})
 
     async def delete_secret(self, request: Request) -> Response:  # documented: by name; CLI: by id
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         key = request.path_params["key"]
@@ -190,7 +177,7 @@ class AccountRoutes:
     async def checkout(self, request: Request) -> Response:
         if self.documented != (request.url.path == "/billing/checkout"):
             return error(404, "NOT_FOUND", "Not Found")
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         amount = body.get("amount_cents")
@@ -205,7 +192,7 @@ class AccountRoutes:
         return reply(self.s, {"api_keys": self.s.data.api_keys})
 
     async def create_key(self, request: Request) -> Response:
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         name = str(body.get("name") or "").strip()

@@ -4,7 +4,6 @@ The seeded services get every field that command reads."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from .catalogue import ORG, iso
 from .state import PlatformState
-from .wire import error, reply
+from .wire import error, json_body, reply, workspace_of
 
 __all__ = ["routes"]
 
@@ -45,25 +44,13 @@ def _complete(services: dict[str, list[dict[str, Any]]]) -> None:
             doc.setdefault("updated_at", doc.get("created_at"))
 
 
-async def _body(request: Request) -> dict[str, Any] | Response:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        return error(400, "INVALID_INPUT", "The body is not JSON")
-    return body if isinstance(body, dict) else error(400, "INVALID_INPUT", "The body must be a JSON object")
-
-
 class ServiceRoutes:
     def __init__(self, state: PlatformState) -> None:
         self.s = state
         _complete(state.data.services)
 
-    def _ws(self, request: Request) -> str | Response:
-        ws = request.path_params["workspace_id"]
-        return ws if ws in self.s.workspace_ids() else error(404, "NOT_FOUND", f"Workspace {ws} not found")
-
     def _service(self, request: Request) -> tuple[str, dict[str, Any]] | Response:
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         sid = request.path_params["service_id"]
@@ -71,7 +58,7 @@ class ServiceRoutes:
         return (ws, found) if found else error(404, "NOT_FOUND", f"Service {sid} not found")
 
     async def list_services(self, request: Request) -> Response:
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         found = list(self.s.data.services.get(ws, []))
@@ -80,10 +67,10 @@ class ServiceRoutes:
         return reply(self.s, {"services": found, "total": len(found)})
 
     async def deploy(self, request: Request) -> Response:
-        ws = self._ws(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         agent = next((a for a in self.s.live_agents() if a.org == ORG and a.name == body.get("agent_name")), None)
@@ -126,7 +113,7 @@ class ServiceRoutes:
         found = self._service(request)
         if isinstance(found, Response):
             return found
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         unknown = sorted(set(body) - set(_SERVICE_FIELDS))

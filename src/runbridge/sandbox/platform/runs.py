@@ -12,7 +12,7 @@ from starlette.responses import Response
 from .catalogue import iso
 from .data import WorkspaceRun
 from .state import PlatformState
-from .wire import error, reply
+from .wire import error, reply, workspace_of
 
 __all__ = ["RunRoutes", "run_summary"]
 
@@ -56,12 +56,8 @@ class RunRoutes:
     async def workspaces(self, request: Request) -> Response:
         return reply(self.s, {"workspaces": self.s.data.workspaces})
 
-    def _workspace(self, request: Request) -> str | Response:
-        ws = request.path_params["workspace_id"]
-        return ws if ws in self.s.workspace_ids() else error(404, "NOT_FOUND", f"Workspace {ws} not found")
-
     async def runs(self, request: Request) -> Response:
-        ws = self._workspace(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         q = request.query_params
@@ -81,7 +77,7 @@ class RunRoutes:
         return reply(self.s, {"runs": [run_summary(r) for r in runs[:limit]], "total": len(runs)})
 
     async def logs(self, request: Request) -> Response:
-        ws = self._workspace(request)
+        ws = workspace_of(self.s, request)
         if isinstance(ws, Response):
             return ws
         run = self.s.find_run(ws, request.path_params["run_id"])

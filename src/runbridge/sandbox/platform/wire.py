@@ -4,17 +4,19 @@ headers every answer carries (added by `QuotaHeaders`, outermost but for the san
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..middleware import ADMIN_PREFIX
 from .state import PlatformState
 
-__all__ = ["QuotaHeaders", "enveloped", "error", "reply", "request_id"]
+__all__ = ["QuotaHeaders", "enveloped", "error", "json_body", "reply", "request_id", "workspace_of"]
 
 
 def request_id() -> str:
@@ -52,6 +54,21 @@ def error(
         body["suggested_wait_time"] = wait
     body.update(extra or {})
     return JSONResponse({"error": body, "metadata": {"request_id": request_id()}}, status_code=status, headers=headers)
+
+
+async def json_body(request: Request) -> dict[str, Any] | Response:
+    """A management request's JSON object (`{}` for an empty body), or the 400 that says what is wrong with it."""
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return error(400, "INVALID_INPUT", "The body is not JSON")
+    return body if isinstance(body, dict) else error(400, "INVALID_INPUT", "The body must be a JSON object")
+
+
+def workspace_of(state: PlatformState, request: Request) -> str | Response:
+    """The path's `workspace_id`, or the 404 for a workspace the account does not have."""
+    ws = request.path_params["workspace_id"]
+    return ws if ws in state.workspace_ids() else error(404, "NOT_FOUND", f"Workspace {ws} not found")
 
 
 class QuotaHeaders:
