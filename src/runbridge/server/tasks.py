@@ -9,7 +9,8 @@ before that (a refused argument, an unknown profile) answers as it would without
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -23,7 +24,7 @@ from ..bridge.tasks import TaskStart, as_task, book_of
 from ..core.errors import InputError, NotFoundError, RunbridgeError, bounded
 from .auth import principal_of
 
-__all__ = ["as_protocol_error", "owner_of", "run_as_task", "wire_task"]
+__all__ = ["as_protocol_error", "owner_of", "protocol_errors", "run_as_task", "wire_task"]
 
 log = logging.getLogger("runbridge.tasks")
 
@@ -44,6 +45,15 @@ def as_protocol_error(exc: RunbridgeError) -> MCPError:
     """A runbridge error about a task request, as the JSON-RPC error the client gets."""
     code = INVALID_PARAMS if isinstance(exc, InputError | NotFoundError) else INTERNAL_ERROR
     return MCPError(code=code, message=bounded(str(exc), 2000))
+
+
+@contextmanager
+def protocol_errors() -> Generator[None]:
+    """Around a task method's work: a runbridge error raised inside is the JSON-RPC error the client gets."""
+    try:
+        yield
+    except RunbridgeError as exc:
+        raise as_protocol_error(exc) from None
 
 
 async def run_as_task(app: App, start: TaskStart, call: Callable[[], Awaitable[Any]]) -> Any:

@@ -21,10 +21,10 @@ from ..bridge.app import App
 from ..bridge.gates import elicitation_message, elicitation_schema
 from ..bridge.tasks import TaskStart, book_of, ttl_of
 from ..bridge.tasks_ops import answer_task, cancel_task, gate_key, list_tasks, open_gate, read_task
-from ..core.errors import GateError, RunbridgeError
+from ..core.errors import GateError
 from ..core.models import Gate
 from ..state import TaskRecord
-from .tasks import as_protocol_error, owner_of, run_as_task, wire_task
+from .tasks import owner_of, protocol_errors, run_as_task, wire_task
 from .tasks_notify import tell_session
 
 __all__ = ["LegacyTasks", "cancel", "get", "listed", "result"]
@@ -146,9 +146,8 @@ def _can_elicit(ctx: ServerRequestContext[Any, Any]) -> bool:
 
 
 async def _apply(app: App, task: TaskRecord, gate_id: str, answer: ElicitResult) -> None:
-    try:
-        await answer_task(app, task, {gate_key(gate_id): answer.model_dump(mode="json", exclude_none=True)})
-    except GateError:
-        return  # answered meanwhile (gates_respond, another process): the task goes on either way
-    except RunbridgeError as exc:
-        raise as_protocol_error(exc) from None
+    with protocol_errors():
+        try:
+            await answer_task(app, task, {gate_key(gate_id): answer.model_dump(mode="json", exclude_none=True)})
+        except GateError:
+            return  # answered meanwhile (gates_respond, another process): the task goes on either way

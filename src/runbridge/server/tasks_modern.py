@@ -16,10 +16,9 @@ from pydantic import ConfigDict, Field
 from ..bridge.app import App
 from ..bridge.tasks import TaskStart
 from ..bridge.tasks_ops import answer_task, cancel_task, input_requests, read_task
-from ..core.errors import RunbridgeError
 from ..state import TaskRecord
 from . import tasks_legacy
-from .tasks import as_protocol_error, owner_of, run_as_task, wire_task
+from .tasks import owner_of, protocol_errors, run_as_task, wire_task
 
 __all__ = ["EXTENSION_ID", "RunTasks"]
 
@@ -112,45 +111,35 @@ class RunTasks(Extension):
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
         app: App = ctx.lifespan_context
-        try:
+        with protocol_errors():
             modern = _modern(ctx)
             task = await read_task(app, params.task_id, owner_of())
             return await detailed(app, task, links=takes_links(ctx)) if modern else await tasks_legacy.get(app, task)
-        except RunbridgeError as exc:
-            raise as_protocol_error(exc) from None
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateParams) -> HandlerResult:
         app: App = ctx.lifespan_context
         _modern(ctx)
-        try:
+        with protocol_errors():
             await answer_task(app, await read_task(app, params.task_id, owner_of()), params.input_responses)
-        except RunbridgeError as exc:
-            raise as_protocol_error(exc) from None
         return {"resultType": "complete"}
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
         app: App = ctx.lifespan_context
-        try:
+        with protocol_errors():
             modern = _modern(ctx)
             task = await read_task(app, params.task_id, owner_of())
             if not modern:
                 return await tasks_legacy.cancel(app, task)
             if not task.ended:  # cancelling an ended task is acknowledged, and changes nothing
                 await cancel_task(app, task)
-        except RunbridgeError as exc:
-            raise as_protocol_error(exc) from None
         return {"resultType": "complete"}
 
     async def _result(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> HandlerResult:
         app: App = ctx.lifespan_context
-        try:
+        with protocol_errors():
             return await tasks_legacy.result(app, ctx, await read_task(app, params.task_id, owner_of()))
-        except RunbridgeError as exc:
-            raise as_protocol_error(exc) from None
 
     async def _list(self, ctx: ServerRequestContext[Any, Any], params: ListParams) -> HandlerResult:
         app: App = ctx.lifespan_context
-        try:
+        with protocol_errors():
             return await tasks_legacy.listed(app, params.cursor)
-        except RunbridgeError as exc:
-            raise as_protocol_error(exc) from None
