@@ -1,5 +1,6 @@
 """Fixtures any reliability module may use: sandboxes kept for the session (one per configuration, each handed out
-with its counters reset and its faults cleared) and the environment variable runbridge profiles read their key from.
+with its counters reset and its faults cleared), the environment variable runbridge profiles read their key from,
+and a real Redis for one test.
 
 Modules that want their own sandboxes or profiles build them; nothing here is autouse.
 """
@@ -7,10 +8,12 @@ Modules that want their own sandboxes or profiles build them; nothing here is au
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from redis_server import RedisServer, redis_server_or_skip
 from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
 
 KEY_ENV = "RUNBRIDGE_RELIABILITY_KEY"
@@ -49,3 +52,14 @@ def sandbox_key_env(monkeypatch: pytest.MonkeyPatch) -> str:
     """The name of the environment variable holding the sandboxes' key (the default key of `SandboxServer`)."""
     monkeypatch.setenv(KEY_ENV, DEFAULT_API_KEY)
     return KEY_ENV
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A `redis-server` of this test's own (in `tmp_path/redis`), every write on disk (AOF) so a restart keeps it."""
+    server = RedisServer(redis_server_or_skip(), tmp_path / "redis", appendonly=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

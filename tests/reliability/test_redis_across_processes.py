@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,23 +18,13 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult
 
-from redis_server import RedisServer, redis_server_or_skip
+from redis_server import RedisServer
 from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
 
 pytestmark = pytest.mark.anyio
 
 ANSWERS = "POST /v1/runs/{run_id}/interrupts/{node_id}"
 RING = "shared-ring-key-" + "k" * 40
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(redis_server_or_skip(), tmp_path / "redis", appendonly=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Replicas:

@@ -21,7 +21,7 @@ from mcp_types import CallToolResult, ElicitResult, InputRequiredResult
 from surface_harness import assert_curated, profile_for, resumes, settings_for, structured
 from tests.mcp_people import Human
 
-from redis_server import RedisServer, redis_server_or_skip
+from redis_server import RedisServer
 from runbridge.core import Settings
 from runbridge.core.errors import ConfigError, GateError
 from runbridge.core.models import EventKind, Gate, Run, RunEvent, RunStatus, Usage
@@ -36,16 +36,6 @@ KEY = "sk-redis-replicas-5c1d0e9a7b"
 KEY_ENV = "RB_REDIS_REPLICAS_KEY"
 OLD, NEW = "old-ring-key-" + "a" * 40, "new-ring-key-" + "b" * 40
 P = "p"
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(redis_server_or_skip(), tmp_path / "redis", appendonly=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
