@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from faults_harness import wait_for_port
+from faults_harness import wait_for_port, write_config
 
 from ports import free_port
 from redis_server import RedisServer, redis_server_or_skip
+from runbridge.core import Profile
 from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
 
 HAPROXY_CFG = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "haproxy.cfg"
@@ -95,21 +96,40 @@ class Cluster:
         return httpx2.AsyncClient(event_hooks={"response": [note]}, timeout=httpx2.Timeout(60, read=60))
 
 
-def _config(folder: Path, sandbox: SandboxServer, key_env: str, redis: RedisServer) -> Path:
-    path = folder / "runbridge.toml"
-    path.write_text(
-        "[server]\n"
-        f"state_url = {json.dumps(redis.url)}\n"
-        "wait_seconds = 20\n"
-        "progress_interval_seconds = 0\n\n"
-        "[profiles.rel]\n"
-        'family = "openwop"\n'
-        f"base_url = {json.dumps(sandbox.base_url)}\n"
-        f"api_key_env = {json.dumps(key_env)}\n"
-        'workflows = ["approval-demo"]\n',
-        encoding="utf-8",
-    )
-    return path
+def openwop_config(path: Path, sandbox: SandboxServer, key_env: str, *, profile: str = "rel", **server: Any) -> Path:
+    """A runbridge.toml at `path` with `[server]` settings and one openwop profile on `sandbox` offering approval-demo
+    (its key by reference, in `key_env`)."""
+    workflows = ["approval-demo"]
+    rel = Profile(name=profile, family="openwop", base_url=sandbox.base_url, api_key_env=key_env, workflows=workflows)
+    return write_config(path, rel, **server)
+
+
+def replica_env(key_env: str, ring: str) -> dict[str, str]:
+    """This process's environment for a replica: the sandbox key in `key_env`, and `ring` as the state key ring."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RUNBRIDGE_STATE_KEY", "RUNBRIDGE_STATE_KEYS")}
+    return env | {key_env: DEFAULT_API_KEY, "RUNBRIDGE_STATE_KEYS": ring}
+
+
+def start_http_replica(
+    folder: Path, name: str, port: int, config: Path, env: dict[str, str], *args: str
+) -> subprocess.Popen[bytes]:
+    """`runbridge serve --http --port PORT --config CONFIG ARGS`, its output in `folder/NAME.log`."""
+    command = [sys.executable, "-m", "runbridge", "serve", "--http", "--port", str(port), "--config", str(config)]
+    with open(folder / f"{name}.log", "wb") as log:
+        return subprocess.Popen([*command, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_processes(processes: Iterable[subprocess.Popen[bytes]]) -> None:
+    """Terminate them all, then wait for each (15 s, then SIGKILL)."""
+    processes = list(processes)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @asynccontextmanager
@@ -119,25 +139,13 @@ async def cluster(folder: Path, sandbox: SandboxServer, key_env: str) -> AsyncIt
     redis = RedisServer(redis_server_or_skip(), folder / "redis")
     redis.start()
     here = Cluster(folder, redis, {name: free_port() for name in REPLICAS}, free_port())
-    config = _config(folder, sandbox, key_env, redis)
-    env = {k: v for k, v in os.environ.items() if k not in ("RUNBRIDGE_STATE_KEY", "RUNBRIDGE_STATE_KEYS")}
-    env |= {key_env: DEFAULT_API_KEY, "RUNBRIDGE_STATE_KEYS": RING}
+    config = openwop_config(
+        folder / "runbridge.toml", sandbox, key_env, state_url=redis.url, wait_seconds=20, progress_interval_seconds=0
+    )
+    env = replica_env(key_env, RING)
     try:
         for name, port in here.ports.items():
-            command = [
-                sys.executable,
-                "-m",
-                "runbridge",
-                "serve",
-                "--http",
-                "--port",
-                str(port),
-                "--config",
-                str(config),
-            ]
-            command += ["--log-level", "INFO"]
-            with open(folder / f"{name}.log", "wb") as log:
-                here.processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+            here.processes.append(start_http_replica(folder, name, port, config, env, "--log-level", "INFO"))
         for port in here.ports.values():
             await wait_for_port(port, within=30)  # before HAProxy's first health check finds them
         lb_env = {"PATH": env.get("PATH", ""), "RUNBRIDGE_LB_BIND": f"127.0.0.1:{here.lb_port}"}
@@ -151,12 +159,5 @@ async def cluster(folder: Path, sandbox: SandboxServer, key_env: str) -> AsyncIt
         await wait_for_port(here.lb_port, within=30)
         yield here
     finally:
-        for process in reversed(here.processes):
-            process.terminate()
-        for process in here.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(reversed(here.processes))
         redis.stop()

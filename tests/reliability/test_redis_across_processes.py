@@ -4,7 +4,6 @@ official MCP client talks to each over stdio; the sandbox counts what reached th
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 from faults_harness import MakeSandbox, assert_curated_error, request_times, serve_command, structured
+from lb_harness import openwop_config
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult
@@ -33,18 +33,13 @@ class Replicas:
     def __init__(self, tmp_path: Path, sandbox: SandboxServer, key_env: str, redis: RedisServer) -> None:
         self.tmp_path = tmp_path
         self.key_env = key_env
-        self.config = tmp_path / "runbridge.toml"
-        self.config.write_text(
-            "[server]\n"
-            f"state_url = {json.dumps(redis.url)}\n"
-            "wait_seconds = 20\n"
-            "progress_interval_seconds = 0\n\n"
-            "[profiles.rel]\n"
-            'family = "openwop"\n'
-            f"base_url = {json.dumps(sandbox.base_url)}\n"
-            f"api_key_env = {json.dumps(key_env)}\n"
-            'workflows = ["approval-demo"]\n',
-            encoding="utf-8",
+        self.config = openwop_config(
+            tmp_path / "runbridge.toml",
+            sandbox,
+            key_env,
+            state_url=redis.url,
+            wait_seconds=20,
+            progress_interval_seconds=0,
         )
 
     @asynccontextmanager

@@ -5,10 +5,7 @@ of a task's status changes while A follows the task (A holds the task's lease, s
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,50 +14,33 @@ import anyio
 import pytest
 from examples._tasks import TaskExtension, listen_to_tasks, until, update
 from faults_harness import MakeSandbox, structured, wait_for_port
+from lb_harness import openwop_config, replica_env, start_http_replica, stop_processes
 from mcp import Client
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, ToolsListChanged
 
 from ports import free_port
 from redis_server import RedisServer, redis_server_or_skip
-from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
+from runbridge.sandbox import SandboxServer
 from runbridge.server.redis_bus import decode, encode
 
 RING = "bus-ring-key-" + "q" * 40
 
 
 def _config(path: Path, redis: RedisServer, sandbox: SandboxServer, key_env: str, profile: str) -> Path:
-    path.write_text(
-        f"[server]\nstate_url = {json.dumps(redis.url)}\nprogress_interval_seconds = 0\n\n"
-        f'[profiles.{profile}]\nfamily = "openwop"\nbase_url = {json.dumps(sandbox.base_url)}\n'
-        f'api_key_env = {json.dumps(key_env)}\nworkflows = ["approval-demo"]\n',
-        encoding="utf-8",
-    )
-    return path
+    return openwop_config(path, sandbox, key_env, profile=profile, state_url=redis.url, progress_interval_seconds=0)
 
 
 @contextmanager
 def _serving(folder: Path, configs: dict[str, Path], key_env: str) -> Iterator[dict[str, int]]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RUNBRIDGE_STATE_KEY", "RUNBRIDGE_STATE_KEYS")}
-    env |= {key_env: DEFAULT_API_KEY, "RUNBRIDGE_STATE_KEYS": RING}
+    env = replica_env(key_env, RING)
     ports = {name: free_port() for name in configs}
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for name, config in configs.items():
-            command = [sys.executable, "-m", "runbridge", "serve", "--http", "--port", str(ports[name])]
-            with open(folder / f"{name}.log", "wb") as log:
-                processes.append(
-                    subprocess.Popen([*command, "--config", str(config)], env=env, stdout=log, stderr=subprocess.STDOUT)
-                )
+            processes.append(start_http_replica(folder, name, ports[name], config, env))
         yield ports
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(processes)
 
 
 @pytest.mark.anyio
