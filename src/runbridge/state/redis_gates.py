@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
-import socket
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import cast, get_args
 
 from redis.asyncio import Redis
@@ -19,6 +17,7 @@ from redis.asyncio.client import Pipeline
 from ..core.errors import GateError, InputError
 from ..core.models import Gate, Page, utc_now
 from .cursors import decode_cursor, encode_cursor
+from .records import claim_taken_over, gate_json, gate_record, stale_for
 from .redis_keys import (
     Keys,
     as_mapping,
@@ -58,7 +57,7 @@ async def record_gate(redis: Redis, keys: Keys, profile: str, gate: Gate) -> boo
         if await pipe.exists(key):
             return False, False
         member = time_key(gate.opened_at) + "\x00" + gate.gate_id + "\x00" + ident(profile, gate.gate_id)
-        fields = {"gate": _gate_json(gate), "state": "open", "run_id": gate.run_id, "member": member}
+        fields = {"gate": gate_json(gate), "state": "open", "run_id": gate.run_id, "member": member}
         pipe.multi()
         pipe.hset(key, mapping=as_mapping(fields))  # pyright: ignore[reportUnknownMemberType]
         pipe.zadd(keys.gates(profile, "open"), {member: 0})
@@ -79,7 +78,7 @@ async def update_gate(redis: Redis, keys: Keys, profile: str, gate: Gate) -> Non
         if not await pipe.exists(key):
             return None, False
         pipe.multi()
-        pipe.hset(key, "gate", _gate_json(gate))  # pyright: ignore[reportUnknownMemberType]
+        pipe.hset(key, "gate", gate_json(gate))  # pyright: ignore[reportUnknownMemberType]
         return None, True
 
     await transact(redis, [key], decide)
@@ -87,7 +86,7 @@ async def update_gate(redis: Redis, keys: Keys, profile: str, gate: Gate) -> Non
 
 async def get_gate(redis: Redis, keys: Keys, profile: str, gate_id: str) -> GateRecord | None:
     fields = await read_fields(redis, keys.gate(profile, gate_id))
-    return _record(fields) if fields else None
+    return gate_record(fields) if fields else None
 
 
 async def gates(
@@ -123,7 +122,7 @@ async def gates(
         members = list(heapq.merge(*lists))
         members = members if limit is None else members[: limit + 1]
         fields = await _fields(redis, [keys.gate(*id_of(m)) for m in members])
-    records = [_record(f) for f in fields]
+    records = [gate_record(f) for f in fields]
     page = records if limit is None else records[:limit]
     last = page[-1] if limit is not None and len(records) > limit and page else None
     more = encode_cursor(last.gate.opened_at.isoformat(), last.gate.gate_id) if last else None
@@ -139,7 +138,7 @@ async def claim_gate(redis: Redis, keys: Keys, profile: str, gate_id: str, owner
         fields = await read_fields(pipe, key)
         if not fields:
             raise InputError(f"Unknown gate {gate_id!r} on profile {profile!r}. Call gates_list to see open gates.")
-        record = _record(fields)
+        record = gate_record(fields)
         if record.state != "open":
             raise GateError(closed_reason(gate_id, record))
         until = utc_now() + timedelta(seconds=lease_seconds)
@@ -191,8 +190,8 @@ async def stale_claims(redis: Redis, keys: Keys, profile: str | None, owner: str
     """`answering` gates whose lease lapsed, or whose owner was a process on this host that is gone."""
     members = await read_lex(redis, keys.gates(profile, "answering"), "-", "+")
     now = utc_now()
-    records = [_record(f) for f in await _fields(redis, [keys.gate(*id_of(m)) for m in members])]
-    return [r for r in records if r.state == "answering" and r.owner != owner and _stale(r, now)]
+    records = [gate_record(f) for f in await _fields(redis, [keys.gate(*id_of(m)) for m in members])]
+    return [r for r in records if stale_for(r, owner, now)]
 
 
 async def take_over(
@@ -203,13 +202,12 @@ async def take_over(
 
     async def decide(pipe: Pipeline) -> tuple[GateRecord | None, bool]:
         fields = await read_fields(pipe, key)
-        record = _record(fields) if fields else None
-        if record is None or record.state != "answering" or record.owner == owner or not _stale(record, utc_now()):
+        taken = claim_taken_over(gate_record(fields) if fields else None, owner, lease_seconds)
+        if taken is None or taken.lease_until is None:
             return None, False
-        until = utc_now() + timedelta(seconds=lease_seconds)
         pipe.multi()
-        pipe.hset(key, mapping=as_mapping({"owner": owner, "lease_until": until.isoformat()}))  # pyright: ignore[reportUnknownMemberType]
-        return GateRecord(record.gate, "answering", record.answered_at, record.decision, owner, until), True
+        pipe.hset(key, mapping=as_mapping({"owner": owner, "lease_until": taken.lease_until.isoformat()}))  # pyright: ignore[reportUnknownMemberType]
+        return taken, True
 
     return await transact(redis, [key], decide)
 
@@ -241,44 +239,6 @@ async def _fields(redis: Redis, gate_keys: list[str]) -> list[Fields]:
             pipe.hgetall(key)  # pyright: ignore[reportUnknownMemberType]
         rows = cast(list[Fields], await pipe.execute())
     return [row for row in rows if row]
-
-
-def _stale(record: GateRecord, now: datetime) -> bool:
-    if record.owner is None or record.lease_until is None or record.lease_until <= now:
-        return True  # lapsed
-    host, _, rest = record.owner.partition(":")
-    pid = rest.partition(":")[0]
-    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # another user's process (or not a pid this system has): not provably gone
-    return True
-
-
-def _record(fields: Fields) -> GateRecord:
-    gate = Gate.model_validate_json(fields["gate"])
-    answered, until = fields.get("answered_at"), fields.get("lease_until")
-    return GateRecord(
-        gate,
-        fields["state"],  # type: ignore[arg-type]
-        datetime.fromisoformat(answered) if answered else None,
-        fields.get("decision"),
-        fields.get("owner"),
-        datetime.fromisoformat(until) if until else None,
-    )
-
-
-def _gate_json(gate: Gate) -> str:
-    """The gate with its adapter-private `resume` notes (excluded from normal dumps, needed to answer later)."""
-    doc = gate.model_dump(mode="json")
-    doc["resume"] = gate.resume
-    return json.dumps(doc)
 
 
 async def gates_of_user(

@@ -7,16 +7,14 @@ Blocking functions on one connection; `SqliteStore` runs them off the event loop
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, get_args
 
 from ..core.errors import GateError, InputError
 from ..core.models import Gate, Page, utc_now
 from .cursors import decode_cursor, encode_cursor
+from .records import GATE_FIELDS, claim_taken_over, gate_json, gate_record, stale_for
 from .store import GateRecord, GateState, closed_reason
 
 __all__ = [
@@ -31,7 +29,7 @@ __all__ = [
     "update_gate",
 ]
 
-_COLUMNS = "gate, state, answered_at, decision, owner, lease_until"
+_COLUMNS = ", ".join(GATE_FIELDS)
 _ALL_STATES: frozenset[str] = frozenset(get_args(GateState))
 
 
@@ -40,7 +38,7 @@ def record_gate(db: sqlite3.Connection, profile: str, gate: Gate) -> bool:
     gate = gate.model_copy(update={"profile": profile})
     cur = db.execute(
         "INSERT OR IGNORE INTO gates (profile, gate_id, run_id, state, gate, opened_at) VALUES (?, ?, ?, 'open', ?, ?)",
-        (profile, gate.gate_id, gate.run_id, _gate_json(gate), gate.opened_at.isoformat()),
+        (profile, gate.gate_id, gate.run_id, gate_json(gate), gate.opened_at.isoformat()),
     )
     return cur.rowcount == 1
 
@@ -48,7 +46,7 @@ def record_gate(db: sqlite3.Connection, profile: str, gate: Gate) -> bool:
 def update_gate(db: sqlite3.Connection, profile: str, gate: Gate) -> None:
     """Replace what a known gate shows (a quorum's vote count after a vote), keeping its state and history."""
     gate = gate.model_copy(update={"profile": profile})
-    db.execute("UPDATE gates SET gate = ? WHERE profile = ? AND gate_id = ?", (_gate_json(gate), profile, gate.gate_id))
+    db.execute("UPDATE gates SET gate = ? WHERE profile = ? AND gate_id = ?", (gate_json(gate), profile, gate.gate_id))
 
 
 def get_gate(db: sqlite3.Connection, profile: str, gate_id: str) -> GateRecord | None:
@@ -147,7 +145,7 @@ def stale_claims(db: sqlite3.Connection, profile: str | None, owner: str) -> lis
         sql += " AND profile = ?"
         args.append(profile)
     now = utc_now()
-    return [r for r in map(_record, db.execute(sql, args)) if r.owner != owner and _stale(r, now)]
+    return [r for r in map(_record, db.execute(sql, args)) if stale_for(r, owner, now)]
 
 
 def take_over(
@@ -159,49 +157,17 @@ def take_over(
         f"SELECT {_COLUMNS} FROM gates WHERE profile = ? AND gate_id = ?",  # noqa: S608  (constant columns)
         (profile, gate_id),
     ).fetchone()
-    record = _record(row) if row else None
-    if record is None or record.state != "answering" or record.owner == owner or not _stale(record, utc_now()):
+    taken = claim_taken_over(_record(row) if row else None, owner, lease_seconds)
+    if taken is None or taken.lease_until is None:
         return None
-    until = utc_now() + timedelta(seconds=lease_seconds)
     cur = db.execute(
         "UPDATE gates SET owner = ?, lease_until = ? WHERE profile = ? AND gate_id = ? AND state = 'answering' "
         "AND owner IS ? AND lease_until IS ?",
-        (owner, until.isoformat(), profile, gate_id, row[4], row[5]),
+        (owner, taken.lease_until.isoformat(), profile, gate_id, row[4], row[5]),
     )
-    if cur.rowcount != 1:
-        return None
-    return GateRecord(record.gate, "answering", record.answered_at, record.decision, owner, until)
-
-
-def _stale(record: GateRecord, now: datetime) -> bool:
-    if record.owner is None or record.lease_until is None or record.lease_until <= now:
-        return True  # lapsed, or claimed by a runbridge from before claims were leases
-    host, _, rest = record.owner.partition(":")
-    pid = rest.partition(":")[0]
-    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # another user's process (or not a pid this system has): not provably gone
-    return True
+    return taken if cur.rowcount == 1 else None
 
 
 def _record(row: tuple[Any, ...]) -> GateRecord:
-    gate = Gate.model_validate_json(row[0])
-    return GateRecord(gate, row[1], _ts(row[2]), row[3], row[4], _ts(row[5]))
-
-
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _gate_json(gate: Gate) -> str:
-    """The gate with its adapter-private `resume` notes (excluded from normal dumps, needed to answer later)."""
-    doc = gate.model_dump(mode="json")
-    doc["resume"] = gate.resume
-    return json.dumps(doc)
+    """A row whose first columns are `_COLUMNS` (what follows them is left out)."""
+    return gate_record(dict(zip(GATE_FIELDS, row, strict=False)))
