@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from ..core.text import shorten
 from ..core.usage_views import UsageView
 from .chart import bar_chart_png
 
@@ -23,7 +24,7 @@ def _cell(value: Any) -> str:
         text = f"{value:,}"
     else:
         text = str(value)
-    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+    return shorten(text, _MAX_CELL)  # one line: a cell never breaks the table
 
 
 def _numeric(value: Any) -> bool:
