@@ -12,7 +12,6 @@ the tool, its state naming only what was shown).
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from pathlib import Path
@@ -25,11 +24,11 @@ from pydantic import BaseModel, Field
 from ..core import budget
 from ..core.errors import InputError, sentences
 from .caller import Caller
+from .confirming import carried_state, state_payload
 
 __all__ = ["AdminResult", "check_once", "hand_over", "show_url", "shown_before"]
 
 SHOWN_KEY = "shown"  # the one input request an admin tool has outstanding
-_STATE_VERSION = 1
 
 
 class AdminResult(BaseModel):
@@ -57,21 +56,18 @@ def _url_channel(ctx: Context[Any, Any]) -> str | None:
 def shown_before(ctx: Context[Any, Any], what: str) -> bool:
     """Whether this is the 2026 retry after `show_url` showed `what` (its state names only that, never the URL);
     False on a first call."""
-    raw = ctx.request_state
-    if not raw:
+    refusal = "This continuation is not one this tool handed out; call it again without it."
+    state = carried_state(ctx, refusal=refusal)
+    if state is None:
         return False
-    try:
-        state = json.loads(raw)
-    except json.JSONDecodeError:
-        state = None
-    if not isinstance(state, dict) or state.get("v") != _STATE_VERSION or state.get(SHOWN_KEY) != what:
-        raise InputError("This continuation is not one this tool handed out; call it again without it.")
+    if state.get(SHOWN_KEY) != what:
+        raise InputError(refusal)
     return True
 
 
 def _ask(message: str, url: str, what: str) -> InputRequiredResult:
     params = ElicitRequestURLParams(message=message, url=url, elicitation_id=str(uuid.uuid4()))
-    payload = json.dumps({"v": _STATE_VERSION, SHOWN_KEY: what}, separators=(",", ":"))
+    payload = state_payload(**{SHOWN_KEY: what})
     return InputRequiredResult(input_requests={SHOWN_KEY: ElicitRequest(params=params)}, request_state=payload)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from mcp.server.mcpserver import Context
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
@@ -23,7 +23,7 @@ from ..core import budget
 from ..core.errors import InputError, sentences
 from .caller import Caller
 
-__all__ = ["CONFIRM_KEY", "Confirmation", "Verdict", "confirm_action"]
+__all__ = ["CONFIRM_KEY", "Confirmation", "Verdict", "carried_state", "confirm_action", "state_payload"]
 
 CONFIRM_KEY = "confirm"  # the one input request a confirming tool has outstanding
 _STATE_VERSION = 1
@@ -57,8 +57,14 @@ def _accepted(result: ElicitResult) -> bool:
     return result.action == "accept" and bool((result.content or {}).get(_FIELD))
 
 
-def _carried(ctx: Context[Any, Any]) -> tuple[str | None, ElicitResult | None] | None:
-    """On a 2026 retry: the action its state names and the person's answer (None if it carried none)."""
+def state_payload(**fields: str) -> str:
+    """The `requestState` an admin tool hands out with its 2026-era question (versioned, read by `carried_state`)."""
+    return json.dumps({"v": _STATE_VERSION, **fields}, separators=(",", ":"))
+
+
+def carried_state(ctx: Context[Any, Any], *, refusal: str) -> dict[str, Any] | None:
+    """On a 2026 retry: the state `state_payload` made (None on a first call); any other state is refused with
+    `refusal`."""
     raw = ctx.request_state
     if not raw:
         return None
@@ -67,7 +73,17 @@ def _carried(ctx: Context[Any, Any]) -> tuple[str | None, ElicitResult | None] |
     except json.JSONDecodeError:
         state = None
     if not isinstance(state, dict) or state.get("v") != _STATE_VERSION:
-        raise InputError("This continuation is not one runbridge can read; call the tool again without it.")
+        raise InputError(refusal)
+    return cast(dict[str, Any], state)
+
+
+def _carried(ctx: Context[Any, Any]) -> tuple[str | None, ElicitResult | None] | None:
+    """On a 2026 retry: the action its state names and the person's answer (None if it carried none)."""
+    state = carried_state(
+        ctx, refusal="This continuation is not one runbridge can read; call the tool again without it."
+    )
+    if state is None:
+        return None
     answer = (ctx.input_responses or {}).get(CONFIRM_KEY)
     action = state.get(CONFIRM_KEY)
     return (action if isinstance(action, str) else None), (answer if isinstance(answer, ElicitResult) else None)
@@ -88,7 +104,7 @@ async def confirm_action(
             if answer is not None:
                 return "accepted" if _accepted(answer) else "declined"
         params = ElicitRequestFormParams(message=confirmation.question, requested_schema=_schema())
-        payload = json.dumps({"v": _STATE_VERSION, CONFIRM_KEY: confirmation.action}, separators=(",", ":"))
+        payload = state_payload(**{CONFIRM_KEY: confirmation.action})
         return InputRequiredResult(input_requests={CONFIRM_KEY: ElicitRequest(params=params)}, request_state=payload)
     if channel == "live":
         try:
