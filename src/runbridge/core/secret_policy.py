@@ -51,16 +51,26 @@ __all__ = [
     "STATE_KEYS_ENV",
     "STATE_KEY_ENV",
     "SecretPolicy",
+    "ring_keys",
 ]
 
 STATE_KEY_ENV = "RUNBRIDGE_STATE_KEY"
 STATE_KEYS_ENV = "RUNBRIDGE_STATE_KEYS"  # a ring of keys: the first seals, every one unseals
 REDIS_PASSWORD_ENV = "RUNBRIDGE_REDIS_PASSWORD"  # noqa: S105  (the name of a variable)
 SPEC_DIRS_ENV = "RUNBRIDGE_SPEC_DIRS"
+
+
 MAX_SECRET_FILE_BYTES = 64 * 1024
 MAX_SPEC_FILE_BYTES = 5 * 1024 * 1024
 _MIN_CREDENTIAL = 8  # shorter "credentials" (a placeholder, a typo) would match innocent files
 _SYSTEM_DIRS = ("/proc", "/sys", "/dev")
+
+
+def ring_keys(value: str) -> list[str]:
+    """The keys of `$RUNBRIDGE_STATE_KEYS`: separated by commas or whitespace, the first the one that seals."""
+    return value.replace(",", " ").split()
+
+
 _REGISTRY_SUFFIXES = ("", "-wal", "-shm", "-journal")  # SQLite's database and its companion files
 _CONVENTIONAL = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _OWN = "runbridge never sends its own credentials to a backend"
@@ -152,7 +162,7 @@ class SecretPolicy:
         for name, what in reserved.env.items():
             value = self._env.get(name, "").strip()
             if value and not self._names_a_file(name):
-                for one in value.replace(",", " ").split() if name == STATE_KEYS_ENV else [value]:
+                for one in ring_keys(value) if name == STATE_KEYS_ENV else [value]:
                     found[one] = what
         for path, what in reserved.holders.items():
             try:

@@ -26,7 +26,7 @@ from ..core.config import Settings
 from ..core.errors import ConfigError, sentence
 from ..core.logs import register_secret
 from ..core.protocols import capabilities_of
-from ..core.secret_policy import STATE_KEY_ENV, STATE_KEYS_ENV
+from ..core.secret_policy import STATE_KEY_ENV, STATE_KEYS_ENV, ring_keys
 from ..tools import SURFACE, ToolSpec
 from .auth import JwtVerifier, ReadOnlyScopes, auth_settings
 from .prompts import register_prompts
@@ -165,7 +165,7 @@ def _key_ring(ttl: float) -> RequestStateSecurity | None:
             f"Both ${STATE_KEYS_ENV} and ${STATE_KEY_ENV} are set: keep ${STATE_KEYS_ENV} (its first key seals, "
             f"every key unseals) and unset ${STATE_KEY_ENV}."
         )
-    keys = many.replace(",", " ").split() if many.strip() else one.split()
+    keys = ring_keys(many) if many.strip() else one.split()
     if not keys:
         return None
     for key in keys:
