@@ -10,48 +10,19 @@
 // Exit status 1 (message on stderr) if anything fails on the way.
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import {
   CallToolResultSchema,
   ElicitRequestSchema,
   ResourceUpdatedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 
-function parseArgs(argv) {
-  const options = { target: "approval-demo", answer: "accept" };
-  const split = argv.indexOf("--");
-  const own = split === -1 ? argv : argv.slice(0, split);
-  const command = split === -1 ? [] : argv.slice(split + 1);
-  for (let i = 0; i < own.length; i += 2) {
-    const key = own[i].replace(/^--/, "");
-    if (!(key in options) || own[i + 1] === undefined) {
-      throw new Error(`unknown or incomplete option ${own[i]}`);
-    }
-    options[key] = own[i + 1];
-  }
-  if (command.length === 0) {
-    throw new Error("usage: node drive.mjs [--target ID] [--answer VALUE] -- COMMAND [ARGS...]");
-  }
-  return { ...options, command: command[0], args: command.slice(1) };
-}
+import { parseArgs, recordedStdio, run } from "./driver.mjs";
+
+const USAGE = "usage: node drive.mjs [--target ID] [--answer VALUE] -- COMMAND [ARGS...]";
 
 async function main() {
-  const options = parseArgs(process.argv.slice(2));
-  const transport = new StdioClientTransport({
-    command: options.command,
-    args: options.args,
-    env: { ...process.env },
-    stderr: "pipe",
-  });
-  // The client hands HTTP transports the negotiated version; stdio has no use for it, so it is recorded here.
-  let protocolVersion = null;
-  transport.setProtocolVersion = (version) => {
-    protocolVersion = version;
-  };
-  let stderr = "";
-  transport.stderr?.on("data", (chunk) => {
-    stderr += chunk.toString();
-  });
+  const options = parseArgs(process.argv.slice(2), { target: "approval-demo", answer: "accept" }, USAGE);
+  const { transport, seen } = recordedStdio(options);
 
   const client = new Client({ name: "runbridge-interop", version: "0.0.0" }, { capabilities: { elicitation: {} } });
   const elicitations = [];
@@ -91,7 +62,7 @@ async function main() {
     await client.subscribeResource({ uri: `runbridge://sandbox/runs/${report.run_id}` });
     await heard;
     const summary = {
-      protocolVersion,
+      protocolVersion: seen.protocolVersion,
       server: client.getServerVersion()?.name ?? null,
       tools: tools.map((tool) => tool.name),
       progress,
@@ -104,14 +75,11 @@ async function main() {
       updates,
     };
     await client.close();
-    process.stdout.write(`${JSON.stringify({ ...summary, stderr })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...summary, stderr: seen.stderr })}\n`);
   } catch (error) {
     await client.close().catch(() => {});
     throw error;
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`drive.mjs: ${error?.stack ?? error}\n`);
-  process.exit(1);
-});
+run("drive.mjs", main);

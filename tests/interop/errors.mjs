@@ -8,6 +8,8 @@
 // server with this process's environment. Prints one JSON object: {era, answers: [{path, ms, kind, isError, text,
 // code, message}]}, where kind is "result" (isError, text) or "error" (code, message; a timeout is an error too).
 
+import { parseArgs as parseDriverArgs, run } from "./driver.mjs";
+
 const PATHS = [
   ["invalid_arguments", "tool", { name: "runs_get", arguments: { run_id: 5 } }],
   ["unknown_tool", "tool", { name: "no_such_tool", arguments: {} }],
@@ -20,24 +22,15 @@ const PATHS = [
 const TIMEOUT_MS = 5_000; // far past the one second each answer must take: a dropped answer shows as this timeout
 
 function parseArgs(argv) {
-  const options = { sdk: "1", era: "legacy" };
-  const split = argv.indexOf("--");
-  const own = split === -1 ? argv : argv.slice(0, split);
-  const command = split === -1 ? [] : argv.slice(split + 1);
-  for (let i = 0; i < own.length; i += 2) {
-    const key = own[i].replace(/^--/, "");
-    if (!(key in options) || own[i + 1] === undefined) {
-      throw new Error(`unknown or incomplete option ${own[i]}`);
-    }
-    options[key] = own[i + 1];
-  }
-  if (command.length === 0 || !["1", "2"].includes(options.sdk) || !["legacy", "modern"].includes(options.era)) {
-    throw new Error("usage: node errors.mjs --sdk 1|2 [--era legacy|modern] -- COMMAND [ARGS...]");
+  const usage = "usage: node errors.mjs --sdk 1|2 [--era legacy|modern] -- COMMAND [ARGS...]";
+  const options = parseDriverArgs(argv, { sdk: "1", era: "legacy" }, usage);
+  if (!["1", "2"].includes(options.sdk) || !["legacy", "modern"].includes(options.era)) {
+    throw new Error(usage);
   }
   if (options.sdk === "1" && options.era !== "legacy") {
     throw new Error("the 1.x SDK speaks only the 2025 handshake");
   }
-  return { ...options, command: command[0], args: command.slice(1) };
+  return options;
 }
 
 async function connect(options) {
@@ -96,7 +89,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`errors.mjs: ${error?.stack ?? error}\n`);
-  process.exit(1);
-});
+run("errors.mjs", main);

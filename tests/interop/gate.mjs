@@ -10,22 +10,12 @@
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 
+import { parseArgs as parseDriverArgs, run } from "./driver.mjs";
+
 function parseArgs(argv) {
-  const options = { target: "approval-demo", answers: "[]" };
-  const split = argv.indexOf("--");
-  const own = split === -1 ? argv : argv.slice(0, split);
-  const command = split === -1 ? [] : argv.slice(split + 1);
-  for (let i = 0; i < own.length; i += 2) {
-    const key = own[i].replace(/^--/, "");
-    if (!(key in options) || own[i + 1] === undefined) {
-      throw new Error(`unknown or incomplete option ${own[i]}`);
-    }
-    options[key] = own[i + 1];
-  }
-  if (command.length === 0) {
-    throw new Error("usage: node gate.mjs [--answers JSON] [--target ID] -- COMMAND [ARGS...]");
-  }
-  return { ...options, answers: JSON.parse(options.answers), command: command[0], args: command.slice(1) };
+  const usage = "usage: node gate.mjs [--answers JSON] [--target ID] -- COMMAND [ARGS...]";
+  const options = parseDriverArgs(argv, { target: "approval-demo", answers: "[]" }, usage);
+  return { ...options, answers: JSON.parse(options.answers) };
 }
 
 async function main() {
@@ -67,7 +57,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`gate.mjs: ${error?.stack ?? error}\n`);
-  process.exit(1);
-});
+run("gate.mjs", main);

@@ -10,47 +10,19 @@
 // Exit status 1 (message on stderr) if anything fails on the way.
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import {
   CallToolResultSchema,
   CreateTaskResultSchema,
   ElicitRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 
-function parseArgs(argv) {
-  const options = { target: "approval-demo", cancel: "approval-demo" };
-  const split = argv.indexOf("--");
-  const own = split === -1 ? argv : argv.slice(0, split);
-  const command = split === -1 ? [] : argv.slice(split + 1);
-  for (let i = 0; i < own.length; i += 2) {
-    const key = own[i].replace(/^--/, "");
-    if (!(key in options) || own[i + 1] === undefined) {
-      throw new Error(`unknown or incomplete option ${own[i]}`);
-    }
-    options[key] = own[i + 1];
-  }
-  if (command.length === 0) {
-    throw new Error("usage: node tasks.mjs [--target ID] [--cancel ID] -- COMMAND [ARGS...]");
-  }
-  return { ...options, command: command[0], args: command.slice(1) };
-}
+import { parseArgs, recordedStdio, run } from "./driver.mjs";
+
+const USAGE = "usage: node tasks.mjs [--target ID] [--cancel ID] -- COMMAND [ARGS...]";
 
 async function main() {
-  const options = parseArgs(process.argv.slice(2));
-  const transport = new StdioClientTransport({
-    command: options.command,
-    args: options.args,
-    env: { ...process.env },
-    stderr: "pipe",
-  });
-  let protocolVersion = null;
-  transport.setProtocolVersion = (version) => {
-    protocolVersion = version;
-  };
-  let stderr = "";
-  transport.stderr?.on("data", (chunk) => {
-    stderr += chunk.toString();
-  });
+  const options = parseArgs(process.argv.slice(2), { target: "approval-demo", cancel: "approval-demo" }, USAGE);
+  const { transport, seen } = recordedStdio(options);
 
   const client = new Client(
     { name: "runbridge-interop-tasks", version: "0.0.0" },
@@ -93,14 +65,20 @@ async function main() {
     const { tasks } = await client.experimental.tasks.listTasks();
     const listed = tasks.map((t) => ({ taskId: t.taskId, status: t.status }));
     process.stdout.write(
-      JSON.stringify({ protocolVersion, taskSupport, messages, elicitations, result, cancelled, listed, stderr }) + "\n",
+      JSON.stringify({
+        protocolVersion: seen.protocolVersion,
+        taskSupport,
+        messages,
+        elicitations,
+        result,
+        cancelled,
+        listed,
+        stderr: seen.stderr,
+      }) + "\n",
     );
   } finally {
     await client.close();
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`${error?.stack ?? error}\n`);
-  process.exit(1);
-});
+run("tasks.mjs", main);

@@ -11,18 +11,13 @@
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { createTaskSessionFromClient, taskViewFromExecutionEvent } from "@modelcontextprotocol/ext-tasks/client";
 
+import { parseArgs as parseDriverArgs, run } from "./driver.mjs";
+
 const EXTENSION = "io.modelcontextprotocol/tasks";
 const VERSION = "2026-07-28";
 
 function parseArgs(argv) {
-  const options = { url: null, target: "approval-demo" };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, "");
-    if (!(key in options) || argv[i + 1] === undefined) {
-      throw new Error(`unknown or incomplete option ${argv[i]}`);
-    }
-    options[key] = argv[i + 1];
-  }
+  const options = parseDriverArgs(argv, { url: null, target: "approval-demo" }, null, { command: false });
   if (!options.url) {
     throw new Error("usage: node tasks2026.mjs --url URL [--target ID]");
   }
@@ -111,7 +106,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`${error?.stack ?? error}\n`);
-  process.exit(1);
-});
+run("tasks2026.mjs", main);
