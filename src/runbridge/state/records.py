@@ -1,9 +1,9 @@
 """What both run stores make of what they keep: records built from what is stored, and the rules that decide a
-write (a status that only moves forward, a gate's claim gone stale), so that `SqliteStore` and `RedisStore` differ
-only in how they read and write.
+write (a status that only moves forward, a gate's claim gone stale, a task past its ttl), so that `SqliteStore` and
+`RedisStore` differ only in how they read and write.
 
-A stored run or gate is read as a mapping from the names both stores give its parts (SQLite's columns, Redis's hash
-fields) to their text; a part not stored is missing or None.
+A stored run, gate or task is read as a mapping from the names both stores give its parts (SQLite's columns, Redis's
+hash fields) to their text; a part not stored is missing or None.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ import socket
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from ..core.models import Gate, RunStatus, Usage, utc_now
-from .store import KEPT_STATUSES, GateRecord, RunRecord
+from ..core.models import Gate, Page, RunStatus, Usage, utc_now
+from .cursors import encode_cursor
+from .store import KEPT_STATUSES, GateRecord, RunRecord, TaskRecord, TaskStatus
 
 __all__ = [
     "GATE_FIELDS",
     "RUN_FIELDS",
+    "TASK_FIELDS",
     "Stored",
     "claim_taken_over",
     "gate_json",
@@ -31,6 +33,11 @@ __all__ = [
     "stale_for",
     "stored_json",
     "stored_usage",
+    "task_expires",
+    "task_json",
+    "task_page",
+    "task_record",
+    "task_stored",
     "unchanged",
 ]
 
@@ -155,3 +162,94 @@ def _alive(pid: int) -> bool:
     except (PermissionError, OverflowError):
         return True  # another user's process (or not a pid this system has): not provably gone
     return True
+
+
+# -- tasks
+
+# A task's stored parts, by the name both stores give them (and in the order of SQLite's columns).
+TASK_FIELDS = (
+    "task_id",
+    "owner",
+    "profile",
+    "run_id",
+    "tool",
+    "status",
+    "status_message",
+    "gate_id",
+    "result",
+    "error",
+    "created_at",
+    "updated_at",
+    "ttl_ms",
+    "poll_ms",
+    "runner",
+    "runner_until",
+)
+
+
+def task_json(value: dict[str, Any] | None) -> str | None:
+    """A task's result or error as stored (None: nothing to store)."""
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def task_stored(task: TaskRecord, owner: str) -> dict[str, str | int | None]:
+    """What is stored of `task`, by `TASK_FIELDS` name (None: nothing); `owner` is the store's own text for the
+    task's owner (each store spells "no identity" its own way)."""
+    return {
+        "task_id": task.task_id,
+        "owner": owner,
+        "profile": task.profile,
+        "run_id": task.run_id,
+        "tool": task.tool,
+        "status": task.status,
+        "status_message": task.status_message,
+        "gate_id": task.gate_id,
+        "result": task_json(task.result),
+        "error": task_json(task.error),
+        "created_at": task.created_at.isoformat(),
+        "updated_at": task.updated_at.isoformat(),
+        "ttl_ms": task.ttl_ms,
+        "poll_ms": task.poll_ms,
+        "runner": task.runner,
+        "runner_until": task.runner_until.isoformat() if task.runner_until else None,
+    }
+
+
+def task_record(stored: Stored, owner: str | None) -> TaskRecord:
+    """The task stored as `stored`, made by `owner` (read by the store from its own text)."""
+    ttl, until = stored.get("ttl_ms"), stored.get("runner_until")
+    return TaskRecord(
+        task_id=stored["task_id"],
+        profile=stored["profile"],
+        run_id=stored["run_id"],
+        tool=stored["tool"],
+        status=cast(TaskStatus, stored["status"]),
+        created_at=datetime.fromisoformat(stored["created_at"]),
+        updated_at=datetime.fromisoformat(stored["updated_at"]),
+        ttl_ms=None if ttl is None else int(ttl),
+        poll_ms=int(stored["poll_ms"]),
+        owner=owner,
+        status_message=stored.get("status_message"),
+        gate_id=stored.get("gate_id"),
+        result=_loads(stored.get("result")),
+        error=_loads(stored.get("error")),
+        runner=stored.get("runner"),
+        runner_until=datetime.fromisoformat(until) if until else None,
+    )
+
+
+def task_expires(task: TaskRecord) -> datetime | None:
+    """When the task is gone, past its ttl (None: kept as long as its run)."""
+    return None if task.ttl_ms is None else task.created_at + timedelta(milliseconds=task.ttl_ms)
+
+
+def task_page(found: list[TaskRecord], limit: int) -> Page[TaskRecord]:
+    """The first `limit` of `found` (tasks newest first, one more than a page when there are more), and the cursor
+    that goes on after the last of them."""
+    items = found[:limit]
+    last = items[-1] if items and len(found) > limit else None
+    return Page(items=items, next_cursor=encode_cursor(last.created_at.isoformat(), last.task_id) if last else None)
+
+
+def _loads(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else cast(dict[str, Any], json.loads(text))

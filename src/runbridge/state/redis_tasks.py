@@ -14,7 +14,8 @@ from redis.asyncio.client import Pipeline
 
 from ..core.errors import InputError
 from ..core.models import Page, utc_now
-from .cursors import decode_cursor, encode_cursor
+from .cursors import decode_cursor
+from .records import task_expires, task_json, task_page, task_record, task_stored
 from .redis_keys import Keys, as_mapping, cursor_time, ident, read_fields, read_lex_back, read_set, time_key, transact
 from .store import TASK_ENDS, TaskRecord, TaskStatus
 
@@ -30,30 +31,16 @@ async def record_task(redis: Redis, keys: Keys, task: TaskRecord) -> None:
     key = keys.task(task.task_id)
     member = time_key(task.created_at) + "\x00" + task.task_id + "\x00" + ident(task.task_id)
     fields = {
-        "task_id": task.task_id,
-        "owner": json.dumps(task.owner),
-        "profile": task.profile,
-        "run_id": task.run_id,
-        "tool": task.tool,
-        "status": task.status,
-        "status_message": task.status_message,
-        "gate_id": task.gate_id,
-        "result": _json(task.result),
-        "error": _json(task.error),
-        "created_at": task.created_at.isoformat(),
-        "updated_at": task.updated_at.isoformat(),
-        "ttl_ms": None if task.ttl_ms is None else str(task.ttl_ms),
-        "poll_ms": str(task.poll_ms),
-        "runner": task.runner,
-        "runner_until": task.runner_until.isoformat() if task.runner_until else None,
-        "member": member,
+        name: str(value) for name, value in task_stored(task, json.dumps(task.owner)).items() if value is not None
     }
-    if task.ttl_ms is not None:
-        fields["expires_at"] = (task.created_at + timedelta(milliseconds=task.ttl_ms)).isoformat()
+    fields["member"] = member
+    expires = task_expires(task)
+    if expires is not None:
+        fields["expires_at"] = expires.isoformat()
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(key, mapping=as_mapping({k: v for k, v in fields.items() if v is not None}))  # pyright: ignore[reportUnknownMemberType]
-        if "expires_at" in fields:  # Redis deletes it then; reads check the time too (`_live`)
-            pipe.pexpireat(key, datetime.fromisoformat(str(fields["expires_at"])))
+        pipe.hset(key, mapping=as_mapping(fields))  # pyright: ignore[reportUnknownMemberType]
+        if expires is not None:  # Redis deletes it then; reads check the time too (`_live`)
+            pipe.pexpireat(key, expires)
         pipe.zadd(keys.tasks(task.owner), {member: 0})
         pipe.sadd(keys.tasks_of_run(task.profile, task.run_id), task.task_id)  # pyright: ignore[reportUnknownMemberType]
         await pipe.execute()
@@ -84,7 +71,7 @@ async def update_task(
         if fields["status"] in TASK_ENDS:
             return _record(fields), False
         now = status or fields["status"]
-        new = {"status": now, "status_message": status_message, "result": _json(result), "error": _json(error)}
+        new = {"status": now, "status_message": status_message, "result": task_json(result), "error": task_json(error)}
         new["updated_at"] = utc_now().isoformat()
         waiting_on = (gate_id or fields.get("gate_id")) if now == "input_required" else None
         changed = fields | {k: v for k, v in new.items() if v is not None}
@@ -122,9 +109,7 @@ async def list_tasks(
             await redis.zrem(index, *gone)  # deleted by Redis at their ttl
         found += [_record(f) for f in rows if _live(f)]
         top = "(" + members[-1]
-    page = found[:limit]
-    last = page[-1] if len(found) > limit else None
-    return Page(items=page, next_cursor=encode_cursor(last.created_at.isoformat(), last.task_id) if last else None)
+    return task_page(found, limit)
 
 
 async def tasks_of_run(redis: Redis, keys: Keys, profile: str, run_id: str) -> list[TaskRecord]:
@@ -168,31 +153,5 @@ def _live(fields: Fields) -> bool:
     return bool(fields) and (expires is None or datetime.fromisoformat(expires) > utc_now())
 
 
-def _json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
-
-
-def _loads(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else cast(dict[str, Any], json.loads(text))
-
-
 def _record(fields: Fields) -> TaskRecord:
-    until = fields.get("runner_until")
-    return TaskRecord(
-        task_id=fields["task_id"],
-        profile=fields["profile"],
-        run_id=fields["run_id"],
-        tool=fields["tool"],
-        status=fields["status"],  # type: ignore[arg-type]
-        created_at=datetime.fromisoformat(fields["created_at"]),
-        updated_at=datetime.fromisoformat(fields["updated_at"]),
-        ttl_ms=int(fields["ttl_ms"]) if "ttl_ms" in fields else None,
-        poll_ms=int(fields["poll_ms"]),
-        owner=json.loads(fields["owner"]),
-        status_message=fields.get("status_message"),
-        gate_id=fields.get("gate_id"),
-        result=_loads(fields.get("result")),
-        error=_loads(fields.get("error")),
-        runner=fields.get("runner"),
-        runner_until=datetime.fromisoformat(until) if until else None,
-    )
+    return task_record(fields, json.loads(fields["owner"]))

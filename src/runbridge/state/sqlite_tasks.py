@@ -6,14 +6,14 @@ Blocking functions on one connection; `SqliteStore` runs them off the event loop
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from datetime import datetime, timedelta
-from typing import Any, cast
+from datetime import timedelta
+from typing import Any
 
 from ..core.errors import InputError
 from ..core.models import Page, utc_now
-from .cursors import decode_cursor, encode_cursor
+from .cursors import decode_cursor
+from .records import TASK_FIELDS, task_expires, task_json, task_page, task_record, task_stored
 from .store import TASK_ENDS, TaskRecord, TaskStatus
 
 __all__ = [
@@ -37,10 +37,7 @@ TASKS_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS tasks_of_run ON tasks (profile, run_id)",
 )
 
-_COLUMNS = (
-    "task_id, owner, profile, run_id, tool, status, status_message, gate_id, result, error, created_at, "
-    "updated_at, ttl_ms, poll_ms, runner, runner_until"
-)
+_COLUMNS = ", ".join(TASK_FIELDS)
 _ENDS = "('completed', 'failed', 'cancelled')"
 _NO_OWNER = ""  # stored for a task made without an identity (a column in an index is never NULL here)
 
@@ -51,30 +48,13 @@ def record_task(db: sqlite3.Connection, task: TaskRecord) -> None:
         is None
     ):
         raise InputError(f"Run {task.run_id!r} is not recorded on profile {task.profile!r}: a task needs its run.")
-    expires = task.created_at + timedelta(milliseconds=task.ttl_ms) if task.ttl_ms is not None else None
+    expires = task_expires(task)
     # Tasks past their ttl are gone from every read; their rows go as new tasks are made.
     db.execute("DELETE FROM tasks WHERE expires_at IS NOT NULL AND expires_at <= ?", (utc_now().isoformat(),))
+    stored = task_stored(task, task.owner or _NO_OWNER)
     db.execute(
-        f"INSERT INTO tasks ({_COLUMNS}, expires_at) VALUES ({', '.join('?' * 17)})",  # noqa: S608  (constant)
-        (
-            task.task_id,
-            task.owner or _NO_OWNER,
-            task.profile,
-            task.run_id,
-            task.tool,
-            task.status,
-            task.status_message,
-            task.gate_id,
-            _json(task.result),
-            _json(task.error),
-            task.created_at.isoformat(),
-            task.updated_at.isoformat(),
-            task.ttl_ms,
-            task.poll_ms,
-            task.runner,
-            task.runner_until.isoformat() if task.runner_until else None,
-            expires.isoformat() if expires else None,
-        ),
+        f"INSERT INTO tasks ({_COLUMNS}, expires_at) VALUES ({', '.join('?' * (len(TASK_FIELDS) + 1))})",  # noqa: S608
+        (*(stored[name] for name in TASK_FIELDS), expires.isoformat() if expires else None),
     )
 
 
@@ -104,7 +84,7 @@ def update_task(
               gate_id = CASE WHEN COALESCE(?, status) = 'input_required' THEN COALESCE(?, gate_id) ELSE NULL END,
               result = COALESCE(?, result), error = COALESCE(?, error), updated_at = ?
             WHERE task_id = ? AND status NOT IN {_ENDS}""",  # noqa: S608  (constant)
-        (status, status_message, status, gate_id, _json(result), _json(error), now, task_id),
+        (status, status_message, status, gate_id, task_json(result), task_json(error), now, task_id),
     )
     return get_task(db, task_id)
 
@@ -121,9 +101,7 @@ def list_tasks(db: sqlite3.Connection, owner: str | None, *, cursor: str | None,
             ORDER BY created_at DESC, task_id DESC LIMIT ?""",  # noqa: S608  (constant)
         (*params, limit + 1),
     ).fetchall()
-    items = [_record(row) for row in rows[:limit]]
-    last = items[-1] if items and len(rows) > limit else None
-    return Page(items=items, next_cursor=encode_cursor(last.created_at.isoformat(), last.task_id) if last else None)
+    return task_page([_record(row) for row in rows], limit)
 
 
 def tasks_of_run(db: sqlite3.Connection, profile: str, run_id: str) -> list[TaskRecord]:
@@ -146,35 +124,8 @@ def claim_task(db: sqlite3.Connection, task_id: str, runner: str, lease_seconds:
     return cur.rowcount == 1
 
 
-def _json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
-
-
-def _loads(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else cast(dict[str, Any], json.loads(text))
-
-
 def _record(row: tuple[Any, ...]) -> TaskRecord:
-    (task_id, owner, profile, run_id, tool, status, message, gate_id, result, error, created, updated, ttl, poll,
-     runner, runner_until) = row  # fmt: skip
-    return TaskRecord(
-        task_id=task_id,
-        owner=owner or None,
-        profile=profile,
-        run_id=run_id,
-        tool=tool,
-        status=status,
-        status_message=message,
-        gate_id=gate_id,
-        result=_loads(result),
-        error=_loads(error),
-        created_at=datetime.fromisoformat(created),
-        updated_at=datetime.fromisoformat(updated),
-        ttl_ms=ttl,
-        poll_ms=poll,
-        runner=runner,
-        runner_until=datetime.fromisoformat(runner_until) if runner_until else None,
-    )
+    return task_record(dict(zip(TASK_FIELDS, row, strict=True)), row[1] or None)  # the owner stored "" is none
 
 
 _ = TASK_ENDS  # the statuses `_ENDS` spells out in SQL
