@@ -22,7 +22,7 @@ from typing import Any, cast
 from ...core.errors import GateError
 from ...core.models import Gate, GateAnswer, GateField, StepRef
 from ...core.text import shorten
-from .wire import as_dict, parse_arguments
+from .wire import as_dict, json_or_text
 
 __all__ = ["execution_review_gate", "review_gate", "tool_calls_gate", "tool_results"]
 
@@ -112,7 +112,7 @@ def tool_calls_gate(task_id: str, agent_key: str, pending: list[dict[str, Any]],
         {
             "id": str(c.get("id")),
             "name": str(as_dict(c.get("function")).get("name") or "tool"),
-            "arguments": parse_arguments(as_dict(c.get("function")).get("arguments")),
+            "arguments": json_or_text(as_dict(c.get("function")).get("arguments")),
         }
         for c in pending
     ]
@@ -153,15 +153,6 @@ def tool_calls_gate(task_id: str, agent_key: str, pending: list[dict[str, Any]],
     )
 
 
-def _value(raw: Any) -> Any:
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw
-    return raw
-
-
 def tool_results(gate: Gate, answer: GateAnswer) -> dict[str, Any] | None:
     """Call id → result, from the person's answer to a tool-call gate; None for a decline (nothing is sent)."""
     if gate.resume.get("type") != "tool_calls":
@@ -172,5 +163,5 @@ def tool_results(gate: Gate, answer: GateAnswer) -> dict[str, Any] | None:
     if gate.resume.get("schema"):
         return {calls[0]: dict(answer.values)}
     if len(calls) == 1:
-        return {calls[0]: _value(answer.values.get("result"))}
-    return {call: _value(answer.values.get(f"result_{i}")) for i, call in enumerate(calls, 1)}
+        return {calls[0]: json_or_text(answer.values.get("result"))}
+    return {call: json_or_text(answer.values.get(f"result_{i}")) for i, call in enumerate(calls, 1)}

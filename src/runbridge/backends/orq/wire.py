@@ -17,7 +17,7 @@ __all__ = [
     "CALL_OPTIONS",
     "as_dict",
     "call_body",
-    "parse_arguments",
+    "json_or_text",
     "task_of",
     "to_agent",
     "to_target",
@@ -204,8 +204,9 @@ def usage_of(usage: object, billing: object = None) -> Usage | None:
     )
 
 
-def parse_arguments(raw: object) -> Any:
-    """A tool call's `arguments` (a JSON string on the wire), decoded where it can be."""
+def json_or_text(raw: object) -> Any:
+    """A JSON string decoded where it can be (a tool call's `arguments` on the wire, a person's tool result);
+    anything else as it is."""
     if isinstance(raw, str):
         try:
             return json.loads(raw)
