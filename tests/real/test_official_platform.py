@@ -5,7 +5,7 @@ its own (it installs a module named `orchagent`, as the self-hosted server's SDK
 cannot read fails here; what the sandbox recorded (its workspace runs) is checked beside what the SDK read.
 
 orchagent.io is hosted only: there is no real server here, so the SDK's reading is the judge of the sandbox's call
-wire; the management shapes follow the official CLI's code (tests/real/test_platform_cli_shapes.py).
+wire; the management shapes follow the official CLI's code (tests/sandbox/test_platform_cli_shapes.py).
 """
 
 from __future__ import annotations

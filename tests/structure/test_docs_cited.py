@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 OUTSIDE = re.compile(r"DESIGN\.md|reference §|backend reference|\bseed 0\d\d\b|\.\./shared|/work/shared")
 CITED = re.compile(r"\bdocs/[\w./<>-]+?\.md\b")
+CITED_TEST = re.compile(r"\btests/[\w/]+?\.py\b")
 
 
 def _sources() -> list[Path]:
@@ -32,5 +33,14 @@ def test_every_doc_a_module_cites_exists() -> None:
     for path in _sources():
         for cited in CITED.findall(path.read_text(encoding="utf-8")):
             if "<" not in cited and not (ROOT / cited).is_file():
+                missing.add(f"{path.relative_to(ROOT)}: {cited}")
+    assert not missing, sorted(missing)
+
+
+def test_every_test_module_a_module_cites_exists() -> None:
+    missing: set[str] = set()
+    for path in _sources():
+        for cited in CITED_TEST.findall(path.read_text(encoding="utf-8")):
+            if not (ROOT / cited).is_file():
                 missing.add(f"{path.relative_to(ROOT)}: {cited}")
     assert not missing, sorted(missing)

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS event_counts (
     cut INTEGER NOT NULL, next_n INTEGER NOT NULL,
     PRIMARY KEY (profile, run_id)) WITHOUT ROWID;
 """
-# Each list query reads its page straight off one of these, in order (tests/unit/test_run_store_queries.py).
+# Each list query reads its page straight off one of these, in order (tests/unit/test_sqlite_store_file.py).
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (profile, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (profile, status, created_at);
