@@ -17,12 +17,34 @@ from collections.abc import AsyncIterator
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
+import httpx2
 
-from ..core.errors import CursorError, StreamError
+from ..core.errors import CursorError, RunbridgeError, StreamError
 from ..core.models import EventKind, Gate, RunEvent, RunStatus, StepRef, Usage
 from ..core.protocols import EventPage
 
-__all__ = ["EventFeed", "RunLog", "follow_log", "log_page"]
+__all__ = ["BROKEN", "EventFeed", "RunLog", "follow_log", "log_page", "stream_problem"]
+
+BROKEN = (
+    RunbridgeError,
+    httpx2.HTTPError,
+    httpx2.StreamError,
+    OSError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+)
+"""What reading a run's stream raises when the backend or the connection fails; anything else is a bug in
+runbridge."""
+
+
+def stream_problem(exc: Exception) -> str:
+    """Why a stream broke (one of `BROKEN`), in the words of "Lost the event stream of run ... (why)"."""
+    if isinstance(exc, RunbridgeError):
+        return str(exc)
+    if isinstance(exc, httpx2.TimeoutException):
+        return "no data arrived within the stream read timeout"
+    return f"the connection broke ({type(exc).__name__})"
 
 
 class EventFeed(Protocol):

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-import httpx2
 from anyio.abc import TaskGroup, TaskStatus
 
 from ...core.errors import BackendError, RunbridgeError, StreamError
 from ...core.models import Gate
 from ...http import HttpClient, iter_messages, segment
+from .._runlog import BROKEN, stream_problem
 from .._runlog import RunLog as GenericRunLog
 from .events import LOST_TYPE, TIMEOUT, EventMapper
 from .wire import as_dict, task_of
@@ -42,24 +42,6 @@ LOST = (
 )
 
 _logger = logging.getLogger("runbridge.orq")
-
-BROKEN = (
-    RunbridgeError,
-    httpx2.HTTPError,
-    httpx2.StreamError,
-    OSError,
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.EndOfStream,
-)
-
-
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, RunbridgeError):
-        return str(exc)
-    if isinstance(exc, httpx2.TimeoutException):
-        return "no data arrived within the stream read timeout"
-    return f"the connection broke ({type(exc).__name__})"
 
 
 def _parse(data: str) -> dict[str, Any] | None:
@@ -144,12 +126,12 @@ class TaskStreams:
             await self._after_stream(log)
         except BROKEN as exc:
             if log is not None:
-                await self._after_stream(log, _problem(exc))
+                await self._after_stream(log, stream_problem(exc))
             elif isinstance(exc, RunbridgeError) and not isinstance(exc, StreamError):
                 raise  # orq.ai refused the call (401, 404, ...): the caller gets the error itself
             else:
                 raise StreamError(
-                    f"Could not {action}: its event stream broke before it named the task ({_problem(exc)}). The "
+                    f"Could not {action}: its event stream broke before it named the task ({stream_problem(exc)}). The "
                     "task may have started on orq.ai anyway: check there before calling the agent again."
                 ) from None
         except Exception as exc:
@@ -181,7 +163,9 @@ class TaskStreams:
         try:
             await self._poll(log)
         except BROKEN as exc:
-            log.stream_ended(f"{problem or 'the stream stopped'}; reading the task's state failed too: {_problem(exc)}")
+            log.stream_ended(
+                f"{problem or 'the stream stopped'}; reading the task's state failed too: {stream_problem(exc)}"
+            )
             return
         log.stream_ended()
 
@@ -196,7 +180,7 @@ class TaskStreams:
             await self._poll(log)
             log.stream_ended()
         except BROKEN as exc:
-            log.stream_ended(_problem(exc))
+            log.stream_ended(stream_problem(exc))
         except Exception as exc:
             _logger.error("a bug stopped reading the state of task %s", log.run_id, exc_info=exc)
             log.stream_ended(f"runbridge failed reading it ({type(exc).__name__}, an internal error)")
@@ -239,7 +223,7 @@ class TaskStreams:
         except BROKEN as exc:
             if not accepted:
                 raise
-            await self._after_stream(log, _problem(exc))
+            await self._after_stream(log, stream_problem(exc))
         except Exception as exc:
             if not accepted:
                 raise
