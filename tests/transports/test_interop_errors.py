@@ -8,11 +8,9 @@ the call hung to their 60 s timeout."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,10 +20,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
-from transport_harness import ERAS, KEY_ENV, RUNBRIDGE, SECRET
+from transport_harness import ERAS, INTEROP, KEY_ENV, NODE, RUNBRIDGE, SECRET
 
-INTEROP = Path(__file__).resolve().parents[1] / "interop"
-NODE = shutil.which("node")
 WITHIN = 1.0  # seconds each answer may take
 MODERN_META = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",

@@ -7,29 +7,17 @@ HTTP."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from transport_harness import RUNBRIDGE, SECRET
+from transport_harness import INTEROP, INTEROP_MARKS, NODE, RUNBRIDGE, SECRET
 
 from runbridge.cli.serve import http_app
 from runbridge.core import Settings
 
-INTEROP = Path(__file__).resolve().parents[1] / "interop"
-NODE = shutil.which("node")
-
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.skipif(NODE is None, reason="Node.js is not installed (the interop test needs `node` on PATH)"),
-    pytest.mark.skipif(
-        not (INTEROP / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir(),
-        reason="tests/interop/node_modules is missing: run `npm ci --prefix tests/interop` (.ci/run does)",
-    ),
-]
+pytestmark = INTEROP_MARKS
 
 
 def test_the_typescript_task_client_polls_answers_cancels_and_lists_tasks(child_env: dict[str, str]) -> None:

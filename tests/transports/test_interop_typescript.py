@@ -5,26 +5,14 @@ resource subscribed to; the 2.x client (`@modelcontextprotocol/client`) in the 2
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-from transport_harness import RUNBRIDGE, SECRET
+from transport_harness import INTEROP, INTEROP_MARKS, NODE, RUNBRIDGE, SECRET
 
 from runbridge.sandbox import SandboxServer
 
-INTEROP = Path(__file__).resolve().parents[1] / "interop"
-NODE = shutil.which("node")
-
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.skipif(NODE is None, reason="Node.js is not installed (the interop test needs `node` on PATH)"),
-    pytest.mark.skipif(
-        not (INTEROP / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir(),
-        reason="tests/interop/node_modules is missing: run `npm ci --prefix tests/interop` (.ci/run does)",
-    ),
-]
+pytestmark = INTEROP_MARKS
 
 
 def test_the_typescript_client_completes_a_gated_run_with_progress_over_stdio(child_env: dict[str, str]) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from mcp.client.context import ClientRequestContext
 from mcp_types import ElicitRequestParams, ElicitResult
 from tests.ports import free_port as free_port
@@ -19,6 +21,19 @@ SECRET = "sk-rbx-Transport7Q9zLk2Secret"
 WORKFLOWS = ["approval-demo", "quick-demo"]
 RUNBRIDGE = [sys.executable, "-m", "runbridge"]
 ERAS = ["legacy", "auto"]
+
+# The TypeScript drivers (tests/interop), and what a module running them is marked with: `node`, skipped without
+# Node.js on PATH or without the official TypeScript SDK installed there.
+INTEROP = Path(__file__).resolve().parents[1] / "interop"
+NODE = shutil.which("node")
+INTEROP_MARKS = [
+    pytest.mark.node,
+    pytest.mark.skipif(NODE is None, reason="Node.js is not installed (the interop test needs `node` on PATH)"),
+    pytest.mark.skipif(
+        not (INTEROP / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir(),
+        reason="tests/interop/node_modules is missing: run `npm ci --prefix tests/interop` (.ci/run does)",
+    ),
+]
 
 
 def write_config(path: Path, base_url: str, *, profile_extra: str = "") -> Path:
