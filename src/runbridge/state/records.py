@@ -1,6 +1,6 @@
 """What both run stores make of what they keep: records built from what is stored, and the rules that decide a
-write (a status that only moves forward, a gate's claim gone stale, a task past its ttl), so that `SqliteStore` and
-`RedisStore` differ only in how they read and write.
+write (a status that only moves forward, a gate's claim gone stale, a task past its ttl) and the usage sums made of
+what they add up, so that `SqliteStore` and `RedisStore` differ only in how they read and write.
 
 A stored run, gate or task is read as a mapping from the names both stores give its parts (SQLite's columns, Redis's
 hash fields) to their text; a part not stored is missing or None.
@@ -11,20 +11,24 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from ..core.models import Gate, Page, RunStatus, Usage, utc_now
 from .cursors import encode_cursor
-from .store import KEPT_STATUSES, GateRecord, RunRecord, TaskRecord, TaskStatus
+from .store import KEPT_STATUSES, GateRecord, RunRecord, TaskRecord, TaskStatus, UsageSums
 
 __all__ = [
     "GATE_FIELDS",
     "RUN_FIELDS",
     "TASK_FIELDS",
+    "USAGE_COUNTED",
+    "USAGE_FIGURES",
+    "USAGE_SUMS",
     "Stored",
+    "add_sums",
     "claim_taken_over",
     "gate_json",
     "gate_record",
@@ -39,6 +43,7 @@ __all__ = [
     "task_record",
     "task_stored",
     "unchanged",
+    "usage_sums_of",
 ]
 
 Stored = Mapping[str, Any]
@@ -253,3 +258,35 @@ def task_page(found: list[TaskRecord], limit: int) -> Page[TaskRecord]:
 
 def _loads(text: str | None) -> dict[str, Any] | None:
     return None if text is None else cast(dict[str, Any], json.loads(text))
+
+
+# -- usage sums
+
+USAGE_FIGURES = ("input_tokens", "output_tokens", "total_tokens")
+USAGE_COUNTED = ("cost_usd", "turns")  # absent from a run's usage unless its backend reported them: counted apart
+# What each group of runs sums, in this order: its runs, those that reported usage, each figure, and how many
+# reported each of `USAGE_COUNTED`.
+USAGE_SUMS = ("runs", "with_usage", *USAGE_FIGURES, *USAGE_COUNTED, "cost_runs", "turns_runs")
+
+
+def add_sums(merged: dict[str, list[float]], group: str, values: Sequence[float]) -> None:
+    """Add `values` (sums in `USAGE_SUMS` order) to those `merged` holds for `group`."""
+    known = merged.get(group)
+    merged[group] = list(values) if known is None else [a + b for a, b in zip(known, values, strict=True)]
+
+
+def usage_sums_of(merged: dict[str, list[float]]) -> list[UsageSums]:
+    """The groups' sums as reported (a group of no runs left out; `key` None for runs with no target)."""
+    return [_usage_sums(group, values) for group, values in merged.items() if values[0]]
+
+
+def _usage_sums(group: str, values: list[float]) -> UsageSums:
+    runs, used, tokens_in, tokens_out, total, cost, turns, cost_runs, turns_runs = values
+    usage = Usage(
+        input_tokens=int(tokens_in),
+        output_tokens=int(tokens_out),
+        total_tokens=int(total),
+        cost_usd=cost if cost_runs else None,
+        turns=int(turns) if turns_runs else None,
+    )
+    return UsageSums(group or None, int(runs), int(used), usage)

@@ -16,15 +16,12 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from ..core.models import Usage
+from .records import USAGE_COUNTED, USAGE_FIGURES, USAGE_SUMS, add_sums, usage_sums_of
 from .redis_keys import Keys, id_of, ident, read_lex, time_key
 from .store import UsageKey, UsageSums
 
 __all__ = ["add_run", "usage_sums"]
 
-_FIGURES = ("input_tokens", "output_tokens", "total_tokens")
-_COUNTED = ("cost_usd", "turns")  # absent from a run's usage unless its backend reported them: counted apart
-_SUMS = ("runs", "with_usage", *_FIGURES, *_COUNTED, "cost_runs", "turns_runs")
 _GROUP = {"profile": 0, "day": 1, "target": 2, "status": 3}
 
 # The days after the first one, summed inside Redis (one call, nothing per group read back into Python): each entry
@@ -63,11 +60,11 @@ def _group_of(fields: dict[str, str]) -> tuple[str, str, str, str]:
 
 
 def _figures(fields: dict[str, str]) -> list[float]:
-    """One run's part of its group's sums, in `_SUMS` order."""
+    """One run's part of its group's sums, in `USAGE_SUMS` order."""
     usage: dict[str, Any] = json.loads(fields["usage"]) if fields.get("usage") else {}
     values: list[float] = [1, 1 if usage else 0]
-    values += [usage.get(name) or 0 for name in (*_FIGURES, *_COUNTED)]
-    values += [1 if usage.get(name) is not None else 0 for name in _COUNTED]
+    values += [usage.get(name) or 0 for name in (*USAGE_FIGURES, *USAGE_COUNTED)]
+    values += [1 if usage.get(name) is not None else 0 for name in USAGE_COUNTED]
     return values
 
 
@@ -75,7 +72,7 @@ def add_run(pipe: Pipeline, keys: Keys, fields: dict[str, str], sign: int) -> No
     """Queue adding (`sign` 1) or taking away (-1) a run's figures to or from its group's sums."""
     group = _group_of(fields)
     key = keys("usage", ident(*group))
-    for name, value in zip(_SUMS, _figures(fields), strict=True):
+    for name, value in zip(USAGE_SUMS, _figures(fields), strict=True):
         if value:
             if isinstance(value, float):
                 pipe.hincrbyfloat(key, name, sign * value)  # pyright: ignore[reportUnknownMemberType]
@@ -97,8 +94,7 @@ async def usage_sums(
     def add(group: tuple[str, ...], values: list[float]) -> None:  # a run of the first day
         if profile is not None and group[0] != profile:
             return
-        known = merged.setdefault(group[_GROUP[group_by]], [0] * len(_SUMS))
-        merged[group[_GROUP[group_by]]] = [a + b for a, b in zip(known, values, strict=True)]
+        add_sums(merged, group[_GROUP[group_by]], values)
 
     days = keys("usage-days")
     summed = await redis.eval(  # pyright: ignore[reportUnknownMemberType]
@@ -110,13 +106,12 @@ async def usage_sums(
         "1" if profile is not None else "",
         str(_GROUP[group_by] + 1),
         keys("usage", ""),
-        *_SUMS,
+        *USAGE_SUMS,
     )
     flat = cast(list[str], summed)
-    width = len(_SUMS) + 1
+    width = len(USAGE_SUMS) + 1
     for at in range(0, len(flat), width):
-        group = flat[at]
-        merged[group] = [float(v) for v in flat[at + 1 : at + width]]
+        add_sums(merged, flat[at], [float(v) for v in flat[at + 1 : at + width]])
     members = await read_lex(redis, keys.runs(profile), "[" + time_key(since), "(" + time_key(next_day))
     wanted = ["profile", "created_at", "target_id", "status", "usage"]
     async with redis.pipeline(transaction=False) as pipe:
@@ -127,16 +122,4 @@ async def usage_sums(
         fields = {name: value for name, value in zip(wanted, values, strict=True) if value is not None}
         if "status" in fields:
             add(_group_of(fields), _figures(fields))
-    return [_sums(group, values) for group, values in merged.items() if values[0]]
-
-
-def _sums(group: str, values: list[float]) -> UsageSums:
-    runs, used, tokens_in, tokens_out, total, cost, turns, cost_runs, turns_runs = values
-    usage = Usage(
-        input_tokens=int(tokens_in),
-        output_tokens=int(tokens_out),
-        total_tokens=int(total),
-        cost_usd=cost if cost_runs else None,
-        turns=int(turns) if turns_runs else None,
-    )
-    return UsageSums(group or None, int(runs), int(used), usage)
+    return usage_sums_of(merged)

@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from ..core.models import Usage
+from .records import USAGE_COUNTED, USAGE_FIGURES, USAGE_SUMS, add_sums, usage_sums_of
 from .store import UsageKey, UsageSums
 
 __all__ = ["USAGE_SCHEMA", "fill_usage_days", "usage_sums"]
 
-_FIGURES = ("input_tokens", "output_tokens", "total_tokens")
-_COUNTED = ("cost_usd", "turns")  # absent from a run's usage unless its backend reported them: counted apart
-
 
 def _delta(row: str, sign: str) -> str:
     """The values one run (`NEW` or `OLD`) adds (`sign` "1") or takes away ("-1") from its day's row."""
-    figures = [f"{sign} * COALESCE(json_extract({row}.usage, '$.{f}'), 0)" for f in (*_FIGURES, *_COUNTED)]
-    counted = [f"{sign} * (json_extract({row}.usage, '$.{f}') IS NOT NULL)" for f in _COUNTED]
+    figures = [f"{sign} * COALESCE(json_extract({row}.usage, '$.{f}'), 0)" for f in (*USAGE_FIGURES, *USAGE_COUNTED)]
+    counted = [f"{sign} * (json_extract({row}.usage, '$.{f}') IS NOT NULL)" for f in USAGE_COUNTED]
     return (
         f"{row}.profile, substr({row}.created_at, 1, 10), COALESCE({row}.target_id, ''), {row}.status, {sign}, "
         f"{sign} * ({row}.usage IS NOT NULL), " + ", ".join(figures + counted)
@@ -36,8 +32,8 @@ def _delta(row: str, sign: str) -> str:
 
 # A set of runs' figures, in `usage_days`' column order (after `runs` and `with_usage`).
 _RUN_SUMS = ", ".join(
-    [f"SUM(COALESCE(json_extract(usage, '$.{f}'), 0))" for f in (*_FIGURES, *_COUNTED)]
-    + [f"COUNT(json_extract(usage, '$.{f}'))" for f in _COUNTED]
+    [f"SUM(COALESCE(json_extract(usage, '$.{f}'), 0))" for f in (*USAGE_FIGURES, *USAGE_COUNTED)]
+    + [f"COUNT(json_extract(usage, '$.{f}'))" for f in USAGE_COUNTED]
 )
 
 _ADD = """INSERT INTO usage_days VALUES ({values})
@@ -92,7 +88,7 @@ def usage_sums(db: sqlite3.Connection, profile: str | None, since: datetime, gro
     next_day = (datetime.combine(since.date(), datetime.min.time(), UTC) + timedelta(days=1)).isoformat()
     only = " AND profile = ?" if profile is not None else ""
     tail = [profile] if profile is not None else []
-    sums = ", ".join(f"SUM({c})" for c in ("runs", "with_usage", *_FIGURES, *_COUNTED, "cost_runs", "turns_runs"))
+    sums = ", ".join(f"SUM({c})" for c in USAGE_SUMS)
     key = _KEYS[group_by]
     rows = db.execute(
         f"SELECT {key}, {sums} FROM usage_days WHERE day > ?{only} GROUP BY 1",  # noqa: S608  (constant SQL)
@@ -103,21 +99,8 @@ def usage_sums(db: sqlite3.Connection, profile: str | None, since: datetime, gro
         f"FROM runs WHERE created_at >= ? AND created_at < ?{only} GROUP BY 1",
         [since.isoformat(), next_day, *tail],
     ).fetchall()
-    merged: dict[str, list[Any]] = {}
+    merged: dict[str, list[float]] = {}
     for group, *values in rows:
         if values[0]:  # a day's row whose runs all moved elsewhere sums nothing
-            known = merged.setdefault(group, [0] * len(values))
-            merged[group] = [a + b for a, b in zip(known, values, strict=True)]
-    return [_sums(group, values) for group, values in merged.items() if values[0]]
-
-
-def _sums(group: str, values: list[Any]) -> UsageSums:
-    runs, used, tokens_in, tokens_out, total, cost, turns, cost_runs, turns_runs = values
-    usage = Usage(
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
-        total_tokens=total,
-        cost_usd=cost if cost_runs else None,
-        turns=turns if turns_runs else None,
-    )
-    return UsageSums(group or None, runs, used, usage)
+            add_sums(merged, group, values)
+    return usage_sums_of(merged)
