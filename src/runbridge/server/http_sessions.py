@@ -13,7 +13,7 @@ releases it as it would for its client, and that client's next request gets 404 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import anyio
@@ -86,13 +86,7 @@ class SessionLimit:
             await _busy(send, self.cap)
             return
         opened: list[str] = []
-        counted_out = False
-
-        def count_out() -> None:
-            nonlocal counted_out
-            if not counted_out:
-                counted_out = True
-                self._ended(opened[0], self._sessions.get(opened[0]), "POST", None)
+        count_out = _Once(lambda: self._ended(opened[0], self._sessions.get(opened[0]), "POST", None))
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start" and not opened:
@@ -125,13 +119,7 @@ class SessionLimit:
         else:
             session.streams += 1
         status: list[int] = []
-        counted_out = False
-
-        def count_out() -> None:
-            nonlocal counted_out
-            if not counted_out:
-                counted_out = True
-                self._ended(session_id, session, method, status[0] if status else None)
+        count_out = _Once(lambda: self._ended(session_id, session, method, status[0] if status else None))
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -193,6 +181,19 @@ class SessionLimit:
             return None
 
         await self.app(delete, receive, discard)
+
+
+class _Once:
+    """A request counted out of its session: when the client has the whole answer, or when the app returns, whichever
+    comes first, and only then."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action: Callable[[], None] | None = action
+
+    def __call__(self) -> None:
+        action, self._action = self._action, None
+        if action is not None:
+            action()
 
 
 def _last_of_response(message: Message) -> bool:
