@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from ..core.models import Gate, Page, RunStatus, Usage, utc_now
+from ..core.models import Gate, Page, Run, RunStatus, Usage, utc_now
 from .cursors import encode_cursor
 from .store import KEPT_STATUSES, GateRecord, RunRecord, TaskRecord, TaskStatus, UsageSums
 
@@ -34,6 +34,7 @@ __all__ = [
     "gate_record",
     "keeps_status",
     "run_record",
+    "seen_of",
     "stale_for",
     "stored_json",
     "stored_usage",
@@ -78,6 +79,11 @@ def keeps_status(stored: str, told: RunStatus | None) -> bool:
     """Whether a run stored with status `stored` keeps it when told `told`: an `unknown` (a backend that cannot say)
     never replaces an end or a wait."""
     return told is RunStatus.UNKNOWN and stored in KEPT_STATUSES
+
+
+def seen_of(run: Run) -> dict[str, Any]:
+    """What a backend said of a run besides its status, as `unchanged` and a store's `observe_run` take it."""
+    return {"error": run.error, "usage": run.usage, "target_id": run.target_id, "outputs": run.outputs}
 
 
 def unchanged(stored: Stored, status: RunStatus, **seen: Any) -> bool:

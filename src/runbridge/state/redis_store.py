@@ -28,7 +28,7 @@ from ..core.errors import RunbridgeError
 from ..core.logs import register_secret
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
 from . import redis_events, redis_gates, redis_runs, redis_tasks, redis_usage
-from .records import run_record, unchanged
+from .records import run_record, seen_of, unchanged
 from .redis_keys import Keys
 from .store import (
     GateRecord,
@@ -178,17 +178,7 @@ class RedisStore:
             fields = await redis_runs.get_fields(self._redis, self._keys, profile, run_id)
             if fields is not None and unchanged(fields, status, **seen):
                 return run_record(fields)
-            await redis_runs.update_run(
-                self._redis,
-                self._keys,
-                profile,
-                run_id,
-                status=status,
-                error=error,
-                usage=usage,
-                target_id=target_id,
-                outputs=outputs,
-            )
+            await redis_runs.update_run(self._redis, self._keys, profile, run_id, status=status, **seen)
             if status.terminal:
                 await redis_gates.close_gates(self._redis, self._keys, profile, run_id, None)
             record = await redis_runs.get_run(self._redis, self._keys, profile, run_id)
@@ -196,15 +186,7 @@ class RedisStore:
         return record
 
     async def observe(self, profile: str, run: Run) -> tuple[RunRecord, list[GateRecord]]:
-        record = await self.observe_run(
-            profile,
-            run.run_id,
-            status=run.status,
-            error=run.error,
-            usage=run.usage,
-            target_id=run.target_id,
-            outputs=run.outputs,
-        )
+        record = await self.observe_run(profile, run.run_id, status=run.status, **seen_of(run))
         if run.status.terminal:
             return record, []
         if run.open_gate is not None:

@@ -21,7 +21,7 @@ import anyio.to_thread
 from ..core.errors import RunbridgeError
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
 from . import sqlite_events, sqlite_gates, sqlite_runs, sqlite_tasks, sqlite_usage
-from .records import run_record, unchanged
+from .records import run_record, seen_of, unchanged
 from .sqlite_schema import connect
 from .store import (
     GateRecord,
@@ -270,8 +270,7 @@ def _observe_run(
 
 
 def _observe(db: sqlite3.Connection, profile: str, run: Run) -> tuple[RunRecord, list[GateRecord]]:
-    seen = {"error": run.error, "usage": run.usage, "target_id": run.target_id, "outputs": run.outputs}
-    record = _observe_run(db, profile, run.run_id, run.status, seen)
+    record = _observe_run(db, profile, run.run_id, run.status, seen_of(run))
     if run.status.terminal:
         return record, []
     if run.open_gate is not None:
