@@ -119,10 +119,6 @@ class RedisStore:
                 f"{str(exc)[:200]}). Ask whoever runs that Redis to check its memory and configuration"
             ) from None
 
-    async def ping(self) -> None:
-        async with self._using():
-            await self._redis.ping()  # pyright: ignore[reportUnknownMemberType]
-
     async def aclose(self) -> None:
         await self._redis.aclose(close_connection_pool=True)  # the pool is its own (`open_redis`)
 
