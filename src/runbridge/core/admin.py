@@ -41,7 +41,8 @@ class Created:
 class AdminAPI(Protocol):
     """Administer the account. `workspace_id` None: the profile's workspace. Actions are the backend's verbs on
     one record (`trigger`, `runs`, `events` of a schedule; `restart`, `logs` of a service; `members`, `invite` of a
-    workspace, whose id "" is the profile's), answered as records."""
+    workspace, whose id "" is the profile's), answered as records: an action that acts on one record (`restart`,
+    `invite`) answers with that record itself."""
 
     async def admin_list(
         self, kind: AdminKind, *, workspace_id: str | None = None, filters: Mapping[str, Any] | None = None

@@ -239,8 +239,7 @@ async def services_restart(
 ) -> AdminResult:
     """Restart an always-on service (it stops briefly); returns it with its restart count."""
     chosen, backend = admin_of(app_of(ctx), profile)
-    doc = await backend.admin_action("services", service_id, "restart", {}, workspace_id=workspace_id)
-    record = doc.get("service") if isinstance(doc.get("service"), dict) else doc
+    record = await backend.admin_action("services", service_id, "restart", {}, workspace_id=workspace_id)
     return AdminResult(profile=chosen.name, kind="services", record=record, done=True)
 
 

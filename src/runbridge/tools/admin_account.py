@@ -71,8 +71,7 @@ async def workspaces_invite(
     """Invite someone to a workspace by email, as a member or an admin; the invitation stays pending until they
     accept."""
     chosen, backend = admin_of(app_of(ctx), profile)
-    doc = await backend.admin_action("workspaces", workspace_id or "", "invite", {"email": email, "role": role})
-    record = doc.get("invitation") if isinstance(doc.get("invitation"), dict) else doc
+    record = await backend.admin_action("workspaces", workspace_id or "", "invite", {"email": email, "role": role})
     return AdminResult(profile=chosen.name, kind="workspaces", record=record, done=True)
 
 

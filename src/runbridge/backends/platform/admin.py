@@ -32,15 +32,16 @@ _ROUTES: dict[str, tuple[str, str, str]] = {
     "secrets": ("/workspaces/{ws}/secrets", "secrets", "secret"),
     "api_keys": ("/api-keys", "api_keys", "api_key"),
 }
-# (kind, action) -> method; the path is the record's, then /action
-_ACTIONS: dict[tuple[str, str], str] = {
-    ("schedules", "trigger"): "POST",
-    ("schedules", "runs"): "GET",
-    ("schedules", "events"): "GET",
-    ("services", "restart"): "POST",
-    ("services", "logs"): "GET",
-    ("workspaces", "members"): "GET",
-    ("workspaces", "invite"): "POST",
+# (kind, action) -> (method, the key of the one record it answers with, if it answers with one); the path is the
+# record's, then /action
+_ACTIONS: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("schedules", "trigger"): ("POST", None),
+    ("schedules", "runs"): ("GET", None),
+    ("schedules", "events"): ("GET", None),
+    ("services", "restart"): ("POST", "service"),
+    ("services", "logs"): ("GET", None),
+    ("workspaces", "members"): ("GET", None),
+    ("workspaces", "invite"): ("POST", "invitation"),
 }
 _ONCE = ("webhook_url", "webhook_secret")  # shown when a webhook schedule is made, never again
 _NEVER = ("value", "secret_value", "key", "plaintext_key")  # a value the platform should not send back, dropped
@@ -147,9 +148,10 @@ class PlatformAdmin:
         workspace_id: str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        method = _ACTIONS.get((kind, action))
-        if method is None:
+        found = _ACTIONS.get((kind, action))
+        if found is None:
             raise UnsupportedError(f"orchagent.io has no {action!r} for {kind}.")
+        method, record_key = found
         base = await self._base(kind, None if kind == "workspaces" else workspace_id)
         if kind == "workspaces" and not item_id:  # the profile's workspace
             item_id = await self.wire.workspace()
@@ -162,6 +164,8 @@ class PlatformAdmin:
             params={k: v for k, v in (params or {}).items() if v is not None} or None,
         )
         data = answer.data
+        if record_key is not None:
+            return _record(data, record_key)
         return _safe(data) if isinstance(data, dict) else {"items": data}
 
     # -- secrets ------------------------------------------------------------------------------------------------
