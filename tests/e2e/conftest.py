@@ -18,6 +18,25 @@ KEY_ENV = "RUNBRIDGE_E2E_SANDBOX_KEY"
 WORKFLOWS = ["approval-demo", "clarify-demo", "failing-demo", "long-demo", "quick-demo", "external-demo"]
 
 
+def one_profile(profile: Profile) -> Settings:
+    """runbridge's settings for an end-to-end test on one profile: the run store in memory, calls waiting up to 15 s
+    with a heartbeat every 5 s, and progress said as it comes."""
+    return Settings(
+        profiles={profile.name: profile},
+        state_path=":memory:",
+        wait_seconds=15,
+        heartbeat_seconds=5,
+        progress_interval_seconds=0,
+    )
+
+
+def ok(result: Any) -> dict[str, Any]:
+    """A tool result's structured content, checked to be a success that has one."""
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxServer]:
     with SandboxServer("openwop", keepalive_seconds=0.2) as server:
@@ -30,13 +49,7 @@ def settings(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Setting
     profile = Profile(
         name="sandbox", family="openwop", base_url=sandbox.base_url, api_key_env=KEY_ENV, workflows=WORKFLOWS
     )
-    return Settings(
-        profiles={"sandbox": profile},
-        state_path=":memory:",
-        wait_seconds=15,
-        heartbeat_seconds=5,
-        progress_interval_seconds=0,
-    )
+    return one_profile(profile)
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from tests.e2e.conftest import ok, one_profile
 from tests.mcp_people import Human, Progress
 
-from runbridge.core import Profile, Settings
+from runbridge.core import Profile
 from runbridge.sandbox import SandboxServer
 from runbridge.server import build_server
 
@@ -34,13 +35,7 @@ def connect(langgraph: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Callab
     profile = Profile(
         name="lg", family="langgraph", base_url=langgraph.base_url, api_key_env=KEY_ENV, options={"poll_seconds": 0.1}
     )
-    settings = Settings(
-        profiles={"lg": profile},
-        state_path=":memory:",
-        wait_seconds=15,
-        heartbeat_seconds=5,
-        progress_interval_seconds=0,
-    )
+    settings = one_profile(profile)
 
     @asynccontextmanager
     async def _connect(mode: str = "auto", human: Any = None) -> AsyncIterator[Client]:
@@ -48,12 +43,6 @@ def connect(langgraph: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Callab
             yield client
 
     return _connect
-
-
-def ok(result: Any) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 def refused(result: Any) -> str:

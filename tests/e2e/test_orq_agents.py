@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from tests.e2e.conftest import ok, one_profile
 
 from runbridge.core import Profile, Settings
 from runbridge.sandbox import SandboxServer
@@ -34,19 +35,7 @@ def settings(orq: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The conftest's `connect` builds runbridge on these: one orq profile on the orq sandbox."""
     monkeypatch.setenv(KEY_ENV, orq.api_key)
     profile = Profile(name="orq", family="orq", base_url=orq.base_url, api_key_env=KEY_ENV)
-    return Settings(
-        profiles={"orq": profile},
-        state_path=":memory:",
-        wait_seconds=15,
-        heartbeat_seconds=5,
-        progress_interval_seconds=0,
-    )
-
-
-def _ok(result: Any) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
+    return one_profile(profile)
 
 
 def _text(result: Any) -> str:
@@ -77,16 +66,16 @@ async def test_an_agent_call_with_progress_usage_and_the_run_tools(
 ) -> None:
     with anyio.fail_after(30):
         async with connect(mode=mode, human=human_factory()) as client:
-            targets = _ok(await client.call_tool("targets_list", {}))
-            listed = _ok(await client.call_tool("agents_list", {"limit": 50}))
-            report = _ok(
+            targets = ok(await client.call_tool("targets_list", {}))
+            listed = ok(await client.call_tool("agents_list", {"limit": 50}))
+            report = ok(
                 await client.call_tool(
                     "agents_call", {"agent_id": "triage-lead", "message": "my invoices"}, progress_callback=progress
                 )
             )
-            snapshot = _ok(await client.call_tool("runs_get", {"run_id": report["run_id"]}))
-            events = _ok(await client.call_tool("runs_events", {"run_id": report["run_id"], "limit": 100}))
-            usage = _ok(await client.call_tool("usage_report", {}))
+            snapshot = ok(await client.call_tool("runs_get", {"run_id": report["run_id"]}))
+            events = ok(await client.call_tool("runs_events", {"run_id": report["run_id"], "limit": 100}))
+            usage = ok(await client.call_tool("usage_report", {}))
     assert "triage-lead" in {t["id"] for t in targets["targets"]}
     assert {"echo-agent", "weather-agent", "payments-agent"} <= {a["id"] for a in listed["agents"]}
     assert report["status"] == "completed", report
@@ -111,8 +100,8 @@ async def test_a_client_tool_call_is_asked_and_the_task_continues_as_the_same_ru
     human = human_factory(("accept", {"result": "sunny, 21 C"}))
     with anyio.fail_after(30):
         async with connect(mode=mode, human=human) as client:
-            report = _ok(await client.call_tool("agents_call", {"agent_id": "weather-agent", "message": "Lisbon"}))
-            events = _ok(await client.call_tool("runs_events", {"run_id": report["run_id"], "limit": 100}))
+            report = ok(await client.call_tool("agents_call", {"agent_id": "weather-agent", "message": "Lisbon"}))
+            events = ok(await client.call_tool("runs_events", {"run_id": report["run_id"], "limit": 100}))
     assert report["status"] == "completed", report
     assert report["outputs"]["text"] == "The tool said: sunny, 21 C"
     (question,) = human.questions
@@ -130,16 +119,16 @@ async def test_a_client_tool_call_is_asked_and_the_task_continues_as_the_same_ru
 async def test_without_elicitation_the_tool_call_waits_for_gates_respond(mode: str, connect: Any) -> None:
     with anyio.fail_after(30):
         async with connect(mode=mode, human=None) as client:
-            first = _ok(await client.call_tool("agents_call", {"agent_id": "weather-agent", "message": "Oslo"}))
+            first = ok(await client.call_tool("agents_call", {"agent_id": "weather-agent", "message": "Oslo"}))
             assert first["status"] == "waiting"
             gate = first["waiting_for"]
             assert gate["kind"] == "tool_result"
             assert [f["name"] for f in gate["fields"]] == ["result"]
             assert "A human must decide this, not you" in gate["how_to_answer"]
-            listed = _ok(await client.call_tool("gates_list", {}))
+            listed = ok(await client.call_tool("gates_list", {}))
             assert gate["gate_id"] in {g["gate_id"] for g in listed["gates"]}
             answer = {"gate_id": gate["gate_id"], "decision": "accept", "values": {"result": '{"temp_c": -3}'}}
-            done = _ok(await client.call_tool("gates_respond", answer))
+            done = ok(await client.call_tool("gates_respond", answer))
     assert done["status"] == "completed", done
     assert done["outputs"]["text"] == 'The tool said: {"temp_c": -3}'
 
@@ -151,14 +140,14 @@ async def test_a_tool_review_is_decided_in_orq_ai_and_the_run_goes_on(
     human = None if mode == "no-elicitation" else human_factory()
     with anyio.fail_after(40):
         async with connect(mode="legacy" if mode == "no-elicitation" else mode, human=human) as client:
-            first = _ok(
+            first = ok(
                 await client.call_tool(
                     "runs_start", {"target_id": "payments-agent", "message": "refund it", "wait_seconds": 1}
                 )
             )
             run_id = first["run_id"]
-            snapshot = _ok(await client.call_tool("runs_get", {"run_id": run_id}))
-            gates = _ok(await client.call_tool("gates_list", {}))
+            snapshot = ok(await client.call_tool("runs_get", {"run_id": run_id}))
+            gates = ok(await client.call_tool("gates_list", {}))
             review = next(g for g in gates["gates"] if g["run_id"] == run_id)
             refused = await client.call_tool(
                 "gates_respond", {"gate_id": review["gate_id"], "decision": "accept", "values": {"decision": "approve"}}
@@ -167,18 +156,18 @@ async def test_a_tool_review_is_decided_in_orq_ai_and_the_run_goes_on(
             during: dict[str, Any] = {}
 
             async def watch() -> None:
-                watched.update(_ok(await client.call_tool("runs_watch", {"run_id": run_id, "wait_seconds": 15})))
+                watched.update(ok(await client.call_tool("runs_watch", {"run_id": run_id, "wait_seconds": 15})))
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(watch)
                 async with httpx2.AsyncClient(base_url=orq.base_url) as ui:
                     decided = await ui.post(f"/_sandbox/orq/reviews/{run_id}", json={"review": "approved"})
                     assert decided.status_code == 200
-                while run_id in {g["run_id"] for g in _ok(await client.call_tool("gates_list", {}))["gates"]}:
+                while run_id in {g["run_id"] for g in ok(await client.call_tool("gates_list", {}))["gates"]}:
                     await anyio.sleep(0.05)  # until the watch reads action_reviewed
-                during.update(_ok(await client.call_tool("runs_get", {"run_id": run_id})))
+                during.update(ok(await client.call_tool("runs_get", {"run_id": run_id})))
             done = watched
-            after = _ok(await client.call_tool("gates_list", {}))
+            after = ok(await client.call_tool("gates_list", {}))
     assert first["status"] in ("running", "waiting"), first
     assert snapshot["run"]["status"] == "waiting"
     assert review["kind"] == "tool_approval"
@@ -205,7 +194,7 @@ async def test_deleting_an_agent_is_confirmed_by_the_person(
     human = human_factory((answer, {"confirm": True} if answer == "accept" else None))
     with anyio.fail_after(20):
         async with connect(mode=mode, human=human) as client:
-            result = _ok(await client.call_tool("agents_delete", {"agent_id": key}))
+            result = ok(await client.call_tool("agents_delete", {"agent_id": key}))
     (question,) = human.questions
     assert key in question.message
     assert "for good" in question.message
@@ -220,7 +209,7 @@ async def test_without_elicitation_deleting_needs_confirm_true(connect: Any, orq
         async with connect(mode="legacy", human=None) as client:
             refused = await client.call_tool("agents_delete", {"agent_id": key})
             kept = _exists(orq, key)
-            done = _ok(await client.call_tool("agents_delete", {"agent_id": key, "confirm": True}))
+            done = ok(await client.call_tool("agents_delete", {"agent_id": key, "confirm": True}))
     assert refused.is_error
     assert "confirm: true" in _text(refused)
     assert kept

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from tests.e2e.conftest import ok, one_profile
 
 from runbridge.core import Profile, Settings
 from runbridge.sandbox import SandboxServer
@@ -34,19 +35,7 @@ def settings(oa: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The conftest's `connect` builds runbridge on these: one platform profile on the platform sandbox."""
     monkeypatch.setenv(KEY_ENV, oa.api_key)
     profile = Profile(name="oa", family="platform", base_url=oa.base_url, api_key_env=KEY_ENV)
-    return Settings(
-        profiles={"oa": profile},
-        state_path=":memory:",
-        wait_seconds=15,
-        heartbeat_seconds=5,
-        progress_interval_seconds=0,
-    )
-
-
-def _ok(result: Any) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
+    return one_profile(profile)
 
 
 def _text(result: Any) -> str:
@@ -61,10 +50,10 @@ def _own_agent(oa: SandboxServer, name: str) -> dict[str, Any]:
 async def test_the_catalogue_and_an_agent_in_detail(connect: Any, oa: SandboxServer) -> None:
     with anyio.fail_after(20):
         async with connect(mode="legacy") as client:
-            page = _ok(await client.call_tool("agents_list", {"sort": "stars", "limit": 3}))
-            mine = _ok(await client.call_tool("agents_list", {"scope": "workspace", "search": "slack"}))
-            agent = _ok(await client.call_tool("agents_get", {"agent_id": "acme/invoice-scanner"}))["agent"]
-            targets = _ok(await client.call_tool("targets_list", {"limit": 100}))
+            page = ok(await client.call_tool("agents_list", {"sort": "stars", "limit": 3}))
+            mine = ok(await client.call_tool("agents_list", {"scope": "workspace", "search": "slack"}))
+            agent = ok(await client.call_tool("agents_get", {"agent_id": "acme/invoice-scanner"}))["agent"]
+            targets = ok(await client.call_tool("targets_list", {"limit": 100}))
     assert [a["id"] for a in page["agents"]] == ["joe/leak-finder", "joe/translator", "acme/summarizer"]
     assert page["next_cursor"] == "3"
     assert [a["name"] for a in mine["agents"]] == ["slack-notifier"]
@@ -85,9 +74,9 @@ async def test_an_agent_call_streams_its_progress_and_ends_with_the_output(
                 {"agent_id": "acme/repo-auditor", "input": {"repo": "acme/api"}},
                 progress_callback=progress,
             )
-            report = _ok(result)
-            snapshot = _ok(await client.call_tool("runs_get", {"run_id": report["run_id"]}))
-            listed = _ok(await client.call_tool("runs_list", {}))
+            report = ok(result)
+            snapshot = ok(await client.call_tool("runs_get", {"run_id": report["run_id"]}))
+            listed = ok(await client.call_tool("runs_list", {}))
     assert report["status"] == "completed", report
     assert report["outputs"]["summary"] == "Audited acme/api"
     assert report["target_id"] == "acme/repo-auditor@v1"
@@ -133,7 +122,7 @@ async def test_deleting_an_agent_asks_the_person_first(
     human = human_factory((answer, content))
     with anyio.fail_after(20):
         async with connect(mode=mode, human=human) as client:
-            result = _ok(await client.call_tool("agents_delete", {"agent_id": agent["id"]}))
+            result = ok(await client.call_tool("agents_delete", {"agent_id": agent["id"]}))
     (question,) = human.questions
     assert "Delete agent" in question.message
     assert "Agent flaky has 0 stars and 0 forks" in question.message
@@ -153,7 +142,7 @@ async def test_without_elicitation_deleting_needs_confirm_true(connect: Any, oa:
         async with connect(mode="legacy", human=None) as client:
             refused = await client.call_tool("agents_delete", {"agent_id": agent["id"], "confirm": False})
             kept = any(a["id"] == agent["id"] for a in httpx2.get(f"{oa.base_url}/agents", headers=oa.headers).json())
-            done = _ok(await client.call_tool("agents_delete", {"agent_id": agent["id"], "confirm": True}))
+            done = ok(await client.call_tool("agents_delete", {"agent_id": agent["id"], "confirm": True}))
     assert refused.is_error
     assert "call again with confirm: true" in _text(refused)
     assert "Agent nightly-report has" in _text(refused)
@@ -166,18 +155,18 @@ async def test_a_long_call_hands_back_a_handle_and_runs_watch_follows_it_to_its_
 ) -> None:
     with anyio.fail_after(30):
         async with connect(mode="legacy") as client:
-            handle = _ok(
+            handle = ok(
                 await client.call_tool(
                     "agents_call",
                     {"agent_id": "acme/repo-auditor", "input": {"repo": "big", "turns": 40}, "wait_seconds": 0.3},
                 )
             )
-            done = _ok(await client.call_tool("runs_watch", {"run_id": handle["run_id"]}, progress_callback=progress))
+            done = ok(await client.call_tool("runs_watch", {"run_id": handle["run_id"]}, progress_callback=progress))
             events: list[dict[str, Any]] = []
             cursor: str | None = None
             for _ in range(20):  # pages, as long as the result budget cuts them
                 args = {"run_id": handle["run_id"], "limit": 500, **({"cursor": cursor} if cursor else {})}
-                page = _ok(await client.call_tool("runs_events", args))
+                page = ok(await client.call_tool("runs_events", args))
                 events += page["events"]
                 cursor = page.get("next_cursor")
                 if page["ended"] or not cursor:
