@@ -57,7 +57,7 @@ async def record_gate(redis: Redis, keys: Keys, profile: str, gate: Gate) -> boo
         if await pipe.exists(key):
             return False, False
         member = time_key(gate.opened_at) + "\x00" + gate.gate_id + "\x00" + ident(profile, gate.gate_id)
-        fields = {"gate": gate_json(gate), "state": "open", "run_id": gate.run_id, "member": member}
+        fields = {"gate": gate_json(gate), "state": "open", "member": member}
         pipe.multi()
         pipe.hset(key, mapping=as_mapping(fields))  # pyright: ignore[reportUnknownMemberType]
         pipe.zadd(keys.gates(profile, "open"), {member: 0})

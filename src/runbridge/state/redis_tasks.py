@@ -6,7 +6,7 @@ and followed by one process at a time (a lease, changed under WATCH like a gate'
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -17,7 +17,7 @@ from ..core.models import Page, utc_now
 from .cursors import decode_cursor
 from .records import task_expires, task_json, task_page, task_record, task_stored
 from .redis_keys import Keys, as_mapping, cursor_time, ident, read_fields, read_lex_back, read_set, time_key, transact
-from .store import TASK_ENDS, TaskRecord, TaskStatus
+from .store import TaskRecord, TaskStatus
 
 __all__ = ["claim_task", "get_task", "list_tasks", "record_task", "tasks_of_run", "update_task"]
 
@@ -33,10 +33,7 @@ async def record_task(redis: Redis, keys: Keys, task: TaskRecord) -> None:
     fields = {
         name: str(value) for name, value in task_stored(task, json.dumps(task.owner)).items() if value is not None
     }
-    fields["member"] = member
     expires = task_expires(task)
-    if expires is not None:
-        fields["expires_at"] = expires.isoformat()
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(key, mapping=as_mapping(fields))  # pyright: ignore[reportUnknownMemberType]
         if expires is not None:  # Redis deletes it then; reads check the time too (`_live`)
@@ -47,8 +44,7 @@ async def record_task(redis: Redis, keys: Keys, task: TaskRecord) -> None:
 
 
 async def get_task(redis: Redis, keys: Keys, task_id: str) -> TaskRecord | None:
-    fields = await read_fields(redis, keys.task(task_id))
-    return _record(fields) if _live(fields) else None
+    return _live(await read_fields(redis, keys.task(task_id)))
 
 
 async def update_task(
@@ -66,10 +62,9 @@ async def update_task(
 
     async def decide(pipe: Pipeline) -> tuple[TaskRecord | None, bool]:
         fields = await read_fields(pipe, key)
-        if not _live(fields):
-            return None, False
-        if fields["status"] in TASK_ENDS:
-            return _record(fields), False
+        task = _live(fields)
+        if task is None or task.ended:
+            return task, False
         now = status or fields["status"]
         new = {"status": now, "status_message": status_message, "result": task_json(result), "error": task_json(error)}
         new["updated_at"] = utc_now().isoformat()
@@ -107,7 +102,7 @@ async def list_tasks(
         gone = [m for m, fields in zip(members, rows, strict=True) if not fields]
         if gone:
             await redis.zrem(index, *gone)  # deleted by Redis at their ttl
-        found += [_record(f) for f in rows if _live(f)]
+        found += [task for task in map(_live, rows) if task is not None]
         top = "(" + members[-1]
     return task_page(found, limit)
 
@@ -116,7 +111,7 @@ async def tasks_of_run(redis: Redis, keys: Keys, profile: str, run_id: str) -> l
     """The run's tasks that have not ended, oldest first."""
     ids = await read_set(redis, keys.tasks_of_run(profile, run_id))
     rows = await _rows(redis, keys, [ident(task_id) for task_id in ids], by_id=True)
-    records = [_record(f) for f in rows if _live(f) and f["status"] not in TASK_ENDS]
+    records = [task for task in map(_live, rows) if task is not None and not task.ended]
     return sorted(records, key=lambda t: (time_key(t.created_at), t.task_id))
 
 
@@ -124,12 +119,11 @@ async def claim_task(redis: Redis, keys: Keys, task_id: str, runner: str, lease_
     key = keys.task(task_id)
 
     async def decide(pipe: Pipeline) -> tuple[bool, bool]:
-        fields = await read_fields(pipe, key)
-        if not _live(fields) or fields["status"] in TASK_ENDS:
+        task = _live(await read_fields(pipe, key))
+        if task is None or task.ended:
             return False, False
         now = utc_now()
-        holder, until = fields.get("runner"), fields.get("runner_until")
-        if holder not in (None, runner) and until is not None and datetime.fromisoformat(until) >= now:
+        if task.runner not in (None, runner) and task.runner_until is not None and task.runner_until >= now:
             return False, False
         pipe.multi()
         lease = (now + timedelta(seconds=lease_seconds)).isoformat()
@@ -147,10 +141,13 @@ async def _rows(redis: Redis, keys: Keys, members: list[str], *, by_id: bool = F
         return cast(list[Fields], await pipe.execute())
 
 
-def _live(fields: Fields) -> bool:
-    """Whether a task's fields are there and not past its ttl (Redis deletes it a moment later)."""
-    expires = fields.get("expires_at") if fields else None
-    return bool(fields) and (expires is None or datetime.fromisoformat(expires) > utc_now())
+def _live(fields: Fields) -> TaskRecord | None:
+    """The task `fields` hold; None when there are none, or it is past its ttl (Redis deletes it a moment later)."""
+    if not fields:
+        return None
+    task = _record(fields)
+    expires = task_expires(task)
+    return task if expires is None or expires > utc_now() else None
 
 
 def _record(fields: Fields) -> TaskRecord:
