@@ -12,7 +12,7 @@ differ in the documented order (`client.PATHS`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ...core.admin import AdminKind, AdminPage, Created
 from ...core.errors import BackendError, InputError, NotFoundError, UnsupportedError, sentences
@@ -48,9 +48,14 @@ _NEVER = ("value", "secret_value", "key", "plaintext_key")  # a value the platfo
 _SINGULAR = {"schedules": "schedule", "services": "service", "workspaces": "workspace", "secrets": "secret"}
 
 
-def _record(data: Any, key: str) -> dict[str, Any]:
+def _unwrapped(data: Any, key: str) -> dict[str, Any]:
+    """The record an answer holds: under `key`, or the answer itself (bare)."""
     found = data.get(key) if isinstance(data, dict) and isinstance(data.get(key), dict) else data
-    return _safe(found) if isinstance(found, dict) else {}
+    return cast(dict[str, Any], found) if isinstance(found, dict) else {}
+
+
+def _record(data: Any, key: str) -> dict[str, Any]:
+    return _safe(_unwrapped(data, key))
 
 
 def _safe(record: dict[str, Any]) -> dict[str, Any]:
@@ -105,8 +110,7 @@ class PlatformAdmin:
         base = await self._base(kind, workspace_id)
         answer = await self.wire.call("POST", base, action=f"create the {_SINGULAR.get(kind, 'API key')}", json=spec)
         data: Any = answer.data
-        raw = data.get(_ROUTES[kind][2]) if isinstance(data, dict) else None
-        raw = raw if isinstance(raw, dict) else data if isinstance(data, dict) else {}
+        raw = _unwrapped(data, _ROUTES[kind][2])
         once = label = None
         if kind == "schedules" and isinstance(raw.get("webhook_url"), str):
             once, label = raw["webhook_url"], "webhook URL"
