@@ -32,6 +32,7 @@ __all__ = [
     "RunLocatorAPI",
     "RunsAPI",
     "TargetsAPI",
+    "ThreadSecretsAPI",
     "ThreadsAPI",
     "capabilities_of",
 ]
@@ -127,10 +128,6 @@ class ThreadsAPI(Protocol):
 
     async def create_thread(self, spec: Mapping[str, Any]) -> Thread: ...
 
-    async def set_thread_secrets(self, thread_id: str, secrets: SecretRefs) -> list[str]:
-        """Store secrets on the thread; returns the key paths sent (never the values)."""
-        ...
-
     async def thread_history(self, thread_id: str, *, limit: int = 20) -> list[HistoryItem]:
         """The latest `limit` messages, oldest first."""
         ...
@@ -143,6 +140,16 @@ class ThreadsAPI(Protocol):
         inputs: Mapping[str, Any] | None = None,
         secrets: SecretRefs | None = None,
     ) -> Run: ...
+
+
+@runtime_checkable
+class ThreadSecretsAPI(Protocol):
+    """Secrets stored on a thread, for every run on it (a backend whose threads keep none leaves this out, and the
+    tool is not shown for it)."""
+
+    async def set_thread_secrets(self, thread_id: str, secrets: SecretRefs) -> list[str]:
+        """Store secrets on the thread; returns the key paths sent (never the values)."""
+        ...
 
 
 @runtime_checkable
@@ -247,6 +254,7 @@ _CAPABILITIES: dict[str, type] = {
     "fork": ForkAPI,
     "run_list": RunListAPI,
     "threads": ThreadsAPI,
+    "thread_secrets": ThreadSecretsAPI,
     "approvals": ApprovalsAPI,
     "agents": AgentsAPI,
     "agent_calls": AgentCallAPI,

@@ -21,7 +21,7 @@ from ..bridge.results import RunReport
 from ..bridge.users import current_user
 from ..core.config import Profile as ProfileConfig
 from ..core.errors import InputError
-from ..core.protocols import ThreadsAPI
+from ..core.protocols import ThreadsAPI, ThreadSecretsAPI
 from ..core.threads import HistoryItem, SecretRefs
 from ..state import offset_cursor
 from ._follow import FollowResult, continue_or_none, follow, wait_for
@@ -218,7 +218,7 @@ async def threads_set_secrets(
     References to runbridge's own credentials, or outside what the profile allows, are refused (nothing is
     stored); the error names the refused reference."""
     app = app_of(ctx)
-    chosen, backend = app.adapters.require(profile, "threads", ThreadsAPI)
+    chosen, backend = app.adapters.require(profile, "thread_secrets", ThreadSecretsAPI)
     refs = app.secrets.check(chosen, _refs(secrets_from_env, secrets_from_file))
     keys = await backend.set_thread_secrets(thread_id, refs)
     return SecretsSet(
@@ -300,7 +300,7 @@ SPECS = [
         "Set a thread's secrets",
         read_only=False,
         idempotent=True,
-        capability="threads",
+        capability="thread_secrets",
     ),
     ToolSpec(
         threads_ask,

@@ -288,9 +288,6 @@ class LangGraphBackend:
         thread_id = await self.wire.create_thread(metadata=metadata)
         return Thread(thread_id=thread_id, details={"assistant_id": assistant})
 
-    async def set_thread_secrets(self, thread_id: str, secrets: SecretRefs) -> list[str]:
-        raise UnsupportedError("A LangGraph thread keeps no secrets: put them in the server's own environment.")
-
     async def thread_history(self, thread_id: str, *, limit: int = 20) -> list[HistoryItem]:
         state = await self.wire.state(thread_id)
         messages = as_list(as_dict(state.get("values")).get("messages"))

@@ -79,7 +79,7 @@ def _position(cursor: str | None) -> int:
 
 
 class OrchagentBackend:
-    """Implements `RunsAPI`, `GatesAPI`, `ThreadsAPI` and `ApprovalsAPI` for one orchagent server."""
+    """Implements `RunsAPI`, `GatesAPI`, `ThreadsAPI`, `ThreadSecretsAPI` and `ApprovalsAPI` for an orchagent server."""
 
     family = "orchagent"
 
