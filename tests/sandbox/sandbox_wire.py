@@ -71,6 +71,15 @@ async def collect(response: httpx2.Response, *, stop: Callable[[Frame], bool] | 
     return out
 
 
+async def post_stream(client: httpx2.AsyncClient, path: str, body: dict[str, Any]) -> list[Frame]:
+    """POST `body` to a streaming route and read every frame (within 5 s), checked to be a 200 event stream."""
+    with anyio.fail_after(5):
+        async with client.stream("POST", path, json=body) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            return [f async for f in frames(response)]
+
+
 async def start_run(client: httpx2.AsyncClient, workflow_id: str, **body: Any) -> str:
     response = await client.post("/v1/runs", json={"workflowId": workflow_id, **body})
     assert response.status_code == 201, response.text

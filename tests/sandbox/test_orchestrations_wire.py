@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from sandbox_wire import Frame, client_for, collect, frames
+from sandbox_wire import Frame, client_for, collect, frames, post_stream
 
 from runbridge.sandbox import SandboxServer
 
@@ -29,14 +29,6 @@ def synapse(make_sandbox: Callable[..., SandboxServer]) -> SandboxServer:
 @pytest.fixture
 def scale(make_sandbox: Callable[..., SandboxServer]) -> SandboxServer:
     return make_sandbox(family="orchestrations", variant="scale")
-
-
-async def _stream(client: httpx2.AsyncClient, path: str, body: dict[str, Any]) -> list[Frame]:
-    with anyio.fail_after(5):
-        async with client.stream("POST", path, json=body) as response:
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/event-stream")
-            return [f async for f in frames(response)]
 
 
 def _events(received: list[Frame]) -> list[dict[str, Any]]:
@@ -105,7 +97,7 @@ async def test_errors_use_fastapis_detail_shapes(synapse: SandboxServer) -> None
 
 async def test_the_run_stream_is_data_only_and_stops_with_done_right_after_the_gate(synapse: SandboxServer) -> None:
     async with client_for(synapse) as client:
-        received = await _stream(client, f"{V1}/orch-research-report/run/stream", {"message": "quantum computing"})
+        received = await post_stream(client, f"{V1}/orch-research-report/run/stream", {"message": "quantum computing"})
     events = _events(received)
     assert all(f.id is None and f.event is None for f in received if f.comment is None)
     assert all(f.data.startswith('{"type": ') for f in received if f.comment is None), "json.dumps separators"
@@ -132,10 +124,10 @@ async def test_the_resume_stream_starts_at_the_next_step_and_ends_with_the_final
     synapse: SandboxServer,
 ) -> None:
     async with client_for(synapse) as client:
-        first = _events(await _stream(client, f"{V1}/orch-research-report/run/stream", {"message": "quantum"}))
+        first = _events(await post_stream(client, f"{V1}/orch-research-report/run/stream", {"message": "quantum"}))
         run_id = first[0]["run_id"]
         answer = {"response": {"decision": "approve", "notes": "Publish it."}}
-        events = _events(await _stream(client, f"{V1}/runs/{run_id}/resume/stream", answer))
+        events = _events(await post_stream(client, f"{V1}/runs/{run_id}/resume/stream", answer))
     types = [e["type"] for e in events]
     assert types[0] == "step_start"
     assert events[0]["orch_step_id"] == "step-report"
@@ -173,7 +165,7 @@ async def test_a_synchronous_run_pauses_then_resumes_to_completed(synapse: Sandb
 async def test_a_cost_limit_breach_is_http_200_failed_or_an_error_event(synapse: SandboxServer) -> None:
     async with client_for(synapse) as client:
         failed = await client.post(f"{V1}/orch-cost-limit/run", json={"message": "x"})
-        events = _events(await _stream(client, f"{V1}/orch-cost-limit/run/stream", {"message": "x"}))
+        events = _events(await post_stream(client, f"{V1}/orch-cost-limit/run/stream", {"message": "x"}))
     assert failed.status_code == 200
     body = failed.json()
     assert (body["status"], body["response"]) == ("failed", "Cost limit exceeded: $0.52 > max $0.50")
@@ -186,7 +178,7 @@ async def test_a_cost_limit_breach_is_http_200_failed_or_an_error_event(synapse:
 
 async def test_a_failed_step_is_a_step_error_and_a_failed_completion(synapse: SandboxServer) -> None:
     async with client_for(synapse) as client:
-        events = _events(await _stream(client, f"{V1}/failing-demo/run/stream", {}))
+        events = _events(await post_stream(client, f"{V1}/failing-demo/run/stream", {}))
     types = [e["type"] for e in events]
     assert "step_error" in types
     assert types[-3:] == ["orchestration_complete", "final", "done"]
@@ -198,7 +190,7 @@ async def test_a_second_gate_takes_a_plain_string_for_its_one_text_field(synapse
         first = (await client.post(f"{V1}/orch-two-gates/run", json={})).json()
         run_id = first["run_id"]
         answer = {"response": {"decision": "revise", "notes": "Shorter."}}
-        switch = _events(await _stream(client, f"{V1}/runs/{run_id}/resume/stream", answer))
+        switch = _events(await post_stream(client, f"{V1}/runs/{run_id}/resume/stream", answer))
         last = (await client.post(f"{V1}/runs/{run_id}/resume", json={"response": "Three findings"})).json()
     decision = next(e for e in switch if e["type"] == "switch_decision")
     assert (decision["orch_step_id"], decision["value"]) == ("step-route", "revise")
@@ -212,8 +204,8 @@ async def test_resume_does_not_check_the_runs_status_but_counts_it(synapse: Sand
     async with client_for(synapse) as client:
         done = (await client.post(f"{V1}/orch-quick-summary/run", json={})).json()
         again = await client.post(f"{V1}/runs/{done['run_id']}/resume", json={"response": "again"})
-        events = _events(await _stream(client, f"{V1}/runs/{done['run_id']}/resume/stream", {"response": "x"}))
-        unknown = _events(await _stream(client, f"{V1}/runs/run_nope_2/resume/stream", {"response": "x"}))
+        events = _events(await post_stream(client, f"{V1}/runs/{done['run_id']}/resume/stream", {"response": "x"}))
+        unknown = _events(await post_stream(client, f"{V1}/runs/run_nope_2/resume/stream", {"response": "x"}))
     assert done["status"] == "completed"
     assert again.json()["status"] == "completed"
     assert [e["type"] for e in events] == ["orchestration_complete", "final", "done"]
@@ -224,7 +216,7 @@ async def test_resume_does_not_check_the_runs_status_but_counts_it(synapse: Sand
 async def test_pings_fill_a_quiet_stream(synapse: SandboxServer) -> None:
     async with client_for(synapse) as client:
         body = {"_sandbox": {"quiet_at": 2, "quiet_seconds": 0.12}}
-        received = await _stream(client, f"{V1}/orch-quick-summary/run/stream", body)
+        received = await post_stream(client, f"{V1}/orch-quick-summary/run/stream", body)
     comments = [f.comment for f in received if f.comment is not None]
     assert comments
     assert set(comments) == {" ping"}
@@ -253,7 +245,7 @@ async def test_bursts_answer_429_with_retry_after_and_a_detail(synapse: SandboxS
 async def test_the_seed_spelling_names_steps_by_step_id(make_sandbox: Callable[..., SandboxServer]) -> None:
     seed = make_sandbox(family="orchestrations", variant="seed")
     async with client_for(seed) as client:
-        events = _events(await _stream(client, f"{V1}/orch-quick-summary/run/stream", {}))
+        events = _events(await post_stream(client, f"{V1}/orch-quick-summary/run/stream", {}))
     starts = [e for e in events if e["type"] == "step_start"]
     assert starts[0] == {"type": "step_start", "step_id": "step-fetch", "step_name": "Fetch"}
 

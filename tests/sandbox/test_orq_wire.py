@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from sandbox_wire import Frame, client_for, frames
+from sandbox_wire import Frame, client_for, frames, post_stream
 
 from runbridge.sandbox import SandboxServer
 
@@ -46,14 +46,6 @@ def orq(make_sandbox: Callable[..., SandboxServer]) -> SandboxServer:
 
 def _message(text: str) -> dict[str, Any]:
     return {"role": "user", "parts": [{"kind": "text", "text": text}]}
-
-
-async def _stream(client: httpx2.AsyncClient, path: str, body: dict[str, Any]) -> list[Frame]:
-    with anyio.fail_after(5):
-        async with client.stream("POST", path, json=body) as response:
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/event-stream")
-            return [f async for f in frames(response)]
 
 
 def _events(got: list[Frame]) -> list[dict[str, Any]]:
@@ -111,7 +103,7 @@ async def test_crud_status_codes_and_the_list_shape(orq: SandboxServer) -> None:
 
 async def test_a_stream_is_data_lines_only_and_ends_on_done(orq: SandboxServer) -> None:
     async with client_for(orq) as client:
-        got = await _stream(client, "/v2/agents/echo-agent/stream-task", {"message": _message("hi")})
+        got = await post_stream(client, "/v2/agents/echo-agent/stream-task", {"message": _message("hi")})
     assert all(f.event is None and f.id is None for f in got)
     assert got[-1].data == "[DONE]"
     events = _events(got)
@@ -125,7 +117,9 @@ async def test_a_stream_is_data_lines_only_and_ends_on_done(orq: SandboxServer) 
 
 async def test_a_task_continues_with_tool_results_only_while_inactive(orq: SandboxServer) -> None:
     async with client_for(orq) as client:
-        first = _events(await _stream(client, "/v2/agents/weather-agent/stream-task", {"message": _message("Oslo")}))
+        first = _events(
+            await post_stream(client, "/v2/agents/weather-agent/stream-task", {"message": _message("Oslo")})
+        )
         task_id = first[0]["data"]["agent_task_id"]
         (call,) = first[-1]["data"]["pending_tool_calls"]
         assert first[-1]["data"]["finish_reason"] == "tool_calls"
@@ -135,7 +129,7 @@ async def test_a_task_continues_with_tool_results_only_while_inactive(orq: Sandb
         )
         results = {"role": "tool", "parts": [{"kind": "tool_result", "tool_call_id": call["id"], "result": "cold"}]}
         second = _events(
-            await _stream(client, "/v2/agents/weather-agent/stream-task", {"task_id": task_id, "message": results})
+            await post_stream(client, "/v2/agents/weather-agent/stream-task", {"task_id": task_id, "message": results})
         )
         unknown = await client.post(
             "/v2/agents/weather-agent/stream-task", json={"task_id": "nope", "message": results}
@@ -171,7 +165,7 @@ async def test_a_review_waits_with_keep_alives_until_decided(orq: SandboxServer)
 async def test_a_stream_times_out_and_a_task_reads_back(orq: SandboxServer) -> None:
     async with client_for(orq) as client:
         events = _events(
-            await _stream(
+            await post_stream(
                 client, "/v2/agents/slow-agent/stream-task", {"message": _message("x"), "stream_timeout_seconds": 1}
             )
         )
