@@ -38,7 +38,7 @@ TASKS_SCHEMA = (
 )
 
 _COLUMNS = ", ".join(TASK_FIELDS)
-_ENDS = "('completed', 'failed', 'cancelled')"
+_ENDS = "(" + ", ".join(f"'{status}'" for status in TASK_ENDS) + ")"  # spelled out in SQL
 _NO_OWNER = ""  # stored for a task made without an identity (a column in an index is never NULL here)
 
 
@@ -126,6 +126,3 @@ def claim_task(db: sqlite3.Connection, task_id: str, runner: str, lease_seconds:
 
 def _record(row: tuple[Any, ...]) -> TaskRecord:
     return task_record(dict(zip(TASK_FIELDS, row, strict=True)), row[1] or None)  # the owner stored "" is none
-
-
-_ = TASK_ENDS  # the statuses `_ENDS` spells out in SQL
