@@ -5,18 +5,15 @@ tests/real/test_langgraph_runs_real.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from mcp import Client
 from tests.e2e.conftest import ok, one_profile
 from tests.mcp_people import Human, Progress
 
-from runbridge.core import Profile
+from runbridge.core import Profile, Settings
 from runbridge.sandbox import SandboxServer
-from runbridge.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -30,19 +27,13 @@ def langgraph() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def connect(langgraph: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+def settings(langgraph: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The conftest's `connect` builds runbridge on these: one langgraph profile on the LangGraph sandbox."""
     monkeypatch.setenv(KEY_ENV, langgraph.api_key)
     profile = Profile(
         name="lg", family="langgraph", base_url=langgraph.base_url, api_key_env=KEY_ENV, options={"poll_seconds": 0.1}
     )
-    settings = one_profile(profile)
-
-    @asynccontextmanager
-    async def _connect(mode: str = "auto", human: Any = None) -> AsyncIterator[Client]:
-        async with Client(build_server(settings), mode=mode, elicitation_callback=human) as client:  # type: ignore[arg-type]
-            yield client
-
-    return _connect
+    return one_profile(profile)
 
 
 def refused(result: Any) -> str:
