@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from tests.e2e.conftest import ok
 
 from runbridge.core import Profile, Settings
 from runbridge.core.models import Run, RunStatus
@@ -36,17 +37,11 @@ def settings(oa: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return Settings(profiles={"oa": profile}, state_path=":memory:", wait_seconds=15, progress_interval_seconds=0)
 
 
-def _ok(result: Any) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
-
-
 async def _all_pages(client: Any, **args: Any) -> list[dict[str, Any]]:
     runs: list[dict[str, Any]] = []
     cursor = None
     for _ in range(100):
-        page = _ok(await client.call_tool("runs_list", {**args, **({"cursor": cursor} if cursor else {})}))
+        page = ok(await client.call_tool("runs_list", {**args, **({"cursor": cursor} if cursor else {})}))
         assert len(page["runs"]) <= args["limit"]
         runs += page["runs"]
         cursor = page.get("next_cursor")
@@ -60,12 +55,12 @@ async def test_runs_list_on_a_platform_profile_lists_the_workspace_runs_once_eac
 ) -> None:
     with anyio.fail_after(60):
         async with connect(mode="legacy") as client:
-            call = _ok(
+            call = ok(
                 await client.call_tool("agents_call", {"agent_id": "acme/repo-auditor", "input": {"repo": "acme/x"}})
             )
             everything = await _all_pages(client, profile="oa", limit=17)
             failed = await _all_pages(client, profile="oa", limit=4, status="failed")
-            store_only = _ok(await client.call_tool("runs_list", {"limit": 100}))
+            store_only = ok(await client.call_tool("runs_list", {"limit": 100}))
     workspace = httpx2.get(f"{oa.base_url}{RUNS}?limit=200", headers=oa.headers).json()["runs"]
     ids = [r["run_id"] for r in everything]
     assert len(ids) == len(set(ids)), "a run shown twice"
