@@ -19,6 +19,7 @@ from ..core.models import Gate, Page, utc_now
 from .cursors import decode_cursor, encode_cursor
 from .records import claim_taken_over, gate_json, gate_record, stale_for
 from .redis_keys import (
+    Fields,
     Keys,
     as_mapping,
     cursor_time,
@@ -26,6 +27,7 @@ from .redis_keys import (
     ident,
     read_fields,
     read_lex,
+    read_many,
     read_set,
     time_key,
     transact,
@@ -44,7 +46,6 @@ __all__ = [
     "update_gate",
 ]
 
-Fields = dict[str, str]
 _ALL_STATES: tuple[GateState, ...] = get_args(GateState)
 
 
@@ -234,11 +235,7 @@ async def _range(redis: Redis, key: str, low: str, count: int | None) -> list[st
 
 
 async def _fields(redis: Redis, gate_keys: list[str]) -> list[Fields]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for key in gate_keys:
-            pipe.hgetall(key)  # pyright: ignore[reportUnknownMemberType]
-        rows = cast(list[Fields], await pipe.execute())
-    return [row for row in rows if row]
+    return [row for row in await read_many(redis, gate_keys) if row]
 
 
 async def gates_of_user(

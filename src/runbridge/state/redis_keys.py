@@ -23,6 +23,7 @@ from redis.exceptions import WatchError
 from ..core.errors import CursorError, RunbridgeError
 
 __all__ = [
+    "Fields",
     "Keys",
     "as_mapping",
     "cursor_time",
@@ -31,6 +32,7 @@ __all__ = [
     "read_fields",
     "read_lex",
     "read_lex_back",
+    "read_many",
     "read_set",
     "read_stream",
     "time_key",
@@ -138,10 +140,19 @@ async def transact(redis: Redis, keys: list[str], decide: Callable[[Pipeline], A
 
 # Typed reads: the client is made with `decode_responses=True`, so every reply is text (its stubs cannot say so).
 Client = Redis | Pipeline
+Fields = dict[str, str]  # a record's hash (empty: no such record)
 
 
-async def read_fields(client: Client, key: str) -> dict[str, str]:
-    return cast(dict[str, str], await client.hgetall(key))  # pyright: ignore[reportUnknownMemberType]
+async def read_fields(client: Client, key: str) -> Fields:
+    return cast(Fields, await client.hgetall(key))  # pyright: ignore[reportUnknownMemberType]
+
+
+async def read_many(redis: Redis, keys: list[str]) -> list[Fields]:
+    """The hashes at `keys`, in their order (empty where there is none); one round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hgetall(key)  # pyright: ignore[reportUnknownMemberType]
+        return cast(list[Fields], await pipe.execute())
 
 
 async def read_set(client: Client, key: str) -> set[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -19,6 +19,7 @@ from ..core.models import Page, Run, RunStatus, Usage, utc_now
 from .cursors import decode_cursor, encode_cursor
 from .records import keeps_status, run_record, stored_json, stored_usage
 from .redis_keys import (
+    Fields,
     Keys,
     as_mapping,
     cursor_time,
@@ -27,6 +28,7 @@ from .redis_keys import (
     read_fields,
     read_lex,
     read_lex_back,
+    read_many,
     time_key,
     transact,
 )
@@ -43,7 +45,6 @@ __all__ = [
     "update_run",
 ]
 
-Fields = dict[str, str]
 Change = Callable[[Fields | None], Fields]
 
 
@@ -155,11 +156,7 @@ async def set_locator(redis: Redis, keys: Keys, profile: str, run_id: str, locat
 
 async def _records(redis: Redis, keys: Keys, members: Iterable[str]) -> list[tuple[RunRecord, int]]:
     """The runs `members` (list entries) name, in their order, each with its number; one round trip."""
-    members = list(members)
-    async with redis.pipeline(transaction=False) as pipe:
-        for member in members:
-            pipe.hgetall(keys.run(*id_of(member)))  # pyright: ignore[reportUnknownMemberType]
-        rows = cast(list[Fields], await pipe.execute())
+    rows = await read_many(redis, [keys.run(*id_of(member)) for member in members])
     return [(run_record(row), int(row["n"])) for row in rows if row]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -16,12 +16,23 @@ from ..core.errors import InputError
 from ..core.models import Page, utc_now
 from .cursors import decode_cursor
 from .records import task_expires, task_json, task_page, task_record, task_stored
-from .redis_keys import Keys, as_mapping, cursor_time, ident, read_fields, read_lex_back, read_set, time_key, transact
+from .redis_keys import (
+    Fields,
+    Keys,
+    as_mapping,
+    cursor_time,
+    ident,
+    read_fields,
+    read_lex_back,
+    read_many,
+    read_set,
+    time_key,
+    transact,
+)
 from .store import TaskRecord, TaskStatus
 
 __all__ = ["claim_task", "get_task", "list_tasks", "record_task", "tasks_of_run", "update_task"]
 
-Fields = dict[str, str]
 _READ = 100  # list entries read at a time while filling a page
 
 
@@ -134,11 +145,8 @@ async def claim_task(redis: Redis, keys: Keys, task_id: str, runner: str, lease_
 
 
 async def _rows(redis: Redis, keys: Keys, members: list[str], *, by_id: bool = False) -> list[Fields]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for member in members:
-            task_id = json.loads(member if by_id else member.rpartition("\x00")[2])[0]
-            pipe.hgetall(keys.task(task_id))  # pyright: ignore[reportUnknownMemberType]
-        return cast(list[Fields], await pipe.execute())
+    ids = [json.loads(member if by_id else member.rpartition("\x00")[2])[0] for member in members]
+    return await read_many(redis, [keys.task(task_id) for task_id in ids])
 
 
 def _live(fields: Fields) -> TaskRecord | None:
