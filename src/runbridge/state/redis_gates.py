@@ -123,11 +123,7 @@ async def gates(
         members = list(heapq.merge(*lists))
         members = members if limit is None else members[: limit + 1]
         fields = await _fields(redis, [keys.gate(*id_of(m)) for m in members])
-    records = [gate_record(f) for f in fields]
-    page = records if limit is None else records[:limit]
-    last = page[-1] if limit is not None and len(records) > limit and page else None
-    more = encode_cursor(last.gate.opened_at.isoformat(), last.gate.gate_id) if last else None
-    return Page[GateRecord].of(page, more)
+    return _page([gate_record(f) for f in fields], limit)
 
 
 async def claim_gate(redis: Redis, keys: Keys, profile: str, gate_id: str, owner: str, lease_seconds: float) -> Gate:
@@ -263,7 +259,14 @@ async def gates_of_user(
         after = page.next_cursor
         if after is None:
             break
-    shown = kept[:limit]
-    last = shown[-1] if len(kept) > limit else None
-    more = encode_cursor(last.gate.opened_at.isoformat(), last.gate.gate_id) if last else None
-    return Page[GateRecord].of(shown, more)
+    return _page(kept, limit)
+
+
+def _page(found: list[GateRecord], limit: int | None) -> Page[GateRecord]:
+    """The first `limit` of `found` (every one when None), and the cursor that goes on after the last of them when
+    there are more."""
+    page = found if limit is None else found[:limit]
+    last = page[-1] if limit is not None and len(found) > limit and page else None
+    return Page[GateRecord].of(
+        page, encode_cursor(last.gate.opened_at.isoformat(), last.gate.gate_id) if last else None
+    )
