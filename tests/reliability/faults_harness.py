@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from mcp import Client
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp_types import CallToolResult
 
 from runbridge.core import Profile, Settings
@@ -233,3 +234,17 @@ async def wait_for_port(port: int, *, within: float = 20) -> None:
                 continue
             await stream.aclose()
             return
+
+
+@asynccontextmanager
+async def serving_over_stdio(
+    folder: Path, name: str, env: dict[str, str], *args: str
+) -> AsyncIterator[tuple[Client, int]]:
+    """`runbridge serve ARGS` as a new process with `env` (its stderr in `folder/NAME.stderr`), the official MCP client
+    without elicitation (2025 era) connected to it, and the process's pid (to signal it)."""
+    pid_file = folder / f"{name}.pid"
+    command = serve_command(pid_file, *args)
+    params = StdioServerParameters(command=command[0], args=command[1:], env=env)
+    with open(folder / f"{name}.stderr", "w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
+            yield client, int(pid_file.read_text())

@@ -9,18 +9,18 @@ import json
 import os
 import signal
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
-from faults_harness import serve_command, structured
-from mcp import Client, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from faults_harness import serving_over_stdio, structured, write_config
+from mcp import Client
 
+from runbridge.core import Profile
 from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -41,28 +41,19 @@ class Runbridge:
     def __init__(self, tmp_path: Path, sandbox: SandboxServer) -> None:
         self.tmp_path = tmp_path
         self.state = tmp_path / "state.db"
-        self.config = tmp_path / "runbridge.toml"
-        self.config.write_text(
-            "[server]\n"
-            f"state_path = {json.dumps(str(self.state))}\n"
-            "wait_seconds = 20\n"
-            "progress_interval_seconds = 0\n\n"
-            "[profiles.oa]\n"
-            'family = "platform"\n'
-            f"base_url = {json.dumps(sandbox.base_url)}\n"
-            f"api_key_env = {json.dumps(KEY_ENV)}\n",
-            encoding="utf-8",
+        profile = Profile(name="oa", family="platform", base_url=sandbox.base_url, api_key_env=KEY_ENV)
+        self.config = write_config(
+            tmp_path / "runbridge.toml",
+            profile,
+            state_path=str(self.state),
+            wait_seconds=20,
+            progress_interval_seconds=0,
         )
 
-    @asynccontextmanager
-    async def serving(self, name: str) -> AsyncIterator[tuple[Client, int]]:
-        pid_file = self.tmp_path / f"{name}.pid"
-        command = serve_command(pid_file, "--config", str(self.config))
+    def serving(self, name: str) -> AbstractAsyncContextManager[tuple[Client, int]]:
+        """A new runbridge process and a client without elicitation connected to it, with the process's pid."""
         env = {"PATH": os.environ.get("PATH", ""), KEY_ENV: DEFAULT_API_KEY}
-        params = StdioServerParameters(command=command[0], args=command[1:], env=env)
-        with open(self.tmp_path / f"{name}.stderr", "w") as errlog:
-            async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
-                yield client, int(pid_file.read_text())
+        return serving_over_stdio(self.tmp_path, name, env, "--config", str(self.config))
 
     def locator(self, run_id: str) -> dict[str, str]:
         with sqlite3.connect(self.state) as db:

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import anyio
 import pytest
-from faults_harness import MakeSandbox, assert_curated_error, request_times, serve_command, structured
+from faults_harness import MakeSandbox, assert_curated_error, request_times, serving_over_stdio, structured
 from lb_harness import openwop_config
-from mcp import Client, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp import Client
 from mcp_types import CallToolResult
 
 from redis_server import RedisServer
@@ -45,12 +44,9 @@ class Replicas:
     @asynccontextmanager
     async def serving(self, name: str) -> AsyncIterator[Client]:
         """A new runbridge process and a client without elicitation connected to it."""
-        command = serve_command(self.tmp_path / f"{name}.pid", "--config", str(self.config))
         env = {"PATH": os.environ.get("PATH", ""), self.key_env: DEFAULT_API_KEY, "RUNBRIDGE_STATE_KEYS": RING}
-        params = StdioServerParameters(command=command[0], args=command[1:], env=env)
-        with open(self.tmp_path / f"{name}.stderr", "w") as errlog:
-            async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
-                yield client
+        async with serving_over_stdio(self.tmp_path, name, env, "--config", str(self.config)) as (client, _):
+            yield client
 
     def stderr(self, name: str) -> str:
         return (self.tmp_path / f"{name}.stderr").read_text(encoding="utf-8", errors="replace")
