@@ -16,13 +16,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 import httpx2
 from anyio.abc import TaskGroup, TaskStatus
 
 from ...core.errors import BackendError, BackendTimeoutError, RunbridgeError, StreamError, TransportError
 from ...core.models import Gate
 from ...http import HttpClient, iter_messages, segment
+from .._runlog import BROKEN, stream_problem
 from .._runlog import RunLog as GenericRunLog
 from .events import EventMapper
 from .wire import api_path, as_dict, parse_data
@@ -46,30 +46,11 @@ LOST_V1 = (
 
 _logger = logging.getLogger("runbridge.orchestrations")
 
-BROKEN = (
-    RunbridgeError,
-    httpx2.HTTPError,
-    httpx2.StreamError,
-    OSError,
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.EndOfStream,
-)
-"""What reading a stream raises when the backend or the connection fails; anything else is a bug in runbridge."""
-
 
 def _bug(exc: Exception, what: str) -> str:
     """Log a bug with its traceback (it is runbridge's, not the backend's) and say so in the broken log's words."""
     _logger.error("a bug stopped reading %s", what, exc_info=exc)
     return f"runbridge failed reading it ({type(exc).__name__}, an internal error: its log has the details)"
-
-
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, RunbridgeError):
-        return str(exc)
-    if isinstance(exc, httpx2.TimeoutException):
-        return "no data arrived within the stream read timeout"
-    return f"the connection broke ({type(exc).__name__})"
 
 
 class V1Runs:
@@ -113,14 +94,14 @@ class V1Runs:
             log.stream_ended()
         except BROKEN as exc:
             if log is not None:
-                log.stream_ended(_problem(exc))
+                log.stream_ended(stream_problem(exc))
             elif isinstance(exc, RunbridgeError) and not isinstance(exc, StreamError):
                 raise  # the server refused the run (401, 404, ...): the caller of start_run gets the error itself
             else:  # the run may exist, but its id was never seen: say so, so that nobody starts it twice unawares
                 raise StreamError(
                     f"Could not start orchestration {target_id!r}: its event stream broke before it named the run "
-                    f"({_problem(exc)}). The run may have started on the server anyway: check there before starting "
-                    "it again."
+                    f"({stream_problem(exc)}). The run may have started on the server anyway: check there before "
+                    "starting it again."
                 ) from None
         except Exception as exc:
             problem = _bug(exc, f"the event stream of orchestration {target_id!r}")
@@ -163,7 +144,7 @@ class V1Runs:
         except BROKEN as exc:
             if not accepted:
                 raise
-            log.stream_ended(_problem(exc))
+            log.stream_ended(stream_problem(exc))
         except Exception as exc:
             problem = _bug(exc, f"the resume stream of run {log.run_id}")
             if not accepted:
