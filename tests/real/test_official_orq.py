@@ -20,6 +20,8 @@ from runbridge.sandbox import SandboxServer
 FLOWS: list[dict[str, Any]] = [
     {"name": "crud", "flow": "crud", "key": "made-by-the-sdk"},
     {"name": "invoke", "flow": "invoke", "agent": "echo-agent", "text": "hi"},
+    {"name": "task", "flow": "task", "agent": "echo-agent", "text": "not blocking"},
+    {"name": "run", "flow": "run", "key": "run-by-the-sdk", "text": "inline, not streamed"},
     {"name": "echo", "flow": "stream", "agent": "echo-agent", "text": "hello"},
     {"name": "weather", "flow": "stream", "agent": "weather-agent", "text": "Paris", "tool_result": {"temp_c": 18}},
     {"name": "approved", "flow": "stream", "agent": "payments-agent", "text": "refund", "review": "approved"},
@@ -76,6 +78,15 @@ def test_a_blocking_task(judged: Any) -> None:
     assert invoke["task"]["state"] == "completed"
     assert invoke["task"]["kind"] == "task"
     assert invoke["answer"] == ["You said: hi"]
+
+
+def test_a_task_that_does_not_block_and_a_run_then_their_state(judged: Any) -> None:
+    results = judged[0]
+    for name, text in (("task", "not blocking"), ("run", "inline, not streamed")):
+        got = finished(results[name])
+        assert got["task"] == {"state": "submitted", "kind": "task"}, name
+        assert got["polled"]["status"] == "completed", name
+        assert got["polled"]["output"] == [f"You said: {text}"], name
 
 
 def test_a_streamed_task_read_to_done_through_the_sdks_event_models(judged: Any) -> None:

@@ -180,3 +180,24 @@ async def test_a_stream_times_out_and_a_task_reads_back(orq: SandboxServer) -> N
     assert bad.status_code == 400
     assert submitted["kind"] == "task"
     assert submitted["status"]["state"] == "submitted"
+
+
+async def test_a_run_takes_only_what_the_sdks_run_body_has(orq: SandboxServer) -> None:
+    inline = {
+        "key": f"run-{uuid.uuid4().hex[:6]}",
+        "role": "r",
+        "instructions": "i",
+        "path": "Default/agents",
+        "model": "openai/gpt-4o-mini",
+        "settings": {"max_iterations": 2},
+        "message": _message("x"),
+    }
+    async with client_for(orq) as client:
+        refused = await client.post("/v2/agents/run", json={**inline, "configuration": {"blocking": False}})
+        timeout = await client.post("/v2/agents/run", json={**inline, "stream_timeout_seconds": 5})
+        taken = await client.post("/v2/agents/run", json=inline)
+    assert refused.status_code == 400
+    assert refused.json() == {"message": "Unknown fields: configuration"}
+    assert timeout.status_code == 400  # streamed runs only
+    assert taken.status_code == 200
+    assert taken.json()["status"]["state"] == "submitted"  # a run never blocks

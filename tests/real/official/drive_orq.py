@@ -11,6 +11,9 @@ Flows:
 - `crud`: create an agent, list every agent two at a time (`starting_after`) and back (`ending_before`), retrieve,
   update (with `version_increment`), delete, then retrieve it again (the SDK's 404 error).
 - `invoke`: a blocking task of `agent`.
+- `task`: a task of `agent` that does not block (no `configuration`), then its state read with
+  `responses.get` until it is no longer in progress.
+- `run`: a run (not streamed) with the agent's configuration inline, then its state read the same way.
 - `stream`: a streamed task of `agent` read to its end; with `tool_result`, the task it leaves waiting for a client
   tool is continued with that result on a new stream (same `task_id`); with `review`, the review is decided (as a
   person would in orq.ai's UI) once the stream asked for it; `timeout` sets `stream_timeout_seconds`.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import traceback
 import urllib.request
 from typing import Any
@@ -141,6 +145,43 @@ def invoke(orq: Orq, flow: dict[str, Any], out: dict[str, Any]) -> None:
     out["answer"] = [p.text for p in message.parts if p.kind == "text"] if message else []
 
 
+def _until_done(orq: Orq, agent_key: str, task_id: str) -> Any:
+    for _ in range(200):
+        got = step("poll", orq.agents.responses.get, agent_key=agent_key, task_id=task_id)
+        if got.status != "in_progress":
+            return got
+        time.sleep(0.05)
+    raise Stop("poll", TimeoutError(f"task {task_id} still in progress"))
+
+
+def _polled(got: Any) -> dict[str, Any]:
+    texts = [p.text for m in got.output for p in m.parts if p.kind == "text"]
+    return {"status": got.status, "output": texts, "usage": got.usage.model_dump() if got.usage else None}
+
+
+def task(orq: Orq, flow: dict[str, Any], out: dict[str, Any]) -> None:
+    message = {"role": "user", "parts": [{"kind": "text", "text": flow["text"]}]}
+    made = step("task", orq.agents.invoke, key=flow["agent"], message=message)
+    out["task"] = {"state": made.status.state, "kind": made.kind}
+    out["polled"] = _polled(_until_done(orq, flow["agent"], made.id))
+
+
+def run(orq: Orq, flow: dict[str, Any], out: dict[str, Any]) -> None:
+    made = step(
+        "run",
+        orq.agents.run,
+        key=flow["key"],
+        model="openai/gpt-4o-mini",
+        role="Inline",
+        instructions="Echo.",
+        path="Default/agents",
+        settings={"max_iterations": 2},
+        message={"role": "user", "parts": [{"kind": "text", "text": flow["text"]}]},
+    )
+    out["task"] = {"state": made.status.state, "kind": made.kind}
+    out["polled"] = _polled(_until_done(orq, flow["key"], made.id))
+
+
 def stream(orq: Orq, flow: dict[str, Any], out: dict[str, Any]) -> None:
     hint: dict[str, Any] = {}
     extra = {"stream_timeout_seconds": flow["timeout"]} if flow.get("timeout") else {}
@@ -246,6 +287,8 @@ def validate(orq: Orq, flow: dict[str, Any], out: dict[str, Any]) -> None:
 FLOWS = {
     "crud": crud,
     "invoke": invoke,
+    "task": task,
+    "run": run,
     "stream": stream,
     "stream_run": stream_run,
     "responses": responses,

@@ -189,7 +189,8 @@ class OrqBackend:
                 log = await self.streams.start(path, {**body, "stream": True}, new_log, action=what)
             else:
                 path = "/v2/agents/run" if endpoint == "run" else f"/v2/agents/{segment(agent_key)}/task"
-                body["configuration"] = {"blocking": False}
+                if endpoint == "task":  # `run` has no configuration: it never blocks
+                    body["configuration"] = {"blocking": False}
                 task = as_dict(await self.http.json("POST", path, action=what, json=body))
                 task_id = str(task.get("id") or "")
                 if not task_id:

@@ -1,7 +1,8 @@
 """The orq.ai execution routes: tasks (blocking or not), streamed tasks, inline-configured runs, and responses.
 
 * `POST /v2/agents/{key}/task` → an A2A task (`configuration.blocking`: wait for the turn to end);
-  `POST /v2/agents/run` the same with the agent's configuration inline (the agent is created, or its version reused).
+  `POST /v2/agents/run` the same, never blocking, with the agent's configuration inline (the agent is created, or
+  its version reused): it takes the fields of a configuration and of a call, and no others (no `configuration`).
 * `POST /v2/agents/{key}/stream-task`, `POST /v2/agents/stream-run` → `text/event-stream`: one `data:` line per
   event (`{"type", "timestamp", "data"}`), `: keep-alive` comments while the agent waits, `data: [DONE]` at the end;
   `agents.timeout` when `stream_timeout_seconds` (1..3600, default 1800) pass first.
@@ -34,6 +35,14 @@ from .turns import run_turn
 __all__ = ["Execution"]
 
 DONE = b"data: [DONE]\n\n"
+_RUN_FIELDS = frozenset(
+    {
+        *("key", "model", "role", "instructions", "message", "path", "settings", "task_id", "fallback_models"),
+        *("variables", "identity", "contact", "thread", "memory", "description", "system_prompt", "memory_stores"),
+        *("knowledge_bases", "team_of_agents", "metadata", "engine"),
+    }
+)
+"""What `POST /v2/agents/run` takes (`stream-run`: these and `stream_timeout_seconds`)."""
 _CONTEXT = ("identity", "contact", "thread", "memory", "metadata", "variables", "engine", "stream_timeout_seconds")
 KEEPALIVE = b": keep-alive\n\n"
 
@@ -69,7 +78,7 @@ class Execution:
         self.ctx = ctx
 
     async def _begin(
-        self, request: Request, *, inline: bool
+        self, request: Request, *, inline: bool, streamed: bool = False
     ) -> tuple[TaskRecord, dict[str, Any], dict[str, Any]] | Response:
         body = await read_json(request)
         if isinstance(body, JSONResponse):
@@ -78,6 +87,9 @@ class Execution:
             missing = [k for k in REQUIRED if k not in body and k != "description"]
             if missing:
                 return error(400, f"Missing required fields: {', '.join(missing)}")
+            unknown = sorted(set(body) - _RUN_FIELDS - ({"stream_timeout_seconds"} if streamed else set()))
+            if unknown:
+                return error(400, f"Unknown fields: {', '.join(unknown)}")
             agent = self._inline_agent(body)
         else:
             agent = self.s.agents.get(request.path_params["key"])
@@ -170,7 +182,7 @@ class Execution:
         return await self._stream(request, inline=True)
 
     async def _stream(self, request: Request, *, inline: bool) -> Response:
-        begun = await self._begin(request, inline=inline)
+        begun = await self._begin(request, inline=inline, streamed=True)
         if isinstance(begun, Response):
             return begun
         task, agent, body = begun
