@@ -146,8 +146,11 @@ async def test_billing_and_once_shown_values(oa: SandboxServer, variant: str, mo
         key = await backend.admin_create("api_keys", {"name": "deploy"})
         hook = await backend.admin_create("schedules", {"agent_name": "summarizer", "schedule_type": "webhook"})
         again = await backend.admin_get("schedules", hook.record["id"])
-    assert balance["balance_cents"] == steer(oa)["balance_cents"]
-    assert len(history["transactions"]) >= 2
+    assert balance.cents == steer(oa)["balance_cents"]
+    assert "balance_cents" in balance.record, "the rest of the answer, as the platform says it"
+    assert "recent_transactions" not in balance.record, "transactions come apart"
+    assert balance.transactions
+    assert len(history.transactions) >= 2
     assert url.startswith("https://checkout.")
     assert key.once is not None
     assert key.once.startswith("sk_live_")
@@ -203,3 +206,31 @@ async def test_a_usage_read_waits_out_a_short_rate_limit_and_reports_a_long_one(
     assert waited == 2, "refused once, then answered"
     assert "wait 3600 s" in str(refused.value)
     assert "quota resets at" in str(refused.value)
+
+
+async def test_listing_actions_answer_pages_without_the_wire_keys(
+    oa: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A schedule's runs and events, a service's logs and a workspace's members come back as `AdminPage`s: the
+    records and the total, whatever keys the platform wraps them in."""
+    async with adapter(oa, monkeypatch, background=False) as backend:
+        schedule = (await backend.admin_list("schedules")).items[0]
+        service = (await backend.admin_list("services")).items[0]
+        await backend.admin_action("schedules", schedule["id"], "trigger", {})
+        await backend.admin_action("workspaces", "", "invite", {"email": "new@acme.example", "role": "member"})
+        runs = await backend.admin_page("schedules", schedule["id"], "runs", params={"limit": 5})
+        events = await backend.admin_page("schedules", schedule["id"], "events")
+        logs = await backend.admin_page("services", service["id"], "logs", params={"limit": 3})
+        members = await backend.admin_page("workspaces", "", "members")
+        with pytest.raises(UnsupportedError):
+            await backend.admin_page("schedules", schedule["id"], "trigger")
+        with pytest.raises(UnsupportedError):
+            await backend.admin_action("schedules", schedule["id"], "runs")
+    assert runs.items
+    assert isinstance(runs.total, int)
+    assert runs.total >= len(runs.items)
+    assert all("status" in r for r in runs.items)
+    assert events.items
+    assert 0 < len(logs.items) <= 3
+    assert {m.get("email") for m in members.items} >= {"owner@acme.example"}
+    assert [i.get("email") for i in members.pending] == ["new@acme.example"]

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from .threads import SecretRefs
 
-__all__ = ["AdminAPI", "AdminKind", "AdminPage", "Created"]
+__all__ = ["AdminAPI", "AdminKind", "AdminPage", "Balance", "Created"]
 
 AdminKind = Literal["schedules", "services", "workspaces", "secrets", "api_keys"]
 
@@ -25,6 +25,18 @@ class AdminPage:
 
     items: list[dict[str, Any]]
     total: int | None = None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    """Records awaiting someone, listed beside the page (a workspace's pending invitations)."""
+
+
+@dataclass
+class Balance:
+    """The account's credit: `cents` (None if the backend did not say), its transactions (recent ones, or the
+    whole history), and the rest of what the backend says of it (`record`, its own field names)."""
+
+    cents: int | float | None
+    transactions: list[dict[str, Any]] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -40,9 +52,10 @@ class Created:
 @runtime_checkable
 class AdminAPI(Protocol):
     """Administer the account. `workspace_id` None: the profile's workspace. Actions are the backend's verbs on
-    one record (`trigger`, `runs`, `events` of a schedule; `restart`, `logs` of a service; `members`, `invite` of a
-    workspace, whose id "" is the profile's), answered as records: an action that acts on one record (`restart`,
-    `invite`) answers with that record itself."""
+    one record, whose id "" for a workspace is the profile's: `admin_action` for those that act (`trigger` of a
+    schedule, `restart` of a service, `invite` to a workspace), answered with a record (for `restart` and `invite`
+    the record acted on); `admin_page` for those that list (`runs`, `events` of a schedule; `logs` of a service;
+    `members` of a workspace, with its pending invitations), answered with a page."""
 
     async def admin_list(
         self, kind: AdminKind, *, workspace_id: str | None = None, filters: Mapping[str, Any] | None = None
@@ -71,6 +84,16 @@ class AdminAPI(Protocol):
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]: ...
 
+    async def admin_page(
+        self,
+        kind: AdminKind,
+        item_id: str,
+        view: str,
+        *,
+        workspace_id: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> AdminPage: ...
+
     async def set_secret(
         self, name: str, source: SecretRefs, *, description: str | None = None, workspace_id: str | None = None
     ) -> dict[str, Any]:
@@ -78,7 +101,9 @@ class AdminAPI(Protocol):
         read at once, sent, never returned."""
         ...
 
-    async def billing(self, what: Literal["balance", "history"]) -> dict[str, Any]: ...
+    async def billing(self, what: Literal["balance", "history"]) -> Balance:
+        """The balance with its recent transactions, or (`history`) with every transaction."""
+        ...
 
     async def checkout(self, amount_cents: int) -> str:
         """A payment page's URL that adds `amount_cents` of credit."""

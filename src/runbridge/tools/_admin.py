@@ -25,7 +25,6 @@ __all__ = [
     "admin_of",
     "admin_spec",
     "confirmed_delete",
-    "listed",
 ]
 
 Profile = Annotated[str | None, Field(description="Profile name; omit for the default profile.")]
@@ -90,9 +89,3 @@ def admin_spec(
     return ToolSpec(
         fn, "admin", title, read_only=read_only, destructive=destructive, idempotent=idempotent, capability="admin"
     )
-
-
-def listed(doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """The records under `key` of an answer (none if it holds no list)."""
-    found = doc.get(key)
-    return [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []

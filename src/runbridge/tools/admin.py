@@ -18,7 +18,7 @@ from pydantic import Field
 from ..bridge.admin_results import AdminResult, check_once, hand_over
 from ..core.errors import InputError
 from . import admin_account
-from ._admin import Confirm, Limit, Profile, SecretFile, Workspace, admin_of, confirmed_delete, listed
+from ._admin import Confirm, Limit, Profile, SecretFile, Workspace, admin_of, confirmed_delete
 from ._admin import admin_spec as _spec
 from ._spec import app_of
 
@@ -66,10 +66,8 @@ async def schedules_get(
         record = await backend.admin_get("schedules", schedule_id, workspace_id=workspace_id)
         return AdminResult(profile=chosen.name, kind="schedules", record=record)
     params = {"limit": limit, "status": status if view == "runs" else None}
-    doc = await backend.admin_action("schedules", schedule_id, view, workspace_id=workspace_id, params=params)
-    items = listed(doc, view)
-    total = doc.get("total") if isinstance(doc.get("total"), int) else None
-    return AdminResult(profile=chosen.name, kind="schedules", items=items, total=total)
+    page = await backend.admin_page("schedules", schedule_id, view, workspace_id=workspace_id, params=params)
+    return AdminResult(profile=chosen.name, kind="schedules", items=page.items, total=page.total)
 
 
 async def schedules_create(
@@ -186,9 +184,8 @@ async def services_get(
     if view == "service":
         record = await backend.admin_get("services", service_id, workspace_id=workspace_id)
         return AdminResult(profile=chosen.name, kind="services", record=record)
-    doc = await backend.admin_action("services", service_id, "logs", workspace_id=workspace_id, params={"limit": limit})
-    items = listed(doc, "logs")
-    return AdminResult(profile=chosen.name, kind="services", items=items, total=len(items))
+    page = await backend.admin_page("services", service_id, "logs", workspace_id=workspace_id, params={"limit": limit})
+    return AdminResult(profile=chosen.name, kind="services", items=page.items, total=len(page.items))
 
 
 async def services_deploy(

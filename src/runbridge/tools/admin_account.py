@@ -14,7 +14,7 @@ from pydantic import Field
 from ..bridge.admin_results import AdminResult, check_once, hand_over, show_url, shown_before
 from ..core.errors import InputError
 from ..core.threads import SecretRefs
-from ._admin import Confirm, Profile, SecretFile, Workspace, admin_of, admin_spec, confirmed_delete, listed
+from ._admin import Confirm, Profile, SecretFile, Workspace, admin_of, admin_spec, confirmed_delete
 from ._spec import app_of
 
 __all__ = ["SPECS"]
@@ -40,9 +40,8 @@ async def workspaces_members(
 ) -> AdminResult:
     """List a workspace's members and pending invitations."""
     chosen, backend = admin_of(app_of(ctx), profile)
-    doc = await backend.admin_action("workspaces", workspace_id or "", "members")  # "": the profile's workspace
-    members = listed(doc, "members")
-    invites = listed(doc, "invitations")
+    page = await backend.admin_page("workspaces", workspace_id or "", "members")  # "": the profile's workspace
+    members, invites = page.items, page.pending
     note = (
         f"{len(invites)} pending invitation(s): {', '.join(str(i.get('email')) for i in invites)}." if invites else None
     )
@@ -139,14 +138,11 @@ async def billing_balance(
     """The account's prepaid credit balance (for paid agents) and its transactions."""
     chosen, backend = admin_of(app_of(ctx), profile)
     balance = await backend.billing("balance")
-    items = balance.get("recent_transactions")
-    if history:
-        items = (await backend.billing("history")).get("transactions", items)
-    cents = balance.get("balance_cents")
-    note = f"Balance: ${cents / 100:.2f}." if isinstance(cents, int | float) else None
-    rows = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
-    record = {k: v for k, v in balance.items() if k != "recent_transactions"}
-    return AdminResult(profile=chosen.name, kind="billing", record=record, items=rows, total=len(rows), note=note)
+    rows = (await backend.billing("history")).transactions if history else balance.transactions
+    note = f"Balance: ${balance.cents / 100:.2f}." if balance.cents is not None else None
+    return AdminResult(
+        profile=chosen.name, kind="billing", record=balance.record, items=rows, total=len(rows), note=note
+    )
 
 
 async def billing_checkout(

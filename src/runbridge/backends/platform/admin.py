@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
-from ...core.admin import AdminKind, AdminPage, Created
+from ...core.admin import AdminKind, AdminPage, Balance, Created
 from ...core.errors import BackendError, InputError, NotFoundError, UnsupportedError, sentences
 from ...core.logs import redact, register_secret
 from ...core.threads import SecretRefs
@@ -32,16 +32,20 @@ _ROUTES: dict[str, tuple[str, str, str]] = {
     "secrets": ("/workspaces/{ws}/secrets", "secrets", "secret"),
     "api_keys": ("/api-keys", "api_keys", "api_key"),
 }
-# (kind, action) -> (method, the key of the one record it answers with, if it answers with one); the path is the
-# record's, then /action
-_ACTIONS: dict[tuple[str, str], tuple[str, str | None]] = {
-    ("schedules", "trigger"): ("POST", None),
-    ("schedules", "runs"): ("GET", None),
-    ("schedules", "events"): ("GET", None),
-    ("services", "restart"): ("POST", "service"),
-    ("services", "logs"): ("GET", None),
-    ("workspaces", "members"): ("GET", None),
-    ("workspaces", "invite"): ("POST", "invitation"),
+# (kind, action) -> the key of the one record it answers with (None: the answer is the record); POSTed to the
+# record's path, then /action
+_ACTIONS: dict[tuple[str, str], str | None] = {
+    ("schedules", "trigger"): None,
+    ("services", "restart"): "service",
+    ("workspaces", "invite"): "invitation",
+}
+# (kind, view) -> (the key of the records it lists, the key of those pending beside them); read at the record's
+# path, then /view
+_VIEWS: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("schedules", "runs"): ("runs", None),
+    ("schedules", "events"): ("events", None),
+    ("services", "logs"): ("logs", None),
+    ("workspaces", "members"): ("members", "invitations"),
 }
 _ONCE = ("webhook_url", "webhook_secret")  # shown when a webhook schedule is made, never again
 _NEVER = ("value", "secret_value", "key", "plaintext_key")  # a value the platform should not send back, dropped
@@ -60,6 +64,16 @@ def _record(data: Any, key: str) -> dict[str, Any]:
 
 def _safe(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in _NEVER and k not in _ONCE}
+
+
+def _balance(doc: dict[str, Any]) -> Balance:
+    """A balance answer (`balance_cents`, `recent_transactions`) or a history answer (`transactions`)."""
+    cents = doc.get("balance_cents")
+    lists = ("recent_transactions", "transactions")
+    rows = next((doc[k] for k in lists if isinstance(doc.get(k), list)), [])
+    record = {k: v for k, v in doc.items() if k not in lists}
+    known = isinstance(cents, int | float) and not isinstance(cents, bool)
+    return Balance(cents if known else None, [r for r in rows if isinstance(r, dict)], record)
 
 
 def _items(data: Any, key: str) -> list[dict[str, Any]]:
@@ -142,6 +156,12 @@ class PlatformAdmin:
         path = f"{await self._base(kind, workspace_id)}/{segment(item_id)}"
         await self.wire.call("DELETE", path, action=f"delete the {_SINGULAR.get(kind, 'API key')}")
 
+    async def _record_path(self, kind: AdminKind, item_id: str, workspace_id: str | None, action: str) -> str:
+        base = await self._base(kind, None if kind == "workspaces" else workspace_id)
+        if kind == "workspaces" and not item_id:  # the profile's workspace
+            item_id = await self.wire.workspace()
+        return f"{base}/{segment(item_id)}/{action}"
+
     async def admin_action(
         self,
         kind: AdminKind,
@@ -152,25 +172,46 @@ class PlatformAdmin:
         workspace_id: str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        found = _ACTIONS.get((kind, action))
-        if found is None:
+        if (kind, action) not in _ACTIONS:
             raise UnsupportedError(f"orchagent.io has no {action!r} for {kind}.")
-        method, record_key = found
-        base = await self._base(kind, None if kind == "workspaces" else workspace_id)
-        if kind == "workspaces" and not item_id:  # the profile's workspace
-            item_id = await self.wire.workspace()
-        path = f"{base}/{segment(item_id)}/{action}"
+        path = await self._record_path(kind, item_id, workspace_id, action)
         answer = await self.wire.call(
-            method,
+            "POST",
             path,
             action=f"{action} the {_SINGULAR[kind]}",
-            json=dict(body or {}) if method == "POST" else None,
+            json=dict(body or {}),
             params={k: v for k, v in (params or {}).items() if v is not None} or None,
         )
+        record_key = _ACTIONS[(kind, action)]
         data = answer.data
         if record_key is not None:
             return _record(data, record_key)
         return _safe(data) if isinstance(data, dict) else {"items": data}
+
+    async def admin_page(
+        self,
+        kind: AdminKind,
+        item_id: str,
+        view: str,
+        *,
+        workspace_id: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> AdminPage:
+        found = _VIEWS.get((kind, view))
+        if found is None:
+            raise UnsupportedError(f"orchagent.io has no {view!r} list for {kind}.")
+        items_key, pending_key = found
+        path = await self._record_path(kind, item_id, workspace_id, view)
+        answer = await self.wire.call(
+            "GET",
+            path,
+            action=f"read the {_SINGULAR[kind]}'s {view}",
+            params={k: v for k, v in (params or {}).items() if v is not None} or None,
+        )
+        data = answer.data
+        total = data.get("total") if isinstance(data, dict) else None
+        pending = _items(data, pending_key) if pending_key is not None and isinstance(data, dict) else []
+        return AdminPage(_items(data, items_key), total if isinstance(total, int) else None, pending)
 
     # -- secrets ------------------------------------------------------------------------------------------------
 
@@ -228,17 +269,17 @@ class PlatformAdmin:
 
     # -- billing ------------------------------------------------------------------------------------------------
 
-    async def billing(self, what: Literal["balance", "history"]) -> dict[str, Any]:
+    async def billing(self, what: Literal["balance", "history"]) -> Balance:
         if what == "history":
             try:
                 data = (await self.wire.call("GET", "/billing/history", action="read the billing history")).data
-                return data if isinstance(data, dict) else {"transactions": data}
+                return _balance(data if isinstance(data, dict) else {"transactions": data})
             except BackendError as exc:
                 if exc.status not in (404, 405):
                     raise
                 # the CLI's `billing history` is the balance's recent transactions
         answer = await self.wire.first_of(PATHS["billing.balance"], action="read the credit balance")
-        return answer.data if isinstance(answer.data, dict) else {}
+        return _balance(answer.data if isinstance(answer.data, dict) else {})
 
     async def checkout(self, amount_cents: int) -> str:
         if amount_cents < 500:
