@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
+from examples._tasks import TaskExtension, cancel, get, until
 from mcp import Client
 
 from runbridge.core import Profile, Settings
@@ -266,3 +267,97 @@ async def test_a_gate_claim_nobody_finished_is_settled_by_what_the_backend_can_s
         assert answered.is_error
         assert "already answered (unconfirmed" in text
         assert sandbox.stats()["resolves"] == resolves
+
+
+@pytest.fixture(scope="module")
+def located_sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(["langgraph", "orq"], keepalive_seconds=0.2) as server:
+        yield server
+
+
+@pytest.fixture
+def located_settings(located_sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A LangGraph and an orq profile (adapters that find a run by its stored locator: its thread, its agent) and a
+    state file."""
+    monkeypatch.setenv(KEY_ENV, located_sandbox.api_key)
+    urls = located_sandbox.base_urls
+    profiles = [
+        Profile(name="lg", family="langgraph", base_url=urls["langgraph"], api_key_env=KEY_ENV),
+        Profile(name="orq", family="orq", base_url=urls["orq"], api_key_env=KEY_ENV),
+    ]
+    return Settings(
+        profiles={p.name: p for p in profiles},
+        state_path=str(tmp_path / "state.db"),
+        wait_seconds=15,
+        heartbeat_seconds=5,
+        progress_interval_seconds=0,
+    )
+
+
+LOCATED_STARTS = {
+    "lg": ("runs_start", {"target_id": "review", "inputs": {"topic": "wrens"}, "profile": "lg"}),
+    "orq": ("agents_call", {"agent_id": "weather-agent", "message": "Oslo", "profile": "orq"}),
+}
+LOCATED_ANSWERS = {"lg": {"choice": "approve"}, "orq": {"result": '{"temp_c": -3}'}}
+
+
+@pytest.mark.parametrize("profile", ["lg", "orq"])
+async def test_a_gate_answered_first_thing_after_a_restart_reaches_its_run(
+    profile: str, located_settings: Settings
+) -> None:
+    """gates_respond is the first call of the new runbridge: the adapter has seen nothing of the run yet, and finds
+    it by the locator stored with it."""
+    tool, args = LOCATED_STARTS[profile]
+    with anyio.fail_after(60):
+        async with serving(located_settings) as client:
+            waiting = await ok(client, tool, args)
+        assert waiting["status"] == "waiting", waiting
+        answer = {
+            "gate_id": waiting["waiting_for"]["gate_id"],
+            "decision": "accept",
+            "values": LOCATED_ANSWERS[profile],
+        }
+        async with serving(located_settings) as client:  # restarted: the adapters are new, their maps empty
+            done = await ok(client, "gates_respond", answer)
+    assert done["status"] == "completed", done
+
+
+async def test_a_langgraph_gate_left_answering_by_a_stopped_runbridge_is_open_again(located_settings: Settings) -> None:
+    """A claim whose lease lapsed on a LangGraph gate: the next runbridge asks the run (found by its stored thread),
+    sees it still waits on the gate, and opens it again; it is then answered."""
+    tool, args = LOCATED_STARTS["lg"]
+    with anyio.fail_after(60):
+        async with serving(located_settings) as client:
+            waiting = await ok(client, tool, args)
+        gate_id = waiting["waiting_for"]["gate_id"]
+        store = SqliteStore(located_settings.state_path)
+        try:
+            await store.claim_gate("lg", gate_id, lease_seconds=0.001)  # a claim nobody finishes: its lease lapses
+        finally:
+            await store.aclose()
+        async with serving(located_settings) as client:
+            listed = await ok(client, "gates_list", {"include_closed": True, "profile": "lg"})
+            answer = {"gate_id": gate_id, "decision": "accept", "values": LOCATED_ANSWERS["lg"]}
+            done = await ok(client, "gates_respond", answer)
+    (gate,) = [g for g in listed["gates"] if g["gate_id"] == gate_id]
+    assert gate["state"] == "open"
+    assert done["status"] == "completed", done
+
+
+async def test_a_langgraph_task_cancelled_first_thing_after_a_restart_cancels_its_run(
+    located_settings: Settings,
+) -> None:
+    """tasks/cancel is the first call of the new runbridge: the adapter finds the task's run by its stored thread."""
+    tool, args = LOCATED_STARTS["lg"]
+    with anyio.fail_after(60):
+        tasks = TaskExtension(poll=False)
+        async with Client(build_server(located_settings), extensions=[tasks]) as client:
+            await client.call_tool(tool, args)
+            task_id = tasks.created[0].task_id
+            await until(client.session, task_id, "input_required")
+        async with Client(build_server(located_settings), extensions=[TaskExtension(poll=False)]) as client:
+            await cancel(client.session, task_id)  # restarted: the adapters are new, their maps empty
+            state = await get(client.session, task_id)
+            run = await ok(client, "runs_get", {"run_id": task_id.split("/")[1], "profile": "lg"})
+    assert state.status == "cancelled"
+    assert run["run"]["status"] == "cancelled"

@@ -11,6 +11,7 @@ from ..core.models import Gate, GateAnswer
 from ..core.protocols import GatesAPI
 from ..state import RunStore
 from .gates import validate_values
+from .locating import locate
 
 __all__ = ["AnswerOutcome", "answer_gate"]
 
@@ -64,6 +65,7 @@ async def answer_gate(
         await registry.finish_gate(profile, gate_id, "open")
         raise
     try:
+        await locate(registry, profile, backend, gate.run_id)  # after a restart, the adapter finds the gate's run
         response = await backend.resolve_gate(gate, answer)
     except GateError as exc:
         await registry.finish_gate(profile, gate_id, "closed" if exc.closed else "open")

@@ -22,6 +22,7 @@ from ..core.models import Run, RunStatus
 from ..core.protocols import RunsAPI
 from ..state import GateRecord, GateState
 from .app import App
+from .locating import locate
 
 __all__ = ["recover_claims"]
 
@@ -57,6 +58,7 @@ async def _settle(app: App, stale: GateRecord) -> bool:
         _, backend = app.adapters.get(profile)
         if not isinstance(backend, RunsAPI):
             return False
+        await locate(app.registry, profile, backend, gate.run_id)
         run = await backend.get_run(gate.run_id)
     except NotFoundError:
         await app.registry.finish_gate(profile, gate.gate_id, "closed")

@@ -4,24 +4,48 @@ exists. A run record is created only for a run runbridge started, or one its bac
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
+from ..core.config import Profile
 from ..core.errors import NotFoundError
 from ..core.models import Run, RunStatus
 from ..core.protocols import RunLocatorAPI
 from ..state import RunRecord, RunStore
 from .users import current_user, visible_to
 
-__all__ = ["keep_locator", "known_run", "must_exist", "no_such_run"]
+if TYPE_CHECKING:
+    from .app import App
+
+__all__ = ["keep_locator", "known_run", "locate", "must_exist", "no_such_run", "run_backend"]
+
+T = TypeVar("T")
 
 
-async def known_run(store: RunStore, profile: str, backend: object, run_id: str) -> RunRecord | None:
+async def locate(store: RunStore, profile: str, backend: object, run_id: str) -> RunRecord | None:
     """runbridge's record of the run (None: it has none), its locator handed to an adapter that notes one, so that
-    a run started before a restart, or by another runbridge process, is reached as this one would."""
+    a run started before a restart, or by another runbridge process, is reached as this one would. Every path that
+    asks a backend about a stored run (a gate's, a task's) goes through here or `run_backend` first."""
     record = await store.get_run(profile, run_id)
-    if record is not None and not visible_to(current_user(), record):  # another user's: as if there were none
-        raise no_such_run(profile, run_id)
     if record is not None and record.locator and isinstance(backend, RunLocatorAPI):
         backend.locate_run(run_id, record.locator)
     return record
+
+
+async def run_backend(
+    app: App, profile: str | None, capability: str, api: type[T], run_id: str
+) -> tuple[Profile, T, RunRecord | None]:
+    """The profile's adapter as `api` (`Adapters.require`), with `run_id` located on it, and runbridge's record of
+    the run."""
+    chosen, backend = app.adapters.require(profile, capability, api)
+    return chosen, backend, await locate(app.registry, chosen.name, backend, run_id)
+
+
+async def known_run(store: RunStore, profile: str, backend: object, run_id: str) -> RunRecord | None:
+    """`locate` for a caller's request: another user's run is "no such run"."""
+    record = await store.get_run(profile, run_id)
+    if record is not None and not visible_to(current_user(), record):  # another user's: as if there were none
+        raise no_such_run(profile, run_id)
+    return await locate(store, profile, backend, run_id)
 
 
 def no_such_run(profile: str, run_id: str) -> NotFoundError:

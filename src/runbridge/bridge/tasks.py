@@ -35,6 +35,7 @@ from ..state import TaskRecord, TaskStatus
 from .app import App
 from .caller import Caller, Channel
 from .following import FollowedRun, answered_note
+from .locating import run_backend
 from .output import tool_result
 from .results import RunReport
 from .watch import Follower
@@ -252,7 +253,7 @@ async def follow_task(
 ) -> RunReport:
     """Follow the task's run round after round until it ends; its gates make the task wait for an answer."""
     app, store = book.app, book.app.registry
-    chosen, backend = app.adapters.require(task.profile, "runs", RunsAPI)
+    chosen, backend, _ = await run_backend(app, task.profile, "runs", RunsAPI, task.run_id)
     caller = _TaskCaller(book, task)
     decision: str | None = None
     first = True

@@ -18,6 +18,7 @@ from ..state import TaskRecord
 from .answers import answer_gate
 from .app import App
 from .gates import answer_from_content, elicitation_message, elicitation_schema
+from .locating import run_backend
 from .tasks import book_of
 
 __all__ = ["answer_task", "cancel_task", "gate_key", "input_requests", "list_tasks", "open_gate", "read_task"]
@@ -92,7 +93,7 @@ async def cancel_task(app: App, task: TaskRecord) -> TaskRecord:
     """Cancel the task's run on the backend (an explicit request to stop it), and the task with it."""
     if task.ended:
         raise InputError(f"Task {task.task_id!r} has already ended ({task.status}); nothing to cancel.")
-    _, backend = app.adapters.require(task.profile, "runs", RunsAPI)
+    _, backend, _ = await run_backend(app, task.profile, "runs", RunsAPI, task.run_id)
     run = await backend.cancel_run(task.run_id, reason="cancelled through its MCP task")
     await app.registry.update_run(task.profile, task.run_id, status=run.status)
     if run.status.terminal:
