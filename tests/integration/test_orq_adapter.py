@@ -295,6 +295,24 @@ async def test_a_stream_timeout_is_followed_by_reading_the_tasks_state(orq: Sand
     assert (await backend.get_run(run.run_id)).status is RunStatus.RUNNING  # the task goes on, watched by state
 
 
+async def test_a_polled_task_has_its_usage_in_this_process_and_after_a_restart(
+    orq: SandboxServer, connect: Connect
+) -> None:
+    backend = connect(orq, poll_seconds=0.05)
+    polled = await backend.call_agent(AgentCallRequest(agent_id="echo-agent", message="counted", endpoint="task"))
+    end = (await _events(backend, polled.run_id, lambda e: e.terminal))[-1]
+    assert end.usage is not None
+    assert (end.usage.input_tokens, end.usage.output_tokens, end.usage.total_tokens) == (120, 30, 150)
+    assert end.usage.cost_usd is None  # GET .../responses/{task_id} has no billing
+    assert (await backend.get_run(polled.run_id)).usage == end.usage
+    assert polled.locator is not None
+    after = connect(orq)  # another process: only orq.ai's state of the task
+    after.locate_run(polled.run_id, polled.locator)
+    snapshot = await after.get_run(polled.run_id)
+    assert snapshot.status is RunStatus.COMPLETED
+    assert snapshot.usage == end.usage
+
+
 async def test_the_task_and_responses_endpoints(orq: SandboxServer, connect: Connect) -> None:
     backend = connect(orq, poll_seconds=0.05)
     polled = await backend.call_agent(AgentCallRequest(agent_id="echo-agent", message="polled", endpoint="task"))

@@ -87,6 +87,8 @@ def test_a_task_that_does_not_block_and_a_run_then_their_state(judged: Any) -> N
         assert got["task"] == {"state": "submitted", "kind": "task"}, name
         assert got["polled"]["status"] == "completed", name
         assert got["polled"]["output"] == [f"You said: {text}"], name
+        usage = got["polled"]["usage"]  # what the SDK's model of GET .../responses/{task_id} read
+        assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (120, 30, 150), name
 
 
 def test_a_streamed_task_read_to_done_through_the_sdks_event_models(judged: Any) -> None:

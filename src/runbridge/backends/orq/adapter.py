@@ -253,8 +253,9 @@ class OrqBackend:
         status = _STATES.get(str(doc.get("status")), RunStatus.UNKNOWN)
         outputs = None
         open_gate = None
+        mapper = EventMapper(agent_key, run_id)
         for raw in state_events(doc):
-            for event in EventMapper(agent_key, run_id).feed(raw, ""):
+            for event in mapper.feed(raw, ""):
                 if event.gate is not None:
                     status, open_gate = RunStatus.WAITING, event.gate
                 outputs = event.data.get("outputs", outputs)
@@ -265,6 +266,7 @@ class OrqBackend:
             raw_status=str(doc.get("status") or ""),
             outputs=outputs,
             error=str(doc["error"]) if doc.get("error") else None,
+            usage=mapper.usage,  # the last turn's tokens: this answer has no billing
             open_gate=open_gate,
             details={"source": "orq.ai's state of the task", "agent_key": agent_key},
             locator={"agent_key": agent_key},

@@ -7,7 +7,8 @@
   event (`{"type", "timestamp", "data"}`), `: keep-alive` comments while the agent waits, `data: [DONE]` at the end;
   `agents.timeout` when `stream_timeout_seconds` (1..3600, default 1800) pass first.
 * `POST /v2/agents/{key}/responses` → the response JSON, or its own event stream with `"stream": true`;
-  `GET /v2/agents/{key}/responses/{task_id}` → the task as a response (`in_progress` | `completed` | `failed`).
+  `GET /v2/agents/{key}/responses/{task_id}` → the task as a response (`in_progress` | `completed` | `failed`),
+  with the `usage` of its last turn (tokens; this answer has no billing).
 
 `task_id` continues an inactive task of the same agent (404 when there is none, 409 while it is active); a
 `role: "tool"` message may only hold `tool_result` and `error` parts.
@@ -264,15 +265,11 @@ class Execution:
                     yield chunk
 
             return EventStreamResponse(frames(), closing=self.ctx.closing)
-        usage: dict[str, Any] | None = None
-        async for item in turn:
-            if item.get("type") == "event.agents.inactive":
-                usage = item["data"].get("usage")
+        async for _ in turn:
+            pass
         doc = self._response(task, agent)
         doc.pop("status")
         doc.pop("error", None)
-        if usage is not None:
-            doc["usage"] = usage
         return JSONResponse(doc)
 
     def _response(self, task: TaskRecord, agent: dict[str, Any]) -> dict[str, Any]:
@@ -289,6 +286,8 @@ class Execution:
             doc["finish_reason"] = task.finish_reason
         if task.pending_tool_calls:
             doc["pending_tool_calls"] = task.pending_tool_calls
+        if task.last_usage is not None and not task.active:
+            doc["usage"] = task.last_usage  # tokens only: this answer has no billing
         if task.errored:
             doc["error"] = task.errored
         return doc

@@ -185,6 +185,7 @@ class TaskRecord:
     turns: int = 0
     named: bool = False
     usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0})
+    last_usage: dict[str, int] | None = None  # the usage of the turn that ended last (`GET .../responses/{id}`)
     events: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
     review: anyio.Event = field(default_factory=anyio.Event)
     decision: str | None = None  # a person's review in "orq.ai's UI" (the sandbox admin route)

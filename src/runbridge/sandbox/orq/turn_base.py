@@ -111,12 +111,14 @@ class TurnBase:
         prompt, completion = task.usage["prompt_tokens"], task.usage["completion_tokens"]
         task.usage = {"prompt_tokens": 0, "completion_tokens": 0}  # each inactive event reports its own turn
         input_cost, output_cost = round(prompt * _PRICE_IN, 8), round(completion * _PRICE_OUT, 8)
+        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+        task.last_usage = usage
         data: dict[str, Any] = {
             "last_message": text,
             "finish_reason": finish_reason,
             "workflowRunId": task.workflow_run_id,
             "last_message_full": {"role": "agent", "parts": [{"kind": "text", "text": text}]},
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            "usage": usage,
             "billing": {
                 "total_cost": round(input_cost + output_cost, 8),
                 "input_cost": input_cost,
