@@ -107,6 +107,26 @@ def test_what_the_backend_families_share_imports_no_family(path: Path) -> None:
         )
 
 
+def _family_of(path: Path) -> str | None:
+    rel = path.relative_to(FAMILIES_DIR).parts
+    return rel[0] if len(rel) > 1 else None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in sorted(FAMILIES_DIR.rglob("*.py")) if "__pycache__" not in p.parts and _family_of(p)],
+    ids=lambda p: str(p.relative_to(FAMILIES_DIR)),
+)
+def test_no_backend_family_imports_another(path: Path) -> None:
+    """What two families need alike goes in backends/_*.py (`_wire.py`, `_runlog.py`, `_secrets.py`)."""
+    own = _family_of(path)
+    families = {p.name for p in FAMILIES_DIR.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    for name in _imports(path):
+        parts = name.split(".")
+        if parts[:2] == ["runbridge", "backends"] and len(parts) > 2 and parts[2] in families:
+            assert parts[2] == own, f"the {own} family must not import the {parts[2]} family ({name})"
+
+
 @pytest.mark.parametrize("module", WITHOUT_APP)
 def test_the_apps_parts_and_a_followed_run_do_not_reach_back_to_the_app(module: str) -> None:
     path = SRC / module

@@ -1,6 +1,6 @@
 """A workspace secret's value, read from the one reference the call named (an environment variable or a file of
 mode 0600, already checked by the secret policy), right before it is sent; registered with the log redactor at
-once. The reading is orchagent's (`backends/orchagent/secrets.py`): errors name the reference, never a value."""
+once. The reading is shared by the families (`backends/_secrets.py`): errors name the reference, never a value."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from ...core.errors import InputError
 from ...core.threads import SecretRefs
-from ..orchagent.secrets import resolve
+from .._secrets import resolve
 
 __all__ = ["read_value"]
 

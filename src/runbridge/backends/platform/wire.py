@@ -8,8 +8,8 @@ from typing import Any
 
 from ...core.agents import Agent
 from ...core.models import Run, RunStatus, Usage
+from .._secrets import scrub  # what runbridge sent, out of what comes back
 from .._wire import parse_time
-from ..orchagent.secrets import scrub  # what runbridge sent, out of what comes back
 
 __all__ = ["RUN_STATUSES", "agent_from", "download_from", "run_from_logs", "run_from_summary", "scrub"]
 
