@@ -14,6 +14,8 @@ from real_langgraph import LangGraphServer
 from tcp_cut import CuttableProxy
 from tests.mcp_people import Human, Progress
 
+from runbridge.state import SqliteStore
+
 pytestmark = pytest.mark.anyio
 
 
@@ -231,3 +233,45 @@ async def test_without_elicitation_the_form_and_both_interrupts_are_answered_wit
     assert sorted(answered) == ["budget", "legal"]
     assert result["status"] == "completed", result
     assert sorted(result["outputs"]["answers"], key=str) == sorted([{"legal": "yes"}, {"budget": 900}], key=str)
+
+
+async def test_a_gate_answered_first_thing_after_a_restart_resumes_its_run(
+    langgraph_server: LangGraphServer, tmp_path: Path
+) -> None:
+    """A new runbridge process on the same store whose first call is gates_respond: the adapter finds the run's
+    thread by the locator stored with the run, and the server resumes it."""
+    rb = Runbridge(tmp_path, profile(langgraph_server.base_url), langgraph_server.key)
+    async with rb.connect("no-elicitation") as mcp:
+        waiting = structured(await call(mcp, "runs_start", {"target_id": "review", "inputs": {"topic": "egrets"}}))
+    assert waiting["status"] == "waiting", waiting
+    answer = {"gate_id": waiting["waiting_for"]["gate_id"], "decision": "accept", "values": {"choice": "approve"}}
+    async with rb.connect("no-elicitation") as mcp:  # restarted: the adapter's map of runs to threads is empty
+        done = structured(await call(mcp, "gates_respond", answer))
+    assert done["status"] == "completed", done
+    thread = thread_of(langgraph_server, waiting["run_id"])
+    assert langgraph_server.thread(thread)["values"]["decision"] == "approve"
+
+
+async def test_a_gate_left_answering_by_a_stopped_runbridge_is_open_again_while_its_run_waits(
+    langgraph_server: LangGraphServer, tmp_path: Path
+) -> None:
+    """A claim whose lease lapsed (its process stopped mid-answer): the next runbridge asks the server about the run
+    (on the thread stored with it), sees it still waits on the gate, and opens the gate again to be answered."""
+    rb = Runbridge(tmp_path, profile(langgraph_server.base_url), langgraph_server.key)
+    async with rb.connect("no-elicitation") as mcp:
+        waiting = structured(await call(mcp, "runs_start", {"target_id": "review", "inputs": {"topic": "ibises"}}))
+    gate_id = waiting["waiting_for"]["gate_id"]
+    store = SqliteStore(str(rb.state_path))
+    try:
+        await store.claim_gate("real", gate_id, lease_seconds=0.001)  # a claim nobody finishes: its lease lapses
+    finally:
+        await store.aclose()
+    async with rb.connect("no-elicitation") as mcp:
+        listed = structured(await call(mcp, "gates_list", {"include_closed": True}))
+        answer = {"gate_id": gate_id, "decision": "accept", "values": {"choice": "approve"}}
+        done = structured(await call(mcp, "gates_respond", answer))
+    (gate,) = [g for g in listed["gates"] if g["gate_id"] == gate_id]
+    assert gate["state"] == "open"
+    assert done["status"] == "completed", done
+    thread = thread_of(langgraph_server, waiting["run_id"])
+    assert langgraph_server.thread(thread)["values"]["decision"] == "approve"
