@@ -191,6 +191,14 @@ def write_config(path: Path, profile: Profile, **server: Any) -> Path:
     return path
 
 
+def openwop_config(path: Path, sandbox: SandboxServer, key_env: str, *, profile: str = "rel", **server: Any) -> Path:
+    """A runbridge.toml at `path` with `[server]` settings and one openwop profile on `sandbox` offering approval-demo
+    (its key by reference, in `key_env`)."""
+    workflows = ["approval-demo"]
+    rel = Profile(name=profile, family="openwop", base_url=sandbox.base_url, api_key_env=key_env, workflows=workflows)
+    return write_config(path, rel, **server)
+
+
 def serve_command(pid_file: Path, *args: str, status_file: Path | None = None) -> list[str]:
     """`python -m runbridge serve ARGS`, started through a one-line shim that writes its pid to `pid_file` and then
     becomes runbridge (exec keeps the pid): so a test can signal the very process the MCP client talks to.

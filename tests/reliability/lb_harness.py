@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx2
 import pytest
-from faults_harness import wait_for_port, write_config
+from faults_harness import openwop_config, wait_for_port
 
 from ports import free_port
 from redis_server import RedisServer, redis_server_or_skip
-from runbridge.core import Profile
 from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
 
 HAPROXY_CFG = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "haproxy.cfg"
@@ -94,14 +93,6 @@ class Cluster:
             )
 
         return httpx2.AsyncClient(event_hooks={"response": [note]}, timeout=httpx2.Timeout(60, read=60))
-
-
-def openwop_config(path: Path, sandbox: SandboxServer, key_env: str, *, profile: str = "rel", **server: Any) -> Path:
-    """A runbridge.toml at `path` with `[server]` settings and one openwop profile on `sandbox` offering approval-demo
-    (its key by reference, in `key_env`)."""
-    workflows = ["approval-demo"]
-    rel = Profile(name=profile, family="openwop", base_url=sandbox.base_url, api_key_env=key_env, workflows=workflows)
-    return write_config(path, rel, **server)
 
 
 def replica_env(key_env: str, ring: str) -> dict[str, str]:

@@ -12,8 +12,14 @@ from pathlib import Path
 
 import anyio
 import pytest
-from faults_harness import MakeSandbox, assert_curated_error, request_times, serving_over_stdio, structured
-from lb_harness import openwop_config
+from faults_harness import (
+    MakeSandbox,
+    assert_curated_error,
+    openwop_config,
+    request_times,
+    serving_over_stdio,
+    structured,
+)
 from mcp import Client
 from mcp_types import CallToolResult
 

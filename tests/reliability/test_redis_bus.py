@@ -13,8 +13,8 @@ from pathlib import Path
 import anyio
 import pytest
 from examples._tasks import TaskExtension, listen_to_tasks, until, update
-from faults_harness import MakeSandbox, structured, wait_for_port
-from lb_harness import openwop_config, replica_env, start_http_replica, stop_processes
+from faults_harness import MakeSandbox, openwop_config, structured, wait_for_port
+from lb_harness import replica_env, start_http_replica, stop_processes
 from mcp import Client
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, ToolsListChanged
 

@@ -5,12 +5,11 @@ counts what reached the backend (`resolves`: answers the run took)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,13 @@ from faults_harness import (
     MakeSandbox,
     assert_curated_error,
     is_running,
+    openwop_config,
     request_times,
-    serve_command,
+    serving_over_stdio,
     structured,
     until,
 )
-from mcp import Client, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp import Client
 from mcp_types import CallToolResult
 
 from runbridge.sandbox import DEFAULT_API_KEY, SandboxServer
@@ -42,30 +41,19 @@ class Runbridge:
     def __init__(self, tmp_path: Path, sandbox: SandboxServer, key_env: str) -> None:
         self.tmp_path = tmp_path
         self.key_env = key_env
-        self.config = tmp_path / "runbridge.toml"
-        self.config.write_text(
-            "[server]\n"
-            f"state_path = {json.dumps(str(tmp_path / 'state.db'))}\n"
-            "wait_seconds = 20\n"
-            "progress_interval_seconds = 0\n\n"
-            "[profiles.rel]\n"
-            'family = "openwop"\n'
-            f"base_url = {json.dumps(sandbox.base_url)}\n"
-            f"api_key_env = {json.dumps(key_env)}\n"
-            'workflows = ["approval-demo"]\n',
-            encoding="utf-8",
+        self.config = openwop_config(
+            tmp_path / "runbridge.toml",
+            sandbox,
+            key_env,
+            state_path=str(tmp_path / "state.db"),
+            wait_seconds=20,
+            progress_interval_seconds=0,
         )
 
-    @asynccontextmanager
-    async def serving(self, name: str) -> AsyncIterator[tuple[Client, int]]:
+    def serving(self, name: str) -> AbstractAsyncContextManager[tuple[Client, int]]:
         """A new runbridge process (its pid, to kill it) and a client without elicitation connected to it."""
-        pid_file = self.tmp_path / f"{name}.pid"
-        command = serve_command(pid_file, "--config", str(self.config))
         env = {"PATH": os.environ.get("PATH", ""), self.key_env: DEFAULT_API_KEY}
-        params = StdioServerParameters(command=command[0], args=command[1:], env=env)
-        with open(self.tmp_path / f"{name}.stderr", "w") as errlog:
-            async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
-                yield client, int(pid_file.read_text())
+        return serving_over_stdio(self.tmp_path, name, env, "--config", str(self.config))
 
     def stderr(self, name: str) -> str:
         return (self.tmp_path / f"{name}.stderr").read_text(encoding="utf-8", errors="replace")
