@@ -72,7 +72,7 @@ async def test_a_synchronous_call_answers_with_its_output_warnings_and_usage(
     end = events[-1]
     assert [e.kind for e in events] == [EventKind.RUN_STARTED, EventKind.RUN_COMPLETED]
     assert end.data["outputs"] == {"vendor": "ACME", "amount": 1234.5}
-    assert "LOW_CONFIDENCE (amount): Amount extracted with low confidence" in end.data["report_note"]
+    assert "LOW_CONFIDENCE (amount): Amount extracted with low confidence" in (end.note or "")
     assert run.details["streamed"] is False
     assert run.details["endpoint"] == "analyze"
     assert inline.status is RunStatus.COMPLETED
@@ -189,8 +189,8 @@ async def test_the_quota_is_read_on_every_answer_and_shown_when_it_runs_low(
         with pytest.raises(RateLimitedError, match="Try again after") as out:
             await backend.call_agent(_call("acme/summarizer", input={"text": "x"}))
     assert full == (1000, 1000)
-    assert events[-1].data["report_note"].startswith("4 of 1000 calls left in this period on orchagent.io")
-    assert snapshot.details["note"] == events[-1].data["report_note"]
+    assert (events[-1].note or "").startswith("4 of 1000 calls left in this period on orchagent.io")
+    assert snapshot.details["note"] == events[-1].note
     assert out.value.retryable is True
     assert out.value.retry_after is not None
     assert out.value.retry_after > 3600

@@ -186,6 +186,7 @@ class RunLog(Generic[F]):
                 run_id=self.run_id,
                 text=text,
                 data={"status": "cancelled", "note": note},
+                note=note,
             )
         )
 

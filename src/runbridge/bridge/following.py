@@ -85,15 +85,15 @@ class FollowedRun:
         return batch
 
     def ended_with(self, event: RunEvent) -> None:
-        """The run's terminal event: its status, and its outputs or its error; its `report_note`, if any (what the
-        backend said for the person with the end: a quota running low, the agent's warnings), becomes the note."""
+        """The run's terminal event: its status, and its outputs or its error; its note, if any (what the backend
+        said for the person with the end: a quota running low, the agent's warnings), becomes the result's note."""
         kind = event.kind
         self.status = kind.terminal_status or RunStatus.UNKNOWN
         if event.from_status:
             self.source = "status"
         data = event.data
-        if isinstance(data.get("report_note"), str) and data["report_note"] and self.note is None:
-            self.note = data["report_note"]
+        if event.note and self.note is None:
+            self.note = event.note
         if kind is EventKind.RUN_COMPLETED:
             self.outputs = data.get("outputs", data.get("output"))
         else:

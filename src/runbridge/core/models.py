@@ -185,7 +185,9 @@ class RunEvent(_Model):
     """The normalised envelope of one backend event.
 
     `seq` is the resumable cursor (the backend's sequence or SSE id, else a local counter); `text` is a short
-    human-readable summary; `data` is the raw payload, kept for `runs_events`.
+    human-readable summary; `data` is the raw payload, kept for `runs_events`. `note` is what the backend says for
+    the person or model along with the event (a quota running low, the agent's warnings): a terminal event's note
+    becomes the note of the run's result.
     """
 
     kind: EventKind
@@ -198,6 +200,7 @@ class RunEvent(_Model):
     data: dict[str, Any] = Field(default_factory=dict)
     gate: Gate | None = None
     usage: Usage | None = None
+    note: str | None = None
     from_status: bool = False  # made from the run's status: the stream could not deliver the run's own end
 
     @property

@@ -57,11 +57,14 @@ class CallFeed:
             output, metadata, warnings = unwrap(data)
             note = raw.get("note")
             event_data = {"outputs": output, "metadata": metadata, "warnings": warnings}
-            if isinstance(note, str) and note:
-                event_data["report_note"] = note
             return [
                 self._event(
-                    EventKind.RUN_COMPLETED, "result", "the agent answered", event_data, usage=usage_of(metadata)
+                    EventKind.RUN_COMPLETED,
+                    "result",
+                    "the agent answered",
+                    event_data,
+                    usage=usage_of(metadata),
+                    note=note if isinstance(note, str) and note else None,
                 )
             ]
         if kind == "error":

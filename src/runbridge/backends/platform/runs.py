@@ -65,8 +65,8 @@ class WorkspaceRuns:
         if call.workspace_run and call.workspace_run != run_id:
             details["workspace_run_id"] = call.workspace_run
         last = log.events[-1] if log.events else None
-        if last is not None and last.terminal and isinstance(last.data.get("report_note"), str):
-            details["note"] = last.data["report_note"]
+        if last is not None and last.terminal and last.note:
+            details["note"] = last.note
         return Run(
             run_id=run_id,
             target_id=str(call.ref),
