@@ -149,9 +149,13 @@ async def test_agents_crud_round_trip_with_pagination(orq: SandboxServer, connec
     assert {"echo-agent", "weather-agent", "payments-agent"} <= set(listed)
     assert all(len(p) <= 3 for p in pages)
     assert len(pages) >= 3
-    changed = await backend.update_agent(key, {"description": "changed", "version_increment": "minor"})
+    changed = await backend.update_agent(
+        key, {"description": "changed", "version_increment": "minor", "version_description": "shorter answers"}
+    )
     assert changed.description == "changed"
     assert changed.version == "v1.1.0"
+    assert changed.details["version_description"] == "shorter answers"
+    assert (await backend.get_agent(key)).details["version_description"] == "shorter answers"
     assert (await backend.get_agent(key)).description == "changed"
     preview = await backend.delete_preview(key)
     assert preview

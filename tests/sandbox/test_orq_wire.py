@@ -201,3 +201,17 @@ async def test_a_run_takes_only_what_the_sdks_run_body_has(orq: SandboxServer) -
     assert timeout.status_code == 400  # streamed runs only
     assert taken.status_code == 200
     assert taken.json()["status"]["state"] == "submitted"  # a run never blocks
+
+
+async def test_an_update_takes_the_versioning_fields_as_the_sdk_names_them(orq: SandboxServer) -> None:
+    async with client_for(orq) as client:
+        snake = await client.patch("/v2/agents/echo-agent", json={"version_increment": "patch"})
+        camel = await client.patch(
+            "/v2/agents/echo-agent", json={"versionIncrement": "patch", "versionDescription": "a patch"}
+        )
+        kept = (await client.get("/v2/agents/echo-agent")).json()
+    assert snake.status_code == 400
+    assert snake.json() == {"message": "Unknown fields: version_increment"}
+    assert camel.status_code == 200
+    assert kept["version"] == camel.json()["version"] != "v1.0.0"
+    assert kept["version_description"] == "a patch"

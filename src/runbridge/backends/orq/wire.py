@@ -81,6 +81,7 @@ def to_agent(doc: Mapping[str, Any]) -> Agent:
         ],
         "team_of_agents": [as_dict(m).get("key") for m in doc.get("team_of_agents") or []],
         "updated": doc.get("updated"),
+        "version_description": doc.get("version_description"),
         "endpoints": ["stream-task", "task", "responses", "stream-run", "run"],
         "deprecated": "orq.ai marks every one of these endpoints deprecated; runbridge moves to their successor "
         "(POST /v3/router/responses) behind the same tools once it documents how a task continues there",

@@ -4,8 +4,9 @@
 * `GET /v2/agents?limit=&starting_after=&ending_before=&type=` → `{"object": "list", "data": [...], "has_more"}`,
   newest first; no `limit`: every agent.
 * `GET|PATCH|DELETE /v2/agents/{agent_key}` → the agent / the updated agent / 204; an unknown key → 404
-  `{"message": "Agent not found"}`. PATCH takes any subset of the create fields, `version_increment`
-  (`major`|`minor`|`patch`) and `version_description`.
+  `{"message": "Agent not found"}`. PATCH takes any subset of the create fields, `versionIncrement`
+  (`major`|`minor`|`patch`) and `versionDescription` (so the official client spells them; kept as the agent's
+  `version_description`); any other field is refused (400).
 * `POST /v2/agents/external` registers an external A2A agent (its card "fetched" from `agent_url`);
   `POST /v2/agents/external/{agent_key}:refreshCard` refreshes it.
 * `POST /_sandbox/orq/reviews/{task_id}` `{"review": "approved"|"rejected"}`: a person's decision in orq.ai's UI.
@@ -110,17 +111,17 @@ class Routes:
         body = await read_json(request)
         if isinstance(body, JSONResponse):
             return body
-        # The official client sends `versionIncrement` / `versionDescription`; the API reference spells them in
-        # snake case: both are taken.
-        versioning = {"version_increment", "version_description", "versionIncrement", "versionDescription"}
+        # The versioning fields as the official client's model names them on the wire (its aliases).
+        versioning = {"versionIncrement", "versionDescription"}
         unknown = sorted(set(body) - {*_EDITABLE, *_EDITABLE_MORE, "a2a", *versioning})
         if unknown:
             return error(400, f"Unknown fields: {', '.join(unknown)}")
-        increment = body.pop("versionIncrement", None) or body.pop("version_increment", None)
+        increment = body.pop("versionIncrement", None)
         if increment not in (None, "major", "minor", "patch"):
-            return error(400, "version_increment must be major, minor or patch")
-        for name in versioning:
-            body.pop(name, None)
+            return error(400, "versionIncrement must be major, minor or patch")
+        described = body.pop("versionDescription", None)
+        if described is not None and not isinstance(described, str):
+            return error(400, "versionDescription must be a string")
         body.pop("a2a", None)
         new_key = body.get("key", agent["key"])
         if new_key != agent["key"] and new_key in self.s.agents:
@@ -132,6 +133,8 @@ class Routes:
         doc["updated"] = now_iso()
         if increment:
             doc["version"] = _bump(agent["version"], increment)
+        if described is not None:
+            doc["version_description"] = described  # kept with the agent's (new) version
         del self.s.agents[agent["key"]]
         self.s.agents[doc["key"]] = doc
         return JSONResponse(doc)
