@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from tests.integration.platform_harness import adapter, requests_to, steer
@@ -206,6 +207,27 @@ async def test_a_usage_read_waits_out_a_short_rate_limit_and_reports_a_long_one(
     assert waited == 2, "refused once, then answered"
     assert "wait 3600 s" in str(refused.value)
     assert "quota resets at" in str(refused.value)
+
+
+async def test_a_read_waits_no_longer_than_the_profile_allows(
+    oa: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`max_rate_limit_wait_seconds` bounds a read's wait as a write's: a 429 asking for longer is reported at
+    once, not waited out."""
+    async with adapter(oa, monkeypatch, background=False, max_rate_limit_wait_seconds=1) as backend:
+        steer(oa, rate_limit={"count": 1, "path_prefix": "/usage", "suggested_wait": 3})
+        before = requests_to(oa, "GET /usage")
+        started = anyio.current_time()
+        with pytest.raises(RateLimitedError) as refused:
+            await backend.usage_view(UsageQuery(view="summary"))
+        took = anyio.current_time() - started
+        asked = requests_to(oa, "GET /usage") - before
+        steer(oa, rate_limit={"count": 1, "path_prefix": "/usage", "suggested_wait": 0.2})
+        summary = await backend.usage_view(UsageQuery(view="summary"))
+    assert asked == 1, "not tried again after a wait longer than the profile allows"
+    assert took < 2.5
+    assert "wait 3 s" in str(refused.value)
+    assert summary.figures.calls == own_sums(oa, days=30)["total_calls"], "a wait within the limit is waited out"
 
 
 async def test_listing_actions_answer_pages_without_the_wire_keys(

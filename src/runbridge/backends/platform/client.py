@@ -7,9 +7,10 @@ precondition errors, the paths where the platform's documentation and its CLI di
   the shared error mapping.
 * **Quota.** `X-RateLimit-Limit/Remaining/Reset` are read on every answer (`Quota`); `Quota.note` says how many
   calls are left once they run low. A 429 without `Retry-After` gets one from `suggested_wait_time` or from
-  `X-RateLimit-Reset`, so the shared client waits for it when that fits the call's budget (and the profile's
-  `max_rate_limit_wait_seconds`); otherwise the error says when the limit resets. A write that met a 429 was not
-  carried out, so it is tried again the same way. `is_retryable: false` is never retried.
+  `X-RateLimit-Reset`, so the shared client waits for it when that fits the call's budget and the profile's
+  `max_rate_limit_wait_seconds` (its retry policy's longest pause, for reads as for writes); otherwise the error
+  says when the limit resets. A write that met a 429 was not carried out, so it is tried again the same way.
+  `is_retryable: false` is never retried.
 * **Preconditions** (`errors.explain`): errors that only a person can fix say what they must do.
 * **Paths that differ** are tried in order, the next one only on 404 or 405 (`first_of`).
 """
@@ -29,7 +30,7 @@ import httpx2
 from ...core import budget
 from ...core.config import Profile
 from ...core.errors import BackendError, ConfigError, RateLimitedError, sentences
-from ...http import HttpClient
+from ...http import HttpClient, RetryPolicy
 from .errors import explain
 from .spec import PlatformOptions
 
@@ -140,7 +141,12 @@ class PlatformHttp:
         self.quota = Quota()
         if http is None:
             inner = httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=2048, max_keepalive_connections=100))
-            http = HttpClient(profile, transport=_QuotaTransport(inner, self.quota))
+            # A read waits out a 429 in the shared client, as long as the profile allows (a write, in `call`).
+            wait = options.max_rate_limit_wait_seconds
+            retry = RetryPolicy(
+                attempts=profile.max_retries + 1, max_delay=wait, budget=max(RetryPolicy().budget, wait)
+            )
+            http = HttpClient(profile, transport=_QuotaTransport(inner, self.quota), retry=retry)
         self.http = http
         self._workspace: str | None = options.workspace_id
 
