@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tomllib
 import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,63 @@ def test_the_registry_entry_names_every_family_variable_and_marks_every_key_secr
     assert secrets == family_key_variables()
     for remote in entry["remotes"]:
         assert all(header.get("isSecret") for header in remote["headers"])
+
+
+class _Reads(Mapping[str, str]):
+    """An environment that notes every variable looked up in it."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.given, self.read = dict(values), set[str]()
+
+    def __getitem__(self, name: str) -> str:
+        self.read.add(name)
+        return self.given[name]
+
+    def __contains__(self, name: object) -> bool:
+        self.read.add(str(name))
+        return name in self.given
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.given)
+
+    def __len__(self) -> int:
+        return len(self.given)
+
+
+def _family_variables() -> set[str]:
+    """Every variable a family's environment profile reads: those it declares, those naming a credential file, its
+    key variables, and any it looks up when asked with none set, with all it declares set, then without each key
+    variable in turn (LangGraph reads its second and third key only without the first)."""
+    keys = family_key_variables()
+    names = set(keys)
+    for spec in registered_families():
+        names |= {*spec.env_vars, *spec.credentials.path_env}
+        env = dict.fromkeys(spec.env_vars, "x")
+        asked = [{}, dict(env)]
+        for key in sorted(keys & set(env)):
+            del env[key]
+            asked.append(dict(env))
+        for values in asked:
+            reads = _Reads(values)
+            spec.env_profile(reads)
+            names |= reads.read
+    return names
+
+
+def test_the_bundle_asks_for_every_variable_a_family_reads() -> None:
+    """Each variable a family's environment profile reads reaches the server from a user configuration option of
+    the bundle (so a new family, or a new variable of one, fails here until the bundle asks for it), and each key
+    variable's option is `sensitive` (kept in the OS keychain)."""
+    bundle = _json(MANIFESTS / "mcpb" / "manifest.json")
+    env = bundle["server"]["mcp_config"]["env"]
+    options = bundle["user_config"]
+    for name in sorted(_family_variables()):
+        passed = re.fullmatch(r"\$\{user_config\.(\w+)\}", env.get(name, ""))
+        assert passed, f"manifests/mcpb/manifest.json: pass {name} from a user_config option in server.mcp_config.env"
+        option = options[passed.group(1)]
+        assert option.get("default") == "", f"{name}: an option left empty must reach runbridge as unset"
+        if name in family_key_variables():
+            assert option.get("sensitive") is True, f"{name} is a key: its option must be sensitive"
 
 
 def test_every_manifest_carries_the_package_version() -> None:
