@@ -32,7 +32,7 @@ from ..core.errors import (
 )
 from ..core.models import EventKind, Gate, RunEvent, RunStatus
 from ..core.protocols import RunsAPI
-from ..state import RunRecord
+from ..state import GateRecord, RunRecord
 from .app import App
 from .asking import GateAsker, Outcome
 from .caller import Caller
@@ -112,7 +112,7 @@ class Follower:
                 run.paused()
                 return self.report()
             await recover_claims(self.app, run.profile, run_id=run.run_id)  # a gate a stopped runbridge was answering
-            for record in await store.gates(run.profile, run_id=run.run_id):
+            for record in await self._still_open(await store.gates(run.profile, run_id=run.run_id)):
                 # A gate seen by an earlier call is still open: put it to the human before following on.
                 run.waits()
                 outcome = await self.gates.ask(record.gate, reporter)
@@ -256,6 +256,22 @@ class Follower:
             run.lost(note, unknown=True)
         else:
             run.lost(f"Lost the event stream ({problem}). Call runs_watch to pick up from the cursor.")
+
+    async def _still_open(self, stored: list[GateRecord]) -> list[GateRecord]:
+        """The gates an earlier call saw open that the run still waits on. One the backend's own word shows the run
+        went past (its status is no longer `waiting`: the gate was answered in the backend's own interface, or the
+        run ended) is closed in the store, decision unknown, and nobody is asked it again; the stream then tells
+        how the run went on. A gate being answered right now (`answering`) is not in `stored`: it is left alone."""
+        if not stored:
+            return stored
+        try:
+            found = await self.backend.get_run(self.run.run_id)
+        except RunbridgeError:
+            return stored  # the backend cannot say: the stream decides
+        if found.status in (RunStatus.WAITING, RunStatus.PAUSED, RunStatus.UNKNOWN):
+            return stored
+        await self.app.registry.close_gates(self.run.profile, self.run.run_id)  # only those still `open`
+        return []
 
     async def _decided_elsewhere(self, event: RunEvent) -> None:
         """A gate only the backend's own UI can answer (`resolvable: false`), which the stream now says is resolved
