@@ -499,3 +499,30 @@ async def test_a_dropped_stream_is_followed_to_the_end_by_the_tasks_state(orq: S
     assert events[-1].data["outputs"]["text"] == "billing-specialist: you have 2 open invoices."
     assert orq.stats()["stream_drops"] == 1
     assert (await backend.get_run(run.run_id)).status is RunStatus.COMPLETED
+
+
+async def test_a_stream_closed_without_done_is_broken_and_the_task_followed_by_its_state(
+    orq: SandboxServer, connect: Connect
+) -> None:
+    backend = connect(orq, poll_seconds=0.05)
+    key = f"hangup-{uuid.uuid4().hex[:6]}"
+    spec = {
+        "key": key,
+        "role": "Echo",
+        "description": "Its streams close early.",
+        "instructions": "Echo.",
+        "path": "Default/agents",
+        "model": "openai/gpt-4o-mini",
+        "settings": {},
+        "variables": {"sandbox_script": "hangup"},
+    }
+    await backend.create_agent(spec)
+    run = await backend.start_run(StartRequest(target_id=key, message="cut short"))
+    events = await _events(backend, run.run_id, lambda e: e.terminal)
+    lost = [e for e in events if e.raw_type == "runbridge.stream_lost"]
+    assert len(lost) == 1
+    assert "[DONE]" in lost[0].text
+    assert events.index(lost[0]) == 2  # right after the two events the stream carried
+    assert events[-1].kind is EventKind.RUN_COMPLETED  # read from the task's state
+    assert events[-1].data["outputs"]["text"] == "You said: cut short"
+    assert _posts(orq, "GET /v2/agents/{key}/responses/{task_id}") >= 1

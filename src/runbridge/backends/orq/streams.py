@@ -36,6 +36,7 @@ NewLog = Callable[[str], RunLog]
 _SSE = {"Accept": "text/event-stream"}
 _DONE = "[DONE]"
 _NEVER = "\0never"  # no JSON event ends a stream: `data: [DONE]` does
+_UNFINISHED = "it closed without data: [DONE]"
 LOST = (
     "orq.ai cannot re-attach to a task's stream; runbridge reads the task's state instead (runs_get, runs_watch), "
     "which shows its end but not the steps in between."
@@ -105,10 +106,12 @@ class TaskStreams:
         self, path: str, body: dict[str, Any], new_log: NewLog, action: str, *, task_status: TaskStatus[RunLog]
     ) -> None:
         log: RunLog | None = None
+        done = False
         try:
             async with self.http.stream("POST", path, action=action, json=body, headers=_SSE) as response:
                 async for message in iter_messages(response):
                     if message.data.strip() == _DONE:
+                        done = True
                         break
                     raw = _parse(message.data)
                     if raw is None:
@@ -123,7 +126,7 @@ class TaskStreams:
                     log.take(raw)
             if log is None:
                 raise StreamError("orq.ai's event stream ended before it named the task.")
-            await self._after_stream(log)
+            await self._after_stream(log, None if done else _UNFINISHED)
         except BROKEN as exc:
             if log is not None:
                 await self._after_stream(log, stream_problem(exc))
@@ -213,13 +216,15 @@ class TaskStreams:
                 log.begin_stream()
                 accepted = True
                 task_status.started()
+                done = False
                 async for message in iter_messages(resp):
                     if message.data.strip() == _DONE:
+                        done = True
                         break
                     raw = _parse(message.data)
                     if raw is not None:
                         log.take(raw)
-            await self._after_stream(log)
+            await self._after_stream(log, None if done else _UNFINISHED)
         except BROKEN as exc:
             if not accepted:
                 raise

@@ -191,7 +191,10 @@ class Execution:
         turn = run_turn(self.s, task, agent, body["message"])
         timeout = float(body.get("stream_timeout_seconds", 1800))
         drop_after = self.ctx.faults.stream_state(task.id).next_drop()
-        frames = self._frames(turn, timeout, _agent_frames, record=task.events, drop_after=drop_after)
+        hangup = (agent.get("variables") or {}).get("sandbox_script") == "hangup"
+        frames = self._frames(
+            turn, timeout, _agent_frames, record=task.events, drop_after=drop_after, hangup_after=2 if hangup else None
+        )
         return EventStreamResponse(
             frames, closing=self.ctx.closing, on_drop=lambda: self.ctx.stats.incr("stream_drops")
         )
@@ -207,13 +210,20 @@ class Execution:
         *,
         record: list[dict[str, Any]] | None = None,
         drop_after: int | None = None,
+        hangup_after: int | None = None,
     ) -> AsyncGenerator[bytes | Drop, None]:
         """The turn's events as frames; `record` (the task's events): an agents stream, which times out.
-        `drop_after` events, the connection is cut (a fault): the task goes on to the end of its turn unseen."""
+        `drop_after` events, the connection is cut (a fault): the task goes on to the end of its turn unseen.
+        `hangup_after` events, the stream closes cleanly but without `data: [DONE]`; the turn goes on unseen."""
         deadline, last = time.monotonic() + limit, time.monotonic()
         sent = 0
         try:
             async for item in turn:
+                if hangup_after is not None and sent >= hangup_after and item is not TICK:
+                    with anyio.move_on_after(5):
+                        async for _ in turn:
+                            pass
+                    return
                 if drop_after is not None and sent >= drop_after and item is not TICK:
                     with anyio.move_on_after(5):  # the rest of the turn happens on the server, unseen
                         async for _ in turn:

@@ -10,7 +10,9 @@ configuration, so an agent created through the API behaves by the same rules as 
   until a person reviews it "in orq.ai's UI" (`POST /_sandbox/orq/reviews/{task_id}`); `action_reviewed` follows;
 * `team_of_agents`: hands off to the first member (`handed_off`), whose tool fails once and then works;
 * `variables.sandbox_script`: `execution_review` (the whole execution waits for a review), `slow` (thinks until the
-  stream times out), `error` (`event.agents.errored`), `stream_error` (`agents.error`);
+  stream times out), `error` (`event.agents.errored`), `stream_error` (`agents.error`), `hangup` (echoes, but its
+  streams close cleanly after two events without `data: [DONE]`, as a proxy that closes a connection early does;
+  the turn goes on unseen);
 * anything else echoes the message.
 
 Every `inactive` event carries usage and billing.
