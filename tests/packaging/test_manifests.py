@@ -133,9 +133,14 @@ def test_the_bundle_uses_the_newest_manifest_version_the_cli_knows_and_keeps_key
     assert f'LATEST_MANIFEST_VERSION = "{bundle["manifest_version"]}"' in constants
     assert bundle["server"]["type"] == "uv"
     env = bundle["server"]["mcp_config"]["env"]
+    keys = family_key_variables()
     for name, option in bundle["user_config"].items():
-        assert f"${{user_config.{name}}}" in env.values(), f"user_config.{name} reaches no variable"
-        assert option.get("sensitive", False) == name.endswith("_key")
+        reached = {variable for variable, value in env.items() if value == f"${{user_config.{name}}}"}
+        assert reached, f"user_config.{name} reaches no variable"
+        is_key = bool(reached & keys)
+        assert option.get("sensitive", False) == is_key, (
+            f"user_config.{name} ({', '.join(sorted(reached))}): sensitive exactly when it holds a family's key"
+        )
 
 
 def _mcpb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
