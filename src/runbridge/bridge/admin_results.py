@@ -23,8 +23,7 @@ from pydantic import BaseModel, Field
 
 from ..core import budget
 from ..core.errors import InputError, sentences
-from .caller import Caller
-from .confirming import carried_state, state_payload
+from .caller import Caller, carried_state, state_payload
 
 __all__ = ["AdminResult", "check_once", "hand_over", "show_url", "shown_before"]
 

@@ -10,7 +10,7 @@ with no elicitation at all gets a structured "waiting for a human" result instea
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
@@ -18,11 +18,11 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult, InputRequiredResult
 
 from ..core import budget
-from ..core.errors import GateError
+from ..core.errors import GateError, InputError, RunbridgeError
 from ..core.models import Gate
 from .gates import elicitation_message, elicitation_schema
 
-__all__ = ["GATE_KEY", "Caller", "Channel", "explain_refused_state"]
+__all__ = ["GATE_KEY", "Caller", "Channel", "carried_state", "explain_refused_state", "state_payload"]
 
 MODERN = "2026-07-28"
 GATE_KEY = "gate"  # the one input request a run tool ever has outstanding
@@ -35,6 +35,29 @@ REFUSED_STATE = (
     "was not applied and the run was not resumed. The gate is still open: gates_list shows it, and gates_respond "
     "answers it with the person's decision (or call the tool again without requestState to be asked afresh)."
 )
+
+
+def state_payload(**fields: Any) -> str:
+    """The `requestState` a tool hands out with its 2026-era question: `fields`, versioned (read by
+    `carried_state`)."""
+    return json.dumps({"v": STATE_VERSION, **fields}, separators=(",", ":"))
+
+
+def carried_state(
+    ctx: Context[Any, Any], *, refusal: str, error: type[RunbridgeError] = InputError
+) -> dict[str, Any] | None:
+    """On a 2026 retry: the state `state_payload` made (None on a first call); any other state is refused with
+    `refusal`, as an `error`."""
+    raw = ctx.request_state
+    if not raw:
+        return None
+    try:
+        state = json.loads(raw)
+    except json.JSONDecodeError:
+        state = None
+    if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
+        raise error(refusal)
+    return cast(dict[str, Any], state)
 
 
 class Caller:
@@ -102,21 +125,19 @@ class Caller:
             params = ElicitRequestURLParams(message=message, url=gate.redirect_url)
         else:
             params = ElicitRequestFormParams(message=message, requested_schema=elicitation_schema(gate))
-        payload = json.dumps({"v": STATE_VERSION, **state}, separators=(",", ":"))
+        payload = state_payload(**state)
         return InputRequiredResult(input_requests={GATE_KEY: ElicitRequest(params=params)}, request_state=payload)
 
     def continuation(self) -> tuple[dict[str, Any], ElicitResult | None] | None:
         """On a 2026 retry: the state this server minted and the human's answer (None when the retry carried none,
         so the question is asked again). None on a first call."""
-        raw = self.ctx.request_state
-        if not raw:
+        state = carried_state(
+            self.ctx,
+            refusal="This continuation is not one runbridge can read; call the tool again without it.",
+            error=GateError,
+        )
+        if state is None:
             return None
-        try:
-            state = json.loads(raw)
-        except json.JSONDecodeError:
-            state = None
-        if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
-            raise GateError("This continuation is not one runbridge can read; call the tool again without it.")
         responses = self.ctx.input_responses or {}
         answer = responses.get(GATE_KEY)
         return state, answer if isinstance(answer, ElicitResult) else None

@@ -12,21 +12,19 @@ Where the client can ask the person, `confirm: true` changes nothing: the person
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp_types import ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult
 
 from ..core import budget
 from ..core.errors import InputError, sentences
-from .caller import Caller
+from .caller import Caller, carried_state, state_payload
 
-__all__ = ["CONFIRM_KEY", "Confirmation", "Verdict", "carried_state", "confirm_action", "state_payload"]
+__all__ = ["CONFIRM_KEY", "Confirmation", "Verdict", "confirm_action"]
 
 CONFIRM_KEY = "confirm"  # the one input request a confirming tool has outstanding
-_STATE_VERSION = 1
 _FIELD = "confirm"
 
 Verdict = Literal["accepted", "declined"]
@@ -55,26 +53,6 @@ def _schema() -> dict[str, Any]:
 
 def _accepted(result: ElicitResult) -> bool:
     return result.action == "accept" and bool((result.content or {}).get(_FIELD))
-
-
-def state_payload(**fields: str) -> str:
-    """The `requestState` an admin tool hands out with its 2026-era question (versioned, read by `carried_state`)."""
-    return json.dumps({"v": _STATE_VERSION, **fields}, separators=(",", ":"))
-
-
-def carried_state(ctx: Context[Any, Any], *, refusal: str) -> dict[str, Any] | None:
-    """On a 2026 retry: the state `state_payload` made (None on a first call); any other state is refused with
-    `refusal`."""
-    raw = ctx.request_state
-    if not raw:
-        return None
-    try:
-        state = json.loads(raw)
-    except json.JSONDecodeError:
-        state = None
-    if not isinstance(state, dict) or state.get("v") != _STATE_VERSION:
-        raise InputError(refusal)
-    return cast(dict[str, Any], state)
 
 
 def _carried(ctx: Context[Any, Any]) -> tuple[str | None, ElicitResult | None] | None:
