@@ -166,10 +166,43 @@ async def test_the_usage_resource_shows_the_same_view(connect: Any, oa: SandboxS
             templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
             read = await client.read_resource("runbridge://oa/usage/summary?days=7")
             tool = await client.call_tool("usage_report", {"view": "summary", "days": 7})
-    assert "runbridge://{profile}/usage/{view}{?days,side}" in templates
+    assert "runbridge://{profile}/usage/{view}{?days,side,agent,tenant}" in templates
     doc = json.loads(read.contents[0].text)
     assert doc["figures"] == tool.structured_content["platform"]["figures"]
     assert doc["figures"]["calls"] == expected(oa, days=7)["total_calls"]
+
+
+async def test_the_metrics_view_shows_trigger_sources_and_refuses_a_tenant(connect: Any, oa: SandboxServer) -> None:
+    """The dashboard's text table has each agent's trigger sources; the dashboard takes no tenant, so a tenant is
+    refused for it rather than silently ignored."""
+    with anyio.fail_after(30):
+        async with connect(mode="legacy") as client:
+            metrics = await client.call_tool("usage_report", {"view": "metrics", "days": 30})
+            narrowed = await client.call_tool("usage_report", {"view": "metrics", "tenant": "tenant-north"})
+    assert not metrics.is_error
+    text = _text(metrics)
+    assert "trigger_sources" in text.splitlines()[2], "a column of the table"
+    rows = metrics.structured_content["platform"]["rows"]
+    for row in rows:
+        (line,) = [t for t in text.splitlines() if t.startswith(row["agent"] + " ")]
+        top = max(row["trigger_sources"].items(), key=lambda kv: kv[1])
+        assert f"{top[0]}={top[1]}" in line, "each agent's sources in its line"
+    assert narrowed.is_error
+    assert "tenant" in _text(narrowed)
+
+
+async def test_the_usage_resource_takes_agent_and_tenant(connect: Any, oa: SandboxServer) -> None:
+    import json
+
+    with anyio.fail_after(30):
+        async with connect(mode="legacy") as client:
+            read = await client.read_resource(
+                "runbridge://oa/usage/summary?days=30&tenant=tenant-north&agent=summarizer"
+            )
+            every = await client.read_resource("runbridge://oa/usage/summary?days=30")
+    doc, all_calls = json.loads(read.contents[0].text), json.loads(every.contents[0].text)
+    filtered = expected(oa, days=30, tenant="tenant-north", agent_name="summarizer")
+    assert doc["figures"]["calls"] == filtered["total_calls"] < all_calls["figures"]["calls"]
 
 
 async def test_a_family_without_its_own_usage_refuses_a_view_and_keeps_its_report(connect: Any) -> None:

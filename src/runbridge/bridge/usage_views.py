@@ -4,7 +4,7 @@ a timeseries a bar chart of cost per day (`chart.py`), beside the structured con
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, cast
 
 from ..core.text import shorten
 from ..core.usage_views import UsageView
@@ -13,6 +13,11 @@ from .chart import bar_chart_png
 __all__ = ["chart_of", "table_of"]
 
 _MAX_CELL = 28
+_MAX_COUNTS = 60  # a cell of counts by name
+
+
+def _count(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def _cell(value: Any) -> str:
@@ -22,6 +27,9 @@ def _cell(value: Any) -> str:
         text = f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.2f}"
     elif isinstance(value, int) and not isinstance(value, bool):
         text = f"{value:,}"
+    elif isinstance(value, dict):  # counts by name (e.g. how runs were triggered), largest first
+        counts = sorted(cast(dict[Any, Any], value).items(), key=lambda kv: (-_count(kv[1]), str(kv[0])))
+        return shorten(" ".join(f"{k}={_cell(v)}" for k, v in counts) or "-", _MAX_COUNTS)
     else:
         text = str(value)
     return shorten(text, _MAX_CELL)  # one line: a cell never breaks the table

@@ -1,5 +1,6 @@
 """`runbridge://{profile}/usage/{view}`: a backend's own usage view (the last 30 days unless `days` says, the
-consumer's side unless `side` says), as usage_report's `platform` shows it."""
+consumer's side unless `side` says, narrowed to one agent or tenant by `agent`, `tenant`), as usage_report's
+`platform` shows it."""
 
 from __future__ import annotations
 
@@ -26,16 +27,26 @@ def register_usage_resources(mcp: MCPServer[Any], settings: Settings) -> None:
     if not any("usage_views" in capabilities_of(adapter_class(p)) for p in settings.profiles.values()):
         return
 
-    @mcp.resource("runbridge://{profile}/usage/{view}{?days,side}", name="usage", mime_type="application/json")
+    @mcp.resource(
+        "runbridge://{profile}/usage/{view}{?days,side,agent,tenant}", name="usage", mime_type="application/json"
+    )
     async def usage(
-        profile: str, view: str, ctx: Context[Any, Any], days: str | None = None, side: str | None = None
+        profile: str,
+        view: str,
+        ctx: Context[Any, Any],
+        days: str | None = None,
+        side: str | None = None,
+        agent: str | None = None,
+        tenant: str | None = None,
     ) -> str:
         """A backend's own usage view (summary, timeseries, breakdown, tenants, logs, metrics) for a profile whose
         platform keeps usage."""
         if view not in USAGE_VIEWS:
             raise ResourceNotFoundError(f"No usage view {view!r}; the views are {', '.join(USAGE_VIEWS)}.")
         try:
-            query = UsageQuery.model_validate({"view": view, "days": days or 30, "side": side or "consumer"})
+            query = UsageQuery.model_validate(
+                {"view": view, "days": days or 30, "side": side or "consumer", "agent": agent, "tenant": tenant}
+            )
         except ValidationError:
             raise ResourceNotFoundError("days must be a whole number from 1, and side consumer or author.") from None
         app = app_of(ctx)

@@ -9,9 +9,10 @@ platform keeps it, in runbridge's usage views.
   /workspaces/{ws}/metrics/dashboard`, as the official CLI's `metrics` command reads it.
 
 Every view is asked for with `days` and the filters `agent_name`, `tenant` (and `status`, `limit`, `offset` for the
-logs). Costs come in cents and are reported in US dollars. The platform does not document the usage answers'
-shapes: the reading is lenient (a figure may be named `calls` or `total_calls`, a list may be bare or wrapped, an
-answer may be enveloped), and a figure the platform did not give is left out, never guessed.
+logs), but the metrics dashboard, which takes `days` and `agent_name` only: a tenant is refused for it. Costs come
+in cents and are reported in US dollars. The platform does not document the usage answers' shapes: the reading is
+lenient (a figure may be named `calls` or `total_calls`, a list may be bare or wrapped, an answer may be
+enveloped), and a figure the platform did not give is left out, never guessed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,16 @@ _COLUMNS = {
     "breakdown": ["agent", "calls", "failed_calls", "total_tokens", "cost_usd"],
     "tenants": ["tenant", "calls", "failed_calls", "total_tokens", "cost_usd"],
     "logs": ["created_at", "agent", "status", "tenant", "total_tokens", "cost_usd", "duration_ms", "trigger_source"],
-    "metrics": ["agent", "runs", "success_rate", "p50_latency_ms", "p95_latency_ms", "errors", "top_error"],
+    "metrics": [
+        "agent",
+        "runs",
+        "success_rate",
+        "p50_latency_ms",
+        "p95_latency_ms",
+        "errors",
+        "top_error",
+        "trigger_sources",
+    ],
     "summary": [],
 }
 
@@ -175,6 +185,11 @@ class PlatformUsage:
     async def _metrics(self, query: UsageQuery, since: datetime, until: datetime) -> UsageView:
         if query.side == "author":
             raise UnsupportedError("The metrics dashboard is the workspace's own; ask for side 'consumer'.")
+        if query.tenant:  # the dashboard is read by days and agent_name only
+            raise InputError(
+                "orchagent.io's metrics dashboard cannot be narrowed to a tenant: omit tenant, or ask view "
+                "'breakdown' or 'logs' with it for one tenant's calls."
+            )
         ws = await self.wire.workspace()
         params: dict[str, Any] = {"days": query.days}
         if query.agent:
