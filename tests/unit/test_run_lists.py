@@ -4,6 +4,7 @@ both sources; a status filter and runbridge's records of backend runs are honour
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 import anyio
@@ -27,6 +28,9 @@ class History:
         start = Page.start_of(cursor)
         more = start + limit < len(self.runs)
         return Page.of(self.runs[start : start + limit], next_cursor=str(start + limit) if more else None)
+
+    def listed_id(self, locator: Mapping[str, str]) -> str | None:
+        return locator.get("listed_as")
 
 
 async def _world() -> tuple[SqliteStore, History, list[str]]:
@@ -81,6 +85,20 @@ async def test_a_run_in_both_is_shown_as_runbridge_recorded_it() -> None:
     finally:
         await store.aclose()
     assert [i.source for i in items if i.run_id == "shared"] == ["runbridge"]
+
+
+async def test_a_record_the_backend_lists_under_its_own_id_is_shown_once_as_the_backend_lists_it() -> None:
+    store, history, _ = await _world()
+    try:
+        await store.record_run("p", Run(run_id="rb-call", status=RunStatus.COMPLETED), locator={"listed_as": "be4"})
+        await store.record_run("p", Run(run_id="rb-own", status=RunStatus.COMPLETED), locator={"listed_as": "rb-own"})
+        items, _ = await merged_runs(store, "p", history, cursor=None, limit=100, status=None)
+    finally:
+        await store.aclose()
+    ids = [i.run_id for i in items]
+    assert "rb-call" not in ids
+    assert [i.source for i in items if i.run_id == "be4"] == ["backend"]
+    assert ids.count("rb-own") == 1
 
 
 async def test_a_cursor_not_given_out_is_refused() -> None:

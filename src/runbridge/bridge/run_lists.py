@@ -9,8 +9,8 @@ merged cursor holds, per source, the cursor its window was read from and how man
 taken, so that no run is shown twice or skipped, whatever the sources' cursors are.
 
 A run in both (started through runbridge, and listed by its backend) is shown once, as runbridge recorded it; a
-record of runbridge whose locator names the backend's own run (`workspace_run`, a call the backend numbered after
-runbridge did) is shown as the backend lists it.
+record of runbridge that the backend lists under an id of its own (`RunListAPI.listed_id`: a call the backend
+numbered after runbridge did) is shown as the backend lists it.
 """
 
 from __future__ import annotations
@@ -116,7 +116,8 @@ async def merged_runs(
         spage = await store.list_runs(profile, cursor=s.cursor, limit=s.skip + limit, status=status)
         beyond["s"] = spage.next_cursor
         for record in spage.items[s.skip :]:
-            windows["s"].append((_from_record(record), not (record.locator or {}).get("workspace_run")))
+            listed = backend.listed_id(record.locator or {})
+            windows["s"].append((_from_record(record), listed is None or listed == record.run_id))
     # A source with items beyond its window: the page shows nothing older than its window's last item.
     key = _key
     bounds = [key(w[-1][0], name) for name, w in windows.items() if w and beyond[name] is not None]

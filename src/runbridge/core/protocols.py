@@ -117,6 +117,11 @@ class RunListAPI(Protocol):
         self, *, cursor: str | None = None, limit: int = 50, target_id: str | None = None
     ) -> Page[Run]: ...
 
+    def listed_id(self, locator: Mapping[str, str]) -> str | None:
+        """The id `list_runs` shows a run of runbridge by, given the locator stored for it, when that is an id of
+        the backend's own (not runbridge's run id); None when there is none (the usual case)."""
+        ...
+
 
 @runtime_checkable
 class ThreadsAPI(Protocol):

@@ -136,6 +136,10 @@ class WorkspaceRuns:
             for key, value in locator.items():
                 known.setdefault(key, value)
 
+    def listed_id(self, locator: Mapping[str, str]) -> str | None:
+        """A call runbridge numbered is listed as its workspace run, once the platform named it."""
+        return locator.get("workspace_run") or None
+
     async def list_runs(self, *, cursor: str | None = None, limit: int = 50, target_id: str | None = None) -> Page[Run]:
         start = Page.start_of(cursor)
         ws = await self.wire.workspace()
