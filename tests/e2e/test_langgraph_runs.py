@@ -9,11 +9,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from mcp import Client
 from tests.e2e.conftest import ok, one_profile
 from tests.mcp_people import Human, Progress
 
 from runbridge.core import Profile, Settings
 from runbridge.sandbox import SandboxServer
+from runbridge.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -120,3 +122,26 @@ async def test_threads_take_messages_for_their_assistant(connect: Callable[..., 
         history = ok(await client.call_tool("threads_history", {"thread_id": thread["thread_id"]}))
     assert sent["status"] == "completed", sent
     assert [m["content"] for m in history["items"]][-1] == "Published."
+
+
+async def test_stream_mode_messages_gives_the_runs_messages_as_the_agent_server_sends_them(
+    langgraph: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`messages` stream mode: the sandbox sends `messages/metadata` and `messages/complete`, as the Agent Server
+    does (tests/real/test_langgraph_runs_real.py), and the nodes' messages are the run's message events."""
+    monkeypatch.setenv(KEY_ENV, langgraph.api_key)
+    options = {"poll_seconds": 0.1, "stream_modes": ["updates", "messages"]}
+    settings = one_profile(
+        Profile(name="lg", family="langgraph", base_url=langgraph.base_url, api_key_env=KEY_ENV, options=options)
+    )
+    async with Client(build_server(settings), mode="legacy") as client:
+        waiting = ok(await client.call_tool("runs_start", {"target_id": "review", "inputs": {"topic": "cranes"}}))
+        answer = {"gate_id": waiting["waiting_for"]["gate_id"], "decision": "accept", "values": {"choice": "approve"}}
+        done = ok(await client.call_tool("gates_respond", answer))
+        events = ok(await client.call_tool("runs_events", {"run_id": waiting["run_id"], "limit": 200}))["events"]
+    assert done["status"] == "completed", done
+    messages = [(e["type"], e["text"]) for e in events if e["kind"] == "message"]
+    assert messages == [
+        ("messages/complete", "Draft ready: A short note on cranes."),
+        ("messages/complete", "Published."),
+    ], events

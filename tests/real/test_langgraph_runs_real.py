@@ -275,3 +275,21 @@ async def test_a_gate_left_answering_by_a_stopped_runbridge_is_open_again_while_
     assert done["status"] == "completed", done
     thread = thread_of(langgraph_server, waiting["run_id"])
     assert langgraph_server.thread(thread)["values"]["decision"] == "approve"
+
+
+async def test_stream_mode_messages_gives_the_runs_messages(langgraph_server: LangGraphServer, tmp_path: Path) -> None:
+    """`messages` stream mode: the server sends `messages/metadata` and `messages/complete` events (not `messages`),
+    and the messages the nodes add are the run's message events."""
+    options = {"poll_seconds": 0.2, "stream_modes": ["updates", "messages"]}
+    rb = Runbridge(tmp_path, {**profile(langgraph_server.base_url), "options": options}, langgraph_server.key)
+    async with rb.connect("no-elicitation") as mcp:
+        waiting = structured(await call(mcp, "runs_start", {"target_id": "review", "inputs": {"topic": "cranes"}}))
+        answer = {"gate_id": waiting["waiting_for"]["gate_id"], "decision": "accept", "values": {"choice": "approve"}}
+        done = structured(await call(mcp, "gates_respond", answer))
+        events = structured(await call(mcp, "runs_events", {"run_id": waiting["run_id"], "limit": 200}))["events"]
+    assert done["status"] == "completed", done
+    messages = [(e["type"], e["text"]) for e in events if e["kind"] == "message"]
+    assert messages == [
+        ("messages/complete", "Draft ready: A short note on cranes."),
+        ("messages/complete", "Published."),
+    ], events

@@ -92,6 +92,36 @@ def test_stream_events_become_run_events_with_nodes_as_steps() -> None:
     assert map_event(parse("metadata", '{"run_id": "r2"}', "4-0"), "r", "8", first=False) is None
 
 
+def test_messages_mode_events_are_the_runs_messages_and_quiet_deltas() -> None:
+    """`messages` stream mode, as the Agent Server names its events: metadata once, then the message so far with
+    each token (`partial`), or the whole message (`complete`); a tool call without text is a tool call."""
+    metadata = parse("messages/metadata", '{"m1": {"metadata": {"langgraph_node": "n"}}}', "1-0")
+    assert map_event(metadata, "r", "1", first=True) is None
+    partial = map_event(
+        parse("messages/partial", '[{"type": "AIMessageChunk", "content": "He", "id": "m1"}]', "2-0"),
+        "r",
+        "2",
+        first=True,
+    )
+    assert partial is not None
+    assert (partial.kind, partial.text, partial.data) == (EventKind.MESSAGE_DELTA, "He", {"id": "m1"})
+    complete = map_event(
+        parse("messages/complete", '[{"type": "ai", "content": "Hello", "id": "m1"}]', "3-0"), "r", "3", first=True
+    )
+    assert complete is not None
+    assert (complete.kind, complete.text, complete.raw_type) == (EventKind.MESSAGE, "Hello", "messages/complete")
+    tool = parse("messages/complete|sub:1", '[{"type": "tool", "content": "42", "id": "m2"}]', "4-0")
+    assert (found := map_event(tool, "r", "4", first=True)) is not None
+    assert found.kind is EventKind.TOOL_RESULT
+    call = '[{"type": "ai", "content": "", "id": "m3", "tool_calls": [{"name": "search", "args": {}}]}]'
+    assert (called := map_event(parse("messages/complete", call, "5-0"), "r", "5", first=True)) is not None
+    assert (called.kind, called.text) == (EventKind.TOOL_CALLED, "calling search")
+    assert (
+        map_event(parse("messages/partial", '[{"type": "AIMessageChunk", "content": ""}]', "6-0"), "r", "6", first=True)
+        is None
+    )
+
+
 def test_the_profile_from_the_environment_takes_the_sdks_key_variables_in_order() -> None:
     env = {"LANGGRAPH_API_URL": "http://h:2024", "LANGSMITH_API_KEY": "k", "LANGCHAIN_API_KEY": "k2"}
     assert SPEC.env_profile(env) == {"base_url": "http://h:2024", "api_key_env": "LANGSMITH_API_KEY"}

@@ -3,8 +3,9 @@
 Each SSE event of a LangGraph run is one item of its stream (its position counts every event, shown or not), and
 becomes at most one `RunEvent`: node names are steps, messages are text. `updates` says which node finished (an
 `__interrupt__` update is left to `tasks`), `tasks` when a node starts, fails or raises an interrupt (a gate),
-`messages-tuple`/`messages` the messages nodes produce, `custom` what a node wrote to the stream writer. `values`,
-`checkpoints`, `debug` and `events` count but are not shown: they repeat the state.
+`messages` (in `messages-tuple` mode: `[message, metadata]`) and `messages/complete` (in `messages` mode: `[message]`)
+the messages nodes produce, `messages/partial` a model's message so far (a quiet delta), `custom` what a node wrote
+to the stream writer. `values`, `checkpoints`, `debug`, `events` and `messages/metadata` count but are not shown.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _message(raw: RawEvent, run_id: str, seq: str) -> RunEvent | None:
             data={"message": message},
         )
     kind = EventKind.MESSAGE
-    if str(message.get("type", "")).endswith("Chunk") or raw.event.endswith("/partial"):
+    if str(message.get("type", "")).endswith("Chunk"):
         kind = EventKind.MESSAGE_DELTA
     if message.get("type") == "tool":
         kind = EventKind.TOOL_RESULT
@@ -102,6 +103,23 @@ def _message(raw: RawEvent, run_id: str, seq: str) -> RunEvent | None:
         step=_step(meta.get("langgraph_node")),
         text=shorten(text, _TEXT),
         data={"message": message},
+    )
+
+
+def _partial(raw: RawEvent, run_id: str, seq: str) -> RunEvent | None:
+    """A model's streamed message so far (`messages` mode sends the whole text again with each token): a delta
+    showing where it stands, kept light (its id, not the message), and quiet in progress."""
+    message = as_dict((as_list(raw.data) or [None])[0])
+    text = _message_text(message)
+    if not text:
+        return None
+    return RunEvent(
+        kind=EventKind.MESSAGE_DELTA,
+        raw_type=raw.event,
+        seq=seq,
+        run_id=run_id,
+        text=shorten(text, _TEXT),
+        data={"id": message.get("id")},
     )
 
 
@@ -154,8 +172,10 @@ def map_event(raw: RawEvent, run_id: str, seq: str, *, first: bool) -> RunEvent 
                 data={"error": data["error"]},
             )
         return None
-    if mode in ("messages", "messages-tuple") and not raw.event.endswith("/metadata"):
+    if mode in ("messages", "messages-tuple", "messages/complete"):
         return _message(raw, run_id, seq)
+    if mode == "messages/partial":
+        return _partial(raw, run_id, seq)
     if mode == "custom":
         shown = raw.data if isinstance(raw.data, str) else json.dumps(raw.data, ensure_ascii=False, default=str)
         return RunEvent(

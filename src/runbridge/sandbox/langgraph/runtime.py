@@ -145,7 +145,7 @@ class LangGraphState:
                     continue
                 for text in result.messages:
                     message = {"content": text, "type": "ai", "id": new_id(), "tool_calls": []}
-                    run.log.add("messages", [message, {"langgraph_node": node}])
+                    _stream_message(run, message, {"langgraph_node": node})
                     result.update.setdefault("messages", []).append(message)
                 done[node] = result.update
                 run.log.add("updates", {node: result.update})
@@ -176,3 +176,17 @@ class LangGraphState:
         if isinstance(resume, dict) and resume and set(resume) <= set(ids):
             return dict(resume)
         return {ids[0]: resume} if len(ids) == 1 else {}
+
+
+def _stream_message(run: LgRun, message: dict[str, Any], meta: dict[str, Any]) -> None:
+    """A message a node produced, as the Agent Server streams it: `messages-tuple` mode sends `messages` events of
+    `[message, metadata]`; `messages` mode sends `messages/metadata` (`{id: {"metadata": ...}}`) once per message,
+    then `messages/complete` with `[message]` (a model's streamed tokens would come as `messages/partial`, each with
+    the message so far; the sandbox's nodes return whole messages)."""
+    asked = run.kwargs.get("stream_mode")
+    modes = [asked] if isinstance(asked, str) else list(asked or ["messages-tuple"])
+    if "messages-tuple" in modes:
+        run.log.add("messages", [message, meta])
+    elif "messages" in modes:
+        run.log.add("messages/metadata", {message["id"]: {"metadata": meta}})
+        run.log.add("messages/complete", [message])
