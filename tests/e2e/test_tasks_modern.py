@@ -8,9 +8,10 @@ from typing import Any
 
 import anyio
 import pytest
-from examples._tasks import TaskExtension, cancel, get, listen_to_tasks, until, update
+from examples._tasks import TaskCreated, TaskExtension, cancel, get, listen_to_tasks, until, update
 from mcp import Client
 from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolRequest, CallToolRequestParams, TaskMetadata
 
 from runbridge.core import Settings
 from runbridge.sandbox import SandboxServer
@@ -198,3 +199,20 @@ async def test_a_tasks_gate_answered_with_gates_respond_moves_the_task_on_and_is
     assert done.status == "completed", done
     assert done.result is not None
     assert done.result["structuredContent"]["outputs"]["result"] == "Announcement published."
+
+
+async def test_a_ttl_the_client_asks_for_is_kept_within_runbridges_bound_of_30_days(settings: Settings) -> None:
+    day = 24 * 3600 * 1000
+    tasks = TaskExtension(poll=False)
+    with anyio.fail_after(30):
+        async with Client(build_server(settings), extensions=[tasks]) as client:
+            kept: dict[int | None, tuple[int | None, int | None]] = {}
+            for asked in (3_600_000, 90 * day, None):
+                task = TaskMetadata(ttl=asked) if asked is not None else None
+                params = CallToolRequestParams(name="runs_start", arguments={"target_id": "quick-demo"}, task=task)
+                created = await client.session.send_request(CallToolRequest(params=params), TaskCreated)
+                state = await get(client.session, created.task_id)
+                kept[asked] = (created.ttl_ms, (state.model_extra or {}).get("ttlMs"))
+    assert kept[3_600_000] == (3_600_000, 3_600_000)
+    assert kept[90 * day] == (30 * day, 30 * day)
+    assert kept[None] == (7 * day, 7 * day)

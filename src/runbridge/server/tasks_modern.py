@@ -14,7 +14,7 @@ from mcp_types import CallToolRequestParams, RequestParams
 from pydantic import ConfigDict, Field
 
 from ..bridge.app import App
-from ..bridge.tasks import TaskStart
+from ..bridge.tasks import TaskStart, ttl_of
 from ..bridge.tasks_ops import answer_task, cancel_task, input_requests, read_task
 from ..state import TaskRecord
 from . import tasks_legacy
@@ -51,6 +51,15 @@ def declared(ctx: ServerRequestContext[Any, Any]) -> bool:
     """Whether the client of this request declared the tasks extension."""
     caps = ctx.session.client_capabilities
     return caps is not None and EXTENSION_ID in (caps.extensions or {})
+
+
+def _asked_ttl(params: CallToolRequestParams) -> int | None:
+    """The ttl the client asked for, in the call's `task` (`{"ttl": ms}`): the extension lets the server decide how
+    long a task is kept, so a client that says nothing gets runbridge's default, and one that asks gets what it asked
+    within runbridge's bound."""
+    asked = params.task
+    ttl = asked.ttl if asked is not None else None
+    return ttl if isinstance(ttl, int) else None
 
 
 def _created(task: TaskRecord) -> dict[str, Any]:
@@ -105,7 +114,7 @@ class RunTasks(Extension):
         if params.name not in self._tools or not declared(ctx):
             return await call_next(ctx)
         app: App = ctx.lifespan_context
-        start = TaskStart(tool=params.name, owner=owner_of())
+        start = TaskStart(tool=params.name, owner=owner_of(), ttl_ms=ttl_of(_asked_ttl(params)))
         outcome = await run_as_task(app, start, lambda: call_next(ctx))
         return _created(outcome) if isinstance(outcome, TaskRecord) else outcome
 
