@@ -247,3 +247,33 @@ async def test_the_api_key_never_reaches_a_result_progress_or_log(
     assert KEY_ENV in _text(refused)  # where the refused key comes from, never the key
     seen += [_text(refused), *progress.messages, caplog.text]
     assert not [chunk for chunk in seen if SENTINEL in chunk or SENTINEL[::-1] in chunk]
+
+
+@pytest.mark.parametrize("mode", ERAS)
+async def test_an_external_a2a_agent_through_the_agent_tools(
+    mode: str, connect: Any, human_factory: Any, orq: SandboxServer
+) -> None:
+    key = f"remote-{uuid.uuid4().hex[:8]}"
+    spec = {"key": key, "display_name": "Remote", "path": "Default/agents", "agent_url": "https://remote.example/a2a"}
+    human = human_factory(("accept", {"confirm": True}))
+    with anyio.fail_after(30):
+        async with connect(mode=mode, human=human) as client:
+            made = ok(await client.call_tool("agents_create", {"spec": spec}))
+            listed = ok(await client.call_tool("agents_list", {"limit": 100}))
+            own = ok(await client.call_tool("agents_list", {"limit": 100, "scope": "workspace"}))
+            got = ok(await client.call_tool("agents_get", {"agent_id": key}))
+            refreshed = ok(
+                await client.call_tool("agents_update", {"agent_id": key, "changes": {"refresh_card": True}})
+            )
+            deleted = ok(await client.call_tool("agents_delete", {"agent_id": key}))
+            gone = await client.call_tool("agents_get", {"agent_id": key})
+    assert made["agent"]["details"]["type"] == "a2a"
+    assert [a["details"]["type"] for a in listed["agents"] if a["id"] == key] == ["a2a"]
+    assert key not in {a["id"] for a in own["agents"]}
+    assert got["agent"]["details"]["agent_url"] == "https://remote.example/a2a"
+    assert refreshed["agent"]["details"]["card_refreshed_at"] >= got["agent"]["details"]["card_refreshed_at"]
+    assert deleted["deleted"] is True
+    assert gone.is_error
+    assert key in _text(gone)
+    external = httpx2.get(f"{orq.base_url}/v2/agents/external/{key}", headers=orq.headers)
+    assert external.status_code == 404

@@ -183,6 +183,35 @@ async def test_a2a_agent_registered_and_its_card_refreshed(orq: SandboxServer, c
         await backend.refresh_agent_card("nobody-here")
 
 
+async def test_an_external_agent_is_listed_read_refreshed_and_deleted_through_the_agent_calls(
+    orq: SandboxServer, connect: Connect
+) -> None:
+    backend = connect(orq)
+    key = f"ext-{uuid.uuid4().hex[:8]}"
+    await backend.create_agent(
+        {"key": key, "display_name": "Remote", "path": "Default/agents", "agent_url": "https://remote.example/a2a"}
+    )
+    everything = await backend.list_agents(limit=200)
+    own = await backend.list_agents(limit=200, scope="workspace")
+    assert [a.details["type"] for a in everything.items if a.id == key] == ["a2a"]
+    assert key not in {a.id for a in own.items}  # orq.ai's type=internal filter
+    assert {a.id for a in own.items} == {a.id for a in everything.items if a.details.get("type") != "a2a"}
+    got = await backend.get_agent(key)
+    assert (got.details["type"], got.details["agent_url"]) == ("a2a", "https://remote.example/a2a")
+    before = got.details["card_refreshed_at"]
+    await anyio.sleep(0.01)
+    refreshed = await backend.update_agent(key, {"refresh_card": True})
+    assert refreshed.details["card_refreshed_at"] > before
+    with pytest.raises(InputError, match="refresh_card"):
+        await backend.update_agent(key, {"refresh_card": True, "description": "x"})
+    assert key in (await backend.delete_preview(key) or "")
+    await backend.delete_agent(key)
+    with pytest.raises(NotFoundError, match=key):
+        await backend.get_agent(key)
+    with pytest.raises(NotFoundError, match=key):
+        await backend.delete_agent(key)
+
+
 async def test_a_streamed_task_ends_on_done_with_usage_and_billing(orq: SandboxServer, connect: Connect) -> None:
     backend = connect(orq)
     run = await backend.start_run(StartRequest(target_id="echo-agent", message="hello there"))

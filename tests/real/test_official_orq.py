@@ -150,7 +150,15 @@ def test_inline_runs_responses_and_external_agents(judged: Any) -> None:
     assert streamed[-1] == "response.done"
     assert {"tool.started", "tool.failed", "tool.done", "part.delta", "part.done"} <= set(streamed)
     external = finished(results["external"])
-    assert external == {"registered": "remote-by-the-sdk", "refreshed": True}
+    assert external == {
+        "registered": "remote-by-the-sdk",
+        "refreshed": True,
+        "listed": {"remote-by-the-sdk": "a2a"},
+        "internal": [],
+        "externals": ["remote-by-the-sdk"],
+        "got": "https://agents.example.com/a2a",
+        "after_delete": [],
+    }
 
 
 def test_every_event_the_sandbox_emitted_validates_against_the_sdk(judged: Any) -> None:

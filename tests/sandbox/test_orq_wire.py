@@ -215,3 +215,22 @@ async def test_an_update_takes_the_versioning_fields_as_the_sdk_names_them(orq: 
     assert camel.status_code == 200
     assert kept["version"] == camel.json()["version"] != "v1.0.0"
     assert kept["version_description"] == "a patch"
+
+
+async def test_the_type_filter_filters_and_external_agents_are_read_and_deleted(orq: SandboxServer) -> None:
+    external = {"key": "remote", "display_name": "Remote", "path": "Default/agents", "agent_url": "https://r.example"}
+    async with client_for(orq) as client:
+        assert (await client.post("/v2/agents/external", json=external)).status_code == 200
+        everything = (await client.get("/v2/agents")).json()["data"]
+        internal = (await client.get("/v2/agents", params={"type": "internal"})).json()["data"]
+        a2a = await client.get("/v2/agents", params={"type": "a2a"})
+        got = await client.get("/v2/agents/external/remote")
+        deleted = await client.delete("/v2/agents/external/remote")
+        gone = await client.get("/v2/agents/external/remote")
+    assert [a["type"] for a in everything if a["key"] == "remote"] == ["a2a"]
+    assert [a["key"] for a in internal] == [a["key"] for a in everything if a["type"] == "internal"]
+    assert "remote" not in {a["key"] for a in internal}
+    assert a2a.status_code == 400
+    assert got.json()["agent"]["agent_url"] == "https://r.example"
+    assert (deleted.status_code, deleted.json()) == (200, {})
+    assert gone.status_code == 404

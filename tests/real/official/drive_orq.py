@@ -19,7 +19,8 @@ Flows:
   person would in orq.ai's UI) once the stream asked for it; `timeout` sets `stream_timeout_seconds`.
 - `stream_run`: a streamed run with the agent's configuration inline.
 - `responses`: a response created, then read back by its task id; with `stream`, the responses event stream.
-- `external`: an external A2A agent registered, then its card refreshed.
+- `external`: an external A2A agent registered, its card refreshed, the agents listed (with and without the
+  `internal` filter) and the external agents listed, the agent read and deleted.
 - `validate`: each of `events` (as a stream sends them) validated with the SDK's stream event model; the types
   that passed and the errors of those that did not.
 """
@@ -269,6 +270,15 @@ def external(orq: Orq, flow: dict[str, Any], out: dict[str, Any]) -> None:
         "refresh", orq.agents.external.refresh_card, agent_key=flow["key"], refresh_external_agent_card_request={}
     )
     out["refreshed"] = bool(fresh.agent and fresh.agent.card_refreshed_at)
+    out["listed"] = {a.key: a.type for a in step("list", orq.agents.list).data if a.key == flow["key"]}
+    out["internal"] = [
+        a.key for a in step("list internal", orq.agents.list, type_="internal").data if a.type != "internal"
+    ]
+    out["externals"] = [a.key for a in step("list external", orq.agents.external.list).data]
+    got = step("get", orq.agents.external.retrieve, agent_key=flow["key"])
+    out["got"] = got.agent.agent_url if got.agent else None
+    step("delete", orq.agents.external.delete, agent_key=flow["key"])
+    out["after_delete"] = [a.key for a in step("list again", orq.agents.external.list).data]
 
 
 def validate(orq: Orq, flow: dict[str, Any], out: dict[str, Any]) -> None:

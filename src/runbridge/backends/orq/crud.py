@@ -1,5 +1,5 @@
-"""orq.ai agents: list (cursor pagination), retrieve, create, partial update, delete; external A2A agents registered
-and their cards refreshed (docs/backends/orq.md).
+"""orq.ai agents: list (cursor pagination), retrieve, create, partial update, delete; external A2A agents registered,
+read, deleted and their cards refreshed through the same calls (docs/backends/orq.md).
 
 Reads are retried on 429 and 5xx by the HTTP client; writes are not (a create sent twice fails on its key, an
 update with `version_increment` sent twice bumps the version twice).
@@ -86,15 +86,23 @@ class AgentsCrud:
         return Page[Agent].of(agents, _encode("after", last) if more and last else None)
 
     async def get_agent(self, agent_id: str) -> Agent:
-        return to_agent(await self._doc(agent_id))
+        doc = await self._doc(agent_id)
+        return _external_agent(doc) if "agent_url" in doc else to_agent(doc)
 
     async def _doc(self, agent_key: str) -> dict[str, Any]:
+        """The agent, or else the external A2A agent, of that key (orq.ai keeps external agents apart)."""
         try:
             return as_dict(
                 await self.http.json("GET", f"/v2/agents/{segment(agent_key)}", action=f"read agent {agent_key!r}")
             )
         except NotFoundError as exc:
-            raise self._missing(exc, agent_key) from None
+            missing = exc
+        path = f"/v2/agents/external/{segment(agent_key)}"
+        try:
+            doc = as_dict(await self.http.json("GET", path, action=f"read external agent {agent_key!r}"))
+        except NotFoundError:
+            raise self._missing(missing, agent_key) from None
+        return as_dict(doc.get("agent"))  # an external agent's always has its `agent_url`
 
     async def create_agent(self, spec: Mapping[str, Any]) -> Agent:
         """`spec` is orq.ai's create body; with `agent_url` it registers an external A2A agent instead."""
@@ -111,7 +119,12 @@ class AgentsCrud:
 
     async def update_agent(self, agent_id: str, changes: Mapping[str, Any]) -> Agent:
         """A partial update: only `changes` are sent; `version_increment` (major | minor | patch) and
-        `version_description` are sent as the official client spells them."""
+        `version_description` are sent as the official client spells them. `{"refresh_card": true}` (alone) has
+        orq.ai read an external A2A agent's card again."""
+        if "refresh_card" in changes:
+            if dict(changes) != {"refresh_card": True}:
+                raise InputError('{"refresh_card": true} refreshes an external agent\'s card and goes alone.')
+            return await self.refresh_card(agent_id)
         body = {_VERSIONING.get(k, k): v for k, v in changes.items()}
         increment = body.get("versionIncrement")
         if increment is not None and increment not in ("major", "minor", "patch"):
@@ -134,12 +147,19 @@ class AgentsCrud:
         )
 
     async def delete_agent(self, agent_id: str, *, all_versions: bool = False) -> None:
+        """The agent, or else the external A2A agent, of that key."""
         if all_versions:
             raise UnsupportedError("orq.ai deletes an agent with all its versions: call without all_versions.")
         try:
             await self.http.request("DELETE", f"/v2/agents/{segment(agent_id)}", action=f"delete agent {agent_id!r}")
+            return
         except NotFoundError as exc:
-            raise self._missing(exc, agent_id) from None
+            missing = exc
+        path = f"/v2/agents/external/{segment(agent_id)}"
+        try:
+            await self.http.request("DELETE", path, action=f"delete external agent {agent_id!r}")
+        except NotFoundError:
+            raise self._missing(missing, agent_id) from None
 
     # -- external A2A agents ---------------------------------------------------------------------------------------
 

@@ -2,13 +2,15 @@
 
 * `POST /v2/agents` → 201 with the agent; a key in use → 409 `{"message"}`; a missing required field → 400.
 * `GET /v2/agents?limit=&starting_after=&ending_before=&type=` → `{"object": "list", "data": [...], "has_more"}`,
-  newest first; no `limit`: every agent.
+  newest first; no `limit`: every agent. Without `type`, external A2A agents are listed too (`type: "a2a"`);
+  `type=internal` (the only value the official client's model has) lists orq.ai's own agents only.
 * `GET|PATCH|DELETE /v2/agents/{agent_key}` → the agent / the updated agent / 204; an unknown key → 404
   `{"message": "Agent not found"}`. PATCH takes any subset of the create fields, `versionIncrement`
   (`major`|`minor`|`patch`) and `versionDescription` (so the official client spells them; kept as the agent's
   `version_description`); any other field is refused (400).
 * `POST /v2/agents/external` registers an external A2A agent (its card "fetched" from `agent_url`);
-  `POST /v2/agents/external/{agent_key}:refreshCard` refreshes it.
+  `POST /v2/agents/external/{agent_key}:refreshCard` refreshes it; `GET` / `DELETE /v2/agents/external/{agent_key}`
+  read it (`{"agent"}`) / delete it (200 `{}`); `GET /v2/agents/external` lists them.
 * `POST /_sandbox/orq/reviews/{task_id}` `{"review": "approved"|"rejected"}`: a person's decision in orq.ai's UI.
 """
 
@@ -51,6 +53,25 @@ def _bump(version: str, part: str) -> str:
     return f"v{major}.{minor}.{patch + 1}"
 
 
+def _listed_external(doc: dict[str, Any]) -> dict[str, Any]:
+    """An external A2A agent as `GET /v2/agents` lists it (`type: "a2a"`)."""
+    return {
+        "_id": doc["agent_id"],
+        "key": doc["key"],
+        "display_name": doc["display_name"],
+        "status": "live",
+        "path": doc["path"],
+        "role": "External A2A agent",
+        "description": doc["description"],
+        "instructions": "",
+        "model": {"id": "a2a"},
+        "type": "a2a",
+        "version": doc["version"],
+        "created": doc["created_at"],
+        "updated": doc["updated_at"],
+    }
+
+
 class Routes:
     def __init__(self, state: OrqState) -> None:
         self.s = state
@@ -71,9 +92,11 @@ class Routes:
     async def list(self, request: Request) -> Response:
         query = request.query_params
         kind = query.get("type")
-        if kind not in (None, "internal", "a2a"):
-            return error(400, "type must be internal or a2a")
-        items = [] if kind == "a2a" else self.s.agents_by_id()
+        if kind not in (None, "internal"):  # the only filter the official client's model has
+            return error(400, "type must be internal")
+        items = self.s.agents_by_id()
+        if kind is None:  # external A2A agents are listed too, as `type: "a2a"`
+            items = sorted([*items, *map(_listed_external, self.s.external.values())], key=lambda a: a["_id"])[::-1]
         raw_limit = query.get("limit")
         try:  # the official client sends a float ("2.0")
             limit = int(float(raw_limit)) if raw_limit is not None else None
@@ -187,6 +210,14 @@ class Routes:
 
     async def list_external(self, request: Request) -> Response:
         return JSONResponse({"object": "list", "data": list(self.s.external.values()), "has_more": False})
+
+    async def get_external(self, request: Request) -> Response:
+        doc = self.s.external.get(request.path_params["agent_key"])
+        return JSONResponse({"agent": doc}) if doc else error(404, "Agent not found")
+
+    async def delete_external(self, request: Request) -> Response:
+        doc = self.s.external.pop(request.path_params["agent_key"], None)
+        return JSONResponse({}) if doc else error(404, "Agent not found")
 
     async def refresh_card(self, request: Request) -> Response:
         key = str(request.path_params["agent_key"])
