@@ -14,13 +14,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from runbridge.cli.install import readme_install_links
+from runbridge.cli.install import readme_install_links, readme_install_table
 from runbridge.cli.tool_table import markdown_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "tools": markdown_table,  # `runbridge tools --markdown`
+    "install-table": readme_install_table,  # the first screen: each host with its shortest way in
     "install-links": readme_install_links,
 }
 

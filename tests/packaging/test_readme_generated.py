@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shlex
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.packaging import readme
 
+from runbridge.cli.install import CLIENTS, README_CONFIG
+from runbridge.cli.install_hosts import HOSTS
 from runbridge.core import Settings
 from runbridge.server import visible_tools
 from runbridge.tools import SURFACE
@@ -58,3 +64,73 @@ def test_the_install_links_carry_the_entry_cursor_and_vscode_expect() -> None:
     assert server["name"] == "runbridge"
     assert server["type"] == "stdio"
     assert server["args"] == entry["args"]
+
+
+_CONFIG = "<runbridge.toml>"
+
+
+def _printed_entry(client: str, tmp_path: Path) -> dict[str, Any]:
+    """What `runbridge install --client CLIENT --print` shows for runbridge serving `tmp_path/runbridge.toml`, in a
+    home and environment of its own (so no profile variable of this shell is added), its config file as `CONFIG`."""
+    tmp_path.mkdir()
+    config = tmp_path / "runbridge.toml"
+    config.write_text('[server]\nstate_path = ":memory:"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "SYSTEMROOT", "VIRTUAL_ENV")}
+    done = subprocess.run(
+        [sys.executable, "-m", "runbridge", "install", "--client", client, "--print", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout.split("\n", 1)[1])
+    (entry,) = shown[HOSTS[client].servers_key].values()
+    return {**entry, "args": [_CONFIG if a == str(config) else a for a in entry["args"]]}
+
+
+def _as_readme_runs(printed: dict[str, Any], config: str) -> dict[str, Any]:
+    """The printed entry with runbridge run as the README runs it (`uvx runbridge`) and its config file there."""
+    args = [config if a == _CONFIG else a for a in printed["args"]]
+    return {**printed, "command": "uvx", "args": ["runbridge", *args]}
+
+
+def test_the_install_table_names_every_host_with_what_runbridge_install_writes(tmp_path: Path) -> None:
+    """The README's first screen: every host `runbridge install --client` takes has its row; the commands shown
+    there run what `runbridge install --print` writes for that host (the same arguments and entry, with runbridge
+    from PyPI through uvx), so neither can change without the README failing here."""
+    text = readme.README.read_text(encoding="utf-8")
+    table = readme.current(text, "install-table") or ""
+    cells = [line.removeprefix("| ").removesuffix(" |").split(" | ", 1) for line in table.splitlines()]
+    rows = {row[0]: row[1] for row in cells[2:]}  # below the header and its rule
+    links = readme.current(text, "install-links") or ""
+    for client in CLIENTS:
+        host = HOSTS[client]
+        assert host.display_name in rows, f"README.md's install table has no row for {host.display_name}"
+        assert f"`{client}`" in rows["any of them, from a virtualenv"], f"{client} missing from the install row"
+        printed = _printed_entry(client, tmp_path / client)
+        way = rows[host.display_name]
+        if client == "claude-code":
+            command = shlex.split(way.split("`")[1].split(" -- ", 1)[1])
+            wanted = _as_readme_runs(printed, "~/.config/runbridge/runbridge.toml")
+            assert command == [wanted["command"], *wanted["args"]], way
+            assert printed["type"] == "stdio"  # what `claude mcp add` writes
+        elif client in ("cursor", "vscode"):
+            assert f"Install in {host.display_name}" in way
+            shown = _link_entry(links, host.display_name)
+            assert shown == _as_readme_runs(printed, README_CONFIG)
+        elif client == "windsurf":
+            assert way == f"`runbridge install --client {client}`"
+        else:
+            assert "mcpb pack manifests/mcpb" in way  # Claude Desktop: the bundle
+
+
+def _link_entry(links: str, display_name: str) -> dict[str, Any]:
+    """The server entry an install link carries (Cursor: base64 JSON; VS Code: URL-encoded JSON with its name)."""
+    target = links.split(f"[Install in {display_name}](", 1)[1].split(")", 1)[0]
+    if target.startswith("cursor://"):
+        return json.loads(base64.b64decode(parse_qs(urlsplit(target).query)["config"][0]))
+    server = json.loads(unquote(target.removeprefix("vscode:mcp/install?")))
+    assert server.pop("name") == "runbridge"
+    return server

@@ -25,7 +25,15 @@ from ..core.errors import ConfigError
 from ..core.families import registered_families
 from .install_hosts import HOSTS, Host, cursor_link, entry_for, vscode_inputs, vscode_link
 
-__all__ = ["CLIENTS", "family_key_variables", "readme_install_links", "run_install", "runbridge_command"]
+__all__ = [
+    "CLIENTS",
+    "family_key_variables",
+    "readme_command",
+    "readme_install_links",
+    "readme_install_table",
+    "run_install",
+    "runbridge_command",
+]
 
 CLIENTS = tuple(HOSTS)
 
@@ -211,16 +219,56 @@ def run_install(
     return 0
 
 
-# -- the README's install links -------------------------------------------------------------------------------
+# -- the README's install table and links ----------------------------------------------------------------------
 
 README_CONFIG = "${userHome}/.config/runbridge/runbridge.toml"
 """Where the README's install links expect runbridge.toml (Cursor and VS Code expand `${userHome}`)."""
+
+README_SHELL_CONFIG = "~/.config/runbridge/runbridge.toml"
+"""The same file as typed in a shell, which expands `~`."""
+
+
+def readme_command(config: str) -> list[str]:
+    """What the README's ways in run: runbridge from PyPI through `uvx`, serving with `config`."""
+    return ["uvx", "runbridge", "serve", "--config", config]
+
+
+def _shortest_way(host: Host) -> str:
+    """A host's shortest way in, for the README's first screen (a host added to `HOSTS` needs its way here)."""
+    if host.name == "claude-desktop":
+        return (
+            "`npx @anthropic-ai/mcpb pack manifests/mcpb runbridge.mcpb`, then open `runbridge.mcpb`: it asks for the "
+            "file or a backend, and keeps keys in the OS keychain"
+        )
+    if host.name == "claude-code":
+        entry = entry_for(host, readme_command(README_SHELL_CONFIG), plain={}, keys={})
+        return f"`claude mcp add runbridge -- {' '.join([entry['command'], *entry['args']])}`"
+    if host.name in ("cursor", "vscode"):
+        return f"the *Install in {host.display_name}* link below"
+    if host.name == "windsurf":
+        return f"`runbridge install --client {host.name}`"
+    raise ValueError(f"the README's install table has no way into {host.display_name}: add one")
+
+
+def readme_install_table() -> str:
+    """The README's first-screen install table: each host `runbridge install` knows, with its shortest way in."""
+    rows = ["| host | the shortest way in |", "|---|---|"]
+    rows.append(
+        "| any terminal | `uvx runbridge demo`: a gated run on the embedded sandbox, answered in your terminal |"
+    )
+    rows += [f"| {host.display_name} | {_shortest_way(host)} |" for host in HOSTS.values()]
+    others = ", ".join(f"`{name}`" for name in CLIENTS)
+    rows.append(
+        f"| any of them, from a virtualenv | `runbridge install --client NAME`, NAME one of {others} "
+        "(`--print` only shows it) |"
+    )
+    return "\n".join(rows) + "\n"
 
 
 def readme_install_links() -> str:
     """The README's Cursor and VS Code install links: runbridge from PyPI through `uvx`, reading
     ~/.config/runbridge/runbridge.toml."""
-    command = ["uvx", "runbridge", "serve", "--config", README_CONFIG]
+    command = readme_command(README_CONFIG)
     cursor = entry_for(HOSTS["cursor"], command, plain={}, keys={})
     vscode = entry_for(HOSTS["vscode"], command, plain={}, keys={})
     return (
