@@ -48,13 +48,12 @@ async def adapter(
         api_key_env=KEY_ENV,
         options={"poll_seconds": 0.2, **options},
     )
-    http = None
-    if transport is not None or options.get("auth") == "bearer":
-        header = None if options.get("auth") == "bearer" else "x-api-key"
+    http = None  # the adapter builds its own client, sending the key as its `auth` option says
+    if transport is not None:
         http = HttpClient(
             profile,
             secret=load_secret(profile),
-            secret_header=header,
+            secret_header="x-api-key",
             transport=transport,
             retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget=2.0),
         )

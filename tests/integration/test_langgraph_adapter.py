@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from tests.langgraph_cases import *  # noqa: F403  (the shared tests, collected here)
-from tests.langgraph_cases import LgHost
+from tests.langgraph_cases import LgHost, adapter
 
 from runbridge.sandbox import SandboxServer
 
@@ -19,6 +19,11 @@ from runbridge.sandbox import SandboxServer
 def _sandbox() -> Iterator[SandboxServer]:
     with SandboxServer("langgraph") as server:
         yield server
+
+
+@pytest.fixture
+def sandbox(_sandbox: SandboxServer) -> SandboxServer:
+    return _sandbox
 
 
 @pytest.fixture
@@ -34,3 +39,19 @@ def lg(_sandbox: SandboxServer) -> LgHost:
         lambda thread_id: get(f"/threads/{thread_id}"),
         lambda thread_id: get(f"/threads/{thread_id}/runs"),
     )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("auth", "header"), [("bearer", "key_as_bearer"), ("x-api-key", "key_as_x_api_key")])
+async def test_the_key_goes_in_the_header_the_profiles_auth_option_names(
+    auth: str, header: str, sandbox: SandboxServer, lg: LgHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The adapter, configured by the profile alone, sends its key in the header `auth` names, and only there."""
+    before = sandbox.stats()
+    async with adapter(lg, monkeypatch, auth=auth) as backend:
+        page = await backend.list_targets()
+    after = sandbox.stats()
+    assert len(page.items) == 4
+    other = "key_as_x_api_key" if header == "key_as_bearer" else "key_as_bearer"
+    assert after.get(header, 0) > before.get(header, 0)
+    assert after.get(other, 0) == before.get(other, 0)

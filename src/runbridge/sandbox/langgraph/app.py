@@ -31,11 +31,13 @@ _OPEN = ("/ok", "/info", ADMIN_PREFIX)
 
 
 class KeyGuard:
-    """A request needs the sandbox's key, as `x-api-key` or `Authorization: Bearer`; else a 401."""
+    """A request needs the sandbox's key, as `x-api-key` or `Authorization: Bearer`; else a 401. The stats count
+    which header each request's key came in (`key_as_x_api_key`, `key_as_bearer`)."""
 
     def __init__(self, app: ASGIApp, *, ctx: SandboxContext) -> None:
         self.app = app
         self.key = ctx.api_key
+        self.stats = ctx.stats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or str(scope["path"]).startswith(_OPEN):
@@ -44,6 +46,7 @@ class KeyGuard:
         headers = dict(scope.get("headers") or [])
         sent = headers.get(b"x-api-key", b"").decode("latin-1")
         scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        self.stats.incr("key_as_x_api_key" if sent else "key_as_bearer")  # which header carried the key
         if not sent and scheme.lower() == "bearer":
             sent = token.strip()
         if not hmac.compare_digest(sent.encode(), self.key.encode()):
