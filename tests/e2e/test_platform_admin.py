@@ -351,3 +351,45 @@ async def test_schedules_services_and_workspaces_end_to_end(connect: Any, oa: Sa
     assert balance["record"]["balance_cents"] == state["balance_cents"]
     assert f"${state['balance_cents'] / 100:.2f}" in balance["note"]
     assert len(balance["items"]) >= 2
+
+
+async def test_the_list_tools_and_a_service_update_end_to_end(connect: Any, oa: SandboxServer) -> None:
+    """What each list tool shows is what the platform keeps (and never a key); a service update reaches the platform,
+    and an unknown field is refused with the platform's word."""
+    kept = {
+        "schedules": _get(oa, f"/workspaces/{WS}/schedules")["schedules"],
+        "services": _get(oa, f"/workspaces/{WS}/services")["services"],
+        "workspaces": _get(oa, "/workspaces")["workspaces"],
+        "api_keys": _get(oa, "/api-keys")["api_keys"],
+    }
+    service_id = kept["services"][0]["id"]
+    with anyio.fail_after(30):
+        async with connect(mode="legacy") as client:
+            schedules = _ok(await client.call_tool("schedules_list", {}))
+            first = _ok(await client.call_tool("schedules_list", {"limit": 1}))
+            crons = _ok(await client.call_tool("schedules_list", {"schedule_type": "cron"}))
+            services = _ok(await client.call_tool("services_list", {}))
+            workspaces = _ok(await client.call_tool("workspaces_list", {}))
+            keys = _ok(await client.call_tool("api_keys_list", {}))
+            updated = _ok(
+                await client.call_tool("services_update", {"service_id": service_id, "changes": {"max_instances": 3}})
+            )
+            refused = await client.call_tool("services_update", {"service_id": service_id, "changes": {"colour": 1}})
+    assert {s["id"] for s in schedules["items"]} == {s["id"] for s in kept["schedules"]}
+    assert schedules["total"] == len(kept["schedules"])
+    cron_ids = [s["id"] for s in kept["schedules"] if s["schedule_type"] == "cron"]
+    assert [s["id"] for s in crons["items"]] == cron_ids
+    assert len(cron_ids) < len(kept["schedules"])
+    assert len(first["items"]) == 1
+    assert first["total"] == len(kept["schedules"]) > 1, "the total counts them all, beyond the page"
+    assert {s["id"] for s in services["items"]} == {s["id"] for s in kept["services"]}
+    assert services["total"] == len(kept["services"])
+    assert {w["id"] for w in workspaces["items"]} == {w["id"] for w in kept["workspaces"]}
+    assert WS in {w["id"] for w in workspaces["items"]}
+    assert {k["id"] for k in keys["items"]} == {k["id"] for k in kept["api_keys"]}
+    assert all("key" not in k for k in keys["items"])
+    assert updated["record"]["id"] == service_id
+    assert updated["record"]["max_instances"] == 3
+    assert _get(oa, f"/workspaces/{WS}/services/{service_id}")["service"]["max_instances"] == 3
+    assert refused.is_error
+    assert "colour" in _text(refused)

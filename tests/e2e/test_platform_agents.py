@@ -177,3 +177,35 @@ async def test_a_long_call_hands_back_a_handle_and_runs_watch_follows_it_to_its_
     assert done["outputs"]["summary"] == "Audited big"
     assert handle["events_seen"] + done["events_seen"] == 1 + 3 * 40 + 2, "none lost or repeated"
     assert [e["seq"] for e in events] == [str(i) for i in range(1, 1 + 3 * 40 + 2 + 1)]
+
+
+async def test_registering_changing_and_forking_agents(connect: Any, oa: SandboxServer) -> None:
+    """agents_create registers an agent in the workspace, agents_update changes what may change and refuses what
+    may not before anything is sent, agents_fork copies a public source-available agent; the platform keeps each."""
+    spec = {"name": "haiku", "type": "prompt", "description": "Writes haiku.", "prompt": "Write a haiku."}
+    with anyio.fail_after(20):
+        async with connect(mode="legacy") as client:
+            created = ok(await client.call_tool("agents_create", {"spec": spec}))["agent"]
+            updated = ok(
+                await client.call_tool(
+                    "agents_update", {"agent_id": created["id"], "changes": {"description": "Better haiku."}}
+                )
+            )["agent"]
+            immutable = await client.call_tool(
+                "agents_update", {"agent_id": created["id"], "changes": {"run_mode": "always_on"}}
+            )
+            fork = ok(await client.call_tool("agents_fork", {"agent_id": "joe/leak-finder", "new_name": "my-finder"}))
+            private = await client.call_tool("agents_fork", {"agent_id": "acme/invoice-scanner@v1"})
+    assert created["name"] == "haiku"
+    assert created["version"] == "v1"
+    assert updated["description"] == "Better haiku."
+    assert _own_agent(oa, "haiku")["description"] == "Better haiku.", "the platform keeps the change"
+    assert immutable.is_error
+    assert "publish a new version" in _text(immutable)
+    assert fork["agent"]["name"] == "my-finder"
+    copy = _own_agent(oa, "my-finder")
+    assert copy["id"] == fork["agent"]["id"]
+    assert copy["workspace_id"] == "ws_acme_personal"
+    assert _own_agent(oa, "haiku")["id"] == created["id"]
+    assert private.is_error
+    assert "Only public, source-available agents" in _text(private)

@@ -219,3 +219,33 @@ async def test_a_family_without_its_own_usage_refuses_a_view_and_keeps_its_repor
     assert "wop" in _text(refused)
     assert report.structured_content["group_by"] == "target"
     assert "platform" not in report.structured_content
+
+
+async def test_the_author_side_timeseries_and_logs_are_the_own_agents_calls(connect: Any, oa: SandboxServer) -> None:
+    """With side author, the timeseries and the call logs count the calls of the account's own agents (what they
+    earned), equal to the sandbox's sums of those calls, not the account's spending."""
+    rows: list[dict[str, Any]] = []
+    with anyio.fail_after(30):
+        async with connect(mode="legacy") as client:
+            series = (
+                await client.call_tool("usage_report", {"view": "timeseries", "side": "author", "days": 7})
+            ).structured_content["platform"]
+            args: dict[str, Any] = {"view": "logs", "side": "author", "days": 7, "limit": 50}
+            for _ in range(50):
+                page = (await client.call_tool("usage_report", args)).structured_content["platform"]
+                rows += page["rows"]
+                if "next_cursor" not in page:
+                    break
+                args["cursor"] = page["next_cursor"]
+    mine = expected(oa, days=7, author="true")
+    asked = oa.stats()["requests"]
+    assert asked.get("GET /author-usage/timeseries") == 1
+    assert asked.get("GET /author-usage/logs", 0) >= 1
+    assert not asked.get("GET /usage/timeseries"), "not the spending side"
+    assert not asked.get("GET /usage/logs"), "not the spending side"
+    assert series["side"] == page["side"] == "author"
+    assert sum(r["calls"] for r in series["rows"]) == mine["total_calls"] > 0
+    assert series["figures"]["revenue_usd"] == pytest.approx(mine["revenue_cents"] / 100)
+    assert mine["revenue_cents"] > 0
+    assert len(rows) == len({r["id"] for r in rows}) == mine["total_calls"]
+    assert {r["agent"].split("@")[0] for r in rows} <= set(mine["by_agent"])
