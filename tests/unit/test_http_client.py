@@ -22,11 +22,13 @@ from runbridge.core.errors import (
     BackendError,
     BackendTimeoutError,
     BadRequestError,
+    NotFoundError,
     RateLimitedError,
     RunbridgeError,
     TransportError,
     UnavailableError,
 )
+from runbridge.core.logs import register_secret
 from runbridge.http.client import HttpClient
 from runbridge.http.credentials import Secret
 from runbridge.http.retry import RetryPolicy
@@ -311,6 +313,22 @@ async def test_a_secret_echoed_in_the_code_or_request_id_is_redacted() -> None:
     assert SECRET not in str(caught.value)
     assert SECRET not in (caught.value.code or "")
     assert SECRET not in (caught.value.request_id or "")
+
+
+async def test_a_404_of_a_named_thing_says_no_such_thing_has_that_id_and_hides_a_sent_secret() -> None:
+    sent = "SENTINEL-THREAD-SECRET-456"
+    register_secret(sent)
+    body = {"error": "not_found", "message": f"no thread for {sent}"}
+    client = make_client(Backend([httpx2.Response(404, json=body)]))
+    with pytest.raises(NotFoundError) as caught:
+        await client.json("GET", "/threads/t1", action="read the thread", what="thread")
+    assert "no thread for ***. No thread with that id on http://backend.test/api (HTTP 404" in str(caught.value)
+    assert sent not in str(caught.value)
+    assert sent not in repr(caught.value)
+    client.not_found_scope = "for this account"
+    with pytest.raises(NotFoundError) as scoped:
+        await client.json("GET", "/threads/t1", action="read the thread", what="thread")
+    assert "No thread with that id on http://backend.test/api for this account (HTTP 404" in str(scoped.value)
 
 
 async def test_str_of_an_error_names_status_code_and_request_id_but_never_headers() -> None:

@@ -22,7 +22,16 @@ import httpx2
 from .. import __version__
 from ..core import budget
 from ..core.config import Profile
-from ..core.errors import BackendError, BackendTimeoutError, TransportError, UnreachableError, sentences
+from ..core.errors import (
+    BackendError,
+    BackendTimeoutError,
+    NotFoundError,
+    RunbridgeError,
+    TransportError,
+    UnreachableError,
+    sentences,
+)
+from ..core.logs import redact
 from .credentials import Secret, load_secret
 from .errors import error_for_response
 from .retry import RETRY_STATUSES, RetryPolicy
@@ -137,6 +146,9 @@ class HttpClient:
         base_headers.update(headers or {})
         # What a 401 adds: where the credential it refused comes from, and that only a person can fix it.
         self.rejected_hint = _rejected_hint(profile, self.secret)
+        # What `json(..., what=...)`'s 404 adds after the server's address, for a server whose ids are each
+        # account's own ("for this account").
+        self.not_found_scope = ""
         self._timeout = httpx2.Timeout(profile.read_timeout, connect=profile.connect_timeout)
         self._stream_timeout = httpx2.Timeout(profile.stream_read_timeout, connect=profile.connect_timeout)
         self._client = httpx2.AsyncClient(
@@ -188,9 +200,25 @@ class HttpClient:
                 raise TransportError(f"Could not {action}: {self._describe(exc)} while reading the answer.") from None
             return r
 
-    async def json(self, method: str, path: str, *, action: str, **kwargs: Any) -> Any:
-        """`request`, then the decoded JSON body (None for an empty body)."""
-        response = await self.request(method, path, action=action, **kwargs)
+    async def json(self, method: str, path: str, *, action: str, what: str = "", **kwargs: Any) -> Any:
+        """`request`, then the decoded JSON body (None for an empty body).
+
+        `what` names the thing `path` is about ("thread"): a 404 then says that no such thing has that id here. Every
+        error it raises has the secrets runbridge knows scrubbed from its message (a server may echo what it was
+        sent)."""
+        try:
+            response = await self.request(method, path, action=action, **kwargs)
+        except NotFoundError as exc:
+            if what:
+                where = " ".join(w for w in (self.profile.base_url, self.not_found_scope) if w)
+                exc.message = sentences(exc.message, f"No {what} with that id on {where}")
+            exc.message = redact(exc.message)
+            exc.args = (exc.message,)
+            raise
+        except RunbridgeError as exc:
+            exc.message = redact(exc.message)
+            exc.args = (exc.message,)
+            raise
         if not response.content:
             return None
         try:

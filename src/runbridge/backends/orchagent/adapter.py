@@ -39,7 +39,6 @@ from ...core.errors import (
     UnsupportedError,
     sentences,
 )
-from ...core.logs import redact
 from ...core.models import Gate, GateAnswer, HostInfo, Run, RunEvent, RunStatus, StartRequest
 from ...core.threads import HistoryItem, SecretRefs, Thread
 from ...http import HttpClient, Secret, SSEMessage, follow, segment
@@ -88,6 +87,7 @@ class OrchagentBackend:
         self._env = os.environ if env is None else env
         self.http = http or HttpClient(_stream_profile(profile), secret=Secret(""))
         self._tokens = TokenSource(profile, self._env)
+        self.http.not_found_scope = "for this account"  # threads and runs are each account's own
         if not self.http.secret:  # the token is read on every call: from the variable, else the sign-in file
             var = profile.api_key_env
             self.http.rejected_hint = (
@@ -115,18 +115,7 @@ class OrchagentBackend:
         return {"Authorization": f"Bearer {self._tokens.get().value}"}
 
     async def _call(self, method: str, path: str, *, action: str, what: str = "", **kwargs: Any) -> Any:
-        try:
-            return await self.http.json(method, path, action=action, headers=self._auth(), **kwargs)
-        except NotFoundError as exc:
-            if what:
-                exc.message = sentences(
-                    exc.message, f"No {what} with that id on {self.profile.base_url} for this account"
-                )
-            exc.message = redact(exc.message)
-            raise
-        except RunbridgeError as exc:
-            exc.message = redact(exc.message)  # a server may echo what it was sent
-            raise
+        return await self.http.json(method, path, action=action, what=what, headers=self._auth(), **kwargs)
 
     async def host_info(self) -> HostInfo:
         """What the server says about itself at `/meta`, read without the sign-in, as the orchagent SDK reads it."""
