@@ -264,6 +264,27 @@ async def test_a_client_tool_call_is_answered_and_the_task_continues_as_the_same
         await backend.resolve_gate(gate, GateAnswer(decision="accept", values={"result": "again"}))
 
 
+async def test_several_client_tool_calls_one_with_a_schema_are_answered_in_one_form(
+    orq: SandboxServer, connect: Connect
+) -> None:
+    backend = connect(orq)
+    run = await backend.start_run(StartRequest(target_id="intake-agent", message="ord_7"))
+    gate = _gate(await _events(backend, run.run_id, lambda e: e.kind is EventKind.GATE_OPENED))
+    assert [c["name"] for c in gate.context["tool_calls"]] == ["lookup_order", "ask_customer"]
+    assert [(f.name, f.type, f.required) for f in gate.fields] == [
+        ("result_1", "text", True),
+        ("result_2_email", "text", True),
+        ("result_2_callback", "boolean", False),
+    ]
+    assert gate.fields[1].label == "ask_customer: Customer email"
+    values = {"result_1": "shipped", "result_2_email": "ana@example.com", "result_2_callback": True}
+    await backend.resolve_gate(gate, GateAnswer(decision="accept", values=values))
+    events = await _events(backend, run.run_id, lambda e: e.terminal)
+    assert events[-1].data["outputs"]["text"] == (
+        'The tool said: shipped; {"email": "ana@example.com", "callback": true}'
+    )
+
+
 async def test_a_declined_tool_call_sends_nothing(orq: SandboxServer, connect: Connect) -> None:
     backend = connect(orq)
     run = await backend.call_agent(AgentCallRequest(agent_id="weather-agent", message="Oslo"))

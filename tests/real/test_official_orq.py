@@ -9,6 +9,7 @@ sends, and the adapter is tested against the sandbox (tests/integration/test_orq
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ FLOWS: list[dict[str, Any]] = [
     {"name": "run", "flow": "run", "key": "run-by-the-sdk", "text": "inline, not streamed"},
     {"name": "echo", "flow": "stream", "agent": "echo-agent", "text": "hello"},
     {"name": "weather", "flow": "stream", "agent": "weather-agent", "text": "Paris", "tool_result": {"temp_c": 18}},
+    {"name": "intake", "flow": "stream", "agent": "intake-agent", "text": "ord_7", "tool_result": "done"},
     {"name": "approved", "flow": "stream", "agent": "payments-agent", "text": "refund", "review": "approved"},
     {"name": "rejected", "flow": "stream", "agent": "payments-agent", "text": "refund", "review": "rejected"},
     {"name": "execution_review", "flow": "stream", "agent": "release-agent", "text": "ship it"},
@@ -114,6 +116,14 @@ def test_a_task_continued_with_tool_results(judged: Any) -> None:
     continued = weather["continued"]
     assert _types(continued)[:3] == ["agents.execution_started", "event.agents.started", "event.agents.message-created"]
     assert _inactive(continued)["last_message"] == 'The tool said: {"temp_c": 18}'
+
+
+def test_several_client_tool_calls_one_carrying_a_schema(judged: Any) -> None:
+    intake = finished(judged[0]["intake"])
+    pending = _inactive(intake["events"])["pending"]
+    assert [c["name"] for c in pending] == ["lookup_order", "ask_customer"]
+    assert json.loads(pending[1]["arguments"])["schema"]["required"] == ["email"]
+    assert _inactive(intake["continued"])["last_message"] == "The tool said: done; done"
 
 
 def test_tool_and_execution_reviews(judged: Any) -> None:

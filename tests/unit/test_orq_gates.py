@@ -82,6 +82,27 @@ def test_a_call_whose_arguments_carry_a_schema_is_asked_its_fields() -> None:
     assert tool_results(gate, GateAnswer(decision="accept", values=values)) == {"c9": values}
 
 
+def test_each_of_several_calls_is_asked_by_its_own_schema_with_fields_prefixed_per_call() -> None:
+    schema = {"type": "object", "properties": {"email": {"type": "string"}, "ok": {"type": "boolean"}}}
+    wire = _inactive(
+        {"id": "c1", "name": "lookup", "args": {"id": "o1"}}, {"id": "c2", "name": "ask", "args": {"schema": schema}}
+    )
+    (event,) = EventMapper("intake", "t").feed(wire, "")
+    gate = event.gate
+    assert gate is not None
+    assert [(f.name, f.type) for f in gate.fields] == [
+        ("result_1", "text"),
+        ("result_2_email", "text"),
+        ("result_2_ok", "boolean"),
+    ]
+    assert gate.fields[1].label == "ask: email"
+    values = {"result_1": '{"status": "shipped"}', "result_2_email": "a@b.example", "result_2_ok": True}
+    assert tool_results(gate, GateAnswer(decision="accept", values=values)) == {
+        "c1": {"status": "shipped"},
+        "c2": {"email": "a@b.example", "ok": True},
+    }
+
+
 def test_a_decline_sends_nothing_and_a_review_cannot_be_answered() -> None:
     (event,) = EventMapper("w", "t").feed(_inactive({"id": "c1", "name": "f", "args": {}}), "")
     assert event.gate is not None

@@ -7,9 +7,9 @@
 * **Execution review** (`event.agents.execution_review_required`, empty data): the same, for the whole execution.
   Id: `task_id:execution-review:<n>`.
 * **Client tool calls** (`inactive` with `pending_tool_calls`): a `tool_result` gate asking the person for each
-  tool's result, one text field per call (`result`, or `result_1`, `result_2`, ...), or, where one call's arguments
+  tool's result, one text field per call (`result`, or `result_1`, `result_2`, ...), or, where a call's arguments
   carry a JSON schema (`schema`, `result_schema` or `response_schema`: an object with properties), that schema's
-  fields. The answer goes back on the same task as a `role: "tool"` message of `tool_result` parts. A decline sends
+  fields (named as the schema names them for a single call; `result_<n>_<field>` for the n-th of several calls). The answer goes back on the same task as a `role: "tool"` message of `tool_result` parts. A decline sends
   nothing: the task waits for its results. Id: `task_id:tools:<first call id>`.
 """
 
@@ -116,21 +116,34 @@ def tool_calls_gate(task_id: str, agent_key: str, pending: list[dict[str, Any]],
         }
         for c in pending
     ]
-    schema = _schema_of(calls[0]["arguments"]) if len(calls) == 1 else None
+    schemas = [_schema_of(call["arguments"]) for call in calls]
+    schema = schemas[0] if len(calls) == 1 else None
+    forms: list[list[str] | None] = []
     if schema is not None:
         fields = _schema_fields(schema)
     else:
-        fields = [
-            GateField(
-                name="result" if len(calls) == 1 else f"result_{i}",
-                type="text",
-                label=f"Result of {call['name']}",
-                description=f"What {call['name']}({shorten(json.dumps(call['arguments'], ensure_ascii=False), 200)}) "
-                "returned; text that reads as JSON is sent as JSON.",
-                required=True,
+        fields = []
+        for i, (call, its) in enumerate(zip(calls, schemas, strict=True), 1):
+            if its is not None:  # one of several calls with a schema: its fields, prefixed with the call's number
+                own = _schema_fields(its)
+                forms.append([f.name for f in own])
+                fields += [
+                    f.model_copy(update={"name": f"result_{i}_{f.name}", "label": f"{call['name']}: {f.label}"})
+                    for f in own
+                ]
+                continue
+            forms.append(None)
+            fields.append(
+                GateField(
+                    name="result" if len(calls) == 1 else f"result_{i}",
+                    type="text",
+                    label=f"Result of {call['name']}",
+                    description=f"What {call['name']}"
+                    f"({shorten(json.dumps(call['arguments'], ensure_ascii=False), 200)}) returned; text that reads "
+                    "as JSON is sent as JSON.",
+                    required=True,
+                )
             )
-            for i, call in enumerate(calls, 1)
-        ]
     asked = ", ".join(f"{c['name']}({json.dumps(c['arguments'], ensure_ascii=False)})" for c in calls)
     return Gate(
         gate_id=f"{task_id}:tools:{calls[0]['id']}",
@@ -149,6 +162,7 @@ def tool_calls_gate(task_id: str, agent_key: str, pending: list[dict[str, Any]],
             "agent_key": agent_key,
             "calls": [c["id"] for c in calls],
             "schema": schema is not None,
+            **({"forms": forms} if len(calls) > 1 and any(forms) else {}),
         },
     )
 
@@ -164,4 +178,12 @@ def tool_results(gate: Gate, answer: GateAnswer) -> dict[str, Any] | None:
         return {calls[0]: dict(answer.values)}
     if len(calls) == 1:
         return {calls[0]: json_or_text(answer.values.get("result"))}
-    return {call: json_or_text(answer.values.get(f"result_{i}")) for i, call in enumerate(calls, 1)}
+    forms = cast(list[list[str] | None], gate.resume.get("forms") or [None] * len(calls))
+    results: dict[str, Any] = {}
+    for i, (call, form) in enumerate(zip(calls, forms, strict=False), 1):
+        if form is None:
+            results[call] = json_or_text(answer.values.get(f"result_{i}"))
+        else:
+            prefix = f"result_{i}_"
+            results[call] = {f: answer.values[prefix + f] for f in form if prefix + f in answer.values}
+    return results

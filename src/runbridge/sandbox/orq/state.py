@@ -45,6 +45,31 @@ def _seed(key: str, role: str, description: str, **extra: Any) -> dict[str, Any]
     }
 
 
+CUSTOMER_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "email": {"type": "string", "title": "Customer email"},
+        "callback": {"type": "boolean", "description": "Whether the customer wants a call back."},
+    },
+    "required": ["email"],
+}
+"""The schema `intake-agent`'s `ask_customer` call carries in its arguments."""
+
+
+def _function(name: str, description: str, properties: dict[str, Any]) -> dict[str, Any]:
+    first = next(iter(properties))
+    return {
+        "type": "function",
+        "key": name,
+        "requires_approval": False,
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": properties, "required": [first]},
+        },
+    }
+
+
 SEED_AGENTS: list[dict[str, Any]] = [
     _seed("echo-agent", "Echo assistant", "Answers with what it was told."),
     _seed(
@@ -68,6 +93,24 @@ SEED_AGENTS: list[dict[str, Any]] = [
                         },
                     },
                 }
+            ]
+        },
+    ),
+    _seed(
+        "intake-agent",
+        "Order intake assistant",
+        "Asks the caller to look an order up and to ask the customer a question whose answer follows a schema.",
+        settings={
+            "tools": [
+                _function("lookup_order", "The order's status.", {"order_id": {"type": "string"}}),
+                _function(
+                    "ask_customer",
+                    "Asks the customer; the answer follows `schema`.",
+                    {
+                        "question": {"type": "string"},
+                        "schema": {"type": "object", "default": CUSTOMER_ANSWER},
+                    },
+                ),
             ]
         },
     ),

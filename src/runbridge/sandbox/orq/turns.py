@@ -4,8 +4,9 @@ to the moment it goes inactive, errors, or is still thinking when the stream tim
 Only the event types the official client knows are sent (docs/backends/orq.md). What an agent does follows from its
 configuration, so an agent created through the API behaves by the same rules as the seeded ones:
 
-* a `function` tool in `settings.tools`: the first turn asks the caller to run it (`inactive`, `finish_reason:
-  "tool_calls"`, `pending_tool_calls`); the turn continued with a `role: "tool"` message answers with the result;
+* `function` tools in `settings.tools`: the first turn asks the caller to run each once (`inactive`,
+  `finish_reason: "tool_calls"`, `pending_tool_calls`; a parameter's `default` is sent as its argument); the turn
+  continued with a `role: "tool"` message answers with the results;
 * a tool that `requires_approval` (or `tool_approval_required: "all"`): `action_review_requested`, then the turn waits
   until a person reviews it "in orq.ai's UI" (`POST /_sandbox/orq/reviews/{task_id}`); `action_reviewed` follows;
 * `team_of_agents`: hands off to the first member (`handed_off`), whose tool fails once and then works;
@@ -87,7 +88,7 @@ class _Turn(TurnBase):
         functions = [t for t in tools if t.get("action_type") == "function"]
         reviewed = [t for t in tools if t.get("action_type") != "function" and self.needs_review(t)]
         if functions:
-            yield self.client_tool_call(functions[0])
+            yield self.client_tool_calls(functions)
             yield self.inactive("", "tool_calls", task.pending_tool_calls)
             return
         if reviewed:
@@ -103,18 +104,26 @@ class _Turn(TurnBase):
         yield self.named()
         yield self.inactive(f"You said: {text}")
 
-    def client_tool_call(self, tool: dict[str, Any]) -> dict[str, Any]:
-        function = (tool.get("configuration") or {}).get("function") or {}
-        schema = function.get("parameters") or {}
-        first = next(iter((schema.get("properties") or {}).keys()), "input")
-        arguments = json.dumps({first: message_text(self.message) or "Amsterdam"})
-        call = {
-            "id": f"call_{self.s.new_id()[-8:].lower()}",
-            "type": "function",
-            "function": {"name": function.get("name") or tool.get("key"), "arguments": arguments},
-        }
-        self.task.pending_tool_calls = [call]
-        return self.thought(None, [call])
+    def client_tool_calls(self, tools: list[dict[str, Any]]) -> dict[str, Any]:
+        """One call of each function tool: its first parameter is the message's text; a parameter with a `default`
+        is sent as that default (e.g. a `schema` for the answer the caller is asked for)."""
+        calls: list[dict[str, Any]] = []
+        for tool in tools:
+            function = (tool.get("configuration") or {}).get("function") or {}
+            properties: dict[str, Any] = (function.get("parameters") or {}).get("properties") or {}
+            first = next(iter(properties.keys()), "input")
+            values: dict[str, Any] = {first: message_text(self.message) or "Amsterdam"}
+            values.update({k: p["default"] for k, p in properties.items() if k != first and "default" in p})
+            name = function.get("name") or tool.get("key")
+            calls.append(
+                {
+                    "id": f"call_{self.s.new_id()[-8:].lower()}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(values)},
+                }
+            )
+        self.task.pending_tool_calls = calls
+        return self.thought(None, calls)
 
     async def tool_results(self) -> AsyncIterator[dict[str, Any]]:
         task = self.task
