@@ -9,7 +9,8 @@
 * **Client tool calls** (`inactive` with `pending_tool_calls`): a `tool_result` gate asking the person for each
   tool's result, one text field per call (`result`, or `result_1`, `result_2`, ...), or, where a call's arguments
   carry a JSON schema (`schema`, `result_schema` or `response_schema`: an object with properties), that schema's
-  fields (named as the schema names them for a single call; `result_<n>_<field>` for the n-th of several calls). The answer goes back on the same task as a `role: "tool"` message of `tool_result` parts. A decline sends
+  fields (named as the schema names them for a single call; `result_<n>_<field>` for the n-th of several calls).
+  The answer goes back on the same task as a `role: "tool"` message of `tool_result` parts. A decline sends
   nothing: the task waits for its results. Id: `task_id:tools:<first call id>`.
 """
 
