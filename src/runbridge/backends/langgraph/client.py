@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx2
 
-from ...core.errors import BackendError, NotFoundError, RunbridgeError, sentences
-from ...core.logs import redact
+from ...core.errors import BackendError
 from ...http import HttpClient, segment
 from .wire import as_dict, as_list
 
@@ -26,16 +25,7 @@ class Wire:
         self.http = http
 
     async def call(self, method: str, path: str, *, action: str, what: str = "", **kwargs: Any) -> Any:
-        try:
-            return await self.http.json(method, path, action=action, **kwargs)
-        except NotFoundError as exc:
-            if what:
-                exc.message = sentences(exc.message, f"No {what} with that id on {self.http.profile.base_url}")
-            exc.message = redact(exc.message)
-            raise
-        except RunbridgeError as exc:
-            exc.message = redact(exc.message)  # a server may echo what it was sent
-            raise
+        return await self.http.json(method, path, action=action, what=what, **kwargs)
 
     async def obj(self, method: str, path: str, *, action: str, **kwargs: Any) -> dict[str, Any]:
         doc = await self.call(method, path, action=action, **kwargs)
