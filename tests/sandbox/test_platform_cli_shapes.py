@@ -420,6 +420,17 @@ SHAPES: list[Shape] = [
         {"updated": BOOL, "restarted_services": LIST},
         body={"value": "v-654321"},
     ),
+    # deletions last: they remove what the shapes above read
+    Shape(
+        "DELETE", _SCHEDULES + "/{schedule}", SCHEDULE_TS, "delete: request<{ deleted: boolean }>", {"deleted": BOOL}
+    ),
+    Shape(
+        "DELETE",
+        "/workspaces/ws_acme_personal/secrets/{secret}",
+        SECRETS_TS,
+        "delete (by id, after findSecretByName): request<{ deleted: boolean }>",
+        {"deleted": BOOL},
+    ),
 ]
 
 

@@ -139,9 +139,15 @@ class PlatformState:
         return {s["name"] for s in self.data.secrets.get(workspace_id, [])}
 
     def set_secret(self, workspace_id: str, name: str, present: bool) -> None:
-        kept = [s for s in self.data.secrets.setdefault(workspace_id, []) if s["name"] != name]
+        """Add, update (the record keeps its id, kind and creation time) or remove workspace secret `name`."""
+        secrets = self.data.secrets.setdefault(workspace_id, [])
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        existing = next((s for s in secrets if s["name"] == name), None)
+        if present and existing is not None:
+            existing["updated_at"] = now
+            return
+        kept = [s for s in secrets if s["name"] != name]
         if present:
-            now = datetime.now(UTC).isoformat(timespec="seconds")
             kept.append(
                 {
                     "id": f"sec_{name.lower()}",
