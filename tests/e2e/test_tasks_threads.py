@@ -49,3 +49,25 @@ async def test_threads_ask_as_a_task_through_both_gates_to_the_reply(oa_settings
     reply = state.result["structuredContent"]
     assert reply["reply"] == REPLY
     assert reply["done"] is True
+
+
+async def test_threads_send_as_a_task_is_polled_to_the_assistants_reply(oa_settings: Settings) -> None:  # noqa: F811
+    tasks = TaskExtension(poll=False)
+    with anyio.fail_after(40):
+        async with Client(build_server(oa_settings), extensions=[tasks]) as client:
+            created = await client.call_tool("threads_create", {"spec": {"workflow": "chat"}})
+            assert created.structured_content is not None
+            thread_id = created.structured_content["thread_id"]
+            await client.call_tool("threads_send", {"thread_id": thread_id, "user_prompt": "one"})
+            [task] = tasks.created
+            assert task.status == "working"
+            done = await until(client.session, task.task_id, "completed", "failed", "cancelled")
+            snapshot = await client.call_tool("runs_get", {"run_id": task.task_id.split("/")[1]})
+    assert done.status == "completed", done
+    assert done.result is not None
+    sent = done.result["structuredContent"]
+    assert sent["status"] == "completed"
+    assert sent["run_id"] == task.task_id.split("/")[1]
+    assert snapshot.structured_content is not None
+    assert snapshot.structured_content["run"]["outputs"] == "You said: one"
+    assert snapshot.structured_content["run"]["target_id"] == thread_id
