@@ -322,22 +322,25 @@ async def test_a_gate_answered_first_thing_after_a_restart_reaches_its_run(
     assert done["status"] == "completed", done
 
 
-async def test_a_langgraph_gate_left_answering_by_a_stopped_runbridge_is_open_again(located_settings: Settings) -> None:
-    """A claim whose lease lapsed on a LangGraph gate: the next runbridge asks the run (found by its stored thread),
-    sees it still waits on the gate, and opens it again; it is then answered."""
-    tool, args = LOCATED_STARTS["lg"]
+@pytest.mark.parametrize("profile", ["lg", "orq"])
+async def test_a_gate_left_answering_by_a_stopped_runbridge_is_open_again_while_its_run_waits(
+    profile: str, located_settings: Settings
+) -> None:
+    """A claim whose lease lapsed on a LangGraph or orq gate: the next runbridge asks the run (found by its stored
+    thread, its agent), sees it still waits on the gate, and opens it again; it is then answered."""
+    tool, args = LOCATED_STARTS[profile]
     with anyio.fail_after(60):
         async with serving(located_settings) as client:
             waiting = await ok(client, tool, args)
         gate_id = waiting["waiting_for"]["gate_id"]
         store = SqliteStore(located_settings.state_path)
         try:
-            await store.claim_gate("lg", gate_id, lease_seconds=0.001)  # a claim nobody finishes: its lease lapses
+            await store.claim_gate(profile, gate_id, lease_seconds=0.001)  # a claim nobody finishes: its lease lapses
         finally:
             await store.aclose()
         async with serving(located_settings) as client:
-            listed = await ok(client, "gates_list", {"include_closed": True, "profile": "lg"})
-            answer = {"gate_id": gate_id, "decision": "accept", "values": LOCATED_ANSWERS["lg"]}
+            listed = await ok(client, "gates_list", {"include_closed": True, "profile": profile})
+            answer = {"gate_id": gate_id, "decision": "accept", "values": LOCATED_ANSWERS[profile]}
             done = await ok(client, "gates_respond", answer)
     (gate,) = [g for g in listed["gates"] if g["gate_id"] == gate_id]
     assert gate["state"] == "open"
