@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from examples._tasks import TaskExtension, get, until, update
+from examples._tasks import TaskExtension, get, listen_to_tasks, until, update
 from mcp import Client, StdioServerParameters
 from surface_harness import RUNBRIDGE, child_env, profile_for, settings_for, write_config
 from test_malformed_jsonrpc import INITIALIZE, Stdio
@@ -143,4 +143,81 @@ async def test_a_2026_task_is_polled_and_answered_after_runbridge_restarted(
     assert done.status == "completed", done
     assert done.result is not None
     assert done.result["structuredContent"]["outputs"]["result"] == "Announcement published."
+    assert sandbox.stats()["runs_created"] == runs_before + 1
+
+
+async def test_a_2026_listen_stream_over_stdio_hears_the_tasks_status_changes(
+    settings: Settings, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "runbridge.toml", settings.profiles, state_path=str(tmp_path / "state.db"))
+    server = StdioServerParameters(
+        command=sys.executable, args=["-m", "runbridge", "serve"], env=child_env(RUNBRIDGE_CONFIG=str(config))
+    )
+    tasks = TaskExtension(poll=False)
+    with anyio.fail_after(60):
+        async with Client(server, extensions=[tasks]) as client:
+            await client.call_tool("runs_start", {"target_id": "approval-demo"})
+            task_id = tasks.created[0].task_id
+            async with anyio.create_task_group() as listening:
+                listening.start_soon(listen_to_tasks, client.session, task_id)
+                waiting = await until(client.session, task_id, "input_required")
+                assert waiting.input_requests is not None
+                [key] = waiting.input_requests
+                await update(client.session, task_id, {key: {"action": "accept", "content": {"decision": "accept"}}})
+                await until(client.session, task_id, "completed")
+                while not any(n["status"] == "completed" for n in tasks.notified):
+                    await anyio.sleep(0.05)
+                listening.cancel_scope.cancel()
+    told = [n["status"] for n in tasks.notified if n["taskId"] == task_id]
+    assert "working" in told
+    assert told[-1] == "completed"
+    assert tasks.notified[-1]["result"]["structuredContent"]["decision"] == "accepted"
+
+
+async def test_a_2025_task_is_read_and_its_gate_answered_after_runbridge_restarted(
+    settings: Settings, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "runbridge.toml", settings.profiles, state_path=str(tmp_path / "state.db"))
+    env = child_env(RUNBRIDGE_CONFIG=str(config), **{KEY_ENV: KEY})
+    runs_before = sandbox.stats()["runs_created"]
+
+    async def hello(rpc: Rpc) -> None:
+        await rpc.send(json.dumps(INITIALIZE).encode())
+        await rpc.reply()
+        await rpc.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}')
+
+    async def stop(process: Any) -> None:
+        assert process.stdin is not None
+        await process.stdin.aclose()
+        with anyio.fail_after(10):
+            await process.wait()
+
+    with anyio.fail_after(90):
+        async with await anyio.open_process([*RUNBRIDGE, "serve"], env=env) as process:
+            rpc = Rpc(process)
+            await hello(rpc)
+            asked = {"name": "runs_start", "arguments": {"target_id": "approval-demo"}, "task": {}}
+            task_id = (await rpc.call("tools/call", asked))["result"]["task"]["taskId"]
+            while (got := (await rpc.call("tasks/get", {"taskId": task_id}))["result"])["status"] == "working":
+                await anyio.sleep(0.05)
+            assert got["status"] == "input_required", got
+            await stop(process)
+        # A new runbridge on the same state file knows the task, still waiting on its gate.
+        async with await anyio.open_process([*RUNBRIDGE, "serve"], env=env) as process:
+            rpc = Rpc(process)
+            await hello(rpc)
+            again = (await rpc.call("tasks/get", {"taskId": task_id}))["result"]
+            assert again["status"] == "input_required", again
+            assert again["statusMessage"] == got["statusMessage"]
+            listed = await rpc.call("tools/call", {"name": "gates_list", "arguments": {}})
+            [gate] = listed["result"]["structuredContent"]["gates"]
+            args = {"gate_id": gate["gate_id"], "decision": "accept", "values": {"decision": "accept"}}
+            answered = (await rpc.call("tools/call", {"name": "gates_respond", "arguments": args}))["result"]
+            assert answered["isError"] is False, answered
+            result = (await rpc.call("tasks/result", {"taskId": task_id}))["result"]
+            final = (await rpc.call("tasks/get", {"taskId": task_id}))["result"]
+            await stop(process)
+    assert result["structuredContent"]["status"] == "completed", result
+    assert result["structuredContent"]["outputs"]["result"] == "Announcement published."
+    assert final["status"] == "completed"
     assert sandbox.stats()["runs_created"] == runs_before + 1
