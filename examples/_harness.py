@@ -2,6 +2,9 @@
 over stdio by the official MCP Python client, the way an MCP host starts it. An example checks what it shows with
 `check`; `run` prints what happened and exits non-zero when a check failed.
 
+To see an example fail, make its world misbehave with RUNBRIDGE_EXAMPLE_MISBEHAVE: `decline` (the person declines
+every question) or `unavailable` (the backend answers 503 to every request).
+
 An example imports it as `from _harness import ...`: the two lines at the top of each example put examples/ on the
 path in place of the example's own folder, which Python puts first: a family's example is named after its family,
 and `families/platform.py` would stand in for the standard library's `platform` module."""
@@ -9,6 +12,7 @@ and `families/platform.py` would stand in for the standard library's `platform` 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import traceback
@@ -27,6 +31,8 @@ from mcp_types import ElicitRequestParams, ElicitResult
 from runbridge.sandbox import SandboxServer
 
 KEY_ENV = "RUNBRIDGE_EXAMPLE_KEY"
+MISBEHAVE_ENV = "RUNBRIDGE_EXAMPLE_MISBEHAVE"
+MISBEHAVIOURS = ("decline", "unavailable")
 PROFILE = "sandbox"  # the profile's name in the generated runbridge.toml
 
 
@@ -52,6 +58,8 @@ class Person:
         self.questions.append(params)
         print(f"  the person is asked: {params.message.splitlines()[0]}")
         action, content = self.answers.pop(0) if self.answers else ("cancel", None)
+        if _misbehaviour() == "decline":
+            action, content = "decline", None
         return ElicitResult(action=action, content=content)  # type: ignore[arg-type]
 
 
@@ -87,6 +95,8 @@ async def connect(
     token file in the work folder, `token.json`, for families that sign in). `extensions` are the client's own
     (the 2026 protocol's, so with `mode="auto"`)."""
     with SandboxServer(family, speed=speed, keepalive_seconds=0.2) as sandbox, tempfile.TemporaryDirectory() as tmp:
+        if _misbehaviour() == "unavailable":
+            sandbox.faults.burst(503, count=1_000_000, retry_after=0)
         workdir = Path(tmp)
         token = workdir / "token.json"
         token.touch(mode=0o600)
@@ -111,6 +121,14 @@ async def connect(
                 kw["extensions"] = list(extensions)
             async with Client(stdio_client(params, errlog=errlog), **kw) as client:
                 yield Session(client, sandbox, workdir)
+
+
+def _misbehaviour() -> str | None:
+    """What RUNBRIDGE_EXAMPLE_MISBEHAVE asks to go wrong (None: nothing)."""
+    wanted = os.environ.get(MISBEHAVE_ENV) or None
+    if wanted is not None and wanted not in MISBEHAVIOURS:
+        raise ValueError(f"{MISBEHAVE_ENV} is one of {', '.join(MISBEHAVIOURS)}, not {wanted!r}")
+    return wanted
 
 
 def key_profile() -> str:

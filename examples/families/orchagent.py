@@ -20,6 +20,7 @@ async def main() -> None:
         asked = await session.ok(
             "threads_ask", {"thread_id": thread["thread_id"], "user_prompt": "Book a sync with Ana on Tuesday"}
         )
+        check(len(person.questions) == 2, "the person was asked to sign in, then to approve the tool")
         sign_in, approval = person.questions
         check(getattr(sign_in, "url", "").startswith(session.sandbox.base_url), "the sign-in came as a link")
         check("decision" in approval.requested_schema["properties"], "the tool approval came as a form")  # type: ignore[union-attr]

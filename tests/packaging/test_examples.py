@@ -15,8 +15,9 @@ EXAMPLES = ROOT / "examples"
 PROGRAMS = sorted(p for p in EXAMPLES.rglob("*.py") if not p.name.startswith("_"))
 
 
-def _run(program: Path) -> subprocess.CompletedProcess[str]:
+def _run(program: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENWOP_", "ORCHAGENT_", "RUNBRIDGE_"))}
+    env.update(extra)
     return subprocess.run(
         [sys.executable, str(program)], capture_output=True, text=True, timeout=180, cwd=ROOT, env=env
     )
@@ -72,3 +73,35 @@ def test_an_example_whose_check_fails_exits_non_zero_saying_which(tmp_path: Path
     done = _run(program)
     assert done.returncode == 1
     assert "FAILED failing.py: expected the quick demo to fail" in done.stderr
+
+
+ASK_THE_PERSON = sorted(p for p in PROGRAMS if "Person(" in p.read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.relative_to(EXAMPLES).as_posix() for p in PROGRAMS])
+def test_the_example_exits_non_zero_when_the_backend_is_unavailable(program: Path) -> None:
+    """The sandbox answers 503 to every request (RUNBRIDGE_EXAMPLE_MISBEHAVE=unavailable): what the example shows
+    cannot happen, and it says so and exits 1."""
+    done = _run(program, RUNBRIDGE_EXAMPLE_MISBEHAVE="unavailable")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"FAILED {program.name}: expected" in done.stderr, done.stderr
+    assert f"passed: {program.name}" not in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", ASK_THE_PERSON, ids=[p.relative_to(EXAMPLES).as_posix() for p in ASK_THE_PERSON])
+def test_the_example_exits_non_zero_when_the_person_declines(program: Path) -> None:
+    """Every question the example's person is asked is declined (RUNBRIDGE_EXAMPLE_MISBEHAVE=decline): the gate
+    is not approved, a check of the example fails, and it exits 1."""
+    done = _run(program, RUNBRIDGE_EXAMPLE_MISBEHAVE="decline")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"FAILED {program.name}: expected" in done.stderr, done.stderr
+    assert "the person is asked" in done.stdout  # the gate reached the person, who declined it
+
+
+def test_some_examples_ask_the_person() -> None:
+    assert {p.relative_to(EXAMPLES).as_posix() for p in ASK_THE_PERSON} >= {
+        "behaviours/gate_by_elicitation.py",
+        "families/openwop.py",
+    }
