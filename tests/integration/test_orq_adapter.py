@@ -310,7 +310,7 @@ async def test_a_review_gate_waits_for_orq_ai_and_resolves_on_action_reviewed(
     rest = await _events(backend, run.run_id, lambda e: e.terminal, cursor=first[-1].seq)
     resolved = [e for e in rest if e.kind is EventKind.GATE_RESOLVED]
     assert resolved
-    assert resolved[0].data["gate_id"] == gate.gate_id
+    assert resolved[0].gate_id == gate.gate_id
     assert resolved[0].data["review"] == "rejected"
     assert "rejected" in rest[-1].data["outputs"]["text"]
     assert EventKind.TOOL_CALLED not in [e.kind for e in rest]  # a rejected tool never ran
@@ -485,7 +485,7 @@ async def test_an_execution_review_and_a_stream_level_error(orq: SandboxServer, 
     assert not gate.resolvable
     await _review(orq, run.run_id, "approved")
     rest = await _events(backend, run.run_id, lambda e: e.terminal, cursor=first[-1].seq)
-    assert [e.data.get("gate_id") for e in rest if e.kind is EventKind.GATE_RESOLVED] == [gate.gate_id]
+    assert [e.gate_id for e in rest if e.kind is EventKind.GATE_RESOLVED] == [gate.gate_id]
     assert rest[-1].data["outputs"]["text"] == "The release notes were published."
     failed = await backend.start_run(StartRequest(target_id="overloaded-agent", message="x"))
     events = await _events(backend, failed.run_id, lambda e: e.terminal)

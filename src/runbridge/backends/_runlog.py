@@ -157,7 +157,7 @@ class RunLog(Generic[F]):
                 run_id=self.run_id,
                 step=gate.step,
                 text="gate answered; resuming",
-                data={"gate_id": gate.gate_id},
+                gate_id=gate.gate_id,
             )
         )
 

@@ -274,14 +274,14 @@ class Follower:
         return []
 
     async def _decided_elsewhere(self, event: RunEvent) -> None:
-        """A gate only the backend's own UI can answer (`resolvable: false`), which the stream now says is resolved
-        (`data.gate_id`): it is no longer listed as open."""
-        gate_id = event.data.get("gate_id")
-        if not isinstance(gate_id, str):
+        """A gate the stream says is resolved (`event.gate_id`) while runbridge still lists it open was decided
+        elsewhere (in the backend's own UI, or by another client of it): it is no longer listed. A gate runbridge
+        is answering is `answering`, not `open`, and is settled by its answer."""
+        if event.gate_id is None:
             return
-        known = await self.app.registry.get_gate(self.run.profile, gate_id)
-        if known is not None and known.state == "open" and not known.gate.resolvable:
-            await self.app.registry.finish_gate(self.run.profile, gate_id, "closed")
+        known = await self.app.registry.get_gate(self.run.profile, event.gate_id)
+        if known is not None and known.state == "open":
+            await self.app.registry.finish_gate(self.run.profile, event.gate_id, "closed")
 
     async def _recorded_end(self) -> RunRecord | None:
         known = await self.app.registry.get_run(self.run.profile, self.run.run_id)

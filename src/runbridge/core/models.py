@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from .errors import CursorError
@@ -187,7 +187,8 @@ class RunEvent(_Model):
     `seq` is the resumable cursor (the backend's sequence or SSE id, else a local counter); `text` is a short
     human-readable summary; `data` is the raw payload, kept for `runs_events`. `note` is what the backend says for
     the person or model along with the event (a quota running low, the agent's warnings): a terminal event's note
-    becomes the note of the run's result.
+    becomes the note of the run's result. `gate_id` is the gate a gate event is about: a `gate.opened` carries the
+    whole `gate` (and its id here), a `gate.resolved` the id of the gate it says was decided.
     """
 
     kind: EventKind
@@ -201,7 +202,14 @@ class RunEvent(_Model):
     gate: Gate | None = None
     usage: Usage | None = None
     note: str | None = None
+    gate_id: str | None = None
     from_status: bool = False  # made from the run's status: the stream could not deliver the run's own end
+
+    @model_validator(mode="after")
+    def _gate_named(self) -> RunEvent:
+        if self.gate is not None and self.gate_id is None:
+            self.gate_id = self.gate.gate_id
+        return self
 
     @property
     def terminal(self) -> bool:

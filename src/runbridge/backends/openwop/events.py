@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from ...core.models import EventKind, RunEvent, StepRef, utc_now
 from ...core.text import shorten
-from .gates import approvals_text, gate_from_interrupt, vote_counts
+from .gates import approvals_text, gate_from_interrupt, gate_id_of, vote_counts
 from .wire import RawEvent, usage_of
 
 __all__ = ["EventMapper"]
@@ -131,6 +131,9 @@ class EventMapper:
             text=text,
             data=_public(payload),
             gate=gate,
+            gate_id=gate_id_of(payload, run_id=self.run_id, node_id=raw.node_id)
+            if kind is EventKind.GATE_RESOLVED
+            else None,
             usage=usage_of(payload) if kind in (EventKind.USAGE, EventKind.MESSAGE_DELTA) else None,
         )
 

@@ -20,6 +20,7 @@ from .._wire import parse_time
 __all__ = [
     "approvals_text",
     "gate_from_interrupt",
+    "gate_id_of",
     "has_question",
     "interrupt_data",
     "interrupt_token",
@@ -251,6 +252,12 @@ def _other(raw_kind: str, data: dict[str, Any]) -> tuple[list[GateField], str, d
 # -- the gate ----------------------------------------------------------------------------------------------------
 
 
+def gate_id_of(payload: dict[str, Any], *, run_id: str, node_id: str | None) -> str:
+    """The id of the gate an interrupt event is about (the one it opens, or the one it says was resolved)."""
+    node = str(payload.get("nodeId") or node_id or "")
+    return f"{run_id}:{node}:{payload.get('interruptId') or payload.get('key') or node}"
+
+
 def gate_from_interrupt(
     payload: dict[str, Any], *, run_id: str, node_id: str | None, step: StepRef | None = None
 ) -> Gate:
@@ -277,7 +284,7 @@ def gate_from_interrupt(
     if isinstance(timeout_ms, int) and requested is not None:
         expires = requested + timedelta(milliseconds=timeout_ms)
     gate = Gate(
-        gate_id=f"{run_id}:{node}:{interrupt_id}",
+        gate_id=gate_id_of(payload, run_id=run_id, node_id=node_id),
         run_id=run_id,
         kind=kind,
         prompt=prompt,

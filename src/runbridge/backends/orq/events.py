@@ -70,10 +70,11 @@ class EventMapper:
         step: StepRef | None = None,
         gate: Gate | None = None,
         usage: Usage | None = None,
+        gate_id: str | None = None,
     ) -> RunEvent:
         return RunEvent(
             kind=kind, raw_type=raw_type, seq="", run_id=self.run_id, ts=ts, text=text, data=data, step=step,
-            gate=gate, usage=usage,
+            gate=gate, usage=usage, gate_id=gate_id,
         )  # fmt: skip
 
     def feed(self, raw: dict[str, Any], seq: str) -> list[RunEvent]:
@@ -142,20 +143,20 @@ class EventMapper:
             case "event.agents.action_reviewed" | "tool.review.done":
                 call = str(data.get("agent_tool_call_id") or data.get("toolCallId") or "call")
                 review = str(data.get("review") or "decided")
-                out = {**data, "gate_id": f"{self.run_id}:review:{call}"}
+                gate_id = f"{self.run_id}:review:{call}"
                 step = StepRef(id=f"tool-call:{call}")
-                return [
-                    self._event(EventKind.GATE_RESOLVED, type_, ts, f"tool call {review} in orq.ai", out, step=step)
-                ]
+                text = f"tool call {review} in orq.ai"
+                return [self._event(EventKind.GATE_RESOLVED, type_, ts, text, data, step=step, gate_id=gate_id)]
             case "event.agents.execution_review_required":
                 self._reviews += 1
                 gate = execution_review_gate(self.run_id, self.agent_key, self._reviews, ts)
                 text = f"waiting for a review in orq.ai: {gate.prompt}"
                 return [self._event(EventKind.GATE_OPENED, type_, ts, text, data, step=gate.step, gate=gate)]
             case "event.agents.execution_reviewed":
-                out = {**data, "gate_id": f"{self.run_id}:execution-review:{self._reviews}"}
+                gate_id = f"{self.run_id}:execution-review:{self._reviews}"
                 step = StepRef(id=f"execution-review:{self._reviews}")
-                return [self._event(EventKind.GATE_RESOLVED, type_, ts, "execution reviewed in orq.ai", out, step=step)]
+                text = "execution reviewed in orq.ai"
+                return [self._event(EventKind.GATE_RESOLVED, type_, ts, text, data, step=step, gate_id=gate_id)]
             case "event.agents.handed_off":
                 member = str(data.get("agent_id") or "a team member")
                 return [self._event(EventKind.DECISION, type_, ts, f"handed off to {member}", data)]
