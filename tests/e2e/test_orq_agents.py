@@ -172,6 +172,8 @@ async def test_a_tool_review_is_decided_in_orq_ai_and_the_run_goes_on(
     assert snapshot["run"]["status"] == "waiting"
     assert review["kind"] == "tool_approval"
     assert "Only a person can decide this" in review["how_to_answer"]
+    assert review["context"]["where_to_decide"].startswith("orq.ai's own interface")  # where, for the person
+    assert review["context"]["task_id"] == run_id
     assert refused.is_error
     assert "own interface" in _text(refused)
     assert human is None or human.questions == []  # never put to the person through runbridge

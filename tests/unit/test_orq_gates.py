@@ -121,7 +121,16 @@ def test_a_decline_sends_nothing_and_a_review_cannot_be_answered() -> None:
     (opened,) = EventMapper("payments", "t").feed(review, "")
     assert opened.gate is not None
     assert opened.gate.resolvable is False
-    assert opened.gate.context == {"tool": "refund", "tool_type": "http", "input": {"amount": 5}}
+    where = opened.gate.context["where_to_decide"]
+    assert opened.gate.context == {
+        "tool": "refund",
+        "tool_type": "http",
+        "input": {"amount": 5},
+        "where_to_decide": where,
+        "task_id": "t",
+        "agent_key": "payments",
+    }
+    assert "orq.ai" in where
     with pytest.raises(GateError, match=r"decided in orq\.ai"):
         tool_results(opened.gate, GateAnswer(decision="accept", values={"decision": "approve"}))
     reviewed = {
@@ -136,7 +145,7 @@ def test_a_decline_sends_nothing_and_a_review_cannot_be_answered() -> None:
     }
     (resolved,) = EventMapper("payments", "t").feed(reviewed, "")
     assert resolved.kind is EventKind.GATE_RESOLVED
-    assert resolved.data["gate_id"] == opened.gate.gate_id
+    assert resolved.gate_id == opened.gate.gate_id
     assert resolved.step is not None
     assert opened.gate.step is not None
     assert resolved.step.id == opened.gate.step.id

@@ -28,6 +28,12 @@ from .wire import as_dict, json_or_text
 __all__ = ["execution_review_gate", "review_gate", "tool_calls_gate", "tool_results"]
 
 _WHERE = "in orq.ai (the agent's task, Traces or the review queue)"
+_WHERE_TO_DECIDE = (
+    "orq.ai's own interface: the agent's task (under Traces, by its task_id) or the review queue; whoever decides "
+    "needs access to this orq.ai workspace"
+)
+"""Shown in a review gate's context: the shared `how_to_answer` of a gate runbridge cannot answer says to tell the
+person what it asks and where, and the gate model has no field of its own for where."""
 _SCHEMA_KEYS = ("schema", "result_schema", "response_schema")
 _TYPES = {"string": "text", "number": "number", "integer": "integer", "boolean": "boolean"}
 
@@ -57,7 +63,14 @@ def review_gate(task_id: str, agent_key: str, data: dict[str, Any], opened: date
                 description=f"Decided {_WHERE}.",
             )
         ],
-        context={"tool": tool.get("key") or name, "tool_type": tool.get("action_type"), "input": tool_input},
+        context={
+            "tool": tool.get("key") or name,
+            "tool_type": tool.get("action_type"),
+            "input": tool_input,
+            "where_to_decide": _WHERE_TO_DECIDE,
+            "task_id": task_id,
+            "agent_key": agent_key,
+        },
         step=StepRef(id=f"tool-call:{call_id}", name=name),
         resolvable=False,
         opened_at=opened,
@@ -72,6 +85,7 @@ def execution_review_gate(task_id: str, agent_key: str, ordinal: int, opened: da
         kind="approval",
         prompt=f"Agent {agent_key!r} paused its whole execution for a review: a person must decide {_WHERE}; "
         "runbridge cannot submit the review.",
+        context={"where_to_decide": _WHERE_TO_DECIDE, "task_id": task_id, "agent_key": agent_key},
         step=StepRef(id=f"execution-review:{ordinal}", name="execution review"),
         resolvable=False,
         opened_at=opened,
