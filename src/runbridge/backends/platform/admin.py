@@ -273,11 +273,13 @@ class PlatformAdmin:
         if what == "history":
             try:
                 data = (await self.wire.call("GET", "/billing/history", action="read the billing history")).data
-                return _balance(data if isinstance(data, dict) else {"transactions": data})
+                doc = data if isinstance(data, dict) else {"transactions": data}
+                if isinstance(doc.get("transactions"), list):
+                    return _balance(doc)
             except BackendError as exc:
                 if exc.status not in (404, 405):
                     raise
-                # the CLI's `billing history` is the balance's recent transactions
+            # no history of its own (the CLI's `billing history` is the balance's recent transactions)
         answer = await self.wire.first_of(PATHS["billing.balance"], action="read the credit balance")
         return _balance(answer.data if isinstance(answer.data, dict) else {})
 
