@@ -130,6 +130,22 @@ class Sandbox:
 
 
 @contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set these environment variables while the block runs, then put back what was there (a benchmark run in a
+    test's process must leave its environment as it found it)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
 def sandbox_process(family: str = "openwop") -> Iterator[Sandbox]:
     process = subprocess.Popen(
         [*RUNBRIDGE, "sandbox", "--family", family, "--port", "0", "--speed", "0"],

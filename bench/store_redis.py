@@ -11,7 +11,6 @@ the first day's runs.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -29,7 +28,7 @@ from runbridge.core.models import Gate, GateField, Run, RunStatus, Usage
 from runbridge.state import redis_runs
 from runbridge.state.redis_store import RedisStore
 
-from ._support import Outcome, sandbox_process
+from ._support import Outcome, environment, sandbox_process
 from .overhead import settings_for
 from .store import PROFILE, figures, timed_calls
 
@@ -111,8 +110,8 @@ async def measure(samples: int, sizes: tuple[int, ...] = SIZES) -> Outcome:
     outcome = Outcome(
         "store-redis", f"python -m bench --only store-redis --store-samples {samples} --store-sizes {every}"
     )
-    os.environ["RUNBRIDGE_STATE_KEYS"] = "bench-ring-key-" + "r" * 40  # a shared store takes a shared key ring
-    with sandbox_process() as sandbox, tempfile.TemporaryDirectory() as tmp:
+    ring = environment(RUNBRIDGE_STATE_KEYS="bench-ring-key-" + "r" * 40)  # a shared store takes a shared key ring
+    with ring, sandbox_process() as sandbox, tempfile.TemporaryDirectory() as tmp:
         for runs in sizes:
             folder = Path(tmp) / f"redis-{runs}"
             folder.mkdir()
