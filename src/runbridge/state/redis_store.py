@@ -27,10 +27,11 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from ..core.errors import RunbridgeError
 from ..core.logs import register_secret
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
-from . import redis_events, redis_gates, redis_runs, redis_tasks, redis_usage
+from . import redis_events, redis_follows, redis_gates, redis_runs, redis_tasks, redis_usage
 from .records import run_record, seen_of, unchanged
 from .redis_keys import Keys
 from .store import (
+    FollowLease,
     GateRecord,
     GateState,
     RunRecord,
@@ -328,3 +329,15 @@ class RedisStore:
     async def claim_task(self, task_id: str, *, lease_seconds: float) -> bool:
         async with self._using():
             return await redis_tasks.claim_task(self._redis, self._keys, task_id, self._owner, lease_seconds)
+
+    # -- follow leases ------------------------------------------------------------------------------------------
+
+    async def claim_follow(self, profile: str, run_id: str, *, lease_seconds: float) -> FollowLease | None:
+        async with self._using():
+            return await redis_follows.claim_follow(
+                self._redis, self._keys, profile, run_id, self._owner, lease_seconds
+            )
+
+    async def release_follow(self, profile: str, run_id: str) -> None:
+        async with self._using():
+            await redis_follows.release_follow(self._redis, self._keys, profile, run_id, self._owner)

@@ -14,6 +14,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
+from .sqlite_follows import FOLLOWS_SCHEMA
 from .sqlite_tasks import TASKS_SCHEMA
 from .sqlite_usage import USAGE_SCHEMA, fill_usage_days
 
@@ -98,6 +99,8 @@ def _set_up(db: sqlite3.Connection) -> None:
     for statement in _statements(_INDEXES):
         db.execute(statement)
     for statement in TASKS_SCHEMA:  # new, or a file from a runbridge before tasks: the table is made here
+        db.execute(statement)
+    for statement in FOLLOWS_SCHEMA:  # likewise for follow leases
         db.execute(statement)
     if not summed:  # new, or written by a runbridge from before usage was summed as runs are written
         for statement in USAGE_SCHEMA:

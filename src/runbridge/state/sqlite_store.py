@@ -20,10 +20,11 @@ import anyio.to_thread
 
 from ..core.errors import RunbridgeError
 from ..core.models import Gate, Page, Run, RunEvent, RunStatus, Usage
-from . import sqlite_events, sqlite_gates, sqlite_runs, sqlite_tasks, sqlite_usage
+from . import sqlite_events, sqlite_follows, sqlite_gates, sqlite_runs, sqlite_tasks, sqlite_usage
 from .records import run_record, seen_of, unchanged
 from .sqlite_schema import connect
 from .store import (
+    FollowLease,
     GateRecord,
     GateState,
     RunRecord,
@@ -253,6 +254,14 @@ class SqliteStore:
 
     async def claim_task(self, task_id: str, *, lease_seconds: float) -> bool:
         return await self._run(sqlite_tasks.claim_task, task_id, self._owner, lease_seconds)
+
+    # -- follow leases ------------------------------------------------------------------------------------------
+
+    async def claim_follow(self, profile: str, run_id: str, *, lease_seconds: float) -> FollowLease | None:
+        return await self._run(sqlite_follows.claim_follow, profile, run_id, self._owner, lease_seconds)
+
+    async def release_follow(self, profile: str, run_id: str) -> None:
+        await self._run(sqlite_follows.release_follow, profile, run_id, self._owner)
 
 
 def _observe_run(

@@ -17,6 +17,9 @@ The guarantees:
   number cut is remembered.
 - A task (an MCP task bound to a run, `TaskRecord`) exists only with its run, and once it has ended (completed,
   failed, cancelled) it never changes again; one process at a time follows it (`claim_task`, a lease).
+- A run followed in the background (for subscribers, or a stream only one process can read) is followed by one
+  process at a time: `claim_follow` is a lease, renewed by its holder only; once it lapses (its holder died) one
+  process takes it over and learns whose it was; `release_follow` gives it up.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ __all__ = [
     "EVENT_BYTES_KEPT",
     "KEPT_STATUSES",
     "TASK_ENDS",
+    "FollowLease",
     "GateRecord",
     "GateState",
     "RunRecord",
@@ -114,6 +118,16 @@ class TaskRecord:
     @property
     def ended(self) -> bool:
         return self.status in TASK_ENDS
+
+
+@dataclass(frozen=True)
+class FollowLease:
+    """This process follows a run in the background until `until` (unless it renews the lease). `taken_from`: the
+    process whose lease had lapsed when this one took it (it died, or stopped without giving it up); None when
+    nobody held it, or this process already did."""
+
+    until: datetime
+    taken_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -294,4 +308,14 @@ class RunStore(Protocol):
     async def claim_task(self, task_id: str, *, lease_seconds: float) -> bool:
         """Become the process that follows the task (`owner` of this store) while no other holds a live lease;
         renews this process's own lease. False when another process holds it, or the task has ended."""
+        ...
+
+    # -- follow leases
+    async def claim_follow(self, profile: str, run_id: str, *, lease_seconds: float) -> FollowLease | None:
+        """Become the process that follows the run in the background (`owner` of this store) while no other holds
+        a live lease, or renew this process's own; None when another process holds it."""
+        ...
+
+    async def release_follow(self, profile: str, run_id: str) -> None:
+        """Give up this process's follow lease of the run (another's is left alone)."""
         ...
