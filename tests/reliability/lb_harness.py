@@ -124,8 +124,11 @@ def stop_processes(processes: Iterable[subprocess.Popen[bytes]]) -> None:
 
 
 @asynccontextmanager
-async def cluster(folder: Path, sandbox: SandboxServer, key_env: str) -> AsyncIterator[Cluster]:
-    """Redis, three replicas and HAProxy in front of them; everything stopped afterwards."""
+async def cluster(
+    folder: Path, sandbox: SandboxServer, key_env: str, *, auth: dict[str, Any] | None = None
+) -> AsyncIterator[Cluster]:
+    """Redis, three replicas and HAProxy in front of them; everything stopped afterwards. With `auth`, every replica
+    has that `[auth]` table (its `resource_url` the balancer's URL unless given)."""
     haproxy = haproxy_or_skip()
     redis = RedisServer(redis_server_or_skip(), folder / "redis")
     redis.start()
@@ -133,6 +136,10 @@ async def cluster(folder: Path, sandbox: SandboxServer, key_env: str) -> AsyncIt
     config = openwop_config(
         folder / "runbridge.toml", sandbox, key_env, state_url=redis.url, wait_seconds=20, progress_interval_seconds=0
     )
+    if auth is not None:
+        table = {"resource_url": here.url} | auth
+        with config.open("a", encoding="utf-8") as file:
+            file.write("\n[auth]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in table.items()))
     env = replica_env(key_env, RING)
     try:
         for name, port in here.ports.items():

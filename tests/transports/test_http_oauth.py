@@ -6,26 +6,19 @@ pointing at the metadata; each user's tasks are theirs alone; a token without th
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
 import httpx2
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from examples._tasks import TaskExtension, cancel, get, until, update
-from jwt.algorithms import RSAAlgorithm
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from tests.oauth_issuer import WRITE, Issuer, issuer_on_loopback, stranger_key
 from tests.raw_jsonrpc import ACCEPT, INITIALIZE
 
 from runbridge.cli.serve import http_app
@@ -37,35 +30,12 @@ pytestmark = pytest.mark.anyio
 
 Serve = Callable[[Any], str]
 RESOURCE = "http://127.0.0.1/mcp"
-WRITE = "runbridge:write"
-
-
-class Issuer:
-    """A test authorization server: one RSA key, its JWKS and its RFC 8414 metadata on loopback."""
-
-    def __init__(self, serve: Serve) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        public = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
-        jwks = {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
-
-        async def keys(_request: Request) -> JSONResponse:
-            return JSONResponse(jwks)
-
-        async def metadata(_request: Request) -> JSONResponse:
-            return JSONResponse({"issuer": self.url, "jwks_uri": self.url + "/jwks"})
-
-        routes = [Route("/jwks", keys), Route("/.well-known/oauth-authorization-server", metadata)]
-        self.url = serve(Starlette(routes=routes)).removesuffix("/mcp")
-
-    def token(self, sub: str, *, scope: str = WRITE, aud: str = RESOURCE, ttl: int = 600, key: Any = None) -> str:
-        now = int(time.time())
-        claims = {"iss": self.url, "sub": sub, "aud": aud, "iat": now, "exp": now + ttl, "scope": scope}
-        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": "k1"})
 
 
 @pytest.fixture
-def issuer(serve_http: Serve) -> Issuer:
-    return Issuer(serve_http)
+def issuer() -> Iterator[Issuer]:
+    with issuer_on_loopback(RESOURCE) as running:
+        yield running
 
 
 @pytest.fixture
@@ -102,7 +72,7 @@ async def test_the_metadata_is_served_and_a_request_without_a_token_is_told_wher
 async def test_a_bad_token_is_refused_with_401_and_a_clear_challenge(url: str, issuer: Issuer, kind: str) -> None:
     token = {
         "expired": lambda: issuer.token("alice", ttl=-120),
-        "wrongly signed": lambda: issuer.token("alice", key=rsa.generate_private_key(65537, 2048)),
+        "wrongly signed": lambda: issuer.token("alice", key=stranger_key()),
         "wrong audience": lambda: issuer.token("alice", aud="https://elsewhere.example/mcp"),
         "not a JWT": lambda: "not-a-jwt-at-all-0123456789",
     }[kind]()
