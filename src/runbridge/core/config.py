@@ -12,6 +12,7 @@ result_budget_chars = 20000
 gate_ttl_seconds = 3600        # how long a 2026-era gate question stays answerable
 state_path = "~/.local/state/runbridge/state.db"
 # state_url = "redis://127.0.0.1:6379/0"  # the run store in Redis, shared by replicas (docs/deploy.md)
+# follow_lease_seconds = 15     # with state_url: a dead replica's followed runs are taken over after this long
 http_session_idle_seconds = 300 # serve --http: a session with nothing in flight ends after this long
 http_max_sessions = 100        # serve --http: sessions kept at most (the idlest makes room for a newcomer)
 
@@ -188,6 +189,9 @@ class Settings(BaseModel):
     # The run store in Redis (`redis://host:port/db`, `rediss://` for TLS), shared by every replica pointing at it;
     # state_path is then unused. Its password comes from $RUNBRIDGE_REDIS_PASSWORD, never from this file.
     state_url: str | None = None
+    # With a shared store: how long a replica's lease on a run it follows in the background lasts unless renewed
+    # (it renews it every third of this); a replica that dies has its runs taken over by another after this long.
+    follow_lease_seconds: float = Field(default=15.0, ge=1, le=600)
     # `serve --http`: a session with nothing in flight (no call, no listening stream) ends after this long, and at
     # most this many are kept (the idlest make room for a newcomer; `server.http_sessions` says how).
     http_session_idle_seconds: float = Field(default=300.0, gt=0, le=86_400)
