@@ -27,10 +27,12 @@ __all__ = [
     "ForkAPI",
     "GatesAPI",
     "HostInfoAPI",
+    "LocalStreamsAPI",
     "RunActionsAPI",
     "RunListAPI",
     "RunLocatorAPI",
     "RunsAPI",
+    "StreamKeeper",
     "TargetsAPI",
     "ThreadSecretsAPI",
     "ThreadsAPI",
@@ -242,6 +244,39 @@ class RunLocatorAPI(Protocol):
 
     def locate_run(self, run_id: str, locator: Mapping[str, str]) -> None:
         """Take back what `Run.locator` said about `run_id` (what the adapter already knows stands)."""
+        ...
+
+
+class StreamKeeper(Protocol):
+    """Told by an adapter (`LocalStreamsAPI`) of the streams only this process reads. Never raises: what it does
+    with them (the bridge stores the events, and holds the run's follow lease) cannot break the stream."""
+
+    async def reading(self, run_id: str) -> None:
+        """A stream of the run is read here from now on (the run was started or resumed)."""
+        ...
+
+    async def read(self, run_id: str, events: Sequence[RunEvent]) -> None:
+        """Events read from it, in order, as they arrive."""
+        ...
+
+    async def done(self, run_id: str) -> None:
+        """No stream of the run is read here any more (it waits at a gate, ended, or its stream broke)."""
+        ...
+
+
+@runtime_checkable
+class LocalStreamsAPI(Protocol):
+    """An adapter some of whose runs' events arrive only on the answer to the call that started or resumed the run,
+    read by the process that made it: no other process can re-attach to them (Synapse v1). Not a tool capability."""
+
+    def keep_streams(self, keeper: StreamKeeper) -> bool:
+        """Tell `keeper` of every such stream from now on; False when this adapter reads no such streams (a run
+        can be re-attached from anywhere, or is read in one synchronous answer)."""
+        ...
+
+    def reads_here(self, run_id: str) -> bool:
+        """Whether this process holds the run's events itself (it started or resumed the run): False for a run
+        whose stream only another process, or an earlier one, read."""
         ...
 
 
