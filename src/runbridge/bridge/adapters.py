@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from anyio.abc import TaskGroup
@@ -9,7 +10,7 @@ from anyio.abc import TaskGroup
 from ..backends import adapter_class, create_backend
 from ..core.config import Profile, Settings
 from ..core.errors import UnsupportedError, sentences
-from ..core.protocols import Backend, capabilities_of
+from ..core.protocols import Backend, LocalStreamsAPI, StreamKeeper, capabilities_of
 
 __all__ = ["Adapters"]
 
@@ -26,17 +27,36 @@ class Adapters:
         self._backends: dict[str, Backend] = {}
         self._capabilities: dict[str, frozenset[str]] = {}  # per profile
         self._able: dict[str, list[str]] = {}  # per capability: the profiles whose family has it
+        # With a shared store: the keeper of a profile's streams that only this process can read (see
+        # `bridge/local_streams.py`), and the profiles whose adapter has one.
+        self.keeper: Callable[[str], StreamKeeper] | None = None
+        self._keeping: set[str] = set()
 
     def get(self, profile: str | None) -> tuple[Profile, Backend]:
         """The profile (by name, or the default) and its adapter, created on first use."""
         chosen = self._settings.profile(profile)
         if chosen.name not in self._backends:
-            self._backends[chosen.name] = create_backend(chosen, tasks=self._tasks)
+            self._kept(chosen.name, create_backend(chosen, tasks=self._tasks))
         return chosen, self._backends[chosen.name]
+
+    def _kept(self, profile: str, backend: Backend) -> None:
+        self._backends[profile] = backend
+        self._keeping.discard(profile)
+        if (
+            self.keeper is not None
+            and isinstance(backend, LocalStreamsAPI)
+            and backend.keep_streams(self.keeper(profile))
+        ):
+            self._keeping.add(profile)
+
+    def keeps_streams(self, profile: str) -> bool:
+        """Whether the profile's adapter reads streams only this process can read, and tells the keeper of them."""
+        self.get(profile)
+        return profile in self._keeping
 
     def put(self, profile: str, backend: Backend) -> None:
         """Use `backend` for `profile` from now on (a test's stand-in)."""
-        self._backends[profile] = backend
+        self._kept(profile, backend)
         self._capabilities.pop(profile, None)
 
     def require(self, profile: str | None, capability: str, api: type[T]) -> tuple[Profile, T]:

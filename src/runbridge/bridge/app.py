@@ -60,6 +60,11 @@ class App:
         self.tasks = tasks
         self.secrets = secrets or SecretPolicy(settings)
         self.adapters = Adapters(settings, tasks)
+        if settings.shared_state and tasks is not None:  # streams only this process reads go to the shared store
+            from .local_streams import StoreKeeper  # it builds on App
+
+            lease = settings.follow_lease_seconds
+            self.adapters.keeper = lambda profile: StoreKeeper(registry, profile, tasks, lease_seconds=lease)
         self.sightings = Sightings(settings, registry)
         self.calls = Calls()
         self._subscriptions: RunSubscriptions | None = None

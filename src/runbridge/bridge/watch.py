@@ -38,6 +38,7 @@ from .asking import GateAsker, Outcome
 from .caller import Caller
 from .following import FollowedRun
 from .leases import recover_claims
+from .local_streams import watch_run
 from .paused import still_paused, went_on
 from .progress import ProgressReporter
 from .results import RunReport
@@ -148,7 +149,7 @@ class Follower:
         seen_before = run.events
         async with anyio.create_task_group() as tg:
             send, receive = anyio.create_memory_object_stream[RunEvent | Exception](_BUFFER)
-            tg.start_soon(_pump, self.backend.watch(run.run_id, cursor=run.cursor), send)
+            tg.start_soon(_pump, watch_run(self.app, run.profile, self.backend, run.run_id, run.cursor), send)
             self._receive = receive
             try:
                 async with receive:

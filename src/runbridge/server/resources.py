@@ -11,6 +11,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from ..bridge.actions import offered_actions
 from ..bridge.events import read_events
 from ..bridge.leases import recover_claims
+from ..bridge.local_streams import read_run
 from ..bridge.locating import known_run
 from ..bridge.output import structured
 from ..bridge.results import gate_view, run_snapshot
@@ -49,8 +50,8 @@ def register_resources(mcp: MCPServer[Any], settings: Settings) -> None:
         app = app_of(ctx)
         try:
             chosen, backend = app.adapters.require(profile, "runs", RunsAPI)
-            await known_run(app.registry, chosen.name, backend, run_id)
-            found = await backend.get_run(run_id)
+            record = await known_run(app.registry, chosen.name, backend, run_id)
+            found = await read_run(app, chosen.name, backend, run_id, record)
             offers = offered_actions(app.settings, backend, found)
             snapshot = await run_snapshot(app.registry, chosen.name, found, offers=offers)
         except RunbridgeError as exc:

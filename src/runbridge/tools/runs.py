@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..bridge.actions import offered_actions
 from ..bridge.events import EventsPage, read_events
+from ..bridge.local_streams import read_run
 from ..bridge.locating import known_run, must_exist
 from ..bridge.results import RunReport, RunSnapshot, run_snapshot
 from ..bridge.run_lists import merged_runs
@@ -110,9 +111,9 @@ async def runs_get(run_id: RunId, ctx: Context[Any, Any], profile: Profile = Non
     (relay it to the user; never answer it yourself). Does not wait."""
     app = app_of(ctx)
     chosen, backend = app.adapters.require(await app.sightings.locate(profile, run_id=run_id), "runs", RunsAPI)
-    await known_run(app.registry, chosen.name, backend, run_id)
+    record = await known_run(app.registry, chosen.name, backend, run_id)
     async with app.sightings.hinting(chosen.name, run_id=run_id):
-        run = await backend.get_run(run_id)
+        run = await read_run(app, chosen.name, backend, run_id, record)
     return await run_snapshot(app.registry, chosen.name, run, offers=offered_actions(app.settings, backend, run))
 
 

@@ -28,7 +28,7 @@ from anyio.abc import TaskGroup
 from ...core.config import Profile
 from ...core.errors import BackendTimeoutError, GateError, NotFoundError, RunbridgeError, UnsupportedError
 from ...core.models import Gate, GateAnswer, Page, Run, RunEvent, RunStatus, StartRequest, StepRef, Target
-from ...core.protocols import EventPage
+from ...core.protocols import EventPage, StreamKeeper
 from ...http import HttpClient, segment
 from .._runlog import follow_log, log_page
 from .events import EventMapper
@@ -65,6 +65,18 @@ class OrchestrationsBackend:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    def keep_streams(self, keeper: StreamKeeper) -> bool:
+        """v1 streamed runs: `keeper` hears of each stream this process reads, and of its events as they arrive
+        (no other process can read them). v2 runs are re-attached from anywhere; synchronous v1 runs arrive in
+        one answer to the call that follows them."""
+        if self.v2 or not self.streamed:
+            return False
+        self._v1.keeper = keeper
+        return True
+
+    def reads_here(self, run_id: str) -> bool:
+        return run_id in self._logs
 
     # -- targets ------------------------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from ...core.errors import BackendError, BackendTimeoutError, RunbridgeError, StreamError, TransportError
 from ...core.models import Gate
+from ...core.protocols import StreamKeeper
 from ...http import HttpClient, iter_messages, segment
 from .._runlog import BROKEN, stream_problem
 from .._runlog import RunLog as GenericRunLog
@@ -59,6 +60,30 @@ class V1Runs:
     def __init__(self, http: HttpClient, tasks: TaskGroup | None) -> None:
         self.http = http
         self.tasks = tasks
+        self.keeper: StreamKeeper | None = None  # told of each stream read, its events as they arrive
+        self._kept: dict[str, int] = {}  # per run: how many of its log's events the keeper was given
+
+    async def _keep(self, log: RunLog) -> None:
+        """Give the keeper the log's events it has not had yet."""
+        if self.keeper is None:
+            return
+        kept = self._kept.get(log.run_id, 0)
+        if len(log.events) > kept:
+            self._kept[log.run_id] = len(log.events)
+            await self.keeper.read(log.run_id, log.events[kept:])
+
+    async def _began(self, log: RunLog) -> None:
+        if self.keeper is not None:
+            await self.keeper.reading(log.run_id)
+            await self._keep(log)
+
+    async def _ended(self, log: RunLog, problem: str | None = None) -> None:
+        """A stream into the log is over (`problem`: why it broke): the keeper has every event, and hears when no
+        stream of the run is read any more."""
+        log.stream_ended(problem)
+        await self._keep(log)
+        if self.keeper is not None and not log.streaming:
+            await self.keeper.done(log.run_id)
 
     # -- streamed ------------------------------------------------------------------------------------------------
 
@@ -86,15 +111,18 @@ class V1Runs:
                         if log is None:
                             continue
                         log.begin_stream()
+                        await self._began(log)
                         task_status.started(log)
-                    if not log.take(raw):
+                    more = log.take(raw)
+                    await self._keep(log)
+                    if not more:
                         break
             if log is None:
                 raise StreamError("The orchestration's event stream ended before it named the run.")
-            log.stream_ended()
+            await self._ended(log)
         except BROKEN as exc:
             if log is not None:
-                log.stream_ended(stream_problem(exc))
+                await self._ended(log, stream_problem(exc))
             elif isinstance(exc, RunbridgeError) and not isinstance(exc, StreamError):
                 raise  # the server refused the run (401, 404, ...): the caller of start_run gets the error itself
             else:  # the run may exist, but its id was never seen: say so, so that nobody starts it twice unawares
@@ -107,7 +135,7 @@ class V1Runs:
             problem = _bug(exc, f"the event stream of orchestration {target_id!r}")
             if log is None:
                 raise  # the call that starts the run fails with it
-            log.stream_ended(problem)
+            await self._ended(log, problem)
 
     def _announced(self, raw: dict[str, Any], new_log: NewLog) -> RunLog | None:
         """The log of the run a stream's first events name (`orchestration_start`, or a gate's `run_id`)."""
@@ -135,21 +163,26 @@ class V1Runs:
                 log.resumed(gate)  # before any of the stream's events, whatever the scheduling
                 log.begin_stream()
                 accepted = True
+                await self._began(log)
                 task_status.started()
                 async for message in iter_messages(response):
                     raw = parse_data(message.data)
-                    if raw is not None and not log.take(raw):
+                    if raw is None:
+                        continue
+                    more = log.take(raw)
+                    await self._keep(log)
+                    if not more:
                         break
-            log.stream_ended()
+            await self._ended(log)
         except BROKEN as exc:
             if not accepted:
                 raise
-            log.stream_ended(stream_problem(exc))
+            await self._ended(log, stream_problem(exc))
         except Exception as exc:
             problem = _bug(exc, f"the resume stream of run {log.run_id}")
             if not accepted:
                 raise  # the call that resumes the run fails with it
-            log.stream_ended(problem)
+            await self._ended(log, problem)
 
     # -- synchronous ---------------------------------------------------------------------------------------------
 
