@@ -20,7 +20,7 @@ Without a shared store (`state_url` unset) none of this applies: the one process
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
 import anyio
@@ -120,7 +120,7 @@ def from_store(app: App, profile: str) -> bool:
 
 async def watch_run(
     app: App, profile: str, backend: RunsAPI, run_id: str, cursor: str | None
-) -> AsyncIterator[RunEvent]:
+) -> AsyncGenerator[RunEvent]:
     """The run's events after `cursor`, as `backend.watch` gives them; for a run whose stream another process reads,
     from the store while it does (see the module docstring)."""
     from_here = not from_store(app, profile) or _reads_here(backend, run_id)

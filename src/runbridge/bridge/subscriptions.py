@@ -8,6 +8,15 @@ deliver every event to the model.
 
 Who is told, and how, is the caller's: the server tells a 2025 session with `notifications/resources/updated`, and
 2026 listen streams through its subscription bus (see `server/subscriptions.py`).
+
+With a run store shared by several runbridge servers, the bus is shared too, and a run followed only for listen
+streams is followed by one server at a time: the holder of the run's follow lease in the store (`claim_follow`),
+renewed while it follows. The others wait, trying the lease every so often (their streams hear the holder's
+notifications over the bus). When the holder stops following (its listeners left) it gives the lease up, and
+another takes it at once; when it dies, its lease lapses and another takes it then, re-attaching to the backend's
+stream from the run's saved cursor. A server that also has a 2025 subscriber of the run (told on its own session,
+not over the bus) follows the run itself, lease or not. A run whose stream only one process can read (Synapse v1)
+is read from the store instead (`local_streams.py`), by every server that follows it.
 """
 
 from __future__ import annotations
@@ -17,14 +26,18 @@ import re
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import unquote
 
 import anyio
 from mcp.shared.exceptions import MCPError
 
 from ..core.errors import InputError, RunbridgeError
+from ..core.models import utc_now
 from ..core.protocols import RunsAPI
+from ..state import FollowLease
 from .app import App
+from .local_streams import watch_run
 from .locating import known_run
 
 __all__ = ["RunSubscriptions", "run_of"]
@@ -124,18 +137,25 @@ class RunSubscriptions:
     async def _follow(self, uri: str, followed: _Followed) -> None:
         changed, pending = anyio.create_memory_object_stream[None](1)  # one pending "it changed" is enough
 
+        async def watch() -> None:
+            chosen, backend = self.app.adapters.require(followed.profile, "runs", RunsAPI)
+            record = await known_run(self.app.registry, chosen.name, backend, followed.run_id)
+            cursor = record.cursor if record else None
+            events = watch_run(self.app, chosen.name, backend, followed.run_id, cursor)
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    with suppress(anyio.WouldBlock, anyio.BrokenResourceError):
+                        changed.send_nowait(None)
+                    if event.terminal:
+                        return
+
         async def read() -> None:
             async with changed:
                 try:
-                    chosen, backend = self.app.adapters.require(followed.profile, "runs", RunsAPI)
-                    record = await known_run(self.app.registry, chosen.name, backend, followed.run_id)
-                    events = backend.watch(followed.run_id, cursor=record.cursor if record else None)
-                    async with aclosing(events) as stream:  # type: ignore[type-var]
-                        async for event in stream:
-                            with suppress(anyio.WouldBlock, anyio.BrokenResourceError):
-                                changed.send_nowait(None)
-                            if event.terminal:
-                                return
+                    if self._leased(followed.profile):
+                        await self._lead(uri, followed, watch)
+                    else:
+                        await watch()
                 except (RunbridgeError, *_GONE) as exc:  # the last word a re-read will show; the server goes on
                     why = (
                         str(exc) if isinstance(exc, RunbridgeError) else f"the stream went away ({type(exc).__name__})"
@@ -156,6 +176,67 @@ class RunSubscriptions:
                     await anyio.sleep(self.interval)  # at most one notification per interval: a burst is one
         if self._runs.get(uri) is followed:
             del self._runs[uri]  # over: a new subscription starts a new watch (which sees the end at once)
+
+    def _leased(self, profile: str) -> bool:
+        """Whether the profile's runs are followed by one server at a time (a shared store, and streams any server
+        can re-attach to)."""
+        return self.app.settings.shared_state and not self.app.adapters.keeps_streams(profile)
+
+    def _told_here(self, uri: str, followed: _Followed) -> bool:
+        """Whether someone is told of the run on this server's own sessions (a 2025 subscriber), not over the bus."""
+        return any((uri, key) not in self._shares for key in followed.notifiers)
+
+    async def _lead(self, uri: str, followed: _Followed, watch: Callable[[], Awaitable[None]]) -> None:
+        """`watch()` while this server holds the run's follow lease; wait for it while another server does."""
+        store, profile, run_id = self.app.registry, followed.profile, followed.run_id
+        lease_seconds = self.app.settings.follow_lease_seconds
+        retry = min(max(lease_seconds / 5, 0.2), 3.0)
+        while True:
+            if self._told_here(uri, followed):
+                await watch()  # its own subscribers are told by this server, whoever holds the lease
+                return
+            try:
+                lease = await store.claim_follow(profile, run_id, lease_seconds=lease_seconds)
+            except RunbridgeError as exc:  # the store away: tried again
+                log.info("could not take the follow lease of %s: %s", uri, exc)
+                lease = None
+            if lease is None:
+                await anyio.sleep(retry)  # another server follows it: its notifications reach the bus
+                continue
+            if lease.taken_from is not None:
+                log.info("took over following %s from %s, which stopped renewing its lease", uri, lease.taken_from)
+            lost = anyio.Event()
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._renew, uri, followed, lease.until, lost, tasks.cancel_scope)
+                try:
+                    await watch()
+                finally:
+                    tasks.cancel_scope.cancel()
+                    if not lost.is_set():
+                        with anyio.CancelScope(shield=True), suppress(RunbridgeError):
+                            await store.release_follow(profile, run_id)
+            if not lost.is_set():
+                return
+            log.info("another server took over following %s", uri)
+
+    async def _renew(
+        self, uri: str, followed: _Followed, until: datetime, lost: anyio.Event, watching: anyio.CancelScope
+    ) -> None:
+        """Renew the run's follow lease every third of its length; once another server holds it (this one could
+        not renew it in time), set `lost` and stop the watch."""
+        store, lease_seconds = self.app.registry, self.app.settings.follow_lease_seconds
+        while True:
+            await anyio.sleep(lease_seconds / 3)
+            try:
+                again = await store.claim_follow(followed.profile, followed.run_id, lease_seconds=lease_seconds)
+            except RunbridgeError as exc:  # the store away: the lease holds until it lapses
+                log.info("could not renew the follow lease of %s: %s", uri, exc)
+                again = None if utc_now() >= until else FollowLease(until)
+            if again is None:
+                lost.set()
+                watching.cancel()
+                return
+            until = again.until
 
     async def _tell(self, uri: str, followed: _Followed) -> None:
         for key, notify in list(followed.notifiers.items()):

@@ -4,6 +4,7 @@ from .cursors import offset_cursor
 from .sqlite_store import SqliteStore
 from .store import (
     TASK_ENDS,
+    FollowLease,
     GateRecord,
     GateState,
     RunRecord,
@@ -17,6 +18,7 @@ from .store import (
 
 __all__ = [
     "TASK_ENDS",
+    "FollowLease",
     "GateRecord",
     "GateState",
     "RunRecord",
