@@ -41,9 +41,11 @@ async def run_backend(
 
 
 async def known_run(store: RunStore, profile: str, backend: object, run_id: str) -> RunRecord | None:
-    """`locate` for a caller's request: another user's run is "no such run"."""
+    """`locate` for a caller's request. With a user (`[auth]`), another user's run is "no such run", and so is a run
+    no user owns, one runbridge has no record of included, unless the token is an operator's (`bridge/users.py`):
+    its backend is not even asked."""
     record = await store.get_run(profile, run_id)
-    if record is not None and not visible_to(current_user(), record):  # another user's: as if there were none
+    if not visible_to(current_user(), record):  # as if there were none
         raise no_such_run(profile, run_id)
     return await locate(store, profile, backend, run_id)
 

@@ -8,6 +8,7 @@ audience = "https://mcp.example.com/mcp"      # the token's `aud` (default: reso
 # jwks_url = "https://id.example.com/jwks"   # default: the issuer's metadata says (`jwks_uri`)
 required_scopes = ["runbridge"]               # every request's token holds all of these
 write_scope = "runbridge:write"               # without it a token reaches the read-only tools only
+operator_scope = "runbridge:operator"         # with it a token also reaches the runs no user owns
 ```
 
 A bearer token is a JWT signed by a key in the issuer's JWKS; its issuer, audience, expiry and scopes are checked
@@ -59,6 +60,7 @@ class AuthConfig(BaseModel):
     jwks_url: str | None = None
     required_scopes: list[str] = Field(default_factory=list)
     write_scope: str | None = None
+    operator_scope: str | None = None  # reaches the runs no user owns (started outside runbridge); None: nobody
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"], min_length=1)
     leeway_seconds: int = Field(default=30, ge=0, le=300)  # clock skew allowed on `exp`, `nbf` and `iat`
 
@@ -80,7 +82,7 @@ class AuthConfig(BaseModel):
                 raise ValueError(f"{scope!r} is not a scope (a word without spaces or quotes)")
         return value
 
-    @field_validator("write_scope")
+    @field_validator("write_scope", "operator_scope")
     @classmethod
     def _write(cls, value: str | None) -> str | None:
         if value is not None and (not value or any(c.isspace() or c == '"' or c == "\\" for c in value)):

@@ -24,7 +24,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_REQUEST, CallToolResult, TextContent
 
-from ..bridge.users import principal_of
+from ..bridge.users import UserToken, principal_of
 from ..core.auth_config import AuthConfig, web_url
 from ..core.errors import ConfigError
 
@@ -106,7 +106,7 @@ class JwtVerifier:
             log.info("bearer token refused: %s", exc.__class__.__name__)
             return None
         scopes = _scopes(claims)
-        return AccessToken(
+        return UserToken(
             token=token,
             client_id=str(claims.get("client_id") or claims.get("azp") or claims["sub"]),
             scopes=scopes,
@@ -114,6 +114,7 @@ class JwtVerifier:
             resource=self._config.resource_url,
             subject=str(claims["sub"]),
             claims={"iss": claims["iss"]},
+            operator=self._config.operator_scope is not None and self._config.operator_scope in scopes,
         )
 
 
