@@ -71,6 +71,12 @@ class Cluster:
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
 
+    def kill(self, name: str) -> None:
+        """SIGKILL replica `name` (it stops at once: no lease given up, no state written) and reap it."""
+        process = self.processes[REPLICAS.index(name)]
+        process.kill()
+        process.wait()
+
     def watched(self) -> httpx2.AsyncClient:
         """An HTTP client for the official MCP client that notes every request it makes in `seen`."""
 
@@ -125,16 +131,21 @@ def stop_processes(processes: Iterable[subprocess.Popen[bytes]]) -> None:
 
 @asynccontextmanager
 async def cluster(
-    folder: Path, sandbox: SandboxServer, key_env: str, *, auth: dict[str, Any] | None = None
+    folder: Path, sandbox: SandboxServer, key_env: str, *, auth: dict[str, Any] | None = None, **server: Any
 ) -> AsyncIterator[Cluster]:
     """Redis, three replicas and HAProxy in front of them; everything stopped afterwards. With `auth`, every replica
-    has that `[auth]` table (its `resource_url` the balancer's URL unless given)."""
+    has that `[auth]` table (its `resource_url` the balancer's URL unless given); `server`: more `[server]`
+    settings."""
     haproxy = haproxy_or_skip()
     redis = RedisServer(redis_server_or_skip(), folder / "redis")
     redis.start()
     here = Cluster(folder, redis, {name: free_port() for name in REPLICAS}, free_port())
     config = openwop_config(
-        folder / "runbridge.toml", sandbox, key_env, state_url=redis.url, wait_seconds=20, progress_interval_seconds=0
+        folder / "runbridge.toml",
+        sandbox,
+        key_env,
+        state_url=redis.url,
+        **({"wait_seconds": 20, "progress_interval_seconds": 0} | server),
     )
     if auth is not None:
         table = {"resource_url": here.url} | auth
