@@ -1,8 +1,8 @@
 """Task status notifications: in the 2026 extension, `notifications/tasks` on a `subscriptions/listen` stream that
 named the task (`notifications.taskIds`); in 2025, `notifications/tasks/status` on the session that made the task.
 
-Either is sent when the task's status changes while this process follows it; with the run store in Redis, a
-listen stream also hears of changes made by the replica that follows the task (`redis_bus.py`). A client that
+Either is sent when the task's status changes while this process follows it; with the run store in Redis, both
+also hear of changes made by the replica that follows the task (`redis_bus.py`). A client that
 misses one loses nothing, since `tasks/get` always tells where the task stands.
 """
 
@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any, Literal, cast
 
+import anyio
 from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.shared.subscriptions import SUBSCRIPTION_ID_META_KEY
@@ -40,13 +41,37 @@ async def _send(session: ServerSession, method: str, params: dict[str, Any], rel
 
 
 def tell_session(app: App, task: TaskRecord, session: ServerSession) -> None:
-    """Send the 2025 session that made `task` its status changes."""
+    """Send the 2025 session that made `task` its status changes: those this process makes while it follows the
+    task, and, with the run store in Redis, those another replica makes (it follows the task once this one's lease
+    lapsed). The session hears each status once, and is forgotten once the task ended or the session is gone."""
     from .tasks_legacy import legacy_task  # the 2025 form of a task
 
-    async def tell(now: TaskRecord) -> None:
-        await _send(session, "notifications/tasks/status", legacy_task(now))
+    book, task_id = book_of(app), task.task_id
+    said: list[tuple[str, str | None]] = []
 
-    book_of(app).live_of(task.task_id).listeners.append(tell)
+    def forget() -> None:
+        remote = book.remote.get(task_id, [])
+        if tell in remote:
+            remote.remove(tell)
+        if not remote:
+            book.remote.pop(task_id, None)
+        live = book.live.get(task_id)
+        if live is not None and tell in live.listeners:
+            live.listeners.remove(tell)
+
+    async def tell(now: TaskRecord) -> None:
+        if not said or said[-1] != (now.status, now.status_message):  # heard both here and over the bus
+            said[:] = [(now.status, now.status_message)]
+            try:
+                await _send(session, "notifications/tasks/status", legacy_task(now))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                forget()  # the session is gone
+                return
+        if now.ended:
+            forget()
+
+    book.live_of(task_id).listeners.append(tell)
+    book.remote.setdefault(task_id, []).append(tell)
 
 
 def _stream_teller(app: App, session: ServerSession, stream: Any, links: bool) -> Listener:
