@@ -38,6 +38,7 @@ log = logging.getLogger("runbridge.streams")
 
 _POLL_SECONDS = 0.25  # how often a process that does not read the stream looks for newly stored events
 _PAGE = 200
+_CLAIM_TRIES = 10
 
 LOST_NOTE = (
     "runbridge lost this run's event stream: the runbridge server reading it stopped before the run reached a gate "
@@ -91,13 +92,15 @@ class StoreKeeper:
                 log.info("could not give up the follow lease of run %s: %s", run_id, exc)
 
     async def _claim(self, run_id: str) -> None:
-        try:
-            lease = await self.store.claim_follow(self.profile, run_id, lease_seconds=self.lease_seconds)
-        except RunbridgeError as exc:
-            log.warning("could not take the follow lease of run %s: %s", run_id, exc)
-            return
-        if lease is None:
-            log.warning("another runbridge server holds the follow lease of run %s, whose stream is read here", run_id)
+        for _ in range(_CLAIM_TRIES):  # another server may hold it for a moment, looking whether anyone reads it
+            try:
+                if await self.store.claim_follow(self.profile, run_id, lease_seconds=self.lease_seconds) is not None:
+                    return
+            except RunbridgeError as exc:
+                log.warning("could not take the follow lease of run %s: %s", run_id, exc)
+                return
+            await anyio.sleep(0.05)
+        log.warning("another runbridge server holds the follow lease of run %s, whose stream is read here", run_id)
 
     async def _renew(self, run_id: str, scope: anyio.CancelScope) -> None:
         with scope:
