@@ -43,7 +43,7 @@ async def _until(condition: Any, *, within: float, every: float = 0.1) -> None:
 async def test_a_killed_replica_s_followed_run_is_taken_over_and_its_listener_hears_the_end(
     make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
 ) -> None:
-    sandbox = make_sandbox("openwop")
+    sandbox = make_sandbox("openwop", keepalive_seconds=0.05)  # its own: its open-streams gauge counts this test's
     heard: list[str] = []
     async with cluster(tmp_path, sandbox, sandbox_key_env, follow_lease_seconds=LEASE) as here:
         with anyio.fail_after(90):
