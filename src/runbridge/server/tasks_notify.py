@@ -71,7 +71,8 @@ def tell_session(app: App, task: TaskRecord, session: ServerSession) -> None:
             forget()
 
     book.live_of(task_id).listeners.append(tell)
-    book.remote.setdefault(task_id, []).append(tell)
+    if book.publish is not None:  # a shared store: other replicas may change the task
+        book.remote.setdefault(task_id, []).append(tell)
 
 
 def _stream_teller(app: App, session: ServerSession, stream: Any, links: bool) -> Listener:
