@@ -160,18 +160,17 @@ async def read_run(app: App, profile: str, backend: RunsAPI, run_id: str, record
     """The run as `backend.get_run` reads it; for a run whose stream another process reads, as that process recorded
     it while it does (the backend cannot say: Synapse v1 has no run status), and once that process is gone, after
     saying the stream was lost."""
-    if record is not None and from_store(app, profile) and not _reads_here(backend, run_id):
-        after = (await _last_stored(app.registry, profile, run_id)) or None
-        if await _reader_gone(app, profile, run_id, after) is None and not record.status.terminal:
-            return Run(
-                run_id=run_id,
-                target_id=record.target_id,
-                status=record.status,
-                outputs=record.outputs,
-                error=record.error,
-                usage=record.usage,
-                details={"source": "runbridge's record, kept by the runbridge server reading the run's stream"},
-            )
+    elsewhere = record is not None and from_store(app, profile) and not _reads_here(backend, run_id)
+    if record is not None and elsewhere and await _reader_gone(app, profile, run_id, None, drain=False) is None:
+        return Run(
+            run_id=run_id,
+            target_id=record.target_id,
+            status=record.status,
+            outputs=record.outputs,
+            error=record.error,
+            usage=record.usage,
+            details={"source": "runbridge's record, kept by the runbridge server reading the run's stream"},
+        )
     return await backend.get_run(run_id)
 
 
@@ -180,26 +179,22 @@ def _reads_here(backend: object, run_id: str) -> bool:
     return bool(reads(run_id)) if callable(reads) else True
 
 
-async def _last_stored(store: RunStore, profile: str, run_id: str) -> str | None:
-    last: str | None = None
-    while True:
-        page = await store.events(profile, run_id, after=last, limit=_PAGE)
-        if not page.events:
-            return last
-        last = page.events[-1].seq or last
-
-
-async def _reader_gone(app: App, profile: str, run_id: str, after: str | None) -> list[RunEvent] | None:
+async def _reader_gone(
+    app: App, profile: str, run_id: str, after: str | None, *, drain: bool = True
+) -> list[RunEvent] | None:
     """None while another process holds the run's follow lease (it reads the stream). Else this process takes the
-    lease (one process only) and returns the events stored after `after` meanwhile; when the lease's holder died
-    while reading (it did not give the lease up) and the run had not ended, they end with the one event this process
-    stores saying the stream was lost (the run is then marked unknown). The lease is given up again either way."""
+    lease (one process only) and returns the events stored after `after` meanwhile (none unless `drain`, when nobody
+    held the lease); when the lease's holder died while reading (it did not give the lease up) and the run had not
+    ended, they end with the one event this process stores saying the stream was lost (the run is then marked
+    unknown). The lease is given up again either way."""
     store = app.registry
     lease = await store.claim_follow(profile, run_id, lease_seconds=app.settings.follow_lease_seconds)
     if lease is None:
         return None
     try:
         found: list[RunEvent] = []
+        if lease.taken_from is None and not drain:
+            return found
         while True:  # what was stored after what the caller has (by a reader that finished, or died)
             page = await store.events(profile, run_id, after=after, limit=_PAGE)
             if not page.events:
