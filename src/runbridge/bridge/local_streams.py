@@ -28,7 +28,7 @@ from anyio.abc import TaskGroup
 
 from ..core.errors import RunbridgeError
 from ..core.models import EventKind, Run, RunEvent, RunStatus
-from ..core.protocols import RunsAPI
+from ..core.protocols import LocalStreamsAPI, RunsAPI
 from ..state import RunRecord, RunStore
 from .app import App
 
@@ -175,8 +175,7 @@ async def read_run(app: App, profile: str, backend: RunsAPI, run_id: str, record
 
 
 def _reads_here(backend: object, run_id: str) -> bool:
-    reads = getattr(backend, "reads_here", None)
-    return bool(reads(run_id)) if callable(reads) else True
+    return not isinstance(backend, LocalStreamsAPI) or backend.reads_here(run_id)
 
 
 async def _reader_gone(
