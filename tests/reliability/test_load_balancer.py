@@ -2,26 +2,31 @@
 on loopback, through the official MCP client: 2026-era calls spread round-robin with gate retries answered by
 other replicas than the one that asked; a gate opened through one replica answered through another; runs and gates
 read alike from every replica; 2025-era sessions kept on their replica (sticky on Mcp-Session-Id) with live
-elicitation. Which replica answered is read from HAProxy's `X-Runbridge-Replica` response header."""
+elicitation. Which replica answered is read from HAProxy's `X-Runbridge-Replica` response header. A replica keeps an
+idle connection open longer than clients and HAProxy keep theirs, so it never closes one they are about to reuse."""
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import anyio
+import h11
 import pytest
-from faults_harness import MakeSandbox, structured
-from lb_harness import REPLICAS, Cluster, cluster
+from faults_harness import MakeSandbox, openwop_config, structured, wait_for_port
+from lb_harness import REPLICAS, RING, Cluster, cluster, replica_env, start_http_replica, stop_processes
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ElicitRequestParams, ElicitResult
 
+from ports import free_port
+
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-RUNS = 60
-CLIENTS = 6
+RUNS = 200
+CLIENTS = 10
 
 
 async def accept(_context: Any, _params: ElicitRequestParams) -> ElicitResult:
@@ -49,24 +54,41 @@ async def test_2026_calls_spread_over_the_replicas_and_gate_retries_are_answered
                 for n in numbers:
                     tg.start_soon(one, n)
 
-    with anyio.fail_after(90):
+    views: dict[str, dict[str, str]] = {}
+    gates: dict[str, list[str]] = {}
+
+    async def read_all(lb: Cluster, name: str) -> None:
+        """Every run and every gate, as replica `name` reads them."""
+        async with Client(lb.replica_url(name), mode="auto") as direct:
+            seen: dict[str, str] = {}
+
+            async def get(run_id: str) -> None:
+                seen[run_id] = structured(await direct.call_tool("runs_get", {"run_id": run_id}))["run"]["status"]
+
+            async with anyio.create_task_group() as tg:
+                for report in reports.values():
+                    tg.start_soon(get, report["run_id"])
+            views[name] = seen
+            listed, cursor = [], None
+            while True:
+                page = structured(
+                    await direct.call_tool("gates_list", {"include_closed": True, "limit": 100, "cursor": cursor})
+                )
+                listed += [g["gate_id"] for g in page["gates"]]
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    break
+            gates[name] = sorted(listed)
+
+    with anyio.fail_after(240):
         async with cluster(tmp_path, sandbox, sandbox_key_env) as lb:
             async with anyio.create_task_group() as tg:
                 per = RUNS // CLIENTS
                 for i in range(CLIENTS):
                     tg.start_soon(runs_through, lb, range(i * per, (i + 1) * per))
-            # Every replica reads every run and its gate alike.
-            views: dict[str, list[tuple[str, str]]] = {}
-            gates: dict[str, list[str]] = {}
-            for name in REPLICAS:
-                async with Client(lb.replica_url(name), mode="auto") as direct:
-                    got = [
-                        structured(await direct.call_tool("runs_get", {"run_id": r["run_id"]}))
-                        for r in reports.values()
-                    ]
-                    views[name] = [(g["run"]["run_id"], g["run"]["status"]) for g in got]
-                    listed = structured(await direct.call_tool("gates_list", {"include_closed": True, "limit": 100}))
-                    gates[name] = sorted(g["gate_id"] for g in listed["gates"])
+            async with anyio.create_task_group() as tg:  # every replica reads every run and its gate alike
+                for name in REPLICAS:
+                    tg.start_soon(read_all, lb, name)
             logs = {name: lb.log(name) for name in REPLICAS}
 
     assert sorted(reports) == list(range(RUNS))
@@ -83,7 +105,8 @@ async def test_2026_calls_spread_over_the_replicas_and_gate_retries_are_answered
     elsewhere = [n for n in asked if retried[n] != asked[n]]
     assert len(elsewhere) >= RUNS // 3, f"only {len(elsewhere)} of {RUNS} retries reached another replica"
     assert views["r1"] == views["r2"] == views["r3"]
-    assert all(status == "completed" for _, status in views["r1"])
+    assert sorted(views["r1"]) == sorted(r["run_id"] for r in reports.values())
+    assert set(views["r1"].values()) == {"completed"}
     assert gates["r1"] == gates["r2"] == gates["r3"]
     assert len(gates["r1"]) == RUNS
     assert not any("Traceback" in log for log in logs.values()), logs
@@ -148,3 +171,49 @@ async def test_2025_sessions_stay_on_their_replica_and_their_live_elicitation_is
     assert all(len(replicas) == 1 for replicas in by_session.values()), by_session
     assert len({next(iter(r)) for r in by_session.values()}) >= 2, "new sessions spread over the replicas"
     assert sandbox.stats()["resolves"] == 4
+
+
+def _asked_twice_on_one_connection(port: int, pause: float) -> list[int]:
+    """Two requests on one kept-alive connection, `pause` seconds apart: the status of each answer (0: none came,
+    the server had closed the connection)."""
+    statuses: list[int] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        client = h11.Connection(our_role=h11.CLIENT)
+        for wait in (0.0, pause):
+            if wait:
+                anyio.from_thread.run(anyio.sleep, wait)
+                client.start_next_cycle()
+            request = h11.Request(method="GET", target="/nothing-here", headers=[("Host", f"127.0.0.1:{port}")])
+            try:
+                sock.sendall(client.send(request) + client.send(h11.EndOfMessage()))
+                status = 0
+                while True:
+                    event = client.next_event()
+                    if event is h11.NEED_DATA:
+                        client.receive_data(sock.recv(65536))
+                    elif isinstance(event, h11.Response):
+                        status = event.status_code
+                    elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                        break
+            except (OSError, h11.RemoteProtocolError):
+                status = 0
+            statuses.append(status)
+    return statuses
+
+
+async def test_an_idle_connection_is_kept_open_longer_than_clients_and_balancers_keep_theirs(
+    make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
+) -> None:
+    """A client (httpx: 5 s) or a balancer that reuses an idle connection just as the server closes it loses that
+    request unanswered; so `serve --http` keeps idle connections open longer than they do."""
+    sandbox = make_sandbox("openwop")
+    config = openwop_config(tmp_path / "rb.toml", sandbox, sandbox_key_env, state_path=str(tmp_path / "state.db"))
+    port = free_port()
+    process = start_http_replica(tmp_path, "one", port, config, replica_env(sandbox_key_env, RING))
+    try:
+        with anyio.fail_after(40):
+            await wait_for_port(port, within=30)
+            statuses = await anyio.to_thread.run_sync(_asked_twice_on_one_connection, port, 7.0)
+    finally:
+        stop_processes([process])
+    assert statuses == [404, 404], "the second request, 7 s later, was answered on the same connection"

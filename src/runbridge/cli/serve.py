@@ -39,6 +39,12 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 log = logging.getLogger(__name__)
 _CLOSE_SECONDS = 1.2  # for the lifespan to close every backend and the registry once the calls have ended
 _ANSWER_SECONDS = 0.2  # for the answers of the calls ended to reach their clients
+# How long an idle keep-alive connection is kept open. A request that a client or a load balancer sends on a
+# connection just as the server closes it for idleness is lost, unanswered (the client sees the connection reset,
+# HAProxy closes the client's connection without an answer). So the other side must be the one that closes idle
+# connections: this is above what HTTP clients (httpx: 5 s) and balancers (HAProxy's idle server connections;
+# nginx upstream keepalive_timeout and cloud load balancers: 60 s) keep one idle.
+KEEP_ALIVE_SECONDS = 75
 
 
 class BearerGate:
@@ -223,7 +229,14 @@ def serve_http(settings: Settings, *, host: str, port: int, token_env: str | Non
             await super().shutdown(sockets)
 
     _check_free(host, port)
-    config = uvicorn.Config(requests, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        requests,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
     shown = f"[{host}]" if ":" in host else host
     print(f"runbridge: serving MCP over streamable HTTP at http://{shown}:{port}/mcp", file=sys.stderr, flush=True)
     Server(config).run()
