@@ -180,6 +180,7 @@ async def _runner(redis: RedisServer, task_id: str) -> tuple[str | None, Any]:
 
 
 @pytest.mark.anyio
+@pytest.mark.slow  # its run's frames are slowed on purpose (about 25 s)
 async def test_a_2025_session_hears_the_status_of_its_task_after_another_replica_took_the_task_over(
     make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path
 ) -> None:
