@@ -31,6 +31,8 @@ def test_the_auth_table_is_read_and_the_audience_defaults_to_the_resource(tmp_pa
     assert auth.audience == "https://mcp.example.com/mcp"
     assert auth.jwks_url is None
     assert auth.required_scopes == ["runbridge"]
+    assert auth.operator_scope is None  # nobody reaches the runs no user owns unless a scope is named
+    assert _load(tmp_path, GOOD + 'operator_scope = "runbridge:operator"\n').auth.operator_scope == "runbridge:operator"  # type: ignore[union-attr]
     assert _load(tmp_path, "").auth is None
 
 
@@ -40,6 +42,7 @@ def test_the_auth_table_is_read_and_the_audience_defaults_to_the_resource(tmp_pa
         ('issuer = "http://id.example.com"', "issuer: must be https://"),
         ('jwks_url = "ftp://id.example.com/jwks"', "jwks_url: takes an https:// URL"),
         ('required_scopes = ["two words"]', "required_scopes"),
+        ('operator_scope = "two words"', "operator_scope"),
         ('algorithms = ["HS256"]', "unknown or unsafe algorithms"),
         ('audiance = "x"', "did you mean audience?"),
         ("leeway_seconds = 9000", "leeway_seconds"),
