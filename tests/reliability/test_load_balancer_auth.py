@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,64 +53,91 @@ def _refusal(result: Any) -> str:
     return result.content[0].text
 
 
+@dataclass
+class _User:
+    """A user's two clients through the balancer (one of them making tasks), and what they started there."""
+
+    calls: Client
+    tasks: Client
+    made: TaskExtension
+    run_id: str = ""
+    gate_id: str = ""
+    task_id: str = ""
+
+    async def start(self) -> None:
+        started = structured(await self.calls.call_tool("runs_start", {"target_id": "approval-demo"}))
+        self.run_id, self.gate_id = started["run_id"], started["waiting_for"]["gate_id"]
+        await self.tasks.call_tool("runs_start", {"target_id": "approval-demo"})
+        self.task_id = self.made.created[0].task_id
+        await until(self.tasks.session, self.task_id, "input_required", within=30)
+
+    async def try_theirs(self, other: _User, refused: dict[str, list[str]]) -> None:
+        """Every way of listing, reading, answering or cancelling `other`'s run, gate and task; each refusal's text
+        kept by tool."""
+        assert structured(await self.calls.call_tool("runs_list", {}))["runs"] != []  # their own are listed
+        assert other.run_id not in {
+            r["run_id"] for r in structured(await self.calls.call_tool("runs_list", {}))["runs"]
+        }
+        listed = structured(await self.calls.call_tool("gates_list", {}))["gates"]
+        assert other.gate_id not in {g["gate_id"] for g in listed}
+        for tool, arguments in [
+            ("runs_get", {"run_id": other.run_id}),
+            ("runs_events", {"run_id": other.run_id}),
+            ("runs_watch", {"run_id": other.run_id, "wait_seconds": 0}),
+            ("runs_cancel", {"run_id": other.run_id}),
+            ("gates_respond", {"gate_id": other.gate_id, "decision": "accept", "wait_seconds": 0}),
+        ]:
+            refused.setdefault(tool, []).append(_refusal(await self.calls.call_tool(tool, arguments)))
+        for ask in (
+            lambda: get(self.tasks.session, other.task_id),
+            lambda: cancel(self.tasks.session, other.task_id),
+            lambda: update(self.tasks.session, other.task_id, {"x": {"action": "accept"}}),
+        ):
+            with pytest.raises(MCPError, match="No task"):
+                await ask()
+
+
 async def test_two_users_behind_the_balancer_each_cannot_see_or_touch_the_others_runs_gates_and_tasks(
     make_sandbox: MakeSandbox, sandbox_key_env: str, tmp_path: Path, issuer: Issuer
 ) -> None:
     sandbox = make_sandbox("openwop")
-    tasks = TaskExtension(poll=False)
     refused: dict[str, list[str]] = {}
-    with anyio.fail_after(120):
+    replicas: dict[str, set[str | None]] = {}
+    with anyio.fail_after(150):
         async with cluster(tmp_path, sandbox, sandbox_key_env, auth=_auth(issuer)) as lb:
             issuer.audience = lb.url
+            alice_tasks, bob_tasks = TaskExtension(poll=False), TaskExtension(poll=False)
             async with (
-                _as(lb, issuer.token("alice")) as alice,
-                _as(lb, issuer.token("alice"), extensions=[tasks]) as alice_tasks,
-                _as(lb, issuer.token("bob"), extensions=[TaskExtension(poll=False)]) as bob,
+                _as(lb, issuer.token("alice")) as a1,
+                _as(lb, issuer.token("alice"), extensions=[alice_tasks]) as a2,
+                _as(lb, issuer.token("bob")) as b1,
+                _as(lb, issuer.token("bob"), extensions=[bob_tasks]) as b2,
             ):
-                started = structured(await alice.call_tool("runs_start", {"target_id": "approval-demo"}))
-                run_id, gate_id = started["run_id"], started["waiting_for"]["gate_id"]
-                await alice_tasks.call_tool("runs_start", {"target_id": "approval-demo"})
-                task_id = tasks.created[0].task_id
-                await until(alice_tasks.session, task_id, "input_required", within=30)
-                lb.seen.clear()
-                # Three times each, so that round-robin takes bob's every request to each replica.
-                for _ in REPLICAS:
-                    assert structured(await bob.call_tool("runs_list", {}))["runs"] == []
-                    assert structured(await bob.call_tool("gates_list", {}))["gates"] == []
-                    for tool, arguments in [
-                        ("runs_get", {"run_id": run_id}),
-                        ("runs_events", {"run_id": run_id}),
-                        ("runs_watch", {"run_id": run_id, "wait_seconds": 0}),
-                        ("runs_cancel", {"run_id": run_id}),
-                        ("gates_respond", {"gate_id": gate_id, "decision": "accept", "wait_seconds": 0}),
-                    ]:
-                        refused.setdefault(tool, []).append(_refusal(await bob.call_tool(tool, arguments)))
-                    for ask in (
-                        lambda: get(bob.session, task_id),
-                        lambda: cancel(bob.session, task_id),
-                        lambda: update(bob.session, task_id, {"x": {"action": "accept"}}),
-                    ):
-                        with pytest.raises(MCPError, match="No task"):
-                            await ask()
-                bobs = {s.replica for s in lb.seen}
-                # Alice, through any replica, still finds all of hers as she left them.
-                for _ in REPLICAS:
-                    mine = structured(await alice.call_tool("runs_get", {"run_id": run_id}))
-                    assert mine["run"]["status"] == "waiting"
-                    assert mine["open_gates"] == [gate_id]
-                    assert (await get(alice_tasks.session, task_id)).status == "input_required"
-                listed = structured(await alice.call_tool("runs_list", {}))["runs"]
-                answer = {"gate_id": gate_id, "decision": "accept", "wait_seconds": 20}
-                done = structured(await alice.call_tool("gates_respond", answer))
+                alice, bob = _User(a1, a2, alice_tasks), _User(b1, b2, bob_tasks)
+                await alice.start()
+                await bob.start()
+                for name, me, other in (("alice", alice, bob), ("bob", bob, alice)):
+                    lb.seen.clear()
+                    for _ in REPLICAS:  # three times: round-robin takes each kind of request to each replica
+                        await me.try_theirs(other, refused)
+                    replicas[name] = {s.replica for s in lb.seen}
+                # Each, through any replica, still finds their own as they left them, and answers their gate.
+                done: list[dict[str, Any]] = []
+                for me in (alice, bob):
+                    for _ in REPLICAS:
+                        mine = structured(await me.calls.call_tool("runs_get", {"run_id": me.run_id}))
+                        assert mine["run"]["status"] == "waiting"
+                        assert mine["open_gates"] == [me.gate_id]
+                        assert (await get(me.tasks.session, me.task_id)).status == "input_required"
+                    answer = {"gate_id": me.gate_id, "decision": "accept", "wait_seconds": 20}
+                    done.append(structured(await me.calls.call_tool("gates_respond", answer)))
             logs = {name: lb.log(name) for name in REPLICAS}
-    assert bobs == set(REPLICAS), "bob's refusals came from every replica"
+    assert replicas == {"alice": set(REPLICAS), "bob": set(REPLICAS)}, "each user's refusals came from every replica"
     for tool, texts in refused.items():
-        assert len(texts) == len(REPLICAS)
+        assert len(texts) == 2 * len(REPLICAS)
         assert all("No such run" in t or "Unknown gate" in t for t in texts), (tool, texts)
-    assert len(listed) == 2, "her run and her task's"
-    assert run_id in {r["run_id"] for r in listed}
-    assert done["status"] == "completed", done
-    assert sandbox.stats()["resolves"] == 1, "only alice's answer reached the backend"
+    assert [d["status"] for d in done] == ["completed", "completed"], done
+    assert sandbox.stats()["resolves"] == 2, "only each owner's answer reached the backend"
     assert not any("Traceback" in log for log in logs.values()), logs
 
 
