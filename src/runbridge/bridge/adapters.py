@@ -36,10 +36,11 @@ class Adapters:
         """The profile (by name, or the default) and its adapter, created on first use."""
         chosen = self._settings.profile(profile)
         if chosen.name not in self._backends:
-            self._kept(chosen.name, create_backend(chosen, tasks=self._tasks))
+            self._use(chosen.name, create_backend(chosen, tasks=self._tasks))
         return chosen, self._backends[chosen.name]
 
-    def _kept(self, profile: str, backend: Backend) -> None:
+    def _use(self, profile: str, backend: Backend) -> None:
+        """`backend` serves `profile`; with a keeper, it is told of the streams only this process can read."""
         self._backends[profile] = backend
         self._keeping.discard(profile)
         if (
@@ -56,7 +57,7 @@ class Adapters:
 
     def put(self, profile: str, backend: Backend) -> None:
         """Use `backend` for `profile` from now on (a test's stand-in)."""
-        self._kept(profile, backend)
+        self._use(profile, backend)
         self._capabilities.pop(profile, None)
 
     def require(self, profile: str | None, capability: str, api: type[T]) -> tuple[Profile, T]:
