@@ -225,5 +225,7 @@ async def _reader_gone(
 
 
 def _next_seq(after: str | None) -> str:
-    """The sequence after the last stored one (Synapse v1's are a counter from 1)."""
-    return str(int(after) + 1) if after and after.isdigit() else "1" if after is None else f"{after}.lost"
+    """The loss event's sequence: after the last stored one, and never one the stream itself gives out (Synapse v1's
+    are a counter from 1). Were the reader alive after all (Redis away for longer than its lease), its next event
+    keeps its own sequence instead of being taken for one already stored."""
+    return f"{after or 0}.lost"
