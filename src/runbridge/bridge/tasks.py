@@ -108,6 +108,23 @@ class TaskBook:
     def live_of(self, task_id: str) -> Live:
         return self.live.setdefault(task_id, Live())
 
+    def listen(self, task_id: str, listener: Listener, *, remote: bool) -> None:
+        """Tell `listener` the task's status changes made here, and with `remote` those other processes make."""
+        self.live_of(task_id).listeners.append(listener)
+        if remote:
+            self.remote.setdefault(task_id, []).append(listener)
+
+    def unlisten(self, task_id: str, listener: Listener) -> None:
+        """Stop telling `listener` about the task (wherever it was told)."""
+        remote = self.remote.get(task_id, [])
+        if listener in remote:
+            remote.remove(listener)
+        if not remote:
+            self.remote.pop(task_id, None)
+        live = self.live.get(task_id)
+        if live is not None and listener in live.listeners:
+            live.listeners.remove(listener)
+
     async def set(self, task: TaskRecord, **changes: Any) -> TaskRecord:
         """Record where the task stands, and tell its listeners when its status changed."""
         now = await self.app.registry.update_task(task.task_id, **changes)

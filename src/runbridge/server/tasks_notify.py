@@ -49,30 +49,18 @@ def tell_session(app: App, task: TaskRecord, session: ServerSession) -> None:
     book, task_id = book_of(app), task.task_id
     said: list[tuple[str, str | None]] = []
 
-    def forget() -> None:
-        remote = book.remote.get(task_id, [])
-        if tell in remote:
-            remote.remove(tell)
-        if not remote:
-            book.remote.pop(task_id, None)
-        live = book.live.get(task_id)
-        if live is not None and tell in live.listeners:
-            live.listeners.remove(tell)
-
     async def tell(now: TaskRecord) -> None:
         if not said or said[-1] != (now.status, now.status_message):  # heard both here and over the bus
             said[:] = [(now.status, now.status_message)]
             try:
                 await _send(session, "notifications/tasks/status", legacy_task(now))
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                forget()  # the session is gone
+                book.unlisten(task_id, tell)  # the session is gone
                 return
         if now.ended:
-            forget()
+            book.unlisten(task_id, tell)
 
-    book.live_of(task_id).listeners.append(tell)
-    if book.publish is not None:  # a shared store: other replicas may change the task
-        book.remote.setdefault(task_id, []).append(tell)
+    book.listen(task_id, tell, remote=book.publish is not None)  # a shared store: other replicas may change it
 
 
 def _stream_teller(app: App, session: ServerSession, stream: Any, links: bool) -> Listener:
@@ -108,19 +96,11 @@ async def listen_to_tasks(
 
             tell = _stream_teller(app, session, stream, takes_links(ctx))
             book.ensure_followed(task)
-            book.live_of(task_id).listeners.append(tell)
-            book.remote.setdefault(task_id, []).append(tell)  # and when another replica follows it
+            book.listen(task_id, tell, remote=True)  # and when another replica follows it
             added.append((task_id, tell))
     try:
         yield
     finally:
         book = book_of(app)
         for task_id, tell in added:
-            remote = book.remote.get(task_id, [])
-            if tell in remote:
-                remote.remove(tell)
-            if not remote:
-                book.remote.pop(task_id, None)
-            live = book.live.get(task_id)
-            if live is not None and tell in live.listeners:
-                live.listeners.remove(tell)
+            book.unlisten(task_id, tell)
