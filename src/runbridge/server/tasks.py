@@ -2,8 +2,8 @@
 `tasks_legacy.py`: the 2025-11-25 experimental tasks).
 
 The tool runs in the server's task group, not in the request: the request waits only until the tool has a run to
-follow and the task is stored with it (`bridge.tasks.TaskStart.bind`), then answers with the task. A call that ends
-before that (a refused argument, an unknown profile) answers as it would without a task.
+follow and the task is stored with it (`bridge.task_start.TaskStart.bind`), then answers with the task. A call that
+ends before that (a refused argument, an unknown profile) answers as it would without a task.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
 from ..bridge.app import App
-from ..bridge.tasks import TaskStart, as_task, book_of
+from ..bridge.task_start import TaskStart, as_task
+from ..bridge.tasks import book_of
 from ..core.errors import InputError, NotFoundError, RunbridgeError, bounded
 from .auth import principal_of
 

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 
 from ..bridge.app import App
 from ..bridge.gates import elicitation_message, elicitation_schema
-from ..bridge.tasks import TaskStart, book_of, ttl_of
+from ..bridge.task_start import TaskStart, ttl_of
+from ..bridge.tasks import book_of
 from ..bridge.tasks_ops import answer_task, cancel_task, gate_key, list_tasks, open_gate, read_task
 from ..core.errors import GateError
 from ..core.models import Gate

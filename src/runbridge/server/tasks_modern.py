@@ -14,7 +14,7 @@ from mcp_types import CallToolRequestParams, RequestParams
 from pydantic import ConfigDict, Field
 
 from ..bridge.app import App
-from ..bridge.tasks import TaskStart, ttl_of
+from ..bridge.task_start import TaskStart, ttl_of
 from ..bridge.tasks_ops import answer_task, cancel_task, input_requests, read_task
 from ..state import TaskRecord
 from . import tasks_legacy

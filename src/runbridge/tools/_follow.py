@@ -12,7 +12,7 @@ from ..bridge.caller import Caller
 from ..bridge.following import FollowedRun, answered_note
 from ..bridge.locating import known_run
 from ..bridge.results import RunReport
-from ..bridge.tasks import starting
+from ..bridge.task_start import starting
 from ..bridge.watch import Follower
 from ..core import budget
 from ..core.errors import GateError
