@@ -27,11 +27,12 @@ from ..core.logs import register_secret
 from ..server.http_guard import OriginGuard, is_loopback, is_unspecified, rules_for
 
 if TYPE_CHECKING:
+    import uvicorn
     from mcp.server.mcpserver import MCPServer
 
     from ..server import Lifecycle
 
-__all__ = ["BearerGate", "http_app", "is_loopback", "is_unspecified", "serve_http", "serve_stdio"]
+__all__ = ["BearerGate", "http_app", "is_loopback", "is_unspecified", "serve_http", "serve_stdio", "uvicorn_config"]
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -229,17 +230,27 @@ def serve_http(settings: Settings, *, host: str, port: int, token_env: str | Non
             await super().shutdown(sockets)
 
     _check_free(host, port)
-    config = uvicorn.Config(
-        requests,
+    config = uvicorn_config(requests, host=host, port=port)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"runbridge: serving MCP over streamable HTTP at http://{shown}:{port}/mcp", file=sys.stderr, flush=True)
+    Server(config).run()
+
+
+def uvicorn_config(app: ASGIApp, *, host: str, port: int) -> uvicorn.Config:
+    """How uvicorn serves `app`: h11 with its keep-alive timer let go with the connection (`ClosingH11Protocol`)."""
+    import uvicorn
+
+    from .http_protocol import ClosingH11Protocol
+
+    return uvicorn.Config(
+        app,
         host=host,
         port=port,
+        http=ClosingH11Protocol,
         log_level="warning",
         timeout_graceful_shutdown=1,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
-    shown = f"[{host}]" if ":" in host else host
-    print(f"runbridge: serving MCP over streamable HTTP at http://{shown}:{port}/mcp", file=sys.stderr, flush=True)
-    Server(config).run()
 
 
 def _check_free(host: str, port: int) -> None:
