@@ -4,6 +4,7 @@ cancelled (the backend run with it), and a client that did not opt in served as 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -163,15 +164,25 @@ async def test_a_graceful_stop_leaves_the_task_for_the_next_runbridge(settings: 
     assert after.status == "input_required", after
 
 
+@pytest.fixture
+def steady_settings(settings: Settings) -> Iterator[Settings]:
+    """`settings` on a sandbox whose long-demo takes 4.4 s (55 steps of 0.08 s): still running, step after step,
+    well after a second client has started following it, however busy the machine (at the shared slow sandbox's
+    1.1 s, a busy machine could see the run end before the task followed it, its steps then one burst)."""
+    with SandboxServer("openwop", keepalive_seconds=0.2, speed=2.5) as sandbox:
+        profile = settings.profiles["sandbox"].model_copy(update={"base_url": sandbox.base_url})
+        yield settings.model_copy(update={"profiles": {"sandbox": profile}})
+
+
 async def test_a_working_task_says_the_runs_current_step_and_runs_watch_runs_as_a_task_too(
-    slow_settings: Settings,
+    steady_settings: Settings,
 ) -> None:
     tasks = TaskExtension(interval=0.02)
     with anyio.fail_after(30):
-        async with Client(build_server(slow_settings)) as plain:  # started without a task: a handle at once
+        async with Client(build_server(steady_settings)) as plain:  # started without a task: a handle at once
             handle = _report(await plain.call_tool("runs_start", {"target_id": "long-demo", "wait_seconds": 0}))
         assert handle["done"] is False
-        async with Client(build_server(slow_settings), extensions=[tasks]) as client:
+        async with Client(build_server(steady_settings), extensions=[tasks]) as client:
             report = _report(await client.call_tool("runs_watch", {"run_id": handle["run_id"]}))
     assert report["status"] == "completed"
     assert tasks.created[0].task_id.startswith(f"sandbox/{handle['run_id']}/")
