@@ -18,7 +18,7 @@ BIN = Path(sys.executable).parent  # the dev virtualenv's scripts: uv and uvx co
 def uv() -> str:
     found = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
     if found is None:
-        pytest.fail("uv is not installed: it comes with the dev extras (pip install -e '.[dev]')")
+        pytest.fail("uv is not installed: it comes with the dev extras (pip install -e '.[dev,redis]')")
     return found
 
 
