@@ -36,6 +36,38 @@ __all__ = ["ChainWatch"]
 _POLICY = RetryPolicy(attempts=8, base_delay=0.1, max_delay=5.0)
 
 
+class _SentOnce:
+    """What one connection to a run's stream already sent. A join replays the events it kept after `Last-Event-ID`
+    and then sends live ones from a queue it subscribed to before replaying, so an event published meanwhile comes
+    twice, with the same id and data. Ids only grow (`<milliseconds>-0`, shared within a millisecond): an event
+    whose id is below the newest one sent, or equal to it with data already sent under it, was sent already."""
+
+    def __init__(self) -> None:
+        self.newest: tuple[int, ...] | None = None
+        self.under_newest: set[tuple[str, str]] = set()
+
+    def first_time(self, event_id: str | None, event: str, data: str) -> bool:
+        key = _id_order(event_id)
+        if key is None:
+            return True  # no id to order by (a run that is not resumable): nothing is replayed
+        if self.newest is not None and key < self.newest:
+            return False
+        if key != self.newest:
+            self.newest, self.under_newest = key, set()
+        elif (event, data) in self.under_newest:
+            return False
+        self.under_newest.add((event, data))
+        return True
+
+
+def _id_order(event_id: str | None) -> tuple[int, ...] | None:
+    """An event id as numbers to order by (`1712345678901-0` is (1712345678901, 0)); None for no or another id."""
+    parts = (event_id or "").split("-")
+    if not all(part.isdigit() for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
+
+
 class ChainWatch:
     """One watch of the chain started by `root` on `thread_id`."""
 
@@ -173,7 +205,10 @@ class ChainWatch:
             progressed = False
             try:
                 async with self.wire.stream(self.thread_id, run_id, start) as response:
+                    sent = _SentOnce()
                     async for message in iter_messages(response):
+                        if not sent.first_time(message.id, message.event, message.data):
+                            continue
                         position += 1
                         if position <= delivered:
                             continue
