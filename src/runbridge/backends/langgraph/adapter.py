@@ -217,10 +217,14 @@ class LangGraphBackend:
     async def cancel_run(self, run_id: str, *, reason: str | None = None) -> Run:
         watch = self._watch_of(run_id)
         chain = await watch.chain()
-        active = [r for r in chain if r.get("status") in ACTIVE]
-        for item in active:
-            await self.wire.cancel(watch.thread_id, str(item["run_id"]))
-        if not active:
+        stopped = False
+        for item in [r for r in chain if r.get("status") in ACTIVE]:
+            try:
+                await self.wire.cancel(watch.thread_id, str(item["run_id"]))
+                stopped = True
+            except NotFoundError:
+                continue  # it ended, or stopped at an interrupt, between the listing and the cancel (404)
+        if not stopped:
             before = await self.get_run(run_id)
             if before.status.terminal:
                 return before
