@@ -135,7 +135,8 @@ async def test_cancel_a_ticking_run_and_fork_a_finished_one_from_a_checkpoint(
     assert cancelled["status"] == "cancelled"
     assert after["run"]["status"] == "cancelled"
     # No count yet when the cancel came before the first tick was saved (a busy machine starts the run late).
-    ticks = (langgraph_server.thread(thread_of(langgraph_server, ticking["run_id"])).get("values") or {}).get("count", 0)
+    ticking_thread = langgraph_server.thread(thread_of(langgraph_server, ticking["run_id"]))
+    ticks = (ticking_thread.get("values") or {}).get("count", 0)
     assert ticks < 200
     assert done["outputs"]["published"] is True, done
     assert fork["status"] == "completed", fork
