@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
-from examples._tasks import TaskCreated, TaskExtension, cancel, get, listen_to_tasks, until, update
+from examples._tasks import TaskCreated, TaskExtension, cancel, get, until, update
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolRequest, CallToolRequestParams, TaskMetadata
@@ -17,6 +17,7 @@ from mcp_types import CallToolRequest, CallToolRequestParams, TaskMetadata
 from runbridge.core import Settings
 from runbridge.sandbox import SandboxServer
 from runbridge.server import Lifecycle, build_server
+from task_scenarios import listened_through_its_gate
 
 pytestmark = pytest.mark.anyio
 
@@ -130,22 +131,11 @@ async def test_status_changes_reach_a_listen_stream_that_names_the_task(settings
     tasks = TaskExtension(poll=False)
     with anyio.fail_after(40):
         async with Client(build_server(settings), extensions=[tasks]) as client:
-            await client.call_tool("runs_start", {"target_id": "approval-demo"})
-            task_id = tasks.created[0].task_id
-            async with anyio.create_task_group() as listening:
-                listening.start_soon(listen_to_tasks, client.session, task_id)
-                waiting = await until(client.session, task_id, "input_required")
-                assert waiting.input_requests is not None
-                [key] = waiting.input_requests
-                await update(client.session, task_id, {key: {"action": "accept", "content": {"decision": "accept"}}})
-                await until(client.session, task_id, "completed")
-                while not any(n["status"] == "completed" for n in tasks.notified):
-                    await anyio.sleep(0.05)
-                listening.cancel_scope.cancel()
-    told = [n["status"] for n in tasks.notified if n["taskId"] == task_id]
+            _, notified = await listened_through_its_gate(client, tasks)
+    told = [n["status"] for n in notified]
     assert "working" in told
     assert told[-1] == "completed"
-    assert tasks.notified[-1]["result"]["structuredContent"]["decision"] == "accepted"
+    assert notified[-1]["result"]["structuredContent"]["decision"] == "accepted"
 
 
 async def test_a_graceful_stop_leaves_the_task_for_the_next_runbridge(settings: Settings) -> None:

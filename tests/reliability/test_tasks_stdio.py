@@ -11,13 +11,14 @@ from typing import Any
 
 import anyio
 import pytest
-from examples._tasks import TaskExtension, get, listen_to_tasks, until, update
+from examples._tasks import TaskExtension, get, until, update
 from mcp import Client, StdioServerParameters
 from surface_harness import RUNBRIDGE, child_env, profile_for, settings_for, write_config
 from test_malformed_jsonrpc import INITIALIZE, Stdio
 
 from runbridge.core import Settings
 from runbridge.sandbox import SandboxServer
+from task_scenarios import listened_through_its_gate
 
 pytestmark = pytest.mark.anyio
 
@@ -156,22 +157,11 @@ async def test_a_2026_listen_stream_over_stdio_hears_the_tasks_status_changes(
     tasks = TaskExtension(poll=False)
     with anyio.fail_after(60):
         async with Client(server, extensions=[tasks]) as client:
-            await client.call_tool("runs_start", {"target_id": "approval-demo"})
-            task_id = tasks.created[0].task_id
-            async with anyio.create_task_group() as listening:
-                listening.start_soon(listen_to_tasks, client.session, task_id)
-                waiting = await until(client.session, task_id, "input_required")
-                assert waiting.input_requests is not None
-                [key] = waiting.input_requests
-                await update(client.session, task_id, {key: {"action": "accept", "content": {"decision": "accept"}}})
-                await until(client.session, task_id, "completed")
-                while not any(n["status"] == "completed" for n in tasks.notified):
-                    await anyio.sleep(0.05)
-                listening.cancel_scope.cancel()
-    told = [n["status"] for n in tasks.notified if n["taskId"] == task_id]
+            _, notified = await listened_through_its_gate(client, tasks)
+    told = [n["status"] for n in notified]
     assert "working" in told
     assert told[-1] == "completed"
-    assert tasks.notified[-1]["result"]["structuredContent"]["decision"] == "accepted"
+    assert notified[-1]["result"]["structuredContent"]["decision"] == "accepted"
 
 
 async def test_a_2025_task_is_read_and_its_gate_answered_after_runbridge_restarted(
