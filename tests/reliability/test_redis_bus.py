@@ -23,7 +23,7 @@ from faults_harness import MakeSandbox, openwop_config, structured, wait_for_por
 from lb_harness import replica_env, start_http_replica, stop_processes
 from mcp import Client
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, ToolsListChanged
-from tests.raw_jsonrpc import ACCEPT, INITIALIZE
+from tests.raw_jsonrpc import RawSession
 
 from ports import free_port
 from redis_server import RedisServer, redis_server_or_skip
@@ -126,33 +126,12 @@ def test_events_cross_the_channel_as_they_were_and_anything_else_on_it_is_ignore
         assert decode(junk) is None
 
 
-class _Session2025:
-    """A 2025-11-25 session by hand over streamable HTTP (the official MCP client does not create 2025-era
-    tasks): numbered requests, and its GET stream read in the background, every notification kept in `notes`."""
+class _Session2025(RawSession):
+    """A 2025-11-25 session by hand, its GET stream read in the background, every notification kept in `notes`."""
 
     def __init__(self, http: httpx2.AsyncClient, url: str) -> None:
-        self.http, self.url = http, url
-        self.headers: dict[str, str] = {}
+        super().__init__(http, url)
         self.notes: list[dict[str, Any]] = []
-        self._ids = iter(range(2, 1_000_000))
-
-    async def open(self) -> None:
-        hello = await self.http.post(self.url, json=INITIALIZE, headers=ACCEPT)
-        self.headers = ACCEPT | {
-            "mcp-session-id": hello.headers["mcp-session-id"],
-            "mcp-protocol-version": "2025-11-25",
-        }
-        await self.http.post(
-            self.url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=self.headers
-        )
-
-    async def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
-        response = await self.http.post(self.url, json=body, headers=self.headers)
-        if response.headers.get("content-type", "").startswith("text/event-stream"):
-            data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
-            return json.loads(data[-1])
-        return response.json()
 
     async def listen(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         headers = self.headers | {"Accept": "text/event-stream"}

@@ -4,7 +4,6 @@ JSON-RPC on one session."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx2
 import pytest
 from examples._tasks import TaskExtension, until, update
 from mcp import Client
-from tests.raw_jsonrpc import ACCEPT, INITIALIZE
+from tests.raw_jsonrpc import RawSession
 
 from runbridge.cli.serve import http_app
 from runbridge.core import Settings
@@ -41,36 +40,19 @@ async def test_a_2026_task_over_http_is_answered_and_polled_to_its_end(settings:
     assert done.result["structuredContent"]["decision"] == "accepted"
 
 
-def _body(response: httpx2.Response) -> dict[str, Any]:
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
-        data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
-        return json.loads(data[-1])
-    return response.json()
-
-
 async def test_the_2025_task_methods_by_hand_over_http(settings: Settings, serve_http: Serve) -> None:
     url = serve_http(http_app(settings, host="127.0.0.1"))
     with anyio.fail_after(40):
         async with httpx2.AsyncClient(timeout=30) as http:
-            hello = await http.post(url, json=INITIALIZE, headers=ACCEPT)
-            assert _body(hello)["result"]["capabilities"]["tasks"]["list"] == {}
-            headers = {
-                **ACCEPT,
-                "mcp-session-id": hello.headers["mcp-session-id"],
-                "mcp-protocol-version": "2025-11-25",
-            }
-            await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
-
-            async def call(n: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
-                reply = await http.post(
-                    url, json={"jsonrpc": "2.0", "id": n, "method": method, "params": params}, headers=headers
-                )
-                return _body(reply)
+            raw = RawSession(http, url)
+            hello = await raw.open()
+            assert hello["result"]["capabilities"]["tasks"]["list"] == {}
+            call = raw.call
 
             params = {"name": "runs_start", "arguments": {"target_id": "quick-demo"}, "task": {}}
-            task = (await call(2, "tools/call", params))["result"]["task"]
-            result = (await call(3, "tasks/result", {"taskId": task["taskId"]}))["result"]
+            task = (await call("tools/call", params))["result"]["task"]
+            result = (await call("tasks/result", {"taskId": task["taskId"]}))["result"]
             assert result["structuredContent"]["status"] == "completed"
-            assert (await call(4, "tasks/get", {"taskId": task["taskId"]}))["result"]["status"] == "completed"
-            listed = (await call(5, "tasks/list", {}))["result"]["tasks"]
+            assert (await call("tasks/get", {"taskId": task["taskId"]}))["result"]["status"] == "completed"
+            listed = (await call("tasks/list", {}))["result"]["tasks"]
             assert [t["taskId"] for t in listed] == [task["taskId"]]

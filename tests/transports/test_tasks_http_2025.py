@@ -5,7 +5,6 @@ cancels the backend run; `tasks/list` pages with `nextCursor`; a ttl beyond 30 d
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from tests.raw_jsonrpc import ACCEPT, INITIALIZE
+from tests.raw_jsonrpc import RawSession
 
 from runbridge.cli.serve import http_app
 from runbridge.core import Settings
@@ -27,27 +26,13 @@ Call = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 DAY_MS = 24 * 3600 * 1000
 
 
-def _body(response: httpx2.Response) -> dict[str, Any]:
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
-        data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
-        return json.loads(data[-1])
-    return response.json()
-
-
 @asynccontextmanager
 async def session(url: str) -> AsyncIterator[Call]:
     """One 2025 session over HTTP; `call(method, params)` is one numbered request and its JSON-RPC reply."""
     async with httpx2.AsyncClient(timeout=30) as http:
-        hello = await http.post(url, json=INITIALIZE, headers=ACCEPT)
-        headers = {**ACCEPT, "mcp-session-id": hello.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
-        await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
-        ids = iter(range(2, 1_000_000))
-
-        async def call(method: str, params: dict[str, Any]) -> dict[str, Any]:
-            body = {"jsonrpc": "2.0", "id": next(ids), "method": method, "params": params}
-            return _body(await http.post(url, json=body, headers=headers))
-
-        yield call
+        raw = RawSession(http, url)
+        await raw.open()
+        yield raw.call
 
 
 async def _as_task(call: Call, target: str, task: dict[str, Any] | None = None) -> dict[str, Any]:

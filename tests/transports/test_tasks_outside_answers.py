@@ -5,7 +5,6 @@ the backend's UI would."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,7 @@ import httpx2
 import pytest
 from examples._tasks import TaskExtension, get, until
 from mcp import Client
-from tests.raw_jsonrpc import ACCEPT, INITIALIZE
+from tests.raw_jsonrpc import RawSession
 
 import runbridge.bridge.tasks as task_module
 from runbridge.cli.serve import http_app
@@ -91,39 +90,22 @@ async def test_runs_watch_reports_the_real_end_of_a_run_whose_gate_was_answered_
     assert gates["gates"] == []
 
 
-def _body(response: httpx2.Response) -> dict[str, Any]:
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
-        data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
-        return json.loads(data[-1])
-    return response.json()
-
-
 async def test_a_2025_task_goes_on_to_the_end_after_its_gate_was_answered_on_the_backend(
     settings: Settings, sandbox: SandboxServer, serve_http: Serve
 ) -> None:
     url = serve_http(http_app(settings, host="127.0.0.1"))
     with anyio.fail_after(40):
         async with httpx2.AsyncClient(timeout=30) as http:
-            hello = await http.post(url, json=INITIALIZE, headers=ACCEPT)
-            headers = {
-                **ACCEPT,
-                "mcp-session-id": hello.headers["mcp-session-id"],
-                "mcp-protocol-version": "2025-11-25",
-            }
-            await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
-
-            async def call(n: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
-                reply = await http.post(
-                    url, json={"jsonrpc": "2.0", "id": n, "method": method, "params": params}, headers=headers
-                )
-                return _body(reply)
+            raw = RawSession(http, url)
+            await raw.open()
+            call = raw.call
 
             params = {"name": "runs_start", "arguments": {"target_id": "approval-demo"}, "task": {}}
-            task_id = (await call(2, "tools/call", params))["result"]["task"]["taskId"]
-            while (await call(3, "tasks/get", {"taskId": task_id}))["result"]["status"] != "input_required":
+            task_id = (await call("tools/call", params))["result"]["task"]["taskId"]
+            while (await call("tasks/get", {"taskId": task_id}))["result"]["status"] != "input_required":
                 await anyio.sleep(0.05)
             await _answer_on_the_backend(sandbox, task_id.split("/")[1])
-            result = (await call(4, "tasks/result", {"taskId": task_id}))["result"]
-            status = (await call(5, "tasks/get", {"taskId": task_id}))["result"]["status"]
+            result = (await call("tasks/result", {"taskId": task_id}))["result"]
+            status = (await call("tasks/get", {"taskId": task_id}))["result"]["status"]
     assert result["structuredContent"]["status"] == "completed", result
     assert status == "completed"
