@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
+from tests.e2e.conftest import ok, one_profile
 
 from runbridge.core import Profile, Settings
 from runbridge.sandbox import SandboxServer
@@ -33,19 +34,7 @@ def settings(synapse: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Setting
     """The conftest's `connect` builds runbridge on these: one orchestrations profile on the Synapse sandbox."""
     monkeypatch.setenv(KEY_ENV, synapse.api_key)
     profile = Profile(name="synapse", family="orchestrations", base_url=synapse.base_url, api_key_env=KEY_ENV)
-    return Settings(
-        profiles={"synapse": profile},
-        state_path=":memory:",
-        wait_seconds=15,
-        heartbeat_seconds=5,
-        progress_interval_seconds=0,
-    )
-
-
-def _structured(result: Any) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
+    return one_profile(profile)
 
 
 def _brief(report: dict[str, Any]) -> dict[str, Any]:
@@ -65,8 +54,8 @@ async def test_the_seed_orchestration_asks_a_select_and_a_free_text_field_and_co
                 {"target_id": "orch-research-report", "message": "Synapse AI platform"},
                 progress_callback=progress,
             )
-            report = _structured(result)
-            snapshot = _structured(await client.call_tool("runs_get", {"run_id": report["run_id"]}))
+            report = ok(result)
+            snapshot = ok(await client.call_tool("runs_get", {"run_id": report["run_id"]}))
     assert report["status"] == "completed", _brief(report)
     assert report["decision"] == "accepted"
     assert report["outputs"]["response"] == "Research and report generation complete."
@@ -109,7 +98,7 @@ async def test_a_second_gate_after_a_resume_is_asked_the_same_way(mode: str, con
     )
     with anyio.fail_after(30):
         async with connect(mode=mode, human=human) as client:
-            report = _structured(await client.call_tool("runs_start", {"target_id": "orch-two-gates"}))
+            report = ok(await client.call_tool("runs_start", {"target_id": "orch-two-gates"}))
     assert report["status"] == "completed", _brief(report)
     assert [q.requested_schema["required"] for q in human.questions] == [["decision"], ["headline"]]  # type: ignore[union-attr]
     assert "Write the headline" in human.questions[1].message
@@ -124,7 +113,7 @@ async def test_without_elicitation_the_waiting_result_and_gates_respond_finish_t
 ) -> None:
     with anyio.fail_after(30):
         async with connect(mode=mode, human=None) as client:
-            first = _structured(await client.call_tool("runs_start", {"target_id": "orch-two-gates"}))
+            first = ok(await client.call_tool("runs_start", {"target_id": "orch-two-gates"}))
             assert first["status"] == "waiting"
             gate = first["waiting_for"]
             assert gate["kind"] == "input"
@@ -133,12 +122,12 @@ async def test_without_elicitation_the_waiting_result_and_gates_respond_finish_t
             assert [f["name"] for f in gate["fields"]] == ["decision", "notes"]
             assert gate["fields"][0]["options"] == ["approve", "revise"]
             answer = {"gate_id": gate["gate_id"], "decision": "accept", "values": {"decision": "approve"}}
-            second = _structured(await client.call_tool("gates_respond", answer))
+            second = ok(await client.call_tool("gates_respond", answer))
             assert second["status"] == "waiting"
             headline = second["waiting_for"]
             assert headline["gate_id"].endswith(":step-headline")
             answer = {"gate_id": headline["gate_id"], "decision": "accept", "values": {"headline": "Done"}}
-            done = _structured(await client.call_tool("gates_respond", answer))
+            done = ok(await client.call_tool("gates_respond", answer))
             assert done["status"] == "completed", _brief(done)
             again = await client.call_tool("gates_respond", answer)
     assert again.is_error
@@ -152,15 +141,15 @@ async def test_after_a_restart_the_open_gate_is_answered_and_the_resume_streams_
     durable = settings.model_copy(update={"state_path": str(tmp_path / "state.db")})
     with anyio.fail_after(30):
         async with connect(mode="legacy", human=None, server_settings=durable) as client:
-            first = _structured(await client.call_tool("runs_start", {"target_id": "orch-research-report"}))
+            first = ok(await client.call_tool("runs_start", {"target_id": "orch-research-report"}))
         assert first["status"] == "waiting"
         run_id, gate_id = first["run_id"], first["waiting_for"]["gate_id"]
         async with connect(mode="legacy", human=None, server_settings=durable) as client:  # runbridge restarted
-            watched = _structured(await client.call_tool("runs_watch", {"run_id": run_id}))
-            history = _structured(await client.call_tool("runs_events", {"run_id": run_id}))
-            listed = _structured(await client.call_tool("gates_list", {}))
+            watched = ok(await client.call_tool("runs_watch", {"run_id": run_id}))
+            history = ok(await client.call_tool("runs_events", {"run_id": run_id}))
+            listed = ok(await client.call_tool("gates_list", {}))
             answer = {"gate_id": gate_id, "decision": "accept", "values": {"decision": "approve"}}
-            done = _structured(await client.call_tool("gates_respond", answer))
+            done = ok(await client.call_tool("gates_respond", answer))
     # the gate runbridge recorded is put again; the events before the restart are those runbridge stored with the run
     # (v1 cannot replay them)
     assert (watched["status"], watched["waiting_for"]["gate_id"]) == ("waiting", gate_id)
@@ -176,7 +165,7 @@ async def test_after_a_restart_the_open_gate_is_answered_and_the_resume_streams_
 async def test_a_cost_limit_breach_comes_back_as_a_failed_run_with_the_reason(mode: str, connect: Any) -> None:
     with anyio.fail_after(30):
         async with connect(mode=mode) as client:
-            report = _structured(await client.call_tool("runs_start", {"target_id": "orch-cost-limit"}))
+            report = ok(await client.call_tool("runs_start", {"target_id": "orch-cost-limit"}))
     assert report["status"] == "failed"
     assert report["done"] is True
     assert report["error"] == "Cost limit exceeded: $0.52 > max $0.50"
@@ -185,8 +174,8 @@ async def test_a_cost_limit_breach_comes_back_as_a_failed_run_with_the_reason(mo
 async def test_the_catalogue_shows_orchestrations_with_their_steps(connect: Any) -> None:
     with anyio.fail_after(30):
         async with connect(mode="auto") as client:
-            listed = _structured(await client.call_tool("targets_list", {"limit": 100}))
-            described = _structured(await client.call_tool("targets_describe", {"target_id": "orch-research-report"}))
+            listed = ok(await client.call_tool("targets_list", {"limit": 100}))
+            described = ok(await client.call_tool("targets_describe", {"target_id": "orch-research-report"}))
     assert [t["id"] for t in listed["targets"]] == [
         "orch-research-report",
         "orch-cost-limit",
@@ -206,13 +195,13 @@ async def test_a_failed_runs_reason_survives_a_cut_before_the_final_summary(
     failed run with the reason the stream showed, and `runs_get` agrees."""
     with anyio.fail_after(30):
         async with connect(mode=mode) as client:
-            whole = _structured(await client.call_tool("runs_start", {"target_id": "failing-demo"}))
+            whole = ok(await client.call_tool("runs_start", {"target_id": "failing-demo"}))
             emitted = [t for _, t in synapse.context.stats.emitted_events(whole["run_id"])]
             assert emitted[-2:] == ["orchestration_complete", "final"], emitted
             plan = {"_sandbox": {"drop_after": [len(emitted) - 1]}}
             drops = synapse.stats()["stream_drops"]
-            cut = _structured(await client.call_tool("runs_start", {"target_id": "failing-demo", "inputs": plan}))
-            snapshot = _structured(await client.call_tool("runs_get", {"run_id": cut["run_id"]}))
+            cut = ok(await client.call_tool("runs_start", {"target_id": "failing-demo", "inputs": plan}))
+            snapshot = ok(await client.call_tool("runs_get", {"run_id": cut["run_id"]}))
     assert synapse.stats()["stream_drops"] == drops + 1, "the stream was cut"
     assert (whole["status"], whole["error"]) == ("failed", REASON)
     assert (cut["status"], cut["done"], cut["source"], cut["error"]) == ("failed", True, "stream", REASON)
