@@ -248,20 +248,26 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[App]) -> AsyncGenerator[App]:
-        async with anyio.create_task_group() as tasks:
-            app = running.app = App.open(settings, tasks, protect_env=protected)
-            closed = running.closed = anyio.Event()
-            if isinstance(bus, RedisSubscriptionBus):
-                bus.follow_tasks(book_of(app))  # task status changes across replicas too
-                tasks.start_soon(bus.relay)  # events across replicas while this serves
-            try:
-                yield app
-            finally:
-                await app.calls.drain(_DRAIN_SECONDS)
-                tasks.cancel_scope.cancel()
-                with anyio.move_on_after(_CLOSE_SECONDS, shield=True):  # the task group's scope is cancelled now
+        closed = running.closed = anyio.Event()
+        app: App | None = None
+        try:
+            async with anyio.create_task_group() as tasks:
+                app = running.app = App.open(settings, tasks, protect_env=protected)
+                if isinstance(bus, RedisSubscriptionBus):
+                    bus.follow_tasks(book_of(app))  # task status changes across replicas too
+                    tasks.start_soon(bus.relay)  # events across replicas while this serves
+                try:
+                    yield app
+                finally:
+                    await app.calls.drain(_DRAIN_SECONDS)
+                    tasks.cancel_scope.cancel()
+        finally:
+            # Closed once every background task has ended: one finishing in a shielded section (a task recording
+            # its end, a claim given up) still reaches the run store.
+            if app is not None:
+                with anyio.move_on_after(_CLOSE_SECONDS, shield=True):
                     await app.aclose()
-                closed.set()
+            closed.set()
 
     tools = visible_tools(settings)
     security = _request_state_security(settings)
