@@ -45,10 +45,13 @@ def _get_then_reset(port: int) -> bytes:
     return answer
 
 
-def _live_connections() -> int:
-    """HTTP/1.1 protocol objects still alive, their connections gone or not."""
+def _live_connections(server: uvicorn.Server) -> int:
+    """This server's HTTP/1.1 protocol objects still alive, their connections gone or not (other tests in the same
+    worker may have left protocols of their own servers to the garbage collector)."""
     gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, H11Protocol))
+    return sum(
+        1 for o in gc.get_objects() if isinstance(o, H11Protocol) and o.server_state is server.server_state
+    )
 
 
 async def test_connections_reset_after_their_answer_are_let_go_at_once() -> None:
@@ -70,7 +73,7 @@ async def test_connections_reset_after_their_answer_are_let_go_at_once() -> None
             while server.server_state.connections:
                 await anyio.sleep(0.02)  # polls a condition, bounded by fail_after
         await anyio.sleep(0.1)  # lets every connection_lost callback run
-        left = _live_connections()
+        left = _live_connections(server)
         server.should_exit = True
     assert server.server_state.total_requests == CLIENTS
     assert left == 0, f"{left} of {CLIENTS} connections reset are still held (by their keep-alive timers)"
