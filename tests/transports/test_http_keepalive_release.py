@@ -49,9 +49,7 @@ def _live_connections(server: uvicorn.Server) -> int:
     """This server's HTTP/1.1 protocol objects still alive, their connections gone or not (other tests in the same
     worker may have left protocols of their own servers to the garbage collector)."""
     gc.collect()
-    return sum(
-        1 for o in gc.get_objects() if isinstance(o, H11Protocol) and o.server_state is server.server_state
-    )
+    return sum(1 for o in gc.get_objects() if isinstance(o, H11Protocol) and o.server_state is server.server_state)
 
 
 async def test_connections_reset_after_their_answer_are_let_go_at_once() -> None:
