@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from mcp.client.session import ClientSession
 
 
 @pytest.fixture
@@ -19,6 +22,32 @@ def _state_kept_in_the_test_run(tmp_path_factory: pytest.TempPathFactory) -> Ite
     workers at once."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _output_schemas_compiled_once_per_process() -> Iterator[None]:
+    """The official Python client compiles each tool's output schema, checking it against the JSON Schema
+    meta-schema, once per session: some 30 ms of CPU for a run's schema, which each test's new session paid again.
+    Here a schema is compiled once per test process and its validator (immutable) handed to every session that meets
+    the same schema: each result is still validated by the client, and a schema the client refuses is refused every
+    time (a failed compile is never kept). Should the client's method go, nothing is patched and the suite is only
+    slower."""
+    original = getattr(ClientSession, "_output_schema_validator", None)
+    if original is None:
+        yield
+        return
+    compiled: dict[str, Any] = {}
+
+    def compiled_once(self: ClientSession, name: str, output_schema: dict[str, Any]) -> Any:
+        key = json.dumps(output_schema, sort_keys=True)
+        validator = compiled.get(key)
+        if validator is None:
+            validator = compiled[key] = original(self, name, output_schema)
+        return validator
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ClientSession, "_output_schema_validator", compiled_once)
         yield
 
 
