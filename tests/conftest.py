@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
+import httpcore2
 import pytest
 from mcp.client.session import ClientSession
 
@@ -48,6 +51,27 @@ def _output_schemas_compiled_once_per_process() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ClientSession, "_output_schema_validator", compiled_once)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _trust_store_read_once_per_process() -> Iterator[None]:
+    """Every HTTP client the tests make (theirs, the SDK's, the sandbox's) reads the system's trust store when it is
+    made: some 50 ms of CPU each, hundreds of times, for loopback servers spoken to in plain HTTP. Here the default
+    TLS context is made once per process for each `$SSL_CERT_FILE` / `$SSL_CERT_DIR` in force (a test that sets them
+    gets a context of its own). runbridge's own clients share one context anyway (`runbridge.http.client._tls`)."""
+    original = httpcore2.default_ssl_context
+    made: dict[tuple[bool, str | None, str | None], ssl.SSLContext] = {}
+
+    def read_once(*, _trust_env: bool = True) -> ssl.SSLContext:
+        key = (_trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        context = made.get(key)
+        if context is None:
+            context = made[key] = original(_trust_env=_trust_env)
+        return context
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpcore2, "default_ssl_context", read_once)
         yield
 
 
