@@ -59,7 +59,7 @@ def _trust_store_read_once_per_process() -> Iterator[None]:
     """Every HTTP client the tests make (theirs, the SDK's, the sandbox's) reads the system's trust store when it is
     made: some 50 ms of CPU each, hundreds of times, for loopback servers spoken to in plain HTTP. Here the default
     TLS context is made once per process for each `$SSL_CERT_FILE` / `$SSL_CERT_DIR` in force (a test that sets them
-    gets a context of its own). runbridge's own clients share one context anyway (`runbridge.http.client._tls`)."""
+    gets a context of its own). runbridge's own clients share one anyway (`runbridge.http.tls`)."""
     original = httpcore2.default_ssl_context
     made: dict[tuple[bool, str | None, str | None], ssl.SSLContext] = {}
 

@@ -20,9 +20,9 @@ from tests.ports import free_port
 
 from runbridge.core.config import Profile
 from runbridge.core.errors import TransportError
-from runbridge.http import client as http_client
 from runbridge.http.client import HttpClient
 from runbridge.http.credentials import Secret
+from runbridge.http.tls import shared_tls_context
 
 pytestmark = pytest.mark.anyio
 
@@ -73,9 +73,9 @@ def tls_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBackend
 @pytest.fixture
 def fresh_trust_store() -> Iterator[None]:
     """The shared TLS context is read once per process: each test reads it again, under its own environment."""
-    http_client._tls.cache_clear()  # pyright: ignore[reportPrivateUsage]
+    shared_tls_context.cache_clear()
     yield
-    http_client._tls.cache_clear()  # pyright: ignore[reportPrivateUsage]
+    shared_tls_context.cache_clear()
 
 
 def _client(backend: TlsBackend) -> HttpClient:

@@ -10,10 +10,8 @@ attempt is cut at the deadline, and a retry that would not fit is not made.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import ssl
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +35,7 @@ from ..core.logs import redact
 from .credentials import Secret, load_secret
 from .errors import error_for_response
 from .retry import RETRY_STATUSES, RetryPolicy
+from .tls import shared_tls_context, untrusted_certificate
 
 __all__ = ["HttpClient"]
 
@@ -115,26 +114,6 @@ def _rejected_hint(profile: Profile, secret: Secret) -> str:
     )
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """The TLS context every backend client shares: httpx's default (the system's trust store, or
-    `$SSL_CERT_FILE` / `$SSL_CERT_DIR`), read once per process. Reading the trust store costs some 50 ms of CPU, which
-    each client would otherwise pay when it is made, and a context is meant to be shared."""
-    return httpx2.create_ssl_context()
-
-
-def _untrusted_certificate(exc: BaseException) -> str | None:
-    """OpenSSL's reason when a connection failed because the server's certificate was not trusted, else None."""
-    seen: BaseException | None = exc
-    for _ in range(10):  # a chain of causes is short; a cycle in one must not hang the call
-        if seen is None:
-            break
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return seen.verify_message or seen.reason or "certificate verify failed"
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
 class HttpClient:
     """An `httpx2.AsyncClient` for one profile, with the project's retry, timeout and error rules.
 
@@ -178,7 +157,7 @@ class HttpClient:
             headers=base_headers,
             timeout=self._timeout,
             transport=transport,
-            verify=_tls(),
+            verify=shared_tls_context(),
             limits=httpx2.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=100),
             follow_redirects=False,
         )
@@ -316,7 +295,7 @@ class HttpClient:
                 message = _gave_up(f"Could not {action}: the backend did not answer in time", attempt, unsure=unsure)
                 raise BackendTimeoutError(message) from None
             except httpx2.ConnectError as exc:
-                untrusted = _untrusted_certificate(exc)
+                untrusted = untrusted_certificate(exc)
                 if untrusted is not None:  # asking again meets the same certificate
                     raise TransportError(
                         f"Could not {action}: the TLS certificate of {self.profile.base_url} is not trusted "
