@@ -80,7 +80,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """A real-backend test's timeout bounds the test itself, not its fixtures: on a fresh machine the first test of
     a worker waits for the backends to install (minutes), and those installs and server starts are bounded by
     timeouts of their own (tests/real/real_backends.py)."""
+    _slow_files_first(items)
     seconds = float(config.getini("timeout") or 0)
     for item in items:
         if item.get_closest_marker("real") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(seconds, func_only=True))
+
+
+def _slow_files_first(items: list[pytest.Item]) -> None:
+    """Files with a `slow` test (a soak, a flood, a balancer of replicas: tens of seconds each) run first, the rest
+    in their usual order. Under `-n N --dist loadfile --no-loadscope-reorder` each worker then takes the long files
+    while many short ones remain to even out the end, instead of one worker finishing a long file alone at the end.
+    The order of tests within a file is kept."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # a stable sort: False (slow) first
