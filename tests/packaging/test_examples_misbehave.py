@@ -8,9 +8,14 @@ import runpy
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from mcp import StdioServerParameters
 from packaging_tools import ROOT
+
+from runbridge.core.config import load_settings
+from runbridge.server import build_server
 
 EXAMPLES = ROOT / "examples"
 PROGRAMS = sorted(p for p in EXAMPLES.rglob("*.py") if not p.name.startswith("_"))
@@ -27,9 +32,11 @@ class Ran:
 def _run_here(program: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **extra: str) -> Ran:
     """The example run in this process as `python <program>` runs it: its module executed with its folder first on
     the path and its name in argv, its `run(main)` (every check, the exit status, what it prints), and runbridge
-    started over stdio by the official client as a host starts it. The examples' own start-up (Python, the MCP
-    client) is left out: test_examples.py runs each as a user runs it (`test_the_example_shows_what_it_says`), and
-    shows a failed check's exit status reaching the shell (`test_an_example_whose_check_fails_exits_non_zero_...`)."""
+    built from the runbridge.toml and environment the example gives it, served in this process to the official
+    client. Start-ups are left out, the example's (Python, the MCP client) and runbridge's (over stdio):
+    test_examples.py runs each example as a user runs it, runbridge over stdio as a host starts it
+    (`test_the_example_shows_what_it_says`), and shows a failed check's exit status reaching the shell
+    (`test_an_example_whose_check_fails_exits_non_zero_...`)."""
     for name in [k for k in os.environ if k.startswith(OWN_PREFIXES)]:
         monkeypatch.delenv(name)
     for name, value in extra.items():
@@ -38,6 +45,18 @@ def _run_here(program: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     monkeypatch.setattr(sys, "argv", [str(program)])
     monkeypatch.syspath_prepend(str(program.parent))  # where Python puts a script's folder; restored afterwards
     namespace = runpy.run_path(str(program), run_name="__example__")  # defines main; `__main__` would run it
+
+    def served_here(params: StdioServerParameters, errlog: Any = None) -> Any:
+        """runbridge as the harness would start it over stdio (`serve --config <file>`, with its environment and in
+        its folder)."""
+        for name, value in (params.env or {}).items():
+            monkeypatch.setenv(name, value)
+        if params.cwd is not None:
+            monkeypatch.chdir(params.cwd)  # where the profile's relative paths (a token file) lead
+        config = params.args[params.args.index("--config") + 1]
+        return build_server(load_settings(config))
+
+    monkeypatch.setattr(sys.modules["_harness"], "stdio_client", served_here)
     capsys.readouterr()
     try:
         namespace["run"](namespace["main"])
