@@ -127,7 +127,8 @@ async def test_a_short_wait_on_a_slow_run_hands_back_a_cursor_and_runs_watch_rep
             handle = await transcript.ok(
                 client,
                 "runs_start",
-                {"target_id": "long-demo", "wait_seconds": 0.3},
+                # Half the run (1.1 s): long enough to see its first events on a loaded machine, never its end.
+                {"target_id": "long-demo", "wait_seconds": 0.6},
                 progress_callback=first_progress,
             )
             done = await transcript.ok(
