@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import jwt
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
@@ -27,6 +26,9 @@ from mcp_types import INVALID_REQUEST, CallToolResult, TextContent
 from ..bridge.users import UserToken, principal_of
 from ..core.auth_config import AuthConfig, web_url
 from ..core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import jwt  # imported when [auth] is set (JwtVerifier): a server without it does not pay for PyJWT's crypto
 
 __all__ = ["JwtVerifier", "ReadOnlyScopes", "auth_settings", "principal_of", "scopes_of"]
 
@@ -66,6 +68,8 @@ class JwtVerifier:
         self._lock = anyio.Lock()
 
     async def _client(self) -> jwt.PyJWKClient:
+        import jwt
+
         async with self._lock:
             if self._jwks is None:
                 url = self._config.jwks_url or await anyio.to_thread.run_sync(self._discover)
@@ -90,6 +94,8 @@ class JwtVerifier:
         )
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        import jwt
+
         try:
             client = await self._client()
             key = await anyio.to_thread.run_sync(client.get_signing_key_from_jwt, token)
