@@ -32,6 +32,8 @@ echoed back, or a backend's long message, must not flood the context of the mode
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 __all__ = [
     "MAX_MESSAGE_CHARS",
     "AuthError",
@@ -53,13 +55,27 @@ __all__ = [
     "UnreachableError",
     "UnsupportedError",
     "bounded",
+    "cause_of",
     "sentence",
     "sentences",
 ]
 
 _ENDINGS = ("?", "!", "…")
 
+_E = TypeVar("_E", bound=BaseException)
+
 MAX_MESSAGE_CHARS = 2_000
+
+
+def cause_of(exc: BaseException, kind: type[_E]) -> _E | None:
+    """The first exception of `kind` in `exc`'s chain of causes (itself included), else None. Libraries wrap what
+    went wrong (the SDK a validation error, httpx an SSL error) in errors of their own."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a chain of causes is short; a cycle in one must not hang the caller
+        if seen is None or isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:

@@ -7,6 +7,8 @@ import ssl
 
 import httpx2
 
+from ..core.errors import cause_of
+
 __all__ = ["shared_tls_context", "untrusted_certificate"]
 
 
@@ -20,11 +22,7 @@ def shared_tls_context() -> ssl.SSLContext:
 
 def untrusted_certificate(exc: BaseException) -> str | None:
     """OpenSSL's reason when a connection failed because the server's certificate was not trusted, else None."""
-    seen: BaseException | None = exc
-    for _ in range(10):  # a chain of causes is short; a cycle in one must not hang the call
-        if seen is None:
-            break
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return seen.verify_message or seen.reason or "certificate verify failed"
-        seen = seen.__cause__ or seen.__context__
-    return None
+    refused = cause_of(exc, ssl.SSLCertVerificationError)
+    if refused is None:
+        return None
+    return refused.verify_message or refused.reason or "certificate verify failed"

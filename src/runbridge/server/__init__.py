@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import secrets
@@ -215,21 +216,11 @@ def visible_tools(settings: Settings) -> list[ToolSpec]:
     ]
 
 
-_SDK_TOOLS: dict[str, tuple[ToolSpec, Tool]] = {}
-
-
+@functools.cache
 def _sdk_tool(spec: ToolSpec) -> Tool:
-    """The SDK's tool for `spec`, made once per process: it depends on the spec alone (calls reach the settings
-    through their context), and making it (argument model, input and output schemas) is nine tenths of the cost of
-    building a server."""
-    made = _SDK_TOOLS.get(spec.name)
-    if made is None or made[0] is not spec:
-        made = _SDK_TOOLS[spec.name] = (spec, _make_sdk_tool(spec))
-    return made[1]
-
-
-def _make_sdk_tool(spec: ToolSpec) -> Tool:
-    """The SDK's tool for `spec`, publishing the output schema of what runbridge sends (`bridge/output.py`)."""
+    """The SDK's tool for `spec`, publishing the output schema of what runbridge sends (`bridge/output.py`). Made
+    once per process: it depends on the spec alone (calls reach the settings through their context), and making it
+    (argument model, input and output schemas) is nine tenths of the cost of building a server."""
     description = inspect.cleandoc(spec.fn.__doc__ or "")  # without the docstring's indentation
     tool = Tool.from_function(
         spec.bound(), name=spec.name, title=spec.title, description=description, annotations=spec.annotations

@@ -11,6 +11,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 from pydantic import Field, ValidationError
 
+from ..core.errors import cause_of
+
 __all__ = ["PromptRequests", "register_prompts"]
 
 _SHOWN = 80  # characters of a name the client sent that an error repeats
@@ -86,10 +88,8 @@ class PromptRequests:
 
 def _unfit(name: str, exc: ValueError) -> str:
     """Which arguments did not fit and why, from the validation error behind the SDK's, never their values."""
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, ValidationError):  # the SDK wraps it more than once
-        cause = cause.__cause__
-    if isinstance(cause, ValidationError):
+    cause = cause_of(exc, ValidationError)  # the SDK wraps it more than once
+    if cause is not None:
         why = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in cause.errors()[:3])
         return f"The prompt {name} could not be made from these arguments ({why})."
     return f"The prompt {name} could not be made from these arguments."
