@@ -28,6 +28,35 @@ def _state_kept_in_the_test_run(tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield
 
 
+# Set by coverage's `patch = subprocess` (pyproject.toml): a Python process started with it in its environment measures
+# itself.
+_SUBPROCESS_COVERAGE = "COVERAGE_PROCESS_CONFIG"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _load_tests_unmeasured_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module marked `no_cover` (pytest-cov's marker, for load, soak and benchmark tests: what they add is volume,
+    not lines; every line they reach is reached by a test of the behaviour itself) starts its processes, its module
+    fixtures' included, without coverage: measuring three replicas under 200 runs cost some 40 s of CPU and found no
+    line. pytest-cov itself pauses the measure of the test process around each such test."""
+    yield from _unmeasured_while(request.node)
+
+
+@pytest.fixture(autouse=True)
+def _load_tests_unmeasured(request: pytest.FixtureRequest) -> Iterator[None]:
+    """As above, for one test marked `no_cover`: the processes it starts itself are not measured."""
+    yield from _unmeasured_while(request.node)
+
+
+def _unmeasured_while(node: pytest.Item | pytest.Collector) -> Iterator[None]:
+    if node.get_closest_marker("no_cover") is None or _SUBPROCESS_COVERAGE not in os.environ:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(_SUBPROCESS_COVERAGE)
+        yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _output_schemas_compiled_once_per_process() -> Iterator[None]:
     """The official Python client compiles each tool's output schema, checking it against the JSON Schema

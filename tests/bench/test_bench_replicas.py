@@ -11,7 +11,7 @@ import pytest
 from bench import replicas
 from redis_server import redis_server_or_skip
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.no_cover]  # benchmarks: see tests/conftest.py
 
 
 def test_the_replicas_benchmark_counts_calls_through_one_and_three_replicas_with_none_failed() -> None:

@@ -14,7 +14,7 @@ from bench._support import Outcome
 from bench import __main__ as runner
 from bench import agents, coldstart, concurrency, gates, overhead, pipeline, store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.no_cover]  # benchmarks: see tests/conftest.py
 
 
 def _produced(outcome: Outcome) -> None:

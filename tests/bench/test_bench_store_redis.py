@@ -9,7 +9,7 @@ import pytest
 from bench import store, store_redis
 from redis_server import redis_server_or_skip
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.no_cover]  # benchmarks: see tests/conftest.py
 
 
 def test_the_redis_store_benchmark_times_every_call_and_another_client_at_each_size() -> None:

@@ -35,3 +35,21 @@ def test_the_check_sees_an_import_of_the_sandbox() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "'runbridge.sandbox'" in done.stdout
+
+
+STARTUP = """
+import sys
+from runbridge.core import Settings
+from runbridge.server import build_server
+import runbridge.cli.serve, runbridge.server.stdio
+build_server(Settings())
+print(sorted(m for m in ("jwt", "jsonschema") if m in sys.modules))
+"""
+
+
+def test_a_server_start_leaves_out_what_only_some_sessions_need() -> None:
+    """PyJWT is for `[auth]` alone, jsonschema for checking a gate's answer: each is imported when first needed, not
+    by every `runbridge serve` (together some 80 ms of CPU on each start, which an MCP host waits for)."""
+    done = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -59,6 +59,7 @@ async def _alive(http: httpx2.AsyncClient, url: str, session: str) -> int:
 
 
 @pytest.mark.slow  # a flood: 1,200 sessions, some 10 seconds
+@pytest.mark.no_cover  # load: see tests/conftest.py
 async def test_twelve_hundred_idle_sessions_lock_no_one_out_and_memory_stays_bounded(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:

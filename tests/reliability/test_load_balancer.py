@@ -23,7 +23,7 @@ from mcp_types import ElicitRequestParams, ElicitResult
 
 from ports import free_port
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.no_cover]  # load: see tests/conftest.py
 
 RUNS = 200
 CLIENTS = 10

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from ..core.errors import GateError
 from ..core.models import Gate, GateAnswer, GateField
 
@@ -83,6 +81,10 @@ def _checked(field: GateField, prop: dict[str, Any], value: Any) -> Any:
     takes it: JSON text parsed, a whole number sent as 3.0 passed on as 3."""
     if field.type == "json" and not isinstance(value, str):
         return value  # JSON already: an answer passed to gates_respond, not typed into a form
+    # Imported on the first answer, not at every server start: jsonschema and what it brings cost some 50 ms of CPU,
+    # and most sessions answer no gate.
+    from jsonschema import Draft202012Validator
+
     if not Draft202012Validator(prop).is_valid(value):
         raise GateError(f"{field.name} must be {_allowed(field)}, not {_shown(value)}.")
     if isinstance(value, str) and len(value) > _MAX_TEXT and field.type != "json":
