@@ -21,11 +21,8 @@ from surface_harness import Served, child_env, profile_for, runbridge_http, stru
 
 from runbridge.sandbox import SandboxServer
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.slow,
-    pytest.mark.no_cover,
-]  # a soak: RUNBRIDGE_SOAK_SECONDS of load, and more
+# A soak: RUNBRIDGE_SOAK_SECONDS of load, and more; unmeasured by coverage (load: see tests/conftest.py).
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.no_cover]
 
 KEY = "sk-http-soak-backend-8d1e"
 KEY_ENV = "RB_HTTP_SOAK_KEY"
